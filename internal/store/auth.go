@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// CreateSession stores a login session by the hash of its token.
+func (tx *Tx) CreateSession(ctx context.Context, tokenHash string, userID int64, expires time.Time) error {
+	_, err := tx.exec(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		tokenHash, userID, micros(tx.Now), micros(expires))
+	return err
+}
+
+// SessionUserID returns the user of an unexpired session.
+// Returns EUNAUTHORIZED if there is none.
+func (tx *Tx) SessionUserID(ctx context.Context, tokenHash string) (int64, error) {
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+		tokenHash, micros(tx.Now)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, herald.Errorf(herald.EUNAUTHORIZED, "session expired or unknown; log in again")
+	}
+	return id, err
+}
+
+// DeleteSession ends a session.
+func (tx *Tx) DeleteSession(ctx context.Context, tokenHash string) error {
+	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash)
+	return err
+}
+
+// DeleteUserSessions ends every session of a user, e.g. after a password change.
+func (tx *Tx) DeleteUserSessions(ctx context.Context, userID int64) error {
+	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	return err
+}
+
+// DeleteExpiredSessions removes sessions past their expiry.
+func (tx *Tx) DeleteExpiredSessions(ctx context.Context) error {
+	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, micros(tx.Now))
+	return err
+}
+
+// CreateAPIToken stores a personal API token by its hash and returns its id.
+func (tx *Tx) CreateAPIToken(ctx context.Context, userID int64, name, tokenHash string) (herald.APIToken, error) {
+	id, err := tx.insert(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)`,
+		userID, name, tokenHash, micros(tx.Now))
+	return herald.APIToken{ID: id, Name: name, CreatedAt: tx.Now}, err
+}
+
+// APITokenUserID returns the owner of an API token.
+// Returns EUNAUTHORIZED if there is none.
+func (tx *Tx) APITokenUserID(ctx context.Context, tokenHash string) (int64, error) {
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT user_id FROM api_tokens WHERE token_hash = $1`, tokenHash).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, herald.Errorf(herald.EUNAUTHORIZED, "unknown or revoked API token")
+	}
+	return id, err
+}
+
+// ListAPITokens returns a user's tokens, oldest first, without secrets.
+func (tx *Tx) ListAPITokens(ctx context.Context, userID int64) ([]herald.APIToken, error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT id, name, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tokens := []herald.APIToken{}
+	for rows.Next() {
+		var t herald.APIToken
+		var at int64
+		if err := rows.Scan(&t.ID, &t.Name, &at); err != nil {
+			return nil, err
+		}
+		t.CreatedAt = fromMicros(at)
+		tokens = append(tokens, t)
+	}
+	return tokens, rows.Err()
+}
+
+// DeleteAPIToken revokes one of a user's tokens.
+// Returns ENOTFOUND if the user has no such token.
+func (tx *Tx) DeleteAPIToken(ctx context.Context, userID, tokenID int64) error {
+	res, err := tx.exec(ctx, `DELETE FROM api_tokens WHERE id = $1 AND user_id = $2`, tokenID, userID)
+	if err != nil {
+		return err
+	}
+	return mustAffect(res, "no API token with id %d", tokenID)
+}
+
+// CreateWorkerToken stores a provisioning station's token by its hash.
+func (tx *Tx) CreateWorkerToken(ctx context.Context, worker, tokenHash string) error {
+	_, err := tx.insert(ctx, `INSERT INTO worker_tokens (worker, token_hash, created_at) VALUES ($1, $2, $3)`,
+		worker, tokenHash, micros(tx.Now))
+	return err
+}
+
+// WorkerByToken returns the station name a token belongs to.
+// Returns EUNAUTHORIZED if there is none.
+func (tx *Tx) WorkerByToken(ctx context.Context, tokenHash string) (string, error) {
+	var worker string
+	err := tx.tx.QueryRowContext(ctx, `SELECT worker FROM worker_tokens WHERE token_hash = $1`, tokenHash).Scan(&worker)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", herald.Errorf(herald.EUNAUTHORIZED, "unknown station token")
+	}
+	return worker, err
+}
+
+// LoginFailures returns the failed-login count and the time of the last
+// failure for a throttling key; zero values when there are none.
+func (tx *Tx) LoginFailures(ctx context.Context, key string) (int, time.Time, error) {
+	var n int
+	var at int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT failures, last_failure_at FROM login_failures WHERE key = $1`, key).Scan(&n, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	return n, fromMicros(at), err
+}
+
+// RecordLoginFailure counts one more failed login for key.
+func (tx *Tx) RecordLoginFailure(ctx context.Context, key string) error {
+	_, err := tx.exec(ctx, `INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2)
+		ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1, last_failure_at = $2`, key, micros(tx.Now))
+	return err
+}
+
+// ClearLoginFailures forgets the failures of key after a good login.
+func (tx *Tx) ClearLoginFailures(ctx context.Context, key string) error {
+	_, err := tx.exec(ctx, `DELETE FROM login_failures WHERE key = $1`, key)
+	return err
+}

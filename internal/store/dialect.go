@@ -1,0 +1,49 @@
+package store
+
+import (
+	"errors"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect holds everything that differs between the databases Herald runs
+// on. Queries elsewhere in this package use $1-style placeholders and plain
+// SQL that both SQLite and PostgreSQL understand; what they do not share
+// lives here and in the per-dialect migrations.
+type dialect struct {
+	name string
+	// isUniqueViolation reports whether err is a unique constraint failure.
+	isUniqueViolation func(error) bool
+}
+
+var sqliteDialect = dialect{
+	name: "sqlite",
+	isUniqueViolation: func(err error) bool {
+		var e *sqlite.Error
+		if errors.As(err, &e) {
+			return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		}
+		return false
+	},
+}
+
+// sqliteDSN builds the driver's connection string for a database file:
+// WAL so readers never block the writer, synchronous=FULL so an acknowledged
+// change survives power loss, foreign keys on, and a busy timeout so brief
+// contention waits instead of failing.
+func sqliteDSN(path string, readOnly bool) string {
+	var b strings.Builder
+	b.WriteString("file:")
+	b.WriteString(path)
+	b.WriteString("?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	if readOnly {
+		b.WriteString("&_pragma=query_only(1)")
+	} else {
+		// Take the write lock at BEGIN so a transaction never fails half-way
+		// when upgrading from a read lock.
+		b.WriteString("&_txlock=immediate")
+	}
+	return b.String()
+}

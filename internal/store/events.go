@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+
+	"github.com/heraldhq/herald"
+)
+
+// AppendEvent records ev in the transaction and sets its Seq, ID and
+// OccurredAt. Because it runs in the caller's transaction, the event exists
+// if and only if the change it describes commits.
+func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
+	ev.ID = "evt_" + rand.Text()
+	ev.OccurredAt = tx.Now
+	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ev.ID, ev.Type, ev.Subject, ev.Actor, string(ev.Payload), micros(ev.OccurredAt))
+	if err != nil {
+		return err
+	}
+	ev.Seq = seq
+	return nil
+}
+
+// ListEvents returns up to limit events with seq greater than after, in
+// commit order.
+func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	events := []herald.Event{}
+	for rows.Next() {
+		var ev herald.Event
+		var payload string
+		var at int64
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.Subject, &ev.Actor, &payload, &at); err != nil {
+			return nil, err
+		}
+		ev.Payload, ev.OccurredAt = []byte(payload), fromMicros(at)
+		events = append(events, ev)
+	}
+	return events, rows.Err()
+}

@@ -1,0 +1,145 @@
+// Package store keeps Herald's data in a SQL database. SQLite is the
+// default; the dialect seam in dialect.go is where PostgreSQL plugs in.
+//
+// All reads and writes go through a Tx, opened by DB.View (read-only) or
+// DB.Update (read-write, all or nothing). Storage methods take ctx first and
+// return *herald.Error values for conditions a client can cause (ENOTFOUND,
+// ECONFLICT); any other error is a fault.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// DB is an open Herald database.
+type DB struct {
+	// writer serialises write transactions: SQLite allows one writer, and
+	// queueing in Go is cheaper than spinning on SQLITE_BUSY.
+	writer *sql.DB
+	// reader serves read-only transactions concurrently with the writer.
+	reader  *sql.DB
+	dialect dialect
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database named by dsn: a file path for
+// SQLite. It does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, herald.Errorf(herald.EINVALID, "PostgreSQL is not supported by this build yet; use a SQLite file path")
+	}
+	if dsn == "" {
+		return nil, herald.Errorf(herald.EINVALID, "database: empty path")
+	}
+	writer, err := sql.Open("sqlite", sqliteDSN(dsn, false))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dsn, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	// Touch the file through the writer first so it exists (and is in WAL
+	// mode) before the read-only pool opens it.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", dsn, err)
+	}
+	reader, err := sql.Open("sqlite", sqliteDSN(dsn, true))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open %s: %w", dsn, err)
+	}
+	reader.SetMaxOpenConns(8)
+	reader.SetMaxIdleConns(8)
+	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return herald.Errorf(herald.EUNAVAILABLE, "the database does not answer: %v", err)
+	}
+	return nil
+}
+
+// Tx is one database transaction with a fixed clock: every row it writes
+// carries the same Now.
+type Tx struct {
+	tx      *sql.Tx
+	dialect dialect
+	Now     time.Time
+}
+
+// Update runs fn in a read-write transaction and commits if fn returns nil;
+// otherwise it rolls back and returns fn's error. Nothing fn wrote survives
+// a failure.
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	return db.run(ctx, db.writer, false, fn)
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	return db.run(ctx, db.reader, true, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond)}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if readOnly {
+		return sqlTx.Rollback()
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := tx.tx.ExecContext(ctx, query, args...)
+	if err != nil && tx.dialect.isUniqueViolation(err) {
+		return nil, herald.Errorf(herald.ECONFLICT, "already exists")
+	}
+	return res, err
+}
+
+// insert runs an INSERT ... RETURNING id and returns the id.
+func (tx *Tx) insert(ctx context.Context, query string, args ...any) (int64, error) {
+	return tx.insertReturning(ctx, "id", query, args...)
+}
+
+// insertReturning runs an INSERT and returns the named integer column of the
+// new row.
+func (tx *Tx) insertReturning(ctx context.Context, column, query string, args ...any) (int64, error) {
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, query+" RETURNING "+column, args...).Scan(&id)
+	if err != nil && tx.dialect.isUniqueViolation(err) {
+		return 0, herald.Errorf(herald.ECONFLICT, "already exists")
+	}
+	return id, err
+}
+
+// micros and fromMicros convert times to and from their stored form.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
