@@ -1,0 +1,77 @@
+// Package api serves the JSON management API under /api/v1 (CONTRACT 2).
+// Handlers decode and check the shape of a request, call the directory with
+// the request's actor, and encode the answer; every rule lives in the
+// directory. One file per resource.
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/directory"
+)
+
+// Handler serves the management API.
+type Handler struct {
+	dir *directory.Service
+	log *slog.Logger
+	// SessionCookie is the name of the login session cookie.
+	SessionCookie string
+}
+
+// New returns the API handler.
+func New(dir *directory.Service, log *slog.Logger) *Handler {
+	return &Handler{dir: dir, log: log, SessionCookie: "herald_session"}
+}
+
+// Register adds the API's routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	h.registerAuth(mux)
+	h.registerUsers(mux)
+	h.registerGroups(mux)
+	h.registerWorker(mux)
+	h.registerEvents(mux)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, h.log, herald.Errorf(herald.ENOTFOUND, "no API endpoint %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// queryInt reads an optional integer query parameter in [min, max].
+func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < min {
+		return 0, herald.Errorf(herald.EINVALID, "%s: must be an integer of at least %d", name, min)
+	}
+	return minInt(n, max), nil
+}
+
+func minInt(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// pathID reads an integer path parameter.
+func pathID(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || n < 1 {
+		return 0, herald.Errorf(herald.ENOTFOUND, "%s: %q is not a valid id", name, r.PathValue(name))
+	}
+	return n, nil
+}

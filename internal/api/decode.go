@@ -1,0 +1,86 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/heraldhq/herald"
+)
+
+// MaxBodyBytes bounds every JSON request body.
+const MaxBodyBytes = 1 << 20
+
+// decode reads one JSON object into dst. Unknown fields are rejected so a
+// typo is not silently ignored; resource types list their read-only fields
+// so that what a GET returns may be sent back as is.
+// Returns EMEDIATYPE, ETOOLARGE or EINVALID with a message naming the problem.
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return herald.Errorf(herald.EMEDIATYPE, "send the body as JSON with Content-Type: application/json (got %q)", ct)
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return herald.Errorf(herald.EINVALID, "unexpected data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return decodeError(err)
+		}
+		return herald.Errorf(herald.EINVALID, "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		maxErr    *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return herald.Errorf(herald.ETOOLARGE, "request body is larger than %d bytes", MaxBodyBytes)
+	case errors.Is(err, io.EOF):
+		return herald.Errorf(herald.EINVALID, "request body is empty; send a JSON object")
+	case errors.As(err, &syntaxErr):
+		return herald.Errorf(herald.EINVALID, "malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return herald.Errorf(herald.EINVALID, "malformed JSON: the body ends too early")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return herald.Errorf(herald.EINVALID, "the body must be a JSON object")
+		}
+		return herald.Errorf(herald.EINVALID, "%s: must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return herald.Errorf(herald.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return herald.Errorf(herald.EINVALID, "malformed JSON: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "int", "int64", "float64":
+		return "a number"
+	default:
+		return "of another type"
+	}
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/directory"
+)
+
+func (h *Handler) registerUsers(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/user", h.listUsers)
+	mux.HandleFunc("POST /api/v1/user", h.createUser)
+	mux.HandleFunc("POST /api/v1/user/available", h.usernameAvailable)
+	mux.HandleFunc("GET /api/v1/user/{username}", h.getUser)
+	mux.HandleFunc("PUT /api/v1/user/{username}", h.replaceUser)
+	mux.HandleFunc("PATCH /api/v1/user/{username}", h.patchUser)
+	mux.HandleFunc("DELETE /api/v1/user/{username}", h.deleteUser)
+	mux.HandleFunc("PUT /api/v1/user/{username}/password", h.setPassword)
+	mux.HandleFunc("GET /api/v1/ssh_authorized_keys", h.authorizedKeys)
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := h.dir.ListUsers(r.Context(), actor(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, users)
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
+	u, err := h.dir.GetUser(r.Context(), actor(r), r.PathValue("username"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username  string `json:"username"`
+		FirstName string `json:"first_name"`
+		LastName  string `json:"last_name"`
+		Email     string `json:"email"`
+		Phone     string `json:"phone"`
+		Password  string `json:"password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u, err := h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
+		Username: in.Username, FirstName: in.FirstName, LastName: in.LastName,
+		Email: in.Email, Phone: in.Phone, Password: in.Password,
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+// userBody is the body of PUT and PATCH. The writable fields are pointers
+// so a missing field can be told from an empty one; the read-only fields of
+// USER are accepted (and ignored) so a client may send back what it read.
+type userBody struct {
+	FirstName *string   `json:"first_name"`
+	LastName  *string   `json:"last_name"`
+	Email     *string   `json:"email"`
+	Phone     *string   `json:"phone"`
+	SSHKey    *string   `json:"ssh_key"`
+	PGPKey    *string   `json:"pgp_key"`
+	PGPCertID *string   `json:"pgp_cert_id"`
+	Groups    *[]string `json:"groups"`
+
+	Username  *string    `json:"username"`
+	ID        *int64     `json:"id"`
+	IsAdmin   *bool      `json:"is_admin"`
+	CreatedAt *time.Time `json:"created_at"`
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+func (b userBody) change() directory.UserChange {
+	return directory.UserChange{
+		FirstName: b.FirstName, LastName: b.LastName, Email: b.Email, Phone: b.Phone,
+		SSHKey: b.SSHKey, PGPKey: b.PGPKey, PGPCertID: b.PGPCertID, Groups: b.Groups,
+	}
+}
+
+func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
+	h.updateUser(w, r, true)
+}
+
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
+	h.updateUser(w, r, false)
+}
+
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, replace bool) {
+	username := r.PathValue("username")
+	var b userBody
+	if err := decode(w, r, &b); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if b.Username != nil && *b.Username != username {
+		h.fail(w, r, herald.Errorf(herald.EINVALID, "username: cannot be changed"))
+		return
+	}
+	if replace {
+		var missing []string
+		for name, v := range map[string]bool{
+			"first_name": b.FirstName == nil, "last_name": b.LastName == nil, "email": b.Email == nil,
+			"phone": b.Phone == nil, "ssh_key": b.SSHKey == nil, "pgp_key": b.PGPKey == nil,
+			"pgp_cert_id": b.PGPCertID == nil, "groups": b.Groups == nil,
+		} {
+			if v {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			sortStrings(missing)
+			h.fail(w, r, herald.Errorf(herald.EINVALID, "PUT replaces the whole user; missing: %s (use PATCH to change only some fields)", strings.Join(missing, ", ")))
+			return
+		}
+	}
+	u, err := h.dir.UpdateUser(r.Context(), actor(r), username, b.change())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+	if err := h.dir.DeleteUser(r.Context(), actor(r), r.PathValue("username")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		NewPassword string `json:"new_password"`
+		OldPassword string `json:"old_password"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) usernameAvailable(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.dir.UsernameAvailable(r.Context(), actor(r), in.Username); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"msg": "username is available"})
+}
+
+func (h *Handler) authorizedKeys(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	keys, err := h.dir.AuthorizedKeys(r.Context(), q.Get("username"), q.Get("group"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	for _, k := range keys {
+		_, _ = w.Write([]byte(k + "\n"))
+	}
+}

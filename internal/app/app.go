@@ -1,0 +1,126 @@
+// Package app wires Herald together: it opens the database, migrates it,
+// creates the first admin, and serves HTTP. cmd/herald and the end-to-end
+// tests both start Herald through it, so tests run the real server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Config is every setting of CONTRACT 3.
+type Config struct {
+	Addr               string
+	Database           string
+	AdminPassword      string
+	SecretKey          string
+	RetrySchedule      []time.Duration
+	RequestTimeout     time.Duration
+	WebhookDenyPrivate bool
+}
+
+// DefaultRetrySchedule is CONTRACT 1.3's: immediately, then 5 s ... 24 h.
+var DefaultRetrySchedule = []time.Duration{0, 5 * time.Second, 30 * time.Second, 2 * time.Minute,
+	10 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+// DefaultConfig returns the settings Herald runs with when given none.
+func DefaultConfig() Config {
+	return Config{
+		Addr:           "127.0.0.1:8080",
+		Database:       "herald.db",
+		RetrySchedule:  DefaultRetrySchedule,
+		RequestTimeout: 15 * time.Second,
+	}
+}
+
+// ParseRetrySchedule reads a comma-separated list of durations ("0,5s,30s").
+func ParseRetrySchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "0" {
+			out = append(out, 0)
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("retry_schedule: %q is not a duration like 30s or 2m", part)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("retry_schedule: needs at least one duration")
+	}
+	return out, nil
+}
+
+// App is a running Herald.
+type App struct {
+	Config  Config
+	DB      *store.DB
+	Dir     *directory.Service
+	Handler http.Handler
+	log     *slog.Logger
+}
+
+// Open opens and migrates the database and creates the first admin if the
+// database is empty.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if applied, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	} else if len(applied) > 0 {
+		log.Info("database migrated", "database", cfg.Database, "applied", applied)
+	}
+	dir := directory.New(db, log)
+	created, pw, err := dir.Bootstrap(ctx, cfg.AdminPassword)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create the first admin: %w", err)
+	}
+	if created && cfg.AdminPassword == "" {
+		// CONTRACT 2.1: a generated password is printed once, so the
+		// operator can log in. Set HERALD_ADMIN_PASSWORD to avoid this.
+		log.Warn("created user admin with a generated password; log in and change it", "username", "admin", "password", pw)
+	} else if created {
+		log.Info("created user admin with the password from admin_password")
+	}
+	return &App{Config: cfg, DB: db, Dir: dir, Handler: server.New(dir, log), log: log}, nil
+}
+
+// Serve answers HTTP on ln until ctx is done, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutCtx)
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.DB.Close() }

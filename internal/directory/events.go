@@ -1,0 +1,138 @@
+package directory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sort"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// userPayload is the body of user_created, user_modified and user_keys, with
+// the seed page's keys in the seed page's order (CONTRACT 1.1).
+type userPayload struct {
+	Email     string   `json:"email"`
+	FirstName string   `json:"first_name"`
+	LastName  string   `json:"last_name"`
+	Groups    []string `json:"groups"`
+	IsAdmin   bool     `json:"is_admin"`
+	PGPCertID string   `json:"pgp_cert_id"`
+	PGPKey    string   `json:"pgp_key"`
+	Phone     string   `json:"phone"`
+	SSHKey    string   `json:"ssh_key"`
+	Username  string   `json:"username"`
+}
+
+// groupPayload is the body of the group events (CONTRACT 1.2).
+type groupPayload struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+	IsAdmin bool     `json:"is_admin"`
+}
+
+// renderUser returns the exact bytes receivers get for u.
+func renderUser(u herald.User) []byte {
+	groups := append([]string{}, u.Groups...)
+	sort.Strings(groups)
+	return mustJSON(userPayload{
+		Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		Groups: groups, IsAdmin: u.IsAdmin,
+		PGPCertID: u.PGPCertID, PGPKey: u.PGPKey, Phone: u.Phone, SSHKey: u.SSHKey,
+		Username: u.Username,
+	})
+}
+
+func renderGroup(g herald.Group) []byte {
+	members := append([]string{}, g.Members...)
+	sort.Strings(members)
+	return mustJSON(groupPayload{Name: g.Name, Members: members, IsAdmin: g.IsAdmin})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs of strings and bools are marshalled here
+	}
+	return b
+}
+
+func userSubject(username string) string { return "user:" + username }
+func groupSubject(name string) string    { return "group:" + name }
+
+// emit records one event in tx.
+func emit(ctx context.Context, tx *store.Tx, a Actor, typ, subject string, payload []byte) error {
+	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.name(), Payload: payload})
+}
+
+// snapshot remembers how users looked to receivers before a change, so that
+// afterwards user_modified fires for exactly those whose payload changed.
+type snapshot map[int64][]byte
+
+// takeSnapshot renders the given users as they are now in tx.
+func takeSnapshot(ctx context.Context, tx *store.Tx, ids []int64) (snapshot, error) {
+	users, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	snap := make(snapshot, len(users))
+	for _, u := range users {
+		snap[u.ID] = renderUser(u)
+	}
+	return snap, nil
+}
+
+// emitChanged fires user_modified, in username order, for every user in snap
+// whose payload now differs, and touches their updated_at. Users deleted
+// since the snapshot are skipped: user_deleted speaks for them.
+func (snap snapshot) emitChanged(ctx context.Context, tx *store.Tx, a Actor) error {
+	ids := make([]int64, 0, len(snap))
+	for id := range snap {
+		ids = append(ids, id)
+	}
+	users, err := tx.UsersByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		after := renderUser(u)
+		if bytes.Equal(after, snap[u.ID]) {
+			continue
+		}
+		if err := tx.TouchUser(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, a, herald.EventUserModified, userSubject(u.Username), after); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureAdminLeft fails the change if it would leave nobody able to
+// administer Herald.
+func ensureAdminLeft(ctx context.Context, tx *store.Tx) error {
+	n, err := tx.CountAdmins(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return herald.Errorf(herald.EINVALID, "this change would leave Herald without an admin; make another user an admin first")
+	}
+	return nil
+}
+
+// ListEvents returns up to limit events after seq, in commit order. Admins only.
+func (s *Service) ListEvents(ctx context.Context, a Actor, after int64, limit int) ([]herald.Event, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	var events []herald.Event
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		events, err = tx.ListEvents(ctx, after, limit)
+		return err
+	})
+	return events, err
+}

@@ -1,0 +1,141 @@
+package directory
+
+import (
+	"context"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// CreateJob queues a hardware key provisioning job for a user on a
+// station. Admins, or the user for themself.
+// Returns ENOTFOUND (user) or EINVALID (station name).
+func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker string) (int64, error) {
+	if err := requireSelfOrAdmin(a, username); err != nil {
+		return 0, err
+	}
+	if err := validateWorker(worker); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		id, err = tx.CreateJob(ctx, u.ID, worker)
+		return err
+	})
+	return id, err
+}
+
+// GetJob returns a job. Admins, or the user the job is for.
+// Returns ENOTFOUND.
+func (s *Service) GetJob(ctx context.Context, a Actor, id int64) (herald.Job, error) {
+	if err := requireUser(a); err != nil {
+		return herald.Job{}, err
+	}
+	var j herald.Job
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		j, err = tx.JobByID(ctx, id)
+		return err
+	})
+	if err != nil {
+		return herald.Job{}, err
+	}
+	if err := requireSelfOrAdmin(a, j.Username); err != nil {
+		// Do not tell other users which job ids exist.
+		return herald.Job{}, herald.Errorf(herald.ENOTFOUND, "no provisioning job with id %d", id)
+	}
+	return j, nil
+}
+
+// TakeJob hands a station its oldest pending job, now running, with the
+// user it is for. Stations only, for their own name.
+// Returns ENOTFOUND when there is no pending job.
+func (s *Service) TakeJob(ctx context.Context, a Actor, worker string) (herald.Job, herald.User, error) {
+	if worker == "" {
+		return herald.Job{}, herald.User{}, invalid("worker", "is required (?worker=NAME)")
+	}
+	if err := requireWorker(a, worker); err != nil {
+		return herald.Job{}, herald.User{}, err
+	}
+	var j herald.Job
+	var u herald.User
+	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+		if j, err = tx.NextPendingJob(ctx, worker); err != nil {
+			return err
+		}
+		if err := tx.SetJobStatus(ctx, j.ID, herald.JobRunning, "", ""); err != nil {
+			return err
+		}
+		j.Status = herald.JobRunning
+		u, err = tx.UserByUsername(ctx, j.Username)
+		return err
+	})
+	return j, u, err
+}
+
+// JobResult is what a station reports when it finishes a job.
+type JobResult struct {
+	Success   bool
+	PGPKey    string
+	PGPCertID string
+	SSHKey    string
+	Serial    string
+	Error     string
+}
+
+// FinishJob records a station's result. On success the user's keys are set
+// and user_keys fires, in one transaction. Stations only, for their own jobs.
+// Returns ENOTFOUND, ECONFLICT (job not running) or EINVALID (bad key; the
+// job stays running so the station can report again).
+func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult) error {
+	if err := requireWorker(a, ""); err != nil {
+		return err
+	}
+	if err := validateText("serial", r.Serial, 64); err != nil {
+		return err
+	}
+	if err := validateText("error", r.Error, 1000); err != nil {
+		return err
+	}
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		j, err := tx.JobByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.Worker != a.Worker {
+			return herald.Errorf(herald.EFORBIDDEN, "job %d belongs to station %q", id, j.Worker)
+		}
+		if j.Status != herald.JobRunning {
+			return herald.Errorf(herald.ECONFLICT, "job %d is %s, not running", id, j.Status)
+		}
+		if !r.Success {
+			msg := strings.TrimSpace(r.Error)
+			if msg == "" {
+				msg = "the station reported a failure without a message"
+			}
+			return tx.SetJobStatus(ctx, id, herald.JobFailed, r.Serial, msg)
+		}
+		u, err := tx.UserByUsername(ctx, j.Username)
+		if err != nil {
+			return err
+		}
+		u.SSHKey, u.PGPKey, u.PGPCertID = r.SSHKey, r.PGPKey, r.PGPCertID
+		if u.SSHKey == "" && u.PGPKey == "" {
+			return invalid("ssh_key", "a successful job must report at least one key")
+		}
+		if err := validateProfile(&u); err != nil {
+			return err
+		}
+		if err := tx.UpdateUser(ctx, &u); err != nil {
+			return err
+		}
+		if err := tx.SetJobStatus(ctx, id, herald.JobDone, r.Serial, ""); err != nil {
+			return err
+		}
+		return emit(ctx, tx, a, herald.EventUserKeys, userSubject(u.Username), renderUser(u))
+	})
+}

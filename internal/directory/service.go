@@ -1,0 +1,67 @@
+// Package directory is Herald's business logic: users, groups, credentials
+// and hardware key provisioning. Every method validates its input, decides
+// whether the actor may act (authz.go), and makes the change and records its
+// events in one transaction, so a change and its events commit together or
+// not at all.
+package directory
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Service is the directory. It is safe for concurrent use.
+type Service struct {
+	db  *store.DB
+	log *slog.Logger
+}
+
+// New returns a directory over db.
+func New(db *store.DB, log *slog.Logger) *Service {
+	return &Service{db: db, log: log}
+}
+
+// Actor is who makes a request: a user (possibly an admin), a provisioning
+// station, or nobody (the zero value).
+type Actor struct {
+	UserID   int64
+	Username string
+	IsAdmin  bool
+	// Worker is set, and the user fields are empty, for a station token.
+	Worker string
+}
+
+// Anonymous reports whether the actor is not authenticated at all.
+func (a Actor) Anonymous() bool { return a.UserID == 0 && a.Worker == "" }
+
+// name is how the actor is recorded in events.
+func (a Actor) name() string {
+	switch {
+	case a.Worker != "":
+		return "worker:" + a.Worker
+	case a.Username != "":
+		return a.Username
+	default:
+		return "system"
+	}
+}
+
+// Health reports whether the database answers. Returns EUNAVAILABLE if not.
+func (s *Service) Health(ctx context.Context) error {
+	return s.db.Ping(ctx)
+}
+
+type actorKey struct{}
+
+// WithActor returns a context carrying the actor of a request.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor stored by WithActor, or the anonymous actor.
+func ActorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	return a
+}

@@ -1,0 +1,420 @@
+package directory
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/keys"
+	"github.com/heraldhq/herald/internal/password"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Username  string
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+	// Password is optional: a user without one cannot log in until an
+	// admin sets it.
+	Password string
+}
+
+// UserChange is the input of UpdateUser: nil fields stay as they are.
+type UserChange struct {
+	FirstName, LastName, Email, Phone *string
+	SSHKey, PGPKey, PGPCertID         *string
+	// Groups replaces the user's groups; only admins may change them.
+	Groups *[]string
+}
+
+// ListUsers returns every user, sorted by username. Admins only.
+func (s *Service) ListUsers(ctx context.Context, a Actor) ([]herald.User, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	var users []herald.User
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		users, err = tx.ListUsers(ctx)
+		return err
+	})
+	return users, err
+}
+
+// GetUser returns one user. Admins, or the user themself.
+// Returns ENOTFOUND if there is no such user.
+func (s *Service) GetUser(ctx context.Context, a Actor, username string) (herald.User, error) {
+	if err := requireSelfOrAdmin(a, username); err != nil {
+		return herald.User{}, err
+	}
+	var u herald.User
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		u, err = tx.UserByUsername(ctx, username)
+		return err
+	})
+	return u, err
+}
+
+// UsernameAvailable returns nil if username is valid and free, EINVALID
+// otherwise. Admins only.
+func (s *Service) UsernameAvailable(ctx context.Context, a Actor, username string) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	if err := validateName("username", username); err != nil {
+		return err
+	}
+	return s.db.View(ctx, func(tx *store.Tx) error {
+		taken, err := tx.UsernameTaken(ctx, username)
+		if err == nil && taken {
+			err = herald.Errorf(herald.EINVALID, "username: %q is taken", username)
+		}
+		return err
+	})
+}
+
+// CreateUser adds a user and fires user_created. Admins only.
+// Returns EINVALID for bad input and ECONFLICT for a taken username or email.
+func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.User, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.User{}, err
+	}
+	u := herald.User{
+		Username: in.Username, FirstName: in.FirstName, LastName: in.LastName,
+		Email: strings.TrimSpace(in.Email), Phone: strings.TrimSpace(in.Phone), Groups: []string{},
+	}
+	if err := validateName("username", u.Username); err != nil {
+		return u, err
+	}
+	if err := validateProfile(&u); err != nil {
+		return u, err
+	}
+	var hash string
+	if in.Password != "" {
+		if err := validatePassword("password", in.Password); err != nil {
+			return u, err
+		}
+		hash = password.Hash(in.Password)
+	}
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		if err := checkUnique(ctx, tx, u.Username, u.Email, 0); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(ctx, &u, hash); err != nil {
+			return err
+		}
+		return emit(ctx, tx, a, herald.EventUserCreated, userSubject(u.Username), renderUser(u))
+	})
+	return u, err
+}
+
+// checkUnique gives the precise conflict a client needs to fix.
+func checkUnique(ctx context.Context, tx *store.Tx, username, email string, exceptID int64) error {
+	if username != "" {
+		taken, err := tx.UsernameTaken(ctx, username)
+		if err != nil {
+			return err
+		}
+		if taken {
+			return herald.Errorf(herald.ECONFLICT, "username: %q is taken", username)
+		}
+	}
+	taken, err := tx.EmailTaken(ctx, email, exceptID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return herald.Errorf(herald.ECONFLICT, "email: %q is used by another user", email)
+	}
+	return nil
+}
+
+// validateProfile checks and normalises the fields a user may edit.
+func validateProfile(u *herald.User) error {
+	for _, f := range []struct {
+		name, value string
+	}{{"first_name", u.FirstName}, {"last_name", u.LastName}} {
+		if err := validateText(f.name, f.value, 128); err != nil {
+			return err
+		}
+	}
+	if err := validateEmail(u.Email); err != nil {
+		return err
+	}
+	if err := validatePhone(u.Phone); err != nil {
+		return err
+	}
+	u.SSHKey = strings.TrimSpace(u.SSHKey)
+	if u.SSHKey != "" {
+		if _, err := keys.ParseSSH(u.SSHKey); err != nil {
+			return herald.Errorf(herald.EINVALID, "%s", err.Error())
+		}
+	}
+	u.PGPKey = strings.TrimSpace(u.PGPKey)
+	if u.PGPKey != "" && strings.TrimSpace(u.PGPCertID) == "" {
+		// A key without its fingerprint: fill it in rather than make the
+		// user copy it from elsewhere.
+		k, err := keys.ParsePGP(u.PGPKey)
+		if err != nil {
+			return herald.Errorf(herald.EINVALID, "%s", err.Error())
+		}
+		u.PGPCertID = k.Fingerprint
+	}
+	fpr, err := keys.CheckPGP(u.PGPKey, u.PGPCertID)
+	if err != nil {
+		return herald.Errorf(herald.EINVALID, "%s", err.Error())
+	}
+	u.PGPCertID = fpr
+	return nil
+}
+
+// UpdateUser changes a user's profile, keys and (admins only) groups, and
+// fires user_modified if what receivers see changed. Admins, or the user
+// themself for everything but groups.
+// Returns ENOTFOUND, EINVALID, ECONFLICT (email taken) or EFORBIDDEN.
+func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch UserChange) (herald.User, error) {
+	if err := requireSelfOrAdmin(a, username); err != nil {
+		return herald.User{}, err
+	}
+	var u herald.User
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		if u, err = tx.UserByUsername(ctx, username); err != nil {
+			return err
+		}
+		before := u
+		snap, err := takeSnapshot(ctx, tx, []int64{u.ID})
+		if err != nil {
+			return err
+		}
+		for _, f := range []struct {
+			dst *string
+			src *string
+		}{{&u.FirstName, ch.FirstName}, {&u.LastName, ch.LastName}, {&u.Email, ch.Email}, {&u.Phone, ch.Phone},
+			{&u.SSHKey, ch.SSHKey}, {&u.PGPKey, ch.PGPKey}, {&u.PGPCertID, ch.PGPCertID}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		u.Email, u.Phone = strings.TrimSpace(u.Email), strings.TrimSpace(u.Phone)
+		if err := validateProfile(&u); err != nil {
+			return err
+		}
+		if u.Email != before.Email {
+			if err := checkUnique(ctx, tx, "", u.Email, u.ID); err != nil {
+				return err
+			}
+		}
+		if !sameProfile(u, before) {
+			if err := tx.UpdateUser(ctx, &u); err != nil {
+				return err
+			}
+		}
+		var changedGroups []string
+		if ch.Groups != nil {
+			want := normalizeNames(*ch.Groups)
+			if !slices.Equal(want, before.Groups) && !a.IsAdmin {
+				return herald.Errorf(herald.EFORBIDDEN, "groups: only admins may change group membership")
+			}
+			if changedGroups, err = setUserGroups(ctx, tx, u.ID, before.Groups, want); err != nil {
+				return err
+			}
+			if err := ensureAdminLeft(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := snap.emitChanged(ctx, tx, a); err != nil {
+			return err
+		}
+		for _, name := range changedGroups {
+			g, err := tx.GroupByName(ctx, name)
+			if err != nil {
+				return err
+			}
+			if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(g.Name), renderGroup(g.Group)); err != nil {
+				return err
+			}
+		}
+		u, err = tx.UserByID(ctx, u.ID)
+		return err
+	})
+	return u, err
+}
+
+func sameProfile(a, b herald.User) bool {
+	return a.FirstName == b.FirstName && a.LastName == b.LastName && a.Email == b.Email && a.Phone == b.Phone &&
+		a.SSHKey == b.SSHKey && a.PGPKey == b.PGPKey && a.PGPCertID == b.PGPCertID
+}
+
+// normalizeNames sorts and de-duplicates names.
+func normalizeNames(names []string) []string {
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// setUserGroups moves a user from the groups in have to those in want (both
+// sorted) and returns the names of the groups whose membership changed.
+// Returns EINVALID naming a group that does not exist.
+func setUserGroups(ctx context.Context, tx *store.Tx, userID int64, have, want []string) ([]string, error) {
+	var changed []string
+	for _, name := range want {
+		if slices.Contains(have, name) {
+			continue
+		}
+		gid, err := tx.GroupIDByName(ctx, name)
+		if herald.ErrorCode(err) == herald.ENOTFOUND {
+			return nil, herald.Errorf(herald.EINVALID, "groups: no group named %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.AddMember(ctx, gid, userID); err != nil {
+			return nil, err
+		}
+		changed = append(changed, name)
+	}
+	for _, name := range have {
+		if slices.Contains(want, name) {
+			continue
+		}
+		gid, err := tx.GroupIDByName(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.RemoveMember(ctx, gid, userID); err != nil {
+			return nil, err
+		}
+		changed = append(changed, name)
+	}
+	slices.Sort(changed)
+	return changed, nil
+}
+
+// DeleteUser removes a user and fires user_deleted (and user_modified for
+// nobody: the user is gone). Admins only. The last admin cannot be deleted.
+// Returns ENOTFOUND or EINVALID.
+func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		if err := ensureAdminLeft(ctx, tx); herald.ErrorCode(err) == herald.EINVALID {
+			return herald.Errorf(herald.EINVALID, "%q is the last admin and cannot be deleted; make another user an admin first", username)
+		} else if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, a, herald.EventUserDeleted, userSubject(u.Username), mustJSON(map[string]string{"username": u.Username})); err != nil {
+			return err
+		}
+		// The user's groups lost a member.
+		for _, name := range u.Groups {
+			g, err := tx.GroupByName(ctx, name)
+			if err != nil {
+				return err
+			}
+			if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(g.Name), renderGroup(g.Group)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SetPassword changes a user's password; when an admin sets someone else's,
+// that user's sessions end.
+// Admins may set anyone's; a user may set their own with the old password.
+// Returns EINVALID (short password, wrong old password) or EFORBIDDEN.
+func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPassword, newPassword string) error {
+	if err := requireSelfOrAdmin(a, username); err != nil {
+		return err
+	}
+	if err := validatePassword("new_password", newPassword); err != nil {
+		return err
+	}
+	hash := password.Hash(newPassword)
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		if !a.IsAdmin {
+			old, err := tx.PasswordHash(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if oldPassword == "" {
+				return herald.Errorf(herald.EINVALID, "old_password: is required to change your own password")
+			}
+			if !password.Verify(old, oldPassword) {
+				return herald.Errorf(herald.EINVALID, "old_password: is not your current password")
+			}
+		}
+		if err := tx.SetPasswordHash(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		if a.UserID == u.ID {
+			// They proved they know the old password; keep them logged in.
+			return nil
+		}
+		// Someone else reset it: whoever was logged in as them is out.
+		return tx.DeleteUserSessions(ctx, u.ID)
+	})
+}
+
+// AuthorizedKeys returns the SSH public keys of a user, or of every member
+// of a group, for sshd's AuthorizedKeysCommand. Public keys are not secret
+// and sshd calls without credentials, so anyone may ask. An unknown user or
+// group has no keys. Exactly one of username and group must be given
+// (EINVALID otherwise).
+func (s *Service) AuthorizedKeys(ctx context.Context, username, group string) ([]string, error) {
+	if (username == "") == (group == "") {
+		return nil, herald.Errorf(herald.EINVALID, "give exactly one of ?username= and ?group=")
+	}
+	var out []string
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var users []herald.User
+		if username != "" {
+			u, err := tx.UserByUsername(ctx, username)
+			if herald.ErrorCode(err) == herald.ENOTFOUND {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			users = []herald.User{u}
+		} else {
+			g, err := tx.GroupByName(ctx, group)
+			if herald.ErrorCode(err) == herald.ENOTFOUND {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			ids, err := tx.GroupMemberIDs(ctx, g.ID)
+			if err != nil {
+				return err
+			}
+			if users, err = tx.UsersByIDs(ctx, ids); err != nil {
+				return err
+			}
+		}
+		for _, u := range users {
+			if u.SSHKey != "" {
+				out = append(out, u.SSHKey)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,103 @@
+package directory
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald"
+)
+
+// Validators return EINVALID errors whose message starts with the field name,
+// so a client (or the web UI) can show it next to the field.
+
+// validateName checks a username or group name: 1-64 of a-z 0-9 . _ -,
+// starting with a letter or digit.
+func validateName(field, s string) error {
+	if s == "" {
+		return invalid(field, "is required")
+	}
+	if len(s) > 64 {
+		return invalid(field, "must be at most 64 characters")
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '.' || r == '_' || r == '-') && i > 0:
+		case r == '.' || r == '_' || r == '-':
+			return invalid(field, "must start with a lowercase letter or digit")
+		default:
+			return invalid(field, "may contain only lowercase letters, digits, '.', '_' and '-'")
+		}
+	}
+	return nil
+}
+
+// validateEmail checks for one plain address like jane@example.com.
+func validateEmail(s string) error {
+	if s == "" {
+		return invalid("email", "is required")
+	}
+	if len(s) > 254 {
+		return invalid("email", "must be at most 254 characters")
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return invalid("email", "must be a plain address like jane@example.com")
+	}
+	local, domain, _ := strings.Cut(s, "@")
+	if local == "" || domain == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return invalid("email", "must be a plain address like jane@example.com")
+	}
+	return nil
+}
+
+// validateText checks a free-text profile field: at most max characters,
+// one line, no control characters.
+func validateText(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return invalid(field, "must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(s) > max {
+		return invalid(field, "must be at most %d characters", max)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return invalid(field, "must be one line of text without control characters")
+		}
+	}
+	return nil
+}
+
+// validatePhone allows digits, spaces and + ( ) - . , up to 32 characters.
+func validatePhone(s string) error {
+	if len(s) > 32 {
+		return invalid("phone", "must be at most 32 characters")
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9') && !strings.ContainsRune("+()-. ", r) {
+			return invalid("phone", "may contain only digits, spaces and + ( ) - .")
+		}
+	}
+	return nil
+}
+
+// validatePassword requires 8 to 1024 characters.
+func validatePassword(field, s string) error {
+	if utf8.RuneCountInString(s) < 8 {
+		return invalid(field, "must be at least 8 characters")
+	}
+	if len(s) > 1024 {
+		return invalid(field, "must be at most 1024 bytes")
+	}
+	return nil
+}
+
+// validateWorker checks a provisioning station name: like a username.
+func validateWorker(s string) error {
+	return validateName("worker", s)
+}
+
+func invalid(field, format string, args ...any) error {
+	return herald.Errorf(herald.EINVALID, field+": "+format, args...)
+}

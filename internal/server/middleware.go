@@ -1,0 +1,106 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/directory"
+)
+
+// authenticate resolves the request's actor from a bearer token or the
+// session cookie. A bad bearer token is refused at once (the client meant
+// to authenticate); a stale session cookie just means "anonymous", so the
+// login call still works.
+func authenticate(dir *directory.Service, cookieName string, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var bearer, session string
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			scheme, token, ok := strings.Cut(auth, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+				writeError(w, herald.Errorf(herald.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\""))
+				return
+			}
+			bearer = strings.TrimSpace(token)
+		} else if c, err := r.Cookie(cookieName); err == nil {
+			session = c.Value
+		}
+		a, err := dir.Authenticate(r.Context(), session, bearer)
+		if err != nil && (bearer != "" || herald.ErrorCode(err) != herald.EUNAUTHORIZED) {
+			if herald.ErrorCode(err) == herald.EINTERNAL {
+				log.Error("authenticate", "err", err)
+			}
+			writeError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(directory.WithActor(r.Context(), a)))
+	})
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(api.StatusOf(err))
+	_ = json.NewEncoder(w).Encode(map[string]string{"msg": herald.ErrorMessage(err)})
+}
+
+// statusRecorder remembers the status a handler wrote, for the log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests gives each request an id (echoed as X-Request-Id) and logs
+// one line when it ends. Only the path is logged: query strings and bodies
+// may carry secrets.
+func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := rand.Text()[:12]
+		w.Header().Set("X-Request-Id", id)
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", time.Since(start).Milliseconds(), "remote", api.ClientIP(r))
+	})
+}
+
+// recoverPanics turns a panic into a 500 and a log line with the stack.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeError(w, herald.Errorf(herald.EINTERNAL, "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

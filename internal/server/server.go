@@ -1,0 +1,41 @@
+// Package server assembles Herald's HTTP handler: routes of the API (and
+// later the web UI), and the middleware every request passes through.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/directory"
+)
+
+// New returns the handler serving everything Herald serves over HTTP.
+func New(dir *directory.Service, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	apiHandler := api.New(dir, log)
+	apiHandler.Register(mux)
+	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("Herald is running. The management API is under /api/v1; see the README.\n"))
+	})
+
+	// Outermost first: recover from panics, tag and log the request, refuse
+	// cross-site writes (browsers say where a request comes from; API
+	// clients like curl send no such headers and pass), then find out who
+	// is asking.
+	var h http.Handler = mux
+	h = authenticate(dir, apiHandler.SessionCookie, log, h)
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, herald.Errorf(herald.EFORBIDDEN, "cross-site request refused: send it from Herald's own pages, or use an API token"))
+	}))
+	h = csrf.Handler(h)
+	h = logRequests(log, h)
+	h = recoverPanics(log, h)
+	return h
+}
