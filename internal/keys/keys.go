@@ -22,6 +22,9 @@ import (
 
 // minRSABits is the smallest RSA modulus we accept for SSH keys; 2048 bits
 // is what current OpenSSH and NIST guidance treat as the minimum.
+// algoDSA is the ssh-dss key type, which x/crypto/ssh no longer parses.
+const algoDSA = "ssh-dss"
+
 const minRSABits = 2048
 
 // maxSSHKeyLen bounds the input to ParseSSH. An OpenSSH public key line,
@@ -94,7 +97,7 @@ func ParseSSH(s string) (SSHKey, error) {
 
 	// x/crypto/ssh no longer parses DSA keys at all, so without this check
 	// a DSA key would only get the generic "not an OpenSSH public key".
-	if strings.Fields(line)[0] == ssh.InsecureKeyAlgoDSA {
+	if strings.Fields(line)[0] == algoDSA {
 		return SSHKey{}, errors.New("ssh_key: DSA keys are not accepted; use an ed25519 key or an RSA key of at least 2048 bits")
 	}
 
@@ -108,11 +111,6 @@ func ParseSSH(s string) (SSHKey, error) {
 		return SSHKey{}, errors.New(`ssh_key: authorized_keys options (like command="...") are not allowed; paste only the key`)
 	}
 
-	// Checked again on the parsed type in case the library starts
-	// accepting DSA keys again.
-	if pub.Type() == ssh.InsecureKeyAlgoDSA {
-		return SSHKey{}, errors.New("ssh_key: DSA keys are not accepted; use an ed25519 key or an RSA key of at least 2048 bits")
-	}
 	// A certificate is signed by some CA and expires; the directory
 	// stores a person's plain key.
 	if _, ok := pub.(*ssh.Certificate); ok {

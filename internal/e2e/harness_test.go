@@ -1,0 +1,197 @@
+// Package e2e drives a real Herald (the same app.Open and Serve that
+// "herald serve" uses) on a free loopback port with a temporary SQLite file,
+// over HTTP, as a client would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heraldhq/herald/internal/app"
+)
+
+const adminPassword = "admin-password-1"
+
+// testServer is one running Herald.
+type testServer struct {
+	t      *testing.T
+	URL    string
+	DBPath string
+	app    *app.App
+	cancel context.CancelFunc
+	done   chan error
+	logs   *bytes.Buffer
+}
+
+// startServer starts Herald on a new database in a temp dir.
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"))
+}
+
+// startServerOn starts Herald on the given database file.
+func startServerOn(t *testing.T, dbPath string) *testServer {
+	t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.Database = dbPath
+	cfg.AdminPassword = adminPassword
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter()), nil))
+	a, err := app.Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("open herald: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &testServer{t: t, URL: "http://" + ln.Addr().String(), DBPath: dbPath, app: a, cancel: cancel, done: make(chan error, 1), logs: logs}
+	go func() { s.done <- a.Serve(ctx, ln) }()
+	t.Cleanup(s.stop)
+	return s
+}
+
+// testLogWriter shows server logs with -v when HERALD_TEST_LOG is set.
+func testLogWriter() io.Writer {
+	if os.Getenv("HERALD_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}
+
+// stop shuts the server down and closes its database; safe to call twice.
+func (s *testServer) stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	if err := <-s.done; err != nil && err != http.ErrServerClosed {
+		s.t.Errorf("serve: %v", err)
+	}
+	if err := s.app.Close(); err != nil {
+		s.t.Errorf("close: %v", err)
+	}
+	s.cancel = nil
+}
+
+// client is an HTTP client of one server with its own cookie jar and an
+// optional bearer token.
+type client struct {
+	t      *testing.T
+	base   string
+	http   *http.Client
+	bearer string
+	header http.Header
+}
+
+func (s *testServer) anon() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: s.t, base: s.URL, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}, header: http.Header{}}
+}
+
+// login returns a client logged in with a session cookie.
+func (s *testServer) login(username, password string) *client {
+	s.t.Helper()
+	c := s.anon()
+	c.expect(http.StatusOK, "POST", "/api/v1/auth", map[string]string{"username": username, "password": password}, nil)
+	return c
+}
+
+func (s *testServer) admin() *client {
+	s.t.Helper()
+	return s.login("admin", adminPassword)
+}
+
+// withToken returns a client that authenticates with a bearer token.
+func (s *testServer) withToken(token string) *client {
+	c := s.anon()
+	c.bearer = token
+	return c
+}
+
+// response is an HTTP answer with its body read.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// msg returns the "msg" of an error body.
+func (r response) msg() string {
+	var m struct {
+		Msg string `json:"msg"`
+	}
+	_ = json.Unmarshal(r.Body, &m)
+	return m.Msg
+}
+
+// do sends a request; body is JSON-encoded unless it is a string or nil.
+func (c *client) do(method, path string, body any) response {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// expect sends a request, fails the test unless the status is want, and
+// decodes the JSON answer into out (if not nil).
+func (c *client) expect(want int, method, path string, body, out any) response {
+	c.t.Helper()
+	r := c.do(method, path, body)
+	if r.Status != want {
+		c.t.Fatalf("%s %s: status %d, want %d; body: %s", method, path, r.Status, want, r.Body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Body, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, r.Body, err)
+		}
+	}
+	return r
+}
