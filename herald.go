@@ -87,3 +87,64 @@ type APIToken struct {
 	Name      string    `json:"name"`
 	CreatedAt time.Time `json:"created_at"`
 }
+
+// Webhook is a receiver of events (CONTRACT 2.4). Token and SigningSecret
+// are stored encrypted; they appear here in the clear for admins only.
+type Webhook struct {
+	ID               int64     `json:"id"`
+	URL              string    `json:"url"`
+	Description      string    `json:"description"`
+	Token            string    `json:"token"`
+	Enabled          bool      `json:"enabled"`
+	OnUserCreated    bool      `json:"on_user_created"`
+	OnUserDeleted    bool      `json:"on_user_deleted"`
+	OnUserModified   bool      `json:"on_user_modified"`
+	OnHWKeyProvision bool      `json:"on_hwkey_provision"`
+	Method           string    `json:"method"`
+	Events           []string  `json:"events"`
+	SigningSecret    string    `json:"signing_secret"`
+	CreatedAt        time.Time `json:"created_at"`
+	// DisabledReason says why Herald disabled the webhook itself (a 410
+	// Gone), empty otherwise.
+	DisabledReason string `json:"disabled_reason"`
+	// PreviousSecret still signs, beside SigningSecret, until
+	// PreviousSecretUntil: a rotation gives receivers 24 h to switch.
+	PreviousSecret      string    `json:"-"`
+	PreviousSecretUntil time.Time `json:"-"`
+}
+
+// AddedEvents are the events a webhook may ask for in Events (CONTRACT 1.2).
+var AddedEvents = []string{EventGroupCreated, EventGroupModified, EventGroupDeleted}
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryRetrying  = "retrying"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"
+)
+
+// Delivery is one event on its way to one webhook.
+type Delivery struct {
+	ID             int64      `json:"id"`
+	Event          string     `json:"event"`
+	EventID        string     `json:"event_id"`
+	Subject        string     `json:"subject"`
+	Status         string     `json:"status"`
+	Attempts       int        `json:"attempts"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	LastStatusCode int        `json:"last_status_code"`
+	LastError      string     `json:"last_error"`
+	CreatedAt      time.Time  `json:"created_at"`
+	CompletedAt    *time.Time `json:"completed_at"`
+}
+
+// Attempt is one HTTP request of a delivery and what came back.
+type Attempt struct {
+	N            int       `json:"n"`
+	StartedAt    time.Time `json:"started_at"`
+	DurationMS   int64     `json:"duration_ms"`
+	StatusCode   int       `json:"status_code"`
+	ResponseBody string    `json:"response_body"`
+	Error        string    `json:"error"`
+}

@@ -65,13 +65,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
-	a := actor(r)
-	if a.Username == "" {
-		// Stations and anonymous callers have no profile.
-		h.fail(w, r, herald.Errorf(herald.EUNAUTHORIZED, "log in first (POST /api/v1/auth) or send Authorization: Bearer <API token>"))
-		return
-	}
-	u, err := h.dir.GetUser(r.Context(), a, a.Username)
+	u, err := h.dir.Me(r.Context(), actor(r))
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
@@ -76,11 +75,11 @@ type userBody struct {
 	PGPCertID *string   `json:"pgp_cert_id"`
 	Groups    *[]string `json:"groups"`
 
-	Username  *string    `json:"username"`
-	ID        *int64     `json:"id"`
-	IsAdmin   *bool      `json:"is_admin"`
-	CreatedAt *time.Time `json:"created_at"`
-	UpdatedAt *time.Time `json:"updated_at"`
+	Username  *string `json:"username"`
+	ID        any     `json:"id"`
+	IsAdmin   any     `json:"is_admin"`
+	CreatedAt any     `json:"created_at"`
+	UpdatedAt any     `json:"updated_at"`
 }
 
 func (b userBody) change() directory.UserChange {

@@ -13,7 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -27,6 +32,12 @@ type Config struct {
 	RetrySchedule      []time.Duration
 	RequestTimeout     time.Duration
 	WebhookDenyPrivate bool
+	// DeliveryRetention is how long attempts and finished deliveries are
+	// kept in the delivery log.
+	DeliveryRetention time.Duration
+	// Engine overrides the delivery engine's tuning (tests and benchmarks);
+	// the settings above take precedence over its matching fields.
+	Engine delivery.Config
 }
 
 // DefaultRetrySchedule is CONTRACT 1.3's: immediately, then 5 s ... 24 h.
@@ -36,10 +47,11 @@ var DefaultRetrySchedule = []time.Duration{0, 5 * time.Second, 30 * time.Second,
 // DefaultConfig returns the settings Herald runs with when given none.
 func DefaultConfig() Config {
 	return Config{
-		Addr:           "127.0.0.1:8080",
-		Database:       "herald.db",
-		RetrySchedule:  DefaultRetrySchedule,
-		RequestTimeout: 15 * time.Second,
+		Addr:              "127.0.0.1:8080",
+		Database:          "herald.db",
+		RetrySchedule:     DefaultRetrySchedule,
+		RequestTimeout:    15 * time.Second,
+		DeliveryRetention: 30 * 24 * time.Hour,
 	}
 }
 
@@ -69,6 +81,7 @@ type App struct {
 	Config  Config
 	DB      *store.DB
 	Dir     *directory.Service
+	Engine  *delivery.Engine
 	Handler http.Handler
 	log     *slog.Logger
 }
@@ -86,7 +99,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else if len(applied) > 0 {
 		log.Info("database migrated", "database", cfg.Database, "applied", applied)
 	}
-	dir := directory.New(db, log)
+	box, err := openSecretBox(cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ecfg := cfg.Engine
+	ecfg.RetrySchedule = cfg.RetrySchedule
+	ecfg.RequestTimeout = cfg.RequestTimeout
+	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
+	ecfg.Retention = cfg.DeliveryRetention
+	ecfg.ExclusiveDB = true // SQLite: one process per file
+	ecfg.Registerer = reg
+	engine := delivery.New(db, box, ecfg, log)
+	dir := directory.New(db, box, engine, log)
 	created, pw, err := dir.Bootstrap(ctx, cfg.AdminPassword)
 	if err != nil {
 		db.Close()
@@ -99,11 +127,41 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else if created {
 		log.Info("created user admin with the password from admin_password")
 	}
-	return &App{Config: cfg, DB: db, Dir: dir, Handler: server.New(dir, log), log: log}, nil
+	return &App{Config: cfg, DB: db, Dir: dir, Engine: engine, Handler: server.New(dir, reg, log), log: log}, nil
 }
 
-// Serve answers HTTP on ln until ctx is done, then shuts down gracefully.
+// openSecretBox uses the configured secret key, or the key file beside the
+// SQLite file, created on first start.
+func openSecretBox(cfg Config, log *slog.Logger) (*secretbox.Box, error) {
+	key := cfg.SecretKey
+	if key == "" {
+		path := cfg.Database + ".key"
+		var created bool
+		var err error
+		if key, created, err = secretbox.LoadOrCreateKeyFile(path); err != nil {
+			return nil, err
+		}
+		if created {
+			log.Info("generated the secret key for webhook secrets; back it up with the database", "file", path)
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return box, nil
+}
+
+// Serve answers HTTP on ln and delivers webhooks until ctx is done, then
+// shuts down gracefully: no new requests, in-flight deliveries finish and
+// are recorded.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	engineDone := make(chan struct{})
+	go func() {
+		a.Engine.Run(ctx)
+		close(engineDone)
+	}()
+	defer func() { <-engineDone }()
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -9,18 +9,28 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Service is the directory. It is safe for concurrent use.
 type Service struct {
-	db  *store.DB
-	log *slog.Logger
+	db     *store.DB
+	box    *secretbox.Box
+	tester WebhookTester
+	log    *slog.Logger
 }
 
-// New returns a directory over db.
-func New(db *store.DB, log *slog.Logger) *Service {
-	return &Service{db: db, log: log}
+// WebhookTester sends a webhook_test request at once (the delivery engine).
+type WebhookTester interface {
+	SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt
+}
+
+// New returns a directory over db. box seals webhook secrets; tester sends
+// test requests.
+func New(db *store.DB, box *secretbox.Box, tester WebhookTester, log *slog.Logger) *Service {
+	return &Service{db: db, box: box, tester: tester, log: log}
 }
 
 // Actor is who makes a request: a user (possibly an admin), a provisioning

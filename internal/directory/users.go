@@ -58,6 +58,15 @@ func (s *Service) GetUser(ctx context.Context, a Actor, username string) (herald
 	return u, err
 }
 
+// Me returns the logged-in user. Returns EUNAUTHORIZED for anonymous
+// callers and EFORBIDDEN for stations, which have no profile.
+func (s *Service) Me(ctx context.Context, a Actor) (herald.User, error) {
+	if err := requireUser(a); err != nil {
+		return herald.User{}, err
+	}
+	return s.GetUser(ctx, a, a.Username)
+}
+
 // UsernameAvailable returns nil if username is valid and free, EINVALID
 // otherwise. Admins only.
 func (s *Service) UsernameAvailable(ctx context.Context, a Actor, username string) error {

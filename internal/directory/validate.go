@@ -2,6 +2,7 @@ package directory
 
 import (
 	"net/mail"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -101,3 +102,5 @@ func validateWorker(s string) error {
 func invalid(field, format string, args ...any) error {
 	return herald.Errorf(herald.EINVALID, field+": "+format, args...)
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/app"
 )
@@ -33,18 +34,25 @@ type testServer struct {
 	logs   *bytes.Buffer
 }
 
-// startServer starts Herald on a new database in a temp dir.
-func startServer(t *testing.T) *testServer {
+// startServer starts Herald on a new database in a temp dir; opts change
+// its configuration.
+func startServer(t *testing.T, opts ...func(*app.Config)) *testServer {
 	t.Helper()
-	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"))
+	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"), opts...)
 }
 
 // startServerOn starts Herald on the given database file.
-func startServerOn(t *testing.T, dbPath string) *testServer {
+func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *testServer {
 	t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.Database = dbPath
 	cfg.AdminPassword = adminPassword
+	// Retries in milliseconds instead of minutes, so tests see them.
+	cfg.RetrySchedule = []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter()), nil))
 	a, err := app.Open(context.Background(), cfg, log)

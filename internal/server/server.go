@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldhq/herald"
@@ -14,11 +15,11 @@ import (
 )
 
 // New returns the handler serving everything Herald serves over HTTP.
-func New(dir *directory.Service, log *slog.Logger) http.Handler {
+func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	apiHandler := api.New(dir, log)
 	apiHandler.Register(mux)
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("Herald is running. The management API is under /api/v1; see the README.\n"))

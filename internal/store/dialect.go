@@ -16,10 +16,13 @@ type dialect struct {
 	name string
 	// isUniqueViolation reports whether err is a unique constraint failure.
 	isUniqueViolation func(error) bool
+	// greatest is the scalar function returning the larger of its arguments.
+	greatest string
 }
 
 var sqliteDialect = dialect{
-	name: "sqlite",
+	name:     "sqlite",
+	greatest: "max",
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		if errors.As(err, &e) {

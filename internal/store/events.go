@@ -8,8 +8,9 @@ import (
 )
 
 // AppendEvent records ev in the transaction and sets its Seq, ID and
-// OccurredAt. Because it runs in the caller's transaction, the event exists
-// if and only if the change it describes commits.
+// OccurredAt, and queues a delivery for every enabled webhook whose
+// trigger matches. Because it runs in the caller's transaction, the event
+// and its deliveries exist if and only if the change commits.
 func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	ev.ID = "evt_" + rand.Text()
 	ev.OccurredAt = tx.Now
@@ -19,7 +20,7 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 		return err
 	}
 	ev.Seq = seq
-	return nil
+	return tx.fanOut(ctx, ev)
 }
 
 // ListEvents returns up to limit events with seq greater than after, in

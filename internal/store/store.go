@@ -26,6 +26,8 @@ type DB struct {
 	// reader serves read-only transactions concurrently with the writer.
 	reader  *sql.DB
 	dialect dialect
+	// wakeups carries one signal after a commit that queued deliveries.
+	wakeups chan struct{}
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -59,7 +61,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now}, nil
+	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now, wakeups: make(chan struct{}, 1)}, nil
 }
 
 // Close closes the database.
@@ -82,6 +84,9 @@ type Tx struct {
 	tx      *sql.Tx
 	dialect dialect
 	Now     time.Time
+	// wake is set when the transaction queued deliveries: after commit the
+	// delivery engine is woken instead of polling.
+	wake bool
 }
 
 // Update runs fn in a read-write transaction and commits if fn returns nil;
@@ -112,7 +117,22 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if tx.wake {
+		db.Wake()
+	}
 	return nil
+}
+
+// Wakeups delivers a signal after commits that queued deliveries. Signals
+// coalesce: one pending signal stands for any number of commits.
+func (db *DB) Wakeups() <-chan struct{} { return db.wakeups }
+
+// Wake signals Wakeups without blocking.
+func (db *DB) Wake() {
+	select {
+	case db.wakeups <- struct{}{}:
+	default:
+	}
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

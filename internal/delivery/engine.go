@@ -1,0 +1,447 @@
+// Package delivery sends webhook requests: it claims due deliveries from
+// the store in batches, sends each with a bounded pool and a per-webhook
+// cap, records outcomes in batches, schedules retries and disables a
+// webhook that answers 410 Gone (CONTRACT 1.3).
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Config tunes the engine. Zero values take the defaults noted.
+type Config struct {
+	RetrySchedule  []time.Duration // required: delays before attempts 1, 2, ...
+	RequestTimeout time.Duration   // whole request; default 15 s
+	ConnectTimeout time.Duration   // default 5 s
+	DenyPrivate    bool            // egress: also refuse loopback and private
+	PerWebhook     int             // requests in flight per webhook (per instance); default 16
+	Workers        int             // requests in flight in all; default 256
+	BatchSize      int             // deliveries per claim; default 256
+	Retention      time.Duration   // keep attempts and finished deliveries; default 30 days
+	// ExclusiveDB says this process is the database's only user (SQLite):
+	// leases left by a crash are released at start.
+	ExclusiveDB bool
+	// Registerer receives the engine's metrics; nil for none.
+	Registerer prometheus.Registerer
+}
+
+// Circuit breaker: after breakerThreshold consecutive failures a webhook is
+// paused, for breakerBase doubling up to breakerMax, so a dead receiver
+// costs nothing while its deliveries wait (they are delayed, not failed).
+const (
+	breakerThreshold = 10
+	breakerBase      = 5 * time.Second
+	breakerMax       = 5 * time.Minute
+)
+
+// Engine delivers webhooks. Create with New, start with Run.
+type Engine struct {
+	db      *store.DB
+	box     *secretbox.Box
+	log     *slog.Logger
+	cfg     Config
+	client  *http.Client
+	metrics *metrics
+
+	outcomes chan store.Outcome
+	// wake is signalled when capacity frees up or outcomes unblock work.
+	wake chan struct{}
+
+	mu          sync.Mutex
+	inflight    map[int64]int // per webhook
+	total       int
+	failures    map[int64]int // consecutive, per webhook
+	pausedUntil map[int64]time.Time
+}
+
+// New returns an engine over db whose webhook secrets open with box.
+func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine {
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 15 * time.Second
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.PerWebhook <= 0 {
+		cfg.PerWebhook = 16
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 256
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 256
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	guard := Guard{DenyPrivate: cfg.DenyPrivate}
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second, Control: guard.control}
+	transport := &http.Transport{
+		Proxy:               nil, // never let an environment proxy route around the egress guard
+		DialContext:         dialer.DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: cfg.PerWebhook * 2,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: cfg.ConnectTimeout,
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   cfg.RequestTimeout,
+		// CONTRACT 1.3: a 3xx is a failure; redirects are not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &Engine{
+		db: db, box: box, log: log, cfg: cfg, client: client,
+		metrics:     newMetrics(cfg.Registerer, db),
+		outcomes:    make(chan store.Outcome, cfg.Workers),
+		wake:        make(chan struct{}, 1),
+		inflight:    map[int64]int{},
+		failures:    map[int64]int{},
+		pausedUntil: map[int64]time.Time{},
+	}
+}
+
+// Run delivers until ctx is done, then stops claiming, lets requests in
+// flight finish (each within its timeout) and records their outcomes.
+func (e *Engine) Run(ctx context.Context) {
+	if e.cfg.ExclusiveDB {
+		if n, err := e.db.ReleaseLeases(ctx); err != nil {
+			e.log.Error("release leases", "err", err)
+		} else if n > 0 {
+			e.log.Info("resuming deliveries left in flight by the last run", "deliveries", n)
+		}
+	}
+	// Requests get their own context: a shutdown lets them finish.
+	sendCtx, cancelSends := context.WithCancel(context.Background())
+	defer cancelSends()
+	var sends sync.WaitGroup
+	recorded := make(chan struct{})
+	go func() {
+		e.record()
+		close(recorded)
+	}()
+	go e.prune(ctx)
+
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		n, err := e.claimAndSend(ctx, sendCtx, &sends)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			backoff = min(max(backoff*2, 100*time.Millisecond), 5*time.Second)
+			e.log.Error("claim deliveries", "err", err, "retry_in", backoff)
+			sleep(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		if n > 0 {
+			continue // there may be more due right now
+		}
+		e.wait(ctx)
+	}
+	sends.Wait()
+	close(e.outcomes)
+	<-recorded
+}
+
+// claimAndSend claims what the free capacity allows and starts sending it.
+func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGroup) (int, error) {
+	e.mu.Lock()
+	free := e.cfg.Workers - e.total
+	inflight := make(map[int64]int, len(e.inflight))
+	for id, n := range e.inflight {
+		inflight[id] = n
+	}
+	paused := map[int64]bool{}
+	now := time.Now()
+	for id, until := range e.pausedUntil {
+		if now.Before(until) {
+			paused[id] = true
+		} else {
+			delete(e.pausedUntil, id)
+		}
+	}
+	e.mu.Unlock()
+	if free <= 0 {
+		return 0, nil
+	}
+	claimed, err := e.db.ClaimDue(ctx, store.ClaimRequest{
+		Limit: min(free, e.cfg.BatchSize), Lease: e.lease(), PerWebhook: e.cfg.PerWebhook,
+		InFlight: inflight, Paused: paused,
+	})
+	if err != nil || len(claimed) == 0 {
+		return 0, err
+	}
+	hooks, err := e.webhooks(ctx, claimed)
+	if err != nil {
+		_ = e.db.ReleaseClaims(context.Background(), claimIDs(claimed))
+		return 0, err
+	}
+	e.mu.Lock()
+	for _, c := range claimed {
+		e.inflight[c.WebhookID]++
+		e.total++
+	}
+	e.mu.Unlock()
+	for _, c := range claimed {
+		sends.Add(1)
+		go func() {
+			defer sends.Done()
+			e.deliver(sendCtx, c, hooks[c.WebhookID])
+		}()
+	}
+	return len(claimed), nil
+}
+
+// lease is how long a claim holds: longer than any request can take.
+func (e *Engine) lease() time.Duration {
+	return e.cfg.ConnectTimeout + e.cfg.RequestTimeout + 30*time.Second
+}
+
+func claimIDs(cs []store.Claimed) []int64 {
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// webhooks loads and opens the webhooks of a batch. A webhook whose secrets
+// cannot be opened is returned with an empty URL, and its deliveries fail
+// with a clear error instead of stalling the engine.
+func (e *Engine) webhooks(ctx context.Context, claimed []store.Claimed) (map[int64]openedHook, error) {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, c := range claimed {
+		if !seen[c.WebhookID] {
+			seen[c.WebhookID] = true
+			ids = append(ids, c.WebhookID)
+		}
+	}
+	sealed, err := e.db.WebhooksByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]openedHook, len(sealed))
+	for id, w := range sealed {
+		out[id] = e.open(w)
+	}
+	return out, nil
+}
+
+// openedHook is a webhook with its secrets in the clear, or the reason they
+// could not be opened.
+type openedHook struct {
+	herald.Webhook
+	err string
+}
+
+func (e *Engine) open(w herald.Webhook) openedHook {
+	var err error
+	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
+		if *f, err = e.box.Open(*f); err != nil {
+			return openedHook{Webhook: w, err: "cannot decrypt the webhook's secrets: " + err.Error()}
+		}
+	}
+	return openedHook{Webhook: w}
+}
+
+// deliver makes one attempt and queues its outcome.
+func (e *Engine) deliver(ctx context.Context, c store.Claimed, hook openedHook) {
+	var r result
+	switch {
+	case hook.ID == 0:
+		// Deleted since the claim: its deliveries are gone too.
+		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: "webhook deleted"}
+	case hook.err != "":
+		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
+	default:
+		r = send(ctx, e.client, hook.Webhook, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
+		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
+	}
+	e.outcomes <- e.judge(c, r)
+}
+
+// judge decides what an attempt means for its delivery (CONTRACT 1.3).
+func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
+	now := time.Now()
+	o := store.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}
+	code := r.attempt.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		o.State = herald.DeliverySucceeded
+		return o
+	case code == http.StatusGone:
+		o.State = herald.DeliveryFailed
+		o.DisableReason = "the receiver answered 410 Gone"
+		return o
+	case r.blocked:
+		// The egress policy will refuse it every time.
+		o.State = herald.DeliveryFailed
+		return o
+	}
+	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
+	if !ok {
+		o.State = herald.DeliveryFailed
+		return o
+	}
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		if d, ok := retryAfter(r.header, now); ok {
+			delay = d
+		}
+	}
+	o.State = herald.DeliveryRetrying
+	o.NextAttemptAt = now.Add(delay)
+	if o.Attempt.Error == "" && code != 0 {
+		o.Attempt.Error = "receiver answered " + http.StatusText(code)
+	}
+	return o
+}
+
+// record writes outcomes in batches: whatever has arrived while the last
+// batch was being written goes in the next one, so under load many
+// attempts share one transaction and one fsync.
+func (e *Engine) record() {
+	ctx := context.Background()
+	for first := range e.outcomes {
+		batch := []store.Outcome{first}
+	drain:
+		for len(batch) < 1024 {
+			select {
+			case o, ok := <-e.outcomes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+			err := e.db.RecordOutcomes(ctx, batch)
+			if err == nil {
+				break
+			}
+			// Never drop an outcome: the delivery would be sent again
+			// after its lease, which is allowed, but keep trying first.
+			e.log.Error("record delivery outcomes", "err", err, "retry_in", wait)
+			time.Sleep(wait)
+		}
+		e.settle(batch)
+	}
+}
+
+// settle updates in-memory counters after outcomes are recorded, and wakes
+// the claimer: capacity is free and successors may now be due.
+func (e *Engine) settle(batch []store.Outcome) {
+	now := time.Now()
+	e.mu.Lock()
+	for _, o := range batch {
+		e.inflight[o.WebhookID]--
+		if e.inflight[o.WebhookID] <= 0 {
+			delete(e.inflight, o.WebhookID)
+		}
+		e.total--
+		if o.State == herald.DeliverySucceeded {
+			delete(e.failures, o.WebhookID)
+			delete(e.pausedUntil, o.WebhookID)
+		} else {
+			e.failures[o.WebhookID]++
+			if n := e.failures[o.WebhookID]; n >= breakerThreshold {
+				pause := min(breakerBase<<min(n-breakerThreshold, 16), breakerMax)
+				e.pausedUntil[o.WebhookID] = now.Add(pause)
+			}
+		}
+		if o.DisableReason != "" {
+			e.log.Warn("webhook disabled", "webhook_id", o.WebhookID, "reason", o.DisableReason)
+		}
+		e.metrics.outcomes.WithLabelValues(o.State).Inc()
+	}
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait sleeps until new work may be due: a commit queued deliveries, an
+// outcome freed capacity or unblocked a subject, a retry or pause falls
+// due, or ctx ends.
+func (e *Engine) wait(ctx context.Context) {
+	until := time.Now().Add(time.Minute)
+	if next, ok, err := e.db.NextDue(ctx); err == nil && ok && next.After(time.Now()) && next.Before(until) {
+		until = next
+	}
+	e.mu.Lock()
+	for _, p := range e.pausedUntil {
+		if p.Before(until) {
+			until = p
+		}
+	}
+	e.mu.Unlock()
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-e.db.Wakeups():
+	case <-e.wake:
+	case <-t.C:
+	}
+}
+
+// prune deletes old attempts and finished deliveries once an hour.
+func (e *Engine) prune(ctx context.Context) {
+	for {
+		a, d, err := e.db.Prune(ctx, time.Now().Add(-e.cfg.Retention))
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("prune delivery log", "err", err)
+		} else if a+d > 0 {
+			e.log.Info("pruned delivery log", "attempts", a, "deliveries", d, "older_than", e.cfg.Retention)
+		}
+		if !sleep(ctx, time.Hour) {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// SendTest sends a webhook_test event to hook (as stored: secrets sealed)
+// now and returns the attempt. Nothing is recorded: it checks the
+// receiver, not the queue.
+func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt {
+	body, _ := json.Marshal(struct {
+		WebhookID int64  `json:"webhook_id"`
+		Message   string `json:"message"`
+	}{hook.ID, "test event from Herald"})
+	opened := e.open(hook)
+	if opened.err != "" {
+		return herald.Attempt{N: 1, StartedAt: time.Now().UTC(), Error: opened.err}
+	}
+	msg := Message{EventID: "evt_" + rand.Text(), EventType: herald.EventWebhookTest, Payload: body}
+	return send(ctx, e.client, opened.Webhook, msg, 1).attempt
+}

@@ -1,0 +1,48 @@
+package delivery
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// maxRetryAfter bounds how long a receiver's Retry-After may hold a delivery.
+const maxRetryAfter = time.Hour
+
+// nextDelay returns the delay before the next attempt after roundAttempts
+// attempts (counted since the delivery was last queued) have failed, or
+// false when the schedule is exhausted. schedule[0] is the first attempt's
+// delay; each delay gets ±20 % jitter so retries from many deliveries do not
+// arrive together.
+func nextDelay(schedule []time.Duration, roundAttempts int) (time.Duration, bool) {
+	if roundAttempts >= len(schedule) {
+		return 0, false
+	}
+	return jitter(schedule[roundAttempts]), true
+}
+
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// retryAfter reads a Retry-After header (seconds or an HTTP date), bounded
+// to [0, maxRetryAfter]; false when absent or unreadable.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0, false
+	}
+	return min(max(d, 0), maxRetryAfter), true
+}

@@ -1,0 +1,375 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Webhook management (CONTRACT 2.4). Every call is for admins only.
+
+// rotationOverlap is how long the previous signing secret keeps signing
+// after a rotation.
+const rotationOverlap = 24 * time.Hour
+
+// WebhookInput is what an admin sets on a webhook. Missing booleans are
+// false, a missing method is GET, missing events are none, missing enabled
+// is true.
+type WebhookInput struct {
+	URL              string
+	Description      string
+	Token            string
+	Enabled          *bool
+	OnUserCreated    bool
+	OnUserDeleted    bool
+	OnUserModified   bool
+	OnHWKeyProvision bool
+	Method           string
+	Events           []string
+}
+
+// validate checks and normalises the input. Returns EINVALID naming the field.
+func (in *WebhookInput) validate() error {
+	in.URL = strings.TrimSpace(in.URL)
+	if in.URL == "" {
+		return invalid("url", "is required")
+	}
+	if len(in.URL) > 2048 {
+		return invalid("url", "must be at most 2048 characters")
+	}
+	u, err := url.Parse(in.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return invalid("url", "must be an absolute http:// or https:// URL with a host, like https://hooks.example.com/herald")
+	}
+	if u.Fragment != "" {
+		return invalid("url", "must not contain a #fragment")
+	}
+	n := utf8.RuneCountInString(strings.TrimSpace(in.Description))
+	if n == 0 {
+		return invalid("description", "is required (what the webhook is for)")
+	}
+	if n > 255 {
+		return invalid("description", "must be at most 255 characters")
+	}
+	if err := validateText("description", in.Description, 255); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(in.Token) > 250 {
+		return invalid("token", "must be at most 250 characters")
+	}
+	if strings.ContainsAny(in.Token, "\r\n") {
+		return invalid("token", "must be one line")
+	}
+	switch strings.ToUpper(in.Method) {
+	case "", "GET":
+		in.Method = "GET"
+	case "POST":
+		in.Method = "POST"
+	default:
+		return invalid("method", "must be GET or POST")
+	}
+	events := normalizeNames(in.Events)
+	for _, e := range events {
+		if !slices.Contains(herald.AddedEvents, e) {
+			return invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", "))
+		}
+	}
+	in.Events = events
+	return nil
+}
+
+func (in WebhookInput) apply(w *herald.Webhook) {
+	w.URL, w.Description, w.Token, w.Method, w.Events = in.URL, in.Description, in.Token, in.Method, in.Events
+	w.OnUserCreated, w.OnUserDeleted, w.OnUserModified, w.OnHWKeyProvision = in.OnUserCreated, in.OnUserDeleted, in.OnUserModified, in.OnHWKeyProvision
+	w.Enabled = in.Enabled == nil || *in.Enabled
+	if w.Enabled {
+		w.DisabledReason = ""
+	}
+}
+
+// seal returns w with its secrets encrypted for the store.
+func (s *Service) seal(w herald.Webhook) herald.Webhook {
+	w.Token, w.SigningSecret, w.PreviousSecret = s.box.Seal(w.Token), s.box.Seal(w.SigningSecret), s.box.Seal(w.PreviousSecret)
+	return w
+}
+
+// open returns w with its secrets decrypted for an admin.
+func (s *Service) open(w herald.Webhook) (herald.Webhook, error) {
+	var err error
+	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
+		if *f, err = s.box.Open(*f); err != nil {
+			return w, herald.Errorf(herald.EINTERNAL, "webhook %d: %v", w.ID, err)
+		}
+	}
+	return w, nil
+}
+
+// ListWebhooks returns every webhook with its secrets.
+func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	var hooks []herald.Webhook
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		hooks, err = tx.ListWebhooks(ctx)
+		return err
+	})
+	for i := range hooks {
+		if hooks[i], err = s.open(hooks[i]); err != nil {
+			return nil, err
+		}
+	}
+	return hooks, err
+}
+
+// GetWebhook returns one webhook. Returns ENOTFOUND.
+func (s *Service) GetWebhook(ctx context.Context, a Actor, id int64) (herald.Webhook, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.Webhook{}, err
+	}
+	var w herald.Webhook
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		w, err = tx.WebhookByID(ctx, id)
+		return err
+	})
+	if err != nil {
+		return w, err
+	}
+	return s.open(w)
+}
+
+// CreateWebhook adds a webhook with a new signing secret. Returns EINVALID.
+func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (herald.Webhook, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.Webhook{}, err
+	}
+	if err := in.validate(); err != nil {
+		return herald.Webhook{}, err
+	}
+	var w herald.Webhook
+	in.apply(&w)
+	w.SigningSecret = delivery.NewSigningSecret()
+	sealed := s.seal(w)
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		return tx.CreateWebhook(ctx, &sealed)
+	})
+	w.ID, w.CreatedAt = sealed.ID, sealed.CreatedAt
+	if err == nil {
+		s.log.Info("webhook created", "webhook_id", w.ID, "by", a.name())
+	}
+	return w, err
+}
+
+// UpdateWebhook replaces a webhook's settings; its signing secret stays.
+// Returns ENOTFOUND or EINVALID.
+func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in WebhookInput) (herald.Webhook, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.Webhook{}, err
+	}
+	if err := in.validate(); err != nil {
+		return herald.Webhook{}, err
+	}
+	return s.changeWebhook(ctx, id, func(w *herald.Webhook) { in.apply(w) })
+}
+
+// SetWebhookEnabled turns a webhook on or off. A disabled webhook gets no
+// new deliveries but finishes those it was given. Returns ENOTFOUND.
+func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enabled bool) (herald.Webhook, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.Webhook{}, err
+	}
+	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+		w.Enabled = enabled
+		w.DisabledReason = ""
+	})
+}
+
+// RotateSecret gives a webhook a new signing secret; the old one keeps
+// signing beside it for 24 hours. Returns ENOTFOUND.
+func (s *Service) RotateSecret(ctx context.Context, a Actor, id int64) (herald.Webhook, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.Webhook{}, err
+	}
+	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+		w.PreviousSecret, w.PreviousSecretUntil = w.SigningSecret, s.db.Now().Add(rotationOverlap)
+		w.SigningSecret = delivery.NewSigningSecret()
+	})
+}
+
+// changeWebhook reads, changes and writes a webhook in one transaction.
+func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
+	var out herald.Webhook
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		sealed, err := tx.WebhookByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		w, err := s.open(sealed)
+		if err != nil {
+			return err
+		}
+		change(&w)
+		sealed = s.seal(w)
+		if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
+			return err
+		}
+		out = w
+		return nil
+	})
+	return out, err
+}
+
+// DeleteWebhook deletes a webhook; its unfinished deliveries are dropped,
+// and the log says how many. Returns ENOTFOUND.
+func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	var dropped int
+	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+		dropped, err = tx.DeleteWebhook(ctx, id)
+		return err
+	})
+	if err == nil {
+		s.log.Info("webhook deleted", "webhook_id", id, "by", a.name(), "dropped_pending_deliveries", dropped)
+	}
+	return err
+}
+
+// TestWebhook sends webhook_test now and returns the attempt. Returns ENOTFOUND.
+func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.Attempt, error) {
+	if err := requireAdmin(a); err != nil {
+		return herald.Attempt{}, err
+	}
+	var w herald.Webhook
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		w, err = tx.WebhookByID(ctx, id)
+		return err
+	})
+	if err != nil {
+		return herald.Attempt{}, err
+	}
+	return s.tester.SendTest(ctx, w), nil
+}
+
+// deliveryStatuses are the values of the status filter.
+var deliveryStatuses = []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed}
+
+// ListDeliveries returns a webhook's deliveries, newest first.
+// Returns ENOTFOUND or EINVALID (status).
+func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, status string, before int64, limit int) ([]herald.Delivery, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if status != "" && !slices.Contains(deliveryStatuses, status) {
+		return nil, invalid("status", "must be one of %s", strings.Join(deliveryStatuses, ", "))
+	}
+	var out []herald.Delivery
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.ListDeliveries(ctx, webhookID, status, before, limit)
+		return err
+	})
+	return out, err
+}
+
+// DeliveryDetail is a delivery with the request it sends (secrets masked)
+// and every attempt.
+type DeliveryDetail struct {
+	herald.Delivery
+	Request  DeliveryRequest  `json:"request"`
+	Attempts []herald.Attempt `json:"attempt_log"`
+}
+
+// DeliveryRequest shows what is sent, with secrets masked.
+type DeliveryRequest struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// GetDelivery returns one delivery with its request and attempts.
+// Returns ENOTFOUND.
+func (s *Service) GetDelivery(ctx context.Context, a Actor, webhookID, id int64) (DeliveryDetail, error) {
+	if err := requireAdmin(a); err != nil {
+		return DeliveryDetail{}, err
+	}
+	var d DeliveryDetail
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		w, err := tx.WebhookByID(ctx, webhookID)
+		if err != nil {
+			return err
+		}
+		var payload []byte
+		if d.Delivery, payload, err = tx.DeliveryByID(ctx, webhookID, id); err != nil {
+			return err
+		}
+		if d.Attempts, err = tx.Attempts(ctx, id); err != nil {
+			return err
+		}
+		d.Request = maskedRequest(w, d.Delivery, payload, d.Attempts)
+		return nil
+	})
+	return d, err
+}
+
+// maskedRequest rebuilds the request's headers as sent at the last attempt
+// (or as they will be sent), with the token and signatures masked.
+func maskedRequest(w herald.Webhook, d herald.Delivery, payload []byte, attempts []herald.Attempt) DeliveryRequest {
+	h := map[string]string{
+		"X-Defguard-Event":  d.Event,
+		"Content-Type":      "application/json",
+		"User-Agent":        "Herald/" + herald.Version,
+		"webhook-id":        d.EventID,
+		"webhook-timestamp": "(the time of each attempt)",
+		"webhook-signature": "v1,********",
+	}
+	if len(attempts) > 0 {
+		h["webhook-timestamp"] = itoa(attempts[len(attempts)-1].StartedAt.Unix())
+	}
+	if w.Token != "" {
+		h["Authorization"] = "Bearer ********"
+	}
+	return DeliveryRequest{Method: w.Method, URL: w.URL, Headers: h, Body: payload}
+}
+
+// Redeliver queues a delivery again with a fresh retry schedule.
+// Returns ENOTFOUND or ECONFLICT (being sent right now).
+func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) error {
+	if err := requireAdmin(a); err != nil {
+		return err
+	}
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		return tx.Redeliver(ctx, webhookID, id)
+	})
+}
+
+// Replay queues again, for one webhook, every event since the given time
+// that its triggers match, and returns how many. Returns ENOTFOUND or
+// EINVALID (a time in the future).
+func (s *Service) Replay(ctx context.Context, a Actor, webhookID int64, since time.Time) (int, error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, err
+	}
+	if since.After(s.db.Now()) {
+		return 0, invalid("since", "is in the future")
+	}
+	var n int
+	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+		n, err = tx.Replay(ctx, webhookID, since)
+		return err
+	})
+	return n, err
+}

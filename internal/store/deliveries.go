@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// triggerColumn is the webhook flag that subscribes to each seed event.
+var triggerColumn = map[string]string{
+	herald.EventUserCreated:  "on_user_created",
+	herald.EventUserModified: "on_user_modified",
+	herald.EventUserDeleted:  "on_user_deleted",
+	herald.EventUserKeys:     "on_hwkey_provision",
+}
+
+// webhookMatches is the SQL condition (on table webhooks, with the event
+// type as the LIKE pattern in parameter $n) for "this webhook wants events
+// of type typ".
+func webhookMatches(typ string, n int) (string, any) {
+	if col, ok := triggerColumn[typ]; ok {
+		return col, nil
+	}
+	return fmt.Sprintf("events LIKE $%d", n), "%," + typ + ",%"
+}
+
+// fanOut queues ev for every enabled webhook that wants it, in the event's
+// own transaction: if the change commits, so do its deliveries.
+func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
+	if ev.Type == herald.EventWebhookTest {
+		return nil
+	}
+	cond, arg := webhookMatches(ev.Type, 4)
+	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}
+	if arg != nil {
+		args = append(args, arg)
+	}
+	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
+		SELECT $1, id, $2, 'pending', $3, $3 FROM webhooks WHERE enabled AND `+cond, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		tx.wake = true
+	}
+	return nil
+}
+
+const deliveryColumns = `d.id, e.type, e.id, d.subject, d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.completed_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (herald.Delivery, error) {
+	var d herald.Delivery
+	var next, created, completed int64
+	err := row.Scan(&d.ID, &d.Event, &d.EventID, &d.Subject, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &created, &completed)
+	d.CreatedAt = fromMicros(created)
+	if d.Status == herald.DeliveryPending || d.Status == herald.DeliveryRetrying {
+		t := fromMicros(next)
+		d.NextAttemptAt = &t
+	}
+	if completed > 0 {
+		t := fromMicros(completed)
+		d.CompletedAt = &t
+	}
+	return d, err
+}
+
+// ListDeliveries returns a webhook's deliveries, newest first: at most
+// limit, with id below before (0 for no bound), in the given status ("" for
+// any).
+func (tx *Tx) ListDeliveries(ctx context.Context, webhookID int64, status string, before int64, limit int) ([]herald.Delivery, error) {
+	query := `SELECT ` + deliveryColumns + ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.webhook_id = $1`
+	args := []any{webhookID}
+	if before > 0 {
+		args = append(args, before)
+		query += ` AND d.id < $` + strconv.Itoa(len(args))
+	}
+	if status != "" {
+		args = append(args, status)
+		query += ` AND d.state = $` + strconv.Itoa(len(args))
+	}
+	args = append(args, limit)
+	query += ` ORDER BY d.id DESC LIMIT $` + strconv.Itoa(len(args))
+	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []herald.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DeliveryByID returns one delivery of a webhook with the event's payload.
+// Returns ENOTFOUND if the webhook has no such delivery.
+func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, []byte, error) {
+	var payload string
+	row := tx.tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id)
+	var d herald.Delivery
+	var next, created, completed int64
+	err := row.Scan(&d.ID, &d.Event, &d.EventID, &d.Subject, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &created, &completed, &payload)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, nil, herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
+	}
+	if err != nil {
+		return d, nil, err
+	}
+	d.CreatedAt = fromMicros(created)
+	if d.Status == herald.DeliveryPending || d.Status == herald.DeliveryRetrying {
+		t := fromMicros(next)
+		d.NextAttemptAt = &t
+	}
+	if completed > 0 {
+		t := fromMicros(completed)
+		d.CompletedAt = &t
+	}
+	return d, []byte(payload), nil
+}
+
+// Attempts returns every attempt of a delivery, first first.
+func (tx *Tx) Attempts(ctx context.Context, deliveryID int64) ([]herald.Attempt, error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT n, started_at, duration_ms, status_code, response_body, error
+		FROM attempts WHERE delivery_id = $1 ORDER BY n`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []herald.Attempt{}
+	for rows.Next() {
+		var a herald.Attempt
+		var started int64
+		if err := rows.Scan(&a.N, &started, &a.DurationMS, &a.StatusCode, &a.ResponseBody, &a.Error); err != nil {
+			return nil, err
+		}
+		a.StartedAt = fromMicros(started)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Redeliver queues a delivery again, now, with a fresh retry schedule.
+// Returns ENOTFOUND, or ECONFLICT while it is being sent.
+func (tx *Tx) Redeliver(ctx context.Context, webhookID, id int64) error {
+	var lease int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT lease_until FROM deliveries WHERE webhook_id = $1 AND id = $2`, webhookID, id).Scan(&lease)
+	if errors.Is(err, sql.ErrNoRows) {
+		return herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
+	}
+	if err != nil {
+		return err
+	}
+	if lease > micros(tx.Now) {
+		return herald.Errorf(herald.ECONFLICT, "delivery %d is being sent right now; try again when it finishes", id)
+	}
+	_, err = tx.exec(ctx, `UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_at = $1, completed_at = 0
+		WHERE id = $2`, micros(tx.Now), id)
+	tx.wake = true
+	return err
+}
+
+// Replay queues, for one webhook, a new delivery of every event since
+// since that the webhook's triggers match now, in event order, and returns
+// how many.
+func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int, error) {
+	w, err := tx.WebhookByID(ctx, webhookID)
+	if err != nil {
+		return 0, err
+	}
+	var types []string
+	for typ, on := range map[string]bool{
+		herald.EventUserCreated: w.OnUserCreated, herald.EventUserModified: w.OnUserModified,
+		herald.EventUserDeleted: w.OnUserDeleted, herald.EventUserKeys: w.OnHWKeyProvision,
+	} {
+		if on {
+			types = append(types, typ)
+		}
+	}
+	types = append(types, w.Events...)
+	if len(types) == 0 {
+		return 0, nil
+	}
+	args := []any{webhookID, micros(tx.Now), micros(since)}
+	var marks []string
+	for _, t := range types {
+		args = append(args, t)
+		marks = append(marks, "$"+strconv.Itoa(len(args)))
+	}
+	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
+		SELECT seq, $1, subject, 'pending', $2, $2 FROM events WHERE occurred_at >= $3 AND type IN (`+strings.Join(marks, ", ")+`)
+		ORDER BY seq`, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if n > 0 {
+		tx.wake = true
+	}
+	return int(n), err
+}

@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// This file is the delivery engine's side of the store: claiming due
+// deliveries in batches and recording their outcomes in batches.
+
+// Claimed is a delivery handed to the engine to send.
+type Claimed struct {
+	ID            int64
+	WebhookID     int64
+	Subject       string
+	Attempts      int // before this one
+	RoundAttempts int // before this one, since last queued
+	EventID       string
+	EventType     string
+	Payload       []byte
+}
+
+// ClaimRequest says how much work the engine can take.
+type ClaimRequest struct {
+	Limit      int           // deliveries at most
+	Lease      time.Duration // how long a claim holds before another engine may retake it
+	PerWebhook int           // in-flight cap per webhook
+	// InFlight is how many requests each webhook already has in flight;
+	// Paused lists webhooks to leave alone for now (circuit breaker).
+	InFlight map[int64]int
+	Paused   map[int64]bool
+}
+
+// ClaimDue leases up to req.Limit due deliveries and returns them. Only the
+// oldest unfinished delivery of each (webhook, subject) is due, so events
+// about one subject reach a webhook in order; a failed delivery no longer
+// blocks those after it.
+func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
+	var out []Claimed
+	err := db.Update(ctx, func(tx *Tx) error {
+		now := micros(tx.Now)
+		skip := []string{}
+		for id, n := range req.InFlight {
+			if n >= req.PerWebhook {
+				skip = append(skip, strconv.FormatInt(id, 10))
+			}
+		}
+		for id := range req.Paused {
+			skip = append(skip, strconv.FormatInt(id, 10))
+		}
+		query := `SELECT d.id, d.webhook_id FROM deliveries d
+			WHERE d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1 AND d.lease_until <= $1`
+		if len(skip) > 0 {
+			query += ` AND d.webhook_id NOT IN (` + strings.Join(skip, ",") + `)`
+		}
+		query += ` AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
+				AND p.state IN ('pending', 'retrying') AND p.id < d.id)
+			ORDER BY d.next_attempt_at, d.id LIMIT $2`
+		rows, err := tx.tx.QueryContext(ctx, query, now, req.Limit*2)
+		if err != nil {
+			return err
+		}
+		taken := map[int64]int{}
+		var ids []string
+		for rows.Next() {
+			var id, hook int64
+			if err := rows.Scan(&id, &hook); err != nil {
+				rows.Close()
+				return err
+			}
+			if len(ids) < req.Limit && req.InFlight[hook]+taken[hook] < req.PerWebhook {
+				taken[hook]++
+				ids = append(ids, strconv.FormatInt(id, 10))
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) == 0 {
+			return err
+		}
+		list := strings.Join(ids, ",")
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+list+`)`,
+			micros(tx.Now.Add(req.Lease))); err != nil {
+			return err
+		}
+		rows, err = tx.tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
+			FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id IN (`+list+`) ORDER BY d.id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c Claimed
+			var payload string
+			if err := rows.Scan(&c.ID, &c.WebhookID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
+				return err
+			}
+			c.Payload = []byte(payload)
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Outcome is the result of one attempt, to be recorded.
+type Outcome struct {
+	DeliveryID int64
+	WebhookID  int64
+	Attempt    herald.Attempt
+	// State is the delivery's new state; NextAttemptAt matters when it is
+	// retrying.
+	State         string
+	NextAttemptAt time.Time
+	RoundAttempts int
+	// DisableReason, when set, disables the webhook (a 410 Gone).
+	DisableReason string
+}
+
+// RecordOutcomes writes a batch of outcomes in one transaction: one fsync
+// for many attempts. Outcomes of deliveries deleted meanwhile (their
+// webhook was deleted) are skipped.
+func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	return db.Update(ctx, func(tx *Tx) error {
+		upd, err := tx.tx.PrepareContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
+			next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		ins, err := tx.tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+			VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, o := range outs {
+			var completed int64
+			if o.State == herald.DeliverySucceeded || o.State == herald.DeliveryFailed {
+				completed = micros(tx.Now)
+			}
+			res, err := upd.ExecContext(ctx, o.State, o.RoundAttempts, micros(o.NextAttemptAt), o.Attempt.StatusCode, o.Attempt.Error, completed, o.DeliveryID)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue
+			}
+			a := o.Attempt
+			if _, err := ins.ExecContext(ctx, o.DeliveryID, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error); err != nil {
+				return err
+			}
+			if o.DisableReason != "" {
+				if err := tx.DisableWebhook(ctx, o.WebhookID, o.DisableReason); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// NextDue returns when the earliest unfinished, unleased delivery is due,
+// or false if there is none.
+func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT min(`+db.dialect.greatest+`(next_attempt_at, lease_until)) FROM deliveries WHERE state IN ('pending', 'retrying')`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMicros(next.Int64), true, nil
+}
+
+// ReleaseLeases frees every lease. Only for a database that one Herald
+// process uses alone (SQLite): after a crash its deliveries resume at once
+// instead of waiting for their leases to run out.
+func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
+	res, err := db.writer.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0 AND state IN ('pending', 'retrying')`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ReleaseClaims frees the leases of deliveries that were claimed but not
+// sent (at shutdown).
+func (db *DB) ReleaseClaims(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
+	}
+	_, err := db.writer.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id IN (`+strings.Join(list, ",")+`)`)
+	return err
+}
+
+// Prune deletes attempts that started before cutoff, and finished
+// deliveries completed before it, and returns how many of each.
+func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries int, err error) {
+	err = db.Update(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `DELETE FROM attempts WHERE started_at < $1`, micros(cutoff))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		attempts = int(n)
+		res, err = tx.tx.ExecContext(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND completed_at < $1`, micros(cutoff))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		deliveries = int(n)
+		return nil
+	})
+	return attempts, deliveries, err
+}
+
+// QueueStats is what the metrics report about the queue.
+type QueueStats struct {
+	Pending          int
+	OldestPendingAge map[int64]time.Duration // per webhook
+	WebhooksDisabled int
+}
+
+// Stats reads the queue's state for the metrics.
+func (db *DB) Stats(ctx context.Context) (QueueStats, error) {
+	s := QueueStats{OldestPendingAge: map[int64]time.Duration{}}
+	now := db.Now()
+	rows, err := db.reader.QueryContext(ctx, `SELECT webhook_id, count(*), min(created_at) FROM deliveries
+		WHERE state IN ('pending', 'retrying') GROUP BY webhook_id`)
+	if err != nil {
+		return s, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hook int64
+		var n int
+		var oldest int64
+		if err := rows.Scan(&hook, &n, &oldest); err != nil {
+			return s, err
+		}
+		s.Pending += n
+		s.OldestPendingAge[hook] = now.Sub(fromMicros(oldest))
+	}
+	if err := rows.Err(); err != nil {
+		return s, err
+	}
+	err = db.reader.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE NOT enabled`).Scan(&s.WebhooksDisabled)
+	return s, err
+}
+
+// WebhooksByID returns the given webhooks (secrets still sealed); missing
+// ones are left out.
+func (db *DB) WebhooksByID(ctx context.Context, ids []int64) (map[int64]herald.Webhook, error) {
+	out := map[int64]herald.Webhook{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
+	}
+	err := db.View(ctx, func(tx *Tx) error {
+		hooks, err := tx.queryWebhooks(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`+strings.Join(list, ",")+`)`)
+		for _, w := range hooks {
+			out[w.ID] = w
+		}
+		return err
+	})
+	return out, err
+}
