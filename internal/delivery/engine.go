@@ -39,12 +39,13 @@ type Config struct {
 }
 
 // Circuit breaker: after breakerThreshold consecutive failures a webhook is
-// paused, for breakerBase doubling up to breakerMax, so a dead receiver
-// costs nothing while its deliveries wait (they are delayed, not failed).
+// paused for a short while, so a dead receiver costs nothing while its
+// deliveries wait (they are delayed, not failed). Each pause in a row
+// without a success doubles, from breakerBase up to breakerMax.
 const (
 	breakerThreshold = 10
-	breakerBase      = 5 * time.Second
-	breakerMax       = 5 * time.Minute
+	breakerBase      = 2 * time.Second
+	breakerMax       = time.Minute
 )
 
 // Engine delivers webhooks. Create with New, start with Run.
@@ -63,7 +64,8 @@ type Engine struct {
 	mu          sync.Mutex
 	inflight    map[int64]int // per webhook
 	total       int
-	failures    map[int64]int // consecutive, per webhook
+	failures    map[int64]int // consecutive, per webhook, since the last pause
+	pauses      map[int64]int // pauses in a row without a success, per webhook
 	pausedUntil map[int64]time.Time
 }
 
@@ -111,6 +113,7 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 		wake:        make(chan struct{}, 1),
 		inflight:    map[int64]int{},
 		failures:    map[int64]int{},
+		pauses:      map[int64]int{},
 		pausedUntil: map[int64]time.Time{},
 	}
 }
@@ -359,13 +362,14 @@ func (e *Engine) settle(batch []store.Outcome) {
 		e.total--
 		if o.State == herald.DeliverySucceeded {
 			delete(e.failures, o.WebhookID)
+			delete(e.pauses, o.WebhookID)
 			delete(e.pausedUntil, o.WebhookID)
-		} else {
-			e.failures[o.WebhookID]++
-			if n := e.failures[o.WebhookID]; n >= breakerThreshold {
-				pause := min(breakerBase<<min(n-breakerThreshold, 16), breakerMax)
-				e.pausedUntil[o.WebhookID] = now.Add(pause)
-			}
+		} else if e.failures[o.WebhookID]++; e.failures[o.WebhookID] >= breakerThreshold {
+			pause := min(breakerBase<<min(e.pauses[o.WebhookID], 16), breakerMax)
+			e.pausedUntil[o.WebhookID] = now.Add(pause)
+			e.pauses[o.WebhookID]++
+			e.failures[o.WebhookID] = 0
+			e.log.Warn("webhook paused after consecutive failures", "webhook_id", o.WebhookID, "pause", pause)
 		}
 		if o.DisableReason != "" {
 			e.log.Warn("webhook disabled", "webhook_id", o.WebhookID, "reason", o.DisableReason)

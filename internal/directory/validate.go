@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
@@ -63,7 +64,7 @@ func validateText(field, s string, max int) error {
 		return invalid(field, "must be at most %d characters", max)
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return invalid(field, "must be one line of text without control characters")
 		}
 	}
@@ -85,6 +86,9 @@ func validatePhone(s string) error {
 
 // validatePassword requires 8 to 1024 characters.
 func validatePassword(field, s string) error {
+	if s == "" {
+		return invalid(field, "is required")
+	}
 	if utf8.RuneCountInString(s) < 8 {
 		return invalid(field, "must be at least 8 characters")
 	}

@@ -167,11 +167,16 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	})
 }
 
-// NextDue returns when the earliest unfinished, unleased delivery is due,
-// or false if there is none.
+// NextDue returns the earliest time in the future at which an unfinished
+// delivery falls due or its lease runs out, or false if there is none.
+// Deliveries already due are not considered: they are either claimed, held
+// back by a cap (an outcome wakes the engine), or waiting behind an earlier
+// delivery of their subject (its outcome wakes the engine).
 func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT min(`+db.dialect.greatest+`(next_attempt_at, lease_until)) FROM deliveries WHERE state IN ('pending', 'retrying')`).Scan(&next)
+	now := micros(db.Now())
+	err := db.reader.QueryRowContext(ctx, `SELECT min(`+db.dialect.greatest+`(next_attempt_at, lease_until)) FROM deliveries
+		WHERE state IN ('pending', 'retrying') AND (next_attempt_at > $1 OR lease_until > $1)`, now).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}

@@ -1,0 +1,1010 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The five kinds of caller of the authorization matrix (CONTRACT 2.1, 2.5).
+const (
+	actorAnon    = "anonymous"
+	actorOther   = "other-user" // bob, not an admin, acting on alice
+	actorSelf    = "self"       // the user the call is about, not an admin
+	actorAdmin   = "admin"
+	actorStation = "station" // a provisioning station token for station1
+)
+
+var authzActors = []string{actorAnon, actorOther, actorSelf, actorAdmin, actorStation}
+
+const (
+	authzAlicePassword = "alice-password-1"
+	authzBobPassword   = "bob-password-1"
+	// A public test key (internal/keys/testdata/ssh_ed25519.pub).
+	authzSSHKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINm8IWDBz1A7/lHTA42WmIRXj5hmonpsWfLUU/fpZT+j test-ed25519@example.com"
+)
+
+// authzWant lists the expected status for each actor, in the order of
+// authzActors.
+func authzWant(anon, other, self, admin, station int) map[string]int {
+	return map[string]int{actorAnon: anon, actorOther: other, actorSelf: self, actorAdmin: admin, actorStation: station}
+}
+
+// authzEveryone expects the same status for every actor.
+func authzEveryone(status int) map[string]int {
+	return authzWant(status, status, status, status, status)
+}
+
+// authzAdminOnly: anonymous callers must log in; everybody but an admin
+// is refused.
+func authzAdminOnly(ok int) map[string]int {
+	return authzWant(http.StatusUnauthorized, http.StatusForbidden, http.StatusForbidden, ok, http.StatusForbidden)
+}
+
+// authzSelfOrAdmin: the user themself and admins may; stations and other
+// users may not.
+func authzSelfOrAdmin(ok int) map[string]int {
+	return authzWant(http.StatusUnauthorized, http.StatusForbidden, ok, ok, http.StatusForbidden)
+}
+
+// authzStationOnly: only the station token may.
+func authzStationOnly(ok int) map[string]int {
+	return authzWant(http.StatusUnauthorized, http.StatusForbidden, http.StatusForbidden, http.StatusForbidden, ok)
+}
+
+// authzEnv is one server with the fixtures every row starts from, seen by
+// one actor.
+type authzEnv struct {
+	t     *testing.T
+	s     *testServer
+	actor string
+	admin *client // admin session, for setting up and checking
+	alice *client // alice's session (actor self)
+	bob   *client // bob's session (actor other-user)
+
+	station1, station2 string // station tokens
+	aliceJob           int64  // a pending job for alice on station2
+	aliceToken         int64  // an API token of alice
+	n                  int    // counter for fresh names
+
+	receiver *httptest.Server // webhook receiver answering 204
+	testSent atomic.Int64     // webhook_test requests it got
+	webhook  int64            // a webhook on user_created, to receiver
+	delivery int64            // a succeeded delivery of webhook
+}
+
+// authzFixture is what one row acts on. Unless the row asks for fresh
+// fixtures, the user is alice and the group is "staff" (member: bob).
+type authzFixture struct {
+	t        *testing.T
+	env      *authzEnv
+	admin    *client // admin, bound to this row's t
+	user     string  // the user the call is about; the self actor is this user
+	password string
+	email    string
+	group    string
+	job      int64
+	tokenID  int64
+	webhook  int64
+	delivery int64
+}
+
+type authzRow struct {
+	route string // the pattern as registered in internal/api ("" for none)
+	name  string
+	path  func(f *authzFixture) string
+	body  func(f *authzFixture) any
+	// fresh makes a new user the subject of the call (the self actor logs
+	// in as them), for calls that change or delete the user.
+	fresh bool
+	// freshSession makes the actor log in anew, for calls that end the
+	// session.
+	freshSession bool
+	setup        func(f *authzFixture)
+	// check, if set, verifies after the call that the state agrees with
+	// the answer (a refused call changed nothing, an allowed one did).
+	check func(f *authzFixture, allowed bool)
+	want  map[string]int
+}
+
+func authzFixed(p string) func(*authzFixture) string { return func(*authzFixture) string { return p } }
+
+func (e *authzEnv) fresh(prefix string) string {
+	e.n++
+	return fmt.Sprintf("%s%d", prefix, e.n)
+}
+
+// authzFork returns a copy of c bound to t with its own cookie jar holding
+// c's cookies, so what a row does to its cookies stays in that row.
+func (c *client) authzFork(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	u, err := url.Parse(c.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.http.Jar != nil {
+		jar.SetCookies(u, c.http.Jar.Cookies(u))
+	}
+	hc := *c.http
+	hc.Jar = jar
+	return &client{t: t, base: c.base, http: &hc, bearer: c.bearer, header: c.header.Clone()}
+}
+
+// authzLogin logs in with a session cookie, failing t (not the server's
+// test).
+func authzLogin(t *testing.T, s *testServer, username, password string) *client {
+	t.Helper()
+	c := s.anon()
+	c.t = t
+	c.expect(http.StatusOK, "POST", "/api/v1/auth", map[string]string{"username": username, "password": password}, nil)
+	return c
+}
+
+// checkAuthzErrorBody fails unless a non-2xx answer is JSON with a
+// non-empty msg.
+func checkAuthzErrorBody(t *testing.T, method, path string, r response) {
+	t.Helper()
+	if r.Status >= 200 && r.Status < 300 {
+		return
+	}
+	var m struct {
+		Msg *string `json:"msg"`
+	}
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Errorf("%s %s: status %d with a body that is not JSON (%v): %q", method, path, r.Status, err, r.Body)
+		return
+	}
+	if m.Msg == nil || strings.TrimSpace(*m.Msg) == "" {
+		t.Errorf("%s %s: status %d without a msg: %s", method, path, r.Status, r.Body)
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("%s %s: status %d with Content-Type %q, want application/json", method, path, r.Status, ct)
+	}
+}
+
+func newAuthzEnv(t *testing.T, actor string) *authzEnv {
+	s := startServer(t)
+	adm := authzLogin(t, s, "admin", adminPassword)
+	e := &authzEnv{t: t, s: s, actor: actor, admin: adm}
+	e.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Defguard-Event") == "webhook_test" {
+			e.testSent.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(e.receiver.Close)
+	var hook struct{ ID int64 }
+	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{
+		"url": e.receiver.URL + "/hook", "description": "authz matrix", "on_user_created": true,
+	}, &hook)
+	e.webhook = hook.ID
+	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "alice", "first_name": "Alice", "last_name": "Liddell", "email": "alice@example.com", "password": authzAlicePassword,
+	}, nil)
+	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "bob", "first_name": "Bob", "last_name": "Builder", "email": "bob@example.com", "password": authzBobPassword,
+	}, nil)
+	adm.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "staff", "members": []string{"bob"}}, nil)
+	var job struct{ ID int64 }
+	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "alice", "worker": "station2"}, &job)
+	e.aliceJob = job.ID
+	var tok struct{ ID int64 }
+	adm.expect(http.StatusCreated, "POST", "/api/v1/user/alice/api_token", map[string]string{"name": "laptop"}, &tok)
+	e.aliceToken = tok.ID
+	var st struct{ Token string }
+	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station1"}, &st)
+	e.station1 = st.Token
+	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station2"}, &st)
+	e.station2 = st.Token
+	// Wait for a user_created to reach the receiver, so that its delivery
+	// can be redelivered.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.delivery == 0 {
+		var ds []struct {
+			ID      int64
+			Subject string
+			Status  string
+		}
+		adm.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/webhook/%d/delivery", e.webhook), nil, &ds)
+		for _, d := range ds {
+			if d.Status == "succeeded" {
+				e.delivery = d.ID
+			}
+		}
+		if e.delivery == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no delivery of webhook %d succeeded: %+v", e.webhook, ds)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	switch actor {
+	case actorSelf:
+		e.alice = authzLogin(t, s, "alice", authzAlicePassword)
+	case actorOther:
+		e.bob = authzLogin(t, s, "bob", authzBobPassword)
+	}
+	return e
+}
+
+// fixture prepares what row acts on.
+func (e *authzEnv) fixture(t *testing.T, row authzRow) *authzFixture {
+	t.Helper()
+	f := &authzFixture{t: t, env: e, admin: e.admin.authzFork(t),
+		user: "alice", password: authzAlicePassword, email: "alice@example.com",
+		group: "staff", job: e.aliceJob, tokenID: e.aliceToken,
+		webhook: e.webhook, delivery: e.delivery}
+	if row.fresh {
+		f.user = e.fresh("user")
+		f.password = f.user + "-password"
+		f.email = f.user + "@example.com"
+		f.admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+			"username": f.user, "first_name": "Fresh", "last_name": "User", "email": f.email, "password": f.password,
+		}, nil)
+	}
+	if row.setup != nil {
+		row.setup(f)
+	}
+	return f
+}
+
+// client returns the row's actor, acting as f says.
+func (e *authzEnv) client(t *testing.T, row authzRow, f *authzFixture) *client {
+	t.Helper()
+	switch e.actor {
+	case actorAnon:
+		c := e.s.anon()
+		c.t = t
+		return c
+	case actorOther:
+		if row.freshSession {
+			return authzLogin(t, e.s, "bob", authzBobPassword)
+		}
+		return e.bob.authzFork(t)
+	case actorSelf:
+		if row.fresh || row.freshSession {
+			return authzLogin(t, e.s, f.user, f.password)
+		}
+		return e.alice.authzFork(t)
+	case actorAdmin:
+		if row.freshSession {
+			return authzLogin(t, e.s, "admin", adminPassword)
+		}
+		return e.admin.authzFork(t)
+	case actorStation:
+		c := e.s.withToken(e.station1)
+		c.t = t
+		return c
+	}
+	t.Fatalf("unknown actor %q", e.actor)
+	return nil
+}
+
+// Setup helpers for rows.
+
+func authzNewToken(f *authzFixture) {
+	var tok struct{ ID int64 }
+	f.admin.expect(http.StatusCreated, "POST", "/api/v1/user/"+f.user+"/api_token", map[string]string{"name": "spare"}, &tok)
+	f.tokenID = tok.ID
+}
+
+func authzNewGroup(withUser bool) func(f *authzFixture) {
+	return func(f *authzFixture) {
+		f.group = f.env.fresh("group")
+		members := []string{"bob"}
+		if withUser {
+			members = append(members, f.user)
+		}
+		f.admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": f.group, "members": members}, nil)
+	}
+}
+
+func authzNewJob(worker string) func(f *authzFixture) {
+	return func(f *authzFixture) {
+		var job struct{ ID int64 }
+		f.admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": f.user, "worker": worker}, &job)
+		f.job = job.ID
+	}
+}
+
+// authzRunningJob makes a job for the user on worker and has that station
+// take it, so it is running.
+func authzRunningJob(worker string) func(f *authzFixture) {
+	return func(f *authzFixture) {
+		authzNewJob(worker)(f)
+		token := f.env.station1
+		if worker == "station2" {
+			token = f.env.station2
+		}
+		st := f.env.s.withToken(token)
+		st.t = f.t
+		for range 100 {
+			var got struct{ ID int64 }
+			r := st.do("GET", "/api/v1/worker/job?worker="+worker, nil)
+			if r.Status != http.StatusOK {
+				f.t.Fatalf("station %s takes a job: status %d, want 200; body %s", worker, r.Status, r.Body)
+			}
+			if err := json.Unmarshal(r.Body, &got); err != nil {
+				f.t.Fatalf("station %s takes a job: %v: %s", worker, err, r.Body)
+			}
+			if got.ID == f.job {
+				return
+			}
+		}
+		f.t.Fatalf("station %s never got job %d", worker, f.job)
+	}
+}
+
+func authzNewWebhook(f *authzFixture) {
+	var hook struct{ ID int64 }
+	f.admin.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{
+		"url": f.env.receiver.URL + "/other", "description": "spare", "on_user_deleted": true,
+	}, &hook)
+	f.webhook = hook.ID
+}
+
+// Checks for rows.
+
+func (f *authzFixture) getUser(username string) (response, map[string]any) {
+	var u map[string]any
+	r := f.admin.do("GET", "/api/v1/user/"+username, nil)
+	if r.Status == http.StatusOK {
+		if err := json.Unmarshal(r.Body, &u); err != nil {
+			f.t.Fatalf("GET user %s: %v", username, err)
+		}
+	}
+	return r, u
+}
+
+func (f *authzFixture) userGroups() []string {
+	var u struct{ Groups []string }
+	f.admin.expect(http.StatusOK, "GET", "/api/v1/user/"+f.user, nil, &u)
+	return u.Groups
+}
+
+// groupMembers returns the group's members, sorted.
+func (f *authzFixture) groupMembers() []string {
+	var g struct{ Members []string }
+	f.admin.expect(http.StatusOK, "GET", "/api/v1/group/"+f.group, nil, &g)
+	slices.Sort(g.Members)
+	return g.Members
+}
+
+func authzSorted(s ...string) []string {
+	slices.Sort(s)
+	return s
+}
+
+func (f *authzFixture) jobStatus() string {
+	var j struct{ Status string }
+	f.admin.expect(http.StatusOK, "GET", "/api/v1/worker/"+strconv.FormatInt(f.job, 10), nil, &j)
+	return j.Status
+}
+
+func (f *authzFixture) exists(path string, allowedMeansGone, allowed bool) {
+	r := f.admin.do("GET", path, nil)
+	gone := r.Status == http.StatusNotFound
+	if !gone && r.Status != http.StatusOK {
+		f.t.Fatalf("GET %s: status %d; body %s", path, r.Status, r.Body)
+	}
+	if wantGone := allowed == allowedMeansGone; gone != wantGone {
+		f.t.Errorf("after the call (allowed=%v) GET %s answers %d", allowed, path, r.Status)
+	}
+}
+
+func (f *authzFixture) canLogin(password string, want bool) {
+	r := f.env.s.anon()
+	r.t = f.t
+	resp := r.do("POST", "/api/v1/auth", map[string]string{"username": f.user, "password": password})
+	if got := resp.Status == http.StatusOK; got != want {
+		f.t.Errorf("login as %s with %q: status %d, want success=%v", f.user, password, resp.Status, want)
+	}
+}
+
+func (f *authzFixture) getWebhook() (response, map[string]any) {
+	var w map[string]any
+	r := f.admin.do("GET", fmt.Sprintf("/api/v1/webhook/%d", f.webhook), nil)
+	if r.Status == http.StatusOK {
+		if err := json.Unmarshal(r.Body, &w); err != nil {
+			f.t.Fatalf("GET webhook %d: %v", f.webhook, err)
+		}
+	}
+	return r, w
+}
+
+func authzWantState(f *authzFixture, what string, got, want any) {
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		f.t.Errorf("after the call %s is %v, want %v", what, got, want)
+	}
+}
+
+func authzRows() []authzRow {
+	const (
+		ok        = http.StatusOK
+		created   = http.StatusCreated
+		noContent = http.StatusNoContent
+	)
+	webhookPath := func(suffix string) func(*authzFixture) string {
+		return func(f *authzFixture) string { return fmt.Sprintf("/api/v1/webhook/%d%s", f.webhook, suffix) }
+	}
+	userPath := func(suffix string) func(*authzFixture) string {
+		return func(f *authzFixture) string { return "/api/v1/user/" + f.user + suffix }
+	}
+	fullUser := func(groups []string) func(*authzFixture) any {
+		return func(f *authzFixture) any {
+			return map[string]any{
+				"first_name": "Replaced", "last_name": "User", "email": f.email, "phone": "+48 123 456 789",
+				"ssh_key": "", "pgp_key": "", "pgp_cert_id": "", "groups": groups,
+			}
+		}
+	}
+	return []authzRow{
+		// Sessions and API tokens.
+		{
+			route: "POST /api/v1/auth", name: "right password", path: authzFixed("/api/v1/auth"),
+			body: func(f *authzFixture) any { return map[string]string{"username": f.user, "password": f.password} },
+			want: authzEveryone(ok),
+		},
+		{
+			route: "POST /api/v1/auth", name: "wrong password", path: authzFixed("/api/v1/auth"),
+			body: func(f *authzFixture) any {
+				return map[string]string{"username": f.user, "password": "not-the-password"}
+			},
+			want: authzEveryone(http.StatusUnauthorized),
+		},
+		{
+			route: "POST /api/v1/auth/logout", path: authzFixed("/api/v1/auth/logout"), freshSession: true,
+			want: authzEveryone(noContent),
+		},
+		{
+			route: "GET /api/v1/me", path: authzFixed("/api/v1/me"),
+			// A station is authenticated but has no profile: not allowed.
+			want: authzWant(http.StatusUnauthorized, ok, ok, ok, http.StatusForbidden),
+		},
+		{
+			route: "POST /api/v1/user/{username}/api_token", path: userPath("/api_token"),
+			body: func(*authzFixture) any { return map[string]string{"name": "ci"} },
+			want: authzSelfOrAdmin(created),
+		},
+		{
+			route: "GET /api/v1/user/{username}/api_token", path: userPath("/api_token"),
+			want: authzSelfOrAdmin(ok),
+		},
+		{
+			route: "DELETE /api/v1/user/{username}/api_token/{id}", setup: authzNewToken,
+			path: func(f *authzFixture) string {
+				return "/api/v1/user/" + f.user + "/api_token/" + strconv.FormatInt(f.tokenID, 10)
+			},
+			check: func(f *authzFixture, allowed bool) {
+				var list []struct{ ID int64 }
+				f.admin.expect(ok, "GET", "/api/v1/user/"+f.user+"/api_token", nil, &list)
+				listed := slices.ContainsFunc(list, func(x struct{ ID int64 }) bool { return x.ID == f.tokenID })
+				authzWantState(f, "token listed", listed, !allowed)
+			},
+			want: authzSelfOrAdmin(noContent),
+		},
+
+		// Users.
+		{route: "GET /api/v1/user", path: authzFixed("/api/v1/user"), want: authzAdminOnly(ok)},
+		{
+			route: "POST /api/v1/user", path: authzFixed("/api/v1/user"),
+			body: func(*authzFixture) any {
+				return map[string]string{"username": "newbie", "first_name": "New", "last_name": "Bie", "email": "newbie@example.com", "password": "newbie-password"}
+			},
+			check: func(f *authzFixture, allowed bool) { f.exists("/api/v1/user/newbie", false, allowed) },
+			want:  authzAdminOnly(created),
+		},
+		{
+			route: "POST /api/v1/user/available", path: authzFixed("/api/v1/user/available"),
+			body: func(*authzFixture) any { return map[string]string{"username": "free-name"} },
+			want: authzAdminOnly(ok),
+		},
+		{route: "GET /api/v1/user/{username}", path: userPath(""), want: authzSelfOrAdmin(ok)},
+		{
+			route: "PUT /api/v1/user/{username}", name: "profile", fresh: true, path: userPath(""),
+			body: fullUser([]string{}),
+			check: func(f *authzFixture, allowed bool) {
+				_, u := f.getUser(f.user)
+				authzWantState(f, "first_name", u["first_name"], map[bool]string{true: "Replaced", false: "Fresh"}[allowed])
+			},
+			want: authzSelfOrAdmin(ok),
+		},
+		{
+			route: "PUT /api/v1/user/{username}", name: "own groups", fresh: true, path: userPath(""),
+			body: fullUser([]string{"staff"}),
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "groups", f.userGroups(), map[bool][]string{true: {"staff"}, false: {}}[allowed])
+			},
+			// Not even for themself: a user may not change their groups.
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "PATCH /api/v1/user/{username}", name: "profile", fresh: true, path: userPath(""),
+			body: func(*authzFixture) any { return map[string]string{"first_name": "Patched", "ssh_key": authzSSHKey} },
+			check: func(f *authzFixture, allowed bool) {
+				_, u := f.getUser(f.user)
+				authzWantState(f, "first_name", u["first_name"], map[bool]string{true: "Patched", false: "Fresh"}[allowed])
+			},
+			want: authzSelfOrAdmin(ok),
+		},
+		{
+			route: "PATCH /api/v1/user/{username}", name: "groups", fresh: true, path: userPath(""),
+			body: func(*authzFixture) any { return map[string]any{"groups": []string{"staff"}} },
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "groups", f.userGroups(), map[bool][]string{true: {"staff"}, false: {}}[allowed])
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "DELETE /api/v1/user/{username}", fresh: true, path: userPath(""),
+			check: func(f *authzFixture, allowed bool) { f.exists("/api/v1/user/"+f.user, true, allowed) },
+			want:  authzAdminOnly(noContent),
+		},
+		{
+			route: "PUT /api/v1/user/{username}/password", name: "with old password", fresh: true, path: userPath("/password"),
+			body: func(f *authzFixture) any {
+				return map[string]string{"old_password": f.password, "new_password": "changed-password-1"}
+			},
+			check: func(f *authzFixture, allowed bool) { f.canLogin("changed-password-1", allowed) },
+			want:  authzSelfOrAdmin(noContent),
+		},
+		{
+			route: "PUT /api/v1/user/{username}/password", name: "without old password", fresh: true, path: userPath("/password"),
+			body:  func(*authzFixture) any { return map[string]string{"new_password": "changed-password-1"} },
+			check: func(f *authzFixture, allowed bool) { f.canLogin(f.password, !allowed) },
+			// Admins need no old password; a user must give theirs.
+			want: authzWant(http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest, noContent, http.StatusForbidden),
+		},
+		{
+			route: "PUT /api/v1/user/{username}/password", name: "wrong old password", fresh: true, path: userPath("/password"),
+			body: func(*authzFixture) any {
+				return map[string]string{"old_password": "not-the-password", "new_password": "changed-password-1"}
+			},
+			check: func(f *authzFixture, allowed bool) { f.canLogin(f.password, !allowed) },
+			want:  authzWant(http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest, noContent, http.StatusForbidden),
+		},
+		{
+			route: "GET /api/v1/ssh_authorized_keys", name: "by username", path: authzFixed("/api/v1/ssh_authorized_keys?username=alice"),
+			want: authzEveryone(ok),
+		},
+		{
+			route: "GET /api/v1/ssh_authorized_keys", name: "by group", path: authzFixed("/api/v1/ssh_authorized_keys?group=staff"),
+			want: authzEveryone(ok),
+		},
+		{
+			route: "GET /api/v1/ssh_authorized_keys", name: "no query", path: authzFixed("/api/v1/ssh_authorized_keys"),
+			want: authzEveryone(http.StatusBadRequest),
+		},
+
+		// Groups: admins only.
+		{route: "GET /api/v1/group", path: authzFixed("/api/v1/group"), want: authzAdminOnly(ok)},
+		{
+			route: "POST /api/v1/group", path: authzFixed("/api/v1/group"),
+			body:  func(f *authzFixture) any { return map[string]any{"name": "newgroup", "members": []string{f.user}} },
+			check: func(f *authzFixture, allowed bool) { f.exists("/api/v1/group/newgroup", false, allowed) },
+			want:  authzAdminOnly(created),
+		},
+		{route: "GET /api/v1/group/{name}", path: func(f *authzFixture) string { return "/api/v1/group/" + f.group }, want: authzAdminOnly(ok)},
+		{
+			route: "PUT /api/v1/group/{name}", name: "make the user an admin", fresh: true, setup: authzNewGroup(false),
+			path: func(f *authzFixture) string { return "/api/v1/group/" + f.group },
+			body: func(f *authzFixture) any { return map[string]any{"members": []string{f.user}, "is_admin": true} },
+			check: func(f *authzFixture, allowed bool) {
+				_, u := f.getUser(f.user)
+				authzWantState(f, "is_admin", u["is_admin"], allowed)
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "DELETE /api/v1/group/{name}", setup: authzNewGroup(false),
+			path:  func(f *authzFixture) string { return "/api/v1/group/" + f.group },
+			check: func(f *authzFixture, allowed bool) { f.exists("/api/v1/group/"+f.group, true, allowed) },
+			want:  authzAdminOnly(noContent),
+		},
+		{
+			route: "POST /api/v1/group/{name}", name: "add the user", setup: authzNewGroup(false),
+			path: func(f *authzFixture) string { return "/api/v1/group/" + f.group },
+			body: func(f *authzFixture) any { return map[string]string{"username": f.user} },
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "members", f.groupMembers(), map[bool][]string{true: authzSorted("bob", f.user), false: {"bob"}}[allowed])
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "DELETE /api/v1/group/{name}/user/{username}", name: "remove the user", setup: authzNewGroup(true),
+			path: func(f *authzFixture) string { return "/api/v1/group/" + f.group + "/user/" + f.user },
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "members", f.groupMembers(), map[bool][]string{true: {"bob"}, false: authzSorted("bob", f.user)}[allowed])
+			},
+			want: authzAdminOnly(noContent),
+		},
+
+		// Hardware key provisioning.
+		{
+			route: "POST /api/v1/worker/job", name: "for the user", path: authzFixed("/api/v1/worker/job"),
+			body: func(f *authzFixture) any { return map[string]string{"username": f.user, "worker": "station2"} },
+			want: authzSelfOrAdmin(created),
+		},
+		{
+			route: "GET /api/v1/worker/{id}", name: "the user's job",
+			path: func(f *authzFixture) string { return "/api/v1/worker/" + strconv.FormatInt(f.job, 10) },
+			// Another user is not told the job exists.
+			want: authzWant(http.StatusUnauthorized, http.StatusNotFound, ok, ok, http.StatusForbidden),
+		},
+		{
+			route: "POST /api/v1/worker/token", path: authzFixed("/api/v1/worker/token"),
+			body: func(*authzFixture) any { return map[string]string{"worker": "station9"} },
+			want: authzAdminOnly(created),
+		},
+		{
+			route: "GET /api/v1/worker/job", name: "own station", setup: authzNewJob("station1"),
+			path: authzFixed("/api/v1/worker/job?worker=station1"),
+			check: func(f *authzFixture, allowed bool) {
+				if !allowed {
+					authzWantState(f, "job status", f.jobStatus(), "pending")
+				}
+			},
+			want: authzStationOnly(ok),
+		},
+		{
+			route: "GET /api/v1/worker/job", name: "another station", setup: authzNewJob("station2"),
+			path:  authzFixed("/api/v1/worker/job?worker=station2"),
+			check: func(f *authzFixture, _ bool) { authzWantState(f, "job status", f.jobStatus(), "pending") },
+			want:  authzStationOnly(http.StatusForbidden),
+		},
+		{
+			route: "POST /api/v1/worker/job/{id}/done", name: "failure", setup: authzRunningJob("station1"),
+			path: func(f *authzFixture) string { return "/api/v1/worker/job/" + strconv.FormatInt(f.job, 10) + "/done" },
+			body: func(*authzFixture) any { return map[string]any{"success": false, "error": "no key in the reader"} },
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "job status", f.jobStatus(), map[bool]string{true: "failed", false: "running"}[allowed])
+			},
+			want: authzStationOnly(ok),
+		},
+		{
+			route: "POST /api/v1/worker/job/{id}/done", name: "success", fresh: true, setup: authzRunningJob("station1"),
+			path: func(f *authzFixture) string { return "/api/v1/worker/job/" + strconv.FormatInt(f.job, 10) + "/done" },
+			body: func(*authzFixture) any {
+				return map[string]any{"success": true, "ssh_key": authzSSHKey, "pgp_key": "", "pgp_cert_id": "", "serial": "12345678"}
+			},
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "job status", f.jobStatus(), map[bool]string{true: "done", false: "running"}[allowed])
+				_, u := f.getUser(f.user)
+				authzWantState(f, "ssh_key", u["ssh_key"], map[bool]string{true: authzSSHKey, false: ""}[allowed])
+			},
+			want: authzStationOnly(ok),
+		},
+		{
+			route: "POST /api/v1/worker/job/{id}/done", name: "another station's job", setup: authzRunningJob("station2"),
+			path:  func(f *authzFixture) string { return "/api/v1/worker/job/" + strconv.FormatInt(f.job, 10) + "/done" },
+			body:  func(*authzFixture) any { return map[string]any{"success": false, "error": "not mine"} },
+			check: func(f *authzFixture, _ bool) { authzWantState(f, "job status", f.jobStatus(), "running") },
+			want:  authzStationOnly(http.StatusForbidden),
+		},
+
+		// Webhooks: admins only, like every call there (CONTRACT 2.4).
+		{route: "GET /api/v1/webhook", path: authzFixed("/api/v1/webhook"), want: authzAdminOnly(ok)},
+		{
+			route: "POST /api/v1/webhook", path: authzFixed("/api/v1/webhook"),
+			body: func(f *authzFixture) any {
+				return map[string]any{"url": f.env.receiver.URL + "/new", "description": "new hook", "on_user_modified": true}
+			},
+			check: func(f *authzFixture, allowed bool) {
+				var list []struct{ Description string }
+				f.admin.expect(ok, "GET", "/api/v1/webhook", nil, &list)
+				found := slices.ContainsFunc(list, func(w struct{ Description string }) bool { return w.Description == "new hook" })
+				authzWantState(f, "new webhook listed", found, allowed)
+			},
+			want: authzAdminOnly(created),
+		},
+		{route: "GET /api/v1/webhook/{id}", path: webhookPath(""), want: authzAdminOnly(ok)},
+		{
+			route: "PUT /api/v1/webhook/{id}", setup: authzNewWebhook, path: webhookPath(""),
+			body: func(f *authzFixture) any {
+				return map[string]any{"url": f.env.receiver.URL + "/replaced", "description": "replaced", "on_user_created": true, "method": "POST"}
+			},
+			check: func(f *authzFixture, allowed bool) {
+				_, w := f.getWebhook()
+				authzWantState(f, "description", w["description"], map[bool]string{true: "replaced", false: "spare"}[allowed])
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "DELETE /api/v1/webhook/{id}", setup: authzNewWebhook, path: webhookPath(""),
+			check: func(f *authzFixture, allowed bool) {
+				f.exists(fmt.Sprintf("/api/v1/webhook/%d", f.webhook), true, allowed)
+			},
+			want: authzAdminOnly(noContent),
+		},
+		{
+			route: "POST /api/v1/webhook/{id}", name: "disable", setup: authzNewWebhook, path: webhookPath(""),
+			body: func(*authzFixture) any { return map[string]bool{"enabled": false} },
+			check: func(f *authzFixture, allowed bool) {
+				_, w := f.getWebhook()
+				authzWantState(f, "enabled", w["enabled"], !allowed)
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "POST /api/v1/webhook/{id}/rotate_secret", setup: authzNewWebhook, path: webhookPath("/rotate_secret"),
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "POST /api/v1/webhook/{id}/test", path: webhookPath("/test"),
+			setup: func(f *authzFixture) { f.env.testSent.Store(0) },
+			check: func(f *authzFixture, allowed bool) {
+				authzWantState(f, "webhook_test requests sent", f.env.testSent.Load(), map[bool]int64{true: 1, false: 0}[allowed])
+			},
+			want: authzAdminOnly(ok),
+		},
+		{route: "GET /api/v1/webhook/{id}/delivery", path: webhookPath("/delivery"), want: authzAdminOnly(ok)},
+		{
+			route: "GET /api/v1/webhook/{id}/delivery/{did}",
+			path: func(f *authzFixture) string {
+				return fmt.Sprintf("/api/v1/webhook/%d/delivery/%d", f.webhook, f.delivery)
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "POST /api/v1/webhook/{id}/delivery/{did}/redeliver",
+			path: func(f *authzFixture) string {
+				return fmt.Sprintf("/api/v1/webhook/%d/delivery/%d/redeliver", f.webhook, f.delivery)
+			},
+			want: authzAdminOnly(http.StatusAccepted),
+		},
+		{
+			route: "POST /api/v1/webhook/{id}/replay", path: webhookPath("/replay"),
+			body: func(*authzFixture) any { return map[string]string{"since": "2000-01-01T00:00:00Z"} },
+			want: authzAdminOnly(http.StatusAccepted),
+		},
+
+		// Events and health.
+		{route: "GET /api/v1/event", path: authzFixed("/api/v1/event"), want: authzAdminOnly(ok)},
+		{route: "GET /api/v1/health", path: authzFixed("/api/v1/health"), want: authzEveryone(ok)},
+		{route: "", name: "unknown endpoint", path: authzFixed("/api/v1/no-such-thing"), want: authzEveryone(http.StatusNotFound)},
+	}
+}
+
+// authzRegisteredRoutes reads the patterns registered by internal/api, so a
+// new endpoint cannot be added without a row in the matrix.
+func authzRegisteredRoutes(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "api", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("find internal/api sources: %v", err)
+	}
+	var routes []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			sel, ok := call.Fun.(*ast.SelectorExpr)
+			if !ok || (sel.Sel.Name != "HandleFunc" && sel.Sel.Name != "Handle") {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				t.Errorf("%s: route pattern that is not a string literal", fset.Position(call.Pos()))
+				return true
+			}
+			pattern, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(pattern, " ") { // the method-less catch-all is not an endpoint
+				routes = append(routes, pattern)
+			}
+			return true
+		})
+	}
+	return routes
+}
+
+func authzRowMethod(row authzRow) string {
+	if row.route == "" {
+		return "GET"
+	}
+	m, _, _ := strings.Cut(row.route, " ")
+	return m
+}
+
+// TestAuthorizationMatrix calls every API endpoint as each kind of caller
+// and checks the exact status (CONTRACT 2.1, 2.5): admins may do
+// everything; a user who is not an admin may read and change their own
+// profile (not their groups), their password (with the old one), their API
+// tokens, and start and read their own provisioning jobs; a station token
+// may only use the station API; webhooks are for admins only; the health
+// check and authorized keys are public. A state check after most calls
+// makes sure a refused call changed nothing and an allowed one did.
+func TestAuthorizationMatrix(t *testing.T) {
+	rows := authzRows()
+
+	t.Run("covers every route", func(t *testing.T) {
+		t.Parallel()
+		registered := authzRegisteredRoutes(t)
+		covered := map[string]bool{}
+		for _, row := range rows {
+			if row.route == "" {
+				continue
+			}
+			covered[row.route] = true
+			if !slices.Contains(registered, row.route) {
+				t.Errorf("row %q: route %q is not registered by internal/api", row.name, row.route)
+			}
+			for _, a := range authzActors {
+				if _, ok := row.want[a]; !ok {
+					t.Errorf("row %s %s: no expected status for %s", row.route, row.name, a)
+				}
+			}
+		}
+		for _, r := range registered {
+			if !covered[r] {
+				t.Errorf("route %q has no row in the authorization matrix", r)
+			}
+		}
+	})
+
+	for _, actor := range authzActors {
+		t.Run(actor, func(t *testing.T) {
+			t.Parallel()
+			env := newAuthzEnv(t, actor)
+			for _, row := range rows {
+				name := row.route
+				if name == "" {
+					name = "none"
+				}
+				if row.name != "" {
+					name += " " + row.name
+				}
+				t.Run(name, func(t *testing.T) {
+					f := env.fixture(t, row)
+					c := env.client(t, row, f)
+					method, path := authzRowMethod(row), row.path(f)
+					var body any
+					if row.body != nil {
+						body = row.body(f)
+					}
+					r := c.do(method, path, body)
+					want := row.want[actor]
+					if r.Status != want {
+						t.Errorf("%s %s as %s: status %d, want %d; body: %s", method, path, actor, r.Status, want, r.Body)
+					}
+					checkAuthzErrorBody(t, method, path, r)
+					if row.check != nil {
+						row.check(f, r.Status >= 200 && r.Status < 300)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestCrossSiteWriteRefused: a browser carrying the admin's session cookie
+// to Herald from another site cannot make changes (CONTRACT 2.1), while API
+// clients (which send no Sec-Fetch-Site or Origin) and Herald's own pages
+// can.
+func TestCrossSiteWriteRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	adm := s.admin()
+	newUser := func(name string) map[string]string {
+		return map[string]string{"username": name, "first_name": "X", "last_name": "Y", "email": name + "@example.com"}
+	}
+	cases := []struct {
+		name   string
+		header http.Header
+		want   int
+	}{
+		{"cross-site fetch", http.Header{"Sec-Fetch-Site": {"cross-site"}}, http.StatusForbidden},
+		{"foreign origin", http.Header{"Origin": {"https://evil.example"}}, http.StatusForbidden},
+		{"curl-like client", http.Header{}, http.StatusCreated},
+		{"same-origin fetch", http.Header{"Sec-Fetch-Site": {"same-origin"}}, http.StatusCreated},
+		{"own origin", http.Header{"Origin": {s.URL}}, http.StatusCreated},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := adm.authzFork(t)
+			c.header = tc.header.Clone()
+			username := fmt.Sprintf("site%d", i)
+			r := c.do("POST", "/api/v1/user", newUser(username))
+			if r.Status != tc.want {
+				t.Errorf("POST /api/v1/user with %v: status %d, want %d; body %s", tc.header, r.Status, tc.want, r.Body)
+			}
+			checkAuthzErrorBody(t, "POST", "/api/v1/user", r)
+			check := adm.authzFork(t)
+			wantGet := http.StatusNotFound
+			if tc.want == http.StatusCreated {
+				wantGet = http.StatusOK
+			}
+			check.expect(wantGet, "GET", "/api/v1/user/"+username, nil, nil)
+		})
+	}
+
+	t.Run("cross-site reads pass", func(t *testing.T) {
+		c := adm.authzFork(t)
+		c.header.Set("Sec-Fetch-Site", "cross-site")
+		c.expect(http.StatusOK, "GET", "/api/v1/me", nil, nil)
+	})
+
+	t.Run("cross-site delete refused", func(t *testing.T) {
+		a := adm.authzFork(t)
+		a.expect(http.StatusCreated, "POST", "/api/v1/user", newUser("victim"), nil)
+		c := adm.authzFork(t)
+		c.header.Set("Origin", "https://evil.example")
+		r := c.do("DELETE", "/api/v1/user/victim", nil)
+		if r.Status != http.StatusForbidden {
+			t.Errorf("cross-site DELETE: status %d, want 403; body %s", r.Status, r.Body)
+		}
+		checkAuthzErrorBody(t, "DELETE", "/api/v1/user/victim", r)
+		a.expect(http.StatusOK, "GET", "/api/v1/user/victim", nil, nil)
+	})
+}
+
+// TestLoginThrottled: after five wrong passwords for one username, further
+// attempts for it are refused for a while, even with the right password,
+// while other usernames can still log in (CONTRACT 2.1).
+func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	adm := s.admin()
+	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "alice", "first_name": "Alice", "last_name": "L", "email": "alice@example.com", "password": authzAlicePassword,
+	}, nil)
+	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "bob", "first_name": "Bob", "last_name": "B", "email": "bob@example.com", "password": authzBobPassword,
+	}, nil)
+
+	c := s.anon()
+	login := func(username, password string) response {
+		return c.do("POST", "/api/v1/auth", map[string]string{"username": username, "password": password})
+	}
+	for i := 1; i <= 5; i++ {
+		r := login("alice", "wrong-password")
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong password, attempt %d: status %d, want 401; body %s", i, r.Status, r.Body)
+		}
+		checkAuthzErrorBody(t, "POST", "/api/v1/auth", r)
+	}
+	for i, pw := range []string{"wrong-password", authzAlicePassword} {
+		r := login("alice", pw)
+		if r.Status != http.StatusTooManyRequests {
+			t.Errorf("attempt %d: status %d, want 429; body %s", 6+i, r.Status, r.Body)
+		}
+		checkAuthzErrorBody(t, "POST", "/api/v1/auth", r)
+		if msg := strings.ToLower(r.msg()); !strings.Contains(msg, "try again") {
+			t.Errorf("attempt %d: msg %q does not say to try again", 6+i, r.msg())
+		}
+		if len(r.Header.Values("Set-Cookie")) > 0 {
+			t.Errorf("attempt %d: a throttled login set a cookie: %v", 6+i, r.Header.Values("Set-Cookie"))
+		}
+	}
+	// Another username is not affected.
+	r := login("bob", authzBobPassword)
+	if r.Status != http.StatusOK {
+		t.Errorf("bob, right password: status %d, want 200; body %s", r.Status, r.Body)
+	}
+	c.expect(http.StatusOK, "GET", "/api/v1/me", nil, nil)
+}
