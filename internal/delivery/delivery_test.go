@@ -1,0 +1,113 @@
+package delivery
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// The example of the Standard Webhooks spec: this secret, id, timestamp
+// and body sign to this signature.
+func TestSignSpecExample(t *testing.T) {
+	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	id := "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	body := []byte(`{"test": 2432232314}`)
+	got, err := Sign([]string{secret}, id, 1614265330, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; got != want {
+		t.Fatalf("Sign = %q, want %q", got, want)
+	}
+	two, _ := Sign([]string{secret, NewSigningSecret()}, id, 1614265330, body)
+	if len(two) <= len(got) || two[:len(got)+1] != got+" " {
+		t.Fatalf("rotation signature %q should start with the new secret's and a space", two)
+	}
+	if _, err := Sign([]string{"whsec_!!!"}, id, 1, body); err == nil {
+		t.Fatal("a malformed secret signed")
+	}
+}
+
+func TestGuard(t *testing.T) {
+	tests := []struct {
+		addr        string
+		denyPrivate bool
+		blocked     bool
+	}{
+		{"169.254.169.254", false, true},
+		{"169.254.0.1", false, true},
+		{"fe80::1", false, true},
+		{"fd00:ec2::254", false, true},
+		{"0.0.0.0", false, true},
+		{"::", false, true},
+		{"224.0.0.1", false, true},
+		{"ff02::1", false, true},
+		{"::ffff:169.254.169.254", false, true},
+		{"127.0.0.1", false, false},
+		{"10.1.2.3", false, false},
+		{"93.184.216.34", false, false},
+		{"127.0.0.1", true, true},
+		{"::1", true, true},
+		{"10.1.2.3", true, true},
+		{"172.16.0.1", true, true},
+		{"192.168.1.1", true, true},
+		{"fd12::1", true, true},
+		{"93.184.216.34", true, false},
+		{"2606:4700::1111", true, false},
+	}
+	for _, tt := range tests {
+		err := Guard{DenyPrivate: tt.denyPrivate}.Check(netip.MustParseAddr(tt.addr))
+		if (err != nil) != tt.blocked {
+			t.Errorf("Check(%s, denyPrivate=%v) = %v, want blocked=%v", tt.addr, tt.denyPrivate, err, tt.blocked)
+		}
+	}
+}
+
+func TestNextDelay(t *testing.T) {
+	schedule := []time.Duration{0, 10 * time.Second, time.Minute}
+	tests := []struct {
+		round  int
+		ok     bool
+		lo, hi time.Duration
+	}{
+		{1, true, 8 * time.Second, 12 * time.Second},
+		{2, true, 48 * time.Second, 72 * time.Second},
+		{3, false, 0, 0},
+	}
+	for _, tt := range tests {
+		for range 50 {
+			d, ok := nextDelay(schedule, tt.round)
+			if ok != tt.ok || d < tt.lo || d > tt.hi {
+				t.Fatalf("nextDelay(round %d) = %v, %v; want %v in [%v, %v]", tt.round, d, ok, tt.ok, tt.lo, tt.hi)
+			}
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{
+		{"", 0, false},
+		{"120", 2 * time.Minute, true},
+		{"0", 0, true},
+		{"-5", 0, true},
+		{"999999", time.Hour, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if tt.value != "" {
+			h.Set("Retry-After", tt.value)
+		}
+		got, ok := retryAfter(h, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.ok)
+		}
+	}
+}
