@@ -54,6 +54,14 @@ var settings = []setting{
 		c.RequestTimeout = d
 		return nil
 	}},
+	{"delivery_retention", "how long the delivery log keeps attempts and finished deliveries", "720h", func(c *app.Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("delivery_retention: %q is not a positive duration like 720h", v)
+		}
+		c.DeliveryRetention = d
+		return nil
+	}},
 	{"webhook_deny_private", "refuse webhook requests to loopback and private addresses too", "false", func(c *app.Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -76,7 +76,7 @@ func (in *WebhookInput) validate() error {
 	default:
 		return invalid("method", "must be GET or POST")
 	}
-	events := normalizeNames(in.Events)
+	events := append([]string{}, normalizeNames(in.Events)...)
 	for _, e := range events {
 		if !slices.Contains(herald.AddedEvents, e) {
 			return invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", "))

@@ -130,7 +130,7 @@ func TestWebhookPostWithoutToken(t *testing.T) {
 	admin := s.admin()
 	rc := newReceiver(t)
 	hook := admin.addWebhook(rc.URL, map[string]any{"method": "POST"})
-	if hook.Method != "POST" || hook.Token != "" {
+	if hook.Method != "POST" || hook.Token != "" || hook.Events == nil || len(hook.Events) != 0 {
 		t.Fatalf("webhook = %+v", hook)
 	}
 	admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
