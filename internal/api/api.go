@@ -18,13 +18,11 @@ import (
 type Handler struct {
 	dir *directory.Service
 	log *slog.Logger
-	// SessionCookie is the name of the login session cookie.
-	SessionCookie string
 }
 
 // New returns the API handler.
 func New(dir *directory.Service, log *slog.Logger) *Handler {
-	return &Handler{dir: dir, log: log, SessionCookie: "herald_session"}
+	return &Handler{dir: dir, log: log}
 }
 
 // Register adds the API's routes to mux.

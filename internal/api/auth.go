@@ -6,6 +6,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/session"
 )
 
 func (h *Handler) registerAuth(mux *http.ServeMux) {
@@ -44,23 +45,18 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: h.SessionCookie, Value: token, Path: "/",
-		MaxAge: int(directory.SessionTTL.Seconds()), HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
-	})
+	session.Set(w, r, token, directory.SessionTTL)
 	writeJSON(w, http.StatusOK, map[string]any{"user": u})
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(h.SessionCookie); err == nil {
-		if err := h.dir.Logout(r.Context(), c.Value); err != nil {
+	if token := session.Token(r); token != "" {
+		if err := h.dir.Logout(r.Context(), token); err != nil {
 			h.fail(w, r, err)
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: h.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	session.Clear(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -127,7 +127,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else if created {
 		log.Info("created user admin with the password from admin_password")
 	}
-	return &App{Config: cfg, DB: db, Dir: dir, Engine: engine, Handler: server.New(dir, reg, log), log: log}, nil
+	handler, err := server.New(dir, reg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &App{Config: cfg, DB: db, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
 }
 
 // openSecretBox uses the configured secret key, or the key file beside the

@@ -136,3 +136,17 @@ func (s *Service) ListEvents(ctx context.Context, a Actor, after int64, limit in
 	})
 	return events, err
 }
+
+// RecentEvents returns up to limit events before seq (0 for the newest),
+// newest first. Admins only.
+func (s *Service) RecentEvents(ctx context.Context, a Actor, before int64, limit int) ([]herald.Event, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	var events []herald.Event
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		events, err = tx.ListEventsBefore(ctx, before, limit)
+		return err
+	})
+	return events, err
+}

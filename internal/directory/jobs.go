@@ -139,3 +139,21 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 		return emit(ctx, tx, a, herald.EventUserKeys, userSubject(u.Username), renderUser(u))
 	})
 }
+
+// ListJobs returns a user's latest provisioning jobs, newest first.
+// Admins, or the user themself. Returns ENOTFOUND.
+func (s *Service) ListJobs(ctx context.Context, a Actor, username string) ([]herald.Job, error) {
+	if err := requireSelfOrAdmin(a, username); err != nil {
+		return nil, err
+	}
+	var jobs []herald.Job
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername(ctx, username)
+		if err != nil {
+			return err
+		}
+		jobs, err = tx.JobsForUser(ctx, u.ID, 10)
+		return err
+	})
+	return jobs, err
+}

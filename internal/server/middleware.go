@@ -12,26 +12,27 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/session"
 )
 
 // authenticate resolves the request's actor from a bearer token or the
 // session cookie. A bad bearer token is refused at once (the client meant
 // to authenticate); a stale session cookie just means "anonymous", so the
 // login call still works.
-func authenticate(dir *directory.Service, cookieName string, log *slog.Logger, next http.Handler) http.Handler {
+func authenticate(dir *directory.Service, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var bearer, session string
+		var bearer, token string
 		if auth := r.Header.Get("Authorization"); auth != "" {
-			scheme, token, ok := strings.Cut(auth, " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			scheme, value, ok := strings.Cut(auth, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
 				writeError(w, herald.Errorf(herald.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\""))
 				return
 			}
-			bearer = strings.TrimSpace(token)
-		} else if c, err := r.Cookie(cookieName); err == nil {
-			session = c.Value
+			bearer = strings.TrimSpace(value)
+		} else {
+			token = session.Token(r)
 		}
-		a, err := dir.Authenticate(r.Context(), session, bearer)
+		a, err := dir.Authenticate(r.Context(), token, bearer)
 		if err != nil && (bearer != "" || herald.ErrorCode(err) != herald.EUNAUTHORIZED) {
 			if herald.ErrorCode(err) == herald.EINTERNAL {
 				log.Error("authenticate", "err", err)

@@ -12,25 +12,26 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/ui"
 )
 
 // New returns the handler serving everything Herald serves over HTTP.
-func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger) http.Handler {
+func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
-	apiHandler := api.New(dir, log)
-	apiHandler.Register(mux)
+	api.New(dir, log).Register(mux)
+	pages, err := ui.New(dir, log)
+	if err != nil {
+		return nil, err
+	}
+	pages.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("Herald is running. The management API is under /api/v1; see the README.\n"))
-	})
 
 	// Outermost first: recover from panics, tag and log the request, refuse
 	// cross-site writes (browsers say where a request comes from; API
 	// clients like curl send no such headers and pass), then find out who
 	// is asking.
 	var h http.Handler = mux
-	h = authenticate(dir, apiHandler.SessionCookie, log, h)
+	h = authenticate(dir, log, h)
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, herald.Errorf(herald.EFORBIDDEN, "cross-site request refused: send it from Herald's own pages, or use an API token"))
@@ -38,5 +39,5 @@ func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger) htt
 	h = csrf.Handler(h)
 	h = logRequests(log, h)
 	h = recoverPanics(log, h)
-	return h
+	return h, nil
 }

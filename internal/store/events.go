@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 
 	"github.com/heraldhq/herald"
 )
@@ -32,6 +33,10 @@ func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.
 		return nil, err
 	}
 	defer rows.Close()
+	return scanEvents(rows)
+}
+
+func scanEvents(rows *sql.Rows) ([]herald.Event, error) {
 	events := []herald.Event{}
 	for rows.Next() {
 		var ev herald.Event
@@ -44,4 +49,19 @@ func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.
 		events = append(events, ev)
 	}
 	return events, rows.Err()
+}
+
+// ListEventsBefore returns up to limit events with seq below before (0 for
+// the newest), newest first.
+func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]herald.Event, error) {
+	if before <= 0 {
+		before = 1 << 62
+	}
+	rows, err := tx.tx.QueryContext(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
+		WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return scanEvents(rows)
 }

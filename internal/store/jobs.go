@@ -50,3 +50,22 @@ func (tx *Tx) SetJobStatus(ctx context.Context, id int64, status, serial, errMsg
 	}
 	return mustAffect(res, "no provisioning job with id %d", id)
 }
+
+// JobsForUser returns a user's provisioning jobs, newest first.
+func (tx *Tx) JobsForUser(ctx context.Context, userID int64, limit int) ([]herald.Job, error) {
+	rows, err := tx.tx.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id
+		WHERE j.user_id = $1 ORDER BY j.id DESC LIMIT $2`, userID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	jobs := []herald.Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}

@@ -1,0 +1,219 @@
+package ui
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/directory"
+)
+
+func (h *Handler) registerUsers(mux *http.ServeMux) {
+	mux.HandleFunc("GET /users", h.users)
+	mux.HandleFunc("GET /users/new", h.newUserPage)
+	mux.HandleFunc("POST /users/new", h.createUser)
+	mux.HandleFunc("GET /users/{username}", h.userPage)
+	mux.HandleFunc("POST /users/{username}", h.saveUser)
+	mux.HandleFunc("GET /users/{username}/delete", h.confirmDeleteUser)
+	mux.HandleFunc("POST /users/{username}/delete", h.deleteUser)
+	mux.HandleFunc("POST /users/{username}/password", h.setPassword)
+	mux.HandleFunc("POST /users/{username}/provision", h.provision)
+}
+
+// userFields are the form fields of the user pages, named as in the API.
+var userFields = []string{"username", "first_name", "last_name", "email", "phone", "password", "ssh_key", "pgp_key", "pgp_cert_id", "groups", "new_password", "old_password", "worker"}
+
+func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
+	all, err := h.dir.ListUsers(r.Context(), actor(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	var shown []herald.User
+	for _, u := range all {
+		hay := strings.ToLower(u.Username + " " + u.FirstName + " " + u.LastName + " " + u.Email)
+		if q == "" || strings.Contains(hay, q) {
+			shown = append(shown, u)
+		}
+	}
+	h.render(w, r, http.StatusOK, "users", page{Title: "Users", Form: url.Values{"q": {q}}, Data: shown})
+}
+
+func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request) {
+	if !actor(r).IsAdmin {
+		h.fail(w, r, forbiddenOrLogin(r))
+		return
+	}
+	h.render(w, r, http.StatusOK, "user_new", page{Title: "Users", Form: url.Values{}})
+}
+
+// forbiddenOrLogin is the error for an admin page opened by someone else.
+func forbiddenOrLogin(r *http.Request) error {
+	if actor(r).Username == "" {
+		return herald.Errorf(herald.EUNAUTHORIZED, "log in first")
+	}
+	return herald.Errorf(herald.EFORBIDDEN, "only admins may open this page")
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f := r.PostForm
+	u, err := h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
+		Username: strings.TrimSpace(f.Get("username")), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
+		Email: f.Get("email"), Phone: f.Get("phone"), Password: f.Get("password"),
+	})
+	if isFormError(err) {
+		f.Del("password")
+		h.render(w, r, http.StatusBadRequest, "user_new", page{Title: "Users", Form: f, Errors: fieldErrors(err, userFields...)})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
+}
+
+// userView is what the user page shows.
+type userView struct {
+	User      herald.User
+	AllGroups []herald.Group
+	Jobs      []herald.Job
+	Self      bool
+}
+
+func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) {
+	h.showUser(w, r, http.StatusOK, nil, nil)
+}
+
+// showUser renders the user page; form and errs, when given, replace the
+// stored values so what the user typed is kept.
+func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, status int, form url.Values, errs map[string]string) {
+	a := actor(r)
+	username := r.PathValue("username")
+	u, err := h.dir.GetUser(r.Context(), a, username)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := userView{User: u, Self: a.Username == u.Username}
+	if a.IsAdmin {
+		if v.AllGroups, err = h.dir.ListGroups(r.Context(), a); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	if v.Jobs, err = h.dir.ListJobs(r.Context(), a, username); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if form == nil {
+		form = url.Values{
+			"first_name": {u.FirstName}, "last_name": {u.LastName}, "email": {u.Email}, "phone": {u.Phone},
+			"ssh_key": {u.SSHKey}, "pgp_key": {u.PGPKey}, "pgp_cert_id": {u.PGPCertID}, "groups": u.Groups,
+		}
+	}
+	title := "Users"
+	if !a.IsAdmin {
+		title = "My profile"
+	}
+	h.render(w, r, status, "user", page{Title: title, Form: form, Errors: errs, Data: v})
+}
+
+func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	f := r.PostForm
+	ch := directory.UserChange{}
+	for _, p := range []struct {
+		name string
+		dst  **string
+	}{{"first_name", &ch.FirstName}, {"last_name", &ch.LastName}, {"email", &ch.Email}, {"phone", &ch.Phone},
+		{"ssh_key", &ch.SSHKey}, {"pgp_key", &ch.PGPKey}, {"pgp_cert_id", &ch.PGPCertID}} {
+		if _, ok := f[p.name]; ok {
+			v := f.Get(p.name)
+			*p.dst = &v
+		}
+	}
+	// Unchecked boxes send nothing; the marker says the group boxes were on
+	// the form, so "none checked" means "in no group".
+	if f.Get("groups_shown") == "1" {
+		groups := f["groups"]
+		if groups == nil {
+			groups = []string{}
+		}
+		ch.Groups = &groups
+	}
+	username := r.PathValue("username")
+	_, err := h.dir.UpdateUser(r.Context(), actor(r), username, ch)
+	if isFormError(err) {
+		h.showUser(w, r, http.StatusBadRequest, f, fieldErrors(err, userFields...))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/users/"+url.PathEscape(username), "Saved.")
+}
+
+func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) {
+	username := r.PathValue("username")
+	if _, err := h.dir.GetUser(r.Context(), actor(r), username); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !actor(r).IsAdmin {
+		h.fail(w, r, forbiddenOrLogin(r))
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete user", Data: confirmView{
+		Question: "Delete user " + username + "? Webhooks will be told (user_deleted). This cannot be undone.",
+		Action:   "/users/" + url.PathEscape(username) + "/delete", Button: "Delete " + username,
+		Back: "/users/" + url.PathEscape(username),
+	}})
+}
+
+type confirmView struct {
+	Question, Action, Button, Back string
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+	username := r.PathValue("username")
+	if err := h.dir.DeleteUser(r.Context(), actor(r), username); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/users", "User "+username+" deleted.")
+}
+
+func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	username := r.PathValue("username")
+	err := h.dir.SetPassword(r.Context(), actor(r), username, r.PostForm.Get("old_password"), r.PostForm.Get("new_password"))
+	if isFormError(err) {
+		h.showUser(w, r, http.StatusBadRequest, nil, fieldErrors(err, userFields...))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/users/"+url.PathEscape(username), "Password changed.")
+}
+
+func (h *Handler) provision(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	username := r.PathValue("username")
+	_, err := h.dir.CreateJob(r.Context(), actor(r), username, strings.TrimSpace(r.PostForm.Get("worker")))
+	if isFormError(err) {
+		h.showUser(w, r, http.StatusBadRequest, nil, fieldErrors(err, userFields...))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/users/"+url.PathEscape(username), "Provisioning job queued; plug the key into the station.")
+}

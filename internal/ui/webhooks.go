@@ -1,0 +1,403 @@
+package ui
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/directory"
+)
+
+func (h *Handler) registerWebhooks(mux *http.ServeMux) {
+	mux.HandleFunc("GET /webhooks", h.webhooks)
+	mux.HandleFunc("GET /webhooks/new", h.newWebhookPage)
+	mux.HandleFunc("POST /webhooks/new", h.createWebhook)
+	mux.HandleFunc("GET /webhooks/{id}", h.webhookPage)
+	mux.HandleFunc("GET /webhooks/{id}/edit", h.editWebhookPage)
+	mux.HandleFunc("POST /webhooks/{id}/edit", h.saveWebhook)
+	mux.HandleFunc("POST /webhooks/{id}/enabled", h.setWebhookEnabled)
+	mux.HandleFunc("GET /webhooks/{id}/delete", h.confirmDeleteWebhook)
+	mux.HandleFunc("POST /webhooks/{id}/delete", h.deleteWebhook)
+	mux.HandleFunc("POST /webhooks/{id}/test", h.testWebhook)
+	mux.HandleFunc("POST /webhooks/{id}/rotate", h.rotateSecret)
+	mux.HandleFunc("POST /webhooks/{id}/replay", h.replay)
+	mux.HandleFunc("GET /webhooks/{id}/deliveries/{did}", h.deliveryPage)
+	mux.HandleFunc("POST /webhooks/{id}/deliveries/{did}/redeliver", h.redeliver)
+}
+
+var webhookFields = []string{"url", "description", "token", "method", "events", "since"}
+
+// triggers are the seed page's triggers with their form names.
+var triggers = []struct{ Name, Label string }{
+	{"on_user_created", "New user created"},
+	{"on_user_modified", "User modified"},
+	{"on_user_deleted", "User deleted"},
+	{"on_hwkey_provision", "User YubiKey provision"},
+}
+
+var addedEventLabels = map[string]string{
+	herald.EventGroupCreated:  "Group created",
+	herald.EventGroupModified: "Group modified",
+	herald.EventGroupDeleted:  "Group deleted",
+}
+
+func pathInt(r *http.Request, name string) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || n < 1 {
+		return 0, herald.Errorf(herald.ENOTFOUND, "no such page")
+	}
+	return n, nil
+}
+
+// webhookRow is a webhook as the list shows it.
+type webhookRow struct {
+	herald.Webhook
+	Triggers []string
+}
+
+func triggerNames(w herald.Webhook) []string {
+	var out []string
+	for _, t := range []struct {
+		on    bool
+		label string
+	}{{w.OnUserCreated, "user created"}, {w.OnUserModified, "user modified"}, {w.OnUserDeleted, "user deleted"}, {w.OnHWKeyProvision, "YubiKey provision"}} {
+		if t.on {
+			out = append(out, t.label)
+		}
+	}
+	for _, e := range w.Events {
+		out = append(out, strings.ToLower(addedEventLabels[e]))
+	}
+	return out
+}
+
+func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) {
+	hooks, err := h.dir.ListWebhooks(r.Context(), actor(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rows := make([]webhookRow, len(hooks))
+	for i, hk := range hooks {
+		rows[i] = webhookRow{Webhook: hk, Triggers: triggerNames(hk)}
+	}
+	h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: rows})
+}
+
+// webhookFormView is what the add and edit forms show.
+type webhookFormView struct {
+	ID          int64
+	Triggers    []struct{ Name, Label string }
+	AddedEvents []struct{ Name, Label string }
+}
+
+func formView(id int64) webhookFormView {
+	v := webhookFormView{ID: id, Triggers: triggers}
+	for _, e := range herald.AddedEvents {
+		v.AddedEvents = append(v.AddedEvents, struct{ Name, Label string }{e, addedEventLabels[e]})
+	}
+	return v
+}
+
+func (h *Handler) newWebhookPage(w http.ResponseWriter, r *http.Request) {
+	if !actor(r).IsAdmin {
+		h.fail(w, r, forbiddenOrLogin(r))
+		return
+	}
+	form := url.Values{"method": {"GET"}, "enabled": {"on"}}
+	h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: form, Data: formView(0)})
+}
+
+func webhookInput(f url.Values) directory.WebhookInput {
+	enabled := f.Get("enabled") != ""
+	events := f["events"]
+	return directory.WebhookInput{
+		URL: f.Get("url"), Description: f.Get("description"), Token: f.Get("token"), Enabled: &enabled,
+		OnUserCreated: f.Get("on_user_created") != "", OnUserModified: f.Get("on_user_modified") != "",
+		OnUserDeleted: f.Get("on_user_deleted") != "", OnHWKeyProvision: f.Get("on_hwkey_provision") != "",
+		Method: f.Get("method"), Events: events,
+	}
+}
+
+func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), webhookInput(r.PostForm))
+	if isFormError(err) {
+		h.render(w, r, http.StatusBadRequest, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Errors: fieldErrors(err, webhookFields...), Data: formView(0)})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
+}
+
+func webhookForm(hk herald.Webhook) url.Values {
+	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "token": {hk.Token}, "method": {hk.Method}, "events": hk.Events}
+	for name, on := range map[string]bool{"on_user_created": hk.OnUserCreated, "on_user_modified": hk.OnUserModified,
+		"on_user_deleted": hk.OnUserDeleted, "on_hwkey_provision": hk.OnHWKeyProvision, "enabled": hk.Enabled} {
+		if on {
+			f.Set(name, "on")
+		}
+	}
+	return f
+}
+
+func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: webhookForm(hook), Data: formView(id)})
+}
+
+func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	_ = r.ParseForm()
+	_, err = h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
+	if isFormError(err) {
+		h.render(w, r, http.StatusBadRequest, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Errors: fieldErrors(err, webhookFields...), Data: formView(id)})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
+}
+
+func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	_ = r.ParseForm()
+	enabled := r.PostForm.Get("enabled") == "true"
+	if _, err := h.dir.SetWebhookEnabled(r.Context(), actor(r), id, enabled); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	notice := "Webhook disabled: it finishes what it was given and gets nothing new."
+	if enabled {
+		notice = "Webhook enabled."
+	}
+	redirect(w, r, "/webhooks", notice)
+}
+
+func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete webhook", Data: confirmView{
+		Question: fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.", hook.URL, hook.Description),
+		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: "/webhooks",
+	}})
+}
+
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err == nil {
+		err = h.dir.DeleteWebhook(r.Context(), actor(r), id)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, "/webhooks", "Webhook deleted.")
+}
+
+func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.dir.TestWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var notice string
+	switch {
+	case a.StatusCode >= 200 && a.StatusCode < 300:
+		notice = fmt.Sprintf("Test sent: the receiver answered %d in %d ms.", a.StatusCode, a.DurationMS)
+	case a.StatusCode != 0:
+		notice = fmt.Sprintf("Test failed: the receiver answered %d %s.", a.StatusCode, http.StatusText(a.StatusCode))
+	default:
+		notice = "Test failed: " + a.Error
+	}
+	back := r.PostFormValue("back")
+	if back != "list" {
+		redirect(w, r, fmt.Sprintf("/webhooks/%d", id), notice)
+		return
+	}
+	redirect(w, r, "/webhooks", notice)
+}
+
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err == nil {
+		_, err = h.dir.RotateSecret(r.Context(), actor(r), id)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/webhooks/%d?show_secret=1&notice=%s", id,
+		url.QueryEscape("New signing secret made; the old one also signs for 24 hours.")), http.StatusSeeOther)
+}
+
+// webhookView is what the webhook page shows.
+type webhookView struct {
+	Hook       herald.Webhook
+	Triggers   []string
+	Deliveries []herald.Delivery
+	Status     string
+	Statuses   []string
+	ShowSecret bool
+	Older      int64
+}
+
+const deliveriesPerPage = 50
+
+func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) {
+	h.showWebhook(w, r, http.StatusOK, nil, nil)
+}
+
+func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, status int, form url.Values, errs map[string]string) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a := actor(r)
+	hook, err := h.dir.GetWebhook(r.Context(), a, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	st := q.Get("status")
+	ds, err := h.dir.ListDeliveries(r.Context(), a, id, st, before, deliveriesPerPage)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v := webhookView{Hook: hook, Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
+		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed}}
+	if len(ds) == deliveriesPerPage {
+		v.Older = ds[len(ds)-1].ID
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	h.render(w, r, status, "webhook", page{Title: "Webhooks", Form: form, Errors: errs, Data: v})
+}
+
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	_ = r.ParseForm()
+	since, perr := parseSince(r.PostForm.Get("since"))
+	if perr != nil {
+		h.showWebhook(w, r, http.StatusBadRequest, r.PostForm, fieldErrors(perr, webhookFields...))
+		return
+	}
+	n, err := h.dir.Replay(r.Context(), actor(r), id, since)
+	if isFormError(err) {
+		h.showWebhook(w, r, http.StatusBadRequest, r.PostForm, fieldErrors(err, webhookFields...))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/webhooks/%d", id), fmt.Sprintf("Replay queued %d events.", n))
+}
+
+// parseSince reads a browser's datetime-local value (taken as UTC) or an
+// RFC 3339 time.
+func parseSince(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, herald.Errorf(herald.EINVALID, "since: give a date and time like 2026-01-02T15:04 (UTC)")
+}
+
+// deliveryView is what the delivery page shows.
+type deliveryView struct {
+	Hook     herald.Webhook
+	Delivery directory.DeliveryDetail
+}
+
+func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	did, err := pathInt(r, "did")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a := actor(r)
+	hook, err := h.dir.GetWebhook(r.Context(), a, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d, err := h.dir.GetDelivery(r.Context(), a, id, did)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "delivery", page{Title: "Webhooks", Data: deliveryView{Hook: hook, Delivery: d}})
+}
+
+func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) {
+	id, err := pathInt(r, "id")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	did, err := pathInt(r, "did")
+	if err == nil {
+		err = h.dir.Redeliver(r.Context(), actor(r), id, did)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	redirect(w, r, fmt.Sprintf("/webhooks/%d/deliveries/%d", id, did), "Queued for redelivery.")
+}
