@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
@@ -49,8 +51,16 @@ func (in *WebhookInput) validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
 		return invalid("url", "must be an absolute http:// or https:// URL with a host, like https://hooks.example.com/herald")
 	}
-	if u.Fragment != "" {
+	if strings.Contains(in.URL, "#") {
 		return invalid("url", "must not contain a #fragment")
+	}
+	if u.User != nil {
+		return invalid("url", "must not contain a user name or password; send credentials as the secret token")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("url", "port %q is not a port number (1-65535)", p)
+		}
 	}
 	n := utf8.RuneCountInString(strings.TrimSpace(in.Description))
 	if n == 0 {
@@ -65,8 +75,10 @@ func (in *WebhookInput) validate() error {
 	if utf8.RuneCountInString(in.Token) > 250 {
 		return invalid("token", "must be at most 250 characters")
 	}
-	if strings.ContainsAny(in.Token, "\r\n") {
-		return invalid("token", "must be one line")
+	for _, r := range in.Token {
+		if unicode.IsControl(r) {
+			return invalid("token", "must be one line of printable characters")
+		}
 	}
 	switch strings.ToUpper(in.Method) {
 	case "", "GET":

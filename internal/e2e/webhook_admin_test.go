@@ -181,3 +181,31 @@ func TestWebhookMetrics(t *testing.T) {
 		}
 	}
 }
+
+// URLs and tokens that could never work, or would keep a password in the
+// clear, are refused when the webhook is saved.
+func TestWebhookRefusesUnusableSettings(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	for _, tc := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"url": "http://127.0.0.1:99999/h", "description": "x"}, "url"},
+		{map[string]any{"url": "http://host/h#", "description": "x"}, "url"},
+		{map[string]any{"url": "http://user:pw@host/h", "description": "x"}, "url"},
+		{map[string]any{"url": "http://host/h", "description": "x", "token": "a\u0000b"}, "token"},
+		{map[string]any{"url": "http://host/h", "description": "x", "token": "a\tb"}, "token"},
+	} {
+		r := admin.expect(http.StatusBadRequest, "POST", "/api/v1/webhook", tc.body, nil)
+		if !strings.HasPrefix(r.msg(), tc.field+":") {
+			t.Errorf("%v: msg %q does not name %s", tc.body, r.msg(), tc.field)
+		}
+	}
+	var hooks []webhook
+	admin.expect(http.StatusOK, "GET", "/api/v1/webhook", nil, &hooks)
+	if len(hooks) != 0 {
+		t.Fatalf("refused webhooks were stored: %+v", hooks)
+	}
+}
