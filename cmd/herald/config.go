@@ -26,7 +26,7 @@ var settings = []setting{
 		c.Addr = v
 		return nil
 	}},
-	{"database", "SQLite file path", "herald.db", func(c *app.Config, v string) error {
+	{"database", "SQLite file path, or a postgres:// URL", "herald.db", func(c *app.Config, v string) error {
 		if v == "" {
 			return fmt.Errorf("database: must not be empty")
 		}
@@ -37,7 +37,7 @@ var settings = []setting{
 		c.AdminPassword = v
 		return nil
 	}},
-	{"secret_key", "key for secrets at rest (generated beside the SQLite file when unset)", "", func(c *app.Config, v string) error {
+	{"secret_key", "key for secrets at rest (generated beside the SQLite file when unset; required with PostgreSQL)", "", func(c *app.Config, v string) error {
 		c.SecretKey = v
 		return nil
 	}},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -84,7 +85,7 @@ func serve(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set --addr or HERALD_ADDR to use another address)", cfg.Addr, err)
 	}
-	log.Info("herald is serving", "version", herald.Version, "addr", "http://"+ln.Addr().String(), "database", cfg.Database)
+	log.Info("herald is serving", "version", herald.Version, "addr", "http://"+ln.Addr().String(), "database", databaseForLog(cfg.Database))
 	if err := a.Serve(ctx, ln); err != nil {
 		return err
 	}
@@ -102,7 +103,11 @@ func migrate(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	defer db.Close()
-	applied, err := db.Migrate(ctx)
+	var applied []int
+	err = db.StartupLock(ctx, func() (err error) {
+		applied, err = db.Migrate(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -110,6 +115,18 @@ func migrate(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("database is up to date", "database", cfg.Database, "applied", applied, "version", v)
+	log.Info("database is up to date", "applied", applied, "version", v)
 	return nil
+}
+
+// databaseForLog names the database without a password a URL may carry.
+func databaseForLog(dsn string) string {
+	if !store.IsPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparseable URL)"
+	}
+	return u.Redacted()
 }

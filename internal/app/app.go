@@ -89,20 +89,17 @@ type App struct {
 // Open opens and migrates the database and creates the first admin if the
 // database is empty.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	db, err := store.Open(ctx, cfg.Database)
-	if err != nil {
-		return nil, err
-	}
-	if applied, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate: %w", err)
-	} else if len(applied) > 0 {
-		log.Info("database migrated", "database", cfg.Database, "applied", applied)
+	if store.IsPostgres(cfg.Database) && cfg.SecretKey == "" {
+		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or --secret_key) to the same secret on every instance, " +
+			"e.g. the output of: openssl rand -base64 32")
 	}
 	box, err := openSecretBox(cfg, log)
 	if err != nil {
-		db.Close()
 		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("open the database: %w", err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -111,14 +108,30 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.RequestTimeout = cfg.RequestTimeout
 	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
 	ecfg.Retention = cfg.DeliveryRetention
-	ecfg.ExclusiveDB = true // SQLite: one process per file
+	ecfg.ExclusiveDB = !db.Shared() // SQLite: one process per file
 	ecfg.Registerer = reg
 	engine := delivery.New(db, box, ecfg, log)
 	dir := directory.New(db, box, engine, log)
-	created, pw, err := dir.Bootstrap(ctx, cfg.AdminPassword)
+	// Of several instances starting at once, one migrates and creates the
+	// admin; the others wait, then find both done.
+	var created bool
+	var pw string
+	err = db.StartupLock(ctx, func() error {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "applied", applied)
+		}
+		if created, pw, err = dir.Bootstrap(ctx, cfg.AdminPassword); err != nil {
+			return fmt.Errorf("create the first admin: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("create the first admin: %w", err)
+		return nil, err
 	}
 	if created && cfg.AdminPassword == "" {
 		// CONTRACT 2.1: a generated password is printed once, so the

@@ -42,7 +42,8 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 		args = append(args, arg)
 	}
 	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
-		SELECT $1, id, $2, 'pending', $3, $3 FROM webhooks WHERE enabled AND `+cond, args...)
+		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
+		FROM webhooks WHERE enabled AND `+cond, args...)
 	if err != nil {
 		return err
 	}
@@ -198,7 +199,8 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 		marks = append(marks, "$"+strconv.Itoa(len(args)))
 	}
 	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
-		SELECT seq, $1, subject, 'pending', $2, $2 FROM events WHERE occurred_at >= $3 AND type IN (`+strings.Join(marks, ", ")+`)
+		SELECT seq, CAST($1 AS BIGINT), subject, 'pending', CAST($2 AS BIGINT), CAST($2 AS BIGINT)
+		FROM events WHERE occurred_at >= $3 AND type IN (`+strings.Join(marks, ", ")+`)
 		ORDER BY seq`, args...)
 	if err != nil {
 		return 0, err

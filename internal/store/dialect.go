@@ -18,6 +18,15 @@ type dialect struct {
 	isUniqueViolation func(error) bool
 	// greatest is the scalar function returning the larger of its arguments.
 	greatest string
+	// skipLocked ends the claim query so that concurrent claimers skip
+	// rows another has locked ("" where there is one writer).
+	skipLocked string
+	// serializeWrites, if set, runs first in every directory write
+	// transaction so such writes commit in order.
+	serializeWrites string
+	// notify, if set, runs in a transaction that queued deliveries, to wake
+	// the engines of other instances at commit.
+	notify string
 }
 
 var sqliteDialect = dialect{

@@ -42,7 +42,7 @@ type ClaimRequest struct {
 // blocks those after it.
 func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
 	var out []Claimed
-	err := db.Update(ctx, func(tx *Tx) error {
+	err := db.updateEngine(ctx, func(tx *Tx) error {
 		now := micros(tx.Now)
 		skip := []string{}
 		for id, n := range req.InFlight {
@@ -60,7 +60,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		}
 		query += ` AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 				AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-			ORDER BY d.next_attempt_at, d.id LIMIT $2`
+			ORDER BY d.next_attempt_at, d.id LIMIT $2` + tx.dialect.skipLocked
 		rows, err := tx.tx.QueryContext(ctx, query, now, req.Limit*2)
 		if err != nil {
 			return err
@@ -128,7 +128,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
-	return db.Update(ctx, func(tx *Tx) error {
+	return db.updateEngine(ctx, func(tx *Tx) error {
 		upd, err := tx.tx.PrepareContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
 			next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`)
 		if err != nil {
@@ -212,7 +212,7 @@ func (db *DB) ReleaseClaims(ctx context.Context, ids []int64) error {
 // Prune deletes attempts that started before cutoff, and finished
 // deliveries completed before it, and returns how many of each.
 func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries int, err error) {
-	err = db.Update(ctx, func(tx *Tx) error {
+	err = db.updateEngine(ctx, func(tx *Tx) error {
 		res, err := tx.tx.ExecContext(ctx, `DELETE FROM attempts WHERE started_at < $1`, micros(cutoff))
 		if err != nil {
 			return err

@@ -54,8 +54,8 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		return nil, err
 	}
 	if _, err := db.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		applied_at INTEGER NOT NULL)`); err != nil {
+		version    BIGINT PRIMARY KEY,
+		applied_at BIGINT NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var applied []int

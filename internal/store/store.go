@@ -28,6 +28,8 @@ type DB struct {
 	dialect dialect
 	// wakeups carries one signal after a commit that queued deliveries.
 	wakeups chan struct{}
+	// stopListen ends the PostgreSQL notification listener.
+	stopListen func()
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -35,8 +37,8 @@ type DB struct {
 // Open opens (creating if needed) the database named by dsn: a file path for
 // SQLite. It does not migrate; call Migrate.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, herald.Errorf(herald.EINVALID, "PostgreSQL is not supported by this build yet; use a SQLite file path")
+	if IsPostgres(dsn) {
+		return openPostgres(ctx, dsn)
 	}
 	if dsn == "" {
 		return nil, herald.Errorf(herald.EINVALID, "database: empty path")
@@ -64,8 +66,23 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now, wakeups: make(chan struct{}, 1)}, nil
 }
 
+// IsPostgres reports whether a database setting names PostgreSQL.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Shared reports whether several Herald processes may use the database
+// (PostgreSQL), as opposed to one process owning it (SQLite).
+func (db *DB) Shared() bool { return db.dialect.name == "postgres" }
+
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.stopListen != nil {
+		db.stopListen()
+	}
+	if db.reader == db.writer {
+		return db.writer.Close()
+	}
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 
@@ -73,7 +90,7 @@ func (db *DB) Close() error {
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return herald.Errorf(herald.EUNAVAILABLE, "the database does not answer: %v", err)
+		return herald.Errorf(herald.EUNAVAILABLE, "the database does not answer")
 	}
 	return nil
 }
@@ -91,31 +108,61 @@ type Tx struct {
 
 // Update runs fn in a read-write transaction and commits if fn returns nil;
 // otherwise it rolls back and returns fn's error. Nothing fn wrote survives
-// a failure.
+// a failure. Updates commit one at a time, in order (see postgres.go).
+// Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.writer, false, fn)
+	return db.run(ctx, db.writer, txWrite, fn)
 }
 
 // View runs fn in a read-only transaction.
+// Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.reader, true, fn)
+	return db.run(ctx, db.reader, txRead, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
-	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+// updateEngine is Update for the delivery engine's own bookkeeping, which
+// need not wait for directory writes: row locks keep it consistent.
+func (db *DB) updateEngine(ctx context.Context, fn func(*Tx) error) error {
+	return db.run(ctx, db.writer, txEngine, fn)
+}
+
+type txKind int
+
+const (
+	txRead txKind = iota
+	txWrite
+	txEngine
+)
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: kind == txRead})
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return unavailable(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond)}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect}
+	if kind == txWrite && db.dialect.serializeWrites != "" {
+		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
+			_ = sqlTx.Rollback()
+			return unavailable(err)
+		}
+	}
+	// The clock is read after the write lock, so times follow commit order.
+	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
-		return err
+		return unavailable(err)
 	}
-	if readOnly {
+	if kind == txRead {
 		return sqlTx.Rollback()
 	}
+	if tx.wake && db.dialect.notify != "" {
+		if _, err := sqlTx.ExecContext(ctx, db.dialect.notify); err != nil {
+			_ = sqlTx.Rollback()
+			return unavailable(err)
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return unavailable(fmt.Errorf("commit: %w", err))
 	}
 	if tx.wake {
 		db.Wake()
@@ -133,6 +180,15 @@ func (db *DB) Wake() {
 	case db.wakeups <- struct{}{}:
 	default:
 	}
+}
+
+// unavailable turns a lost connection into EUNAVAILABLE, so clients get a
+// 503 that says to try again rather than a 500; other errors pass through.
+func unavailable(err error) error {
+	if err == nil || herald.ErrorCode(err) != herald.EINTERNAL || !isConnectionError(err) {
+		return err
+	}
+	return &herald.Error{Code: herald.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+)
+
+// PostgreSQL specifics: several Herald processes share one database.
+//
+//   - Directory writes take one transaction-level advisory lock, so they
+//     commit one at a time in the order they got their event seq: the event
+//     feed is in commit order and per-subject delivery order holds, as on
+//     SQLite.
+//   - Claims use FOR UPDATE SKIP LOCKED under a lease.
+//   - A commit that queued deliveries NOTIFYs; every instance LISTENs and
+//     wakes its engine.
+//   - Start-up (migrations and the first admin) runs under a session
+//     advisory lock: one instance migrates, the others wait.
+
+// Advisory lock keys; arbitrary but fixed.
+const (
+	lockWrites  = 7201
+	lockStartup = 7200
+	notifyChan  = "herald_deliveries"
+)
+
+var postgresDialect = dialect{
+	name:     "postgres",
+	greatest: "GREATEST",
+	isUniqueViolation: func(err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	},
+	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
+	serializeWrites: `SELECT pg_advisory_xact_lock(7201)`,
+	notify:          `SELECT pg_notify('` + notifyChan + `', '')`,
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	pool.SetMaxOpenConns(20)
+	pool.SetMaxIdleConns(20)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, unavailable(err)
+	}
+	listenCtx, stop := context.WithCancel(context.Background())
+	db := &DB{writer: pool, reader: pool, dialect: postgresDialect, Now: time.Now, wakeups: make(chan struct{}, 1), stopListen: stop}
+	go db.listen(listenCtx, dsn)
+	return db, nil
+}
+
+// listen wakes this instance's engine when any instance commits
+// deliveries. It reconnects until ctx ends; while it is down the engine
+// still finds work at its next timer.
+func (db *DB) listen(ctx context.Context, dsn string) {
+	for wait := time.Second; ctx.Err() == nil; wait = min(wait*2, 30*time.Second) {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+notifyChan); err == nil {
+				wait = time.Second
+				db.Wake() // anything committed while we were not listening
+				for {
+					if _, err = conn.WaitForNotification(ctx); err != nil {
+						break
+					}
+					db.Wake()
+				}
+			}
+			conn.Close(context.Background())
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		slog.Default().Warn("PostgreSQL notifications interrupted; reconnecting", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// StartupLock runs fn while holding the start-up lock, so that of several
+// instances starting at once one migrates and creates the first admin while
+// the others wait. On SQLite it just runs fn.
+func (db *DB) StartupLock(ctx context.Context, fn func() error) error {
+	if db.dialect.name != "postgres" {
+		return fn()
+	}
+	conn, err := db.writer.Conn(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7200)`); err != nil {
+		return unavailable(err)
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7200)`) //nolint:errcheck // released with the session anyway
+	return fn()
+}
