@@ -211,9 +211,11 @@ func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGrou
 	return len(claimed), nil
 }
 
-// lease is how long a claim holds: longer than any request can take.
+// lease is how long a claim holds: longer than any request can take, plus
+// time to record the outcome. When a process dies, another takes over its
+// deliveries after this long.
 func (e *Engine) lease() time.Duration {
-	return e.cfg.ConnectTimeout + e.cfg.RequestTimeout + 30*time.Second
+	return e.cfg.ConnectTimeout + e.cfg.RequestTimeout + 10*time.Second
 }
 
 func claimIDs(cs []store.Claimed) []int64 {

@@ -34,6 +34,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	t.Logf("built herald in %v", time.Since(start).Round(time.Millisecond))
 
 	dir := t.TempDir()
+	database := newDatabase(t)
 	logs := &crashLogs{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -52,7 +53,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	var startSeq int64
 	for run, mode := range modes {
 		rc.setMode(mode)
-		p := startHeraldProcess(t, bin, dir, logs)
+		p := startHeraldProcess(t, bin, dir, database, logs)
 		if run == 0 {
 			api, hookID, startSeq = crashSetup(t, p.url, rc.url)
 		}
@@ -81,7 +82,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	// Last restart: the receiver is back and accepts everything; more
 	// changes come in.
 	rc.setMode(crashOK)
-	p := startHeraldProcess(t, bin, dir, logs)
+	p := startHeraldProcess(t, bin, dir, database, logs)
 	api.base = p.url
 	for i := range 5 {
 		name := fmt.Sprintf("final%d", i)
@@ -97,7 +98,13 @@ func TestCrashLosesNothing(t *testing.T) {
 
 	// Wait until every committed event was accepted by the receiver.
 	var events []event
+	// On PostgreSQL, deliveries the killed process had claimed wait for
+	// their lease (connect + request timeout + 10 s) before another
+	// process may take them: nothing tells it the claimer is dead.
 	deadline := time.Now().Add(20 * time.Second)
+	if onPostgres() {
+		deadline = time.Now().Add(60 * time.Second)
+	}
 	for {
 		events = api.events(t, startSeq)
 		missing := 0
@@ -221,9 +228,9 @@ type heraldProcess struct {
 	done chan struct{}
 }
 
-// startHeraldProcess runs "herald serve" on dir/herald.db and a free port
-// and waits until it answers /api/v1/health.
-func startHeraldProcess(t *testing.T, bin, dir string, logs *crashLogs) *heraldProcess {
+// startHeraldProcess runs "herald serve" in dir on the database and a free
+// port and waits until it answers /api/v1/health.
+func startHeraldProcess(t *testing.T, bin, dir, database string, logs *crashLogs) *heraldProcess {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -236,10 +243,11 @@ func startHeraldProcess(t *testing.T, bin, dir string, logs *crashLogs) *heraldP
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"HERALD_ADDR="+addr,
-		"HERALD_DATABASE="+filepath.Join(dir, "herald.db"),
+		"HERALD_DATABASE="+database,
+		"HERALD_SECRET_KEY="+testSecretKey,
 		"HERALD_ADMIN_PASSWORD="+adminPassword,
 		"HERALD_RETRY_SCHEDULE=0,50ms,100ms,200ms,300ms,500ms,500ms,500ms,500ms,500ms,500ms",
-		"HERALD_REQUEST_TIMEOUT=15s",
+		"HERALD_REQUEST_TIMEOUT="+crashRequestTimeout(),
 	)
 	cmd.Stdout = logs
 	cmd.Stderr = logs
@@ -599,4 +607,13 @@ func crashWorkload(api crashAPI, prefix string, ops *crashOps, stop chan struct{
 		}
 		ops.add("user_deleted", name)
 	}
+}
+
+// crashRequestTimeout keeps leases short on PostgreSQL, where a restarted
+// process must wait for the dead one's leases to run out.
+func crashRequestTimeout() string {
+	if onPostgres() {
+		return "3s"
+	}
+	return "15s"
 }

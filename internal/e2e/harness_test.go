@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/testdb"
 )
 
 const adminPassword = "admin-password-1"
@@ -34,11 +35,28 @@ type testServer struct {
 	logs   *bytes.Buffer
 }
 
-// startServer starts Herald on a new database in a temp dir; opts change
-// its configuration.
+// The suite runs on SQLite, or on PostgreSQL with HERALD_TEST_BACKEND=postgres
+// (each test on a database of its own).
+func onPostgres() bool { return os.Getenv("HERALD_TEST_BACKEND") == "postgres" }
+
+// testSecretKey is the secret_key the tests use on PostgreSQL.
+const testSecretKey = "test-secret-key-0123456789abcdef"
+
+// newDatabase returns the setting for a new, empty database of the
+// backend under test.
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	if onPostgres() {
+		return testdb.Postgres(t)
+	}
+	return filepath.Join(t.TempDir(), "herald.db")
+}
+
+// startServer starts Herald on a new database; opts change its
+// configuration.
 func startServer(t *testing.T, opts ...func(*app.Config)) *testServer {
 	t.Helper()
-	return startServerOn(t, filepath.Join(t.TempDir(), "herald.db"), opts...)
+	return startServerOn(t, newDatabase(t), opts...)
 }
 
 // startServerOn starts Herald on the given database file.
@@ -47,6 +65,9 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 	cfg := app.DefaultConfig()
 	cfg.Database = dbPath
 	cfg.AdminPassword = adminPassword
+	if onPostgres() {
+		cfg.SecretKey = testSecretKey
+	}
 	// Retries in milliseconds instead of minutes, so tests see them.
 	cfg.RetrySchedule = []time.Duration{0, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
 		100 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}

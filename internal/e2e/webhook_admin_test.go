@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -118,25 +119,44 @@ func TestWebhookSecretsAtRest(t *testing.T) {
 	if len(list) != 1 || list[0].Token != token || list[0].SigningSecret != hook.SigningSecret {
 		t.Fatalf("list = %+v", list)
 	}
-	// The key file sits beside the database, readable by its owner only.
-	st, err := os.Stat(s.DBPath + ".key")
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("key file: %v %v", st, err)
-	}
 	logs := s.logs.String()
-	s.stop()
-	files, _ := filepath.Glob(s.DBPath + "*")
-	for _, f := range files {
-		if strings.HasSuffix(f, ".key") {
-			continue
-		}
-		data, err := os.ReadFile(f)
+	secrets := []string{token, hook.SigningSecret, strings.TrimPrefix(hook.SigningSecret, "whsec_")}
+	if onPostgres() {
+		// Read every stored webhook column back as text.
+		db, err := sql.Open("pgx", s.DBPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, secret := range []string{token, hook.SigningSecret, strings.TrimPrefix(hook.SigningSecret, "whsec_")} {
-			if bytes.Contains(data, []byte(secret)) {
-				t.Fatalf("%s contains a secret in the clear", filepath.Base(f))
+		defer db.Close()
+		var dump string
+		if err := db.QueryRow(`SELECT string_agg(w::text, ' ') FROM webhooks w`).Scan(&dump); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range secrets {
+			if strings.Contains(dump, secret) {
+				t.Fatal("the webhooks table holds a secret in the clear")
+			}
+		}
+	} else {
+		// The key file sits beside the database, readable by its owner only.
+		st, err := os.Stat(s.DBPath + ".key")
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("key file: %v %v", st, err)
+		}
+		s.stop()
+		files, _ := filepath.Glob(s.DBPath + "*")
+		for _, f := range files {
+			if strings.HasSuffix(f, ".key") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range secrets {
+				if bytes.Contains(data, []byte(secret)) {
+					t.Fatalf("%s contains a secret in the clear", filepath.Base(f))
+				}
 			}
 		}
 	}
