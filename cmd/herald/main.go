@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on HERALD_PPROF_ADDR
 	"net/url"
 	"os"
 	"os/signal"
@@ -81,6 +83,11 @@ func serve(ctx context.Context, log *slog.Logger, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if addr := os.Getenv("HERALD_PPROF_ADDR"); addr != "" {
+		// Profiling on a separate, opt-in listener (e.g. 127.0.0.1:6060),
+		// never on the public address.
+		go func() { log.Warn("pprof listener stopped", "err", http.ListenAndServe(addr, nil)) }()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (set --addr or HERALD_ADDR to use another address)", cfg.Addr, err)

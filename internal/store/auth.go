@@ -20,7 +20,7 @@ func (tx *Tx) CreateSession(ctx context.Context, tokenHash string, userID int64,
 // Returns EUNAUTHORIZED if there is none.
 func (tx *Tx) SessionUserID(ctx context.Context, tokenHash string) (int64, error) {
 	var id int64
-	err := tx.tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
+	err := tx.queryRow(ctx, `SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
 		tokenHash, micros(tx.Now)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, herald.Errorf(herald.EUNAUTHORIZED, "session expired or unknown; log in again")
@@ -57,7 +57,7 @@ func (tx *Tx) CreateAPIToken(ctx context.Context, userID int64, name, tokenHash 
 // Returns EUNAUTHORIZED if there is none.
 func (tx *Tx) APITokenUserID(ctx context.Context, tokenHash string) (int64, error) {
 	var id int64
-	err := tx.tx.QueryRowContext(ctx, `SELECT user_id FROM api_tokens WHERE token_hash = $1`, tokenHash).Scan(&id)
+	err := tx.queryRow(ctx, `SELECT user_id FROM api_tokens WHERE token_hash = $1`, tokenHash).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, herald.Errorf(herald.EUNAUTHORIZED, "unknown or revoked API token")
 	}
@@ -66,7 +66,7 @@ func (tx *Tx) APITokenUserID(ctx context.Context, tokenHash string) (int64, erro
 
 // ListAPITokens returns a user's tokens, oldest first, without secrets.
 func (tx *Tx) ListAPITokens(ctx context.Context, userID int64) ([]herald.APIToken, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT id, name, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id`, userID)
+	rows, err := tx.query(ctx, `SELECT id, name, created_at FROM api_tokens WHERE user_id = $1 ORDER BY id`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (tx *Tx) CreateWorkerToken(ctx context.Context, worker, tokenHash string) e
 // Returns EUNAUTHORIZED if there is none.
 func (tx *Tx) WorkerByToken(ctx context.Context, tokenHash string) (string, error) {
 	var worker string
-	err := tx.tx.QueryRowContext(ctx, `SELECT worker FROM worker_tokens WHERE token_hash = $1`, tokenHash).Scan(&worker)
+	err := tx.queryRow(ctx, `SELECT worker FROM worker_tokens WHERE token_hash = $1`, tokenHash).Scan(&worker)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", herald.Errorf(herald.EUNAUTHORIZED, "unknown station token")
 	}
@@ -117,7 +117,7 @@ func (tx *Tx) WorkerByToken(ctx context.Context, tokenHash string) (string, erro
 func (tx *Tx) LoginFailures(ctx context.Context, key string) (int, time.Time, error) {
 	var n int
 	var at int64
-	err := tx.tx.QueryRowContext(ctx, `SELECT failures, last_failure_at FROM login_failures WHERE key = $1`, key).Scan(&n, &at)
+	err := tx.queryRow(ctx, `SELECT failures, last_failure_at FROM login_failures WHERE key = $1`, key).Scan(&n, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}

@@ -87,7 +87,7 @@ func (tx *Tx) ListDeliveries(ctx context.Context, webhookID int64, status string
 	}
 	args = append(args, limit)
 	query += ` ORDER BY d.id DESC LIMIT $` + strconv.Itoa(len(args))
-	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	rows, err := tx.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (tx *Tx) ListDeliveries(ctx context.Context, webhookID int64, status string
 // Returns ENOTFOUND if the webhook has no such delivery.
 func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, []byte, error) {
 	var payload string
-	row := tx.tx.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
+	row := tx.queryRow(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id)
 	var d herald.Delivery
 	var next, created, completed int64
@@ -132,7 +132,7 @@ func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Del
 
 // Attempts returns every attempt of a delivery, first first.
 func (tx *Tx) Attempts(ctx context.Context, deliveryID int64) ([]herald.Attempt, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT n, started_at, duration_ms, status_code, response_body, error
+	rows, err := tx.query(ctx, `SELECT n, started_at, duration_ms, status_code, response_body, error
 		FROM attempts WHERE delivery_id = $1 ORDER BY n`, deliveryID)
 	if err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func (tx *Tx) Attempts(ctx context.Context, deliveryID int64) ([]herald.Attempt,
 // Returns ENOTFOUND, or ECONFLICT while it is being sent.
 func (tx *Tx) Redeliver(ctx context.Context, webhookID, id int64) error {
 	var lease int64
-	err := tx.tx.QueryRowContext(ctx, `SELECT lease_until FROM deliveries WHERE webhook_id = $1 AND id = $2`, webhookID, id).Scan(&lease)
+	err := tx.queryRow(ctx, `SELECT lease_until FROM deliveries WHERE webhook_id = $1 AND id = $2`, webhookID, id).Scan(&lease)
 	if errors.Is(err, sql.ErrNoRows) {
 		return herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
 	}

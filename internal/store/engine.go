@@ -61,6 +61,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		query += ` AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 				AND p.state IN ('pending', 'retrying') AND p.id < d.id)
 			ORDER BY d.next_attempt_at, d.id LIMIT $2` + tx.dialect.skipLocked
+		// Built per call (the skip list varies), so not a cached statement.
 		rows, err := tx.tx.QueryContext(ctx, query, now, req.Limit*2)
 		if err != nil {
 			return err
@@ -129,13 +130,13 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		return nil
 	}
 	return db.updateEngine(ctx, func(tx *Tx) error {
-		upd, err := tx.tx.PrepareContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
+		upd, err := tx.stmt(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
 			next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`)
 		if err != nil {
 			return err
 		}
 		defer upd.Close()
-		ins, err := tx.tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+		ins, err := tx.stmt(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
 			VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`)
 		if err != nil {
 			return err
@@ -213,13 +214,13 @@ func (db *DB) ReleaseClaims(ctx context.Context, ids []int64) error {
 // deliveries completed before it, and returns how many of each.
 func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries int, err error) {
 	err = db.updateEngine(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, `DELETE FROM attempts WHERE started_at < $1`, micros(cutoff))
+		res, err := tx.exec(ctx, `DELETE FROM attempts WHERE started_at < $1`, micros(cutoff))
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
 		attempts = int(n)
-		res, err = tx.tx.ExecContext(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND completed_at < $1`, micros(cutoff))
+		res, err = tx.exec(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND completed_at < $1`, micros(cutoff))
 		if err != nil {
 			return err
 		}
@@ -271,16 +272,18 @@ func (db *DB) WebhooksByID(ctx context.Context, ids []int64) (map[int64]herald.W
 	if len(ids) == 0 {
 		return out, nil
 	}
-	list := make([]string, len(ids))
-	for i, id := range ids {
-		list[i] = strconv.FormatInt(id, 10)
-	}
 	err := db.View(ctx, func(tx *Tx) error {
-		hooks, err := tx.queryWebhooks(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id IN (`+strings.Join(list, ",")+`)`)
-		for _, w := range hooks {
-			out[w.ID] = w
+		for _, id := range ids {
+			w, err := tx.WebhookByID(ctx, id)
+			if herald.ErrorCode(err) == herald.ENOTFOUND {
+				continue // deleted since its deliveries were claimed
+			}
+			if err != nil {
+				return err
+			}
+			out[id] = w
 		}
-		return err
+		return nil
 	})
 	return out, err
 }

@@ -27,7 +27,7 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 // ListEvents returns up to limit events with seq greater than after, in
 // commit order.
 func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
+	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
 		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 	if before <= 0 {
 		before = 1 << 62
 	}
-	rows, err := tx.tx.QueryContext(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
+	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
 		WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ type GroupRow struct {
 // Returns ENOTFOUND if there is none.
 func (tx *Tx) GroupByName(ctx context.Context, name string) (GroupRow, error) {
 	var g GroupRow
-	err := tx.tx.QueryRowContext(ctx, `SELECT id, name, is_admin FROM groups WHERE name = $1`, name).Scan(&g.ID, &g.Name, &g.IsAdmin)
+	err := tx.queryRow(ctx, `SELECT id, name, is_admin FROM groups WHERE name = $1`, name).Scan(&g.ID, &g.Name, &g.IsAdmin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, herald.Errorf(herald.ENOTFOUND, "no group named %q", name)
 	}
@@ -30,7 +30,7 @@ func (tx *Tx) GroupByName(ctx context.Context, name string) (GroupRow, error) {
 }
 
 func (tx *Tx) groupMembers(ctx context.Context, groupID int64) ([]string, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id
+	rows, err := tx.query(ctx, `SELECT u.username FROM group_members m JOIN users u ON u.id = m.user_id
 		WHERE m.group_id = $1 ORDER BY u.username`, groupID)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (tx *Tx) groupMembers(ctx context.Context, groupID int64) ([]string, error)
 
 // GroupMemberIDs returns the user ids of a group's members.
 func (tx *Tx) GroupMemberIDs(ctx context.Context, groupID int64) ([]int64, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT user_id FROM group_members WHERE group_id = $1`, groupID)
+	rows, err := tx.query(ctx, `SELECT user_id FROM group_members WHERE group_id = $1`, groupID)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (tx *Tx) GroupMemberIDs(ctx context.Context, groupID int64) ([]int64, error
 
 // ListGroups returns every group with its members, sorted by name.
 func (tx *Tx) ListGroups(ctx context.Context) ([]herald.Group, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT id, name, is_admin FROM groups ORDER BY name`)
+	rows, err := tx.query(ctx, `SELECT id, name, is_admin FROM groups ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (tx *Tx) RemoveMember(ctx context.Context, groupID, userID int64) error {
 // GroupIDByName returns a group's id. Returns ENOTFOUND if there is none.
 func (tx *Tx) GroupIDByName(ctx context.Context, name string) (int64, error) {
 	var id int64
-	err := tx.tx.QueryRowContext(ctx, `SELECT id FROM groups WHERE name = $1`, name).Scan(&id)
+	err := tx.queryRow(ctx, `SELECT id FROM groups WHERE name = $1`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, herald.Errorf(herald.ENOTFOUND, "no group named %q", name)
 	}

@@ -24,7 +24,7 @@ func (tx *Tx) CreateJob(ctx context.Context, userID int64, worker string) (int64
 
 // JobByID returns a job. Returns ENOTFOUND if there is none.
 func (tx *Tx) JobByID(ctx context.Context, id int64) (herald.Job, error) {
-	j, err := scanJob(tx.tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id WHERE j.id = $1`, id))
+	j, err := scanJob(tx.queryRow(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id WHERE j.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, herald.Errorf(herald.ENOTFOUND, "no provisioning job with id %d", id)
 	}
@@ -33,7 +33,7 @@ func (tx *Tx) JobByID(ctx context.Context, id int64) (herald.Job, error) {
 
 // NextPendingJob returns the oldest pending job of a station, or ENOTFOUND.
 func (tx *Tx) NextPendingJob(ctx context.Context, worker string) (herald.Job, error) {
-	j, err := scanJob(tx.tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id
+	j, err := scanJob(tx.queryRow(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id
 		WHERE j.worker = $1 AND j.status = $2 ORDER BY j.id LIMIT 1`, worker, herald.JobPending))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, herald.Errorf(herald.ENOTFOUND, "no pending job for station %q", worker)
@@ -53,7 +53,7 @@ func (tx *Tx) SetJobStatus(ctx context.Context, id int64, status, serial, errMsg
 
 // JobsForUser returns a user's provisioning jobs, newest first.
 func (tx *Tx) JobsForUser(ctx context.Context, userID int64, limit int) ([]herald.Job, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id
+	rows, err := tx.query(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id
 		WHERE j.user_id = $1 ORDER BY j.id DESC LIMIT $2`, userID, limit)
 	if err != nil {
 		return nil, err

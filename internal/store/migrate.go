@@ -62,7 +62,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	for _, m := range ms {
 		err := db.Update(ctx, func(tx *Tx) error {
 			var n int
-			if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+			if err := tx.queryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -71,7 +71,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 			if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
-			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, micros(tx.Now)); err != nil {
+			if _, err := tx.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.version, micros(tx.Now)); err != nil {
 				return err
 			}
 			applied = append(applied, m.version)

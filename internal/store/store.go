@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -20,9 +21,11 @@ import (
 
 // DB is an open Herald database.
 type DB struct {
-	// writer serialises write transactions: SQLite allows one writer, and
-	// queueing in Go is cheaper than spinning on SQLITE_BUSY.
-	writer *sql.DB
+	// writer serves write transactions; on SQLite writeMu lets one run at
+	// a time: SQLite allows one writer, and queueing in Go is cheaper than
+	// spinning on SQLITE_BUSY.
+	writer  *sql.DB
+	writeMu sync.Mutex
 	// reader serves read-only transactions concurrently with the writer.
 	reader  *sql.DB
 	dialect dialect
@@ -30,6 +33,8 @@ type DB struct {
 	wakeups chan struct{}
 	// stopListen ends the PostgreSQL notification listener.
 	stopListen func()
+	// stmts caches prepared statements by pool and query text.
+	stmts sync.Map
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -47,7 +52,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dsn, err)
 	}
-	writer.SetMaxOpenConns(1)
+	// Two connections: one runs the write transaction (writeMu lets one in
+	// at a time), the other is free to prepare statements meanwhile.
+	writer.SetMaxOpenConns(2)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
 	// Touch the file through the writer first so it exists (and is in WAL
@@ -98,6 +105,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // Tx is one database transaction with a fixed clock: every row it writes
 // carries the same Now.
 type Tx struct {
+	db      *DB
+	pool    *sql.DB // the pool tx came from, for its prepared statements
 	tx      *sql.Tx
 	dialect dialect
 	Now     time.Time
@@ -135,11 +144,15 @@ const (
 )
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) error) error {
+	if kind != txRead && !db.Shared() {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
 	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: kind == txRead})
 	if err != nil {
 		return unavailable(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{db: db, pool: pool, tx: sqlTx, dialect: db.dialect}
 	if kind == txWrite && db.dialect.serializeWrites != "" {
 		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
 			_ = sqlTx.Rollback()
@@ -191,8 +204,52 @@ func unavailable(err error) error {
 	return &herald.Error{Code: herald.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
 }
 
+// stmt returns the transaction's handle of a prepared statement for query.
+// Statements are prepared once per connection and reused: parsing SQL
+// would otherwise cost more than running it.
+func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s, err := tx.db.prepared(ctx, tx.pool, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.tx.StmtContext(ctx, s), nil
+}
+
+func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// row is a *sql.Row that can also carry an error from preparing.
+type row struct {
+	*sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.Row.Scan(dest...)
+}
+
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
+	s, err := tx.stmt(ctx, query)
+	if err != nil {
+		return row{err: err}
+	}
+	return row{Row: s.QueryRowContext(ctx, args...)}
+}
+
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := tx.tx.ExecContext(ctx, query, args...)
+	s, err := tx.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.ExecContext(ctx, args...)
 	if err != nil && tx.dialect.isUniqueViolation(err) {
 		return nil, herald.Errorf(herald.ECONFLICT, "already exists")
 	}
@@ -208,7 +265,7 @@ func (tx *Tx) insert(ctx context.Context, query string, args ...any) (int64, err
 // new row.
 func (tx *Tx) insertReturning(ctx context.Context, column, query string, args ...any) (int64, error) {
 	var id int64
-	err := tx.tx.QueryRowContext(ctx, query+" RETURNING "+column, args...).Scan(&id)
+	err := tx.queryRow(ctx, query+" RETURNING "+column, args...).Scan(&id)
 	if err != nil && tx.dialect.isUniqueViolation(err) {
 		return 0, herald.Errorf(herald.ECONFLICT, "already exists")
 	}
@@ -219,3 +276,27 @@ func (tx *Tx) insertReturning(ctx context.Context, column, query string, args ..
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
+}
+
+// prepared returns the pool-level prepared statement for query, preparing
+// it on first use. Only fixed query texts come here; queries built with
+// lists of ids go straight to the transaction.
+func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	key := stmtKey{pool, query}
+	if s, ok := db.stmts.Load(key); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}

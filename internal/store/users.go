@@ -24,7 +24,7 @@ func scanUser(row interface{ Scan(...any) error }) (herald.User, error) {
 // UserByUsername returns the user with that username, with groups and
 // is_admin filled in. Returns ENOTFOUND if there is none.
 func (tx *Tx) UserByUsername(ctx context.Context, username string) (herald.User, error) {
-	u, err := scanUser(tx.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, herald.Errorf(herald.ENOTFOUND, "no user named %q", username)
 	}
@@ -36,7 +36,7 @@ func (tx *Tx) UserByUsername(ctx context.Context, username string) (herald.User,
 
 // UserByID returns the user with that id. Returns ENOTFOUND if there is none.
 func (tx *Tx) UserByID(ctx context.Context, id int64) (herald.User, error) {
-	u, err := scanUser(tx.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, herald.Errorf(herald.ENOTFOUND, "no user with id %d", id)
 	}
@@ -66,7 +66,7 @@ func (tx *Tx) UsersByIDs(ctx context.Context, ids []int64) ([]herald.User, error
 
 // ListUsers returns every user, sorted by username.
 func (tx *Tx) ListUsers(ctx context.Context) ([]herald.User, error) {
-	rows, err := tx.tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	rows, err := tx.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (tx *Tx) fillGroups(ctx context.Context, users []*herald.User) error {
 		args = append(args, users[0].ID)
 	}
 	query += ` ORDER BY g.name`
-	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	rows, err := tx.query(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (tx *Tx) fillGroups(ctx context.Context, users []*herald.User) error {
 // UsernameTaken reports whether a user with that username exists.
 func (tx *Tx) UsernameTaken(ctx context.Context, username string) (bool, error) {
 	var n int
-	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE username = $1`, username).Scan(&n)
+	err := tx.queryRow(ctx, `SELECT count(*) FROM users WHERE username = $1`, username).Scan(&n)
 	return n > 0, err
 }
 
@@ -136,7 +136,7 @@ func (tx *Tx) UsernameTaken(ctx context.Context, username string) (bool, error) 
 // compared without case.
 func (tx *Tx) EmailTaken(ctx context.Context, email string, exceptID int64) (bool, error) {
 	var n int
-	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE lower(email) = lower($1) AND id <> $2`, email, exceptID).Scan(&n)
+	err := tx.queryRow(ctx, `SELECT count(*) FROM users WHERE lower(email) = lower($1) AND id <> $2`, email, exceptID).Scan(&n)
 	return n > 0, err
 }
 
@@ -179,7 +179,7 @@ func (tx *Tx) TouchUser(ctx context.Context, id int64) error {
 // PasswordHash returns the stored password hash of a user ("" if none).
 func (tx *Tx) PasswordHash(ctx context.Context, userID int64) (string, error) {
 	var h string
-	err := tx.tx.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = $1`, userID).Scan(&h)
+	err := tx.queryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, userID).Scan(&h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", herald.Errorf(herald.ENOTFOUND, "no user with id %d", userID)
 	}
@@ -208,7 +208,7 @@ func (tx *Tx) DeleteUser(ctx context.Context, id int64) error {
 // CountAdmins returns how many users belong to at least one admin group.
 func (tx *Tx) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	err := tx.tx.QueryRowContext(ctx, `SELECT count(DISTINCT m.user_id) FROM group_members m
+	err := tx.queryRow(ctx, `SELECT count(DISTINCT m.user_id) FROM group_members m
 		JOIN groups g ON g.id = m.group_id WHERE g.is_admin`).Scan(&n)
 	return n, err
 }
@@ -216,7 +216,7 @@ func (tx *Tx) CountAdmins(ctx context.Context) (int, error) {
 // CountUsers returns the number of users.
 func (tx *Tx) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := tx.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 

@@ -83,7 +83,7 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 
 // WebhookByID returns a webhook. Returns ENOTFOUND if there is none.
 func (tx *Tx) WebhookByID(ctx context.Context, id int64) (herald.Webhook, error) {
-	w, err := scanWebhook(tx.tx.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
+	w, err := scanWebhook(tx.queryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return w, herald.Errorf(herald.ENOTFOUND, "no webhook with id %d", id)
 	}
@@ -96,7 +96,7 @@ func (tx *Tx) ListWebhooks(ctx context.Context) ([]herald.Webhook, error) {
 }
 
 func (tx *Tx) queryWebhooks(ctx context.Context, query string, args ...any) ([]herald.Webhook, error) {
-	rows, err := tx.tx.QueryContext(ctx, query, args...)
+	rows, err := tx.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (tx *Tx) queryWebhooks(ctx context.Context, query string, args ...any) ([]h
 // Returns ENOTFOUND if there is no such webhook.
 func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) (int, error) {
 	var dropped int
-	if err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND state IN ('pending', 'retrying')`, id).Scan(&dropped); err != nil {
+	if err := tx.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND state IN ('pending', 'retrying')`, id).Scan(&dropped); err != nil {
 		return 0, err
 	}
 	// Attempts go with their deliveries, deliveries with their webhook.
