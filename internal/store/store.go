@@ -21,11 +21,15 @@ import (
 
 // DB is an open Herald database.
 type DB struct {
-	// writer serves write transactions; on SQLite writeMu lets one run at
-	// a time: SQLite allows one writer, and queueing in Go is cheaper than
-	// spinning on SQLITE_BUSY.
-	writer  *sql.DB
-	writeMu sync.Mutex
+	// writer serves write transactions. On SQLite one goroutine runs them
+	// (group commit): SQLite allows one writer, and queueing in Go is
+	// cheaper than spinning on SQLITE_BUSY.
+	writer *sql.DB
+	// Group commit of SQLite writes (groupcommit.go).
+	writes      chan *writeJob
+	quit        chan struct{}
+	writerDone  chan struct{}
+	startWriter sync.Once
 	// reader serves read-only transactions concurrently with the writer.
 	reader  *sql.DB
 	dialect dialect
@@ -52,8 +56,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dsn, err)
 	}
-	// Two connections: one runs the write transaction (writeMu lets one in
-	// at a time), the other is free to prepare statements meanwhile.
+	// Two connections: one runs the write transaction (the group
+	// committer runs one at a time), the other is free to prepare
+	// statements meanwhile.
 	writer.SetMaxOpenConns(2)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
@@ -70,7 +75,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now, wakeups: make(chan struct{}, 1)}, nil
+	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now, wakeups: make(chan struct{}, 1),
+		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
 }
 
 // IsPostgres reports whether a database setting names PostgreSQL.
@@ -86,6 +92,11 @@ func (db *DB) Shared() bool { return db.dialect.name == "postgres" }
 func (db *DB) Close() error {
 	if db.stopListen != nil {
 		db.stopListen()
+	}
+	if db.quit != nil {
+		close(db.quit)
+		db.startWriter.Do(func() { close(db.writerDone) }) // never started
+		<-db.writerDone
 	}
 	if db.reader == db.writer {
 		return db.writer.Close()
@@ -145,8 +156,7 @@ const (
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) error) error {
 	if kind != txRead && !db.Shared() {
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
+		return db.submit(ctx, fn)
 	}
 	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: kind == txRead})
 	if err != nil {

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Group commit (SQLite). With synchronous=FULL every commit waits for an
+// fsync, which caps one-by-one commits at a few hundred a second. Instead,
+// one goroutine runs the write transactions queued while the previous
+// commit was in progress inside a single database transaction, each in a
+// savepoint of its own: a failing one is rolled back to its savepoint and
+// reports its error, the others commit together with one fsync. Each
+// caller's change is still all or nothing, and callers are answered only
+// after the commit.
+
+// maxBatch bounds how many changes share one commit.
+const maxBatch = 128
+
+type writeJob struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+var errClosed = errors.New("the database is closed")
+
+// submit queues fn for the group committer and waits for its outcome.
+func (db *DB) submit(ctx context.Context, fn func(*Tx) error) error {
+	db.startWriter.Do(func() { go db.writeLoop() })
+	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writes <- job:
+	case <-db.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the change may commit, so wait for the answer even if
+	// ctx ends: the caller must not report failure for a committed change.
+	return <-job.done
+}
+
+func (db *DB) writeLoop() {
+	defer close(db.writerDone)
+	for {
+		var first *writeJob
+		select {
+		case first = <-db.writes:
+		case <-db.quit:
+			return
+		}
+		batch := []*writeJob{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-db.writes:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		db.commitBatch(batch)
+	}
+}
+
+// commitBatch runs the jobs in one transaction and answers each.
+func (db *DB) commitBatch(batch []*writeJob) {
+	results := make([]error, len(batch))
+	answer := func() {
+		for i, j := range batch {
+			j.done <- results[i]
+		}
+	}
+	fail := func(err error) {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+		answer()
+	}
+	ctx := context.Background()
+	sqlTx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		fail(unavailable(fmt.Errorf("begin: %w", err)))
+		return
+	}
+	single := len(batch) == 1
+	wake := false
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if !single {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
+				_ = sqlTx.Rollback()
+				fail(unavailable(err))
+				return
+			}
+		}
+		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond)}
+		err := call(j.fn, tx)
+		switch {
+		case err != nil && single:
+			_ = sqlTx.Rollback()
+			results[i] = unavailable(err)
+			answer()
+			return
+		case err != nil:
+			results[i] = unavailable(err)
+			_, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO change")
+			if rerr == nil {
+				_, rerr = sqlTx.ExecContext(ctx, "RELEASE change")
+			}
+			if rerr != nil {
+				_ = sqlTx.Rollback()
+				fail(unavailable(rerr))
+				return
+			}
+		default:
+			wake = wake || tx.wake
+			if !single {
+				if _, err := sqlTx.ExecContext(ctx, "RELEASE change"); err != nil {
+					_ = sqlTx.Rollback()
+					fail(unavailable(err))
+					return
+				}
+			}
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		fail(unavailable(fmt.Errorf("commit: %w", err)))
+		return
+	}
+	if wake {
+		db.Wake()
+	}
+	answer()
+}
+
+// call runs fn, turning a panic into an error so one bad change cannot stop
+// every writer.
+func call(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = herald.Errorf(herald.EINTERNAL, "panic in a write transaction: %v", v)
+		}
+	}()
+	return fn(tx)
+}
