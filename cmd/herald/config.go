@@ -62,6 +62,13 @@ var settings = []setting{
 		c.DeliveryRetention = d
 		return nil
 	}},
+	{"log_format", "log format: text or json", "text", func(c *app.Config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("log_format: %q is not text or json", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
 	{"webhook_deny_private", "refuse webhook requests to loopback and private addresses too", "false", func(c *app.Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -74,24 +81,43 @@ var settings = []setting{
 
 func envName(name string) string { return "HERALD_" + strings.ToUpper(name) }
 
-// parseConfig reads the settings from args and the environment.
+// parseConfig reads the settings from args and the environment, for a
+// command that takes no arguments.
 func parseConfig(cmd string, args []string) (app.Config, error) {
+	cfg, rest, err := parseCommand(cmd, "", args, nil)
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("unexpected argument %q", rest[0])
+	}
+	return cfg, err
+}
+
+// parseCommand reads the settings and a command's own flags (added by
+// extra) and returns the remaining arguments.
+func parseCommand(cmd, argsUsage string, args []string, extra func(*flag.FlagSet)) (app.Config, []string, error) {
 	fs := flag.NewFlagSet("herald "+cmd, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: herald %s [flags]\n\nEvery flag can also be set with its environment variable.\n\n", cmd)
-		for _, s := range settings {
-			fmt.Fprintf(fs.Output(), "  --%-22s %s %s (default %q)\n", s.name, envName(s.name), s.usage, s.def)
-		}
+	if extra != nil {
+		extra(fs)
 	}
 	values := make(map[string]*string, len(settings))
 	for _, s := range settings {
 		values[s.name] = fs.String(s.name, "", s.usage)
 	}
-	if err := fs.Parse(args); err != nil {
-		return app.Config{}, err
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: herald %s [flags] %s\n\nSettings (each also an environment variable):\n", cmd, argsUsage)
+		for _, s := range settings {
+			fmt.Fprintf(fs.Output(), "  --%-22s %s: %s (default %q)\n", s.name, envName(s.name), s.usage, s.def)
+		}
+		if extra != nil {
+			fmt.Fprintf(fs.Output(), "\nFlags of this command:\n")
+			fs.VisitAll(func(f *flag.Flag) {
+				if _, isSetting := values[f.Name]; !isSetting {
+					fmt.Fprintf(fs.Output(), "  --%-22s %s\n", f.Name, f.Usage)
+				}
+			})
+		}
 	}
-	if fs.NArg() > 0 {
-		return app.Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if err := fs.Parse(args); err != nil {
+		return app.Config{}, nil, err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -105,8 +131,8 @@ func parseConfig(cmd string, args []string) (app.Config, error) {
 			v = *values[s.name]
 		}
 		if err := s.apply(&cfg, v); err != nil {
-			return app.Config{}, err
+			return app.Config{}, nil, err
 		}
 	}
-	return cfg, nil
+	return cfg, fs.Args(), nil
 }

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/heraldhq/herald"
@@ -27,13 +28,22 @@ import (
 const usage = `Herald: a user directory that tells other systems about every change.
 
 Usage:
-  herald serve [flags]     run the server (web UI and API)
-  herald migrate [flags]   bring the database schema up to date and exit
-  herald version           print the version
-  herald help              show this help
+  herald serve                      run the server (web UI, API, webhook delivery)
+  herald migrate                    bring the database schema up to date and exit
+  herald user add USERNAME          add a user (--email, --first_name, --last_name,
+                                    --admin; password from --password-stdin)
+  herald user passwd USERNAME       set a user's password (read from standard input)
+  herald user list                  list users
+  herald webhook list               list webhooks
+  herald webhook test ID            send a webhook_test request now and show the outcome
+  herald token create USERNAME NAME create an API token (printed once)
+  herald backup FILE                write a consistent copy of the SQLite database to FILE
+  herald version                    print the version
+  herald help                       show this help
 
-Run "herald serve --help" for the settings; each is also an environment
-variable HERALD_<NAME>, e.g. HERALD_ADMIN_PASSWORD.
+Every command works on the configured database. Settings are flags or
+environment variables HERALD_<NAME>, e.g. --database or HERALD_DATABASE;
+"herald serve --help" lists them.
 `
 
 func main() {
@@ -45,22 +55,34 @@ func run(args []string) int {
 		fmt.Fprint(os.Stderr, usage)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	cmd, rest := args[0], args[1:]
+	if (cmd == "user" || cmd == "webhook" || cmd == "token") && len(rest) > 0 {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	commands := map[string]func(context.Context, []string) error{
+		"serve":        serve,
+		"migrate":      migrate,
+		"user add":     userAdd,
+		"user passwd":  userPasswd,
+		"user list":    userList,
+		"webhook list": webhookList,
+		"webhook test": webhookTest,
+		"token create": tokenCreate,
+		"backup":       backup,
+	}
 	var err error
-	switch args[0] {
-	case "serve":
-		err = serve(ctx, log, args[1:])
-	case "migrate":
-		err = migrate(ctx, log, args[1:])
-	case "version", "--version", "-v":
+	switch f, ok := commands[cmd]; {
+	case ok:
+		err = f(ctx, rest)
+	case cmd == "version" || cmd == "--version" || cmd == "-v":
 		fmt.Println("herald", herald.Version)
-	case "help", "--help", "-h":
+	case cmd == "help" || cmd == "--help" || cmd == "-h":
 		fmt.Print(usage)
 	default:
-		fmt.Fprintf(os.Stderr, "herald: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(os.Stderr, "herald: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), usage)
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -73,11 +95,20 @@ func run(args []string) int {
 	return 0
 }
 
-func serve(ctx context.Context, log *slog.Logger, args []string) error {
+// newLogger writes structured logs to standard error, as text or JSON.
+func newLogger(cfg app.Config) *slog.Logger {
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+func serve(ctx context.Context, args []string) error {
 	cfg, err := parseConfig("serve", args)
 	if err != nil {
 		return err
 	}
+	log := newLogger(cfg)
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -100,11 +131,12 @@ func serve(ctx context.Context, log *slog.Logger, args []string) error {
 	return nil
 }
 
-func migrate(ctx context.Context, log *slog.Logger, args []string) error {
+func migrate(ctx context.Context, args []string) error {
 	cfg, err := parseConfig("migrate", args)
 	if err != nil {
 		return err
 	}
+	log := newLogger(cfg)
 	db, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return err

@@ -32,6 +32,8 @@ type Config struct {
 	RetrySchedule      []time.Duration
 	RequestTimeout     time.Duration
 	WebhookDenyPrivate bool
+	// LogFormat is "text" (default) or "json".
+	LogFormat string
 	// DeliveryRetention is how long attempts and finished deliveries are
 	// kept in the delivery log.
 	DeliveryRetention time.Duration

@@ -373,6 +373,10 @@ func (e *Engine) settle(batch []store.Outcome) {
 			e.failures[o.WebhookID] = 0
 			e.log.Warn("webhook paused after consecutive failures", "webhook_id", o.WebhookID, "pause", pause)
 		}
+		// One line per delivery outcome; never the URL or headers, which
+		// may carry secrets.
+		e.log.Info("delivery", "webhook_id", o.WebhookID, "delivery_id", o.DeliveryID, "outcome", o.State,
+			"attempt", o.Attempt.N, "status", o.Attempt.StatusCode, "duration_ms", o.Attempt.DurationMS, "error", o.Attempt.Error)
 		if o.DisableReason != "" {
 			e.log.Warn("webhook disabled", "webhook_id", o.WebhookID, "reason", o.DisableReason)
 		}

@@ -75,3 +75,7 @@ func ActorFrom(ctx context.Context) Actor {
 	a, _ := ctx.Value(actorKey{}).(Actor)
 	return a
 }
+
+// CLI is the actor of herald's admin commands: whoever can open the
+// database acts with an admin's rights. Events it causes name "cli".
+var CLI = Actor{UserID: -1, Username: "cli", IsAdmin: true}

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -309,4 +310,18 @@ func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.St
 		return prev.(*sql.Stmt), nil
 	}
 	return s, nil
+}
+
+// Backup writes a consistent copy of a SQLite database to path (which must
+// not exist), while Herald may keep running: VACUUM INTO reads one snapshot.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	if db.Shared() {
+		return herald.Errorf(herald.EINVALID, "backup copies SQLite databases; for PostgreSQL use pg_dump")
+	}
+	if _, err := os.Stat(path); err == nil {
+		return herald.Errorf(herald.ECONFLICT, "%s already exists; choose a new file", path)
+	}
+	// On a write connection: VACUUM INTO creates a file, which query_only refuses.
+	_, err := db.writer.ExecContext(ctx, `VACUUM INTO $1`, path)
+	return err
 }
