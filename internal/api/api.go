@@ -33,6 +33,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.registerWorker(mux)
 	h.registerEvents(mux)
 	h.registerWebhooks(mux)
+	mux.HandleFunc("GET /api/v1/openapi.json", serveOpenAPI)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.log, herald.Errorf(herald.ENOTFOUND, "no API endpoint %s %s", r.Method, r.URL.Path))
 	})

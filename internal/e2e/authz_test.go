@@ -774,6 +774,7 @@ func authzRows() []authzRow {
 		// Events and health.
 		{route: "GET /api/v1/event", path: authzFixed("/api/v1/event"), want: authzAdminOnly(ok)},
 		{route: "GET /api/v1/health", path: authzFixed("/api/v1/health"), want: authzEveryone(ok)},
+		{route: "GET /api/v1/openapi.json", path: authzFixed("/api/v1/openapi.json"), want: authzEveryone(ok)},
 		{route: "", name: "unknown endpoint", path: authzFixed("/api/v1/no-such-thing"), want: authzEveryone(http.StatusNotFound)},
 	}
 }
