@@ -130,24 +130,13 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		return nil
 	}
 	return db.updateEngine(ctx, func(tx *Tx) error {
-		upd, err := tx.stmt(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
-			next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
-		ins, err := tx.stmt(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
-			VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
 		for _, o := range outs {
 			var completed int64
 			if o.State == herald.DeliverySucceeded || o.State == herald.DeliveryFailed {
 				completed = micros(tx.Now)
 			}
-			res, err := upd.ExecContext(ctx, o.State, o.RoundAttempts, micros(o.NextAttemptAt), o.Attempt.StatusCode, o.Attempt.Error, completed, o.DeliveryID)
+			res, err := tx.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
+				next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`, o.State, o.RoundAttempts, micros(o.NextAttemptAt), o.Attempt.StatusCode, o.Attempt.Error, completed, o.DeliveryID)
 			if err != nil {
 				return err
 			}
@@ -155,7 +144,8 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 				continue
 			}
 			a := o.Attempt
-			if _, err := ins.ExecContext(ctx, o.DeliveryID, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error); err != nil {
+			if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+				VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`, o.DeliveryID, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error); err != nil {
 				return err
 			}
 			if o.DisableReason != "" {

@@ -215,10 +215,17 @@ func unavailable(err error) error {
 	return &herald.Error{Code: herald.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}
 }
 
-// stmt returns the transaction's handle of a prepared statement for query.
-// Statements are prepared once per connection and reused: parsing SQL
-// would otherwise cost more than running it.
+// stmt returns the transaction's handle of a prepared statement for query,
+// or nil when statements are not cached for this transaction. On SQLite's
+// write connections statements are prepared once and reused: parsing SQL
+// would otherwise cost more than running it on the hot path. Only there is
+// a spare connection to prepare on (the group committer holds one of two);
+// preparing from a pool whose every connection is held by a waiting
+// transaction would deadlock. pgx caches statements per connection itself.
 func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if tx.pool != tx.db.writer || tx.db.Shared() {
+		return nil, nil
+	}
 	s, err := tx.db.prepared(ctx, tx.pool, query)
 	if err != nil {
 		return nil, err
@@ -230,6 +237,9 @@ func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	if s == nil {
+		return tx.tx.QueryContext(ctx, query, args...)
 	}
 	return s.QueryContext(ctx, args...)
 }
@@ -252,6 +262,9 @@ func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
 	if err != nil {
 		return row{err: err}
 	}
+	if s == nil {
+		return row{Row: tx.tx.QueryRowContext(ctx, query, args...)}
+	}
 	return row{Row: s.QueryRowContext(ctx, args...)}
 }
 
@@ -260,7 +273,12 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.ExecContext(ctx, args...)
+	var res sql.Result
+	if s == nil {
+		res, err = tx.tx.ExecContext(ctx, query, args...)
+	} else {
+		res, err = s.ExecContext(ctx, args...)
+	}
 	if err != nil && tx.dialect.isUniqueViolation(err) {
 		return nil, herald.Errorf(herald.ECONFLICT, "already exists")
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sort"
+	"strings"
 
 	"github.com/heraldhq/herald"
 )
@@ -136,7 +137,7 @@ func (tx *Tx) UsernameTaken(ctx context.Context, username string) (bool, error) 
 // compared without case.
 func (tx *Tx) EmailTaken(ctx context.Context, email string, exceptID int64) (bool, error) {
 	var n int
-	err := tx.queryRow(ctx, `SELECT count(*) FROM users WHERE lower(email) = lower($1) AND id <> $2`, email, exceptID).Scan(&n)
+	err := tx.queryRow(ctx, `SELECT count(*) FROM users WHERE email_key = $1 AND id <> $2`, emailKey(email), exceptID).Scan(&n)
 	return n > 0, err
 }
 
@@ -144,9 +145,9 @@ func (tx *Tx) EmailTaken(ctx context.Context, email string, exceptID int64) (boo
 // and sets u.ID, CreatedAt and UpdatedAt. Returns ECONFLICT if the username
 // or email is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash string) error {
-	id, err := tx.insert(ctx, `INSERT INTO users (username, first_name, last_name, email, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
-		u.Username, u.FirstName, u.LastName, u.Email, u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now))
+	id, err := tx.insert(ctx, `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+		u.Username, u.FirstName, u.LastName, u.Email, emailKey(u.Email), u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now))
 	if err != nil {
 		return err
 	}
@@ -160,9 +161,9 @@ func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash strin
 // UpdateUser writes u's profile and key fields and sets UpdatedAt.
 // Returns ENOTFOUND if the user does not exist.
 func (tx *Tx) UpdateUser(ctx context.Context, u *herald.User) error {
-	res, err := tx.exec(ctx, `UPDATE users SET first_name = $1, last_name = $2, email = $3, phone = $4,
+	res, err := tx.exec(ctx, `UPDATE users SET first_name = $1, last_name = $2, email = $3, email_key = $10, phone = $4,
 		ssh_key = $5, pgp_key = $6, pgp_cert_id = $7, updated_at = $8 WHERE id = $9`,
-		u.FirstName, u.LastName, u.Email, u.Phone, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now), u.ID)
+		u.FirstName, u.LastName, u.Email, u.Phone, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now), u.ID, emailKey(u.Email))
 	if err != nil {
 		return err
 	}
@@ -230,3 +231,7 @@ func mustAffect(res sql.Result, format string, args ...any) error {
 	}
 	return nil
 }
+
+// emailKey is the form of an email address that uniqueness is checked on:
+// addresses differing only in case (any script) are the same.
+func emailKey(email string) string { return strings.ToLower(email) }

@@ -3,10 +3,13 @@
 
 CREATE TABLE users (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    username      TEXT    NOT NULL UNIQUE,
+    username      TEXT    COLLATE "C" NOT NULL UNIQUE,
     first_name    TEXT    NOT NULL DEFAULT '',
     last_name     TEXT    NOT NULL DEFAULT '',
     email         TEXT    NOT NULL,
+    -- email folded to lower case by Herald (Unicode-aware, unlike SQLite's
+    -- lower()), so addresses differing only in case are one address
+    email_key     TEXT    NOT NULL,
     phone         TEXT    NOT NULL DEFAULT '',
     password_hash TEXT    NOT NULL DEFAULT '',
     ssh_key       TEXT    NOT NULL DEFAULT '',
@@ -15,11 +18,11 @@ CREATE TABLE users (
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
+CREATE UNIQUE INDEX users_email_key ON users (email_key);
 
 CREATE TABLE groups (
     id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name       TEXT    NOT NULL UNIQUE,
+    name       TEXT    COLLATE "C" NOT NULL UNIQUE,
     is_admin   BOOLEAN NOT NULL DEFAULT FALSE,
     created_at BIGINT NOT NULL
 );

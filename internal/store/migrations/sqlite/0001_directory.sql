@@ -7,6 +7,9 @@ CREATE TABLE users (
     first_name    TEXT    NOT NULL DEFAULT '',
     last_name     TEXT    NOT NULL DEFAULT '',
     email         TEXT    NOT NULL,
+    -- email folded to lower case by Herald (Unicode-aware, unlike SQLite's
+    -- lower()), so addresses differing only in case are one address
+    email_key     TEXT    NOT NULL,
     phone         TEXT    NOT NULL DEFAULT '',
     password_hash TEXT    NOT NULL DEFAULT '',
     ssh_key       TEXT    NOT NULL DEFAULT '',
@@ -15,7 +18,7 @@ CREATE TABLE users (
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX users_email_lower ON users (lower(email));
+CREATE UNIQUE INDEX users_email_key ON users (email_key);
 
 CREATE TABLE groups (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,

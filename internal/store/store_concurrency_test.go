@@ -1,0 +1,571 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to watch pg_stat_activity
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testdb"
+)
+
+// TestConcurrentClaims: two handles on the same database (two Herald
+// processes; for SQLite the same file), two claiming goroutines each. No
+// delivery is handed out twice, no successor while its head is leased, every
+// (webhook, subject) queue is delivered in order, and everything is
+// delivered exactly once.
+func TestConcurrentClaims(t *testing.T) {
+	t.Parallel()
+	eachBackendDSN(t, func(t *testing.T, dsn string) {
+		db1 := openMigrated(t, dsn)
+		db2 := open(t, dsn)
+		hooks := []herald.Webhook{newWebhook(t, db1, allUser), newWebhook(t, db1, allUser)}
+		const events, subjects = 100, 50 // 200 deliveries, queues two deep
+		update(t, db1, func(tx *store.Tx) error {
+			for i := range events {
+				ev := herald.Event{Type: herald.EventUserModified, Subject: fmt.Sprintf("user%02d", i%subjects), Actor: "admin",
+					Payload: fmt.Appendf(nil, `{"n":%d}`, i)}
+				if err := tx.AppendEvent(ctx, &ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+
+		// prev[id] is the delivery before id in its (webhook, subject) queue.
+		prev := map[int64]int64{}
+		total := 0
+		for _, w := range hooks {
+			last := map[string]int64{}
+			ds := deliveries(t, db1, w.ID)
+			slices.Reverse(ds) // oldest first
+			for _, d := range ds {
+				if p, ok := last[d.Subject]; ok {
+					prev[d.ID] = p
+				}
+				last[d.Subject] = d.ID
+				total++
+			}
+		}
+		if total != events*len(hooks) {
+			t.Fatalf("%d deliveries queued, want %d", total, events*len(hooks))
+		}
+
+		const (
+			unclaimed = iota
+			leased
+			finishing // RecordOutcomes called; its commit may or may not be visible yet
+		)
+		var (
+			mu         sync.Mutex
+			state      = map[int64]int{}
+			done       int
+			violations []string
+		)
+		deadline := time.Now().Add(15 * time.Second)
+		worker := func(db *store.DB, name string) {
+			rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(time.Now().UnixNano())))
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				finished := done == total || len(violations) > 20
+				mu.Unlock()
+				if finished {
+					return
+				}
+				cs, err := db.ClaimDue(ctx, store.ClaimRequest{Limit: 1 + rng.IntN(6), Lease: time.Minute, PerWebhook: 1000})
+				if err != nil {
+					mu.Lock()
+					violations = append(violations, fmt.Sprintf("%s: ClaimDue: %v", name, err))
+					mu.Unlock()
+					return
+				}
+				if len(cs) == 0 {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				mu.Lock()
+				for _, c := range cs {
+					if s := state[c.ID]; s != unclaimed {
+						violations = append(violations, fmt.Sprintf("%s: delivery %d returned again (state %d)", name, c.ID, s))
+					}
+					if p, ok := prev[c.ID]; ok && state[p] != finishing {
+						violations = append(violations, fmt.Sprintf("%s: delivery %d (%s) returned while its predecessor %d is %s",
+							name, c.ID, c.Subject, p, map[int]string{unclaimed: "not yet claimed", leased: "leased"}[state[p]]))
+					}
+					state[c.ID] = leased
+				}
+				mu.Unlock()
+				// Hold the lease a little so the others try meanwhile.
+				time.Sleep(time.Duration(rng.IntN(1500)) * time.Microsecond)
+				outs := make([]store.Outcome, len(cs))
+				mu.Lock()
+				for i, c := range cs {
+					state[c.ID] = finishing
+					outs[i] = outcome(c, herald.DeliverySucceeded, 200, time.Now())
+				}
+				mu.Unlock()
+				if err := db.RecordOutcomes(ctx, outs); err != nil {
+					mu.Lock()
+					violations = append(violations, fmt.Sprintf("%s: RecordOutcomes: %v", name, err))
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				done += len(cs)
+				mu.Unlock()
+			}
+		}
+		var wg sync.WaitGroup
+		for i, db := range []*store.DB{db1, db1, db2, db2} {
+			wg.Go(func() { worker(db, fmt.Sprintf("handle%d/goroutine%d", i/2+1, i%2+1)) })
+		}
+		wg.Wait()
+		for _, v := range violations {
+			t.Error(v)
+		}
+		if done != total {
+			t.Errorf("%d of %d deliveries delivered in time", done, total)
+		}
+		for _, w := range hooks {
+			for _, d := range deliveries(t, db2, w.ID) {
+				if d.Status != herald.DeliverySucceeded || d.Attempts != 1 {
+					t.Errorf("delivery %d: %s after %d attempts, want succeeded after 1", d.ID, d.Status, d.Attempts)
+				}
+			}
+		}
+		if st, err := db2.Stats(ctx); err != nil || st.Pending != 0 {
+			t.Errorf("Stats after the run: %+v, %v", st, err)
+		}
+	})
+}
+
+// TestConcurrentDirectoryWrites: two handles writing events at once; seq is
+// the commit order (the event feed never shows a later seq before an earlier
+// one) and nothing is lost.
+func TestConcurrentDirectoryWrites(t *testing.T) {
+	t.Parallel()
+	eachBackendDSN(t, func(t *testing.T, dsn string) {
+		db1 := openMigrated(t, dsn)
+		db2 := open(t, dsn)
+		w := newWebhook(t, db1, allUser)
+		const perWriter = 25
+		var wg sync.WaitGroup
+		errs := make(chan error, 4*perWriter)
+		for i, db := range []*store.DB{db1, db1, db2, db2} {
+			wg.Go(func() {
+				for j := range perWriter {
+					err := db.Update(ctx, func(tx *store.Tx) error {
+						u := herald.User{Username: fmt.Sprintf("u%d-%d", i, j), Email: fmt.Sprintf("u%d-%d@example.com", i, j)}
+						if err := tx.CreateUser(ctx, &u, ""); err != nil {
+							return err
+						}
+						ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: "admin", Payload: []byte(`{}`)}
+						return tx.AppendEvent(ctx, &ev)
+					})
+					if err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		// Meanwhile a reader follows the feed by seq, as a receiver
+		// reconciling would; it must never skip an event.
+		stop := make(chan struct{})
+		var seen []int64
+		var readErr error
+		readerDone := make(chan struct{})
+		go func() {
+			defer close(readerDone)
+			var after int64
+			for {
+				// Whether the writers had all finished before this read:
+				// then it is the last one needed.
+				var stopped bool
+				select {
+				case <-stop:
+					stopped = true
+				default:
+				}
+				var evs []herald.Event
+				err := db2.View(ctx, func(tx *store.Tx) (err error) {
+					evs, err = tx.ListEvents(ctx, after, 1000)
+					return err
+				})
+				if err != nil {
+					readErr = err
+					return
+				}
+				for _, e := range evs {
+					seen = append(seen, e.Seq)
+					after = e.Seq
+				}
+				if stopped && len(evs) == 0 {
+					return
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+		wg.Wait()
+		close(stop)
+		<-readerDone
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent write: %v", err)
+		}
+		if readErr != nil {
+			t.Fatalf("reader: %v", readErr)
+		}
+		var all []herald.Event
+		view(t, db1, func(tx *store.Tx) (err error) {
+			all, err = tx.ListEvents(ctx, 0, 1000)
+			return err
+		})
+		if len(all) != 4*perWriter {
+			t.Errorf("%d events, want %d", len(all), 4*perWriter)
+		}
+		if !slices.Equal(seen, seqs(all)) {
+			t.Errorf("a reader following ListEvents(after) saw %d events, the feed has %d: an event committed with a seq below one already read",
+				len(seen), len(all))
+		}
+		if ds := deliveries(t, db1, w.ID); len(ds) != 4*perWriter {
+			t.Errorf("%d deliveries, want %d", len(ds), 4*perWriter)
+		}
+	})
+}
+
+// TestStartupLock: of two instances starting at once, one migrates while the
+// other waits (PostgreSQL); on SQLite StartupLock just runs fn. Either way
+// both come up with the schema migrated exactly once.
+func TestStartupLock(t *testing.T) {
+	t.Parallel()
+	eachBackendDSN(t, func(t *testing.T, dsn string) {
+		db1, db2 := open(t, dsn), open(t, dsn)
+		var active, overlaps atomic.Int32
+		var mu sync.Mutex
+		var applied []int
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, db := range []*store.DB{db1, db2} {
+			wg.Go(func() {
+				<-start
+				errs[i] = db.StartupLock(ctx, func() error {
+					if active.Add(1) > 1 {
+						overlaps.Add(1)
+					}
+					defer active.Add(-1)
+					time.Sleep(150 * time.Millisecond)
+					vs, err := db.Migrate(ctx)
+					mu.Lock()
+					applied = append(applied, vs...)
+					mu.Unlock()
+					return err
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("StartupLock on handle %d: %v", i+1, err)
+			}
+		}
+		slices.Sort(applied)
+		if !slices.Equal(applied, []int{1, 2}) {
+			t.Errorf("migrations applied by the two instances together: %v, want [1 2] (each once)", applied)
+		}
+		if db1.Shared() && overlaps.Load() != 0 {
+			t.Errorf("the two StartupLock functions overlapped")
+		}
+		for _, db := range []*store.DB{db1, db2} {
+			if v, err := db.SchemaVersion(ctx); err != nil || v != 2 {
+				t.Errorf("SchemaVersion = %d, %v", v, err)
+			}
+		}
+
+		// fn's error comes back, and the lock is released after it.
+		boom := errors.New("boom")
+		if err := db1.StartupLock(ctx, func() error { return boom }); !errors.Is(err, boom) {
+			t.Errorf("StartupLock returned %v, want fn's error", err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- db2.StartupLock(ctx, func() error { return nil }) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("StartupLock after a failed one: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("StartupLock still held after fn returned an error")
+		}
+	})
+}
+
+// TestPostgresNotify: a commit that queued deliveries on one instance wakes
+// the engine of another through LISTEN/NOTIFY; a commit that queued nothing
+// does not.
+func TestPostgresNotify(t *testing.T) {
+	t.Parallel()
+	dsn := testdb.Postgres(t)
+	db1 := openMigrated(t, dsn)
+	db2 := open(t, dsn)
+	newWebhook(t, db1, func(w *herald.Webhook) { w.OnUserCreated = true })
+
+	// Wait until both listeners are connected, then let their
+	// "connected" signal pass.
+	watch, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var n int
+		err := watch.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN herald_deliveries'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d listeners after 10 s, want 2", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	drain(db2)
+
+	emit(t, db1, herald.EventUserDeleted, "alice") // no webhook wants it
+	select {
+	case <-db2.Wakeups():
+		t.Errorf("another instance was woken by a commit that queued nothing")
+	case <-time.After(300 * time.Millisecond):
+	}
+	emit(t, db1, herald.EventUserCreated, "alice")
+	wantWakeup(t, "another instance after a commit that queued a delivery", db2)
+}
+
+// TestManyConcurrentTransactions: more transactions at once than either
+// pool has connections, on a fresh handle (nothing cached yet), all finish:
+// a transaction never needs a second connection from its own pool.
+func TestManyConcurrentTransactions(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		newWebhook(t, db, allUser)
+		const deadline = 5 * time.Second
+		tctx, cancel := context.WithTimeout(ctx, deadline)
+		defer cancel()
+		const n = 48
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if i%2 == 0 {
+					errs <- viewErr{db.View(tctx, func(tx *store.Tx) error {
+						time.Sleep(50 * time.Millisecond) // a slow request holds its connection
+						if _, err := tx.ListEventsBefore(tctx, 0, 10); err != nil {
+							return err
+						}
+						_, err := tx.ListGroups(tctx)
+						return err
+					})}
+					return
+				}
+				errs <- db.Update(tctx, func(tx *store.Tx) error {
+					u := herald.User{Username: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@example.com", i)}
+					if err := tx.CreateUser(tctx, &u, ""); err != nil {
+						return err
+					}
+					ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: "admin", Payload: []byte(`{}`)}
+					return tx.AppendEvent(tctx, &ev)
+				})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		views, updates := 0, 0
+		var first []error
+		for err := range errs {
+			if v, ok := err.(viewErr); ok {
+				if v.err == nil {
+					continue
+				}
+				views++
+				err = v.err
+			} else if err == nil {
+				continue
+			} else {
+				updates++
+			}
+			if len(first) < 2 {
+				first = append(first, err)
+			}
+		}
+		if views+updates > 0 {
+			t.Errorf("%d of %d Views and %d of %d Updates failed within %v (e.g. %v): deadlocked waiting for a connection?",
+				views, n/2, updates, n/2, deadline, first)
+		}
+	})
+}
+
+// viewErr marks the outcome of a View.
+type viewErr struct{ err error }
+
+func (v viewErr) Error() string { return fmt.Sprint(v.err) }
+
+// TestConcurrentUpdatesAllOrNothing: many changes at once (on SQLite they
+// share commits), some failing half-way: each is all or nothing, each
+// caller gets its own outcome, and the failed ones leave no user, event or
+// delivery behind (CONTRACT 1.3 "Nothing lost").
+func TestConcurrentUpdatesAllOrNothing(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		w := newWebhook(t, db, allUser)
+		createUser(t, db, "taken")
+		refused := errors.New("refused")
+		// More changes at once than a pool has connections. The deadline
+		// turns a deadlock into a failure.
+		const n = 60
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				errs[i] = db.Update(tctx, func(tx *store.Tx) error {
+					u := herald.User{Username: fmt.Sprintf("u%02d", i), Email: fmt.Sprintf("u%02d@example.com", i)}
+					if err := tx.CreateUser(tctx, &u, ""); err != nil {
+						return err
+					}
+					ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: "admin", Payload: []byte(`{}`)}
+					if err := tx.AppendEvent(tctx, &ev); err != nil {
+						return err
+					}
+					switch i % 4 {
+					case 1:
+						return refused
+					case 2: // a conflict after the first writes
+						dup := herald.User{Username: "taken", Email: fmt.Sprintf("dup%02d@example.com", i)}
+						return tx.CreateUser(tctx, &dup, "")
+					}
+					return nil
+				})
+			})
+		}
+		wg.Wait()
+		want := map[string]bool{}
+		wrong := 0
+		for i, err := range errs {
+			var ok bool
+			switch i % 4 {
+			case 1:
+				ok = errors.Is(err, refused)
+			case 2:
+				ok = herald.ErrorCode(err) == herald.ECONFLICT
+			default:
+				ok = err == nil
+				want[fmt.Sprintf("u%02d", i)] = true
+			}
+			if !ok {
+				if wrong++; wrong <= 3 {
+					t.Errorf("change %d: err %v; want %s", i, err, []string{"nil", "fn's error", "ECONFLICT", "nil"}[i%4])
+				}
+			}
+		}
+		if wrong > 0 {
+			t.Fatalf("%d of %d concurrent changes had the wrong outcome", wrong, n)
+		}
+		view(t, db, func(tx *store.Tx) error {
+			users, err := tx.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			got := map[string]bool{}
+			for _, u := range users {
+				if u.Username != "taken" {
+					got[u.Username] = true
+				}
+			}
+			evs, err := tx.ListEvents(ctx, 0, 1000)
+			if err != nil {
+				return err
+			}
+			gotEv := map[string]bool{}
+			for _, e := range evs {
+				gotEv[e.Subject] = true
+			}
+			for name := range want {
+				if !got[name] || !gotEv[name] {
+					t.Errorf("committed change for %s: user %v, event %v", name, got[name], gotEv[name])
+				}
+			}
+			if len(got) != len(want) || len(evs) != len(want) {
+				t.Errorf("%d users and %d events persisted, want %d of each", len(got), len(evs), len(want))
+			}
+			return nil
+		})
+		ds := deliveries(t, db, w.ID)
+		if len(ds) != len(want) {
+			t.Errorf("%d deliveries, want %d", len(ds), len(want))
+		}
+		for _, d := range ds {
+			if !want[d.Subject] {
+				t.Errorf("delivery %d for %s, whose change failed", d.ID, d.Subject)
+			}
+		}
+	})
+}
+
+// TestReleaseClaimsDuringAChange: the engine releases claims (at shutdown,
+// or when it cannot load their webhooks) while a directory change is in
+// progress. Both finish promptly and without error.
+func TestReleaseClaimsDuringAChange(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		newWebhook(t, db, allUser)
+		emit(t, db, herald.EventUserCreated, "alice")
+		cs := claim(t, db, claimAll)
+		if len(cs) != 1 {
+			t.Fatalf("claimed %d, want 1", len(cs))
+		}
+		inside := make(chan struct{})
+		changed := make(chan error, 1)
+		go func() {
+			changed <- db.Update(ctx, func(tx *store.Tx) error {
+				close(inside)
+				time.Sleep(200 * time.Millisecond)
+				// A query this handle has not run before.
+				_, err := tx.ListEventsBefore(ctx, 0, 1)
+				return err
+			})
+		}()
+		<-inside
+		time.Sleep(50 * time.Millisecond)
+		start := time.Now()
+		err := db.ReleaseClaims(ctx, claimedIDs(cs))
+		took := time.Since(start)
+		if err != nil {
+			t.Errorf("ReleaseClaims during a change: %v (after %v)", err, took.Round(time.Millisecond))
+		}
+		if err := <-changed; err != nil {
+			t.Errorf("the change: %v", err)
+		}
+		if took > 3*time.Second {
+			t.Errorf("ReleaseClaims took %v", took.Round(time.Millisecond))
+		}
+		if err == nil {
+			wantClaimed(t, "after ReleaseClaims", claim(t, db, claimAll), cs[0].ID)
+		}
+	})
+}

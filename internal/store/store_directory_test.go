@@ -1,0 +1,873 @@
+package store_test
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testdb"
+)
+
+func TestUsers(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		c := useClock(db)
+		alice := herald.User{Username: "alice", FirstName: "Alice", LastName: "Liddell", Email: "Alice@Example.com",
+			Phone: "123", SSHKey: "ssh-ed25519 AAAA", PGPKey: "-----BEGIN PGP", PGPCertID: "ABCD"}
+		update(t, db, func(tx *store.Tx) error { return tx.CreateUser(ctx, &alice, "argon2id$hash") })
+		if alice.ID == 0 || !alice.CreatedAt.Equal(t0) || !alice.UpdatedAt.Equal(t0) || alice.Groups == nil {
+			t.Errorf("CreateUser set ID %d, CreatedAt %v, UpdatedAt %v, Groups %#v", alice.ID, alice.CreatedAt, alice.UpdatedAt, alice.Groups)
+		}
+
+		view(t, db, func(tx *store.Tx) error {
+			byName, err := tx.UserByUsername(ctx, "alice")
+			if err != nil {
+				return err
+			}
+			byID, err := tx.UserByID(ctx, alice.ID)
+			if err != nil {
+				return err
+			}
+			for _, got := range []herald.User{byName, byID} {
+				wantUser(t, got, alice)
+				if got.Groups == nil || len(got.Groups) != 0 || got.IsAdmin {
+					t.Errorf("new user: Groups %#v, IsAdmin %v; want [] and false", got.Groups, got.IsAdmin)
+				}
+			}
+			_, err = tx.UserByUsername(ctx, "nobody")
+			wantCode(t, "UserByUsername(missing)", err, herald.ENOTFOUND)
+			_, err = tx.UserByID(ctx, alice.ID+1000)
+			wantCode(t, "UserByID(missing)", err, herald.ENOTFOUND)
+			// Usernames are exact: no case folding.
+			_, err = tx.UserByUsername(ctx, "Alice")
+			wantCode(t, "UserByUsername(other case)", err, herald.ENOTFOUND)
+
+			if taken, err := tx.UsernameTaken(ctx, "alice"); err != nil || !taken {
+				t.Errorf("UsernameTaken(alice) = %v, %v", taken, err)
+			}
+			if taken, err := tx.UsernameTaken(ctx, "bob"); err != nil || taken {
+				t.Errorf("UsernameTaken(bob) = %v, %v", taken, err)
+			}
+			if taken, err := tx.EmailTaken(ctx, "aLiCe@example.COM", 0); err != nil || !taken {
+				t.Errorf("EmailTaken(other case) = %v, %v; want true", taken, err)
+			}
+			if taken, err := tx.EmailTaken(ctx, "alice@example.com", alice.ID); err != nil || taken {
+				t.Errorf("EmailTaken(own email, except self) = %v, %v; want false", taken, err)
+			}
+			if taken, err := tx.EmailTaken(ctx, "bob@example.com", 0); err != nil || taken {
+				t.Errorf("EmailTaken(free) = %v, %v; want false", taken, err)
+			}
+			if h, err := tx.PasswordHash(ctx, alice.ID); err != nil || h != "argon2id$hash" {
+				t.Errorf("PasswordHash = %q, %v", h, err)
+			}
+			_, err = tx.PasswordHash(ctx, alice.ID+1000)
+			wantCode(t, "PasswordHash(missing)", err, herald.ENOTFOUND)
+			return nil
+		})
+
+		// Conflicts, each in its own transaction (on PostgreSQL a failed
+		// statement ends the transaction).
+		for _, u := range []herald.User{
+			{Username: "alice", Email: "fresh@example.com"},
+			{Username: "alice2", Email: "alice@example.com"},
+			{Username: "alice3", Email: "ALICE@EXAMPLE.COM"},
+		} {
+			err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateUser(ctx, &u, "") })
+			wantCode(t, "CreateUser("+u.Username+", "+u.Email+")", err, herald.ECONFLICT)
+		}
+
+		bob := createUser(t, db, "bob")
+		c.Advance(time.Hour)
+		alice.FirstName, alice.Email, alice.Phone, alice.SSHKey, alice.PGPKey, alice.PGPCertID = "Alicia", "alicia@example.com", "", "", "", ""
+		update(t, db, func(tx *store.Tx) error { return tx.UpdateUser(ctx, &alice) })
+		if !alice.UpdatedAt.Equal(t0.Add(time.Hour)) {
+			t.Errorf("UpdateUser set UpdatedAt %v, want %v", alice.UpdatedAt, t0.Add(time.Hour))
+		}
+		view(t, db, func(tx *store.Tx) error {
+			got, err := tx.UserByID(ctx, alice.ID)
+			if err != nil {
+				return err
+			}
+			wantUser(t, got, alice)
+			return nil
+		})
+		taken := bob
+		taken.Email = "ALICIA@example.com"
+		err := db.Update(ctx, func(tx *store.Tx) error { return tx.UpdateUser(ctx, &taken) })
+		wantCode(t, "UpdateUser to another user's email (other case)", err, herald.ECONFLICT)
+		ghost := bob
+		ghost.ID = bob.ID + 1000
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.UpdateUser(ctx, &ghost) })
+		wantCode(t, "UpdateUser(missing)", err, herald.ENOTFOUND)
+
+		c.Advance(time.Hour)
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.SetPasswordHash(ctx, bob.ID, "new-hash"); err != nil {
+				return err
+			}
+			return tx.TouchUser(ctx, bob.ID)
+		})
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.SetPasswordHash(ctx, bob.ID+1000, "x") })
+		wantCode(t, "SetPasswordHash(missing)", err, herald.ENOTFOUND)
+		view(t, db, func(tx *store.Tx) error {
+			if h, err := tx.PasswordHash(ctx, bob.ID); err != nil || h != "new-hash" {
+				t.Errorf("PasswordHash after SetPasswordHash = %q, %v", h, err)
+			}
+			got, err := tx.UserByID(ctx, bob.ID)
+			if err != nil {
+				return err
+			}
+			if !got.UpdatedAt.Equal(t0.Add(2*time.Hour)) || !got.CreatedAt.Equal(t0) {
+				t.Errorf("after TouchUser: created %v updated %v", got.CreatedAt, got.UpdatedAt)
+			}
+			return nil
+		})
+
+		update(t, db, func(tx *store.Tx) error { return tx.DeleteUser(ctx, bob.ID) })
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteUser(ctx, bob.ID) })
+		wantCode(t, "DeleteUser twice", err, herald.ENOTFOUND)
+		view(t, db, func(tx *store.Tx) error {
+			_, err := tx.UserByUsername(ctx, "bob")
+			wantCode(t, "UserByUsername(deleted)", err, herald.ENOTFOUND)
+			if n, err := tx.CountUsers(ctx); err != nil || n != 1 {
+				t.Errorf("CountUsers = %d, %v; want 1", n, err)
+			}
+			return nil
+		})
+		// The username and email are free again.
+		createUser(t, db, "bob")
+	})
+}
+
+func wantUser(t *testing.T, got, want herald.User) {
+	t.Helper()
+	g, w := got, want
+	if !g.CreatedAt.Equal(w.CreatedAt) || !g.UpdatedAt.Equal(w.UpdatedAt) {
+		t.Errorf("user %s: times %v/%v, want %v/%v", want.Username, g.CreatedAt, g.UpdatedAt, w.CreatedAt, w.UpdatedAt)
+	}
+	if g.ID != w.ID || g.Username != w.Username || g.FirstName != w.FirstName || g.LastName != w.LastName ||
+		g.Email != w.Email || g.Phone != w.Phone || g.SSHKey != w.SSHKey || g.PGPKey != w.PGPKey || g.PGPCertID != w.PGPCertID {
+		t.Errorf("user read back as\n%+v\nwant\n%+v", g, w)
+	}
+}
+
+// TestListUsersSorted: users come sorted by username in byte order (the
+// order of sort.Strings), including the punctuation usernames may have.
+func TestListUsersSorted(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		names := []string{"zed", "b", "a_b", "a.a", "ab", "a-c", "a1", "a9z", "10x"}
+		ids := map[string]int64{}
+		for _, n := range names {
+			ids[n] = createUser(t, db, n).ID
+		}
+		want := slices.Clone(names)
+		sort.Strings(want)
+		view(t, db, func(tx *store.Tx) error {
+			users, err := tx.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, u := range users {
+				got = append(got, u.Username)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("ListUsers order %v, want %v", got, want)
+			}
+			byIDs, err := tx.UsersByIDs(ctx, []int64{ids["zed"], 99999, ids["a.a"], ids["ab"]})
+			if err != nil {
+				return err
+			}
+			got = nil
+			for _, u := range byIDs {
+				got = append(got, u.Username)
+			}
+			if !slices.Equal(got, []string{"a.a", "ab", "zed"}) {
+				t.Errorf("UsersByIDs = %v, want [a.a ab zed] (missing skipped)", got)
+			}
+			return nil
+		})
+		var empty []herald.User
+		view(t, db, func(tx *store.Tx) (err error) {
+			empty, err = tx.UsersByIDs(ctx, nil)
+			return err
+		})
+		if len(empty) != 0 {
+			t.Errorf("UsersByIDs(nil) = %v", empty)
+		}
+	})
+}
+
+// TestEmailUniqueNonASCII: "compared without case" must hold for non-ASCII
+// addresses too (net/mail accepts UTF-8 local parts), and the same on both
+// backends.
+func TestEmailUniqueNonASCII(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		u := herald.User{Username: "jurgen", Email: "jürgen@example.com"}
+		update(t, db, func(tx *store.Tx) error { return tx.CreateUser(ctx, &u, "") })
+		view(t, db, func(tx *store.Tx) error {
+			taken, err := tx.EmailTaken(ctx, "JÜRGEN@example.com", 0)
+			if err != nil || !taken {
+				t.Errorf("EmailTaken(JÜRGEN@example.com) = %v, %v; want true (same address but for case)", taken, err)
+			}
+			return nil
+		})
+		other := herald.User{Username: "jurgen2", Email: "JÜRGEN@example.com"}
+		err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateUser(ctx, &other, "") })
+		wantCode(t, "CreateUser with an email differing only in (non-ASCII) case", err, herald.ECONFLICT)
+	})
+}
+
+func TestGroups(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		alice, bob, carol := createUser(t, db, "alice"), createUser(t, db, "bob"), createUser(t, db, "carol")
+		var devs, admins, ops, empty int64
+		update(t, db, func(tx *store.Tx) (err error) {
+			if devs, err = tx.CreateGroup(ctx, "devs", false); err != nil {
+				return err
+			}
+			if admins, err = tx.CreateGroup(ctx, "admin", true); err != nil {
+				return err
+			}
+			if ops, err = tx.CreateGroup(ctx, "ops", true); err != nil {
+				return err
+			}
+			if empty, err = tx.CreateGroup(ctx, "empty", false); err != nil {
+				return err
+			}
+			for _, m := range [][2]int64{{devs, carol.ID}, {devs, alice.ID}, {devs, bob.ID}, {devs, alice.ID},
+				{admins, alice.ID}, {ops, alice.ID}, {ops, bob.ID}, {ops, bob.ID}} {
+				if err := tx.AddMember(ctx, m[0], m[1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		// AddMember of an existing member in a later transaction is a no-op too.
+		update(t, db, func(tx *store.Tx) error { return tx.AddMember(ctx, devs, alice.ID) })
+		_, err := createGroup(db, "devs", true)
+		wantCode(t, "CreateGroup(taken name)", err, herald.ECONFLICT)
+
+		view(t, db, func(tx *store.Tx) error {
+			g, err := tx.GroupByName(ctx, "devs")
+			if err != nil {
+				return err
+			}
+			if g.ID != devs || g.Name != "devs" || g.IsAdmin || !slices.Equal(g.Members, []string{"alice", "bob", "carol"}) {
+				t.Errorf("GroupByName(devs) = %+v", g)
+			}
+			if id, err := tx.GroupIDByName(ctx, "ops"); err != nil || id != ops {
+				t.Errorf("GroupIDByName(ops) = %d, %v; want %d", id, err, ops)
+			}
+			_, err = tx.GroupByName(ctx, "nope")
+			wantCode(t, "GroupByName(missing)", err, herald.ENOTFOUND)
+			_, err = tx.GroupIDByName(ctx, "nope")
+			wantCode(t, "GroupIDByName(missing)", err, herald.ENOTFOUND)
+			ids, err := tx.GroupMemberIDs(ctx, ops)
+			if err != nil {
+				return err
+			}
+			slices.Sort(ids)
+			if want := sortedIDs(alice.ID, bob.ID); !slices.Equal(ids, want) {
+				t.Errorf("GroupMemberIDs(ops) = %v, want %v", ids, want)
+			}
+
+			groups, err := tx.ListGroups(ctx)
+			if err != nil {
+				return err
+			}
+			want := []herald.Group{
+				{Name: "admin", Members: []string{"alice"}, IsAdmin: true},
+				{Name: "devs", Members: []string{"alice", "bob", "carol"}},
+				{Name: "empty", Members: []string{}},
+				{Name: "ops", Members: []string{"alice", "bob"}, IsAdmin: true},
+			}
+			if !groupsEqual(groups, want) {
+				t.Errorf("ListGroups = %+v\nwant %+v", groups, want)
+			}
+
+			// fillGroups, through every read path.
+			wantGroups := map[string][]string{"alice": {"admin", "devs", "ops"}, "bob": {"devs", "ops"}, "carol": {"devs"}}
+			wantAdmin := map[string]bool{"alice": true, "bob": true, "carol": false}
+			users, err := tx.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			one, err := tx.UserByUsername(ctx, "carol")
+			if err != nil {
+				return err
+			}
+			byID, err := tx.UserByID(ctx, bob.ID)
+			if err != nil {
+				return err
+			}
+			byIDs, err := tx.UsersByIDs(ctx, []int64{alice.ID})
+			if err != nil {
+				return err
+			}
+			for _, u := range append(append(users, one, byID), byIDs...) {
+				if !slices.Equal(u.Groups, wantGroups[u.Username]) || u.IsAdmin != wantAdmin[u.Username] {
+					t.Errorf("user %s: Groups %v IsAdmin %v; want %v %v", u.Username, u.Groups, u.IsAdmin, wantGroups[u.Username], wantAdmin[u.Username])
+				}
+			}
+			// alice is in two admin groups and counts once.
+			if n, err := tx.CountAdmins(ctx); err != nil || n != 2 {
+				t.Errorf("CountAdmins = %d, %v; want 2", n, err)
+			}
+			return nil
+		})
+
+		// Rename, toggle is_admin, remove members.
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.UpdateGroup(ctx, ops, "operators", false); err != nil {
+				return err
+			}
+			if err := tx.RemoveMember(ctx, devs, carol.ID); err != nil {
+				return err
+			}
+			return tx.RemoveMember(ctx, admins, carol.ID) // not a member: no-op
+		})
+		_, err = createGroup(db, "operators", false)
+		wantCode(t, "CreateGroup(renamed group's new name)", err, herald.ECONFLICT)
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.UpdateGroup(ctx, devs, "admin", false) })
+		wantCode(t, "UpdateGroup to a taken name", err, herald.ECONFLICT)
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.UpdateGroup(ctx, 99999, "x", false) })
+		wantCode(t, "UpdateGroup(missing)", err, herald.ENOTFOUND)
+		view(t, db, func(tx *store.Tx) error {
+			_, err := tx.GroupByName(ctx, "ops")
+			wantCode(t, "GroupByName(old name)", err, herald.ENOTFOUND)
+			g, err := tx.GroupByName(ctx, "operators")
+			if err != nil || g.ID != ops || g.IsAdmin || !slices.Equal(g.Members, []string{"alice", "bob"}) {
+				t.Errorf("GroupByName(operators) = %+v, %v", g, err)
+			}
+			b, err := tx.UserByID(ctx, bob.ID)
+			if err != nil || !slices.Equal(b.Groups, []string{"devs", "operators"}) || b.IsAdmin {
+				t.Errorf("bob after the rename: %v admin=%v, %v", b.Groups, b.IsAdmin, err)
+			}
+			c, err := tx.UserByID(ctx, carol.ID)
+			if err != nil || len(c.Groups) != 0 || c.Groups == nil {
+				t.Errorf("carol after removal: Groups %#v, %v; want []", c.Groups, err)
+			}
+			if n, err := tx.CountAdmins(ctx); err != nil || n != 1 {
+				t.Errorf("CountAdmins = %d, %v; want 1", n, err)
+			}
+			return nil
+		})
+
+		// Deleting a group drops its memberships; deleting a user drops theirs.
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.DeleteGroup(ctx, devs); err != nil {
+				return err
+			}
+			return tx.DeleteUser(ctx, bob.ID)
+		})
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteGroup(ctx, devs) })
+		wantCode(t, "DeleteGroup twice", err, herald.ENOTFOUND)
+		view(t, db, func(tx *store.Tx) error {
+			ids, err := tx.GroupMemberIDs(ctx, devs)
+			if err != nil || len(ids) != 0 {
+				t.Errorf("GroupMemberIDs(deleted group) = %v, %v", ids, err)
+			}
+			a, err := tx.UserByID(ctx, alice.ID)
+			if err != nil || !slices.Equal(a.Groups, []string{"admin", "operators"}) || !a.IsAdmin {
+				t.Errorf("alice after deletes: %v admin=%v, %v", a.Groups, a.IsAdmin, err)
+			}
+			g, err := tx.GroupByName(ctx, "operators")
+			if err != nil || !slices.Equal(g.Members, []string{"alice"}) {
+				t.Errorf("operators after deleting bob: %+v, %v", g, err)
+			}
+			if ids, err := tx.GroupMemberIDs(ctx, empty); err != nil || len(ids) != 0 {
+				t.Errorf("GroupMemberIDs(empty group) = %v, %v", ids, err)
+			}
+			return nil
+		})
+		// The name is free again.
+		if _, err := createGroup(db, "devs", false); err != nil {
+			t.Errorf("re-create deleted group: %v", err)
+		}
+	})
+}
+
+func createGroup(db *store.DB, name string, admin bool) (int64, error) {
+	var id int64
+	err := db.Update(ctx, func(tx *store.Tx) (err error) {
+		id, err = tx.CreateGroup(ctx, name, admin)
+		return err
+	})
+	return id, err
+}
+
+func sortedIDs(ids ...int64) []int64 {
+	slices.Sort(ids)
+	return ids
+}
+
+func groupsEqual(a, b []herald.Group) bool {
+	return slices.EqualFunc(a, b, func(x, y herald.Group) bool {
+		return x.Name == y.Name && x.IsAdmin == y.IsAdmin && x.Members != nil && slices.Equal(x.Members, y.Members)
+	})
+}
+
+// TestDeleteUserCascades: a user's memberships, sessions, tokens and jobs go
+// with them.
+func TestDeleteUserCascades(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		useClock(db)
+		alice, bob := createUser(t, db, "alice"), createUser(t, db, "bob")
+		var job int64
+		update(t, db, func(tx *store.Tx) (err error) {
+			g, err := tx.CreateGroup(ctx, "devs", false)
+			if err != nil {
+				return err
+			}
+			for _, u := range []int64{alice.ID, bob.ID} {
+				if err := tx.AddMember(ctx, g, u); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreateSession(ctx, "sess-alice", alice.ID, t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			if _, err := tx.CreateAPIToken(ctx, alice.ID, "ci", "tok-alice"); err != nil {
+				return err
+			}
+			job, err = tx.CreateJob(ctx, alice.ID, "station")
+			return err
+		})
+		update(t, db, func(tx *store.Tx) error { return tx.DeleteUser(ctx, alice.ID) })
+		view(t, db, func(tx *store.Tx) error {
+			g, err := tx.GroupByName(ctx, "devs")
+			if err != nil || !slices.Equal(g.Members, []string{"bob"}) {
+				t.Errorf("devs after deleting alice: %+v, %v", g, err)
+			}
+			_, err = tx.SessionUserID(ctx, "sess-alice")
+			wantCode(t, "session of a deleted user", err, herald.EUNAUTHORIZED)
+			_, err = tx.APITokenUserID(ctx, "tok-alice")
+			wantCode(t, "API token of a deleted user", err, herald.EUNAUTHORIZED)
+			_, err = tx.JobByID(ctx, job)
+			wantCode(t, "job of a deleted user", err, herald.ENOTFOUND)
+			_, err = tx.NextPendingJob(ctx, "station")
+			wantCode(t, "NextPendingJob after the only job's user was deleted", err, herald.ENOTFOUND)
+			return nil
+		})
+	})
+}
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		c := useClock(db)
+		alice, bob := createUser(t, db, "alice"), createUser(t, db, "bob")
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.CreateSession(ctx, "h1", alice.ID, t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			if err := tx.CreateSession(ctx, "h2", alice.ID, t0.Add(3*time.Hour)); err != nil {
+				return err
+			}
+			return tx.CreateSession(ctx, "hb", bob.ID, t0.Add(3*time.Hour))
+		})
+		err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateSession(ctx, "h1", bob.ID, t0.Add(time.Hour)) })
+		wantCode(t, "CreateSession(existing hash)", err, herald.ECONFLICT)
+
+		session := func(hash string) (int64, error) {
+			var id int64
+			err := db.View(ctx, func(tx *store.Tx) (err error) {
+				id, err = tx.SessionUserID(ctx, hash)
+				return err
+			})
+			return id, err
+		}
+		wantSession := func(what, hash string, want int64) {
+			t.Helper()
+			got, err := session(hash)
+			if want == 0 {
+				wantCode(t, what, err, herald.EUNAUTHORIZED)
+				return
+			}
+			if err != nil || got != want {
+				t.Errorf("%s: SessionUserID(%s) = %d, %v; want %d", what, hash, got, err, want)
+			}
+		}
+		wantSession("fresh", "h1", alice.ID)
+		wantSession("fresh", "hb", bob.ID)
+		wantSession("unknown", "nope", 0)
+
+		c.Advance(time.Hour - time.Microsecond)
+		wantSession("just before expiry", "h1", alice.ID)
+		c.Advance(time.Microsecond)
+		wantSession("at expiry", "h1", 0)
+		wantSession("other session still valid", "h2", alice.ID)
+
+		update(t, db, func(tx *store.Tx) error { return tx.DeleteExpiredSessions(ctx) })
+		c.Set(t0) // h1 would be valid again if it had not been deleted
+		wantSession("expired session after DeleteExpiredSessions", "h1", 0)
+		wantSession("live session after DeleteExpiredSessions", "h2", alice.ID)
+
+		update(t, db, func(tx *store.Tx) error { return tx.DeleteSession(ctx, "h2") })
+		wantSession("after DeleteSession", "h2", 0)
+
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.CreateSession(ctx, "h3", alice.ID, t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			if err := tx.CreateSession(ctx, "h4", alice.ID, t0.Add(time.Hour)); err != nil {
+				return err
+			}
+			return tx.DeleteUserSessions(ctx, alice.ID)
+		})
+		wantSession("after DeleteUserSessions", "h3", 0)
+		wantSession("after DeleteUserSessions", "h4", 0)
+		wantSession("another user's session after DeleteUserSessions", "hb", bob.ID)
+	})
+}
+
+func TestAPITokens(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		c := useClock(db)
+		alice, bob := createUser(t, db, "alice"), createUser(t, db, "bob")
+		var t1, t2 herald.APIToken
+		update(t, db, func(tx *store.Tx) (err error) {
+			t1, err = tx.CreateAPIToken(ctx, alice.ID, "ci", "hash1")
+			return err
+		})
+		c.Advance(time.Minute)
+		update(t, db, func(tx *store.Tx) (err error) {
+			t2, err = tx.CreateAPIToken(ctx, alice.ID, "laptop", "hash2")
+			return err
+		})
+		if t1.ID == 0 || t1.Name != "ci" || !t1.CreatedAt.Equal(t0) || t2.ID <= t1.ID {
+			t.Errorf("CreateAPIToken returned %+v, %+v", t1, t2)
+		}
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.CreateAPIToken(ctx, bob.ID, "dup", "hash1")
+			return err
+		})
+		wantCode(t, "CreateAPIToken(existing hash)", err, herald.ECONFLICT)
+
+		view(t, db, func(tx *store.Tx) error {
+			if id, err := tx.APITokenUserID(ctx, "hash2"); err != nil || id != alice.ID {
+				t.Errorf("APITokenUserID(hash2) = %d, %v", id, err)
+			}
+			_, err := tx.APITokenUserID(ctx, "nope")
+			wantCode(t, "APITokenUserID(unknown)", err, herald.EUNAUTHORIZED)
+			list, err := tx.ListAPITokens(ctx, alice.ID)
+			if err != nil {
+				return err
+			}
+			if len(list) != 2 || !tokenEqual(list[0], t1) || !tokenEqual(list[1], t2) {
+				t.Errorf("ListAPITokens = %+v, want [%+v %+v]", list, t1, t2)
+			}
+			if list, err := tx.ListAPITokens(ctx, bob.ID); err != nil || list == nil || len(list) != 0 {
+				t.Errorf("ListAPITokens(no tokens) = %#v, %v; want []", list, err)
+			}
+			return nil
+		})
+
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteAPIToken(ctx, bob.ID, t1.ID) })
+		wantCode(t, "DeleteAPIToken of another user's token", err, herald.ENOTFOUND)
+		update(t, db, func(tx *store.Tx) error { return tx.DeleteAPIToken(ctx, alice.ID, t1.ID) })
+		err = db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteAPIToken(ctx, alice.ID, t1.ID) })
+		wantCode(t, "DeleteAPIToken twice", err, herald.ENOTFOUND)
+		view(t, db, func(tx *store.Tx) error {
+			_, err := tx.APITokenUserID(ctx, "hash1")
+			wantCode(t, "APITokenUserID(revoked)", err, herald.EUNAUTHORIZED)
+			list, err := tx.ListAPITokens(ctx, alice.ID)
+			if err != nil || len(list) != 1 || !tokenEqual(list[0], t2) {
+				t.Errorf("ListAPITokens after revoke = %+v, %v", list, err)
+			}
+			return nil
+		})
+	})
+}
+
+func tokenEqual(a, b herald.APIToken) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.CreatedAt.Equal(b.CreatedAt)
+}
+
+func TestWorkerTokens(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.CreateWorkerToken(ctx, "station-1", "wh1"); err != nil {
+				return err
+			}
+			return tx.CreateWorkerToken(ctx, "station-1", "wh2") // a station may have several
+		})
+		err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateWorkerToken(ctx, "station-2", "wh1") })
+		wantCode(t, "CreateWorkerToken(existing hash)", err, herald.ECONFLICT)
+		view(t, db, func(tx *store.Tx) error {
+			for _, h := range []string{"wh1", "wh2"} {
+				if w, err := tx.WorkerByToken(ctx, h); err != nil || w != "station-1" {
+					t.Errorf("WorkerByToken(%s) = %q, %v", h, w, err)
+				}
+			}
+			_, err := tx.WorkerByToken(ctx, "nope")
+			wantCode(t, "WorkerByToken(unknown)", err, herald.EUNAUTHORIZED)
+			return nil
+		})
+	})
+}
+
+func TestLoginFailures(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		c := useClock(db)
+		failures := func(key string) (int, time.Time) {
+			t.Helper()
+			var n int
+			var at time.Time
+			view(t, db, func(tx *store.Tx) (err error) {
+				n, at, err = tx.LoginFailures(ctx, key)
+				return err
+			})
+			return n, at
+		}
+		if n, at := failures("user:alice"); n != 0 || !at.IsZero() {
+			t.Errorf("no failures: %d at %v; want 0 and zero time", n, at)
+		}
+		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, "user:alice") })
+		c.Advance(5 * time.Second)
+		update(t, db, func(tx *store.Tx) error {
+			if err := tx.RecordLoginFailure(ctx, "user:alice"); err != nil {
+				return err
+			}
+			return tx.RecordLoginFailure(ctx, "ip:10.0.0.1")
+		})
+		if n, at := failures("user:alice"); n != 2 || !at.Equal(t0.Add(5*time.Second)) {
+			t.Errorf("after two failures: %d at %v; want 2 at %v", n, at, t0.Add(5*time.Second))
+		}
+		if n, _ := failures("ip:10.0.0.1"); n != 1 {
+			t.Errorf("other key: %d failures, want 1", n)
+		}
+		update(t, db, func(tx *store.Tx) error { return tx.ClearLoginFailures(ctx, "user:alice") })
+		if n, at := failures("user:alice"); n != 0 || !at.IsZero() {
+			t.Errorf("after clear: %d at %v", n, at)
+		}
+		if n, _ := failures("ip:10.0.0.1"); n != 1 {
+			t.Errorf("clear touched another key: %d failures, want 1", n)
+		}
+		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, "user:alice") })
+		if n, _ := failures("user:alice"); n != 1 {
+			t.Errorf("count restarts after clear: %d, want 1", n)
+		}
+	})
+}
+
+func TestJobs(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		alice, bob := createUser(t, db, "alice"), createUser(t, db, "bob")
+		newJob := func(u herald.User, worker string) int64 {
+			t.Helper()
+			var id int64
+			update(t, db, func(tx *store.Tx) (err error) {
+				id, err = tx.CreateJob(ctx, u.ID, worker)
+				return err
+			})
+			return id
+		}
+		j1 := newJob(alice, "st1")
+		j2 := newJob(bob, "st1")
+		j3 := newJob(alice, "st2")
+		j4 := newJob(alice, "st1")
+
+		next := func(worker string) (herald.Job, error) {
+			var j herald.Job
+			err := db.View(ctx, func(tx *store.Tx) (err error) {
+				j, err = tx.NextPendingJob(ctx, worker)
+				return err
+			})
+			return j, err
+		}
+		setStatus := func(id int64, status, serial, msg string) error {
+			return db.Update(ctx, func(tx *store.Tx) error { return tx.SetJobStatus(ctx, id, status, serial, msg) })
+		}
+
+		view(t, db, func(tx *store.Tx) error {
+			j, err := tx.JobByID(ctx, j1)
+			want := herald.Job{ID: j1, Username: "alice", Worker: "st1", Status: herald.JobPending}
+			if err != nil || j != want {
+				t.Errorf("JobByID = %+v, %v; want %+v", j, err, want)
+			}
+			_, err = tx.JobByID(ctx, 99999)
+			wantCode(t, "JobByID(missing)", err, herald.ENOTFOUND)
+			return nil
+		})
+
+		if j, err := next("st1"); err != nil || j.ID != j1 {
+			t.Errorf("NextPendingJob(st1) = %+v, %v; want job %d", j, err, j1)
+		}
+		if j, err := next("st2"); err != nil || j.ID != j3 {
+			t.Errorf("NextPendingJob(st2) = %+v, %v; want job %d", j, err, j3)
+		}
+		_, err := next("st3")
+		wantCode(t, "NextPendingJob(station without jobs)", err, herald.ENOTFOUND)
+
+		if err := setStatus(j1, herald.JobRunning, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		if j, err := next("st1"); err != nil || j.ID != j2 || j.Username != "bob" {
+			t.Errorf("NextPendingJob(st1) after taking the first = %+v, %v; want job %d", j, err, j2)
+		}
+		if err := setStatus(j2, herald.JobDone, "SN-123", ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := setStatus(j4, herald.JobFailed, "", "no key inserted"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = next("st1")
+		wantCode(t, "NextPendingJob(st1) with none pending", err, herald.ENOTFOUND)
+		wantCode(t, "SetJobStatus(missing)", setStatus(99999, herald.JobDone, "", ""), herald.ENOTFOUND)
+
+		view(t, db, func(tx *store.Tx) error {
+			j, err := tx.JobByID(ctx, j2)
+			if want := (herald.Job{ID: j2, Username: "bob", Worker: "st1", Status: herald.JobDone, Serial: "SN-123"}); err != nil || j != want {
+				t.Errorf("JobByID(done) = %+v, %v; want %+v", j, err, want)
+			}
+			j, err = tx.JobByID(ctx, j4)
+			if want := (herald.Job{ID: j4, Username: "alice", Worker: "st1", Status: herald.JobFailed, Error: "no key inserted"}); err != nil || j != want {
+				t.Errorf("JobByID(failed) = %+v, %v; want %+v", j, err, want)
+			}
+			jobs, err := tx.JobsForUser(ctx, alice.ID, 10)
+			if err != nil {
+				return err
+			}
+			if got := jobIDs(jobs); !slices.Equal(got, []int64{j4, j3, j1}) {
+				t.Errorf("JobsForUser(alice) = %v, want newest first %v", got, []int64{j4, j3, j1})
+			}
+			jobs, err = tx.JobsForUser(ctx, alice.ID, 2)
+			if err != nil {
+				return err
+			}
+			if got := jobIDs(jobs); !slices.Equal(got, []int64{j4, j3}) {
+				t.Errorf("JobsForUser(alice, 2) = %v, want %v", got, []int64{j4, j3})
+			}
+			jobs, err = tx.JobsForUser(ctx, 99999, 10)
+			if err != nil || jobs == nil || len(jobs) != 0 {
+				t.Errorf("JobsForUser(nobody) = %#v, %v; want []", jobs, err)
+			}
+			return nil
+		})
+	})
+}
+
+func jobIDs(jobs []herald.Job) []int64 {
+	var ids []int64
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	return ids
+}
+
+// TestPostgresCollation: sorted means the same on every backend (byte
+// order, as SQLite and sort.Strings have it) even when the PostgreSQL
+// database's default collation is a language's, as on most installations
+// (initdb takes the system locale). The test server's databases use C.UTF-8,
+// so this test makes its own database with an en-US collation.
+func TestPostgresCollation(t *testing.T) {
+	t.Parallel()
+	base := testdb.Postgres(t) // skips (or fails under CI) without a server
+	admin, err := sql.Open("pgx", testdb.ServerDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := "herald_t_icu_" + strings.ToLower(rand.Text()[:12])
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"); err != nil {
+		t.Fatalf("create a database with an en-US collation: %v", err)
+	}
+	t.Cleanup(func() {
+		conn, err := sql.Open("pgx", testdb.ServerDSN())
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	db := openMigrated(t, u.String())
+
+	names := []string{"zed", "b", "a_b", "a.a", "ab", "a-c", "a1", "a9z", "10x"}
+	want := slices.Clone(names)
+	sort.Strings(want)
+	update(t, db, func(tx *store.Tx) error {
+		var ids []int64
+		for _, n := range names {
+			u := herald.User{Username: n, Email: n + "@example.com"}
+			if err := tx.CreateUser(ctx, &u, ""); err != nil {
+				return err
+			}
+			ids = append(ids, u.ID)
+		}
+		for _, n := range names {
+			g, err := tx.CreateGroup(ctx, "g"+n, false)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if err := tx.AddMember(ctx, g, id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	wantGroups := make([]string, len(want))
+	for i, n := range want {
+		wantGroups[i] = "g" + n
+	}
+	view(t, db, func(tx *store.Tx) error {
+		users, err := tx.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, u := range users {
+			got = append(got, u.Username)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ListUsers order %v, want %v (byte order, as on SQLite)", got, want)
+		}
+		if !slices.Equal(users[0].Groups, wantGroups) {
+			t.Errorf("user.Groups order %v, want %v", users[0].Groups, wantGroups)
+		}
+		g, err := tx.GroupByName(ctx, "gab")
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(g.Members, want) {
+			t.Errorf("group members order %v, want %v", g.Members, want)
+		}
+		groups, err := tx.ListGroups(ctx)
+		if err != nil {
+			return err
+		}
+		got = nil
+		for _, g := range groups {
+			got = append(got, g.Name)
+		}
+		if !slices.Equal(got, wantGroups) {
+			t.Errorf("ListGroups order %v, want %v", got, wantGroups)
+		}
+		return nil
+	})
+}
