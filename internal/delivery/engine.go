@@ -394,7 +394,9 @@ func (e *Engine) settle(batch []store.Outcome) {
 // due, or ctx ends.
 func (e *Engine) wait(ctx context.Context) {
 	until := time.Now().Add(time.Minute)
-	if next, ok, err := e.db.NextDue(ctx); err == nil && ok && next.After(time.Now()) && next.Before(until) {
+	// NextDue only returns times after its own clock reading; one that has
+	// passed since then is due now, and the timer fires at once.
+	if next, ok, err := e.db.NextDue(ctx); err == nil && ok && next.Before(until) {
 		until = next
 	}
 	e.mu.Lock()
