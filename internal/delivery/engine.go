@@ -92,11 +92,13 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 	guard := Guard{DenyPrivate: cfg.DenyPrivate}
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second, Control: guard.control}
 	transport := &http.Transport{
-		Proxy:               nil, // never let an environment proxy route around the egress guard
-		DialContext:         dialer.DialContext,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConns:        1024,
-		MaxIdleConnsPerHost: cfg.PerWebhook * 2,
+		Proxy:             nil, // never let an environment proxy route around the egress guard
+		DialContext:       dialer.DialContext,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      1024,
+		// Several webhooks often point at one receiver host: keep enough
+		// idle connections for all requests in flight to reuse them.
+		MaxIdleConnsPerHost: cfg.Workers,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: cfg.ConnectTimeout,
 	}
@@ -179,8 +181,11 @@ func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGrou
 			delete(e.pausedUntil, id)
 		}
 	}
+	busy := e.total
 	e.mu.Unlock()
-	if free <= 0 {
+	// Claiming costs a query: while requests are in flight, wait until a
+	// quarter of the capacity is free and claim in bulk. Outcomes wake us.
+	if free <= 0 || (busy > 0 && free < min(e.cfg.BatchSize, e.cfg.Workers)/4) {
 		return 0, nil
 	}
 	claimed, err := e.db.ClaimDue(ctx, store.ClaimRequest{

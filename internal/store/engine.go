@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -159,30 +160,54 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 }
 
 // NextDue returns the earliest time in the future at which an unfinished
-// delivery falls due or its lease runs out, or false if there is none.
+// delivery falls due or (on a shared database, where another instance may
+// die) its lease runs out, or false if there is none. On SQLite every lease
+// is this process's own request in flight, whose outcome wakes the engine.
 // Deliveries already due are not considered: they are either claimed, held
 // back by a cap (an outcome wakes the engine), or waiting behind an earlier
 // delivery of their subject (its outcome wakes the engine).
 func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var next sql.NullInt64
 	now := micros(db.Now())
-	err := db.reader.QueryRowContext(ctx, `SELECT min(`+db.dialect.greatest+`(next_attempt_at, lease_until)) FROM deliveries
-		WHERE state IN ('pending', 'retrying') AND (next_attempt_at > $1 OR lease_until > $1)`, now).Scan(&next)
-	if err != nil || !next.Valid {
+	var next int64
+	found := true
+	// The due index answers this with one row.
+	err := db.reader.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries
+		WHERE state IN ('pending', 'retrying') AND next_attempt_at > $1 ORDER BY next_attempt_at LIMIT 1`, now).Scan(&next)
+	if errors.Is(err, sql.ErrNoRows) {
+		found, err = false, nil
+	}
+	if err != nil {
 		return time.Time{}, false, err
 	}
-	return fromMicros(next.Int64), true, nil
+	if db.Shared() {
+		// Another instance's lease may run out first (if it died).
+		var lease sql.NullInt64
+		if err := db.reader.QueryRowContext(ctx, `SELECT min(lease_until) FROM deliveries
+			WHERE state IN ('pending', 'retrying') AND lease_until > $1`, now).Scan(&lease); err != nil {
+			return time.Time{}, false, err
+		}
+		if lease.Valid && (!found || lease.Int64 < next) {
+			next, found = lease.Int64, true
+		}
+	}
+	if !found {
+		return time.Time{}, false, nil
+	}
+	return fromMicros(next), true, nil
 }
 
 // ReleaseLeases frees every lease. Only for a database that one Herald
 // process uses alone (SQLite): after a crash its deliveries resume at once
 // instead of waiting for their leases to run out.
 func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
-	res, err := db.writer.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0 AND state IN ('pending', 'retrying')`)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := db.updateEngine(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0 AND state IN ('pending', 'retrying')`)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
 	return int(n), err
 }
 
@@ -196,8 +221,10 @@ func (db *DB) ReleaseClaims(ctx context.Context, ids []int64) error {
 	for i, id := range ids {
 		list[i] = strconv.FormatInt(id, 10)
 	}
-	_, err := db.writer.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id IN (`+strings.Join(list, ",")+`)`)
-	return err
+	return db.updateEngine(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id IN (`+strings.Join(list, ",")+`)`)
+		return err
+	})
 }
 
 // Prune deletes attempts that started before cutoff, and finished

@@ -172,7 +172,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) e
 	}
 	// The clock is read after the write lock, so times follow commit order.
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
-	if err := fn(tx); err != nil {
+	if err := call(fn, tx); err != nil {
 		_ = sqlTx.Rollback()
 		return unavailable(err)
 	}

@@ -331,7 +331,7 @@ func TestPostgresNotify(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		var n int
 		err := watch.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND query = 'LISTEN herald_deliveries'`).Scan(&n)
+			WHERE datname = current_database() AND query = 'LISTEN herald_deliveries' AND state = 'idle'`).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,7 +343,7 @@ func TestPostgresNotify(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	drain(db2)
 
 	emit(t, db1, herald.EventUserDeleted, "alice") // no webhook wants it
@@ -363,7 +363,7 @@ func TestManyConcurrentTransactions(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		newWebhook(t, db, allUser)
-		const deadline = 5 * time.Second
+		const deadline = 10 * time.Second
 		tctx, cancel := context.WithTimeout(ctx, deadline)
 		defer cancel()
 		const n = 48
@@ -437,7 +437,7 @@ func TestConcurrentUpdatesAllOrNothing(t *testing.T) {
 		// More changes at once than a pool has connections. The deadline
 		// turns a deadlock into a failure.
 		const n = 60
-		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		errs := make([]error, n)
 		var wg sync.WaitGroup

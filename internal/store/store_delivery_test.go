@@ -305,7 +305,13 @@ func TestNextDue(t *testing.T) {
 		wantNext("everything already due", time.Time{})
 
 		cs := claim(t, db, claimAll)
-		wantNext("leased", t0.Add(time.Minute))
+		if db.Shared() {
+			// Only another instance's lease matters; on SQLite the lease is
+			// this process's request in flight.
+			wantNext("leased", t0.Add(time.Minute))
+		} else {
+			wantNext("leased", time.Time{})
+		}
 		o := outcome(cs[0], herald.DeliveryRetrying, 500, t0)
 		o.NextAttemptAt = t0.Add(30 * time.Second)
 		record(t, db, o)
@@ -317,7 +323,11 @@ func TestNextDue(t *testing.T) {
 		wantNext("retry earlier than the other lease", t0.Add(30*time.Second))
 
 		c.Advance(30 * time.Second)
-		wantNext("retry now due, other lease pending", t0.Add(time.Hour))
+		if db.Shared() {
+			wantNext("retry now due, other lease pending", t0.Add(time.Hour))
+		} else {
+			wantNext("retry now due, other lease pending", time.Time{})
+		}
 		c.Advance(time.Hour)
 		wantNext("everything due again", time.Time{})
 

@@ -507,3 +507,41 @@ func TestBackup(t *testing.T) {
 		})
 	})
 }
+
+// TestPanicInUpdate: a change that panics (a bug in the caller) leaves
+// nothing behind and does not block the changes after it, even when its
+// context lives on (the delivery engine, the CLI). On SQLite the group
+// committer turns the panic into an EINTERNAL error; elsewhere it may
+// reach the caller.
+func TestPanicInUpdate(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		func() {
+			defer func() { _ = recover() }()
+			err := db.Update(ctx, func(tx *store.Tx) error {
+				u := herald.User{Username: "alice", Email: "alice@example.com"}
+				if err := tx.CreateUser(ctx, &u, ""); err != nil {
+					return err
+				}
+				panic("a bug")
+			})
+			if err == nil {
+				t.Errorf("a panicking change reported success")
+			}
+		}()
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := db.Update(tctx, func(tx *store.Tx) error {
+			u := herald.User{Username: "bob", Email: "bob@example.com"}
+			return tx.CreateUser(tctx, &u, "")
+		})
+		if err != nil {
+			t.Errorf("the next change after a panic: %v", err)
+		}
+		view(t, db, func(tx *store.Tx) error {
+			_, err := tx.UserByUsername(ctx, "alice")
+			wantCode(t, "user created by the panicking change", err, herald.ENOTFOUND)
+			return nil
+		})
+	})
+}
