@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+type apiScenarioResult struct {
+	Webhooks          int     `json:"webhooks"`
+	Concurrency       int     `json:"concurrency"`
+	UserCreatesPerSec float64 `json:"user_creates_per_sec"`
+}
+
+// apiScenario: 10 webhooks subscribed (the receiver up, so Herald delivers
+// while it answers), 32 clients create 10,000 users as fast as Herald
+// answers: users created / the time from the first call to the last answer.
+func (b *bench) apiScenario() (*apiScenarioResult, error) {
+	const hooks, concurrency = 10, 32
+	users := b.scale(10000, 100)
+
+	rcv, err := newReceiver()
+	if err != nil {
+		return nil, err
+	}
+	if err := rcv.up(); err != nil {
+		return nil, err
+	}
+	defer rcv.down()
+	db, err := b.newDatabase("api")
+	if err != nil {
+		return nil, err
+	}
+	h, err := b.startHerald("api", db)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(h.url)
+	if err != nil {
+		return nil, err
+	}
+	for i := range hooks {
+		if err := c.createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	b.logf("creating %d users with %d clients (%d webhooks)", users, concurrency, hooks)
+	took, err := c.createUsers("a", users, concurrency, func(n int) { b.logf("created %d users", n) })
+	if err != nil {
+		return nil, err
+	}
+	res := &apiScenarioResult{Webhooks: hooks, Concurrency: concurrency, UserCreatesPerSec: perSec(int64(users), took)}
+	b.logf("api: %d users in %v: %.0f/s (%d deliveries arrived meanwhile)", users, took.Round(time.Millisecond),
+		res.UserCreatesPerSec, rcv.count.Load())
+	if err := b.stopHerald(h); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
