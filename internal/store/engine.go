@@ -45,51 +45,65 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	var out []Claimed
 	err := db.updateEngine(ctx, func(tx *Tx) error {
 		now := micros(tx.Now)
-		skip := []string{}
-		for id, n := range req.InFlight {
-			if n >= req.PerWebhook {
-				skip = append(skip, strconv.FormatInt(id, 10))
-			}
-		}
-		for id := range req.Paused {
-			skip = append(skip, strconv.FormatInt(id, 10))
-		}
-		query := `SELECT d.id, d.webhook_id FROM deliveries d
-			WHERE d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $1 AND d.lease_until <= $1`
-		if len(skip) > 0 {
-			query += ` AND d.webhook_id NOT IN (` + strings.Join(skip, ",") + `)`
-		}
-		query += ` AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
-				AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-			ORDER BY d.next_attempt_at, d.id LIMIT $2` + tx.dialect.skipLocked
-		// Built per call (the skip list varies), so not a cached statement.
-		rows, err := tx.tx.QueryContext(ctx, query, now, req.Limit*2)
+		// One small query per webhook with room, on the per-webhook due
+		// index: a webhook at its cap or paused costs nothing, however many
+		// deliveries it has waiting. Webhooks are few; deliveries are many.
+		hookRows, err := tx.query(ctx, `SELECT DISTINCT webhook_id FROM deliveries WHERE state IN ('pending', 'retrying')`)
 		if err != nil {
 			return err
 		}
-		taken := map[int64]int{}
-		var ids []string
-		for rows.Next() {
-			var id, hook int64
-			if err := rows.Scan(&id, &hook); err != nil {
-				rows.Close()
+		var hooks []int64
+		for hookRows.Next() {
+			var id int64
+			if err := hookRows.Scan(&id); err != nil {
+				hookRows.Close()
 				return err
 			}
-			if len(ids) < req.Limit && req.InFlight[hook]+taken[hook] < req.PerWebhook {
-				taken[hook]++
+			hooks = append(hooks, id)
+		}
+		hookRows.Close()
+		if err := hookRows.Err(); err != nil {
+			return err
+		}
+		// Start at a different webhook each time so a small Limit is shared.
+		turn := int(db.claimTurn.Add(1))
+		var ids []string
+		for i := range hooks {
+			hook := hooks[(i+turn)%len(hooks)]
+			room := min(req.PerWebhook-req.InFlight[hook], req.Limit-len(ids))
+			if room <= 0 || req.Paused[hook] {
+				continue
+			}
+			rows, err := tx.query(ctx, `SELECT d.id FROM deliveries d
+				WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.lease_until <= $2
+				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
+					AND p.state IN ('pending', 'retrying') AND p.id < d.id)
+				ORDER BY d.next_attempt_at, d.id LIMIT $3`+tx.dialect.skipLocked, hook, now, room)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
 				ids = append(ids, strconv.FormatInt(id, 10))
 			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(ids) == 0 {
-			return err
+		if len(ids) == 0 {
+			return nil
 		}
 		list := strings.Join(ids, ",")
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+list+`)`,
 			micros(tx.Now.Add(req.Lease))); err != nil {
 			return err
 		}
-		rows, err = tx.tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
+		rows, err := tx.tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
 			FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id IN (`+list+`) ORDER BY d.id`)
 		if err != nil {
 			return err

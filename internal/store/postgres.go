@@ -48,8 +48,11 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool.SetMaxOpenConns(20)
-	pool.SetMaxIdleConns(20)
+	// Ten connections serve an instance well (directory writes take turns
+	// anyway) and leave room under PostgreSQL's default max_connections
+	// (100) for several instances.
+	pool.SetMaxOpenConns(10)
+	pool.SetMaxIdleConns(10)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -38,6 +39,8 @@ type DB struct {
 	wakeups chan struct{}
 	// stopListen ends the PostgreSQL notification listener.
 	stopListen func()
+	// claimTurn rotates which webhook ClaimDue serves first.
+	claimTurn atomic.Int64
 	// stmts caches prepared statements by pool and query text.
 	stmts sync.Map
 	// Now returns the current time; tests may replace it.
