@@ -48,7 +48,9 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		// One small query per webhook with room, on the per-webhook due
 		// index: a webhook at its cap or paused costs nothing, however many
 		// deliveries it has waiting. Webhooks are few; deliveries are many.
-		hookRows, err := tx.query(ctx, `SELECT DISTINCT webhook_id FROM deliveries WHERE state IN ('pending', 'retrying')`)
+		// Every delivery belongs to an existing webhook (deleting one deletes
+		// its deliveries), and the webhooks table is small.
+		hookRows, err := tx.query(ctx, `SELECT id FROM webhooks ORDER BY id`)
 		if err != nil {
 			return err
 		}
