@@ -47,24 +47,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// queryInt reads an optional integer query parameter in [min, max].
-func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) {
+// queryInt reads an optional integer query parameter of at least lo;
+// larger values than hi are capped to hi.
+func queryInt(r *http.Request, name string, def, lo, hi int64) (int64, error) {
 	s := r.URL.Query().Get(name)
 	if s == "" {
 		return def, nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < min {
-		return 0, herald.Errorf(herald.EINVALID, "%s: must be an integer of at least %d", name, min)
+	if err != nil || n < lo {
+		return 0, herald.Errorf(herald.EINVALID, "%s: must be an integer of at least %d", name, lo)
 	}
-	return minInt(n, max), nil
-}
-
-func minInt(a, b int64) int64 {
-	if a < b {
-		return a
-	}
-	return b
+	return min(n, hi), nil
 }
 
 // pathID reads an integer path parameter.

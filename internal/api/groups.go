@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
@@ -121,5 +120,3 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

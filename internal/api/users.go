@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -120,7 +121,7 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, replace boo
 			}
 		}
 		if len(missing) > 0 {
-			sortStrings(missing)
+			slices.Sort(missing)
 			h.fail(w, r, herald.Errorf(herald.EINVALID, "PUT replaces the whole user; missing: %s (use PATCH to change only some fields)", strings.Join(missing, ", ")))
 			return
 		}

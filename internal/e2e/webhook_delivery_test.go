@@ -289,3 +289,54 @@ func TestWebhookDenyPrivate(t *testing.T) {
 		t.Fatalf("delivery = %+v, receiver got %d", d, len(rc.all()))
 	}
 }
+
+// CONTRACT 1.3 "Which webhooks": a webhook disabled after an event still
+// finishes that delivery; a deleted one drops its pending deliveries, and
+// the log says so.
+func TestWebhookDisabledFinishesDeletedDrops(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *app.Config) {
+		c.RetrySchedule = []time.Duration{0, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond,
+			50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}
+	})
+	admin := s.admin()
+	var mu sync.Mutex
+	down := true
+	answer := func(int, received) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if down {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}
+	kept, dropped := newReceiver(t), newReceiver(t)
+	kept.setAnswer(answer)
+	dropped.setAnswer(answer)
+	keptHook := admin.addWebhook(kept.URL, nil)
+	droppedHook := admin.addWebhook(dropped.URL, nil)
+	createUser(admin, "pending1")
+	kept.waitFor(1, 5*time.Second)
+	dropped.waitFor(1, 5*time.Second)
+
+	admin.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/webhook/%d", keptHook.ID), map[string]any{"enabled": false}, nil)
+	admin.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("/api/v1/webhook/%d", droppedHook.ID), nil, nil)
+	createUser(admin, "after-disable") // the disabled webhook is not given this one
+	mu.Lock()
+	down = false
+	mu.Unlock()
+
+	admin.waitDeliveries(keptHook.ID, "succeeded", 1, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	for _, r := range kept.succeeded() {
+		if r.username() != "pending1" {
+			t.Fatalf("the disabled webhook got %s for %s", r.event(), r.username())
+		}
+	}
+	if n := len(dropped.succeeded()); n != 0 {
+		t.Fatalf("the deleted webhook's receiver accepted %d deliveries", n)
+	}
+	if !containsAll(s.logs.String(), "webhook deleted", fmt.Sprintf("webhook_id=%d", droppedHook.ID), "dropped_pending_deliveries=1") {
+		t.Fatal("the log does not say the deleted webhook's pending delivery was dropped")
+	}
+}

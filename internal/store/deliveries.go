@@ -55,10 +55,11 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 
 const deliveryColumns = `d.id, e.type, e.id, d.subject, d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.completed_at`
 
-func scanDelivery(row interface{ Scan(...any) error }) (herald.Delivery, error) {
+func scanDelivery(row interface{ Scan(...any) error }, extra ...any) (herald.Delivery, error) {
 	var d herald.Delivery
 	var next, created, completed int64
-	err := row.Scan(&d.ID, &d.Event, &d.EventID, &d.Subject, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &created, &completed)
+	dest := append([]any{&d.ID, &d.Event, &d.EventID, &d.Subject, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &created, &completed}, extra...)
+	err := row.Scan(dest...)
 	d.CreatedAt = fromMicros(created)
 	if d.Status == herald.DeliveryPending || d.Status == herald.DeliveryRetrying {
 		t := fromMicros(next)
@@ -107,25 +108,13 @@ func (tx *Tx) ListDeliveries(ctx context.Context, webhookID int64, status string
 // Returns ENOTFOUND if the webhook has no such delivery.
 func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, []byte, error) {
 	var payload string
-	row := tx.queryRow(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
-		WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id)
-	var d herald.Delivery
-	var next, created, completed int64
-	err := row.Scan(&d.ID, &d.Event, &d.EventID, &d.Subject, &d.Status, &d.Attempts, &next, &d.LastStatusCode, &d.LastError, &created, &completed, &payload)
+	d, err := scanDelivery(tx.queryRow(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id), &payload)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, nil, herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
 	}
 	if err != nil {
 		return d, nil, err
-	}
-	d.CreatedAt = fromMicros(created)
-	if d.Status == herald.DeliveryPending || d.Status == herald.DeliveryRetrying {
-		t := fromMicros(next)
-		d.NextAttemptAt = &t
-	}
-	if completed > 0 {
-		t := fromMicros(completed)
-		d.CompletedAt = &t
 	}
 	return d, []byte(payload), nil
 }
