@@ -401,7 +401,12 @@ func (e *Engine) wait(ctx context.Context) {
 	until := time.Now().Add(time.Minute)
 	// NextDue only returns times after its own clock reading; one that has
 	// passed since then is due now, and the timer fires at once.
-	if next, ok, err := e.db.NextDue(ctx); err == nil && ok && next.Before(until) {
+	next, ok, err := e.db.NextDue(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		e.log.Error("find the next due delivery", "err", err)
+		until = time.Now().Add(time.Second)
+	case err == nil && ok && next.Before(until):
 		until = next
 	}
 	e.mu.Lock()
