@@ -218,7 +218,7 @@ func backup(ctx context.Context, args []string) error {
 	if store.IsPostgres(cfg.Database) {
 		return errors.New("herald backup copies a SQLite database; for PostgreSQL use pg_dump")
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := store.Open(ctx, cfg.Database, nil)
 	if err != nil {
 		return err
 	}

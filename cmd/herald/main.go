@@ -137,7 +137,7 @@ func migrate(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(cfg)
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := store.Open(ctx, cfg.Database, log)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := store.Open(ctx, cfg.Database, log)
 	if err != nil {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}

@@ -143,6 +143,9 @@ func (e *Engine) Run(ctx context.Context) {
 
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
+		// Read before claiming: whatever falls due after this instant
+		// and is not claimed now is found by wait.
+		claimedAt := e.db.Now()
 		n, err := e.claimAndSend(ctx, sendCtx, &sends)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -157,7 +160,7 @@ func (e *Engine) Run(ctx context.Context) {
 		if n > 0 {
 			continue // there may be more due right now
 		}
-		e.wait(ctx)
+		e.wait(ctx, claimedAt)
 	}
 	sends.Wait()
 	close(e.outcomes)
@@ -396,12 +399,12 @@ func (e *Engine) settle(batch []store.Outcome) {
 
 // wait sleeps until new work may be due: a commit queued deliveries, an
 // outcome freed capacity or unblocked a subject, a retry or pause falls
-// due, or ctx ends.
-func (e *Engine) wait(ctx context.Context) {
+// due, or ctx ends. claimedAt is when the last claim began: a retry that
+// fell due after it (a slow claim on a busy machine) is due now, and the
+// timer fires at once.
+func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	until := time.Now().Add(time.Minute)
-	// NextDue only returns times after its own clock reading; one that has
-	// passed since then is due now, and the timer fires at once.
-	next, ok, err := e.db.NextDue(ctx)
+	next, ok, err := e.db.NextDue(ctx, claimedAt)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		e.log.Error("find the next due delivery", "err", err)

@@ -175,20 +175,23 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	})
 }
 
-// NextDue returns the earliest time in the future at which an unfinished
-// delivery falls due or (on a shared database, where another instance may
-// die) its lease runs out, or false if there is none. On SQLite every lease
-// is this process's own request in flight, whose outcome wakes the engine.
-// Deliveries already due are not considered: they are either claimed, held
-// back by a cap (an outcome wakes the engine), or waiting behind an earlier
-// delivery of their subject (its outcome wakes the engine).
-func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
-	now := micros(db.Now())
+// NextDue returns the earliest time after the given instant at which an
+// unfinished delivery falls due or (on a shared database, where another
+// instance may die) its lease runs out, or false if there is none. after is
+// when the caller last claimed: deliveries due by then were either claimed,
+// held back by a cap (an outcome wakes the engine), or waiting behind an
+// earlier delivery of their subject (its outcome wakes the engine), so they
+// are not considered. One that fell due since the claim is returned even
+// though its time has passed: the caller claims again at once. On SQLite
+// every lease is this process's own request in flight, whose outcome wakes
+// the engine.
+func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
+	since := micros(after)
 	var next int64
 	found := true
 	// The due index answers this with one row.
 	err := db.reader.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries
-		WHERE state IN ('pending', 'retrying') AND next_attempt_at > $1 ORDER BY next_attempt_at LIMIT 1`, now).Scan(&next)
+		WHERE state IN ('pending', 'retrying') AND next_attempt_at > $1 ORDER BY next_attempt_at LIMIT 1`, since).Scan(&next)
 	if errors.Is(err, sql.ErrNoRows) {
 		found, err = false, nil
 	}
@@ -199,7 +202,7 @@ func (db *DB) NextDue(ctx context.Context) (time.Time, bool, error) {
 		// Another instance's lease may run out first (if it died).
 		var lease sql.NullInt64
 		if err := db.reader.QueryRowContext(ctx, `SELECT min(lease_until) FROM deliveries
-			WHERE state IN ('pending', 'retrying') AND lease_until > $1`, now).Scan(&lease); err != nil {
+			WHERE state IN ('pending', 'retrying') AND lease_until > $1`, since).Scan(&lease); err != nil {
 			return time.Time{}, false, err
 		}
 		if lease.Valid && (!found || lease.Int64 < next) {

@@ -15,7 +15,7 @@ import (
 // failing ones leave no trace and the others all persist.
 func TestGroupCommitKeepsChangesSeparate(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

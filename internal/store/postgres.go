@@ -43,7 +43,7 @@ var postgresDialect = dialect{
 	notify:          `SELECT pg_notify('` + notifyChan + `', '')`,
 }
 
-func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	pool, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, err
@@ -60,14 +60,14 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
 	db := &DB{writer: pool, reader: pool, dialect: postgresDialect, Now: time.Now, wakeups: make(chan struct{}, 1), stopListen: stop}
-	go db.listen(listenCtx, dsn)
+	go db.listen(listenCtx, dsn, log)
 	return db, nil
 }
 
 // listen wakes this instance's engine when any instance commits
 // deliveries. It reconnects until ctx ends; while it is down the engine
 // still finds work at its next timer.
-func (db *DB) listen(ctx context.Context, dsn string) {
+func (db *DB) listen(ctx context.Context, dsn string, log *slog.Logger) {
 	for wait := time.Second; ctx.Err() == nil; wait = min(wait*2, 30*time.Second) {
 		conn, err := pgx.Connect(ctx, dsn)
 		if err == nil {
@@ -86,7 +86,7 @@ func (db *DB) listen(ctx context.Context, dsn string) {
 		if ctx.Err() != nil {
 			return
 		}
-		slog.Default().Warn("PostgreSQL notifications interrupted; reconnecting", "err", err, "retry_in", wait)
+		log.Warn("PostgreSQL notifications interrupted; reconnecting", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return

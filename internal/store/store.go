@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -48,10 +49,15 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the database named by dsn: a file path for
-// SQLite. It does not migrate; call Migrate.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+// SQLite. It does not migrate; call Migrate. log receives the store's own
+// warnings (a lost PostgreSQL notification connection); nil means
+// slog.Default().
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	if IsPostgres(dsn) {
-		return openPostgres(ctx, dsn)
+		return openPostgres(ctx, dsn, log)
 	}
 	if dsn == "" {
 		return nil, herald.Errorf(herald.EINVALID, "database: empty path")

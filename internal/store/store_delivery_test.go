@@ -167,7 +167,7 @@ func TestRecordOutcomes(t *testing.T) {
 			t.Errorf("after a retry: %+v", got)
 		}
 		// The lease is gone: Redeliver would not conflict, and NextDue is the retry time.
-		if next, ok, err := db.NextDue(ctx); err != nil || !ok || !next.Equal(t0.Add(5*time.Second)) {
+		if next, ok, err := db.NextDue(ctx, c.Now()); err != nil || !ok || !next.Equal(t0.Add(5*time.Second)) {
 			t.Errorf("NextDue = %v, %v, %v; want %v", next, ok, err, t0.Add(5*time.Second))
 		}
 
@@ -284,7 +284,7 @@ func TestNextDue(t *testing.T) {
 		c := useClock(db)
 		wantNext := func(what string, want time.Time) {
 			t.Helper()
-			next, ok, err := db.NextDue(ctx)
+			next, ok, err := db.NextDue(ctx, c.Now())
 			if err != nil {
 				t.Fatalf("%s: NextDue: %v", what, err)
 			}
@@ -322,7 +322,12 @@ func TestNextDue(t *testing.T) {
 		claim(t, db, store.ClaimRequest{Limit: 10, Lease: time.Hour, PerWebhook: 10})
 		wantNext("retry earlier than the other lease", t0.Add(30*time.Second))
 
+		// The engine claimed at t0; by the time it asks, the retry is due.
+		// It must hear of it (and claim again at once), not sleep past it.
 		c.Advance(30 * time.Second)
+		if next, ok, err := db.NextDue(ctx, t0); err != nil || !ok || !next.Equal(t0.Add(30*time.Second)) {
+			t.Errorf("retry fell due after the claim: NextDue = %v, %v, %v; want %v", next, ok, err, t0.Add(30*time.Second))
+		}
 		if db.Shared() {
 			wantNext("retry now due, other lease pending", t0.Add(time.Hour))
 		} else {

@@ -62,7 +62,7 @@ func eachBackend(t *testing.T, test func(t *testing.T, db *store.DB)) {
 // open opens a handle on dsn, closed when the test ends.
 func open(t *testing.T, dsn string) *store.DB {
 	t.Helper()
-	db, err := store.Open(ctx, dsn)
+	db, err := store.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
@@ -349,7 +349,7 @@ func migrationVersions(t *testing.T) []int {
 
 func TestOpenEmptyPath(t *testing.T) {
 	t.Parallel()
-	_, err := store.Open(ctx, "")
+	_, err := store.Open(ctx, "", nil)
 	wantCode(t, "Open(\"\")", err, herald.EINVALID)
 }
 
