@@ -44,12 +44,14 @@ var sqliteDialect = dialect{
 // sqliteDSN builds the driver's connection string for a database file:
 // WAL so readers never block the writer, synchronous=FULL so an acknowledged
 // change survives power loss, foreign keys on, and a busy timeout so brief
-// contention waits instead of failing.
+// contention waits instead of failing. Temporary storage stays in memory:
+// group commit runs each change in a savepoint, whose sub-journal would
+// otherwise be written to a temporary file page by page.
 func sqliteDSN(path string, readOnly bool) string {
 	var b strings.Builder
 	b.WriteString("file:")
 	b.WriteString(path)
-	b.WriteString("?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	b.WriteString("?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)")
 	if readOnly {
 		b.WriteString("&_pragma=query_only(1)")
 	} else {

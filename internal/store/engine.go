@@ -44,85 +44,120 @@ type ClaimRequest struct {
 func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
 	var out []Claimed
 	err := db.updateEngine(ctx, func(tx *Tx) error {
+		out = nil
 		now := micros(tx.Now)
+		until := micros(tx.Now.Add(req.Lease))
+		hooks, err := tx.webhookIDs(ctx)
+		if err != nil {
+			return err
+		}
 		// One small query per webhook with room, on the per-webhook due
 		// index: a webhook at its cap or paused costs nothing, however many
 		// deliveries it has waiting. Webhooks are few; deliveries are many.
-		// Every delivery belongs to an existing webhook (deleting one deletes
-		// its deliveries), and the webhooks table is small.
-		hookRows, err := tx.query(ctx, `SELECT id FROM webhooks ORDER BY id`)
-		if err != nil {
-			return err
-		}
-		var hooks []int64
-		for hookRows.Next() {
-			var id int64
-			if err := hookRows.Scan(&id); err != nil {
-				hookRows.Close()
-				return err
-			}
-			hooks = append(hooks, id)
-		}
-		hookRows.Close()
-		if err := hookRows.Err(); err != nil {
-			return err
-		}
 		// Start at a different webhook each time so a small Limit is shared.
 		turn := int(db.claimTurn.Add(1))
-		var ids []string
 		for i := range hooks {
 			hook := hooks[(i+turn)%len(hooks)]
-			room := min(req.PerWebhook-req.InFlight[hook], req.Limit-len(ids))
+			room := min(req.PerWebhook-req.InFlight[hook], req.Limit-len(out))
 			if room <= 0 || req.Paused[hook] {
 				continue
 			}
-			rows, err := tx.query(ctx, `SELECT d.id FROM deliveries d
-				WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.lease_until <= $2
-				AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
-					AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-				ORDER BY d.next_attempt_at, d.id LIMIT $3`+tx.dialect.skipLocked, hook, now, room)
+			claimed, err := tx.claimHeads(ctx, hook, now, room)
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, strconv.FormatInt(id, 10))
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := tx.lease(ctx, claimIDs(claimed), until); err != nil {
 				return err
 			}
+			out = append(out, claimed...)
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		list := strings.Join(ids, ",")
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+list+`)`,
-			micros(tx.Now.Add(req.Lease))); err != nil {
-			return err
-		}
-		rows, err := tx.tx.QueryContext(ctx, `SELECT d.id, d.webhook_id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
-			FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id IN (`+list+`) ORDER BY d.id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var c Claimed
-			var payload string
-			if err := rows.Scan(&c.ID, &c.WebhookID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
-				return err
-			}
-			c.Payload = []byte(payload)
-			out = append(out, c)
-		}
-		return rows.Err()
+		return nil
 	})
 	return out, err
+}
+
+// webhookIDs lists every webhook. Every delivery belongs to an existing
+// webhook (deleting one deletes its deliveries), and the table is small.
+func (tx *Tx) webhookIDs(ctx context.Context) ([]int64, error) {
+	rows, err := tx.query(ctx, `SELECT id FROM webhooks ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var hooks []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		hooks = append(hooks, id)
+	}
+	return hooks, rows.Err()
+}
+
+// claimHeads returns up to room due heads of webhook hook's queues with
+// what sending them needs. The limit is part of the text, not a parameter:
+// SQLite plans with a bound LIMIT's value and so prepares the statement
+// anew whenever it changes, while room takes few distinct values.
+func (tx *Tx) claimHeads(ctx context.Context, hook, now int64, room int) ([]Claimed, error) {
+	rows, err := tx.query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
+		FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.lease_until <= $2
+		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
+			AND p.state IN ('pending', 'retrying') AND p.id < d.id)
+		ORDER BY d.next_attempt_at, d.id LIMIT `+strconv.Itoa(room)+tx.dialect.skipLocked, hook, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Claimed
+	for rows.Next() {
+		c := Claimed{WebhookID: hook}
+		var payload string
+		if err := rows.Scan(&c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
+			return nil, err
+		}
+		c.Payload = []byte(payload)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// lease writes the leases of claimed rows. On SQLite row by row: the
+// statement is prepared once, where an IN list would be parsed anew for
+// every batch, and there is no round trip. PostgreSQL takes one statement.
+func (tx *Tx) lease(ctx context.Context, ids []int64, until int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if tx.db.Shared() {
+		_, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(ids)+`)`, until)
+		return err
+	}
+	for _, id := range ids {
+		if _, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id = $2`, until, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// idList renders ids for an IN list. They are integers from the database,
+// never user input.
+func idList(ids []int64) string {
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(list, ",")
+}
+
+func claimIDs(cs []Claimed) []int64 {
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 // Outcome is the result of one attempt, to be recorded.
@@ -146,7 +181,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
-	return db.updateEngine(ctx, func(tx *Tx) error {
+	err := db.updateEngine(ctx, func(tx *Tx) error {
 		for _, o := range outs {
 			var completed int64
 			if o.State == herald.DeliverySucceeded || o.State == herald.DeliveryFailed {
@@ -173,6 +208,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		}
 		return nil
 	})
+	return err
 }
 
 // NextDue returns the earliest time after the given instant at which an
@@ -236,12 +272,8 @@ func (db *DB) ReleaseClaims(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	list := make([]string, len(ids))
-	for i, id := range ids {
-		list[i] = strconv.FormatInt(id, 10)
-	}
 	return db.updateEngine(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id IN (`+strings.Join(list, ",")+`)`)
+		_, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id IN (`+idList(ids)+`)`)
 		return err
 	})
 }

@@ -42,8 +42,9 @@ type DB struct {
 	stopListen func()
 	// claimTurn rotates which webhook ClaimDue serves first.
 	claimTurn atomic.Int64
-	// stmts caches prepared statements by pool and query text.
-	stmts sync.Map
+	// stmts caches prepared statements by pool and query text; preparing
+	// marks those being prepared in the background.
+	stmts, preparing sync.Map
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -225,15 +226,26 @@ func unavailable(err error) error {
 }
 
 // stmt returns the transaction's handle of a prepared statement for query,
-// or nil when statements are not cached for this transaction. On SQLite's
-// write connections statements are prepared once and reused: parsing SQL
-// would otherwise cost more than running it on the hot path. Only there is
-// a spare connection to prepare on (the group committer holds one of two);
-// preparing from a pool whose every connection is held by a waiting
-// transaction would deadlock. pgx caches statements per connection itself.
+// or nil when none is ready. On SQLite statements are prepared once per
+// connection and reused: parsing SQL would otherwise cost more than running
+// it on the hot path. pgx caches statements per connection itself.
+//
+// On the write pool the statement is prepared right away: there is a spare
+// connection to prepare on (the group committer holds one of two). On the
+// read pool every connection may be held by a transaction that is itself
+// waiting to prepare, so preparing there would deadlock: the first use of a
+// query runs unprepared and prepares it in the background for the next.
 func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if tx.pool != tx.db.writer || tx.db.Shared() {
+	if tx.db.Shared() {
 		return nil, nil
+	}
+	if tx.pool != tx.db.writer {
+		s, ok := tx.db.stmts.Load(stmtKey{tx.pool, query})
+		if !ok {
+			tx.db.prepareLater(tx.pool, query)
+			return nil, nil
+		}
+		return tx.tx.StmtContext(ctx, s.(*sql.Stmt)), nil
 	}
 	s, err := tx.db.prepared(ctx, tx.pool, query)
 	if err != nil {
@@ -337,6 +349,21 @@ func (db *DB) prepared(ctx context.Context, pool *sql.DB, query string) (*sql.St
 		return prev.(*sql.Stmt), nil
 	}
 	return s, nil
+}
+
+// prepareLater prepares query on pool in the background, once, for the
+// next transaction that runs it. A query that fails to prepare is left
+// unprepared (the transaction running it reports the error itself).
+func (db *DB) prepareLater(pool *sql.DB, query string) {
+	key := stmtKey{pool, query}
+	if _, busy := db.preparing.LoadOrStore(key, true); busy {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = db.prepared(ctx, pool, query)
+	}()
 }
 
 // Backup writes a consistent copy of a SQLite database to path (which must
