@@ -61,12 +61,15 @@ type Engine struct {
 	// wake is signalled when capacity frees up or outcomes unblock work.
 	wake chan struct{}
 
-	mu          sync.Mutex
-	inflight    map[int64]int // per webhook
+	mu sync.Mutex
+	// inflight counts requests in flight per webhook (its cap); total
+	// counts claimed deliveries whose outcome is not yet recorded.
+	inflight    map[int64]int
 	total       int
 	failures    map[int64]int // consecutive, per webhook, since the last pause
 	pauses      map[int64]int // pauses in a row without a success, per webhook
 	pausedUntil map[int64]time.Time
+	opened      map[int64]openedSecrets // by webhook id
 }
 
 // New returns an engine over db whose webhook secrets open with box.
@@ -117,6 +120,7 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 		failures:    map[int64]int{},
 		pauses:      map[int64]int{},
 		pausedUntil: map[int64]time.Time{},
+		opened:      map[int64]openedSecrets{},
 	}
 }
 
@@ -193,14 +197,9 @@ func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGrou
 	}
 	claimed, err := e.db.ClaimDue(ctx, store.ClaimRequest{
 		Limit: min(free, e.cfg.BatchSize), Lease: e.lease(), PerWebhook: e.cfg.PerWebhook,
-		InFlight: inflight, Paused: paused,
+		MinRoom: max(e.cfg.PerWebhook/4, 1), InFlight: inflight, Paused: paused,
 	})
 	if err != nil || len(claimed) == 0 {
-		return 0, err
-	}
-	hooks, err := e.webhooks(ctx, claimed)
-	if err != nil {
-		_ = e.db.ReleaseClaims(context.Background(), claimIDs(claimed))
 		return 0, err
 	}
 	e.mu.Lock()
@@ -213,7 +212,7 @@ func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGrou
 		sends.Add(1)
 		go func() {
 			defer sends.Done()
-			e.deliver(sendCtx, c, hooks[c.WebhookID])
+			e.deliver(sendCtx, c, e.open(c.Webhook))
 		}()
 	}
 	return len(claimed), nil
@@ -226,67 +225,62 @@ func (e *Engine) lease() time.Duration {
 	return e.cfg.ConnectTimeout + e.cfg.RequestTimeout + 10*time.Second
 }
 
-func claimIDs(cs []store.Claimed) []int64 {
-	ids := make([]int64, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	return ids
-}
-
-// webhooks loads and opens the webhooks of a batch. A webhook whose secrets
-// cannot be opened is returned with an empty URL, and its deliveries fail
-// with a clear error instead of stalling the engine.
-func (e *Engine) webhooks(ctx context.Context, claimed []store.Claimed) (map[int64]openedHook, error) {
-	seen := map[int64]bool{}
-	var ids []int64
-	for _, c := range claimed {
-		if !seen[c.WebhookID] {
-			seen[c.WebhookID] = true
-			ids = append(ids, c.WebhookID)
-		}
-	}
-	sealed, err := e.db.WebhooksByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]openedHook, len(sealed))
-	for id, w := range sealed {
-		out[id] = e.open(w)
-	}
-	return out, nil
-}
-
 // openedHook is a webhook with its secrets in the clear, or the reason they
-// could not be opened.
+// could not be opened. Opening costs AES work per secret, so the engine
+// keeps the last opened secrets of each webhook with the sealed values they
+// came from (openedSecrets): a changed secret is opened anew.
 type openedHook struct {
 	herald.Webhook
 	err string
 }
 
+type openedSecrets struct {
+	sealed [3]string // token, signing secret, previous secret as stored
+	hook   openedHook
+}
+
 func (e *Engine) open(w herald.Webhook) openedHook {
-	var err error
-	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
+	sealed := [3]string{w.Token, w.SigningSecret, w.PreviousSecret}
+	e.mu.Lock()
+	o, ok := e.opened[w.ID]
+	e.mu.Unlock()
+	if ok && o.sealed == sealed {
+		w.Token, w.SigningSecret, w.PreviousSecret = o.hook.Token, o.hook.SigningSecret, o.hook.PreviousSecret
+		return openedHook{Webhook: w, err: o.hook.err}
+	}
+	hook := openedHook{Webhook: w}
+	for _, f := range []*string{&hook.Token, &hook.SigningSecret, &hook.PreviousSecret} {
+		var err error
 		if *f, err = e.box.Open(*f); err != nil {
-			return openedHook{Webhook: w, err: "cannot decrypt the webhook's secrets: " + err.Error()}
+			hook = openedHook{Webhook: w, err: "cannot decrypt the webhook's secrets: " + err.Error()}
+			break
 		}
 	}
-	return openedHook{Webhook: w}
+	e.mu.Lock()
+	e.opened[w.ID] = openedSecrets{sealed: sealed, hook: hook}
+	e.mu.Unlock()
+	return hook
 }
 
 // deliver makes one attempt and queues its outcome.
 func (e *Engine) deliver(ctx context.Context, c store.Claimed, hook openedHook) {
 	var r result
 	switch {
-	case hook.ID == 0:
-		// Deleted since the claim: its deliveries are gone too.
-		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: "webhook deleted"}
 	case hook.err != "":
 		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
 	default:
 		r = send(ctx, e.client, hook.Webhook, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
 	}
+	// The request is over: the webhook's cap counts requests in flight,
+	// so its slot is free now, while the outcome waits to be recorded (the
+	// delivery stays leased until then, and its successors wait).
+	e.mu.Lock()
+	if e.inflight[c.WebhookID]--; e.inflight[c.WebhookID] <= 0 {
+		delete(e.inflight, c.WebhookID)
+	}
+	e.mu.Unlock()
+	e.signal()
 	e.outcomes <- e.judge(c, r)
 }
 
@@ -365,10 +359,6 @@ func (e *Engine) settle(batch []store.Outcome) {
 	now := time.Now()
 	e.mu.Lock()
 	for _, o := range batch {
-		e.inflight[o.WebhookID]--
-		if e.inflight[o.WebhookID] <= 0 {
-			delete(e.inflight, o.WebhookID)
-		}
 		e.total--
 		if o.State == herald.DeliverySucceeded {
 			delete(e.failures, o.WebhookID)
@@ -391,6 +381,11 @@ func (e *Engine) settle(batch []store.Outcome) {
 		e.metrics.outcomes.WithLabelValues(o.State).Inc()
 	}
 	e.mu.Unlock()
+	e.signal()
+}
+
+// signal wakes the claimer if it waits.
+func (e *Engine) signal() {
 	select {
 	case e.wake <- struct{}{}:
 	default:

@@ -24,6 +24,9 @@ type Claimed struct {
 	EventID       string
 	EventType     string
 	Payload       []byte
+	// Webhook is the delivery's webhook as stored (secrets sealed), read
+	// in the claim's transaction.
+	Webhook herald.Webhook
 }
 
 // ClaimRequest says how much work the engine can take.
@@ -31,6 +34,10 @@ type ClaimRequest struct {
 	Limit      int           // deliveries at most
 	Lease      time.Duration // how long a claim holds before another engine may retake it
 	PerWebhook int           // in-flight cap per webhook
+	// MinRoom skips a webhook that has requests in flight but room for
+	// fewer than this many more: claiming costs a query per webhook, so a
+	// busy webhook is served in bulk once some of its requests finish.
+	MinRoom int
 	// InFlight is how many requests each webhook already has in flight;
 	// Paused lists webhooks to leave alone for now (circuit breaker).
 	InFlight map[int64]int
@@ -47,7 +54,10 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		out = nil
 		now := micros(tx.Now)
 		until := micros(tx.Now.Add(req.Lease))
-		hooks, err := tx.webhookIDs(ctx)
+		// Every delivery belongs to an existing webhook (deleting one
+		// deletes its deliveries), and the table is small: read it whole,
+		// and hand each claim its webhook as of this transaction.
+		hooks, err := tx.ListWebhooks(ctx)
 		if err != nil {
 			return err
 		}
@@ -58,8 +68,12 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		turn := int(db.claimTurn.Add(1))
 		for i := range hooks {
 			hook := hooks[(i+turn)%len(hooks)]
-			room := min(req.PerWebhook-req.InFlight[hook], req.Limit-len(out))
-			if room <= 0 || req.Paused[hook] {
+			room := req.PerWebhook - req.InFlight[hook.ID]
+			if req.InFlight[hook.ID] > 0 && room < req.MinRoom {
+				continue
+			}
+			room = min(room, req.Limit-len(out))
+			if room <= 0 || req.Paused[hook.ID] {
 				continue
 			}
 			claimed, err := tx.claimHeads(ctx, hook, now, room)
@@ -76,43 +90,24 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	return out, err
 }
 
-// webhookIDs lists every webhook. Every delivery belongs to an existing
-// webhook (deleting one deletes its deliveries), and the table is small.
-func (tx *Tx) webhookIDs(ctx context.Context) ([]int64, error) {
-	rows, err := tx.query(ctx, `SELECT id FROM webhooks ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var hooks []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		hooks = append(hooks, id)
-	}
-	return hooks, rows.Err()
-}
-
 // claimHeads returns up to room due heads of webhook hook's queues with
 // what sending them needs. The limit is part of the text, not a parameter:
 // SQLite plans with a bound LIMIT's value and so prepares the statement
 // anew whenever it changes, while room takes few distinct values.
-func (tx *Tx) claimHeads(ctx context.Context, hook, now int64, room int) ([]Claimed, error) {
+func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, room int) ([]Claimed, error) {
 	rows, err := tx.query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.lease_until <= $2
 		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 			AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-		ORDER BY d.next_attempt_at, d.id LIMIT `+strconv.Itoa(room)+tx.dialect.skipLocked, hook, now)
+		ORDER BY d.next_attempt_at, d.id LIMIT `+strconv.Itoa(room)+tx.dialect.skipLocked, hook.ID, now)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Claimed
 	for rows.Next() {
-		c := Claimed{WebhookID: hook}
+		c := Claimed{WebhookID: hook.ID, Webhook: hook}
 		var payload string
 		if err := rows.Scan(&c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
 			return nil, err
@@ -266,18 +261,6 @@ func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
 	return int(n), err
 }
 
-// ReleaseClaims frees the leases of deliveries that were claimed but not
-// sent (at shutdown).
-func (db *DB) ReleaseClaims(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	return db.updateEngine(ctx, func(tx *Tx) error {
-		_, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = 0 WHERE id IN (`+idList(ids)+`)`)
-		return err
-	})
-}
-
 // Prune deletes attempts that started before cutoff, and finished
 // deliveries completed before it, and returns how many of each.
 func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries int, err error) {
@@ -331,27 +314,4 @@ func (db *DB) Stats(ctx context.Context) (QueueStats, error) {
 	}
 	err = db.reader.QueryRowContext(ctx, `SELECT count(*) FROM webhooks WHERE NOT enabled`).Scan(&s.WebhooksDisabled)
 	return s, err
-}
-
-// WebhooksByID returns the given webhooks (secrets still sealed); missing
-// ones are left out.
-func (db *DB) WebhooksByID(ctx context.Context, ids []int64) (map[int64]herald.Webhook, error) {
-	out := map[int64]herald.Webhook{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	err := db.View(ctx, func(tx *Tx) error {
-		for _, id := range ids {
-			w, err := tx.WebhookByID(ctx, id)
-			if herald.ErrorCode(err) == herald.ENOTFOUND {
-				continue // deleted since its deliveries were claimed
-			}
-			if err != nil {
-				return err
-			}
-			out[id] = w
-		}
-		return nil
-	})
-	return out, err
 }
