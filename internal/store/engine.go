@@ -47,60 +47,94 @@ type ClaimRequest struct {
 // ClaimDue leases up to req.Limit due deliveries and returns them. Only the
 // oldest unfinished delivery of each (webhook, subject) is due, so events
 // about one subject reach a webhook in order; a failed delivery no longer
-// blocks those after it.
+// blocks those after it. On SQLite the first claim takes the engine lock
+// (LockEngine) and returns its ECONFLICT if another handle holds it.
 func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
-	var out []Claimed
-	err := db.updateEngine(ctx, func(tx *Tx) error {
-		out = nil
-		now := micros(tx.Now)
-		until := micros(tx.Now.Add(req.Lease))
-		// Every delivery belongs to an existing webhook (deleting one
-		// deletes its deliveries), and the table is small: read it whole,
-		// and hand each claim its webhook as of this transaction.
-		hooks, err := tx.ListWebhooks(ctx)
-		if err != nil {
+	if db.Shared() {
+		var out []Claimed
+		err := db.updateEngine(ctx, func(tx *Tx) error {
+			var err error
+			out, err = tx.claim(ctx, req, nil, nil)
 			return err
-		}
-		// One small query per webhook with room, on the per-webhook due
-		// index: a webhook at its cap or paused costs nothing, however many
-		// deliveries it has waiting. Webhooks are few; deliveries are many.
-		// Start at a different webhook each time so a small Limit is shared.
-		turn := int(db.claimTurn.Add(1))
-		for i := range hooks {
-			hook := hooks[(i+turn)%len(hooks)]
-			room := req.PerWebhook - req.InFlight[hook.ID]
-			if req.InFlight[hook.ID] > 0 && room < req.MinRoom {
-				continue
-			}
-			room = min(room, req.Limit-len(out))
-			if room <= 0 || req.Paused[hook.ID] {
-				continue
-			}
-			claimed, err := tx.claimHeads(ctx, hook, now, room)
-			if err != nil {
-				return err
-			}
-			if err := tx.lease(ctx, claimIDs(claimed), until); err != nil {
-				return err
-			}
-			out = append(out, claimed...)
-		}
-		return nil
+		})
+		return out, err
+	}
+	if err := db.LockEngine(); err != nil {
+		return nil, err
+	}
+	// In-memory leases and a read (leases.go).
+	db.claimMu.Lock()
+	defer db.claimMu.Unlock()
+	running, held := db.leases.snapshot(micros(db.Now()))
+	var out []Claimed
+	err := db.View(ctx, func(tx *Tx) error {
+		var err error
+		out, err = tx.claim(ctx, req, running, held)
+		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	db.leases.take(out, micros(db.Now().Add(req.Lease)))
+	return out, nil
+}
+
+// claim finds the due heads. running and held are the in-memory leases on
+// SQLite (skipped, and looked past); on PostgreSQL claimed rows are leased
+// in the transaction.
+func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64]int) ([]Claimed, error) {
+	now := micros(tx.Now)
+	// Every delivery belongs to an existing webhook (deleting one deletes
+	// its deliveries), and the table is small: read it whole, and hand
+	// each claim its webhook as of this transaction.
+	hooks, err := tx.ListWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// One small query per webhook with room, on the per-webhook due index:
+	// a webhook at its cap or paused costs nothing, however many deliveries
+	// it has waiting. Webhooks are few; deliveries are many. Start at a
+	// different webhook each time so a small Limit is shared.
+	turn := int(tx.db.claimTurn.Add(1))
+	var out []Claimed
+	for i := range hooks {
+		hook := hooks[(i+turn)%len(hooks)]
+		room := req.PerWebhook - req.InFlight[hook.ID]
+		if req.InFlight[hook.ID] > 0 && room < req.MinRoom {
+			continue
+		}
+		room = min(room, req.Limit-len(out))
+		if room <= 0 || req.Paused[hook.ID] {
+			continue
+		}
+		claimed, err := tx.claimHeads(ctx, hook, now, room, held[hook.ID], running)
+		if err != nil {
+			return nil, err
+		}
+		if tx.db.Shared() && len(claimed) > 0 {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(claimIDs(claimed))+`)`,
+				micros(tx.Now.Add(req.Lease))); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, claimed...)
+	}
+	return out, nil
 }
 
 // claimHeads returns up to room due heads of webhook hook's queues with
-// what sending them needs. The limit is part of the text, not a parameter:
+// what sending them needs, passing over those with a running lease in
+// running (held of the webhook's rows may have one: it reads that many
+// more). The limit is part of the text, not a parameter:
 // SQLite plans with a bound LIMIT's value and so prepares the statement
 // anew whenever it changes, while room takes few distinct values.
-func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, room int) ([]Claimed, error) {
+func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, room, held int, running map[int64]bool) ([]Claimed, error) {
 	rows, err := tx.query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.lease_until <= $2
 		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 			AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-		ORDER BY d.next_attempt_at, d.id LIMIT `+strconv.Itoa(room)+tx.dialect.skipLocked, hook.ID, now)
+		ORDER BY d.next_attempt_at, d.id LIMIT `+strconv.Itoa(room+held)+tx.dialect.skipLocked, hook.ID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -112,29 +146,13 @@ func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, ro
 		if err := rows.Scan(&c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
 			return nil, err
 		}
+		if running[c.ID] || len(out) == room {
+			continue
+		}
 		c.Payload = []byte(payload)
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// lease writes the leases of claimed rows. On SQLite row by row: the
-// statement is prepared once, where an IN list would be parsed anew for
-// every batch, and there is no round trip. PostgreSQL takes one statement.
-func (tx *Tx) lease(ctx context.Context, ids []int64, until int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if tx.db.Shared() {
-		_, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(ids)+`)`, until)
-		return err
-	}
-	for _, id := range ids {
-		if _, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id = $2`, until, id); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // idList renders ids for an IN list. They are integers from the database,
@@ -203,6 +221,14 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		}
 		return nil
 	})
+	if err == nil && !db.Shared() {
+		// Only now: a claim that starts later sees the outcome.
+		ids := make([]int64, len(outs))
+		for i, o := range outs {
+			ids[i] = o.DeliveryID
+		}
+		db.leases.release(ids)
+	}
 	return err
 }
 
@@ -250,11 +276,14 @@ func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, er
 // process uses alone (SQLite): after a crash its deliveries resume at once
 // instead of waiting for their leases to run out.
 func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
-	var n int64
+	n := int64(db.leases.releaseAll())
+	// Leases in the file (PostgreSQL's kind) are released too.
 	err := db.updateEngine(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0 AND state IN ('pending', 'retrying')`)
 		if err == nil {
-			n, err = res.RowsAffected()
+			var rows int64
+			rows, err = res.RowsAffected()
+			n += rows
 		}
 		return err
 	})

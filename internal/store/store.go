@@ -40,6 +40,14 @@ type DB struct {
 	wakeups chan struct{}
 	// stopListen ends the PostgreSQL notification listener.
 	stopListen func()
+	// path is the SQLite file.
+	path string
+	// On SQLite: the engine's leases (leases.go), serialised claims, and
+	// the lock that keeps other handles from claiming (enginelock.go).
+	leases     leaseTable
+	claimMu    sync.Mutex
+	engineMu   sync.Mutex
+	engineLock *os.File
 	// claimTurn rotates which webhook ClaimDue serves first.
 	claimTurn atomic.Int64
 	// stmts caches prepared statements by pool and query text; preparing
@@ -86,7 +94,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, Now: time.Now, wakeups: make(chan struct{}, 1),
+	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
 }
 
@@ -109,10 +117,11 @@ func (db *DB) Close() error {
 		db.startWriter.Do(func() { close(db.writerDone) }) // never started
 		<-db.writerDone
 	}
+	unlockErr := db.unlockEngine()
 	if db.reader == db.writer {
-		return db.writer.Close()
+		return errors.Join(db.writer.Close(), unlockErr)
 	}
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	return errors.Join(db.reader.Close(), db.writer.Close(), unlockErr)
 }
 
 // Ping reports whether the database answers.

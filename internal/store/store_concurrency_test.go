@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,8 @@ import (
 )
 
 // TestConcurrentClaims: two handles on the same database (two Herald
-// processes; for SQLite the same file), two claiming goroutines each. No
+// processes) with two claiming goroutines each; on SQLite, where one handle
+// delivers (the second is refused), four goroutines on that one. No
 // delivery is handed out twice, no successor while its head is leased, every
 // (webhook, subject) queue is delivered in order, and everything is
 // delivered exactly once.
@@ -125,8 +127,17 @@ func TestConcurrentClaims(t *testing.T) {
 				mu.Unlock()
 			}
 		}
+		handles := []*store.DB{db1, db1, db2, db2}
+		if !db1.Shared() {
+			if err := db1.LockEngine(); err != nil {
+				t.Fatalf("LockEngine: %v", err)
+			}
+			_, err := db2.ClaimDue(ctx, claimAll)
+			wantCode(t, "a second handle claims on SQLite", err, herald.ECONFLICT)
+			handles = []*store.DB{db1, db1, db1, db1}
+		}
 		var wg sync.WaitGroup
-		for i, db := range []*store.DB{db1, db1, db2, db2} {
+		for i, db := range handles {
 			wg.Go(func() { worker(db, fmt.Sprintf("handle%d/goroutine%d", i/2+1, i%2+1)) })
 		}
 		wg.Wait()
@@ -524,6 +535,47 @@ func TestConcurrentUpdatesAllOrNothing(t *testing.T) {
 			if !want[d.Subject] {
 				t.Errorf("delivery %d for %s, whose change failed", d.ID, d.Subject)
 			}
+		}
+	})
+}
+
+// TestEngineLock: on SQLite one handle delivers from a file; a second one
+// is refused with a message that says why, until the first closes. On
+// PostgreSQL every instance may claim.
+func TestEngineLock(t *testing.T) {
+	t.Parallel()
+	eachBackendDSN(t, func(t *testing.T, dsn string) {
+		openMigrated(t, dsn)
+		// Closed by the test itself.
+		first, err := store.Open(ctx, dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := open(t, dsn)
+		if err := first.LockEngine(); err != nil {
+			first.Close()
+			t.Fatalf("first LockEngine: %v", err)
+		}
+		if err := first.LockEngine(); err != nil {
+			t.Fatalf("LockEngine again on the same handle: %v", err)
+		}
+		err = second.LockEngine()
+		if first.Shared() {
+			first.Close()
+			if err != nil {
+				t.Fatalf("PostgreSQL: second LockEngine: %v", err)
+			}
+			return
+		}
+		wantCode(t, "second handle", err, herald.ECONFLICT)
+		if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
+			t.Errorf("the refusal should point to PostgreSQL for several instances: %v", err)
+		}
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := second.LockEngine(); err != nil {
+			t.Errorf("after the first closed: %v", err)
 		}
 	})
 }
