@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -103,12 +104,28 @@ func newLogger(cfg app.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
+// tuneGC trades memory for CPU unless the operator tuned the collector.
+// Herald's live heap is small (the engine holds only what it has in
+// flight), and every delivery allocates its request and response: running
+// the collector at a quarter of the default frequency costs some tens of
+// MiB and saves a noticeable share of the CPU under load. The soft limit
+// makes it collect sooner before the heap nears it.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(192 << 20)
+	}
+}
+
 func serve(ctx context.Context, args []string) error {
 	cfg, err := parseConfig("serve", args)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg)
+	tuneGC()
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -398,6 +398,15 @@ func (e *Engine) signal() {
 // fell due after it (a slow claim on a busy machine) is due now, and the
 // timer fires at once.
 func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
+	// Under load a wake-up is usually waiting already: claim again at
+	// once, without asking the database when the next retry falls due.
+	select {
+	case <-e.wake:
+		return
+	case <-e.db.Wakeups():
+		return
+	default:
+	}
 	until := time.Now().Add(time.Minute)
 	next, ok, err := e.db.NextDue(ctx, claimedAt)
 	switch {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -244,17 +243,15 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 // the engine.
 func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	since := micros(after)
-	var next int64
-	found := true
-	// The due index answers this with one row.
-	err := db.reader.QueryRowContext(ctx, `SELECT next_attempt_at FROM deliveries
-		WHERE state IN ('pending', 'retrying') AND next_attempt_at > $1 ORDER BY next_attempt_at LIMIT 1`, since).Scan(&next)
-	if errors.Is(err, sql.ErrNoRows) {
-		found, err = false, nil
-	}
+	// Webhook by webhook on the per-webhook due index: one row each.
+	var earliest sql.NullInt64
+	err := db.reader.QueryRowContext(ctx, `SELECT min((SELECT d.next_attempt_at FROM deliveries d
+		WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying') AND d.next_attempt_at > $1
+		ORDER BY d.next_attempt_at LIMIT 1)) FROM webhooks w`, since).Scan(&earliest)
 	if err != nil {
 		return time.Time{}, false, err
 	}
+	next, found := earliest.Int64, earliest.Valid
 	if db.Shared() {
 		// Another instance's lease may run out first (if it died).
 		var lease sql.NullInt64
