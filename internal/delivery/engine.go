@@ -70,6 +70,13 @@ type Engine struct {
 	pauses      map[int64]int // pauses in a row without a success, per webhook
 	pausedUntil map[int64]time.Time
 	opened      map[int64]openedSecrets // by webhook id
+	// On an exclusive database every retry time is set by this engine, so
+	// it keeps the earliest (zero: none) instead of asking the database
+	// at every wake-up; nextDueKnown is false until it has asked once, and
+	// after a claim passes the time (see nextDueAfter).
+	nextDue      time.Time
+	nextDueKnown bool
+	retries      int // retrying outcomes settled, to spot one during a lookup
 }
 
 // New returns an engine over db whose webhook secrets open with box.
@@ -360,6 +367,12 @@ func (e *Engine) settle(batch []store.Outcome) {
 	e.mu.Lock()
 	for _, o := range batch {
 		e.total--
+		if o.State == herald.DeliveryRetrying {
+			e.retries++
+			if e.nextDueKnown && (e.nextDue.IsZero() || o.NextAttemptAt.Before(e.nextDue)) {
+				e.nextDue = o.NextAttemptAt
+			}
+		}
 		if o.State == herald.DeliverySucceeded {
 			delete(e.failures, o.WebhookID)
 			delete(e.pauses, o.WebhookID)
@@ -408,7 +421,7 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	default:
 	}
 	until := time.Now().Add(time.Minute)
-	next, ok, err := e.db.NextDue(ctx, claimedAt)
+	next, ok, err := e.nextDueAfter(ctx, claimedAt)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		e.log.Error("find the next due delivery", "err", err)
@@ -431,6 +444,36 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	case <-e.wake:
 	case <-t.C:
 	}
+}
+
+// nextDueAfter returns when the next delivery falls due after claimedAt
+// (see store.NextDue). On an exclusive database the answer is kept and
+// merged with the retries this engine schedules (settle), so the database
+// is asked only when the known time has passed or is unknown.
+func (e *Engine) nextDueAfter(ctx context.Context, claimedAt time.Time) (time.Time, bool, error) {
+	if !e.cfg.ExclusiveDB {
+		return e.db.NextDue(ctx, claimedAt)
+	}
+	e.mu.Lock()
+	next, known, retries := e.nextDue, e.nextDueKnown, e.retries
+	e.mu.Unlock()
+	if known && (next.IsZero() || next.After(claimedAt)) {
+		return next, !next.IsZero(), nil
+	}
+	next, ok, err := e.db.NextDue(ctx, claimedAt)
+	if err != nil {
+		return next, ok, err
+	}
+	e.mu.Lock()
+	// A retry settled during the lookup may be missing from its answer:
+	// then ask again next time (its settle has woken the claimer anyway).
+	e.nextDueKnown = e.retries == retries
+	e.nextDue = time.Time{}
+	if ok {
+		e.nextDue = next
+	}
+	e.mu.Unlock()
+	return next, ok, nil
 }
 
 // prune deletes old attempts and finished deliveries once an hour.
