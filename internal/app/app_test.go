@@ -4,8 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // With PostgreSQL every instance must share one secret key, so Herald
@@ -38,5 +42,49 @@ func TestParseRetrySchedule(t *testing.T) {
 		if (err == nil) != tt.ok || len(got) != tt.want {
 			t.Errorf("ParseRetrySchedule(%q) = %v, %v", tt.in, got, err)
 		}
+	}
+}
+
+// SIGTERM does not wait on a client's spare connection that never sent a
+// request (net/http alone would hold shutdown 5 s for it).
+func TestShutdownIsPrompt(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
+	cfg.AdminPassword = "correct horse battery staple"
+	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	time.Sleep(50 * time.Millisecond) // let the server accept it
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("shutdown took %v with an idle new connection open", took.Round(time.Millisecond))
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("Serve did not return within 8 s of shutdown")
 	}
 }
