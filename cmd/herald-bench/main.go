@@ -43,7 +43,9 @@
 //     by 32 clients; user_creates_per_sec.
 //
 // Output (-json): exactly one object on stdout; progress goes to stderr.
-// Scenarios that were not run are left out of the object.
+// Scenarios that were not run are left out of the object. The exit status
+// is 1 if a figure cannot be right (a zero rate, percentiles out of order:
+// sanity.go), so a smoke run in CI fails on it; no speed is asserted.
 package main
 
 import (
@@ -146,6 +148,12 @@ func main() {
 		os.RemoveAll(b.tmp)
 	}
 	output(res)
+	if problems := res.insane(); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(os.Stderr, "herald-bench: figure out of bounds:", p)
+		}
+		os.Exit(1)
+	}
 }
 
 func contains(list []string, s string) bool {

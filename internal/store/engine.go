@@ -243,9 +243,14 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 // the engine.
 func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	since := micros(after)
+	// The engine's own pool on PostgreSQL; SQLite's readers otherwise.
+	pool := db.reader
+	if db.Shared() {
+		pool = db.engine
+	}
 	// Webhook by webhook on the per-webhook due index: one row each.
 	var earliest sql.NullInt64
-	err := db.reader.QueryRowContext(ctx, `SELECT min((SELECT d.next_attempt_at FROM deliveries d
+	err := pool.QueryRowContext(ctx, `SELECT min((SELECT d.next_attempt_at FROM deliveries d
 		WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying') AND d.next_attempt_at > $1
 		ORDER BY d.next_attempt_at LIMIT 1)) FROM webhooks w`, since).Scan(&earliest)
 	if err != nil {
@@ -255,7 +260,7 @@ func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, er
 	if db.Shared() {
 		// Another instance's lease may run out first (if it died).
 		var lease sql.NullInt64
-		if err := db.reader.QueryRowContext(ctx, `SELECT min(lease_until) FROM deliveries
+		if err := pool.QueryRowContext(ctx, `SELECT min(lease_until) FROM deliveries
 			WHERE state IN ('pending', 'retrying') AND lease_until > $1`, since).Scan(&lease); err != nil {
 			return time.Time{}, false, err
 		}

@@ -44,22 +44,35 @@ var postgresDialect = dialect{
 }
 
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
-	pool, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, err
+	// Three pools per instance, 13 connections (and one to listen), which
+	// leaves room under PostgreSQL's default max_connections (100) for
+	// several instances. Directory writes take turns (an advisory lock), so
+	// a few connections serve them and the rest wait in Go, not holding a
+	// connection that reads or the delivery engine need.
+	pools := make([]*sql.DB, 0, 3)
+	closeAll := func() {
+		for _, p := range pools {
+			p.Close()
+		}
 	}
-	// Ten connections serve an instance well (directory writes take turns
-	// anyway) and leave room under PostgreSQL's default max_connections
-	// (100) for several instances.
-	pool.SetMaxOpenConns(10)
-	pool.SetMaxIdleConns(10)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
-	if err := pool.PingContext(ctx); err != nil {
-		pool.Close()
+	for _, size := range []int{4, 6, 3} { // writer, reader, engine
+		pool, err := sql.Open("pgx", dsn)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		pool.SetMaxOpenConns(size)
+		pool.SetMaxIdleConns(size)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		pools = append(pools, pool)
+	}
+	if err := pools[0].PingContext(ctx); err != nil {
+		closeAll()
 		return nil, unavailable(err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
-	db := &DB{writer: pool, reader: pool, dialect: postgresDialect, Now: time.Now, wakeups: make(chan struct{}, 1), stopListen: stop}
+	db := &DB{writer: pools[0], reader: pools[1], engine: pools[2], dialect: postgresDialect, Now: time.Now,
+		wakeups: make(chan struct{}, 1), stopListen: stop}
 	go db.listen(listenCtx, dsn, log)
 	return db, nil
 }

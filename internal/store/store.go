@@ -34,7 +34,12 @@ type DB struct {
 	writerDone  chan struct{}
 	startWriter sync.Once
 	// reader serves read-only transactions concurrently with the writer.
-	reader  *sql.DB
+	reader *sql.DB
+	// engine serves the delivery engine's own transactions on PostgreSQL,
+	// so that directory writes waiting their turn never hold every
+	// connection it needs (on SQLite it is the writer: group commit
+	// serves both).
+	engine  *sql.DB
 	dialect dialect
 	// wakeups carries one signal after a commit that queued deliveries.
 	wakeups chan struct{}
@@ -94,7 +99,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
+	return &DB{writer: writer, reader: reader, engine: writer, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
 }
 
@@ -117,11 +122,15 @@ func (db *DB) Close() error {
 		db.startWriter.Do(func() { close(db.writerDone) }) // never started
 		<-db.writerDone
 	}
-	unlockErr := db.unlockEngine()
-	if db.reader == db.writer {
-		return errors.Join(db.writer.Close(), unlockErr)
+	errs := []error{db.unlockEngine()}
+	closed := map[*sql.DB]bool{}
+	for _, pool := range []*sql.DB{db.reader, db.writer, db.engine} {
+		if pool != nil && !closed[pool] {
+			closed[pool] = true
+			errs = append(errs, pool.Close())
+		}
 	}
-	return errors.Join(db.reader.Close(), db.writer.Close(), unlockErr)
+	return errors.Join(errs...)
 }
 
 // Ping reports whether the database answers.
@@ -163,7 +172,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // updateEngine is Update for the delivery engine's own bookkeeping, which
 // need not wait for directory writes: row locks keep it consistent.
 func (db *DB) updateEngine(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.writer, txEngine, fn)
+	return db.run(ctx, db.engine, txEngine, fn)
 }
 
 type txKind int

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// insane lists the figures of res that cannot be right: a rate that is
+// zero, negative or not a number, percentiles out of order, a peak memory
+// of nothing. A smoke run (-quick, in CI) fails on any of them; it asserts
+// no speed.
+func (res *results) insane() []string {
+	var out []string
+	positive := func(name string, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			out = append(out, fmt.Sprintf("%s = %v, want a positive number", name, v))
+		}
+	}
+	if t := res.Throughput; t != nil {
+		positive("throughput.deliveries", float64(t.Deliveries))
+		positive("throughput.deliveries_per_sec", t.DeliveriesPerSec)
+		positive("throughput.baseline_requests_per_sec", t.BaselineRequestsPerSec)
+		positive("throughput.ratio", t.Ratio)
+	}
+	if l := res.Latency; l != nil {
+		positive("latency.events_per_sec", float64(l.EventsPerSec))
+		// A delivery may beat the API's answer: 0 ms is possible.
+		if math.IsNaN(l.MaxMS) || l.P50MS < 0 || l.P50MS > l.P99MS || l.P99MS > l.MaxMS {
+			out = append(out, fmt.Sprintf("latency: p50 %v, p99 %v, max %v are not in order", l.P50MS, l.P99MS, l.MaxMS))
+		}
+	}
+	if i := res.Isolation; i != nil {
+		positive("isolation.healthy_alone_per_sec", i.HealthyAlonePerSec)
+		positive("isolation.healthy_with_blackhole_per_sec", i.HealthyWithBlackholePerSec)
+		positive("isolation.ratio", i.Ratio)
+	}
+	if b := res.Backlog; b != nil {
+		positive("backlog.pending", float64(b.Pending))
+		positive("backlog.peak_rss_mib", b.PeakRSSMiB)
+		positive("backlog.drain_per_sec", b.DrainPerSec)
+		positive("backlog.restart_first_delivery_ms", b.RestartFirstDeliveryMS)
+	}
+	if a := res.API; a != nil {
+		positive("api.user_creates_per_sec", a.UserCreatesPerSec)
+	}
+	return out
+}

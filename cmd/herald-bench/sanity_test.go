@@ -1,0 +1,48 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestInsane(t *testing.T) {
+	good := func() *results {
+		return &results{
+			Throughput: &throughputResult{Deliveries: 2000, DeliveriesPerSec: 9000, BaselineRequestsPerSec: 30000, Ratio: 0.3},
+			Latency:    &latencyResult{EventsPerSec: 500, Webhooks: 3, P50MS: 0.5, P99MS: 2, MaxMS: 4},
+			Isolation:  &isolationResult{HealthyAlonePerSec: 3000, HealthyWithBlackholePerSec: 2900, Ratio: 0.97},
+			Backlog:    &backlogResult{Pending: 10000, PeakRSSMiB: 90, DrainPerSec: 8000, RestartFirstDeliveryMS: 90},
+			API:        &apiScenarioResult{Webhooks: 10, Concurrency: 32, UserCreatesPerSec: 2400},
+		}
+	}
+	tests := []struct {
+		name  string
+		spoil func(*results)
+		want  string // in the one problem reported; "" for none
+	}{
+		{"all sane", func(*results) {}, ""},
+		{"scenarios not run", func(r *results) { *r = results{} }, ""},
+		{"no deliveries", func(r *results) { r.Throughput.DeliveriesPerSec = 0 }, "throughput.deliveries_per_sec"},
+		{"NaN ratio", func(r *results) { r.Throughput.Ratio = math.NaN() }, "throughput.ratio"},
+		{"infinite rate", func(r *results) { r.Isolation.HealthyAlonePerSec = math.Inf(1) }, "isolation.healthy_alone_per_sec"},
+		{"p99 above max", func(r *results) { r.Latency.P99MS = 9 }, "not in order"},
+		{"negative p50", func(r *results) { r.Latency.P50MS = -1 }, "not in order"},
+		{"no memory", func(r *results) { r.Backlog.PeakRSSMiB = 0 }, "backlog.peak_rss_mib"},
+		{"no restart figure", func(r *results) { r.Backlog.RestartFirstDeliveryMS = 0 }, "restart_first_delivery_ms"},
+		{"no creates", func(r *results) { r.API.UserCreatesPerSec = -3 }, "api.user_creates_per_sec"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := good()
+			tc.spoil(r)
+			got := r.insane()
+			switch {
+			case tc.want == "" && len(got) != 0:
+				t.Errorf("problems %q, want none", got)
+			case tc.want != "" && (len(got) != 1 || !strings.Contains(got[0], tc.want)):
+				t.Errorf("problems %q, want one naming %q", got, tc.want)
+			}
+		})
+	}
+}
