@@ -88,3 +88,28 @@ func TestShutdownIsPrompt(t *testing.T) {
 		t.Fatal("Serve did not return within 8 s of shutdown")
 	}
 }
+
+// A second Herald on the same SQLite file refuses to start and says why;
+// once the first has stopped, it starts.
+func TestOneServerPerSQLiteFile(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
+	cfg.AdminPassword = "correct horse battery staple"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	first, err := Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), cfg, log)
+	if err == nil || !strings.Contains(err.Error(), "another Herald process") || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("second Open = %v, want a refusal that points to PostgreSQL", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("Open after the first closed: %v", err)
+	}
+	again.Close()
+}
