@@ -145,11 +145,13 @@ func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, ro
 		if err := rows.Scan(&c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
 			return nil, err
 		}
-		if running[c.ID] || len(out) == room {
+		if running[c.ID] {
 			continue
 		}
 		c.Payload = []byte(payload)
-		out = append(out, c)
+		if out = append(out, c); len(out) == room {
+			break
+		}
 	}
 	return out, rows.Err()
 }
