@@ -77,6 +77,11 @@ type Engine struct {
 	nextDue      time.Time
 	nextDueKnown bool
 	retries      int // retrying outcomes settled, to spot one during a lookup
+	// On a shared database (PostgreSQL): outcomes recorded since the last
+	// vacuum of the queue, when that began, and whether one runs now.
+	unvacuumed int
+	vacuumedAt time.Time
+	vacuuming  bool
 }
 
 // New returns an engine over db whose webhook secrets open with box.
@@ -357,7 +362,42 @@ func (e *Engine) record() {
 			time.Sleep(wait)
 		}
 		e.settle(batch)
+		e.maybeVacuum(len(batch))
 	}
+}
+
+// Vacuum the queue (PostgreSQL) after this many outcomes, at most this
+// often: often enough that claims never step over many dead entries, rarely
+// enough that vacuuming costs little.
+const (
+	vacuumEvery    = 5000
+	vacuumInterval = 5 * time.Second
+)
+
+// maybeVacuum counts recorded outcomes and, on a shared database, starts a
+// vacuum of the queue in the background when enough have piled up.
+func (e *Engine) maybeVacuum(recorded int) {
+	if e.cfg.ExclusiveDB {
+		return
+	}
+	e.mu.Lock()
+	e.unvacuumed += recorded
+	if e.vacuuming || e.unvacuumed < vacuumEvery || time.Since(e.vacuumedAt) < vacuumInterval {
+		e.mu.Unlock()
+		return
+	}
+	e.vacuuming, e.unvacuumed, e.vacuumedAt = true, 0, time.Now()
+	e.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.db.VacuumQueue(ctx); err != nil {
+			e.log.Warn("vacuum the delivery queue", "err", err)
+		}
+		e.mu.Lock()
+		e.vacuuming = false
+		e.mu.Unlock()
+	}()
 }
 
 // settle updates in-memory counters after outcomes are recorded, and wakes
@@ -428,6 +468,13 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 		until = time.Now().Add(time.Second)
 	case err == nil && ok && next.Before(until):
 		until = next
+	}
+	if !e.cfg.ExclusiveDB {
+		// Another instance may die holding leases: look again once they
+		// may have run out.
+		if recheck := time.Now().Add(e.lease()); recheck.Before(until) {
+			until = recheck
+		}
 	}
 	e.mu.Lock()
 	for _, p := range e.pausedUntil {

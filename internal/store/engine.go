@@ -234,17 +234,16 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 }
 
 // NextDue returns the earliest time after the given instant at which an
-// unfinished delivery falls due or (on a shared database, where another
-// instance may die) its lease runs out, or false if there is none. after is
-// when the caller last claimed: deliveries due by then were either claimed,
+// unfinished delivery falls due, or false if there is none. after is when
+// the caller last claimed: deliveries due by then were either claimed,
 // held back by a cap (an outcome wakes the engine), or waiting behind an
 // earlier delivery of their subject (its outcome wakes the engine), so they
 // are not considered. One that fell due since the claim is returned even
-// though its time has passed: the caller claims again at once. On SQLite
-// every lease is this process's own request in flight, whose outcome wakes
-// the engine.
+// though its time has passed: the caller claims again at once. Leases are
+// not considered: on PostgreSQL, where another instance may die holding
+// some, the engine wakes at least once a lease anyway (finding the
+// earliest lease would read every pending row).
 func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
-	since := micros(after)
 	// The engine's own pool on PostgreSQL; SQLite's readers otherwise.
 	pool := db.reader
 	if db.Shared() {
@@ -254,26 +253,11 @@ func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, er
 	var earliest sql.NullInt64
 	err := pool.QueryRowContext(ctx, `SELECT min((SELECT d.next_attempt_at FROM deliveries d
 		WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying') AND d.next_attempt_at > $1
-		ORDER BY d.next_attempt_at LIMIT 1)) FROM webhooks w`, since).Scan(&earliest)
-	if err != nil {
+		ORDER BY d.next_attempt_at LIMIT 1)) FROM webhooks w`, micros(after)).Scan(&earliest)
+	if err != nil || !earliest.Valid {
 		return time.Time{}, false, err
 	}
-	next, found := earliest.Int64, earliest.Valid
-	if db.Shared() {
-		// Another instance's lease may run out first (if it died).
-		var lease sql.NullInt64
-		if err := pool.QueryRowContext(ctx, `SELECT min(lease_until) FROM deliveries
-			WHERE state IN ('pending', 'retrying') AND lease_until > $1`, since).Scan(&lease); err != nil {
-			return time.Time{}, false, err
-		}
-		if lease.Valid && (!found || lease.Int64 < next) {
-			next, found = lease.Int64, true
-		}
-	}
-	if !found {
-		return time.Time{}, false, nil
-	}
-	return fromMicros(next), true, nil
+	return fromMicros(earliest.Int64), true, nil
 }
 
 // ReleaseLeases frees every lease. Only for a database that one Herald
@@ -313,6 +297,19 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries
 		return nil
 	})
 	return attempts, deliveries, err
+}
+
+// VacuumQueue lets PostgreSQL reclaim the row versions that finished
+// deliveries leave in the due indexes: until a vacuum removes them, every
+// claim steps over them, and claims slow down as thousands accumulate
+// between autovacuum's visits (a minute apart by default). SKIP_LOCKED: if
+// another instance is vacuuming, this one need not. SQLite: nothing to do.
+func (db *DB) VacuumQueue(ctx context.Context) error {
+	if !db.Shared() {
+		return nil
+	}
+	_, err := db.engine.ExecContext(ctx, `VACUUM (SKIP_LOCKED) deliveries`)
+	return err
 }
 
 // QueueStats is what the metrics report about the queue.
