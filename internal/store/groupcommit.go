@@ -10,8 +10,9 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Group commit (SQLite). With synchronous=FULL every commit waits for an
-// fsync, which caps one-by-one commits at a few hundred a second. Instead,
+// Group commit. With synchronous=FULL (SQLite) or synchronous_commit
+// (PostgreSQL) every commit waits for an fsync, which caps one-by-one
+// commits at a few hundred a second. Instead,
 // one goroutine runs the write transactions queued while the previous
 // commit was in progress inside a single database transaction, each in a
 // savepoint of its own: a failing one is rolled back to its savepoint and
@@ -91,6 +92,15 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		fail(unavailable(fmt.Errorf("begin: %w", err)))
 		return
 	}
+	// PostgreSQL: instances take turns (see postgres.go); the whole batch
+	// holds the turn.
+	if db.dialect.serializeWrites != "" {
+		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
+			_ = sqlTx.Rollback()
+			fail(unavailable(err))
+			return
+		}
+	}
 	single := len(batch) == 1
 	wake := false
 	for i, j := range batch {
@@ -133,6 +143,13 @@ func (db *DB) commitBatch(batch []*writeJob) {
 					return
 				}
 			}
+		}
+	}
+	if wake && db.dialect.notify != "" {
+		if _, err := sqlTx.ExecContext(ctx, db.dialect.notify); err != nil {
+			_ = sqlTx.Rollback()
+			fail(unavailable(err))
+			return
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {

@@ -44,18 +44,19 @@ var postgresDialect = dialect{
 }
 
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
-	// Three pools per instance, 13 connections (and one to listen), which
+	// Three pools per instance, 11 connections (and one to listen), which
 	// leaves room under PostgreSQL's default max_connections (100) for
-	// several instances. Directory writes take turns (an advisory lock), so
-	// a few connections serve them and the rest wait in Go, not holding a
-	// connection that reads or the delivery engine need.
+	// several instances. Directory writes take turns (an advisory lock) and
+	// are group-committed, one batch at a time: two connections serve
+	// them (the second for the start-up lock). Reads and the delivery
+	// engine have their own, so a burst of writes never starves them.
 	pools := make([]*sql.DB, 0, 3)
 	closeAll := func() {
 		for _, p := range pools {
 			p.Close()
 		}
 	}
-	for _, size := range []int{4, 6, 3} { // writer, reader, engine
+	for _, size := range []int{2, 6, 3} { // writer, reader, engine
 		pool, err := sql.Open("pgx", dsn)
 		if err != nil {
 			closeAll()
@@ -72,7 +73,8 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
 	db := &DB{writer: pools[0], reader: pools[1], engine: pools[2], dialect: postgresDialect, Now: time.Now,
-		wakeups: make(chan struct{}, 1), stopListen: stop}
+		wakeups: make(chan struct{}, 1), stopListen: stop,
+		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
 	go db.listen(listenCtx, dsn, log)
 	return db, nil
 }

@@ -184,7 +184,9 @@ const (
 )
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) error) error {
-	if kind != txRead && !db.Shared() {
+	// Directory writes, and on SQLite (one writer) the engine's writes
+	// too, go through group commit (groupcommit.go).
+	if kind == txWrite || (kind == txEngine && !db.Shared()) {
 		return db.submit(ctx, fn)
 	}
 	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: kind == txRead})
