@@ -196,24 +196,16 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		return nil
 	}
 	err := db.updateEngine(ctx, func(tx *Tx) error {
+		var err error
+		if db.Shared() {
+			err = tx.recordOutcomesBulk(ctx, outs)
+		} else {
+			err = tx.recordOutcomesByRow(ctx, outs)
+		}
+		if err != nil {
+			return err
+		}
 		for _, o := range outs {
-			var completed int64
-			if o.State == herald.DeliverySucceeded || o.State == herald.DeliveryFailed {
-				completed = micros(tx.Now)
-			}
-			res, err := tx.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
-				next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`, o.State, o.RoundAttempts, micros(o.NextAttemptAt), o.Attempt.StatusCode, o.Attempt.Error, completed, o.DeliveryID)
-			if err != nil {
-				return err
-			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				continue
-			}
-			a := o.Attempt
-			if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
-				VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`, o.DeliveryID, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error); err != nil {
-				return err
-			}
 			if o.DisableReason != "" {
 				if err := tx.DisableWebhook(ctx, o.WebhookID, o.DisableReason); err != nil {
 					return err
@@ -230,6 +222,67 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		}
 		db.leases.release(ids)
 	}
+	return err
+}
+
+// completedAt is a finished delivery's completion time, or 0.
+func completedAt(o Outcome, now time.Time) int64 {
+	if o.State == herald.DeliverySucceeded || o.State == herald.DeliveryFailed {
+		return micros(now)
+	}
+	return 0
+}
+
+// recordOutcomesByRow writes outcomes a statement each: on SQLite the
+// statements are prepared once and there is no round trip.
+func (tx *Tx) recordOutcomesByRow(ctx context.Context, outs []Outcome) error {
+	for _, o := range outs {
+		res, err := tx.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
+			next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`,
+			o.State, o.RoundAttempts, micros(o.NextAttemptAt), o.Attempt.StatusCode, o.Attempt.Error, completedAt(o, tx.Now), o.DeliveryID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // deleted with its webhook meanwhile
+		}
+		a := o.Attempt
+		if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+			VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`,
+			o.DeliveryID, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordOutcomesBulk writes a batch of outcomes in one statement
+// (PostgreSQL): a statement per row would cost a round trip each. Rows of
+// deliveries deleted meanwhile are not updated, so they get no attempt.
+func (tx *Tx) recordOutcomesBulk(ctx context.Context, outs []Outcome) error {
+	n := len(outs)
+	ids, nexts, completed, started, durations := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	states, errs, bodies := make([]string, n), make([]string, n), make([]string, n)
+	rounds, statuses := make([]int32, n), make([]int32, n)
+	for i, o := range outs {
+		ids[i], states[i], rounds[i], nexts[i] = o.DeliveryID, o.State, int32(o.RoundAttempts), micros(o.NextAttemptAt)
+		statuses[i], errs[i], completed[i] = int32(o.Attempt.StatusCode), o.Attempt.Error, completedAt(o, tx.Now)
+		started[i], durations[i], bodies[i] = micros(o.Attempt.StartedAt), o.Attempt.DurationMS, o.Attempt.ResponseBody
+	}
+	_, err := tx.tx.ExecContext(ctx, `WITH o AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[],
+				$8::bigint[], $9::bigint[], $10::text[])
+				AS o(id, state, round_attempts, next_attempt_at, status, error, completed_at, started_at, duration_ms, body)
+		), u AS (
+			UPDATE deliveries d SET state = o.state, attempts = d.attempts + 1, round_attempts = o.round_attempts,
+				next_attempt_at = o.next_attempt_at, lease_until = 0, last_status = o.status, last_error = o.error,
+				completed_at = o.completed_at
+			FROM o WHERE d.id = o.id
+			RETURNING d.id, d.attempts
+		)
+		INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+		SELECT u.id, u.attempts, o.started_at, o.duration_ms, o.status, o.body, o.error FROM u JOIN o ON o.id = u.id`,
+		ids, states, rounds, nexts, statuses, errs, completed, started, durations, bodies)
 	return err
 }
 
