@@ -151,8 +151,9 @@ func (e *Engine) Run(ctx context.Context) {
 	defer cancelSends()
 	var sends sync.WaitGroup
 	recorded := make(chan struct{})
+	var vacuums sync.WaitGroup
 	go func() {
-		e.record()
+		e.record(ctx, &vacuums)
 		close(recorded)
 	}()
 	go e.prune(ctx)
@@ -181,6 +182,7 @@ func (e *Engine) Run(ctx context.Context) {
 	sends.Wait()
 	close(e.outcomes)
 	<-recorded
+	vacuums.Wait() // cancelled with ctx
 }
 
 // claimAndSend claims what the free capacity allows and starts sending it.
@@ -334,8 +336,9 @@ func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
 
 // record writes outcomes in batches: whatever has arrived while the last
 // batch was being written goes in the next one, so under load many
-// attempts share one transaction and one fsync.
-func (e *Engine) record() {
+// attempts share one transaction and one fsync. Outcomes are recorded
+// after runCtx ends too (shutdown); vacuums started here end with it.
+func (e *Engine) record(runCtx context.Context, vacuums *sync.WaitGroup) {
 	ctx := context.Background()
 	for first := range e.outcomes {
 		batch := []store.Outcome{first}
@@ -362,7 +365,7 @@ func (e *Engine) record() {
 			time.Sleep(wait)
 		}
 		e.settle(batch)
-		e.maybeVacuum(len(batch))
+		e.maybeVacuum(runCtx, vacuums, len(batch))
 	}
 }
 
@@ -375,8 +378,9 @@ const (
 )
 
 // maybeVacuum counts recorded outcomes and, on a shared database, starts a
-// vacuum of the queue in the background when enough have piled up.
-func (e *Engine) maybeVacuum(recorded int) {
+// vacuum of the queue in the background when enough have piled up. It ends
+// with ctx (shutdown); Run waits for it through vacuums.
+func (e *Engine) maybeVacuum(ctx context.Context, vacuums *sync.WaitGroup, recorded int) {
 	if e.cfg.ExclusiveDB {
 		return
 	}
@@ -388,16 +392,16 @@ func (e *Engine) maybeVacuum(recorded int) {
 	}
 	e.vacuuming, e.unvacuumed, e.vacuumedAt = true, 0, time.Now()
 	e.mu.Unlock()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	vacuums.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if err := e.db.VacuumQueue(ctx); err != nil {
+		if err := e.db.VacuumQueue(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("vacuum the delivery queue", "err", err)
 		}
 		e.mu.Lock()
 		e.vacuuming = false
 		e.mu.Unlock()
-	}()
+	})
 }
 
 // settle updates in-memory counters after outcomes are recorded, and wakes

@@ -355,13 +355,14 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries
 // VacuumQueue lets PostgreSQL reclaim the row versions that finished
 // deliveries leave in the due indexes: until a vacuum removes them, every
 // claim steps over them, and claims slow down as thousands accumulate
-// between autovacuum's visits (a minute apart by default). SKIP_LOCKED: if
+// between autovacuum's visits (a minute apart by default, or never where
+// it is off). It refreshes the table's statistics too. SKIP_LOCKED: if
 // another instance is vacuuming, this one need not. SQLite: nothing to do.
 func (db *DB) VacuumQueue(ctx context.Context) error {
 	if !db.Shared() {
 		return nil
 	}
-	_, err := db.engine.ExecContext(ctx, `VACUUM (SKIP_LOCKED) deliveries`)
+	_, err := db.engine.ExecContext(ctx, `VACUUM (ANALYZE, SKIP_LOCKED) deliveries`)
 	return err
 }
 

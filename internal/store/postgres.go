@@ -9,7 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/heraldhq/herald"
 )
 
 // PostgreSQL specifics: several Herald processes share one database.
@@ -56,12 +58,20 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 			p.Close()
 		}
 	}
-	for _, size := range []int{2, 6, 3} { // writer, reader, engine
-		pool, err := sql.Open("pgx", dsn)
-		if err != nil {
-			closeAll()
-			return nil, err
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
+	}
+	for i, size := range []int{2, 6, 3} { // writer, reader, engine
+		c := cfg.Copy()
+		if i == 2 {
+			// The claim query's plan must follow the queue's size: a
+			// generic plan made while the table was small (a scan) would
+			// stay in use as it grows to a million rows. The engine's
+			// statements are few per batch, so planning each costs little.
+			c.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 		}
+		pool := stdlib.OpenDB(*c)
 		pool.SetMaxOpenConns(size)
 		pool.SetMaxIdleConns(size)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
