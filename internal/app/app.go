@@ -104,11 +104,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}
-	// SQLite: one process delivers from a file. A second one stops here.
-	if err := db.LockEngine(); err != nil {
-		db.Close()
-		return nil, err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ecfg := cfg.Engine
@@ -182,6 +177,11 @@ func openSecretBox(cfg Config, log *slog.Logger) (*secretbox.Box, error) {
 // shuts down gracefully: no new requests, in-flight deliveries finish and
 // are recorded.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	// SQLite: one process serves (and delivers from) a file; a second one
+	// stops here. The admin commands open the file without serving.
+	if err := a.DB.LockEngine(); err != nil {
+		return err
+	}
 	engineDone := make(chan struct{})
 	go func() {
 		a.Engine.Run(ctx)

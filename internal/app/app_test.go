@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/directory"
 )
 
 // With PostgreSQL every instance must share one secret key, so Herald
@@ -89,27 +91,63 @@ func TestShutdownIsPrompt(t *testing.T) {
 	}
 }
 
-// A second Herald on the same SQLite file refuses to start and says why;
-// once the first has stopped, it starts.
+// A second server on the same SQLite file refuses to serve and says why,
+// while the admin commands (which open the file without serving) work
+// beside the first; once the first has stopped, another serves.
 func TestOneServerPerSQLiteFile(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
 	cfg.AdminPassword = "correct horse battery staple"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	serve := func(a *App) (stop func() error, err error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Serve(ctx, ln) }()
+		select {
+		case err := <-done: // refused at once
+			cancel()
+			return nil, err
+		case <-time.After(300 * time.Millisecond):
+		}
+		return func() error { cancel(); return <-done }, nil
+	}
 	first, err := Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(context.Background(), cfg, log)
-	if err == nil || !strings.Contains(err.Error(), "another Herald process") || !strings.Contains(err.Error(), "PostgreSQL") {
-		t.Fatalf("second Open = %v, want a refusal that points to PostgreSQL", err)
+	defer first.Close()
+	stopFirst, err := serve(first)
+	if err != nil {
+		t.Fatalf("first Serve: %v", err)
+	}
+
+	second, err := Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("Open beside a running server (as an admin command does): %v", err)
+	}
+	defer second.Close()
+	if _, err := second.Dir.CreateUser(context.Background(), directory.CLI, directory.NewUser{Username: "beside", Email: "beside@example.com"}); err != nil {
+		t.Errorf("an admin command's change beside a running server: %v", err)
+	}
+	if _, err := serve(second); err == nil || !strings.Contains(err.Error(), "another Herald process") || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("second Serve = %v, want a refusal that points to PostgreSQL", err)
+	}
+
+	if err := stopFirst(); err != nil {
+		t.Fatal(err)
 	}
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
-	again, err := Open(context.Background(), cfg, log)
+	stopSecond, err := serve(second)
 	if err != nil {
-		t.Fatalf("Open after the first closed: %v", err)
+		t.Fatalf("Serve after the first stopped: %v", err)
 	}
-	again.Close()
+	if err := stopSecond(); err != nil {
+		t.Error(err)
+	}
 }

@@ -60,6 +60,9 @@ type DB struct {
 	stmts, preparing sync.Map
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens (creating if needed) the database named by dsn: a file path for
@@ -112,8 +115,14 @@ func IsPostgres(dsn string) bool {
 // (PostgreSQL), as opposed to one process owning it (SQLite).
 func (db *DB) Shared() bool { return db.dialect.name == "postgres" }
 
-// Close closes the database.
+// Close closes the database. Closing again does nothing and returns the
+// first call's result.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+func (db *DB) close() error {
 	if db.stopListen != nil {
 		db.stopListen()
 	}
