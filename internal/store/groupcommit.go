@@ -115,7 +115,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 				return
 			}
 		}
-		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond)}
+		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true}
 		err := call(j.fn, tx)
 		switch {
 		case err != nil && single:

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/testdb"
 )
 
 // Many concurrent changes share commits, yet each is all or nothing: the
@@ -84,5 +86,78 @@ func TestGroupCommitKeepsChangesSeparate(t *testing.T) {
 		if events[i].Seq <= events[i-1].Seq {
 			t.Fatal("event seq not increasing")
 		}
+	}
+}
+
+// A caller that gives up while its change runs in a shared batch cuts
+// neither its own change short nor the others' (on PostgreSQL, cancelling
+// a statement closes the connection, which would fail the whole batch).
+func TestGroupCommitSurvivesACancelledCaller(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := filepath.Join(t.TempDir(), "g.db")
+			slow := `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c`
+			if backend == "postgres" {
+				dsn = testdb.Postgres(t)
+				slow = `SELECT count(*) FROM (SELECT pg_sleep(0.4)) s`
+			}
+			db, err := Open(ctx, dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// Hold the writer so that the next changes queue up and share
+			// one batch.
+			held, release := make(chan struct{}), make(chan struct{})
+			go db.Update(ctx, func(*Tx) error { close(held); <-release; return nil })
+			<-held
+			gaveUp, cancel := context.WithCancel(ctx)
+			defer cancel()
+			errs := make([]error, 4)
+			var wg sync.WaitGroup
+			for i := range errs {
+				c := ctx
+				if i == 0 {
+					c = gaveUp
+				}
+				wg.Go(func() {
+					errs[i] = db.Update(c, func(tx *Tx) error {
+						if i == 0 {
+							time.AfterFunc(100*time.Millisecond, cancel) // in the middle of the slow statement
+							var n int
+							if err := tx.queryRow(c, slow).Scan(&n); err != nil {
+								return err
+							}
+						}
+						u := herald.User{Username: fmt.Sprintf("c%d", i), Email: fmt.Sprintf("c%d@example.com", i)}
+						return tx.CreateUser(c, &u, "")
+					})
+				})
+			}
+			time.Sleep(100 * time.Millisecond) // all four queued
+			close(release)
+			wg.Wait()
+			var users []herald.User
+			if err := db.View(ctx, func(tx *Tx) (err error) { users, err = tx.ListUsers(ctx); return err }); err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, u := range users {
+				have[u.Username] = true
+			}
+			for i, err := range errs {
+				name := fmt.Sprintf("c%d", i)
+				if err == nil && !have[name] || err != nil && have[name] {
+					t.Errorf("change %d: err %v, yet user %s exists: %v", i, err, name, have[name])
+				}
+				if i > 0 && err != nil {
+					t.Errorf("change %d failed because another caller gave up: %v", i, err)
+				}
+			}
+		})
 	}
 }

@@ -162,6 +162,19 @@ type Tx struct {
 	// wake is set when the transaction queued deliveries: after commit the
 	// delivery engine is woken instead of polling.
 	wake bool
+	// batched: the transaction is shared by a group commit batch, so a
+	// caller's context that ends must not cut a statement short (on
+	// PostgreSQL that closes the connection, failing every change of the
+	// batch). Once it has started, a change runs to its end.
+	batched bool
+}
+
+// ctx is the context statements of tx run with (see batched).
+func (tx *Tx) ctx(ctx context.Context) context.Context {
+	if tx.batched {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Update runs fn in a read-write transaction and commits if fn returns nil;
@@ -265,6 +278,7 @@ func unavailable(err error) error {
 // waiting to prepare, so preparing there would deadlock: the first use of a
 // query runs unprepared and prepares it in the background for the next.
 func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	ctx = tx.ctx(ctx)
 	if tx.db.Shared() {
 		return nil, nil
 	}
@@ -284,6 +298,7 @@ func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = tx.ctx(ctx)
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -308,6 +323,7 @@ func (r row) Scan(dest ...any) error {
 }
 
 func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
+	ctx = tx.ctx(ctx)
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return row{err: err}
@@ -319,6 +335,7 @@ func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = tx.ctx(ctx)
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return nil, err
