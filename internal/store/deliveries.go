@@ -151,7 +151,7 @@ func (tx *Tx) Redeliver(ctx context.Context, webhookID, id int64) error {
 	if err != nil {
 		return err
 	}
-	if lease > micros(tx.Now) || tx.db.leases.running(id, micros(tx.Now)) {
+	if lease > micros(tx.Now) || tx.db.leases.leased(id) {
 		return herald.Errorf(herald.ECONFLICT, "delivery %d is being sent right now; try again when it finishes", id)
 	}
 	_, err = tx.exec(ctx, `UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_at = $1, completed_at = 0

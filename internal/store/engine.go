@@ -31,7 +31,7 @@ type Claimed struct {
 // ClaimRequest says how much work the engine can take.
 type ClaimRequest struct {
 	Limit      int           // deliveries at most
-	Lease      time.Duration // how long a claim holds before another engine may retake it
+	Lease      time.Duration // PostgreSQL: how long a claim holds before another instance may retake it (SQLite: until its outcome)
 	PerWebhook int           // in-flight cap per webhook
 	// MinRoom skips a webhook that has requests in flight but room for
 	// fewer than this many more: claiming costs a query per webhook, so a
@@ -64,7 +64,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	// In-memory leases and a read (leases.go).
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
-	running, held := db.leases.snapshot(micros(db.Now()))
+	running, held := db.leases.snapshot()
 	var out []Claimed
 	err := db.View(ctx, func(tx *Tx) error {
 		var err error
@@ -74,7 +74,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	if err != nil {
 		return nil, err
 	}
-	db.leases.take(out, micros(db.Now().Add(req.Lease)))
+	db.leases.take(out)
 	return out, nil
 }
 

@@ -3,62 +3,58 @@ package store
 import "sync"
 
 // On SQLite the engine's leases live in memory and claims are reads. One
-// process delivers from a SQLite file (engineLock makes sure), so writing
-// each claim to the file (a row update and a share of an fsync'd commit,
-// through the one writer that directory changes also wait for) would only
-// tell this process what it already knows. A restart forgets them, which is
-// right: whatever was in flight is due again. On PostgreSQL leases are
-// rows, because other instances must see them.
+// process serves a SQLite file (LockEngine makes sure), so writing each
+// claim to the file (a row update and a share of an fsync'd commit, through
+// the one writer that directory changes also wait for) would only tell this
+// process what it already knows. The only engine that could take a claim
+// over is this one, so a lease here does not run out: it holds until the
+// outcome is recorded, however long a busy writer makes that take. A
+// restart forgets them all, which is right: whatever was in flight is due
+// again. On PostgreSQL leases are rows with an end, because other
+// instances must see them and take over from one that died.
 //
-// Why a read is enough: ClaimDue copies the running leases before its read
+// Why a read is enough: ClaimDue copies the leases before its read
 // transaction starts, and RecordOutcomes drops a lease only after its
 // outcome has committed. So a delivery is either still in the copy (and
 // skipped), or its outcome is visible to the read. Claims are serialised
 // (claimMu), so two claims never hand out the same delivery.
 
-// leaseTable maps delivery ids to this process's leases on them.
+// leaseTable maps delivery ids to the webhook of this process's lease.
 type leaseTable struct {
 	mu    sync.Mutex
-	held  map[int64]lease
-	count map[int64]int // leases held per webhook, expired ones included
+	held  map[int64]int64 // delivery id -> webhook id
+	count map[int64]int   // leases held per webhook
 }
 
-type lease struct {
-	webhookID int64
-	until     int64 // micros
-}
-
-// snapshot returns the ids whose lease runs at now, and how many leases
-// each webhook holds (expired or not): a claim query must look that many
-// rows further to find its room of unleased ones.
-func (t *leaseTable) snapshot(now int64) (running map[int64]bool, perWebhook map[int64]int) {
+// snapshot returns the leased ids, and how many each webhook holds: a
+// claim query must look that many rows further to find its room of
+// unleased ones.
+func (t *leaseTable) snapshot() (leased map[int64]bool, perWebhook map[int64]int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	running = make(map[int64]bool, len(t.held))
-	for id, l := range t.held {
-		if l.until > now {
-			running[id] = true
-		}
+	leased = make(map[int64]bool, len(t.held))
+	for id := range t.held {
+		leased[id] = true
 	}
 	perWebhook = make(map[int64]int, len(t.count))
 	for hook, n := range t.count {
 		perWebhook[hook] = n
 	}
-	return running, perWebhook
+	return leased, perWebhook
 }
 
-// take leases the claimed deliveries until the given time.
-func (t *leaseTable) take(cs []Claimed, until int64) {
+// take leases the claimed deliveries.
+func (t *leaseTable) take(cs []Claimed) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.held == nil {
-		t.held, t.count = map[int64]lease{}, map[int64]int{}
+		t.held, t.count = map[int64]int64{}, map[int64]int{}
 	}
 	for _, c := range cs {
 		if _, ok := t.held[c.ID]; !ok {
 			t.count[c.WebhookID]++
 		}
-		t.held[c.ID] = lease{webhookID: c.WebhookID, until: until}
+		t.held[c.ID] = c.WebhookID
 	}
 }
 
@@ -67,13 +63,13 @@ func (t *leaseTable) release(ids []int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, id := range ids {
-		l, ok := t.held[id]
+		hook, ok := t.held[id]
 		if !ok {
 			continue
 		}
 		delete(t.held, id)
-		if t.count[l.webhookID]--; t.count[l.webhookID] <= 0 {
-			delete(t.count, l.webhookID)
+		if t.count[hook]--; t.count[hook] <= 0 {
+			delete(t.count, hook)
 		}
 	}
 }
@@ -87,10 +83,10 @@ func (t *leaseTable) releaseAll() int {
 	return n
 }
 
-// running reports whether id has a lease running at now.
-func (t *leaseTable) running(id, now int64) bool {
+// leased reports whether id is leased.
+func (t *leaseTable) leased(id int64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l, ok := t.held[id]
-	return ok && l.until > now
+	_, ok := t.held[id]
+	return ok
 }
