@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -26,22 +25,9 @@ func (b *bench) apiScenario() (*apiScenarioResult, error) {
 		return nil, err
 	}
 	defer rcv.down()
-	db, err := b.newDatabase("api")
+	h, c, err := b.heraldWithWebhooks("api", rcv, hooks)
 	if err != nil {
 		return nil, err
-	}
-	h, err := b.startHerald("api", db)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newClient(h.url)
-	if err != nil {
-		return nil, err
-	}
-	for i := range hooks {
-		if err := c.createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
-			return nil, err
-		}
 	}
 	b.logf("creating %d users with %d clients (%d webhooks)", users, concurrency, hooks)
 	took, err := c.createUsers("a", users, concurrency, func(n int) { b.logf("created %d users", n) })

@@ -272,3 +272,27 @@ func procField(path, name string) int64 {
 	}
 	return 0
 }
+
+// heraldWithWebhooks starts a fresh Herald for scenario (a database of its
+// own) and subscribes hooks webhooks to the receiver's URLs; it returns
+// the process and an admin client.
+func (b *bench) heraldWithWebhooks(scenario string, rcv *receiver, hooks int) (*heraldProc, *client, error) {
+	db, err := b.newDatabase(scenario)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := b.startHerald(scenario, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := newClient(h.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range hooks {
+		if err := c.createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return h, c, nil
+}

@@ -56,22 +56,9 @@ func (b *bench) latency() (*latencyResult, error) {
 		return nil, err
 	}
 	defer rcv.down()
-	db, err := b.newDatabase("latency")
+	h, c, err := b.heraldWithWebhooks("latency", rcv, hooks)
 	if err != nil {
 		return nil, err
-	}
-	h, err := b.startHerald("latency", db)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newClient(h.url)
-	if err != nil {
-		return nil, err
-	}
-	for i := range hooks {
-		if err := c.createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
-			return nil, err
-		}
 	}
 
 	b.logf("creating %d users at %d/s for %v (%d webhooks)", users, rate, duration, hooks)

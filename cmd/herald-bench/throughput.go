@@ -42,22 +42,9 @@ func (b *bench) throughput() (*throughputResult, error) {
 		return nil, err
 	}
 	defer rcv.down()
-	db, err := b.newDatabase("throughput")
+	h, c, err := b.heraldWithWebhooks("throughput", rcv, hooks)
 	if err != nil {
 		return nil, err
-	}
-	h, err := b.startHerald("throughput", db)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newClient(h.url)
-	if err != nil {
-		return nil, err
-	}
-	for i := range hooks {
-		if err := c.createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
-			return nil, err
-		}
 	}
 
 	b.logf("creating %d users (x %d webhooks = %d deliveries) with 32 clients", users, hooks, total)
