@@ -21,24 +21,22 @@ import "sync"
 
 // leaseTable maps delivery ids to the webhook of this process's lease.
 type leaseTable struct {
-	mu    sync.Mutex
-	held  map[int64]int64 // delivery id -> webhook id
-	count map[int64]int   // leases held per webhook
+	mu   sync.Mutex
+	held map[int64]int64 // delivery id -> webhook id
 }
 
 // snapshot returns the leased ids, and how many each webhook holds: a
 // claim query must look that many rows further to find its room of
-// unleased ones.
+// unleased ones. Leases are few (at most the engine's requests in flight
+// and outcomes waiting to be recorded), so counting them here is cheap.
 func (t *leaseTable) snapshot() (leased map[int64]bool, perWebhook map[int64]int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	leased = make(map[int64]bool, len(t.held))
-	for id := range t.held {
+	perWebhook = map[int64]int{}
+	for id, hook := range t.held {
 		leased[id] = true
-	}
-	perWebhook = make(map[int64]int, len(t.count))
-	for hook, n := range t.count {
-		perWebhook[hook] = n
+		perWebhook[hook]++
 	}
 	return leased, perWebhook
 }
@@ -48,12 +46,9 @@ func (t *leaseTable) take(cs []Claimed) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.held == nil {
-		t.held, t.count = map[int64]int64{}, map[int64]int{}
+		t.held = map[int64]int64{}
 	}
 	for _, c := range cs {
-		if _, ok := t.held[c.ID]; !ok {
-			t.count[c.WebhookID]++
-		}
 		t.held[c.ID] = c.WebhookID
 	}
 }
@@ -63,14 +58,7 @@ func (t *leaseTable) release(ids []int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, id := range ids {
-		hook, ok := t.held[id]
-		if !ok {
-			continue
-		}
 		delete(t.held, id)
-		if t.count[hook]--; t.count[hook] <= 0 {
-			delete(t.count, hook)
-		}
 	}
 }
 
@@ -79,7 +67,7 @@ func (t *leaseTable) releaseAll() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := len(t.held)
-	t.held, t.count = nil, nil
+	t.held = nil
 	return n
 }
 

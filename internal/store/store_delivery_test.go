@@ -101,6 +101,7 @@ func TestClaimCaps(t *testing.T) {
 			{"cap 2", store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 2}, 2, 2},
 			{"cap 2, w1 has 1 in flight", store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 2, InFlight: map[int64]int{w1.ID: 1}}, 1, 2},
 			{"cap 2, w1 full", store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 2, InFlight: map[int64]int{w1.ID: 2, w2.ID: 0}}, 0, 2},
+			{"MinRoom 2: w1 (1 in flight) waits, w2 (none) is served", store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 2, MinRoom: 2, InFlight: map[int64]int{w1.ID: 1}}, 0, 2},
 			{"w2 paused", store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100, Paused: map[int64]bool{w2.ID: true}}, 5, 0},
 			{"both paused", store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100, Paused: map[int64]bool{w1.ID: true, w2.ID: true}}, 0, 0},
 			{"no cap", claimAll, 5, 5},
