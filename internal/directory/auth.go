@@ -140,28 +140,24 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 	}
 	var a Actor
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		var userID int64
+		var p store.Principal
 		var err error
 		switch {
 		case strings.HasPrefix(bearer, workerTokenPrefix):
 			a.Worker, err = tx.WorkerByToken(ctx, hashSecret(bearer))
 			return err
 		case bearer != "":
-			userID, err = tx.APITokenUserID(ctx, hashSecret(bearer))
+			p, err = tx.APITokenPrincipal(ctx, hashSecret(bearer))
 		default:
-			userID, err = tx.SessionUserID(ctx, hashSecret(sessionToken))
+			p, err = tx.SessionPrincipal(ctx, hashSecret(sessionToken))
 		}
-		if err != nil {
-			return err
-		}
-		u, err := tx.UserByID(ctx, userID)
-		if err != nil {
-			return err
-		}
-		a = Actor{UserID: u.ID, Username: u.Username, IsAdmin: u.IsAdmin}
-		return nil
+		a = Actor{UserID: p.UserID, Username: p.Username, IsAdmin: p.IsAdmin}
+		return err
 	})
-	return a, err
+	if err != nil {
+		return Actor{}, err
+	}
+	return a, nil
 }
 
 // NewToken is an API or station token as created: Token is shown once.

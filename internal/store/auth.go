@@ -16,16 +16,29 @@ func (tx *Tx) CreateSession(ctx context.Context, tokenHash string, userID int64,
 	return err
 }
 
-// SessionUserID returns the user of an unexpired session.
+// Principal is who a session or an API token acts for.
+type Principal struct {
+	UserID   int64
+	Username string
+	IsAdmin  bool // a member of a group with is_admin
+}
+
+// principalOf selects a Principal from a table of credentials t joined to
+// users u. One query: every API call authenticates.
+const principalOf = `SELECT u.id, u.username, EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.user_id = u.id AND g.is_admin)
+	FROM users u JOIN `
+
+// SessionPrincipal returns the user of an unexpired session.
 // Returns EUNAUTHORIZED if there is none.
-func (tx *Tx) SessionUserID(ctx context.Context, tokenHash string) (int64, error) {
-	var id int64
-	err := tx.queryRow(ctx, `SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2`,
-		tokenHash, micros(tx.Now)).Scan(&id)
+func (tx *Tx) SessionPrincipal(ctx context.Context, tokenHash string) (Principal, error) {
+	var p Principal
+	err := tx.queryRow(ctx, principalOf+`sessions t ON t.user_id = u.id WHERE t.token_hash = $1 AND t.expires_at > $2`,
+		tokenHash, micros(tx.Now)).Scan(&p.UserID, &p.Username, &p.IsAdmin)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, herald.Errorf(herald.EUNAUTHORIZED, "session expired or unknown; log in again")
+		return p, herald.Errorf(herald.EUNAUTHORIZED, "session expired or unknown; log in again")
 	}
-	return id, err
+	return p, err
 }
 
 // DeleteSession ends a session.
@@ -53,15 +66,16 @@ func (tx *Tx) CreateAPIToken(ctx context.Context, userID int64, name, tokenHash 
 	return herald.APIToken{ID: id, Name: name, CreatedAt: tx.Now}, err
 }
 
-// APITokenUserID returns the owner of an API token.
-// Returns EUNAUTHORIZED if there is none.
-func (tx *Tx) APITokenUserID(ctx context.Context, tokenHash string) (int64, error) {
-	var id int64
-	err := tx.queryRow(ctx, `SELECT user_id FROM api_tokens WHERE token_hash = $1`, tokenHash).Scan(&id)
+// APITokenPrincipal returns the user of a personal API token.
+// Returns EUNAUTHORIZED if there is none (unknown or revoked).
+func (tx *Tx) APITokenPrincipal(ctx context.Context, tokenHash string) (Principal, error) {
+	var p Principal
+	err := tx.queryRow(ctx, principalOf+`api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1`,
+		tokenHash).Scan(&p.UserID, &p.Username, &p.IsAdmin)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, herald.Errorf(herald.EUNAUTHORIZED, "unknown or revoked API token")
+		return p, herald.Errorf(herald.EUNAUTHORIZED, "unknown or revoked API token")
 	}
-	return id, err
+	return p, err
 }
 
 // ListAPITokens returns a user's tokens, oldest first, without secrets.

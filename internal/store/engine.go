@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -124,16 +125,18 @@ func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]boo
 // claimHeads returns up to room due heads of webhook hook's queues with
 // what sending them needs, passing over those with a running lease in
 // running (held of the webhook's rows may have one: it reads that many
-// more). The limit is part of the text, not a parameter:
-// SQLite plans with a bound LIMIT's value and so prepares the statement
-// anew whenever it changes, while room takes few distinct values.
+// more). The webhook id and the limit are cast: SQLite prepares a
+// statement anew whenever a bare parameter its plan looked at takes
+// another value (both are such; measured: a claim took twice as long when
+// the webhook differed from the last one), and does not look into a cast.
 func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, room, held int, running map[int64]bool) ([]Claimed, error) {
 	rows, err := tx.query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
-		WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND d.next_attempt_at <= $2 AND d.lease_until <= $2
+		WHERE d.webhook_id = CAST($1 AS BIGINT) AND d.state IN ('pending', 'retrying')
+		AND d.next_attempt_at <= $2 AND d.lease_until <= $2
 		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 			AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-		ORDER BY d.next_attempt_at, d.id LIMIT `+strconv.Itoa(room+held)+tx.dialect.skipLocked, hook.ID, now)
+		ORDER BY d.next_attempt_at, d.id LIMIT CAST($3 AS BIGINT)`+tx.dialect.skipLocked, hook.ID, now, room+held)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +203,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		if db.Shared() {
 			err = tx.recordOutcomesBulk(ctx, outs)
 		} else {
-			err = tx.recordOutcomesByRow(ctx, outs)
+			err = tx.recordOutcomesInChunks(ctx, outs)
 		}
 		if err != nil {
 			return err
@@ -233,27 +236,96 @@ func completedAt(o Outcome, now time.Time) int64 {
 	return 0
 }
 
-// recordOutcomesByRow writes outcomes a statement each: on SQLite the
-// statements are prepared once and there is no round trip.
-func (tx *Tx) recordOutcomesByRow(ctx context.Context, outs []Outcome) error {
-	for _, o := range outs {
-		res, err := tx.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, round_attempts = $2,
-			next_attempt_at = $3, lease_until = 0, last_status = $4, last_error = $5, completed_at = $6 WHERE id = $7`,
-			o.State, o.RoundAttempts, micros(o.NextAttemptAt), o.Attempt.StatusCode, o.Attempt.Error, completedAt(o, tx.Now), o.DeliveryID)
+// recordOutcomesInChunks writes outcomes (SQLite) a chunk at a time: one
+// UPDATE ... FROM (VALUES ...) RETURNING for the deliveries and one
+// multi-row INSERT for their attempts, instead of two statements per
+// outcome. Chunks have power-of-two sizes, so that few distinct statements
+// are prepared. A delivery deleted meanwhile (with its webhook) returns no
+// row and gets no attempt.
+func (tx *Tx) recordOutcomesInChunks(ctx context.Context, outs []Outcome) error {
+	return inChunks(len(outs), func(lo, hi int) error {
+		chunk := outs[lo:hi]
+		args := make([]any, 0, 7*len(chunk))
+		for _, o := range chunk {
+			args = append(args, o.DeliveryID, o.State, o.RoundAttempts, micros(o.NextAttemptAt),
+				o.Attempt.StatusCode, o.Attempt.Error, completedAt(o, tx.Now))
+		}
+		rows, err := tx.query(ctx, `WITH o (id, state, round_attempts, next_attempt_at, status, error, completed_at) AS (VALUES `+
+			valuesList(len(chunk), 7)+`)
+			UPDATE deliveries SET state = o.state, attempts = attempts + 1, round_attempts = o.round_attempts,
+				next_attempt_at = o.next_attempt_at, lease_until = 0, last_status = o.status, last_error = o.error,
+				completed_at = o.completed_at
+			FROM o WHERE deliveries.id = o.id RETURNING deliveries.id, deliveries.attempts`, args...)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // deleted with its webhook meanwhile
+		defer rows.Close()
+		numbers := make(map[int64]int, len(chunk))
+		for rows.Next() {
+			var id int64
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return err
+			}
+			numbers[id] = n
 		}
-		a := o.Attempt
-		if _, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
-			VALUES ($1, (SELECT attempts FROM deliveries WHERE id = $1), $2, $3, $4, $5, $6)`,
-			o.DeliveryID, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error); err != nil {
+		if err := rows.Err(); err != nil {
 			return err
 		}
+		rows.Close()
+		recorded := make([]Outcome, 0, len(numbers))
+		for _, o := range chunk {
+			if n, ok := numbers[o.DeliveryID]; ok {
+				o.Attempt.N = n
+				recorded = append(recorded, o)
+			}
+		}
+		return inChunks(len(recorded), func(lo, hi int) error {
+			args := make([]any, 0, 7*(hi-lo))
+			for _, o := range recorded[lo:hi] {
+				a := o.Attempt
+				args = append(args, o.DeliveryID, a.N, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error)
+			}
+			_, err := tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+				VALUES `+valuesList(hi-lo, 7)+` ON CONFLICT (delivery_id, n) DO NOTHING`, args...)
+			return err
+		})
+	})
+}
+
+// maxChunk bounds the rows of one multi-row statement (7 parameters each,
+// far below SQLite's limit on parameters).
+const maxChunk = 128
+
+// inChunks calls fn for consecutive ranges covering [0, n), each of a
+// power-of-two length of at most maxChunk, largest first.
+func inChunks(n int, fn func(lo, hi int) error) error {
+	for lo := 0; lo < n; {
+		size := maxChunk
+		for size > n-lo {
+			size /= 2
+		}
+		if err := fn(lo, lo+size); err != nil {
+			return err
+		}
+		lo += size
 	}
 	return nil
+}
+
+// valuesLists caches the text of valuesList by shape.
+var valuesLists sync.Map
+
+// valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func valuesList(rows, cols int) string {
+	key := [2]int{rows, cols}
+	if s, ok := valuesLists.Load(key); ok {
+		return s.(string)
+	}
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	s := row + strings.Repeat(", "+row, rows-1)
+	valuesLists.Store(key, s)
+	return s
 }
 
 // recordOutcomesBulk writes a batch of outcomes in one statement
@@ -332,16 +404,24 @@ func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
 }
 
 // Prune deletes attempts that started before cutoff, and finished
-// deliveries completed before it, and returns how many of each.
+// deliveries completed before it, and returns how many of each. Both
+// belong to deliveries created before cutoff, which are numbered below the
+// first one created after it: the deletes read that id range (its oldest
+// part is what the last prune left: unfinished deliveries), not the whole
+// history, and no index on their times is kept up for them.
 func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries int, err error) {
 	err = db.updateEngine(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `DELETE FROM attempts WHERE started_at < $1`, micros(cutoff))
+		last, err := tx.lastDeliveryBefore(ctx, micros(cutoff))
+		if err != nil || last == 0 {
+			return err
+		}
+		res, err := tx.exec(ctx, `DELETE FROM attempts WHERE delivery_id <= $1 AND started_at < $2`, last, micros(cutoff))
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
 		attempts = int(n)
-		res, err = tx.exec(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND completed_at < $1`, micros(cutoff))
+		res, err = tx.exec(ctx, `DELETE FROM deliveries WHERE id <= $1 AND completed_at > 0 AND completed_at < $2`, last, micros(cutoff))
 		if err != nil {
 			return err
 		}
@@ -350,6 +430,31 @@ func (db *DB) Prune(ctx context.Context, cutoff time.Time) (attempts, deliveries
 		return nil
 	})
 	return attempts, deliveries, err
+}
+
+// lastDeliveryBefore returns the highest id of a delivery created before
+// cutoff (micros), or 0. Ids grow with creation time, so a binary search
+// over them finds it in a few dozen primary-key lookups.
+func (tx *Tx) lastDeliveryBefore(ctx context.Context, cutoff int64) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := tx.queryRow(ctx, `SELECT min(id), max(id) FROM deliveries`).Scan(&lo, &hi); err != nil || !lo.Valid {
+		return 0, err
+	}
+	last := int64(0)
+	for l, h := lo.Int64, hi.Int64; l <= h; {
+		mid := l + (h-l)/2
+		// The first delivery at or after mid: ids have gaps.
+		var id, created int64
+		if err := tx.queryRow(ctx, `SELECT id, created_at FROM deliveries WHERE id >= $1 ORDER BY id LIMIT 1`, mid).Scan(&id, &created); err != nil {
+			return 0, err
+		}
+		if created < cutoff {
+			last, l = id, id+1
+		} else {
+			h = mid - 1
+		}
+	}
+	return last, nil
 }
 
 // VacuumQueue lets PostgreSQL reclaim the row versions that finished

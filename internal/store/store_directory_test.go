@@ -451,9 +451,9 @@ func TestDeleteUserCascades(t *testing.T) {
 			if err != nil || !slices.Equal(g.Members, []string{"bob"}) {
 				t.Errorf("devs after deleting alice: %+v, %v", g, err)
 			}
-			_, err = tx.SessionUserID(ctx, "sess-alice")
+			_, err = tx.SessionPrincipal(ctx, "sess-alice")
 			wantCode(t, "session of a deleted user", err, herald.EUNAUTHORIZED)
-			_, err = tx.APITokenUserID(ctx, "tok-alice")
+			_, err = tx.APITokenPrincipal(ctx, "tok-alice")
 			wantCode(t, "API token of a deleted user", err, herald.EUNAUTHORIZED)
 			_, err = tx.JobByID(ctx, job)
 			wantCode(t, "job of a deleted user", err, herald.ENOTFOUND)
@@ -484,7 +484,8 @@ func TestSessions(t *testing.T) {
 		session := func(hash string) (int64, error) {
 			var id int64
 			err := db.View(ctx, func(tx *store.Tx) (err error) {
-				id, err = tx.SessionUserID(ctx, hash)
+				p, err := tx.SessionPrincipal(ctx, hash)
+				id = p.UserID
 				return err
 			})
 			return id, err
@@ -497,7 +498,7 @@ func TestSessions(t *testing.T) {
 				return
 			}
 			if err != nil || got != want {
-				t.Errorf("%s: SessionUserID(%s) = %d, %v; want %d", what, hash, got, err, want)
+				t.Errorf("%s: SessionPrincipal(%s) = %d, %v; want %d", what, hash, got, err, want)
 			}
 		}
 		wantSession("fresh", "h1", alice.ID)
@@ -558,11 +559,12 @@ func TestAPITokens(t *testing.T) {
 		wantCode(t, "CreateAPIToken(existing hash)", err, herald.ECONFLICT)
 
 		view(t, db, func(tx *store.Tx) error {
-			if id, err := tx.APITokenUserID(ctx, "hash2"); err != nil || id != alice.ID {
-				t.Errorf("APITokenUserID(hash2) = %d, %v", id, err)
+			want := store.Principal{UserID: alice.ID, Username: "alice"}
+			if p, err := tx.APITokenPrincipal(ctx, "hash2"); err != nil || p != want {
+				t.Errorf("APITokenPrincipal(hash2) = %+v, %v; want %+v", p, err, want)
 			}
-			_, err := tx.APITokenUserID(ctx, "nope")
-			wantCode(t, "APITokenUserID(unknown)", err, herald.EUNAUTHORIZED)
+			_, err := tx.APITokenPrincipal(ctx, "nope")
+			wantCode(t, "APITokenPrincipal(unknown)", err, herald.EUNAUTHORIZED)
 			list, err := tx.ListAPITokens(ctx, alice.ID)
 			if err != nil {
 				return err
@@ -576,14 +578,36 @@ func TestAPITokens(t *testing.T) {
 			return nil
 		})
 
+		// The admin flag follows the user's groups: only a group with
+		// is_admin counts.
+		update(t, db, func(tx *store.Tx) error {
+			want := store.Principal{UserID: alice.ID, Username: "alice"}
+			for _, g := range []struct {
+				name  string
+				admin bool
+			}{{"devs", false}, {"root", true}} {
+				id, err := tx.CreateGroup(ctx, g.name, g.admin)
+				if err != nil {
+					return err
+				}
+				if err := tx.AddMember(ctx, id, alice.ID); err != nil {
+					return err
+				}
+				want.IsAdmin = g.admin
+				if p, err := tx.APITokenPrincipal(ctx, "hash2"); err != nil || p != want {
+					t.Errorf("APITokenPrincipal(hash2) in group %s = %+v, %v; want %+v", g.name, p, err, want)
+				}
+			}
+			return nil
+		})
 		err = db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteAPIToken(ctx, bob.ID, t1.ID) })
 		wantCode(t, "DeleteAPIToken of another user's token", err, herald.ENOTFOUND)
 		update(t, db, func(tx *store.Tx) error { return tx.DeleteAPIToken(ctx, alice.ID, t1.ID) })
 		err = db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteAPIToken(ctx, alice.ID, t1.ID) })
 		wantCode(t, "DeleteAPIToken twice", err, herald.ENOTFOUND)
 		view(t, db, func(tx *store.Tx) error {
-			_, err := tx.APITokenUserID(ctx, "hash1")
-			wantCode(t, "APITokenUserID(revoked)", err, herald.EUNAUTHORIZED)
+			_, err := tx.APITokenPrincipal(ctx, "hash1")
+			wantCode(t, "APITokenPrincipal(revoked)", err, herald.EUNAUTHORIZED)
 			list, err := tx.ListAPITokens(ctx, alice.ID)
 			if err != nil || len(list) != 1 || !tokenEqual(list[0], t2) {
 				t.Errorf("ListAPITokens after revoke = %+v, %v", list, err)
