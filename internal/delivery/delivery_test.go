@@ -1,10 +1,16 @@
 package delivery
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
 )
 
 // The example of the Standard Webhooks spec: this secret, id, timestamp
@@ -109,5 +115,65 @@ func TestRetryAfter(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestOpenKeepsTargets: the engine opens a webhook's secrets and parses its
+// URL once, and opens it anew when the URL, method, token or a secret
+// changes; the request it builds is signed with both secrets during a
+// rotation and then with the new one only.
+func TestOpenKeepsTargets(t *testing.T) {
+	box, err := secretbox.New(strings.Repeat("k", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(nil, box, Config{RetrySchedule: []time.Duration{0}}, slog.New(slog.DiscardHandler))
+	secret, previous := NewSigningSecret(), NewSigningSecret()
+	hook := herald.Webhook{ID: 1, URL: "http://a.example/hook", Method: "POST", Token: box.Seal("tok"),
+		SigningSecret: box.Seal(secret)}
+	first := e.open(hook)
+	if first.err != "" || first.target.hook.Token != "tok" || first.target.url.Host != "a.example" {
+		t.Fatalf("open = %+v", first)
+	}
+	if again := e.open(hook); again.target != first.target {
+		t.Error("an unchanged webhook was opened anew")
+	}
+	changed := hook
+	changed.URL = "http://b.example/hook"
+	if o := e.open(changed); o.target == first.target || o.target.url.Host != "b.example" {
+		t.Errorf("after a URL change the target is %+v", o.target)
+	}
+
+	now := time.Now()
+	rotated := changed
+	rotated.SigningSecret, rotated.PreviousSecret = box.Seal(secret), box.Seal(previous)
+	rotated.PreviousSecretUntil = now.Add(time.Hour)
+	o := e.open(rotated)
+	msg := Message{EventID: "evt_1", EventType: herald.EventUserCreated, Payload: []byte(`{}`)}
+	for _, tc := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{now, []string{secret, previous}},
+		{now.Add(2 * time.Hour), []string{secret}},
+	} {
+		req, err := o.target.request(context.Background(), msg, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := Sign(tc.want, "evt_1", tc.at.Unix(), msg.Payload)
+		// Set verbatim in lower case, as Standard Webhooks names it.
+		if got := strings.Join(req.Header["webhook-signature"], ","); got != want {
+			t.Errorf("signature at %v = %q, want %q", tc.at, got, want)
+		}
+		if req.URL.String() != "http://b.example/hook" || req.Host != "b.example" || req.Method != "POST" {
+			t.Errorf("request %s %s (host %s)", req.Method, req.URL, req.Host)
+		}
+	}
+
+	broken := hook
+	broken.SigningSecret = "not sealed"
+	if o := e.open(broken); o.err == "" || o.target != nil {
+		t.Errorf("a webhook whose secret cannot be opened: %+v", o)
 	}
 }

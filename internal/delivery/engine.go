@@ -69,7 +69,7 @@ type Engine struct {
 	failures    map[int64]int // consecutive, per webhook, since the last pause
 	pauses      map[int64]int // pauses in a row without a success, per webhook
 	pausedUntil map[int64]time.Time
-	opened      map[int64]openedSecrets // by webhook id
+	opened      map[int64]openedEntry // by webhook id
 	// On an exclusive database every retry time is set by this engine, so
 	// it keeps the earliest (zero: none) instead of asking the database
 	// at every wake-up; nextDueKnown is false until it has asked once, and
@@ -132,7 +132,7 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 		failures:    map[int64]int{},
 		pauses:      map[int64]int{},
 		pausedUntil: map[int64]time.Time{},
-		opened:      map[int64]openedSecrets{},
+		opened:      map[int64]openedEntry{},
 	}
 }
 
@@ -149,7 +149,18 @@ func (e *Engine) Run(ctx context.Context) {
 	// Requests get their own context: a shutdown lets them finish.
 	sendCtx, cancelSends := context.WithCancel(context.Background())
 	defer cancelSends()
+	// A fixed pool sends: claims never exceed Workers (claimed and not yet
+	// recorded), so the queue never fills, and the pool's goroutines keep
+	// the stacks a request needs instead of growing new ones each time.
+	queue := make(chan sendJob, e.cfg.Workers)
 	var sends sync.WaitGroup
+	for range e.cfg.Workers {
+		sends.Go(func() {
+			for j := range queue {
+				e.deliver(sendCtx, j.claimed, j.hook)
+			}
+		})
+	}
 	recorded := make(chan struct{})
 	var vacuums sync.WaitGroup
 	go func() {
@@ -163,7 +174,7 @@ func (e *Engine) Run(ctx context.Context) {
 		// Read before claiming: whatever falls due after this instant
 		// and is not claimed now is found by wait.
 		claimedAt := e.db.Now()
-		n, err := e.claimAndSend(ctx, sendCtx, &sends)
+		n, err := e.claimAndSend(ctx, queue)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -179,14 +190,22 @@ func (e *Engine) Run(ctx context.Context) {
 		}
 		e.wait(ctx, claimedAt)
 	}
+	close(queue)
 	sends.Wait()
 	close(e.outcomes)
 	<-recorded
 	vacuums.Wait() // cancelled with ctx
 }
 
-// claimAndSend claims what the free capacity allows and starts sending it.
-func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGroup) (int, error) {
+// sendJob is a claimed delivery queued for the sending pool.
+type sendJob struct {
+	claimed store.Claimed
+	hook    openedHook
+}
+
+// claimAndSend claims what the free capacity allows and queues it for the
+// sending pool.
+func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, error) {
 	e.mu.Lock()
 	free := e.cfg.Workers - e.total
 	inflight := make(map[int64]int, len(e.inflight))
@@ -223,11 +242,7 @@ func (e *Engine) claimAndSend(ctx, sendCtx context.Context, sends *sync.WaitGrou
 	}
 	e.mu.Unlock()
 	for _, c := range claimed {
-		sends.Add(1)
-		go func() {
-			defer sends.Done()
-			e.deliver(sendCtx, c, e.open(c.Webhook))
-		}()
+		queue <- sendJob{claimed: c, hook: e.open(c.Webhook)}
 	}
 	return len(claimed), nil
 }
@@ -239,39 +254,50 @@ func (e *Engine) lease() time.Duration {
 	return e.cfg.ConnectTimeout + e.cfg.RequestTimeout + 10*time.Second
 }
 
-// openedHook is a webhook with its secrets in the clear, or the reason they
-// could not be opened. Opening costs AES work per secret, so the engine
-// keeps the last opened secrets of each webhook with the sealed values they
-// came from (openedSecrets): a changed secret is opened anew.
+// openedHook is a webhook ready to send to (its secrets opened), or the
+// reason it is not. Opening costs AES work per secret, and parsing and
+// decoding more, so the engine keeps the last opened target of each
+// webhook with the stored fields it came from (openedFrom): a changed URL,
+// method or secret is opened anew.
 type openedHook struct {
-	herald.Webhook
-	err string
+	target *target
+	err    string
 }
 
-type openedSecrets struct {
-	sealed [3]string // token, signing secret, previous secret as stored
-	hook   openedHook
+type openedFrom struct {
+	url, method, token, secret, previous string
+	previousUntil                        int64 // Unix microseconds
+}
+
+type openedEntry struct {
+	from openedFrom
+	hook openedHook
 }
 
 func (e *Engine) open(w herald.Webhook) openedHook {
-	sealed := [3]string{w.Token, w.SigningSecret, w.PreviousSecret}
+	from := openedFrom{w.URL, w.Method, w.Token, w.SigningSecret, w.PreviousSecret, w.PreviousSecretUntil.UnixMicro()}
 	e.mu.Lock()
 	o, ok := e.opened[w.ID]
 	e.mu.Unlock()
-	if ok && o.sealed == sealed {
-		w.Token, w.SigningSecret, w.PreviousSecret = o.hook.Token, o.hook.SigningSecret, o.hook.PreviousSecret
-		return openedHook{Webhook: w, err: o.hook.err}
+	if ok && o.from == from {
+		return o.hook
 	}
-	hook := openedHook{Webhook: w}
-	for _, f := range []*string{&hook.Token, &hook.SigningSecret, &hook.PreviousSecret} {
+	var hook openedHook
+	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
 		var err error
 		if *f, err = e.box.Open(*f); err != nil {
-			hook = openedHook{Webhook: w, err: "cannot decrypt the webhook's secrets: " + err.Error()}
+			hook.err = "cannot decrypt the webhook's secrets: " + err.Error()
 			break
 		}
 	}
+	if hook.err == "" {
+		var err error
+		if hook.target, err = newTarget(w); err != nil {
+			hook.err = "cannot build the request: " + err.Error()
+		}
+	}
 	e.mu.Lock()
-	e.opened[w.ID] = openedSecrets{sealed: sealed, hook: hook}
+	e.opened[w.ID] = openedEntry{from: from, hook: hook}
 	e.mu.Unlock()
 	return hook
 }
@@ -283,7 +309,7 @@ func (e *Engine) deliver(ctx context.Context, c store.Claimed, hook openedHook) 
 	case hook.err != "":
 		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
 	default:
-		r = send(ctx, e.client, hook.Webhook, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
+		r = send(ctx, e.client, hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
 	}
 	// The request is over: the webhook's cap counts requests in flight,
@@ -566,5 +592,5 @@ func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook) herald.Attem
 		return herald.Attempt{N: 1, StartedAt: time.Now().UTC(), Error: opened.err}
 	}
 	msg := Message{EventID: "evt_" + rand.Text(), EventType: herald.EventWebhookTest, Payload: body}
-	return send(ctx, e.client, opened.Webhook, msg, 1).attempt
+	return send(ctx, e.client, opened.target, msg, 1).attempt
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -27,34 +28,73 @@ type Message struct {
 // NewRequest builds the request of CONTRACT 1 for msg to hook (whose
 // secrets are in the clear), stamped with now.
 func NewRequest(ctx context.Context, hook herald.Webhook, msg Message, now time.Time) (*http.Request, error) {
-	method := hook.Method
+	t, err := newTarget(hook)
+	if err != nil {
+		return nil, err
+	}
+	return t.request(ctx, msg, now)
+}
+
+// target is a webhook made ready to send to: its URL parsed and its
+// signing keys decoded once, not for every request (the engine keeps one
+// per webhook).
+type target struct {
+	hook herald.Webhook // secrets in the clear
+	url  url.URL
+	// key signs every request; previousKey too until
+	// hook.PreviousSecretUntil (a rotation).
+	key, previousKey []byte
+}
+
+func newTarget(hook herald.Webhook) (*target, error) {
+	u, err := url.Parse(hook.URL)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http or https URL with a host", hook.URL)
+	}
+	t := &target{hook: hook, url: *u}
+	if t.key, err = decodeSecret(hook.SigningSecret); err != nil {
+		return nil, err
+	}
+	if hook.PreviousSecret != "" {
+		if t.previousKey, err = decodeSecret(hook.PreviousSecret); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// request builds the request for msg, stamped with now.
+func (t *target) request(ctx context.Context, msg Message, now time.Time) (*http.Request, error) {
+	method := t.hook.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(ctx, method, hook.URL, bytes.NewReader(msg.Payload))
+	// The URL was parsed once; the request gets its own copy.
+	req, err := http.NewRequestWithContext(ctx, method, "", bytes.NewReader(msg.Payload))
 	if err != nil {
 		return nil, err
 	}
+	u := t.url
+	req.URL, req.Host = &u, u.Host
 	ts := now.Unix()
-	secrets := []string{hook.SigningSecret}
-	if hook.PreviousSecret != "" && now.Before(hook.PreviousSecretUntil) {
-		secrets = append(secrets, hook.PreviousSecret)
-	}
-	sig, err := Sign(secrets, msg.EventID, ts, msg.Payload)
-	if err != nil {
-		return nil, err
+	keys := [][]byte{t.key}
+	if t.previousKey != nil && now.Before(t.hook.PreviousSecretUntil) {
+		keys = append(keys, t.previousKey)
 	}
 	h := req.Header
 	h.Set("X-Defguard-Event", msg.EventType)
-	if hook.Token != "" {
-		h.Set("Authorization", "Bearer "+hook.Token)
+	if t.hook.Token != "" {
+		h.Set("Authorization", "Bearer "+t.hook.Token)
 	}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "Herald/"+herald.Version)
 	// Standard Webhooks header names are lower case; set them verbatim.
 	h["webhook-id"] = []string{msg.EventID}
 	h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
-	h["webhook-signature"] = []string{sig}
+	h["webhook-signature"] = []string{signWith(keys, msg.EventID, ts, msg.Payload)}
 	return req, nil
 }
 
@@ -65,12 +105,12 @@ type result struct {
 	blocked bool
 }
 
-// send makes one attempt and reports it. It never returns an error: every
-// failure is part of the attempt.
-func send(ctx context.Context, client *http.Client, hook herald.Webhook, msg Message, n int) result {
+// send makes one attempt at msg to t and reports it. It never returns an
+// error: every failure is part of the attempt.
+func send(ctx context.Context, client *http.Client, t *target, msg Message, n int) result {
 	start := time.Now()
 	r := result{attempt: herald.Attempt{N: n, StartedAt: start.UTC()}}
-	req, err := NewRequest(ctx, hook, msg, start)
+	req, err := t.request(ctx, msg, start)
 	if err != nil {
 		r.attempt.Error = "cannot build the request: " + err.Error()
 		return r
