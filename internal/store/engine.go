@@ -82,7 +82,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 // claim finds the due heads. running and held are the in-memory leases on
 // SQLite (skipped, and looked past); on PostgreSQL claimed rows are leased
 // in the transaction.
-func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64]int) ([]Claimed, error) {
+func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64][]int64) ([]Claimed, error) {
 	now := micros(tx.Now)
 	// Every delivery belongs to an existing webhook (deleting one deletes
 	// its deliveries), and the table is small: read it whole, and hand
@@ -124,19 +124,27 @@ func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]boo
 
 // claimHeads returns up to room due heads of webhook hook's queues with
 // what sending them needs, passing over those with a running lease in
-// running (held of the webhook's rows may have one: it reads that many
-// more). The webhook id and the limit are cast: SQLite prepares a
-// statement anew whenever a bare parameter its plan looked at takes
-// another value (both are such; measured: a claim took twice as long when
-// the webhook differed from the last one), and does not look into a cast.
-func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, room, held int, running map[int64]bool) ([]Claimed, error) {
+// running; held are the webhook's leased ids among them (SQLite), which
+// the query skips before reading their rows (leased deliveries are the
+// oldest due, and under load there are several times room of them). The
+// webhook id and the limit are cast: SQLite prepares a statement anew
+// whenever a bare parameter its plan looked at takes another value (both
+// are such; measured: a claim took twice as long when the webhook differed
+// from the last one), and does not look into a cast.
+func (tx *Tx) claimHeads(ctx context.Context, hook herald.Webhook, now int64, room int, held []int64, running map[int64]bool) ([]Claimed, error) {
+	args := []any{hook.ID, now, room}
+	skipHeld := ""
+	if len(held) > 0 {
+		skipHeld = ` AND d.id NOT IN (SELECT value FROM json_each($4))`
+		args = append(args, "["+idList(held)+"]")
+	}
 	rows, err := tx.query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.webhook_id = CAST($1 AS BIGINT) AND d.state IN ('pending', 'retrying')
-		AND d.next_attempt_at <= $2 AND d.lease_until <= $2
+		AND d.next_attempt_at <= $2 AND d.lease_until <= $2`+skipHeld+`
 		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 			AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-		ORDER BY d.next_attempt_at, d.id LIMIT CAST($3 AS BIGINT)`+tx.dialect.skipLocked, hook.ID, now, room+held)
+		ORDER BY d.next_attempt_at, d.id LIMIT CAST($3 AS BIGINT)`+tx.dialect.skipLocked, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -25,18 +25,17 @@ type leaseTable struct {
 	held map[int64]int64 // delivery id -> webhook id
 }
 
-// snapshot returns the leased ids, and how many each webhook holds: a
-// claim query must look that many rows further to find its room of
-// unleased ones. Leases are few (at most the engine's requests in flight
-// and outcomes waiting to be recorded), so counting them here is cheap.
-func (t *leaseTable) snapshot() (leased map[int64]bool, perWebhook map[int64]int) {
+// snapshot returns the leased ids, and each webhook's: a claim query
+// passes over those. Leases are few (at most the engine's requests in
+// flight and outcomes waiting to be recorded), so copying them is cheap.
+func (t *leaseTable) snapshot() (leased map[int64]bool, perWebhook map[int64][]int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	leased = make(map[int64]bool, len(t.held))
-	perWebhook = map[int64]int{}
+	perWebhook = map[int64][]int64{}
 	for id, hook := range t.held {
 		leased[id] = true
-		perWebhook[hook]++
+		perWebhook[hook] = append(perWebhook[hook], id)
 	}
 	return leased, perWebhook
 }
