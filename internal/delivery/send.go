@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -78,7 +79,8 @@ func (t *target) request(ctx context.Context, msg Message, now time.Time) (*http
 		return nil, err
 	}
 	u := t.url
-	req.URL, req.Host = &u, u.Host
+	// As http.NewRequest does: "host:" (an empty port) means host.
+	req.URL, req.Host = &u, strings.TrimSuffix(u.Host, ":")
 	ts := now.Unix()
 	keys := [][]byte{t.key}
 	if t.previousKey != nil && now.Before(t.hook.PreviousSecretUntil) {

@@ -288,6 +288,9 @@ func (tx *Tx) recordOutcomesInChunks(ctx context.Context, outs []Outcome) error 
 				recorded = append(recorded, o)
 			}
 		}
+		// An attempt's number comes from the delivery's own count, so it
+		// is new; should that ever fail, losing one log line is better
+		// than an engine that can record nothing.
 		return inChunks(len(recorded), func(lo, hi int) error {
 			args := make([]any, 0, 7*(hi-lo))
 			for _, o := range recorded[lo:hi] {
