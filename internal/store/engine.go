@@ -80,8 +80,8 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 }
 
 // claim finds the due heads. running and held are the in-memory leases on
-// SQLite (skipped, and looked past); on PostgreSQL claimed rows are leased
-// in the transaction.
+// SQLite (all of them, and each webhook's: the query skips those); on
+// PostgreSQL claimed rows are leased in the transaction.
 func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64][]int64) ([]Claimed, error) {
 	now := micros(tx.Now)
 	// Every delivery belongs to an existing webhook (deleting one deletes
