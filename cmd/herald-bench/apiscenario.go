@@ -17,11 +17,8 @@ func (b *bench) apiScenario() (*apiScenarioResult, error) {
 	const hooks, concurrency = 10, 32
 	users := b.scale(10000, 100)
 
-	rcv, err := newReceiver()
+	rcv, err := newReceiverUp()
 	if err != nil {
-		return nil, err
-	}
-	if err := rcv.up(); err != nil {
 		return nil, err
 	}
 	defer rcv.down()

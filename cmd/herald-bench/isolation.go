@@ -31,11 +31,8 @@ func (b *bench) isolation() (*isolationResult, error) {
 }
 
 func (b *bench) isolationRun(name string, users int, withBlackhole bool) (float64, error) {
-	rcv, err := newReceiver()
+	rcv, err := newReceiverUp()
 	if err != nil {
-		return 0, err
-	}
-	if err := rcv.up(); err != nil {
 		return 0, err
 	}
 	defer rcv.down()

@@ -38,6 +38,15 @@ func newReceiver() (*receiver, error) {
 	return &receiver{addr: addr}, nil
 }
 
+// newReceiverUp is newReceiver, listening already.
+func newReceiverUp() (*receiver, error) {
+	r, err := newReceiver()
+	if err != nil {
+		return nil, err
+	}
+	return r, r.up()
+}
+
 // url is the webhook URL of the receiver for webhook n.
 func (r *receiver) url(n int) string { return fmt.Sprintf("http://%s/hook/%d", r.addr, n) }
 

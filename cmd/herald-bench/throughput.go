@@ -34,11 +34,8 @@ func (b *bench) throughput() (*throughputResult, error) {
 	users := b.scale(20000, 200)
 	total := int64(users * hooks)
 
-	rcv, err := newReceiver()
+	rcv, err := newReceiverUp()
 	if err != nil {
-		return nil, err
-	}
-	if err := rcv.up(); err != nil {
 		return nil, err
 	}
 	defer rcv.down()
