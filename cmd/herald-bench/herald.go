@@ -188,7 +188,7 @@ func (p *heraldProc) exited() error {
 func (b *bench) stopHerald(p *heraldProc) error {
 	start := time.Now()
 	err := p.stop()
-	b.logf("herald stopped (SIGTERM) in %v", time.Since(start).Round(time.Millisecond))
+	b.logf("herald stopped (SIGTERM) in %v; it used %v of CPU", time.Since(start).Round(time.Millisecond), p.cpu().Round(10*time.Millisecond))
 	return err
 }
 
@@ -209,6 +209,18 @@ func (p *heraldProc) stop() error {
 	case <-time.After(time.Minute):
 		p.kill()
 		return fmt.Errorf("herald did not stop within a minute of SIGTERM; killed; see %s", p.logPath)
+	}
+}
+
+// cpu is the CPU time (user and system) the process used, once it has
+// exited (0 before): what a run cost Herald, to compare two builds by
+// besides the rates.
+func (p *heraldProc) cpu() time.Duration {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	default:
+		return 0
 	}
 }
 
