@@ -109,9 +109,6 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 		hash = password.Hash(in.Password)
 	}
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		if err := checkUnique(ctx, tx, u.Username, u.Email, 0); err != nil {
-			return err
-		}
 		if err := tx.CreateUser(ctx, &u, hash); err != nil {
 			return err
 		}
@@ -120,17 +117,9 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 	return u, err
 }
 
-// checkUnique gives the precise conflict a client needs to fix.
-func checkUnique(ctx context.Context, tx *store.Tx, username, email string, exceptID int64) error {
-	if username != "" {
-		taken, err := tx.UsernameTaken(ctx, username)
-		if err != nil {
-			return err
-		}
-		if taken {
-			return herald.Errorf(herald.ECONFLICT, "username: %q is taken", username)
-		}
-	}
+// checkEmailFree gives the precise conflict a client needs to fix when a
+// user's email changes (a new user's conflicts come from CreateUser).
+func checkEmailFree(ctx context.Context, tx *store.Tx, email string, exceptID int64) error {
 	taken, err := tx.EmailTaken(ctx, email, exceptID)
 	if err != nil {
 		return err
@@ -213,7 +202,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch U
 			return err
 		}
 		if u.Email != before.Email {
-			if err := checkUnique(ctx, tx, "", u.Email, u.ID); err != nil {
+			if err := checkEmailFree(ctx, tx, u.Email, u.ID); err != nil {
 				return err
 			}
 		}

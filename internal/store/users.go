@@ -142,13 +142,22 @@ func (tx *Tx) EmailTaken(ctx context.Context, email string, exceptID int64) (boo
 }
 
 // CreateUser inserts u with the given password hash ("" for no password)
-// and sets u.ID, CreatedAt and UpdatedAt. Returns ECONFLICT if the username
-// or email is taken.
+// and sets u.ID, CreatedAt and UpdatedAt. Returns ECONFLICT naming the
+// field if the username or email is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash string) error {
-	id, err := tx.insert(ctx, `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
-		u.Username, u.FirstName, u.LastName, u.Email, emailKey(u.Email), u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now))
-	if err != nil {
+	// The unique indexes decide, rather than reads before the insert: this
+	// runs in the group committer, where every statement saved counts.
+	var id int64
+	err := tx.queryRow(ctx, `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`,
+		u.Username, u.FirstName, u.LastName, u.Email, emailKey(u.Email), u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now)).Scan(&id)
+	switch {
+	case err == nil:
+	case tx.dialect.isUniqueViolation(err) && strings.Contains(err.Error(), "email_key"):
+		return herald.Errorf(herald.ECONFLICT, "email: %q is used by another user", u.Email)
+	case tx.dialect.isUniqueViolation(err):
+		return herald.Errorf(herald.ECONFLICT, "username: %q is taken", u.Username)
+	default:
 		return err
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt = id, tx.Now, tx.Now
