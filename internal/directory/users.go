@@ -117,19 +117,6 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 	return u, err
 }
 
-// checkEmailFree gives the precise conflict a client needs to fix when a
-// user's email changes (a new user's conflicts come from CreateUser).
-func checkEmailFree(ctx context.Context, tx *store.Tx, email string, exceptID int64) error {
-	taken, err := tx.EmailTaken(ctx, email, exceptID)
-	if err != nil {
-		return err
-	}
-	if taken {
-		return herald.Errorf(herald.ECONFLICT, "email: %q is used by another user", email)
-	}
-	return nil
-}
-
 // validateProfile checks and normalises the fields a user may edit.
 func validateProfile(u *herald.User) error {
 	for _, f := range []struct {
@@ -200,11 +187,6 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch U
 		u.Email, u.Phone = strings.TrimSpace(u.Email), strings.TrimSpace(u.Phone)
 		if err := validateProfile(&u); err != nil {
 			return err
-		}
-		if u.Email != before.Email {
-			if err := checkEmailFree(ctx, tx, u.Email, u.ID); err != nil {
-				return err
-			}
 		}
 		if !sameProfile(u, before) {
 			if err := tx.UpdateUser(ctx, &u); err != nil {

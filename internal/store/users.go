@@ -145,20 +145,12 @@ func (tx *Tx) EmailTaken(ctx context.Context, email string, exceptID int64) (boo
 // and sets u.ID, CreatedAt and UpdatedAt. Returns ECONFLICT naming the
 // field if the username or email is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash string) error {
-	// The unique indexes decide, rather than reads before the insert: this
-	// runs in the group committer, where every statement saved counts.
 	var id int64
 	err := tx.queryRow(ctx, `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`,
 		u.Username, u.FirstName, u.LastName, u.Email, emailKey(u.Email), u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now)).Scan(&id)
-	switch {
-	case err == nil:
-	case tx.dialect.isUniqueViolation(err) && strings.Contains(err.Error(), "email_key"):
-		return herald.Errorf(herald.ECONFLICT, "email: %q is used by another user", u.Email)
-	case tx.dialect.isUniqueViolation(err):
-		return herald.Errorf(herald.ECONFLICT, "username: %q is taken", u.Username)
-	default:
-		return err
+	if err != nil {
+		return tx.userConflict(err, u)
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt = id, tx.Now, tx.Now
 	if u.Groups == nil {
@@ -168,16 +160,34 @@ func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash strin
 }
 
 // UpdateUser writes u's profile and key fields and sets UpdatedAt.
-// Returns ENOTFOUND if the user does not exist.
+// Returns ENOTFOUND if the user does not exist, ECONFLICT if the email is
+// another user's.
 func (tx *Tx) UpdateUser(ctx context.Context, u *herald.User) error {
-	res, err := tx.exec(ctx, `UPDATE users SET first_name = $1, last_name = $2, email = $3, email_key = $10, phone = $4,
+	// Not tx.exec, which would replace a unique violation with a message
+	// that does not name the field.
+	res, err := tx.tx.ExecContext(tx.ctx(ctx), `UPDATE users SET first_name = $1, last_name = $2, email = $3, email_key = $10, phone = $4,
 		ssh_key = $5, pgp_key = $6, pgp_cert_id = $7, updated_at = $8 WHERE id = $9`,
 		u.FirstName, u.LastName, u.Email, u.Phone, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now), u.ID, emailKey(u.Email))
 	if err != nil {
-		return err
+		return tx.userConflict(err, u)
 	}
 	u.UpdatedAt = tx.Now
 	return mustAffect(res, "no user with id %d", u.ID)
+}
+
+// userConflict turns a violation of the users table's unique indexes into
+// the ECONFLICT a client needs to fix, naming the field; other errors pass
+// unchanged. The unique indexes decide, rather than reads before writing:
+// writes run in the group committer, where every statement saved counts.
+func (tx *Tx) userConflict(err error, u *herald.User) error {
+	switch {
+	case !tx.dialect.isUniqueViolation(err):
+		return err
+	case strings.Contains(err.Error(), "email_key"): // SQLite: users.email_key; PostgreSQL: users_email_key
+		return herald.Errorf(herald.ECONFLICT, "email: %q is used by another user", u.Email)
+	default:
+		return herald.Errorf(herald.ECONFLICT, "username: %q is taken", u.Username)
+	}
 }
 
 // TouchUser sets a user's updated_at, for changes made through groups.
