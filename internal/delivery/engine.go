@@ -145,6 +145,10 @@ func (e *Engine) Run(ctx context.Context) {
 		} else if n > 0 {
 			e.log.Info("resuming deliveries left in flight by the last run", "deliveries", n)
 		}
+		// New deliveries come straight from their commits (store
+		// handoff) until the engine stops.
+		e.db.StartHandoff()
+		defer e.db.StopHandoff()
 	}
 	// Requests get their own context: a shutdown lets them finish.
 	sendCtx, cancelSends := context.WithCancel(context.Background())

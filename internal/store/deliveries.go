@@ -36,6 +36,9 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if ev.Type == herald.EventWebhookTest {
 		return nil
 	}
+	if !tx.db.Shared() && tx.db.handoff.anyClean() {
+		return tx.fanOutHandingOff(ctx, ev)
+	}
 	cond, arg := webhookMatches(ev.Type, 4)
 	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}
 	if arg != nil {
@@ -51,6 +54,51 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 		tx.wake = true
 	}
 	return nil
+}
+
+// fanOutHandingOff is fanOut while some webhook takes handoffs
+// (handoff.go): the same INSERT, returning what handoff.reserve needs to
+// decide on each delivery.
+func (tx *Tx) fanOutHandingOff(ctx context.Context, ev *herald.Event) error {
+	cond, arg := webhookMatches(ev.Type, 4)
+	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}
+	if arg != nil {
+		args = append(args, arg)
+	}
+	rows, err := tx.query(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
+		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
+		FROM webhooks WHERE enabled AND `+cond+` RETURNING id, webhook_id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fresh := &freshEvent{id: ev.ID, typ: ev.Type, payload: ev.Payload}
+	var dirty []int64
+	for rows.Next() {
+		d := handedOff{subject: ev.Subject, ev: fresh}
+		if err := rows.Scan(&d.id, &d.webhook); err != nil {
+			return err
+		}
+		tx.wake = true
+		if tx.db.handoff.reserve(d) {
+			tx.handoffs = append(tx.handoffs, d)
+		} else {
+			dirty = append(dirty, d.webhook)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	tx.dirtyWebhook(dirty...)
+	return nil
+}
+
+// dirtyWebhook records that the transaction leaves deliveries of webhooks
+// in the file that were not handed off (handoff.go): at once, for the rest
+// of its batch, and again after the commit (publish).
+func (tx *Tx) dirtyWebhook(webhooks ...int64) {
+	tx.db.handoff.dirty(webhooks)
+	tx.dirtyHooks = append(tx.dirtyHooks, webhooks...)
 }
 
 const deliveryColumns = `d.id, e.type, e.id, d.subject, d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.completed_at`
@@ -157,6 +205,7 @@ func (tx *Tx) Redeliver(ctx context.Context, webhookID, id int64) error {
 	_, err = tx.exec(ctx, `UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_at = $1, completed_at = 0
 		WHERE id = $2`, micros(tx.Now), id)
 	tx.wake = true
+	tx.dirtyWebhook(webhookID)
 	return err
 }
 
@@ -197,6 +246,7 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 	n, err := res.RowsAffected()
 	if n > 0 {
 		tx.wake = true
+		tx.dirtyWebhook(webhookID)
 	}
 	return int(n), err
 }

@@ -27,6 +27,8 @@ type Claimed struct {
 	// Webhook is the delivery's webhook as stored (secrets sealed), read
 	// in the claim's transaction.
 	Webhook herald.Webhook
+	// handedOff: it came from a commit's handoff, not a claim query.
+	handedOff bool
 }
 
 // ClaimRequest says how much work the engine can take.
@@ -54,7 +56,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		var out []Claimed
 		err := db.updateEngine(ctx, func(tx *Tx) error {
 			var err error
-			out, err = tx.claim(ctx, req, nil, nil)
+			out, _, err = tx.claim(ctx, req, nil, nil)
 			return err
 		})
 		return out, err
@@ -62,18 +64,24 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	if err := db.LockEngine(); err != nil {
 		return nil, err
 	}
-	// In-memory leases and a read (leases.go).
+	// Handoffs, in-memory leases and a read (handoff.go, leases.go).
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
 	running, held := db.leases.snapshot()
+	marks := db.handoff.marks()
 	var out []Claimed
+	var drained []int64
 	err := db.View(ctx, func(tx *Tx) error {
 		var err error
-		out, err = tx.claim(ctx, req, running, held)
+		out, drained, err = tx.claim(ctx, req, running, held)
 		return err
 	})
 	if err != nil {
+		db.handoff.untakeAll(out)
 		return nil, err
+	}
+	for _, w := range drained {
+		db.handoff.cleaned(w, marks)
 	}
 	db.leases.take(out)
 	return out, nil
@@ -81,45 +89,79 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 
 // claim finds the due heads. running and held are the in-memory leases on
 // SQLite (all of them, and each webhook's: the query skips those); on
-// PostgreSQL claimed rows are leased in the transaction.
-func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64][]int64) ([]Claimed, error) {
+// PostgreSQL claimed rows are leased in the transaction. Where this
+// process's engine takes handoffs, a clean webhook is served from memory
+// (no query), and drained lists the dirty webhooks found to have nothing
+// unfinished in the file but handoffs the engine took (handoff.go).
+func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64][]int64) (out []Claimed, drained []int64, err error) {
 	now := micros(tx.Now)
 	// Every delivery belongs to an existing webhook (deleting one deletes
 	// its deliveries), and the table is small: read it whole, and hand
 	// each claim its webhook as of this transaction.
 	hooks, err := tx.ListWebhooks(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	handing := !tx.db.Shared() && tx.db.handoff.accepting()
+	if handing {
+		exist := make(map[int64]bool, len(hooks))
+		for _, h := range hooks {
+			exist[h.ID] = true
+		}
+		tx.db.handoff.drop(exist)
 	}
 	// One small query per webhook with room, on the per-webhook due index:
 	// a webhook at its cap or paused costs nothing, however many deliveries
 	// it has waiting. Webhooks are few; deliveries are many. Start at a
 	// different webhook each time so a small Limit is shared.
 	turn := int(tx.db.claimTurn.Add(1))
-	var out []Claimed
 	for i := range hooks {
 		hook := hooks[(i+turn)%len(hooks)]
-		room := req.PerWebhook - req.InFlight[hook.ID]
-		if req.InFlight[hook.ID] > 0 && room < req.MinRoom {
+		if req.Paused[hook.ID] {
 			continue
 		}
-		room = min(room, req.Limit-len(out))
-		if room <= 0 || req.Paused[hook.ID] {
+		inFlight := req.InFlight[hook.ID]
+		room := min(req.PerWebhook-inFlight, req.Limit-len(out))
+		if handing && room > 0 {
+			// A clean webhook has nothing to claim in the file.
+			taken, clean := tx.db.handoff.take(hook.ID, room)
+			for _, d := range taken {
+				out = append(out, d.claimed(hook))
+			}
+			if clean {
+				continue
+			}
+		}
+		if room <= 0 || (inFlight > 0 && req.PerWebhook-inFlight < req.MinRoom) {
 			continue
 		}
 		claimed, err := tx.claimHeads(ctx, hook, now, room, held[hook.ID], running)
 		if err != nil {
-			return nil, err
+			return out, nil, err
 		}
 		if tx.db.Shared() && len(claimed) > 0 {
 			if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(claimIDs(claimed))+`)`,
 				micros(tx.Now.Add(req.Lease))); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		out = append(out, claimed...)
+		if handing && len(claimed) < room {
+			// Claimed all it could: is anything unfinished left in the
+			// file (retries not due, successors, these in flight) but
+			// handoffs the engine took?
+			var left bool
+			if err := tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = CAST($1 AS BIGINT)
+				AND state IN ('pending', 'retrying') AND id NOT IN (SELECT value FROM json_each($2)))`,
+				hook.ID, "["+idList(tx.db.handoff.takenIDs(hook.ID))+"]").Scan(&left); err != nil {
+				return out, nil, err
+			}
+			if !left {
+				drained = append(drained, hook.ID)
+			}
+		}
 	}
-	return out, nil
+	return out, drained, nil
 }
 
 // claimHeads returns up to room due heads of webhook hook's queues with
@@ -232,6 +274,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 			ids[i] = o.DeliveryID
 		}
 		db.leases.release(ids)
+		db.handoff.finished(outs)
 	}
 	return err
 }
@@ -396,11 +439,31 @@ func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, er
 	return fromMicros(earliest.Int64), true, nil
 }
 
+// StartHandoff makes commits hand their new deliveries to this process's
+// engine, which must claim with ClaimDue until StopHandoff (handoff.go).
+// Only for a database that one process uses alone (SQLite); elsewhere it
+// does nothing. Call it after ReleaseLeases.
+func (db *DB) StartHandoff() {
+	if !db.Shared() {
+		db.handoff.start()
+	}
+}
+
+// StopHandoff ends handoffs. Those not yet sent are in the file, as
+// claimable as any other delivery.
+func (db *DB) StopHandoff() {
+	db.handoff.stop()
+}
+
 // ReleaseLeases frees every lease. Only for a database that one Herald
 // process uses alone (SQLite): after a crash its deliveries resume at once
 // instead of waiting for their leases to run out.
 func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
 	n := int64(db.leases.releaseAll())
+	if db.handoff.accepting() {
+		// What was handed off is in the file too: claim it from there.
+		db.handoff.start()
+	}
 	// Leases in the file (PostgreSQL's kind) are released too.
 	err := db.updateEngine(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0 AND state IN ('pending', 'retrying')`)

@@ -73,6 +73,17 @@ func (db *DB) writeLoop() {
 // commitBatch runs the jobs in one transaction and answers each.
 func (db *DB) commitBatch(batch []*writeJob) {
 	results := make([]error, len(batch))
+	// What the committed changes hand to the engine, the webhooks they
+	// created and those they dirtied (handoff.go): published only after
+	// the commit, dropped if it fails.
+	var handoffs []handedOff
+	var dirty, created []int64
+	committed := false
+	defer func() {
+		if !committed {
+			db.handoff.discard(handoffs)
+		}
+	}()
 	answer := func() {
 		for i, j := range batch {
 			j.done <- results[i]
@@ -117,6 +128,9 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		}
 		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true}
 		err := call(j.fn, tx)
+		if err != nil {
+			db.handoff.discard(tx.handoffs)
+		}
 		switch {
 		case err != nil && single:
 			_ = sqlTx.Rollback()
@@ -136,6 +150,9 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			}
 		default:
 			wake = wake || tx.wake
+			handoffs = append(handoffs, tx.handoffs...)
+			dirty = append(dirty, tx.dirtyHooks...)
+			created = append(created, tx.newHooks...)
 			if !single {
 				if _, err := sqlTx.ExecContext(ctx, "RELEASE change"); err != nil {
 					_ = sqlTx.Rollback()
@@ -156,6 +173,8 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		fail(unavailable(fmt.Errorf("commit: %w", err)))
 		return
 	}
+	committed = true
+	db.handoff.publish(handoffs, created, dirty)
 	if wake {
 		db.Wake()
 	}

@@ -53,6 +53,9 @@ type DB struct {
 	claimMu    sync.Mutex
 	engineMu   sync.Mutex
 	engineLock *os.File
+	// handoff passes deliveries from commits to this process's engine
+	// (SQLite; handoff.go).
+	handoff handoff
 	// claimTurn rotates which webhook ClaimDue serves first.
 	claimTurn atomic.Int64
 	// stmts caches prepared statements by pool and query text; preparing
@@ -167,6 +170,13 @@ type Tx struct {
 	// PostgreSQL that closes the connection, failing every change of the
 	// batch). Once it has started, a change runs to its end.
 	batched bool
+	// handoffs are the deliveries this transaction hands to the engine
+	// once it commits; dirtyHooks the webhooks it leaves with deliveries in
+	// the file that were not handed off; newHooks the webhooks it created
+	// (handoff.go).
+	handoffs   []handedOff
+	dirtyHooks []int64
+	newHooks   []int64
 }
 
 // ctx is the context statements of tx run with (see batched).

@@ -51,11 +51,19 @@ func eachBackendDSN(t *testing.T, test func(t *testing.T, dsn string)) {
 	}
 }
 
-// eachBackend runs test once per backend with a fresh, migrated database.
+// eachBackend runs test once per backend with a fresh, migrated database,
+// and once more on SQLite with handoffs on, as when this process's engine
+// runs (handoff.go): nothing a test sees through the store may change.
 func eachBackend(t *testing.T, test func(t *testing.T, db *store.DB)) {
 	t.Helper()
 	eachBackendDSN(t, func(t *testing.T, dsn string) {
 		test(t, openMigrated(t, dsn))
+	})
+	t.Run("sqlite-handoff", func(t *testing.T) {
+		t.Parallel()
+		db := openMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
+		db.StartHandoff()
+		test(t, db)
 	})
 }
 

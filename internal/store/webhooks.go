@@ -60,6 +60,9 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 		return err
 	}
 	w.ID, w.CreatedAt = id, tx.Now
+	// It has no deliveries: the engine may take its first ones straight
+	// from their commits (handoff.go).
+	tx.newHooks = append(tx.newHooks, id)
 	return nil
 }
 

@@ -1,0 +1,359 @@
+package store
+
+import (
+	"sync"
+
+	"github.com/heraldhq/herald"
+)
+
+// Handoff (SQLite, while this process's engine runs). A delivery queued by
+// a commit is handed straight to the engine, in memory, instead of being
+// claimed back from the file by a query: the commit knows everything
+// sending it needs. Under load that query was the engine's largest cost
+// outside the HTTP client, and a webhook whose deliveries all come this way
+// needs no claim query at all.
+//
+// The rule: a webhook is clean when every unfinished delivery it has in the
+// file is one this process handed off (queued here, or taken by the engine
+// and leased in memory like a claimed one). Only a clean webhook is served
+// from memory, and gets new handoffs; its head check (no unfinished
+// delivery of the same subject before the new one) is then made in memory,
+// against the subjects of its handed-off deliveries. A dirty webhook is
+// claimed from the file, as before.
+//
+//   - Anything that leaves in the file an unfinished delivery that is not
+//     handed off dirties its webhook: a delivery not handed off (its subject
+//     has one unfinished, or the caps below are reached), a retry, a
+//     redelivery, a replay. So does everything before this engine started:
+//     webhooks start dirty, but for those created since.
+//   - Dirtying a webhook drops its queue here: those rows were never leased
+//     in the file, so claims find them there, oldest first, before anything
+//     newer. Taken ones are leased in memory, and claims pass over them.
+//   - A dirty webhook turns clean when a claim finds nothing unfinished of
+//     it in the file but its taken handoffs, provided nothing dirtied it
+//     since that claim began (each webhook counts its marks).
+//   - Handoffs decided by a change that rolls back (its savepoint or the
+//     whole batch) are dropped; the rows never existed. A restart forgets
+//     them all: the rows are claimed from the file.
+//
+// Fairness follows: a webhook with deliveries waiting in the file gets no
+// handoffs, so new deliveries queue behind old ones, as before.
+
+// Handed-off deliveries queued here, at most, per webhook and in all: they
+// are in memory (about 100 bytes each with their share of the event).
+// Beyond that deliveries wait in the file.
+const (
+	handoffPerWebhook = 1 << 15
+	handoffTotal      = 1 << 18
+)
+
+// freshEvent is what sending needs of an event, shared by its deliveries.
+type freshEvent struct {
+	id, typ string
+	payload []byte
+}
+
+// handedOff is a delivery handed to the engine.
+type handedOff struct {
+	id, webhook int64
+	subject     string
+	ev          *freshEvent
+}
+
+type handoff struct {
+	mu sync.Mutex
+	on bool
+	// queues holds each clean webhook's handed-off deliveries not yet
+	// taken, oldest first; reserved counts those of changes not yet
+	// committed; total is both, all webhooks.
+	queues   map[int64][]handedOff
+	reserved map[int64]int
+	total    int
+	// taken holds, per webhook, the subjects of handed-off deliveries the
+	// engine took, by id, until their outcomes are recorded; subjects
+	// counts each webhook's unfinished handed-off deliveries by subject
+	// (reserved, queued, taken).
+	taken    map[int64]map[int64]string
+	subjects map[int64]map[string]int
+	// clean marks the webhooks served from memory; dirtied counts the
+	// times each was marked dirty, so that a claim that began before a
+	// mark cannot clean it (see cleaned).
+	clean   map[int64]bool
+	dirtied map[int64]uint64
+}
+
+// start turns handoffs on, every webhook dirty: the file may hold anything.
+func (h *handoff) start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.on = true
+	h.queues, h.reserved, h.total = map[int64][]handedOff{}, map[int64]int{}, 0
+	h.taken, h.subjects = map[int64]map[int64]string{}, map[int64]map[string]int{}
+	h.clean, h.dirtied = map[int64]bool{}, map[int64]uint64{}
+}
+
+// stop turns handoffs off. What was queued is in the file, unleased.
+func (h *handoff) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.on = false
+	h.queues, h.reserved, h.total, h.taken, h.subjects, h.clean, h.dirtied = nil, nil, 0, nil, nil, nil, nil
+}
+
+// accepting reports whether handoffs are on.
+func (h *handoff) accepting() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.on
+}
+
+// anyClean reports whether some webhook takes handoffs now.
+func (h *handoff) anyClean() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.on && len(h.clean) > 0
+}
+
+// reserve hands d, just written, to the engine if its webhook is clean,
+// has room, and has no unfinished delivery of d's subject (d heads its
+// queue: the file holds none either). It counts d until it is published
+// or discarded. Otherwise d stays in the file and dirties its webhook.
+func (h *handoff) reserve(d handedOff) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on || !h.clean[d.webhook] {
+		return false
+	}
+	if h.total >= handoffTotal || len(h.queues[d.webhook])+h.reserved[d.webhook] >= handoffPerWebhook ||
+		h.subjects[d.webhook][d.subject] > 0 {
+		h.dirtyLocked(d.webhook)
+		return false
+	}
+	h.reserved[d.webhook]++
+	h.total++
+	h.addSubject(d.webhook, d.subject, 1)
+	return true
+}
+
+func (h *handoff) addSubject(webhook int64, subject string, n int) {
+	s := h.subjects[webhook]
+	if s == nil {
+		s = map[string]int{}
+		h.subjects[webhook] = s
+	}
+	if s[subject] += n; s[subject] <= 0 {
+		delete(s, subject)
+	}
+}
+
+// dirty marks webhooks as having unfinished deliveries in the file that
+// are not handed off.
+func (h *handoff) dirty(webhooks []int64) {
+	if len(webhooks) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, w := range webhooks {
+		h.dirtyLocked(w)
+	}
+}
+
+// dirtyLocked marks webhook dirty and drops its queue: those deliveries
+// are claimed from the file now.
+func (h *handoff) dirtyLocked(webhook int64) {
+	if !h.on {
+		return
+	}
+	delete(h.clean, webhook)
+	h.dirtied[webhook]++
+	for _, d := range h.queues[webhook] {
+		h.addSubject(webhook, d.subject, -1)
+	}
+	h.total -= len(h.queues[webhook])
+	delete(h.queues, webhook)
+}
+
+// publish queues committed handoffs for the engine (those whose webhook is
+// still clean), marks the webhooks the same commits created clean (they
+// have no deliveries but these), and marks again those they dirtied: a
+// claim that began before the commit may have cleaned one since.
+func (h *handoff) publish(ds []handedOff, created, dirty []int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on {
+		return
+	}
+	for _, w := range created {
+		h.clean[w] = true
+	}
+	for _, w := range dirty {
+		h.dirtyLocked(w)
+	}
+	for _, d := range ds {
+		h.reserved[d.webhook]--
+		if h.clean[d.webhook] {
+			h.queues[d.webhook] = append(h.queues[d.webhook], d)
+		} else {
+			h.total--
+			h.addSubject(d.webhook, d.subject, -1)
+		}
+	}
+}
+
+// discard forgets handoffs whose change did not commit.
+func (h *handoff) discard(ds []handedOff) {
+	if len(ds) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on {
+		return
+	}
+	for _, d := range ds {
+		h.reserved[d.webhook]--
+		h.total--
+		h.addSubject(d.webhook, d.subject, -1)
+	}
+}
+
+// take removes up to n of webhook's queued deliveries, oldest first, if it
+// is clean (ok); the caller must lease them in memory before the next
+// claim.
+func (h *handoff) take(webhook int64, n int) (out []handedOff, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on || !h.clean[webhook] {
+		return nil, false
+	}
+	q := h.queues[webhook]
+	n = min(n, len(q))
+	if n == 0 {
+		return nil, true
+	}
+	out = q[:n:n]
+	if n == len(q) {
+		delete(h.queues, webhook)
+	} else {
+		h.queues[webhook] = q[n:]
+	}
+	h.total -= n
+	t := h.taken[webhook]
+	if t == nil {
+		t = map[int64]string{}
+		h.taken[webhook] = t
+	}
+	for _, d := range out {
+		t[d.id] = d.subject
+	}
+	return out, true
+}
+
+// untake returns deliveries taken by a claim that failed: to the front of
+// their queue if their webhook is still clean; else they are in the file.
+func (h *handoff) untake(webhook int64, ds []handedOff) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on {
+		return
+	}
+	for _, d := range ds {
+		delete(h.taken[webhook], d.id)
+	}
+	if h.clean[webhook] {
+		h.queues[webhook] = append(append([]handedOff(nil), ds...), h.queues[webhook]...)
+		h.total += len(ds)
+		return
+	}
+	for _, d := range ds {
+		h.addSubject(webhook, d.subject, -1)
+	}
+}
+
+// finished records committed outcomes: a taken delivery's subject is free
+// again, and one to be retried stays in the file as a delivery that is not
+// handed off, which dirties its webhook first.
+func (h *handoff) finished(outs []Outcome) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on {
+		return
+	}
+	for _, o := range outs {
+		subject, ok := h.taken[o.WebhookID][o.DeliveryID]
+		if !ok {
+			continue
+		}
+		if o.State != herald.DeliverySucceeded && o.State != herald.DeliveryFailed {
+			h.dirtyLocked(o.WebhookID)
+		}
+		delete(h.taken[o.WebhookID], o.DeliveryID)
+		h.addSubject(o.WebhookID, subject, -1)
+	}
+}
+
+// takenIDs returns the ids of webhook's taken handoffs.
+func (h *handoff) takenIDs(webhook int64) []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]int64, 0, len(h.taken[webhook]))
+	for id := range h.taken[webhook] {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// drop forgets the webhooks not in keep (deleted: their deliveries went
+// with them).
+func (h *handoff) drop(keep map[int64]bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.clean {
+		if !keep[w] {
+			h.dirtyLocked(w)
+		}
+	}
+}
+
+// marks returns how often each webhook has been dirtied, for cleaned.
+func (h *handoff) marks() map[int64]uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[int64]uint64, len(h.dirtied))
+	for w, n := range h.dirtied {
+		out[w] = n
+	}
+	return out
+}
+
+// cleaned records that a claim, begun when the marks were before, found
+// nothing unfinished of webhook in the file but its taken handoffs: it is
+// clean unless something dirtied it since.
+func (h *handoff) cleaned(webhook int64, before map[int64]uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.on && h.dirtied[webhook] == before[webhook] {
+		h.clean[webhook] = true
+	}
+}
+
+// claimed is d as the engine takes it, with its webhook as stored.
+func (d handedOff) claimed(hook herald.Webhook) Claimed {
+	return Claimed{ID: d.id, WebhookID: d.webhook, Subject: d.subject, EventID: d.ev.id, EventType: d.ev.typ,
+		Payload: d.ev.payload, Webhook: hook, handedOff: true}
+}
+
+// untakeAll returns the handoffs among cs (a failed claim's) with untake.
+func (h *handoff) untakeAll(cs []Claimed) {
+	byHook := map[int64][]handedOff{}
+	for _, c := range cs {
+		if c.handedOff {
+			byHook[c.WebhookID] = append(byHook[c.WebhookID], handedOff{id: c.ID, webhook: c.WebhookID, subject: c.Subject,
+				ev: &freshEvent{id: c.EventID, typ: c.EventType, payload: c.Payload}})
+		}
+	}
+	for w, ds := range byHook {
+		h.untake(w, ds)
+	}
+}

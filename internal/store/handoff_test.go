@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// TestHandoff follows one webhook through handoffs (handoff.go): what the
+// engine is given, and from where, as it turns dirty and clean again. The
+// store suite also runs whole on SQLite with handoffs on (eachBackend), so
+// ordering, caps, retries, redeliveries and deletions are checked there
+// with the same expectations as without.
+func TestHandoff(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "h.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
+	db.Now = func() time.Time { return now }
+	db.StartHandoff()
+
+	update := func(fn func(tx *Tx) error) {
+		t.Helper()
+		if err := db.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+		Method: "POST", SigningSecret: "sealed", Events: []string{}}
+	update(func(tx *Tx) error { return tx.CreateWebhook(ctx, &w) })
+	emit := func(typ, subject string) herald.Event {
+		t.Helper()
+		ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+		update(func(tx *Tx) error { return tx.AppendEvent(ctx, &ev) })
+		return ev
+	}
+	// claim returns the claimed events as "id" (handed off) or "id (file)".
+	claim := func() ([]string, map[string]Claimed) {
+		t.Helper()
+		cs, err := db.ClaimDue(ctx, ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		byEvent := map[string]Claimed{}
+		for _, c := range cs {
+			byEvent[c.EventID] = c
+			if c.handedOff {
+				got = append(got, c.EventID)
+			} else {
+				got = append(got, c.EventID+" (file)")
+			}
+		}
+		slices.Sort(got)
+		return got, byEvent
+	}
+	want := func(what string, got []string, want ...string) {
+		t.Helper()
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: claimed %q, want %q", what, got, want)
+		}
+	}
+	record := func(c Claimed, state string, next time.Time) {
+		t.Helper()
+		err := db.RecordOutcomes(ctx, []Outcome{{DeliveryID: c.ID, WebhookID: c.WebhookID, State: state, NextAttemptAt: next,
+			RoundAttempts: c.RoundAttempts + 1, Attempt: herald.Attempt{StartedAt: now, StatusCode: 200}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(ev herald.Event) string { return ev.ID + " (file)" }
+
+	// A new webhook has nothing in the file: its first delivery comes from
+	// the commit, with everything sending needs.
+	a1 := emit(herald.EventUserCreated, "alice")
+	got, cs := claim()
+	want("a new webhook's first event", got, a1.ID)
+	if c := cs[a1.ID]; c.WebhookID != w.ID || c.Webhook.URL != w.URL || c.Subject != "alice" || c.EventType != herald.EventUserCreated ||
+		string(c.Payload) != string(a1.Payload) || c.Attempts != 0 {
+		t.Errorf("handed off %+v", c)
+	}
+	inFlight := cs[a1.ID]
+
+	// alice's next event waits in the file behind the one in flight; the
+	// webhook is dirty now, so bob's goes to the file too, and is claimed
+	// from there.
+	a2 := emit(herald.EventUserModified, "alice")
+	b1 := emit(herald.EventUserCreated, "bob")
+	got, cs = claim()
+	want("alice's first in flight", got, file(b1))
+	record(inFlight, herald.DeliverySucceeded, time.Time{})
+	record(cs[b1.ID], herald.DeliverySucceeded, time.Time{})
+	got, cs = claim()
+	want("alice's first delivered", got, file(a2))
+	record(cs[a2.ID], herald.DeliverySucceeded, time.Time{})
+
+	// A claim that finds the file drained makes the webhook clean again.
+	got, _ = claim()
+	want("all delivered", got)
+	c1 := emit(herald.EventUserCreated, "carol")
+	got, cs = claim()
+	want("clean again", got, c1.ID)
+	inFlight = cs[c1.ID]
+
+	// A change that rolls back hands nothing off.
+	err = db.Update(ctx, func(tx *Tx) error {
+		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: "admin", Payload: []byte("{}")}); err != nil {
+			return err
+		}
+		return errors.New("changed my mind")
+	})
+	if err == nil {
+		t.Fatal("the failing change committed")
+	}
+	got, _ = claim()
+	want("after a rolled-back change", got)
+
+	// A retry dirties the webhook: carol's next event waits for it, and
+	// the retry comes from the file when it falls due.
+	record(inFlight, herald.DeliveryRetrying, now.Add(time.Minute))
+	c2 := emit(herald.EventUserModified, "carol")
+	got, _ = claim()
+	want("retry not due, its successor behind it", got)
+	now = now.Add(2 * time.Minute)
+	got, cs = claim()
+	want("retry due", got, file(c1))
+	record(cs[c1.ID], herald.DeliverySucceeded, time.Time{})
+	got, cs = claim()
+	want("after the retry", got, file(c2))
+	record(cs[c2.ID], herald.DeliverySucceeded, time.Time{})
+	got, _ = claim()
+	want("all delivered again", got)
+
+	// Handed off but not yet taken when the webhook turns dirty: it is
+	// claimed from the file, before what came after it.
+	d1 := emit(herald.EventUserCreated, "dave")
+	e1 := emit(herald.EventUserCreated, "erin")
+	d2 := emit(herald.EventUserModified, "dave") // dave's first is not delivered: dirty
+	got, cs = claim()
+	want("queued handoffs after the webhook turned dirty", got, file(d1), file(e1))
+	record(cs[d1.ID], herald.DeliverySucceeded, time.Time{})
+	record(cs[e1.ID], herald.DeliverySucceeded, time.Time{})
+	got, cs = claim()
+	want("dave's second", got, file(d2))
+	record(cs[d2.ID], herald.DeliverySucceeded, time.Time{})
+	got, _ = claim()
+	want("drained", got)
+	g1 := emit(herald.EventUserCreated, "fay")
+	got, cs = claim()
+	want("clean once more: nothing claimed twice", got, g1.ID)
+	record(cs[g1.ID], herald.DeliverySucceeded, time.Time{})
+
+	// Stopping: what was handed off and not taken is claimed from the
+	// file, by this handle or the next process.
+	f1 := emit(herald.EventUserCreated, "frank")
+	db.StopHandoff()
+	got, _ = claim()
+	want("after StopHandoff", got, file(f1))
+
+	// A deleted webhook's queued handoffs are not sent.
+	db.StartHandoff()
+	w2 := herald.Webhook{URL: "https://other.example/hook", Enabled: true, OnUserCreated: true, Method: "POST", SigningSecret: "sealed", Events: []string{}}
+	update(func(tx *Tx) error { return tx.CreateWebhook(ctx, &w2) })
+	emit(herald.EventUserCreated, "gina") // w is dirty (a restart of handoffs), w2 clean
+	update(func(tx *Tx) error { _, err := tx.DeleteWebhook(ctx, w2.ID); return err })
+	_, cs = claim()
+	for _, c := range cs {
+		if c.WebhookID == w2.ID {
+			t.Errorf("claimed %+v of the deleted webhook", c)
+		}
+	}
+}
