@@ -73,23 +73,21 @@ func (tx *Tx) fanOutHandingOff(ctx context.Context, ev *herald.Event) error {
 	}
 	defer rows.Close()
 	fresh := &freshEvent{id: ev.ID, typ: ev.Type, payload: ev.Payload}
-	var dirty []int64
+	var ds []handedOff
 	for rows.Next() {
 		d := handedOff{subject: ev.Subject, ev: fresh}
 		if err := rows.Scan(&d.id, &d.webhook); err != nil {
 			return err
 		}
-		tx.wake = true
-		if tx.db.handoff.reserve(d) {
-			tx.handoffs = append(tx.handoffs, d)
-		} else {
-			dirty = append(dirty, d.webhook)
-		}
+		ds = append(ds, d)
 	}
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil || len(ds) == 0 {
 		return err
 	}
-	tx.dirtyWebhook(dirty...)
+	tx.wake = true
+	handed, dirty := tx.db.handoff.reserve(ds)
+	tx.handoffs = append(tx.handoffs, handed...)
+	tx.dirtyHooks = append(tx.dirtyHooks, dirty...) // marked already; again after the commit
 	return nil
 }
 

@@ -83,6 +83,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		if !committed {
 			db.handoff.discard(handoffs)
 		}
+		db.handoff.endBatch()
 	}()
 	answer := func() {
 		for i, j := range batch {

@@ -77,9 +77,12 @@ type handoff struct {
 	subjects map[int64]map[string]int
 	// clean marks the webhooks served from memory; dirtied counts the
 	// times each was marked dirty, so that a claim that began before a
-	// mark cannot clean it (see cleaned).
+	// mark cannot clean it, and holding those the group committer's
+	// current batch dirtied, so that a claim that cannot see the batch's
+	// rows yet cannot clean them (see cleaned).
 	clean   map[int64]bool
 	dirtied map[int64]uint64
+	holding map[int64]bool
 }
 
 // start turns handoffs on, every webhook dirty: the file may hold anything.
@@ -89,7 +92,7 @@ func (h *handoff) start() {
 	h.on = true
 	h.queues, h.reserved, h.total = map[int64][]handedOff{}, map[int64]int{}, 0
 	h.taken, h.subjects = map[int64]map[int64]string{}, map[int64]map[string]int{}
-	h.clean, h.dirtied = map[int64]bool{}, map[int64]uint64{}
+	h.clean, h.dirtied, h.holding = map[int64]bool{}, map[int64]uint64{}, map[int64]bool{}
 }
 
 // stop turns handoffs off. What was queued is in the file, unleased.
@@ -97,7 +100,8 @@ func (h *handoff) stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on = false
-	h.queues, h.reserved, h.total, h.taken, h.subjects, h.clean, h.dirtied = nil, nil, 0, nil, nil, nil, nil
+	h.queues, h.reserved, h.total, h.taken, h.subjects = nil, nil, 0, nil, nil
+	h.clean, h.dirtied, h.holding = nil, nil, nil
 }
 
 // accepting reports whether handoffs are on.
@@ -114,25 +118,34 @@ func (h *handoff) anyClean() bool {
 	return h.on && len(h.clean) > 0
 }
 
-// reserve hands d, just written, to the engine if its webhook is clean,
-// has room, and has no unfinished delivery of d's subject (d heads its
-// queue: the file holds none either). It counts d until it is published
-// or discarded. Otherwise d stays in the file and dirties its webhook.
-func (h *handoff) reserve(d handedOff) bool {
+// reserve decides, for deliveries just written, which go to the engine:
+// those whose webhook is clean, has room, and has no unfinished delivery
+// of the subject (the new one heads its queue: the file holds none
+// either). It counts them until they are published or discarded. The
+// others stay in the file and dirty their webhooks.
+func (h *handoff) reserve(ds []handedOff) (handed []handedOff, dirty []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.on || !h.clean[d.webhook] {
-		return false
+	for _, d := range ds {
+		switch {
+		case !h.on:
+			return nil, nil
+		case !h.clean[d.webhook]:
+			h.holding[d.webhook] = true
+			dirty = append(dirty, d.webhook)
+		case h.total >= handoffTotal || len(h.queues[d.webhook])+h.reserved[d.webhook] >= handoffPerWebhook ||
+			h.subjects[d.webhook][d.subject] > 0:
+			h.dirtyLocked(d.webhook)
+			h.holding[d.webhook] = true
+			dirty = append(dirty, d.webhook)
+		default:
+			h.reserved[d.webhook]++
+			h.total++
+			h.addSubject(d.webhook, d.subject, 1)
+			handed = append(handed, d)
+		}
 	}
-	if h.total >= handoffTotal || len(h.queues[d.webhook])+h.reserved[d.webhook] >= handoffPerWebhook ||
-		h.subjects[d.webhook][d.subject] > 0 {
-		h.dirtyLocked(d.webhook)
-		return false
-	}
-	h.reserved[d.webhook]++
-	h.total++
-	h.addSubject(d.webhook, d.subject, 1)
-	return true
+	return handed, dirty
 }
 
 func (h *handoff) addSubject(webhook int64, subject string, n int) {
@@ -146,8 +159,8 @@ func (h *handoff) addSubject(webhook int64, subject string, n int) {
 	}
 }
 
-// dirty marks webhooks as having unfinished deliveries in the file that
-// are not handed off.
+// dirty marks webhooks as having, in the group committer's current batch,
+// unfinished deliveries in the file that are not handed off.
 func (h *handoff) dirty(webhooks []int64) {
 	if len(webhooks) == 0 {
 		return
@@ -156,6 +169,19 @@ func (h *handoff) dirty(webhooks []int64) {
 	defer h.mu.Unlock()
 	for _, w := range webhooks {
 		h.dirtyLocked(w)
+		if h.on {
+			h.holding[w] = true
+		}
+	}
+}
+
+// endBatch is called when the group committer's batch has committed (after
+// publish) or failed: its rows are visible to claims, or never will be.
+func (h *handoff) endBatch() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.on && len(h.holding) > 0 {
+		clear(h.holding)
 	}
 }
 
@@ -329,11 +355,12 @@ func (h *handoff) marks() map[int64]uint64 {
 
 // cleaned records that a claim, begun when the marks were before, found
 // nothing unfinished of webhook in the file but its taken handoffs: it is
-// clean unless something dirtied it since.
+// clean unless something dirtied it since, or the committer's current
+// batch did (the claim cannot see that batch's rows).
 func (h *handoff) cleaned(webhook int64, before map[int64]uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.on && h.dirtied[webhook] == before[webhook] {
+	if h.on && h.dirtied[webhook] == before[webhook] && !h.holding[webhook] {
 		h.clean[webhook] = true
 	}
 }

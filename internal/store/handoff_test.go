@@ -182,3 +182,40 @@ func TestHandoff(t *testing.T) {
 		}
 	}
 }
+
+// TestHandoffCleaning: a claim may clean a webhook only if nothing dirtied
+// it since the claim began, and not while the group committer's batch that
+// dirtied it is still uncommitted (the claim cannot see its rows).
+func TestHandoffCleaning(t *testing.T) {
+	var h handoff
+	h.start()
+	const w = 7
+	before := h.marks()
+	h.cleaned(w, before)
+	if !h.clean[w] {
+		t.Fatal("a drained webhook with no marks since the claim began stays dirty")
+	}
+
+	before = h.marks()
+	h.dirty([]int64{w}) // the committer writes a delivery it does not hand off
+	h.cleaned(w, before)
+	if h.clean[w] {
+		t.Error("cleaned by a claim that began before the mark")
+	}
+	before = h.marks() // a claim that begins after the mark, before the commit
+	h.cleaned(w, before)
+	if h.clean[w] {
+		t.Error("cleaned while the batch that dirtied it is uncommitted")
+	}
+	h.publish(nil, nil, []int64{w})
+	h.endBatch()
+	h.cleaned(w, before)
+	if h.clean[w] {
+		t.Error("cleaned by a claim that began before the commit was published")
+	}
+	before = h.marks()
+	h.cleaned(w, before)
+	if !h.clean[w] {
+		t.Error("a claim after the commit found the file drained, yet the webhook stays dirty")
+	}
+}
