@@ -36,7 +36,7 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if ev.Type == herald.EventWebhookTest {
 		return nil
 	}
-	if !tx.db.Shared() && tx.db.handoff.anyClean() {
+	if !tx.db.Shared() && tx.db.handoff.accepting() {
 		return tx.fanOutHandingOff(ctx, ev)
 	}
 	cond, arg := webhookMatches(ev.Type, 4)
@@ -56,9 +56,11 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	return nil
 }
 
-// fanOutHandingOff is fanOut while some webhook takes handoffs
+// fanOutHandingOff is fanOut while this process's engine takes handoffs
 // (handoff.go): the same INSERT, returning what handoff.reserve needs to
-// decide on each delivery.
+// decide on each delivery. Even when no webhook is clean: reserve marks
+// the webhooks whose deliveries stay in the file, so that no claim cleans
+// one before they are visible.
 func (tx *Tx) fanOutHandingOff(ctx context.Context, ev *herald.Event) error {
 	cond, arg := webhookMatches(ev.Type, 4)
 	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}

@@ -39,41 +39,48 @@ import (
 // Fairness follows: a webhook with deliveries waiting in the file gets no
 // handoffs, so new deliveries queue behind old ones, as before.
 
-// Handed-off deliveries queued here, at most, per webhook and in all: they
-// are in memory (about 100 bytes each with their share of the event).
-// Beyond that deliveries wait in the file.
+// Handed-off deliveries wait here, at most, per webhook, and in bytes in
+// all (an event's payload counted once, however many webhooks it goes to;
+// handoffEntryBytes for each delivery besides). Beyond that, deliveries
+// wait in the file.
 const (
 	handoffPerWebhook = 1 << 15
-	handoffTotal      = 1 << 18
+	handoffBytes      = 64 << 20
+	handoffEntryBytes = 160
 )
 
-// freshEvent is what sending needs of an event, shared by its deliveries.
+// freshEvent is what sending needs of an event, shared by its deliveries;
+// held counts those reserved or queued here (under handoff.mu).
 type freshEvent struct {
 	id, typ string
 	payload []byte
+	held    int
 }
 
-// handedOff is a delivery handed to the engine.
+// handedOff is a delivery handed to the engine, in the epoch (start) that
+// reserved it.
 type handedOff struct {
 	id, webhook int64
 	subject     string
 	ev          *freshEvent
+	epoch       uint64
 }
 
 type handoff struct {
-	mu sync.Mutex
-	on bool
+	mu    sync.Mutex
+	on    bool
+	epoch uint64
 	// queues holds each clean webhook's handed-off deliveries not yet
 	// taken, oldest first; reserved counts those of changes not yet
-	// committed; total is both, all webhooks.
+	// committed; bytes is the memory both hold (see handoffBytes).
 	queues   map[int64][]handedOff
 	reserved map[int64]int
-	total    int
+	bytes    int
 	// taken holds, per webhook, the subjects of handed-off deliveries the
 	// engine took, by id, until their outcomes are recorded; subjects
 	// counts each webhook's unfinished handed-off deliveries by subject
 	// (reserved, queued, taken).
-	taken    map[int64]map[int64]string
+	taken    map[int64]map[int64]handedOff
 	subjects map[int64]map[string]int
 	// clean marks the webhooks served from memory; dirtied counts the
 	// times each was marked dirty, so that a claim that began before a
@@ -90,8 +97,9 @@ func (h *handoff) start() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on = true
-	h.queues, h.reserved, h.total = map[int64][]handedOff{}, map[int64]int{}, 0
-	h.taken, h.subjects = map[int64]map[int64]string{}, map[int64]map[string]int{}
+	h.epoch++
+	h.queues, h.reserved, h.bytes = map[int64][]handedOff{}, map[int64]int{}, 0
+	h.taken, h.subjects = map[int64]map[int64]handedOff{}, map[int64]map[string]int{}
 	h.clean, h.dirtied, h.holding = map[int64]bool{}, map[int64]uint64{}, map[int64]bool{}
 }
 
@@ -100,7 +108,7 @@ func (h *handoff) stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on = false
-	h.queues, h.reserved, h.total, h.taken, h.subjects = nil, nil, 0, nil, nil
+	h.queues, h.reserved, h.bytes, h.taken, h.subjects = nil, nil, 0, nil, nil
 	h.clean, h.dirtied, h.holding = nil, nil, nil
 }
 
@@ -111,13 +119,6 @@ func (h *handoff) accepting() bool {
 	return h.on
 }
 
-// anyClean reports whether some webhook takes handoffs now.
-func (h *handoff) anyClean() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.on && len(h.clean) > 0
-}
-
 // reserve decides, for deliveries just written, which go to the engine:
 // those whose webhook is clean, has room, and has no unfinished delivery
 // of the subject (the new one heads its queue: the file holds none
@@ -126,26 +127,49 @@ func (h *handoff) anyClean() bool {
 func (h *handoff) reserve(ds []handedOff) (handed []handedOff, dirty []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.on {
+		return nil, nil
+	}
 	for _, d := range ds {
+		d.epoch = h.epoch
+		cost := handoffEntryBytes
+		if d.ev.held == 0 {
+			cost += len(d.ev.payload)
+		}
 		switch {
-		case !h.on:
-			return nil, nil
 		case !h.clean[d.webhook]:
 			h.holding[d.webhook] = true
 			dirty = append(dirty, d.webhook)
-		case h.total >= handoffTotal || len(h.queues[d.webhook])+h.reserved[d.webhook] >= handoffPerWebhook ||
+		case h.bytes+cost > handoffBytes || len(h.queues[d.webhook])+h.reserved[d.webhook] >= handoffPerWebhook ||
 			h.subjects[d.webhook][d.subject] > 0:
 			h.dirtyLocked(d.webhook)
 			h.holding[d.webhook] = true
 			dirty = append(dirty, d.webhook)
 		default:
 			h.reserved[d.webhook]++
-			h.total++
+			h.hold(d)
 			h.addSubject(d.webhook, d.subject, 1)
 			handed = append(handed, d)
 		}
 	}
 	return handed, dirty
+}
+
+// hold and release count d's memory while it is reserved or queued.
+func (h *handoff) hold(d handedOff) {
+	if d.ev.held == 0 {
+		h.bytes += len(d.ev.payload)
+	}
+	d.ev.held++
+	h.bytes += handoffEntryBytes
+}
+
+func (h *handoff) release(d handedOff) {
+	d.ev.held--
+	h.bytes -= handoffEntryBytes
+	if d.ev.held == 0 {
+		h.bytes -= len(d.ev.payload)
+	}
 }
 
 func (h *handoff) addSubject(webhook int64, subject string, n int) {
@@ -195,8 +219,8 @@ func (h *handoff) dirtyLocked(webhook int64) {
 	h.dirtied[webhook]++
 	for _, d := range h.queues[webhook] {
 		h.addSubject(webhook, d.subject, -1)
+		h.release(d)
 	}
-	h.total -= len(h.queues[webhook])
 	delete(h.queues, webhook)
 }
 
@@ -217,11 +241,14 @@ func (h *handoff) publish(ds []handedOff, created, dirty []int64) {
 		h.dirtyLocked(w)
 	}
 	for _, d := range ds {
+		if d.epoch != h.epoch {
+			continue // reserved before a restart of handoffs: in the file
+		}
 		h.reserved[d.webhook]--
 		if h.clean[d.webhook] {
 			h.queues[d.webhook] = append(h.queues[d.webhook], d)
 		} else {
-			h.total--
+			h.release(d)
 			h.addSubject(d.webhook, d.subject, -1)
 		}
 	}
@@ -238,9 +265,11 @@ func (h *handoff) discard(ds []handedOff) {
 		return
 	}
 	for _, d := range ds {
-		h.reserved[d.webhook]--
-		h.total--
-		h.addSubject(d.webhook, d.subject, -1)
+		if d.epoch == h.epoch {
+			h.reserved[d.webhook]--
+			h.release(d)
+			h.addSubject(d.webhook, d.subject, -1)
+		}
 	}
 }
 
@@ -264,36 +293,42 @@ func (h *handoff) take(webhook int64, n int) (out []handedOff, ok bool) {
 	} else {
 		h.queues[webhook] = q[n:]
 	}
-	h.total -= n
 	t := h.taken[webhook]
 	if t == nil {
-		t = map[int64]string{}
+		t = map[int64]handedOff{}
 		h.taken[webhook] = t
 	}
 	for _, d := range out {
-		t[d.id] = d.subject
+		h.release(d)
+		t[d.id] = d
 	}
 	return out, true
 }
 
 // untake returns deliveries taken by a claim that failed: to the front of
 // their queue if their webhook is still clean; else they are in the file.
-func (h *handoff) untake(webhook int64, ds []handedOff) {
+func (h *handoff) untake(webhook int64, ids []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.on {
 		return
 	}
+	var ds []handedOff
+	for _, id := range ids {
+		if d, ok := h.taken[webhook][id]; ok {
+			delete(h.taken[webhook], id)
+			ds = append(ds, d)
+		}
+	}
 	for _, d := range ds {
-		delete(h.taken[webhook], d.id)
+		if h.clean[webhook] {
+			h.hold(d)
+		} else {
+			h.addSubject(webhook, d.subject, -1)
+		}
 	}
 	if h.clean[webhook] {
-		h.queues[webhook] = append(append([]handedOff(nil), ds...), h.queues[webhook]...)
-		h.total += len(ds)
-		return
-	}
-	for _, d := range ds {
-		h.addSubject(webhook, d.subject, -1)
+		h.queues[webhook] = append(ds, h.queues[webhook]...)
 	}
 }
 
@@ -307,7 +342,7 @@ func (h *handoff) finished(outs []Outcome) {
 		return
 	}
 	for _, o := range outs {
-		subject, ok := h.taken[o.WebhookID][o.DeliveryID]
+		d, ok := h.taken[o.WebhookID][o.DeliveryID]
 		if !ok {
 			continue
 		}
@@ -315,7 +350,7 @@ func (h *handoff) finished(outs []Outcome) {
 			h.dirtyLocked(o.WebhookID)
 		}
 		delete(h.taken[o.WebhookID], o.DeliveryID)
-		h.addSubject(o.WebhookID, subject, -1)
+		h.addSubject(o.WebhookID, d.subject, -1)
 	}
 }
 
@@ -331,13 +366,29 @@ func (h *handoff) takenIDs(webhook int64) []int64 {
 }
 
 // drop forgets the webhooks not in keep (deleted: their deliveries went
-// with them).
+// with them), but for what their changes and outcomes still in progress
+// will settle.
 func (h *handoff) drop(keep map[int64]bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !h.on {
+		return
+	}
 	for w := range h.clean {
 		if !keep[w] {
-			h.dirtyLocked(w)
+			h.dirtyLocked(w) // drops its queue
+		}
+	}
+	for w := range h.dirtied {
+		if keep[w] {
+			continue
+		}
+		delete(h.dirtied, w)
+		delete(h.holding, w)
+		if h.reserved[w] == 0 && len(h.taken[w]) == 0 {
+			delete(h.reserved, w)
+			delete(h.taken, w)
+			delete(h.subjects, w)
 		}
 	}
 }
@@ -371,16 +422,16 @@ func (d handedOff) claimed(hook herald.Webhook) Claimed {
 		Payload: d.ev.payload, Webhook: hook, handedOff: true}
 }
 
-// untakeAll returns the handoffs among cs (a failed claim's) with untake.
+// untakeAll gives back the handoffs among cs (a failed claim's) with
+// untake.
 func (h *handoff) untakeAll(cs []Claimed) {
-	byHook := map[int64][]handedOff{}
+	ids := map[int64][]int64{}
 	for _, c := range cs {
 		if c.handedOff {
-			byHook[c.WebhookID] = append(byHook[c.WebhookID], handedOff{id: c.ID, webhook: c.WebhookID, subject: c.Subject,
-				ev: &freshEvent{id: c.EventID, typ: c.EventType, payload: c.Payload}})
+			ids[c.WebhookID] = append(ids[c.WebhookID], c.ID)
 		}
 	}
-	for w, ds := range byHook {
-		h.untake(w, ds)
+	for w, ids := range ids {
+		h.untake(w, ids)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -217,5 +218,167 @@ func TestHandoffCleaning(t *testing.T) {
 	h.cleaned(w, before)
 	if !h.clean[w] {
 		t.Error("a claim after the commit found the file drained, yet the webhook stays dirty")
+	}
+}
+
+// handoffDB is a migrated SQLite database for a handoff test.
+func handoffDB(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// userEvent is an event of typ about subject, to append.
+func userEvent(typ, subject string) *herald.Event {
+	return &herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+}
+
+func claimEverything(t *testing.T, db *DB) []Claimed {
+	t.Helper()
+	cs, err := db.ClaimDue(context.Background(), ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// TestHandoffNewWebhookAndEventInOneBatch: a webhook created in the same
+// commit as an event it gets does not turn clean over that delivery in
+// the file (found by review: it was never claimed, and alice's next event
+// overtook it).
+func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	db := handoffDB(t)
+	db.StartHandoff()
+	w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+		Method: "POST", SigningSecret: "sealed", Events: []string{}}
+	first := userEvent(herald.EventUserCreated, "alice")
+	if err := db.Update(ctx, func(tx *Tx) error {
+		if err := tx.CreateWebhook(ctx, &w); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, first)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
+		t.Fatalf("claimed %+v, want alice's first event", cs)
+	}
+	second := userEvent(herald.EventUserModified, "alice")
+	if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, second) }); err != nil {
+		t.Fatal(err)
+	}
+	if cs := claimEverything(t, db); len(cs) != 0 {
+		t.Errorf("claimed %+v while alice's first event is in flight", cs)
+	}
+}
+
+// TestHandoffClaimDuringBatch: a claim that runs while the committer's
+// batch holds a delivery to a dirty webhook, and so cannot see it, does
+// not clean the webhook; after the commit the delivery is claimed, and the
+// subject's next event waits for it (found by review, both at start-up
+// and after a retry).
+func TestHandoffClaimDuringBatch(t *testing.T) {
+	for _, afterRetry := range []bool{false, true} {
+		ctx := context.Background()
+		db := handoffDB(t)
+		w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+			Method: "POST", SigningSecret: "sealed", Events: []string{}}
+		if err := db.Update(ctx, func(tx *Tx) error { return tx.CreateWebhook(ctx, &w) }); err != nil {
+			t.Fatal(err)
+		}
+		db.StartHandoff() // w predates it: dirty
+		if afterRetry {
+			// Clean, then dirty again by a retry that then succeeds.
+			claimEverything(t, db)
+			if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, userEvent(herald.EventUserCreated, "carol")) }); err != nil {
+				t.Fatal(err)
+			}
+			for _, state := range []string{herald.DeliveryRetrying, herald.DeliverySucceeded} {
+				cs := claimEverything(t, db)
+				if len(cs) != 1 {
+					t.Fatalf("claimed %+v, want carol's delivery", cs)
+				}
+				if err := db.RecordOutcomes(ctx, []Outcome{{DeliveryID: cs[0].ID, WebhookID: w.ID, State: state,
+					NextAttemptAt: db.Now(), Attempt: herald.Attempt{StartedAt: db.Now(), StatusCode: 500}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		first := userEvent(herald.EventUserCreated, "alice")
+		go func() {
+			done <- db.Update(ctx, func(tx *Tx) error {
+				if err := tx.AppendEvent(ctx, first); err != nil {
+					return err
+				}
+				close(inBatch)
+				<-release
+				return nil
+			})
+		}()
+		<-inBatch
+		if cs := claimEverything(t, db); len(cs) != 0 {
+			t.Fatalf("claimed %+v before the commit", cs)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
+			t.Errorf("after retry %v: claimed %+v, want alice's first event", afterRetry, cs)
+		}
+		second := userEvent(herald.EventUserModified, "alice")
+		if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, second) }); err != nil {
+			t.Fatal(err)
+		}
+		if cs := claimEverything(t, db); len(cs) != 0 {
+			t.Errorf("after retry %v: claimed %+v while alice's first event is in flight", afterRetry, cs)
+		}
+	}
+}
+
+// TestHandoffLimits: beyond a webhook's count or the memory budget, a
+// delivery stays in the file and its webhook turns dirty; memory is
+// counted back as deliveries are taken.
+func TestHandoffLimits(t *testing.T) {
+	var h handoff
+	h.start()
+	h.clean[1], h.clean[2] = true, true
+	small := &freshEvent{id: "evt_small", typ: herald.EventUserCreated, payload: []byte("{}")}
+	for i := range handoffPerWebhook {
+		if handed, _ := h.reserve([]handedOff{{id: int64(i + 1), webhook: 1, subject: fmt.Sprint("u", i), ev: small}}); len(handed) != 1 {
+			t.Fatalf("delivery %d of webhook 1 not handed off", i)
+		}
+	}
+	handed, dirty := h.reserve([]handedOff{{id: 1 << 20, webhook: 1, subject: "one-too-many", ev: small}})
+	if len(handed) != 0 || !slices.Equal(dirty, []int64{1}) || h.clean[1] {
+		t.Errorf("beyond the per-webhook count: handed %v, dirty %v, clean %v", handed, dirty, h.clean[1])
+	}
+	if h.bytes != len(small.payload)+handoffPerWebhook*handoffEntryBytes {
+		t.Errorf("bytes = %d, want one payload and %d entries", h.bytes, handoffPerWebhook)
+	}
+	big := &freshEvent{id: "evt_big", typ: herald.EventUserCreated, payload: make([]byte, handoffBytes)}
+	handed, dirty = h.reserve([]handedOff{{id: 1<<20 + 1, webhook: 2, subject: "big", ev: big}})
+	if len(handed) != 0 || !slices.Equal(dirty, []int64{2}) {
+		t.Errorf("beyond the memory budget: handed %v, dirty %v", handed, dirty)
+	}
+	h.endBatch()
+	// Webhook 1 was dirtied, so its reservations are dropped when they
+	// commit: all memory is given back.
+	var all []handedOff
+	for i := range handoffPerWebhook {
+		all = append(all, handedOff{id: int64(i + 1), webhook: 1, subject: fmt.Sprint("u", i), ev: small, epoch: h.epoch})
+	}
+	h.publish(all, nil, nil)
+	if h.bytes != 0 || len(h.subjects[1]) != 0 || len(h.queues[1]) != 0 {
+		t.Errorf("after publishing to a dirty webhook: bytes %d, subjects %d, queued %d; want none", h.bytes, len(h.subjects[1]), len(h.queues[1]))
 	}
 }
