@@ -79,6 +79,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	var handoffs []handedOff
 	var dirty, created []int64
 	committed := false
+	db.handoff.beginBatch()
 	defer func() {
 		if !committed {
 			db.handoff.discard(handoffs)

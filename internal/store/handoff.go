@@ -31,7 +31,10 @@ import (
 //     newer. Taken ones are leased in memory, and claims pass over them.
 //   - A dirty webhook turns clean when a claim finds nothing unfinished of
 //     it in the file but its taken handoffs, provided nothing dirtied it
-//     since that claim began (each webhook counts its marks).
+//     since that claim began (each webhook counts its marks), and no batch
+//     of the group committer that dirtied it, or that began before
+//     handoffs (re)started, is still uncommitted: the claim's read cannot
+//     see that batch's rows.
 //   - Handoffs decided by a change that rolls back (its savepoint or the
 //     whole batch) are dropped; the rows never existed. A restart forgets
 //     them all: the rows are claimed from the file.
@@ -90,6 +93,18 @@ type handoff struct {
 	clean   map[int64]bool
 	dirtied map[int64]uint64
 	holding map[int64]bool
+	// resets counts starts, and ends of batches that straddled one: a
+	// claim that began before either cannot clean anything. straddle: the
+	// committer's current batch began before the last start, so its rows
+	// carry no marks (inBatch: a batch is running).
+	resets            uint64
+	inBatch, straddle bool
+}
+
+// marks is what a claim notes when it begins, for cleaned.
+type marks struct {
+	dirtied map[int64]uint64
+	resets  uint64
 }
 
 // start turns handoffs on, every webhook dirty: the file may hold anything.
@@ -98,6 +113,8 @@ func (h *handoff) start() {
 	defer h.mu.Unlock()
 	h.on = true
 	h.epoch++
+	h.resets++
+	h.straddle = h.inBatch
 	h.queues, h.reserved, h.bytes = map[int64][]handedOff{}, map[int64]int{}, 0
 	h.taken, h.subjects = map[int64]map[int64]handedOff{}, map[int64]map[string]int{}
 	h.clean, h.dirtied, h.holding = map[int64]bool{}, map[int64]uint64{}, map[int64]bool{}
@@ -199,11 +216,22 @@ func (h *handoff) dirty(webhooks []int64) {
 	}
 }
 
-// endBatch is called when the group committer's batch has committed (after
-// publish) or failed: its rows are visible to claims, or never will be.
+// beginBatch and endBatch bracket each batch of the group committer;
+// endBatch is called when it has committed (after publish) or failed: its
+// rows are visible to claims, or never will be.
+func (h *handoff) beginBatch() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.inBatch = true
+}
+
 func (h *handoff) endBatch() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.straddle {
+		h.resets++
+	}
+	h.inBatch, h.straddle = false, false
 	if h.on && len(h.holding) > 0 {
 		clear(h.holding)
 	}
@@ -380,12 +408,13 @@ func (h *handoff) drop(keep map[int64]bool) {
 		}
 	}
 	for w := range h.dirtied {
-		if keep[w] {
-			continue
+		if !keep[w] {
+			delete(h.dirtied, w)
+			delete(h.holding, w)
 		}
-		delete(h.dirtied, w)
-		delete(h.holding, w)
-		if h.reserved[w] == 0 && len(h.taken[w]) == 0 {
+	}
+	for w := range h.subjects {
+		if !keep[w] && h.reserved[w] == 0 && len(h.taken[w]) == 0 {
 			delete(h.reserved, w)
 			delete(h.taken, w)
 			delete(h.subjects, w)
@@ -393,25 +422,25 @@ func (h *handoff) drop(keep map[int64]bool) {
 	}
 }
 
-// marks returns how often each webhook has been dirtied, for cleaned.
-func (h *handoff) marks() map[int64]uint64 {
+// marks returns what a claim beginning now notes for cleaned.
+func (h *handoff) marks() marks {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make(map[int64]uint64, len(h.dirtied))
+	m := marks{dirtied: make(map[int64]uint64, len(h.dirtied)), resets: h.resets}
 	for w, n := range h.dirtied {
-		out[w] = n
+		m.dirtied[w] = n
 	}
-	return out
+	return m
 }
 
 // cleaned records that a claim, begun when the marks were before, found
 // nothing unfinished of webhook in the file but its taken handoffs: it is
 // clean unless something dirtied it since, or the committer's current
-// batch did (the claim cannot see that batch's rows).
-func (h *handoff) cleaned(webhook int64, before map[int64]uint64) {
+// batch did or may have (the claim cannot see that batch's rows).
+func (h *handoff) cleaned(webhook int64, before marks) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.on && h.dirtied[webhook] == before[webhook] && !h.holding[webhook] {
+	if h.on && h.resets == before.resets && !h.straddle && h.dirtied[webhook] == before.dirtied[webhook] && !h.holding[webhook] {
 		h.clean[webhook] = true
 	}
 }

@@ -382,3 +382,69 @@ func TestHandoffLimits(t *testing.T) {
 		t.Errorf("after publishing to a dirty webhook: bytes %d, subjects %d, queued %d; want none", h.bytes, len(h.subjects[1]), len(h.queues[1]))
 	}
 }
+
+// TestHandoffStartDuringBatch: handoffs that start, or start again
+// (ReleaseLeases), while the committer's batch is uncommitted do not let a
+// claim clean a webhook over that batch's deliveries, which carry no marks
+// (found by review).
+func TestHandoffStartDuringBatch(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		ctx := context.Background()
+		db := handoffDB(t)
+		if restart {
+			db.StartHandoff()
+		}
+		w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+			Method: "POST", SigningSecret: "sealed", Events: []string{}}
+		if err := db.Update(ctx, func(tx *Tx) error { return tx.CreateWebhook(ctx, &w) }); err != nil {
+			t.Fatal(err)
+		}
+		inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		first := userEvent(herald.EventUserCreated, "alice")
+		go func() {
+			done <- db.Update(ctx, func(tx *Tx) error {
+				if err := tx.AppendEvent(ctx, first); err != nil {
+					return err
+				}
+				close(inBatch)
+				<-release
+				return nil
+			})
+		}()
+		<-inBatch
+		released := make(chan error, 1)
+		if restart {
+			// ReleaseLeases starts handoffs again at once, then waits
+			// for the committer to release leases in the file.
+			go func() { _, err := db.ReleaseLeases(ctx); released <- err }()
+			for epoch := uint64(0); epoch < 2; time.Sleep(time.Millisecond) {
+				db.handoff.mu.Lock()
+				epoch = db.handoff.epoch
+				db.handoff.mu.Unlock()
+			}
+		} else {
+			db.StartHandoff()
+			released <- nil
+		}
+		if cs := claimEverything(t, db); len(cs) != 0 {
+			t.Fatalf("restart %v: claimed %+v before the commit", restart, cs)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-released; err != nil {
+			t.Fatal(err)
+		}
+		if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
+			t.Errorf("restart %v: claimed %+v, want alice's first event", restart, cs)
+		}
+		second := userEvent(herald.EventUserModified, "alice")
+		if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, second) }); err != nil {
+			t.Fatal(err)
+		}
+		if cs := claimEverything(t, db); len(cs) != 0 {
+			t.Errorf("restart %v: claimed %+v while alice's first event is in flight", restart, cs)
+		}
+	}
+}
