@@ -36,17 +36,18 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if ev.Type == herald.EventWebhookTest {
 		return nil
 	}
-	if !tx.db.Shared() && tx.db.handoff.accepting() {
-		return tx.fanOutHandingOff(ctx, ev)
-	}
 	cond, arg := webhookMatches(ev.Type, 4)
 	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}
 	if arg != nil {
 		args = append(args, arg)
 	}
-	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
+	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
-		FROM webhooks WHERE enabled AND `+cond, args...)
+		FROM webhooks WHERE enabled AND ` + cond
+	if !tx.db.Shared() && tx.db.handoff.accepting() {
+		return tx.handOff(ctx, ev, insert+` RETURNING id, webhook_id`, args)
+	}
+	res, err := tx.exec(ctx, insert, args...)
 	if err != nil {
 		return err
 	}
@@ -56,20 +57,12 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	return nil
 }
 
-// fanOutHandingOff is fanOut while this process's engine takes handoffs
-// (handoff.go): the same INSERT, returning what handoff.reserve needs to
-// decide on each delivery. Even when no webhook is clean: reserve marks
-// the webhooks whose deliveries stay in the file, so that no claim cleans
-// one before they are visible.
-func (tx *Tx) fanOutHandingOff(ctx context.Context, ev *herald.Event) error {
-	cond, arg := webhookMatches(ev.Type, 4)
-	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}
-	if arg != nil {
-		args = append(args, arg)
-	}
-	rows, err := tx.query(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
-		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
-		FROM webhooks WHERE enabled AND `+cond+` RETURNING id, webhook_id`, args...)
+// handOff runs fanOut's insert while this process's engine takes handoffs
+// (handoff.go), and lets handoff.reserve decide on each new delivery. Even
+// when no webhook is clean: reserve marks the webhooks whose deliveries
+// stay in the file, so that no claim cleans one before they are visible.
+func (tx *Tx) handOff(ctx context.Context, ev *herald.Event, insert string, args []any) error {
+	rows, err := tx.query(ctx, insert, args...)
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,7 @@ import (
 // with the same expectations as without.
 func TestHandoff(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "h.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := handoffDB(t)
 	now := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 	db.Now = func() time.Time { return now }
 	db.StartHandoff()
@@ -37,9 +30,7 @@ func TestHandoff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
-		Method: "POST", SigningSecret: "sealed", Events: []string{}}
-	update(func(tx *Tx) error { return tx.CreateWebhook(ctx, &w) })
+	w := createHook(t, db)
 	emit := func(typ, subject string) herald.Event {
 		t.Helper()
 		ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
@@ -116,7 +107,7 @@ func TestHandoff(t *testing.T) {
 	inFlight = cs[c1.ID]
 
 	// A change that rolls back hands nothing off.
-	err = db.Update(ctx, func(tx *Tx) error {
+	err := db.Update(ctx, func(tx *Tx) error {
 		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: "admin", Payload: []byte("{}")}); err != nil {
 			return err
 		}
@@ -235,9 +226,31 @@ func handoffDB(t *testing.T) *DB {
 	return db
 }
 
+// testHook is a webhook for user_created and user_modified.
+func testHook() herald.Webhook {
+	return herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+		Method: "POST", SigningSecret: "sealed", Events: []string{}}
+}
+
+func createHook(t *testing.T, db *DB) herald.Webhook {
+	t.Helper()
+	w := testHook()
+	if err := db.Update(context.Background(), func(tx *Tx) error { return tx.CreateWebhook(context.Background(), &w) }); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // userEvent is an event of typ about subject, to append.
 func userEvent(typ, subject string) *herald.Event {
 	return &herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+}
+
+func appendEvent(t *testing.T, db *DB, ev *herald.Event) {
+	t.Helper()
+	if err := db.Update(context.Background(), func(tx *Tx) error { return tx.AppendEvent(context.Background(), ev) }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func claimEverything(t *testing.T, db *DB) []Claimed {
@@ -249,6 +262,44 @@ func claimEverything(t *testing.T, db *DB) []Claimed {
 	return cs
 }
 
+// holdBatch appends ev in a change that holds the group committer's batch
+// open until commit is called, which waits for the commit.
+func holdBatch(t *testing.T, db *DB, ev *herald.Event) (commit func()) {
+	t.Helper()
+	inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- db.Update(context.Background(), func(tx *Tx) error {
+			if err := tx.AppendEvent(context.Background(), ev); err != nil {
+				return err
+			}
+			close(inBatch)
+			<-release
+			return nil
+		})
+	}()
+	<-inBatch
+	return func() {
+		t.Helper()
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantInOrder checks that first (alice's) is claimed now, and that her next
+// event then waits for it.
+func wantInOrder(t *testing.T, db *DB, what string, first *herald.Event) {
+	t.Helper()
+	if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
+		t.Errorf("%s: claimed %+v, want alice's first event", what, cs)
+	}
+	appendEvent(t, db, userEvent(herald.EventUserModified, "alice"))
+	if cs := claimEverything(t, db); len(cs) != 0 {
+		t.Errorf("%s: claimed %+v while alice's first event is in flight", what, cs)
+	}
+}
+
 // TestHandoffNewWebhookAndEventInOneBatch: a webhook created in the same
 // commit as an event it gets does not turn clean over that delivery in
 // the file (found by review: it was never claimed, and alice's next event
@@ -257,8 +308,7 @@ func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 	ctx := context.Background()
 	db := handoffDB(t)
 	db.StartHandoff()
-	w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
-		Method: "POST", SigningSecret: "sealed", Events: []string{}}
+	w := testHook()
 	first := userEvent(herald.EventUserCreated, "alice")
 	if err := db.Update(ctx, func(tx *Tx) error {
 		if err := tx.CreateWebhook(ctx, &w); err != nil {
@@ -268,16 +318,7 @@ func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
-		t.Fatalf("claimed %+v, want alice's first event", cs)
-	}
-	second := userEvent(herald.EventUserModified, "alice")
-	if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, second) }); err != nil {
-		t.Fatal(err)
-	}
-	if cs := claimEverything(t, db); len(cs) != 0 {
-		t.Errorf("claimed %+v while alice's first event is in flight", cs)
-	}
+	wantInOrder(t, db, "webhook and event in one commit", first)
 }
 
 // TestHandoffClaimDuringBatch: a claim that runs while the committer's
@@ -287,61 +328,31 @@ func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 // and after a retry).
 func TestHandoffClaimDuringBatch(t *testing.T) {
 	for _, afterRetry := range []bool{false, true} {
-		ctx := context.Background()
 		db := handoffDB(t)
-		w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
-			Method: "POST", SigningSecret: "sealed", Events: []string{}}
-		if err := db.Update(ctx, func(tx *Tx) error { return tx.CreateWebhook(ctx, &w) }); err != nil {
-			t.Fatal(err)
-		}
+		w := createHook(t, db)
 		db.StartHandoff() // w predates it: dirty
 		if afterRetry {
 			// Clean, then dirty again by a retry that then succeeds.
 			claimEverything(t, db)
-			if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, userEvent(herald.EventUserCreated, "carol")) }); err != nil {
-				t.Fatal(err)
-			}
+			appendEvent(t, db, userEvent(herald.EventUserCreated, "carol"))
 			for _, state := range []string{herald.DeliveryRetrying, herald.DeliverySucceeded} {
 				cs := claimEverything(t, db)
 				if len(cs) != 1 {
 					t.Fatalf("claimed %+v, want carol's delivery", cs)
 				}
-				if err := db.RecordOutcomes(ctx, []Outcome{{DeliveryID: cs[0].ID, WebhookID: w.ID, State: state,
+				if err := db.RecordOutcomes(context.Background(), []Outcome{{DeliveryID: cs[0].ID, WebhookID: w.ID, State: state,
 					NextAttemptAt: db.Now(), Attempt: herald.Attempt{StartedAt: db.Now(), StatusCode: 500}}}); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 		first := userEvent(herald.EventUserCreated, "alice")
-		go func() {
-			done <- db.Update(ctx, func(tx *Tx) error {
-				if err := tx.AppendEvent(ctx, first); err != nil {
-					return err
-				}
-				close(inBatch)
-				<-release
-				return nil
-			})
-		}()
-		<-inBatch
+		commit := holdBatch(t, db, first)
 		if cs := claimEverything(t, db); len(cs) != 0 {
 			t.Fatalf("claimed %+v before the commit", cs)
 		}
-		close(release)
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
-			t.Errorf("after retry %v: claimed %+v, want alice's first event", afterRetry, cs)
-		}
-		second := userEvent(herald.EventUserModified, "alice")
-		if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, second) }); err != nil {
-			t.Fatal(err)
-		}
-		if cs := claimEverything(t, db); len(cs) != 0 {
-			t.Errorf("after retry %v: claimed %+v while alice's first event is in flight", afterRetry, cs)
-		}
+		commit()
+		wantInOrder(t, db, fmt.Sprintf("after retry %v", afterRetry), first)
 	}
 }
 
@@ -389,34 +400,18 @@ func TestHandoffLimits(t *testing.T) {
 // (found by review).
 func TestHandoffStartDuringBatch(t *testing.T) {
 	for _, restart := range []bool{false, true} {
-		ctx := context.Background()
 		db := handoffDB(t)
 		if restart {
 			db.StartHandoff()
 		}
-		w := herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
-			Method: "POST", SigningSecret: "sealed", Events: []string{}}
-		if err := db.Update(ctx, func(tx *Tx) error { return tx.CreateWebhook(ctx, &w) }); err != nil {
-			t.Fatal(err)
-		}
-		inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		createHook(t, db)
 		first := userEvent(herald.EventUserCreated, "alice")
-		go func() {
-			done <- db.Update(ctx, func(tx *Tx) error {
-				if err := tx.AppendEvent(ctx, first); err != nil {
-					return err
-				}
-				close(inBatch)
-				<-release
-				return nil
-			})
-		}()
-		<-inBatch
+		commit := holdBatch(t, db, first)
 		released := make(chan error, 1)
 		if restart {
 			// ReleaseLeases starts handoffs again at once, then waits
 			// for the committer to release leases in the file.
-			go func() { _, err := db.ReleaseLeases(ctx); released <- err }()
+			go func() { _, err := db.ReleaseLeases(context.Background()); released <- err }()
 			for epoch := uint64(0); epoch < 2; time.Sleep(time.Millisecond) {
 				db.handoff.mu.Lock()
 				epoch = db.handoff.epoch
@@ -429,22 +424,10 @@ func TestHandoffStartDuringBatch(t *testing.T) {
 		if cs := claimEverything(t, db); len(cs) != 0 {
 			t.Fatalf("restart %v: claimed %+v before the commit", restart, cs)
 		}
-		close(release)
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		commit()
 		if err := <-released; err != nil {
 			t.Fatal(err)
 		}
-		if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
-			t.Errorf("restart %v: claimed %+v, want alice's first event", restart, cs)
-		}
-		second := userEvent(herald.EventUserModified, "alice")
-		if err := db.Update(ctx, func(tx *Tx) error { return tx.AppendEvent(ctx, second) }); err != nil {
-			t.Fatal(err)
-		}
-		if cs := claimEverything(t, db); len(cs) != 0 {
-			t.Errorf("restart %v: claimed %+v while alice's first event is in flight", restart, cs)
-		}
+		wantInOrder(t, db, fmt.Sprintf("restart %v", restart), first)
 	}
 }
