@@ -263,7 +263,11 @@ func (h *handoff) publish(ds []handedOff, created, dirty []int64) {
 		return
 	}
 	for _, w := range created {
-		h.clean[w] = true
+		// Unless the batch began before handoffs started: its other
+		// deliveries to w carry no marks. A claim will clean w.
+		if !h.straddle {
+			h.clean[w] = true
+		}
 	}
 	for _, w := range dirty {
 		h.dirtyLocked(w)

@@ -266,10 +266,17 @@ func claimEverything(t *testing.T, db *DB) []Claimed {
 // open until commit is called, which waits for the commit.
 func holdBatch(t *testing.T, db *DB, ev *herald.Event) (commit func()) {
 	t.Helper()
+	return holdChange(t, db, func(tx *Tx) error { return tx.AppendEvent(context.Background(), ev) })
+}
+
+// holdChange runs fn in a change that holds the group committer's batch
+// open until commit is called, which waits for the commit.
+func holdChange(t *testing.T, db *DB, fn func(tx *Tx) error) (commit func()) {
+	t.Helper()
 	inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
 		done <- db.Update(context.Background(), func(tx *Tx) error {
-			if err := tx.AppendEvent(context.Background(), ev); err != nil {
+			if err := fn(tx); err != nil {
 				return err
 			}
 			close(inBatch)
@@ -430,4 +437,23 @@ func TestHandoffStartDuringBatch(t *testing.T) {
 		}
 		wantInOrder(t, db, fmt.Sprintf("restart %v", restart), first)
 	}
+}
+
+// TestHandoffStartDuringBatchThatCreatesAWebhook: a webhook created by a
+// batch that began before handoffs started is not clean over that batch's
+// deliveries to it.
+func TestHandoffStartDuringBatchThatCreatesAWebhook(t *testing.T) {
+	ctx := context.Background()
+	db := handoffDB(t)
+	first := userEvent(herald.EventUserCreated, "alice")
+	commit := holdChange(t, db, func(tx *Tx) error {
+		w := testHook()
+		if err := tx.CreateWebhook(ctx, &w); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, first)
+	})
+	db.StartHandoff()
+	commit()
+	wantInOrder(t, db, "webhook created by a batch that straddled the start", first)
 }
