@@ -55,8 +55,16 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	if db.Shared() {
 		var out []Claimed
 		err := db.updateEngine(ctx, func(tx *Tx) error {
-			var err error
-			out, _, err = tx.claim(ctx, req, nil, nil)
+			// Every delivery belongs to an existing webhook (deleting
+			// one deletes its deliveries), and the table is small: read
+			// it whole, and hand each claim its webhook as of this
+			// transaction.
+			hooks, err := tx.ListWebhooks(ctx)
+			if err != nil {
+				return err
+			}
+			_, fromFile := db.planClaims(req, hooks, false)
+			out, _, err = tx.claimFromFile(ctx, req, req.Limit, fromFile, nil, nil)
 			return err
 		})
 		return out, err
@@ -67,64 +75,86 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 	// Handoffs, in-memory leases and a read (handoff.go, leases.go).
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
-	running, held := db.leases.snapshot()
-	marks := db.handoff.marks()
-	var out []Claimed
-	var drained []int64
-	err := db.View(ctx, func(tx *Tx) error {
-		var err error
-		out, drained, err = tx.claim(ctx, req, running, held)
-		return err
-	})
+	hooks, err := db.claimWebhooks(ctx)
 	if err != nil {
-		db.handoff.untakeAll(out)
 		return nil, err
 	}
-	for _, w := range drained {
-		db.handoff.cleaned(w, marks)
-	}
-	db.leases.take(out)
-	return out, nil
-}
-
-// claim finds the due heads. running and held are the in-memory leases on
-// SQLite (all of them, and each webhook's: the query skips those); on
-// PostgreSQL claimed rows are leased in the transaction. Where this
-// process's engine takes handoffs, a clean webhook is served from memory
-// (no query), and drained lists the dirty webhooks found to have nothing
-// unfinished in the file but handoffs the engine took (handoff.go).
-func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]bool, held map[int64][]int64) (out []Claimed, drained []int64, err error) {
-	now := micros(tx.Now)
-	// Every delivery belongs to an existing webhook (deleting one deletes
-	// its deliveries), and the table is small: read it whole, and hand
-	// each claim its webhook as of this transaction.
-	hooks, err := tx.ListWebhooks(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	handing := !tx.db.Shared() && tx.db.handoff.accepting()
+	handing := db.handoff.accepting()
 	if handing {
 		exist := make(map[int64]bool, len(hooks))
 		for _, h := range hooks {
 			exist[h.ID] = true
 		}
-		tx.db.handoff.drop(exist)
+		db.handoff.drop(exist)
 	}
-	// One small query per webhook with room, on the per-webhook due index:
-	// a webhook at its cap or paused costs nothing, however many deliveries
-	// it has waiting. Webhooks are few; deliveries are many. Start at a
-	// different webhook each time so a small Limit is shared.
-	turn := int(tx.db.claimTurn.Add(1))
+	running, held := db.leases.snapshot()
+	marks := db.handoff.marks()
+	out, fromFile := db.planClaims(req, hooks, handing)
+	if len(fromFile) > 0 {
+		var claimed []Claimed
+		var drained []int64
+		err := db.View(ctx, func(tx *Tx) error {
+			var err error
+			claimed, drained, err = tx.claimFromFile(ctx, req, req.Limit-len(out), fromFile, running, held)
+			return err
+		})
+		if err != nil {
+			db.handoff.untakeAll(out)
+			return nil, err
+		}
+		for _, w := range drained {
+			db.handoff.cleaned(w, marks)
+		}
+		out = append(out, claimed...)
+	}
+	db.leases.take(out)
+	return out, nil
+}
+
+// claimWebhooks returns every webhook for a claim on SQLite: the list is
+// read again only after a webhook change commits (webhooksChanged), not at
+// every claim. Under claimMu.
+func (db *DB) claimWebhooks(ctx context.Context) ([]herald.Webhook, error) {
+	version := db.webhooksChanged.Load()
+	if db.claimHooks != nil && db.claimHooksVersion == version {
+		return db.claimHooks, nil
+	}
+	var hooks []herald.Webhook
+	err := db.View(ctx, func(tx *Tx) (err error) {
+		hooks, err = tx.ListWebhooks(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.claimHooks, db.claimHooksVersion = hooks, version
+	return hooks, nil
+}
+
+// fileClaim is a webhook to claim deliveries of from the file, and how many
+// at most (its room under its cap).
+type fileClaim struct {
+	hook herald.Webhook
+	room int
+}
+
+// planClaims goes through the webhooks, starting at a different one each
+// time so that a small Limit is shared. A webhook at its cap or paused
+// costs nothing. While this process's engine takes handoffs (handing), a
+// clean webhook's handoffs are taken now, and it needs no query
+// (handoff.go); the others are to be claimed from the file, in this order,
+// with what is left of the Limit (claimFromFile).
+func (db *DB) planClaims(req ClaimRequest, hooks []herald.Webhook, handing bool) (out []Claimed, fromFile []fileClaim) {
+	turn := int(db.claimTurn.Add(1))
 	for i := range hooks {
 		hook := hooks[(i+turn)%len(hooks)]
 		if req.Paused[hook.ID] {
 			continue
 		}
 		inFlight := req.InFlight[hook.ID]
-		room := min(req.PerWebhook-inFlight, req.Limit-len(out))
+		room := req.PerWebhook - inFlight
 		if handing && room > 0 {
-			// A clean webhook has nothing to claim in the file.
-			taken, clean := tx.db.handoff.take(hook.ID, room)
+			taken, clean := db.handoff.take(hook.ID, min(room, req.Limit-len(out)))
 			for _, d := range taken {
 				out = append(out, d.claimed(hook))
 			}
@@ -132,12 +162,33 @@ func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]boo
 				continue
 			}
 		}
-		if room <= 0 || (inFlight > 0 && req.PerWebhook-inFlight < req.MinRoom) {
+		if room <= 0 || (inFlight > 0 && room < req.MinRoom) {
 			continue
 		}
-		claimed, err := tx.claimHeads(ctx, hook, now, room, held[hook.ID], running)
+		fromFile = append(fromFile, fileClaim{hook, room})
+	}
+	return out, fromFile
+}
+
+// claimFromFile claims the due heads of the planned webhooks, one small
+// query each on the per-webhook due index, limit in all. running and held are the
+// in-memory leases on SQLite (all of them, and each webhook's: the query
+// skips those); on PostgreSQL claimed rows are leased in the transaction.
+// While this process's engine takes handoffs, drained lists the webhooks
+// found to have nothing unfinished in the file but handoffs the engine
+// took (handoff.go).
+func (tx *Tx) claimFromFile(ctx context.Context, req ClaimRequest, limit int, fromFile []fileClaim, running map[int64]bool,
+	held map[int64][]int64) (out []Claimed, drained []int64, err error) {
+	now := micros(tx.Now)
+	handing := !tx.db.Shared() && tx.db.handoff.accepting()
+	for _, f := range fromFile {
+		room := min(f.room, limit-len(out))
+		if room <= 0 {
+			break
+		}
+		claimed, err := tx.claimHeads(ctx, f.hook, now, room, held[f.hook.ID], running)
 		if err != nil {
-			return out, nil, err
+			return nil, nil, err
 		}
 		if tx.db.Shared() && len(claimed) > 0 {
 			if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(claimIDs(claimed))+`)`,
@@ -153,11 +204,11 @@ func (tx *Tx) claim(ctx context.Context, req ClaimRequest, running map[int64]boo
 			var left bool
 			if err := tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE webhook_id = CAST($1 AS BIGINT)
 				AND state IN ('pending', 'retrying') AND id NOT IN (SELECT value FROM json_each($2)))`,
-				hook.ID, "["+idList(tx.db.handoff.takenIDs(hook.ID))+"]").Scan(&left); err != nil {
-				return out, nil, err
+				f.hook.ID, "["+idList(tx.db.handoff.takenIDs(f.hook.ID))+"]").Scan(&left); err != nil {
+				return nil, nil, err
 			}
 			if !left {
-				drained = append(drained, hook.ID)
+				drained = append(drained, f.hook.ID)
 			}
 		}
 	}

@@ -78,7 +78,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	// the commit, dropped if it fails.
 	var handoffs []handedOff
 	var dirty, created []int64
-	committed := false
+	committed, webhooksChanged := false, false
 	db.handoff.beginBatch()
 	defer func() {
 		if !committed {
@@ -155,6 +155,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			handoffs = append(handoffs, tx.handoffs...)
 			dirty = append(dirty, tx.dirtyHooks...)
 			created = append(created, tx.newHooks...)
+			webhooksChanged = webhooksChanged || tx.webhooksChanged
 			if !single {
 				if _, err := sqlTx.ExecContext(ctx, "RELEASE change"); err != nil {
 					_ = sqlTx.Rollback()
@@ -176,6 +177,9 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		return
 	}
 	committed = true
+	if webhooksChanged {
+		db.webhooksChanged.Add(1) // before publish: claims of new webhooks' handoffs see them
+	}
 	db.handoff.publish(handoffs, created, dirty)
 	if wake {
 		db.Wake()

@@ -58,6 +58,12 @@ type DB struct {
 	handoff handoff
 	// claimTurn rotates which webhook ClaimDue serves first.
 	claimTurn atomic.Int64
+	// webhooksChanged counts commits that changed webhooks; claimHooks is
+	// the webhook list SQLite claims use, read at claimHooksVersion of it
+	// (under claimMu).
+	webhooksChanged   atomic.Uint64
+	claimHooks        []herald.Webhook
+	claimHooksVersion uint64
 	// stmts caches prepared statements by pool and query text; preparing
 	// marks those being prepared in the background.
 	stmts, preparing sync.Map
@@ -177,6 +183,8 @@ type Tx struct {
 	handoffs   []handedOff
 	dirtyHooks []int64
 	newHooks   []int64
+	// webhooksChanged: the transaction wrote webhooks (claimWebhooks).
+	webhooksChanged bool
 }
 
 // ctx is the context statements of tx run with (see batched).
@@ -249,6 +257,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) e
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return unavailable(fmt.Errorf("commit: %w", err))
+	}
+	if tx.webhooksChanged {
+		db.webhooksChanged.Add(1)
 	}
 	if tx.wake {
 		db.Wake()

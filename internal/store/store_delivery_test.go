@@ -80,13 +80,6 @@ func TestClaimCaps(t *testing.T) {
 		for i := range 5 {
 			emit(t, db, herald.EventUserCreated, fmt.Sprintf("user%d", i))
 		}
-		perHook := func(cs []store.Claimed) map[int64]int {
-			n := map[int64]int{}
-			for _, c := range cs {
-				n[c.WebhookID]++
-			}
-			return n
-		}
 		release := func() {
 			t.Helper()
 			if _, err := db.ReleaseLeases(ctx); err != nil {
@@ -107,7 +100,7 @@ func TestClaimCaps(t *testing.T) {
 			{"no cap", claimAll, 5, 5},
 		} {
 			cs := claim(t, db, tc.req)
-			if n := perHook(cs); n[w1.ID] != tc.w1 || n[w2.ID] != tc.w2 {
+			if n := perWebhook(cs); n[w1.ID] != tc.w1 || n[w2.ID] != tc.w2 {
 				t.Errorf("%s: claimed %d from w1 and %d from w2, want %d and %d", tc.name, n[w1.ID], n[w2.ID], tc.w1, tc.w2)
 			}
 			release()
@@ -731,4 +724,45 @@ func TestStats(t *testing.T) {
 			t.Errorf("Stats = %+v; want 2 pending, oldest 15m on webhook %d only, 2 disabled", st, w1.ID)
 		}
 	})
+}
+
+// TestClaimSeesWebhookChanges: a claim hands each delivery its webhook as
+// it is now, right after a change to it commits (SQLite claims keep the
+// webhook list between changes).
+func TestClaimSeesWebhookChanges(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		w := newWebhook(t, db, allUser)
+		emit(t, db, herald.EventUserCreated, "alice")
+		cs := claim(t, db, claimAll)
+		if len(cs) != 1 || cs[0].Webhook.URL != w.URL {
+			t.Fatalf("claimed %+v, want one delivery to %s", cs, w.URL)
+		}
+		record(t, db, outcome(cs[0], herald.DeliverySucceeded, 200, t0))
+
+		w.URL = "https://moved.example/hook"
+		update(t, db, func(tx *store.Tx) error { return tx.UpdateWebhook(ctx, &w) })
+		emit(t, db, herald.EventUserCreated, "bob")
+		cs = claim(t, db, claimAll)
+		if len(cs) != 1 || cs[0].Webhook.URL != w.URL {
+			t.Errorf("after the update: claimed %+v, want one delivery to %s", cs, w.URL)
+		}
+		record(t, db, outcome(cs[0], herald.DeliverySucceeded, 200, t0))
+
+		later := newWebhook(t, db, allUser)
+		emit(t, db, herald.EventUserCreated, "carol")
+		cs = claim(t, db, claimAll)
+		if got := perWebhook(cs); got[w.ID] != 1 || got[later.ID] != 1 {
+			t.Errorf("after a new webhook: claimed %v per webhook, want one each", got)
+		}
+	})
+}
+
+// perWebhook counts claimed deliveries by webhook.
+func perWebhook(cs []store.Claimed) map[int64]int {
+	n := map[int64]int{}
+	for _, c := range cs {
+		n[c.WebhookID]++
+	}
+	return n
 }

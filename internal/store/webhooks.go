@@ -63,6 +63,7 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	// It has no deliveries: the engine may take its first ones straight
 	// from their commits (handoff.go).
 	tx.newHooks = append(tx.newHooks, id)
+	tx.webhooksChanged = true
 	return nil
 }
 
@@ -81,6 +82,7 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if err != nil {
 		return err
 	}
+	tx.webhooksChanged = true
 	return mustAffect(res, "no webhook with id %d", w.ID)
 }
 
@@ -128,6 +130,7 @@ func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	tx.webhooksChanged = true
 	return dropped, mustAffect(res, "no webhook with id %d", id)
 }
 
@@ -135,5 +138,6 @@ func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) (int, error) {
 // did it).
 func (tx *Tx) DisableWebhook(ctx context.Context, id int64, reason string) error {
 	_, err := tx.exec(ctx, `UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3`, reason, micros(tx.Now), id)
+	tx.webhooksChanged = true
 	return err
 }
