@@ -23,8 +23,9 @@ type Claimed struct {
 	EventID       string
 	EventType     string
 	Payload       []byte
-	// Webhook is the delivery's webhook as stored (secrets sealed), read
-	// in the claim's transaction.
+	// Webhook is the delivery's webhook as stored (secrets sealed): read
+	// in the claim's transaction on PostgreSQL, as of the last webhook
+	// change on SQLite (claimWebhooks).
 	Webhook herald.Webhook
 	// handedOff: it came from a commit's handoff, not a claim query.
 	handedOff bool
@@ -63,7 +64,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 				return err
 			}
 			_, fromFile := db.planClaims(req, hooks, false)
-			out, _, err = tx.claimFromFile(ctx, req, req.Limit, fromFile, nil, nil)
+			out, _, err = tx.claimFromFile(ctx, req, req.Limit, fromFile, nil, nil, false)
 			return err
 		})
 		return out, err
@@ -79,13 +80,6 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		return nil, err
 	}
 	handing := db.handoff.accepting()
-	if handing {
-		exist := make(map[int64]bool, len(hooks))
-		for _, h := range hooks {
-			exist[h.ID] = true
-		}
-		db.handoff.drop(exist)
-	}
 	running, held := db.leases.snapshot()
 	marks := db.handoff.marks()
 	out, fromFile := db.planClaims(req, hooks, handing)
@@ -94,7 +88,7 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		var drained []int64
 		err := db.View(ctx, func(tx *Tx) error {
 			var err error
-			claimed, drained, err = tx.claimFromFile(ctx, req, req.Limit-len(out), fromFile, running, held)
+			claimed, drained, err = tx.claimFromFile(ctx, req, req.Limit-len(out), fromFile, running, held, handing)
 			return err
 		})
 		if err != nil {
@@ -112,7 +106,8 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 
 // claimWebhooks returns every webhook for a claim on SQLite: the list is
 // read again only after a webhook change commits (webhooksChanged), not at
-// every claim. Under claimMu.
+// every claim; then the handoffs of webhooks deleted meanwhile are
+// dropped. Under claimMu.
 func (db *DB) claimWebhooks(ctx context.Context) ([]herald.Webhook, error) {
 	version := db.webhooksChanged.Load()
 	if db.claimHooks != nil && db.claimHooksVersion == version {
@@ -127,6 +122,11 @@ func (db *DB) claimWebhooks(ctx context.Context) ([]herald.Webhook, error) {
 		return nil, err
 	}
 	db.claimHooks, db.claimHooksVersion = hooks, version
+	exist := make(map[int64]bool, len(hooks))
+	for _, h := range hooks {
+		exist[h.ID] = true
+	}
+	db.handoff.drop(exist)
 	return hooks, nil
 }
 
@@ -173,13 +173,12 @@ func (db *DB) planClaims(req ClaimRequest, hooks []herald.Webhook, handing bool)
 // query each on the per-webhook due index, limit in all. running and held are the
 // in-memory leases on SQLite (all of them, and each webhook's: the query
 // skips those); on PostgreSQL claimed rows are leased in the transaction.
-// While this process's engine takes handoffs, drained lists the webhooks
-// found to have nothing unfinished in the file but handoffs the engine
-// took (handoff.go).
+// While this process's engine takes handoffs (handing), drained lists the
+// webhooks found to have nothing unfinished in the file but handoffs the
+// engine took (handoff.go).
 func (tx *Tx) claimFromFile(ctx context.Context, req ClaimRequest, limit int, fromFile []fileClaim, running map[int64]bool,
-	held map[int64][]int64) (out []Claimed, drained []int64, err error) {
+	held map[int64][]int64, handing bool) (out []Claimed, drained []int64, err error) {
 	now := micros(tx.Now)
-	handing := !tx.db.Shared() && tx.db.handoff.accepting()
 	for _, f := range fromFile {
 		room := min(f.room, limit-len(out))
 		if room <= 0 {

@@ -73,6 +73,16 @@ func TestHandoff(t *testing.T) {
 		}
 	}
 	file := func(ev herald.Event) string { return ev.ID + " (file)" }
+	// deliver claims, checks what it got, and records every claimed
+	// delivery as succeeded.
+	deliver := func(what string, wanted ...string) {
+		t.Helper()
+		got, cs := claim()
+		want(what, got, wanted...)
+		for _, c := range cs {
+			record(c, herald.DeliverySucceeded, time.Time{})
+		}
+	}
 
 	// A new webhook has nothing in the file: its first delivery comes from
 	// the commit, with everything sending needs.
@@ -94,9 +104,7 @@ func TestHandoff(t *testing.T) {
 	want("alice's first in flight", got, file(b1))
 	record(inFlight, herald.DeliverySucceeded, time.Time{})
 	record(cs[b1.ID], herald.DeliverySucceeded, time.Time{})
-	got, cs = claim()
-	want("alice's first delivered", got, file(a2))
-	record(cs[a2.ID], herald.DeliverySucceeded, time.Time{})
+	deliver("alice's first delivered", file(a2))
 
 	// A claim that finds the file drained makes the webhook clean again.
 	got, _ = claim()
@@ -126,12 +134,8 @@ func TestHandoff(t *testing.T) {
 	got, _ = claim()
 	want("retry not due, its successor behind it", got)
 	now = now.Add(2 * time.Minute)
-	got, cs = claim()
-	want("retry due", got, file(c1))
-	record(cs[c1.ID], herald.DeliverySucceeded, time.Time{})
-	got, cs = claim()
-	want("after the retry", got, file(c2))
-	record(cs[c2.ID], herald.DeliverySucceeded, time.Time{})
+	deliver("retry due", file(c1))
+	deliver("after the retry", file(c2))
 	got, _ = claim()
 	want("all delivered again", got)
 
@@ -140,19 +144,12 @@ func TestHandoff(t *testing.T) {
 	d1 := emit(herald.EventUserCreated, "dave")
 	e1 := emit(herald.EventUserCreated, "erin")
 	d2 := emit(herald.EventUserModified, "dave") // dave's first is not delivered: dirty
-	got, cs = claim()
-	want("queued handoffs after the webhook turned dirty", got, file(d1), file(e1))
-	record(cs[d1.ID], herald.DeliverySucceeded, time.Time{})
-	record(cs[e1.ID], herald.DeliverySucceeded, time.Time{})
-	got, cs = claim()
-	want("dave's second", got, file(d2))
-	record(cs[d2.ID], herald.DeliverySucceeded, time.Time{})
+	deliver("queued handoffs after the webhook turned dirty", file(d1), file(e1))
+	deliver("dave's second", file(d2))
 	got, _ = claim()
 	want("drained", got)
 	g1 := emit(herald.EventUserCreated, "fay")
-	got, cs = claim()
-	want("clean once more: nothing claimed twice", got, g1.ID)
-	record(cs[g1.ID], herald.DeliverySucceeded, time.Time{})
+	deliver("clean once more: nothing claimed twice", g1.ID)
 
 	// Stopping: what was handed off and not taken is claimed from the
 	// file, by this handle or the next process.
