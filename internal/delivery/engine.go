@@ -31,6 +31,13 @@ type Config struct {
 	Workers        int             // requests in flight in all; default 256
 	BatchSize      int             // deliveries per claim; default 256
 	Retention      time.Duration   // keep attempts and finished deliveries; default 30 days
+	// Unrecorded bounds the deliveries claimed and not yet recorded:
+	// queued to send, in flight, or sent and waiting for their outcome's
+	// commit; default 4 x Workers. It is larger than Workers so that
+	// sending goes on while a commit is slow: outcomes wait a commit or
+	// two (an fsync each), and with Unrecorded = Workers those waiting
+	// outcomes held most of the slots, leaving few requests in flight.
+	Unrecorded int
 	// ExclusiveDB says this process is the database's only user (SQLite):
 	// leases left by a crash are released at start.
 	ExclusiveDB bool
@@ -98,6 +105,9 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
 	}
+	if cfg.Unrecorded < cfg.Workers {
+		cfg.Unrecorded = 4 * cfg.Workers
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
 	}
@@ -126,7 +136,7 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 	return &Engine{
 		db: db, box: box, log: log, cfg: cfg, client: client,
 		metrics:     newMetrics(cfg.Registerer, db),
-		outcomes:    make(chan store.Outcome, cfg.Workers),
+		outcomes:    make(chan store.Outcome, cfg.Unrecorded),
 		wake:        make(chan struct{}, 1),
 		inflight:    map[int64]int{},
 		failures:    map[int64]int{},
@@ -153,10 +163,11 @@ func (e *Engine) Run(ctx context.Context) {
 	// Requests get their own context: a shutdown lets them finish.
 	sendCtx, cancelSends := context.WithCancel(context.Background())
 	defer cancelSends()
-	// A fixed pool sends: claims never exceed Workers (claimed and not yet
-	// recorded), so the queue never fills, and the pool's goroutines keep
-	// the stacks a request needs instead of growing new ones each time.
-	queue := make(chan sendJob, e.cfg.Workers)
+	// A fixed pool of Workers sends: claims never exceed Unrecorded
+	// (claimed and not yet recorded), so the queue never fills, and the
+	// pool's goroutines keep the stacks a request needs instead of growing
+	// new ones each time.
+	queue := make(chan sendJob, e.cfg.Unrecorded)
 	var sends sync.WaitGroup
 	for range e.cfg.Workers {
 		sends.Go(func() {
@@ -211,7 +222,7 @@ type sendJob struct {
 // sending pool.
 func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, error) {
 	e.mu.Lock()
-	free := e.cfg.Workers - e.total
+	free := e.cfg.Unrecorded - e.total
 	inflight := make(map[int64]int, len(e.inflight))
 	for id, n := range e.inflight {
 		inflight[id] = n

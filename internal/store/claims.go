@@ -80,10 +80,12 @@ func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error)
 		return nil, err
 	}
 	handing := db.handoff.accepting()
-	running, held := db.leases.snapshot()
 	marks := db.handoff.marks()
 	out, fromFile := db.planClaims(req, hooks, handing)
 	if len(fromFile) > 0 {
+		// Copied only now, before the read (leases.go): a claim served
+		// wholly by handoffs needs no copy.
+		running, held := db.leases.snapshot()
 		var claimed []Claimed
 		var drained []int64
 		err := db.View(ctx, func(tx *Tx) error {

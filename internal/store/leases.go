@@ -26,8 +26,10 @@ type leaseTable struct {
 }
 
 // snapshot returns the leased ids, and each webhook's: a claim query
-// passes over those. Leases are few (at most the engine's requests in
-// flight and outcomes waiting to be recorded), so copying them is cheap.
+// passes over those. Leases are at most the engine's deliveries claimed
+// and not yet recorded (its Unrecorded, 1,024 by default), but copying
+// them at every claim cost a tenth of Herald's CPU: claims served
+// wholly by handoffs skip it.
 func (t *leaseTable) snapshot() (leased map[int64]bool, perWebhook map[int64][]int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
