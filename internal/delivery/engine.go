@@ -9,12 +9,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/secretbox"
@@ -61,7 +61,7 @@ type Engine struct {
 	box     *secretbox.Box
 	log     *slog.Logger
 	cfg     Config
-	client  *http.Client
+	client  *fasthttp.Client
 	metrics *metrics
 
 	outcomes chan store.Outcome
@@ -114,25 +114,7 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
 	}
-	guard := Guard{DenyPrivate: cfg.DenyPrivate}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second, Control: guard.control}
-	transport := &http.Transport{
-		Proxy:             nil, // never let an environment proxy route around the egress guard
-		DialContext:       dialer.DialContext,
-		ForceAttemptHTTP2: true,
-		MaxIdleConns:      1024,
-		// Several webhooks often point at one receiver host: keep enough
-		// idle connections for all requests in flight to reuse them.
-		MaxIdleConnsPerHost: cfg.Workers,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: cfg.ConnectTimeout,
-	}
-	client := &http.Client{
-		Transport: transport,
-		Timeout:   cfg.RequestTimeout,
-		// CONTRACT 1.3: a 3xx is a failure; redirects are not followed.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	client := newClient(cfg, Guard{DenyPrivate: cfg.DenyPrivate}, nil)
 	return &Engine{
 		db: db, box: box, log: log, cfg: cfg, client: client,
 		metrics:     newMetrics(cfg.Registerer, db),
@@ -160,9 +142,6 @@ func (e *Engine) Run(ctx context.Context) {
 		e.db.StartHandoff()
 		defer e.db.StopHandoff()
 	}
-	// Requests get their own context: a shutdown lets them finish.
-	sendCtx, cancelSends := context.WithCancel(context.Background())
-	defer cancelSends()
 	// A fixed pool of Workers sends: claims never exceed Unrecorded
 	// (claimed and not yet recorded), so the queue never fills, and the
 	// pool's goroutines keep the stacks a request needs instead of growing
@@ -172,7 +151,7 @@ func (e *Engine) Run(ctx context.Context) {
 	for range e.cfg.Workers {
 		sends.Go(func() {
 			for j := range queue {
-				e.deliver(sendCtx, j.claimed, j.hook)
+				e.deliver(j.claimed, j.hook)
 			}
 		})
 	}
@@ -317,14 +296,15 @@ func (e *Engine) open(w herald.Webhook) openedHook {
 	return hook
 }
 
-// deliver makes one attempt and queues its outcome.
-func (e *Engine) deliver(ctx context.Context, c store.Claimed, hook openedHook) {
+// deliver makes one attempt and queues its outcome. A shutdown lets it
+// finish (within the request timeout).
+func (e *Engine) deliver(c store.Claimed, hook openedHook) {
 	var r result
 	switch {
 	case hook.err != "":
 		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
 	default:
-		r = send(ctx, e.client, hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
+		r = send(e.client, time.Now().Add(e.cfg.RequestTimeout), hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
 	}
 	// The request is over: the webhook's cap counts requests in flight,
@@ -363,7 +343,7 @@ func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
 		return o
 	}
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-		if d, ok := retryAfter(r.header, now); ok {
+		if d, ok := retryAfter(r.retryAfter, now); ok {
 			delay = d
 		}
 	}
@@ -596,7 +576,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // SendTest sends a webhook_test event to hook (as stored: secrets sealed)
 // now and returns the attempt. Nothing is recorded: it checks the
-// receiver, not the queue.
+// receiver, not the queue. It ends within the request timeout, or at ctx's
+// deadline if sooner; cancelling ctx does not cut it short.
 func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt {
 	body, _ := json.Marshal(struct {
 		WebhookID int64  `json:"webhook_id"`
@@ -607,5 +588,9 @@ func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook) herald.Attem
 		return herald.Attempt{N: 1, StartedAt: time.Now().UTC(), Error: opened.err}
 	}
 	msg := Message{EventID: "evt_" + rand.Text(), EventType: herald.EventWebhookTest, Payload: body}
-	return send(ctx, e.client, opened.target, msg, 1).attempt
+	deadline := time.Now().Add(e.cfg.RequestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return send(e.client, deadline, opened.target, msg, 1).attempt
 }

@@ -29,10 +29,9 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// retryAfter reads a Retry-After header (seconds or an HTTP date), bounded
-// to [0, maxRetryAfter]; false when absent or unreadable.
-func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	v := h.Get("Retry-After")
+// retryAfter reads a Retry-After header's value v (seconds or an HTTP
+// date), bounded to [0, maxRetryAfter]; false when empty or unreadable.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}

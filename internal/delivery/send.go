@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/heraldhq/herald"
 )
@@ -26,22 +26,14 @@ type Message struct {
 	Payload   []byte
 }
 
-// NewRequest builds the request of CONTRACT 1 for msg to hook (whose
-// secrets are in the clear), stamped with now.
-func NewRequest(ctx context.Context, hook herald.Webhook, msg Message, now time.Time) (*http.Request, error) {
-	t, err := newTarget(hook)
-	if err != nil {
-		return nil, err
-	}
-	return t.request(ctx, msg, now)
-}
-
 // target is a webhook made ready to send to: its URL parsed and its
 // signing keys decoded once, not for every request (the engine keeps one
 // per webhook).
 type target struct {
 	hook herald.Webhook // secrets in the clear
 	url  url.URL
+	// uri is url as sent; method the request's method.
+	uri, method string
 	// key signs every request; previousKey too until
 	// hook.PreviousSecretUntil (a rotation).
 	key, previousKey []byte
@@ -55,7 +47,12 @@ func newTarget(hook herald.Webhook) (*target, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("%q is not an http or https URL with a host", hook.URL)
 	}
-	t := &target{hook: hook, url: *u}
+	// "host:" (an empty port) means host, as in net/http.
+	u.Host = strings.TrimSuffix(u.Host, ":")
+	t := &target{hook: hook, url: *u, uri: u.String(), method: hook.Method}
+	if t.method == "" {
+		t.method = http.MethodGet
+	}
 	if t.key, err = decodeSecret(hook.SigningSecret); err != nil {
 		return nil, err
 	}
@@ -67,78 +64,93 @@ func newTarget(hook herald.Webhook) (*target, error) {
 	return t, nil
 }
 
-// request builds the request for msg, stamped with now.
-func (t *target) request(ctx context.Context, msg Message, now time.Time) (*http.Request, error) {
-	method := t.hook.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	// The URL was parsed once; the request gets its own copy.
-	req, err := http.NewRequestWithContext(ctx, method, "", bytes.NewReader(msg.Payload))
-	if err != nil {
-		return nil, err
-	}
-	u := t.url
-	// As http.NewRequest does: "host:" (an empty port) means host.
-	req.URL, req.Host = &u, strings.TrimSuffix(u.Host, ":")
+// header is one request header, its name exactly as sent.
+type header struct{ name, value string }
+
+// headers returns the headers of CONTRACT 1 for msg, stamped with now. The
+// Standard Webhooks names are lower case and sent so.
+func (t *target) headers(msg Message, now time.Time) []header {
 	ts := now.Unix()
 	keys := [][]byte{t.key}
 	if t.previousKey != nil && now.Before(t.hook.PreviousSecretUntil) {
 		keys = append(keys, t.previousKey)
 	}
-	h := req.Header
-	h.Set("X-Defguard-Event", msg.EventType)
+	hs := make([]header, 0, 7)
+	hs = append(hs, header{"X-Defguard-Event", msg.EventType})
 	if t.hook.Token != "" {
-		h.Set("Authorization", "Bearer "+t.hook.Token)
+		hs = append(hs, header{"Authorization", "Bearer " + t.hook.Token})
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "Herald/"+herald.Version)
-	// Standard Webhooks header names are lower case; set them verbatim.
-	h["webhook-id"] = []string{msg.EventID}
-	h["webhook-timestamp"] = []string{strconv.FormatInt(ts, 10)}
-	h["webhook-signature"] = []string{signWith(keys, msg.EventID, ts, msg.Payload)}
-	return req, nil
+	return append(hs,
+		header{"Content-Type", "application/json"},
+		header{"User-Agent", "Herald/" + herald.Version},
+		header{"webhook-id", msg.EventID},
+		header{"webhook-timestamp", strconv.FormatInt(ts, 10)},
+		header{"webhook-signature", signWith(keys, msg.EventID, ts, msg.Payload)})
 }
 
 // result is what one attempt produced.
 type result struct {
 	attempt herald.Attempt
-	header  http.Header
-	blocked bool
+	// retryAfter is the response's Retry-After header, if any.
+	retryAfter string
+	blocked    bool
 }
 
-// send makes one attempt at msg to t and reports it. It never returns an
-// error: every failure is part of the attempt.
-func send(ctx context.Context, client *http.Client, t *target, msg Message, n int) result {
+// send makes one attempt at msg to t, over by deadline, and reports it. It
+// never returns an error: every failure is part of the attempt.
+func send(client *fasthttp.Client, deadline time.Time, t *target, msg Message, n int) result {
 	start := time.Now()
 	r := result{attempt: herald.Attempt{N: n, StartedAt: start.UTC()}}
-	req, err := t.request(ctx, msg, start)
-	if err != nil {
-		r.attempt.Error = "cannot build the request: " + err.Error()
-		return r
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(t.uri)
+	req.Header.SetMethod(t.method)
+	// Names go out as headers gives them (the client's setting covers
+	// only answers).
+	req.Header.DisableNormalizing()
+	for _, h := range t.headers(msg, start) {
+		req.Header.Set(h.name, h.value)
 	}
-	resp, err := client.Do(req)
-	if err != nil {
+	// Sent as is: the payload is never changed once stored.
+	req.SetBodyRaw(msg.Payload)
+	if err := client.DoDeadline(req, resp, deadline); err != nil {
 		r.attempt.DurationMS = time.Since(start).Milliseconds()
 		r.attempt.Error, r.blocked = describe(err)
 		return r
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	// Read a little more so the connection can be reused, then let go.
-	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	resp.Body.Close()
+	var body []byte
+	var readErr error
+	if stream := resp.BodyStream(); stream != nil {
+		body, readErr = io.ReadAll(io.LimitReader(stream, maxResponseBody))
+		// Read a little more so the connection can be reused; a longer
+		// answer closes it when the response is released.
+		_, _ = io.CopyN(io.Discard, stream, 64<<10)
+	}
 	r.attempt.DurationMS = time.Since(start).Milliseconds()
-	r.attempt.StatusCode = resp.StatusCode
+	code := resp.StatusCode()
+	r.attempt.StatusCode = code
 	r.attempt.ResponseBody = string(body)
-	r.header = resp.Header
-	if readErr != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	r.retryAfter = responseHeader(resp, "Retry-After")
+	if readErr != nil && code >= 200 && code < 300 {
 		// The status counts; a broken body after it is only noted.
 		r.attempt.Error = "reading the response: " + readErr.Error()
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		r.attempt.Error = fmt.Sprintf("redirect to %q not followed: a webhook URL must answer directly", resp.Header.Get("Location"))
+	if code >= 300 && code < 400 {
+		r.attempt.Error = fmt.Sprintf("redirect to %q not followed: a webhook URL must answer directly", responseHeader(resp, "Location"))
 	}
 	return r
+}
+
+// responseHeader returns the value of a response header, its name matched
+// in any case (the client keeps names as they came).
+func responseHeader(resp *fasthttp.Response, name string) string {
+	for k, v := range resp.Header.All() {
+		if strings.EqualFold(string(k), name) {
+			return string(v)
+		}
+	}
+	return ""
 }
 
 // describe turns a transport error into a message for the delivery log.
@@ -146,6 +158,11 @@ func describe(err error) (msg string, blocked bool) {
 	var b *BlockedError
 	if errors.As(err, &b) {
 		return b.Error(), true
+	}
+	if errors.Is(err, fasthttp.ErrTimeout) {
+		// The whole request's deadline (its own message says only
+		// "timeout").
+		return "timed out: no complete answer within the request timeout", false
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
