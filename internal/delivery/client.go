@@ -19,38 +19,71 @@ import (
 // fasthttp's cut Herald's CPU per delivery by more than a quarter. Requests
 // are HTTP/1.1 (fasthttp has no HTTP/2), over keep-alive connections.
 //
-// What net/http did for us is set here: dialling goes through the egress
-// guard (after DNS, so a name cannot route around it) with the connect
-// timeout; no proxy; header names are sent exactly as given; redirects
-// are not followed (Do never does); bodies are streamed, so a long answer
-// is read only as far as the delivery log keeps it. tlsConfig is nil for
-// the system's roots (tests pass their own).
+// What net/http did for us is set here:
+//   - dialling goes through the egress guard (after DNS, so a name cannot
+//     route around it), within the connect timeout and the request's time;
+//   - an https connection's TLS handshake is bounded by the connect
+//     timeout too (fasthttp runs it inside the request's first write,
+//     before it sets any read deadline);
+//   - no proxy; redirects are not followed (Do never does);
+//   - header names and the URL's path go out exactly as given (fasthttp
+//     would recase the names, and decode %2F and collapse // in paths);
+//   - answers with up to 64 KiB of headers are read (fasthttp's default
+//     is 4 KiB, which proxies adding large headers exceed); bodies are
+//     streamed, so a long answer is read only as far as the delivery log
+//     keeps it.
+//
+// tlsConfig is nil for the system's roots (tests pass their own).
 func newClient(cfg Config, guard Guard, tlsConfig *tls.Config) *fasthttp.Client {
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second, Control: guard.control}
+	dialer := net.Dialer{KeepAlive: 30 * time.Second, Control: guard.control}
 	return &fasthttp.Client{
-		Dial:      func(addr string) (net.Conn, error) { return dialer.Dial("tcp", addr) },
+		// remaining is what is left of the request's time.
+		DialTimeout: func(addr string, remaining time.Duration) (net.Conn, error) {
+			end := time.Now().Add(remaining)
+			d := dialer
+			d.Deadline = earliest(time.Now().Add(cfg.ConnectTimeout), end)
+			conn, err := d.Dial("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			// Bounds a TLS handshake; the request sets its own
+			// deadlines afterwards.
+			_ = conn.SetReadDeadline(earliest(time.Now().Add(cfg.ConnectTimeout), end))
+			return conn, nil
+		},
 		TLSConfig: tlsConfig,
 		// Workers bounds the requests in flight, so per host too;
 		// SendTest runs outside the workers and may have to wait.
 		MaxConnsPerHost:               cfg.Workers,
 		MaxConnWaitTimeout:            cfg.RequestTimeout,
 		MaxIdleConnDuration:           90 * time.Second,
+		ReadBufferSize:                64 << 10,
 		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
 		NoDefaultUserAgentHeader:      true,
 		StreamResponseBody:            true,
 		RetryIfErr:                    retryStale,
 	}
 }
 
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 // retryStale decides whether a failed request is sent again at once, as
-// part of the same attempt: only once, and only when the connection broke
-// before any answer, as a kept-alive connection does when the receiver
-// has just closed it. net/http does the same. Any other failure is the
-// attempt's outcome; a resend is safe anyway (at least once, same
-// webhook-id). fasthttp would otherwise resend GET requests, the
-// default method, up to five times.
+// part of the same attempt: only once, and only when the connection ended
+// before a complete answer. That is what a kept-alive connection does when
+// the receiver has just closed it, and net/http resent then too; fasthttp
+// reports it as an end of file whether the connection was new or reused,
+// so a receiver that hangs up is asked twice. A resend is safe (at least
+// once, same webhook-id). Any other failure is the attempt's outcome:
+// fasthttp would otherwise resend a GET, the default method, up to five
+// times, whatever the failure.
 func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	stale := errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF) ||
+	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 	return false, attempts == 1 && stale
 }

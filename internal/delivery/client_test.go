@@ -95,9 +95,10 @@ func readRequest(r *bufio.Reader) (lines []string, body string, err error) {
 }
 
 // CONTRACT 1 on the wire: the method (GET, the default, carries the body
-// too), the path and query, the headers with their names exactly as the
-// contract writes them, a valid signature, the body as stored; and the
-// answer's status and body are what the attempt reports.
+// too), the path (exactly as written in the URL) and query, the headers
+// with their names exactly as the contract writes them, a valid
+// signature, the body as stored; and the answer's status and body (after
+// large headers) are what the attempt reports.
 func TestSendWire(t *testing.T) {
 	got := make(chan []string, 1)
 	srv := newRawServer(t, func(c net.Conn, r *bufio.Reader) {
@@ -106,10 +107,11 @@ func TestSendWire(t *testing.T) {
 			return
 		}
 		got <- append(lines, "BODY "+body)
-		fmt.Fprint(c, "HTTP/1.1 202 Accepted\r\nContent-Length: 6\r\n\r\nthanks")
+		// Proxies add large headers: 20 KiB of them here.
+		fmt.Fprintf(c, "HTTP/1.1 202 Accepted\r\nContent-Security-Policy: %s\r\nContent-Length: 6\r\n\r\nthanks", strings.Repeat("a", 20<<10))
 	})
 	for _, method := range []string{"", "POST"} {
-		tg, secret := testTarget(t, srv.url("/hook?a=1"), method)
+		tg, secret := testTarget(t, srv.url("/hook/a%2Fb//c/./d?a=1"), method)
 		now := time.Now()
 		r := send(newClient(testConfig(), Guard{}, nil), now.Add(2*time.Second), tg, testMsg, 3)
 		if r.attempt.StatusCode != 202 || r.attempt.ResponseBody != "thanks" || r.attempt.Error != "" || r.attempt.N != 3 {
@@ -120,7 +122,7 @@ func TestSendWire(t *testing.T) {
 		if wantMethod == "" {
 			wantMethod = "GET"
 		}
-		if lines[0] != wantMethod+" /hook?a=1 HTTP/1.1" {
+		if lines[0] != wantMethod+" /hook/a%2Fb//c/./d?a=1 HTTP/1.1" {
 			t.Errorf("request line %q", lines[0])
 		}
 		if lines[len(lines)-1] != "BODY "+string(testMsg.Payload) {
@@ -191,8 +193,11 @@ func TestSendReusesAndRecoversConnections(t *testing.T) {
 }
 
 // Failures are the attempt's: a receiver that never answers ends in a
-// timeout at the deadline, and is not asked again; a refused connection,
-// a blocked address and a redirect are reported as such.
+// timeout at the deadline, and is not asked again (fasthttp alone would
+// ask five times for a GET); one that hangs up is asked once more; an
+// https receiver that never completes the handshake ends at the
+// deadline too; a refused connection, a blocked address and a redirect
+// are reported as such.
 func TestSendFailures(t *testing.T) {
 	silent := newRawServer(t, func(c net.Conn, r *bufio.Reader) {
 		_, _ = io.Copy(io.Discard, r) // reads, never answers
@@ -212,11 +217,23 @@ func TestSendFailures(t *testing.T) {
 		_, _, _ = readRequest(r) // and closes without an answer
 	})
 	tg, _ = testTarget(t, hangUp.url("/"), "")
-	if r := send(client, time.Now().Add(time.Second), tg, testMsg, 1); r.attempt.StatusCode != 0 || !strings.Contains(r.attempt.Error, "closed") {
+	if r := send(client, time.Now().Add(time.Second), tg, testMsg, 1); r.attempt.StatusCode != 0 || !strings.Contains(r.attempt.Error, "closed the connection") {
 		t.Errorf("receiver hanging up: %+v", r.attempt)
 	}
 	if n := hangUp.conns.Load(); n != 2 {
 		t.Errorf("a receiver hanging up was asked on %d connections, want 2 (one resend)", n)
+	}
+
+	tg, _ = testTarget(t, strings.Replace(silent.url("/"), "http:", "https:", 1), "POST")
+	done := make(chan result, 1)
+	go func() { done <- send(client, time.Now().Add(300*time.Millisecond), tg, testMsg, 1) }()
+	select {
+	case r := <-done:
+		if !strings.Contains(r.attempt.Error, "timed out") {
+			t.Errorf("https receiver silent in the handshake: %+v", r.attempt)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("an https receiver silent in the handshake held the request past its deadline")
 	}
 
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

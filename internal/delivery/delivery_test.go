@@ -177,3 +177,19 @@ func headerValue(hs []header, name string) string {
 	}
 	return ""
 }
+
+// A target's URL as sent: an empty port dropped, an internationalised host
+// name in its ASCII form (as net/http sent it), the rest as written.
+func TestTargetURI(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"http://a.example:/hook", "http://a.example/hook"},
+		{"http://bücher.example/x?q=1", "http://xn--bcher-kva.example/x?q=1"},
+		{"https://bücher.example:8443/x", "https://xn--bcher-kva.example:8443/x"},
+		{"http://[::1]:9000/a%2Fb//c", "http://[::1]:9000/a%2Fb//c"},
+	} {
+		tg, err := newTarget(herald.Webhook{URL: tc.url, SigningSecret: NewSigningSecret()})
+		if err != nil || tg.uri != tc.want {
+			t.Errorf("newTarget(%q).uri = %q, %v; want %q", tc.url, tg.uri, err, tc.want)
+		}
+	}
+}

@@ -31,12 +31,13 @@ type Config struct {
 	Workers        int             // requests in flight in all; default 256
 	BatchSize      int             // deliveries per claim; default 256
 	Retention      time.Duration   // keep attempts and finished deliveries; default 30 days
-	// Unrecorded bounds the deliveries claimed and not yet recorded:
-	// queued to send, in flight, or sent and waiting for their outcome's
-	// commit; default 4 x Workers. It is larger than Workers so that
-	// sending goes on while a commit is slow: outcomes wait a commit or
-	// two (an fsync each), and with Unrecorded = Workers those waiting
-	// outcomes held most of the slots, leaving few requests in flight.
+	// Unrecorded bounds the deliveries claimed and not yet recorded: in
+	// flight, or sent and waiting for their outcome's commit; default 4 x
+	// Workers. It is larger than Workers so that sending goes on while a
+	// commit is slow: outcomes wait a commit or two (an fsync each), and
+	// with Unrecorded = Workers those waiting outcomes held most of the
+	// slots, leaving few requests in flight. Claims never exceed the free
+	// Workers either, so no claimed delivery waits for a sender.
 	Unrecorded int
 	// ExclusiveDB says this process is the database's only user (SQLite):
 	// leases left by a crash are released at start.
@@ -69,9 +70,11 @@ type Engine struct {
 	wake chan struct{}
 
 	mu sync.Mutex
-	// inflight counts requests in flight per webhook (its cap); total
-	// counts claimed deliveries whose outcome is not yet recorded.
+	// inflight counts requests in flight per webhook (its cap), and
+	// sending in all (claimed deliveries whose request has not ended);
+	// total counts claimed deliveries whose outcome is not yet recorded.
 	inflight    map[int64]int
+	sending     int
 	total       int
 	failures    map[int64]int // consecutive, per webhook, since the last pause
 	pauses      map[int64]int // pauses in a row without a success, per webhook
@@ -201,7 +204,10 @@ type sendJob struct {
 // sending pool.
 func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, error) {
 	e.mu.Lock()
-	free := e.cfg.Unrecorded - e.total
+	// Every claimed delivery finds a sender at once (a PostgreSQL lease
+	// runs from the claim), and no more wait for their outcome than
+	// Unrecorded allows.
+	free := min(e.cfg.Unrecorded-e.total, e.cfg.Workers-e.sending)
 	inflight := make(map[int64]int, len(e.inflight))
 	for id, n := range e.inflight {
 		inflight[id] = n
@@ -232,6 +238,7 @@ func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, e
 	e.mu.Lock()
 	for _, c := range claimed {
 		e.inflight[c.WebhookID]++
+		e.sending++
 		e.total++
 	}
 	e.mu.Unlock()
@@ -311,6 +318,7 @@ func (e *Engine) deliver(c store.Claimed, hook openedHook) {
 	// so its slot is free now, while the outcome waits to be recorded (the
 	// delivery stays leased until then, and its successors wait).
 	e.mu.Lock()
+	e.sending--
 	if e.inflight[c.WebhookID]--; e.inflight[c.WebhookID] <= 0 {
 		delete(e.inflight, c.WebhookID)
 	}

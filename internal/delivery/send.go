@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/idna"
 
 	"github.com/heraldhq/herald"
 )
@@ -49,6 +51,18 @@ func newTarget(hook herald.Webhook) (*target, error) {
 	}
 	// "host:" (an empty port) means host, as in net/http.
 	u.Host = strings.TrimSuffix(u.Host, ":")
+	// An internationalised name is dialled and sent in its ASCII form, as
+	// net/http does (the client would send the UTF-8 bytes).
+	if host := u.Hostname(); !isASCII(host) {
+		ascii, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return nil, fmt.Errorf("host %q: %w", host, err)
+		}
+		if port := u.Port(); port != "" {
+			ascii = net.JoinHostPort(ascii, port)
+		}
+		u.Host = ascii
+	}
 	t := &target{hook: hook, url: *u, uri: u.String(), method: hook.Method}
 	if t.method == "" {
 		t.method = http.MethodGet
@@ -62,6 +76,15 @@ func newTarget(hook herald.Webhook) (*target, error) {
 		}
 	}
 	return t, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // header is one request header, its name exactly as sent.
@@ -158,6 +181,9 @@ func describe(err error) (msg string, blocked bool) {
 	var b *BlockedError
 	if errors.As(err, &b) {
 		return b.Error(), true
+	}
+	if errors.Is(err, fasthttp.ErrConnectionClosed) {
+		return "the receiver closed the connection without answering", false
 	}
 	if errors.Is(err, fasthttp.ErrTimeout) {
 		// The whole request's deadline (its own message says only
