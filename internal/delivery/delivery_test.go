@@ -127,7 +127,7 @@ func TestOpenKeepsTargets(t *testing.T) {
 	hook := herald.Webhook{ID: 1, URL: "http://a.example/hook", Method: "POST", Token: box.Seal("tok"),
 		SigningSecret: box.Seal(secret)}
 	first := e.open(hook)
-	if first.err != "" || first.target.hook.Token != "tok" || first.target.url.Host != "a.example" {
+	if first.err != "" || first.target.hook.Token != "tok" || first.target.uri != "http://a.example/hook" {
 		t.Fatalf("open = %+v", first)
 	}
 	if again := e.open(hook); again.target != first.target {
@@ -135,7 +135,7 @@ func TestOpenKeepsTargets(t *testing.T) {
 	}
 	changed := hook
 	changed.URL = "http://b.example/hook"
-	if o := e.open(changed); o.target == first.target || o.target.url.Host != "b.example" {
+	if o := e.open(changed); o.target == first.target || o.target.uri != "http://b.example/hook" {
 		t.Errorf("after a URL change the target is %+v", o.target)
 	}
 

@@ -33,8 +33,7 @@ type Message struct {
 // per webhook).
 type target struct {
 	hook herald.Webhook // secrets in the clear
-	url  url.URL
-	// uri is url as sent; method the request's method.
+	// uri is the URL as sent; method the request's method.
 	uri, method string
 	// key signs every request; previousKey too until
 	// hook.PreviousSecretUntil (a rotation).
@@ -63,7 +62,7 @@ func newTarget(hook herald.Webhook) (*target, error) {
 		}
 		u.Host = ascii
 	}
-	t := &target{hook: hook, url: *u, uri: u.String(), method: hook.Method}
+	t := &target{hook: hook, uri: u.String(), method: hook.Method}
 	if t.method == "" {
 		t.method = http.MethodGet
 	}
