@@ -37,7 +37,8 @@ type Config struct {
 	// commit is slow: outcomes wait a commit or two (an fsync each), and
 	// with Unrecorded = Workers those waiting outcomes held most of the
 	// slots, leaving few requests in flight. Claims never exceed the free
-	// Workers either, so no claimed delivery waits for a sender.
+	// Workers either, so no claimed delivery waits for a sender. Below
+	// Workers it takes the default.
 	Unrecorded int
 	// ExclusiveDB says this process is the database's only user (SQLite):
 	// leases left by a crash are released at start.
@@ -70,11 +71,10 @@ type Engine struct {
 	wake chan struct{}
 
 	mu sync.Mutex
-	// inflight counts requests in flight per webhook (its cap), and
-	// sending in all (claimed deliveries whose request has not ended);
-	// total counts claimed deliveries whose outcome is not yet recorded.
+	// inflight counts claimed deliveries whose request has not ended,
+	// per webhook (its cap); total counts claimed deliveries whose outcome
+	// is not yet recorded.
 	inflight    map[int64]int
-	sending     int
 	total       int
 	failures    map[int64]int // consecutive, per webhook, since the last pause
 	pauses      map[int64]int // pauses in a row without a success, per webhook
@@ -145,11 +145,10 @@ func (e *Engine) Run(ctx context.Context) {
 		e.db.StartHandoff()
 		defer e.db.StopHandoff()
 	}
-	// A fixed pool of Workers sends: claims never exceed Unrecorded
-	// (claimed and not yet recorded), so the queue never fills, and the
-	// pool's goroutines keep the stacks a request needs instead of growing
-	// new ones each time.
-	queue := make(chan sendJob, e.cfg.Unrecorded)
+	// A fixed pool of Workers sends: claims never exceed the free
+	// senders, so the queue never fills, and the pool's goroutines keep
+	// the stacks a request needs instead of growing new ones each time.
+	queue := make(chan sendJob, e.cfg.Workers)
 	var sends sync.WaitGroup
 	for range e.cfg.Workers {
 		sends.Go(func() {
@@ -204,14 +203,16 @@ type sendJob struct {
 // sending pool.
 func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, error) {
 	e.mu.Lock()
+	inflight := make(map[int64]int, len(e.inflight))
+	sending := 0
+	for id, n := range e.inflight {
+		inflight[id] = n
+		sending += n
+	}
 	// Every claimed delivery finds a sender at once (a PostgreSQL lease
 	// runs from the claim), and no more wait for their outcome than
 	// Unrecorded allows.
-	free := min(e.cfg.Unrecorded-e.total, e.cfg.Workers-e.sending)
-	inflight := make(map[int64]int, len(e.inflight))
-	for id, n := range e.inflight {
-		inflight[id] = n
-	}
+	free := min(e.cfg.Unrecorded-e.total, e.cfg.Workers-sending)
 	paused := map[int64]bool{}
 	now := time.Now()
 	for id, until := range e.pausedUntil {
@@ -238,7 +239,6 @@ func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, e
 	e.mu.Lock()
 	for _, c := range claimed {
 		e.inflight[c.WebhookID]++
-		e.sending++
 		e.total++
 	}
 	e.mu.Unlock()
@@ -318,7 +318,6 @@ func (e *Engine) deliver(c store.Claimed, hook openedHook) {
 	// so its slot is free now, while the outcome waits to be recorded (the
 	// delivery stays leased until then, and its successors wait).
 	e.mu.Lock()
-	e.sending--
 	if e.inflight[c.WebhookID]--; e.inflight[c.WebhookID] <= 0 {
 		delete(e.inflight, c.WebhookID)
 	}
