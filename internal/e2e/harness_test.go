@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ type testServer struct {
 	app    *app.App
 	cancel context.CancelFunc
 	done   chan error
-	logs   *bytes.Buffer
+	logs   *lockedBuffer
 }
 
 // The suite runs on SQLite, or on PostgreSQL with HERALD_TEST_BACKEND=postgres
@@ -74,7 +75,7 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 	for _, o := range opts {
 		o(&cfg)
 	}
-	logs := &bytes.Buffer{}
+	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter()), nil))
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {
@@ -89,6 +90,25 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 	go func() { s.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// lockedBuffer is the server's log: the server writes it while a test
+// reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // testLogWriter shows server logs with -v when HERALD_TEST_LOG is set.
