@@ -31,7 +31,7 @@ func TestClusterOfThree(t *testing.T) {
 	t.Parallel()
 	bin := buildHerald(t)
 	database := newDatabase(t)
-	logs := &crashLogs{}
+	logs := &lockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("herald logs (last 64 KiB):\n%s", logs.tail(64<<10))
@@ -203,7 +203,7 @@ func TestClusterOfThree(t *testing.T) {
 
 // launchHerald starts "herald serve" and waits for /api/v1/health; it
 // does not touch the test, so it can run in goroutines.
-func launchHerald(bin, dir, database string, logs *crashLogs) (*heraldProcess, error) {
+func launchHerald(bin, dir, database string, logs *lockedBuffer) (*heraldProcess, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func TestCrashLosesNothing(t *testing.T) {
 
 	dir := t.TempDir()
 	database := newDatabase(t)
-	logs := &crashLogs{}
+	logs := &lockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("herald's stderr (last 64 KiB):\n%s", logs.tail(64<<10))
@@ -199,28 +199,6 @@ func buildHerald(t *testing.T) string {
 	return bin
 }
 
-// crashLogs collects the stderr of every herald process of a test.
-type crashLogs struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *crashLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *crashLogs) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
 // heraldProcess is a "herald serve" child process.
 type heraldProcess struct {
 	cmd  *exec.Cmd
@@ -230,7 +208,7 @@ type heraldProcess struct {
 
 // startHeraldProcess runs "herald serve" in dir on the database and a free
 // port and waits until it answers /api/v1/health.
-func startHeraldProcess(t *testing.T, bin, dir, database string, logs *crashLogs) *heraldProcess {
+func startHeraldProcess(t *testing.T, bin, dir, database string, logs *lockedBuffer) *heraldProcess {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

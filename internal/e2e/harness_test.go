@@ -92,8 +92,8 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 	return s
 }
 
-// lockedBuffer is the server's log: the server writes it while a test
-// reads it.
+// lockedBuffer collects a server's log (in-process or the stderr of
+// herald processes), written while a test reads it.
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -109,6 +109,17 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// tail returns the last n bytes.
+func (b *lockedBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.buf.Bytes()
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return string(out)
 }
 
 // testLogWriter shows server logs with -v when HERALD_TEST_LOG is set.
