@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // The example of the Standard Webhooks spec: this secret, id, timestamp
@@ -190,6 +191,50 @@ func TestTargetURI(t *testing.T) {
 		tg, err := newTarget(herald.Webhook{URL: tc.url, SigningSecret: NewSigningSecret()})
 		if err != nil || tg.uri != tc.want {
 			t.Errorf("newTarget(%q).uri = %q, %v; want %q", tc.url, tg.uri, err, tc.want)
+		}
+	}
+}
+
+// CONTRACT 1.3, what an attempt means: any 2xx succeeds; 410 fails and
+// disables the webhook; an address the egress policy refuses fails; a
+// Retry-After on 429 or 503 replaces the schedule's delay; every other
+// answer or error is retried on the schedule, and fails after its last
+// step.
+func TestJudge(t *testing.T) {
+	e := New(nil, nil, Config{RetrySchedule: []time.Duration{0, 10 * time.Second, 10 * time.Second}}, slog.New(slog.DiscardHandler))
+	scheduled := [2]time.Duration{8 * time.Second, 12 * time.Second} // 10 s ± 20 %
+	tests := []struct {
+		name    string
+		status  int
+		after   string
+		blocked bool
+		round   int // attempts before this one, this round
+		state   string
+		delay   [2]time.Duration // for retrying
+		disable bool
+	}{
+		{name: "204", status: 204, state: herald.DeliverySucceeded},
+		{name: "410", status: 410, state: herald.DeliveryFailed, disable: true},
+		{name: "blocked", blocked: true, state: herald.DeliveryFailed},
+		{name: "503 with Retry-After", status: 503, after: "120", state: herald.DeliveryRetrying, delay: [2]time.Duration{2 * time.Minute, 2 * time.Minute}},
+		{name: "429 without", status: 429, state: herald.DeliveryRetrying, delay: scheduled},
+		{name: "500", status: 500, state: herald.DeliveryRetrying, delay: scheduled},
+		{name: "302", status: 302, state: herald.DeliveryRetrying, delay: scheduled},
+		{name: "connection error", status: 0, state: herald.DeliveryRetrying, delay: scheduled},
+		{name: "500 after the last step", status: 500, round: 2, state: herald.DeliveryFailed},
+	}
+	for _, tt := range tests {
+		before := time.Now()
+		r := result{attempt: herald.Attempt{StatusCode: tt.status}, retryAfter: tt.after, blocked: tt.blocked}
+		o := e.judge(store.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round}, r)
+		if o.State != tt.state || (o.DisableReason != "") != tt.disable || o.RoundAttempts != tt.round+1 {
+			t.Errorf("%s: state %s, disable %q, round %d", tt.name, o.State, o.DisableReason, o.RoundAttempts)
+			continue
+		}
+		if tt.state == herald.DeliveryRetrying {
+			if d := o.NextAttemptAt.Sub(before); d < tt.delay[0] || d > tt.delay[1]+time.Second {
+				t.Errorf("%s: retried after %v, want %v to %v", tt.name, d, tt.delay[0], tt.delay[1])
+			}
 		}
 	}
 }

@@ -349,10 +349,8 @@ func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
 		o.State = herald.DeliveryFailed
 		return o
 	}
-	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
-		if d, ok := retryAfter(r.retryAfter, now); ok {
-			delay = d
-		}
+	if d, ok := retryAfter(r.retryAfter, now); ok {
+		delay = d // only 429 and 503 carry one (send)
 	}
 	o.State = herald.DeliveryRetrying
 	o.NextAttemptAt = now.Add(delay)

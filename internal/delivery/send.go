@@ -113,7 +113,8 @@ func (t *target) headers(msg Message, now time.Time) []header {
 // result is what one attempt produced.
 type result struct {
 	attempt herald.Attempt
-	// retryAfter is the response's Retry-After header, if any.
+	// retryAfter is the response's Retry-After header on a 429 or 503
+	// (CONTRACT 1.3), the only answers it is honoured on.
 	retryAfter string
 	blocked    bool
 }
@@ -153,7 +154,11 @@ func send(client *fasthttp.Client, deadline time.Time, t *target, msg Message, n
 	code := resp.StatusCode()
 	r.attempt.StatusCode = code
 	r.attempt.ResponseBody = string(body)
-	r.retryAfter = responseHeader(resp, "Retry-After")
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+		// Looked up only here: finding a header by name in any case
+		// goes through them all.
+		r.retryAfter = responseHeader(resp, "Retry-After")
+	}
 	if readErr != nil && code >= 200 && code < 300 {
 		// The status counts; a broken body after it is only noted.
 		r.attempt.Error = "reading the response: " + readErr.Error()
