@@ -69,6 +69,18 @@ var settings = []setting{
 		c.LogFormat = v
 		return nil
 	}},
+	{"grpc_addr", "address of the provisioning service for Defguard's YubiKey provisioner (gRPC); empty: off", "", func(c *app.Config, v string) error {
+		c.GRPCAddr = v
+		return nil
+	}},
+	{"grpc_tls_cert", "PEM certificate file: the provisioning service speaks TLS (with grpc_tls_key)", "", func(c *app.Config, v string) error {
+		c.GRPCTLSCert = v
+		return nil
+	}},
+	{"grpc_tls_key", "PEM private key file of grpc_tls_cert", "", func(c *app.Config, v string) error {
+		c.GRPCTLSKey = v
+		return nil
+	}},
 	{"webhook_deny_private", "refuse webhook requests to loopback and private addresses too", "false", func(c *app.Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

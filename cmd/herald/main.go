@@ -141,6 +141,14 @@ func serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w (set --addr or HERALD_ADDR to use another address)", cfg.Addr, err)
 	}
 	log.Info("herald is serving", "version", herald.Version, "addr", "http://"+ln.Addr().String(), "database", databaseForLog(cfg.Database))
+	grpcLn, err := a.ListenGRPC()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if grpcLn != nil {
+		log.Info("serving the provisioning service (gRPC)", "grpc_addr", grpcLn.Addr().String(), "tls", cfg.GRPCTLSCert != "")
+	}
 	if err := a.Serve(ctx, ln); err != nil {
 		return err
 	}

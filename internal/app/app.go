@@ -21,6 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/server"
+	"github.com/heraldhq/herald/internal/stationrpc"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -38,6 +39,12 @@ type Config struct {
 	// DeliveryRetention is how long attempts and finished deliveries are
 	// kept in the delivery log.
 	DeliveryRetention time.Duration
+	// GRPCAddr is where the provisioning service for Defguard's YubiKey
+	// provisioner listens; empty: not served. GRPCTLSCert and GRPCTLSKey
+	// (PEM files, both or neither) make it speak TLS.
+	GRPCAddr    string
+	GRPCTLSCert string
+	GRPCTLSKey  string
 	// Engine overrides the delivery engine's tuning (tests and benchmarks);
 	// the settings above take precedence over its matching fields.
 	Engine delivery.Config
@@ -87,6 +94,7 @@ type App struct {
 	Engine  *delivery.Engine
 	Handler http.Handler
 	log     *slog.Logger
+	grpcLn  net.Listener
 }
 
 // Open opens and migrates the database and creates the first admin if the
@@ -173,14 +181,47 @@ func openSecretBox(cfg Config, log *slog.Logger) (*secretbox.Box, error) {
 	return box, nil
 }
 
-// Serve answers HTTP on ln and delivers webhooks until ctx is done, then
-// shuts down gracefully: no new requests, in-flight deliveries finish and
-// are recorded.
+// ListenGRPC opens the provisioning service's listener on grpc_addr, so
+// the caller learns its address (a port of 0 picks a free one) and a taken
+// address fails before anything starts. It returns nil when grpc_addr is
+// empty. Serve calls it if the caller has not.
+func (a *App) ListenGRPC() (net.Listener, error) {
+	if a.Config.GRPCAddr == "" || a.grpcLn != nil {
+		return a.grpcLn, nil
+	}
+	ln, err := net.Listen("tcp", a.Config.GRPCAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (set --grpc_addr or HERALD_GRPC_ADDR to use another address)", a.Config.GRPCAddr, err)
+	}
+	a.grpcLn = ln
+	return ln, nil
+}
+
+// Serve answers HTTP on ln (and the provisioning service on grpc_addr, if
+// set) and delivers webhooks until ctx is done, then shuts down gracefully:
+// no new requests, calls and in-flight deliveries finish and are recorded.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	if a.Config.GRPCAddr == "" && (a.Config.GRPCTLSCert != "" || a.Config.GRPCTLSKey != "") {
+		return errors.New("grpc_tls_cert and grpc_tls_key are for the provisioning service: set grpc_addr too")
+	}
+	grpcLn, err := a.ListenGRPC()
+	if err != nil {
+		return err
+	}
+	if grpcLn != nil {
+		defer grpcLn.Close()
+	}
 	// SQLite: one process serves (and delivers from) a file; a second one
 	// stops here. The admin commands open the file without serving.
 	if err := a.DB.LockEngine(); err != nil {
 		return err
+	}
+	if grpcLn != nil {
+		stop, err := stationrpc.Serve(ctx, grpcLn, a.Dir, a.log, stationrpc.Options{TLSCert: a.Config.GRPCTLSCert, TLSKey: a.Config.GRPCTLSKey})
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	engineDone := make(chan struct{})
 	go func() {

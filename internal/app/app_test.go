@@ -151,3 +151,50 @@ func TestOneServerPerSQLiteFile(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Provisioning service settings that cannot work stop Serve at once with a
+// message naming them: TLS files without grpc_addr, a grpc_addr in use, a
+// certificate without its key.
+func TestServeRefusesBadGRPCSettings(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"TLS without grpc_addr", func(c *Config) { c.GRPCTLSCert, c.GRPCTLSKey = "cert.pem", "key.pem" }, "set grpc_addr too"},
+		{"grpc_addr in use", func(c *Config) { c.GRPCAddr = taken.Addr().String() }, "HERALD_GRPC_ADDR"},
+		{"certificate without key", func(c *Config) { c.GRPCAddr, c.GRPCTLSCert = "127.0.0.1:0", "cert.pem" }, "grpc_tls_cert and grpc_tls_key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Database = filepath.Join(t.TempDir(), "herald.db")
+			cfg.AdminPassword = "correct horse battery staple"
+			tc.set(&cfg)
+			a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan error, 1)
+			go func() { done <- a.Serve(context.Background(), ln) }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("Serve = %v, want an error containing %q", err, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Serve started despite the bad settings")
+			}
+		})
+	}
+}
