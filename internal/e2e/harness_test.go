@@ -34,6 +34,10 @@ type testServer struct {
 	cancel context.CancelFunc
 	done   chan error
 	logs   *lockedBuffer
+
+	// GRPCAddr is the provisioning service's address when the test set a
+	// grpc_addr (withGRPC); empty otherwise.
+	GRPCAddr string
 }
 
 // The suite runs on SQLite, or on PostgreSQL with HERALD_TEST_BACKEND=postgres
@@ -85,8 +89,15 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 	if err != nil {
 		t.Fatal(err)
 	}
+	grpcLn, err := a.ListenGRPC()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, URL: "http://" + ln.Addr().String(), DBPath: dbPath, app: a, cancel: cancel, done: make(chan error, 1), logs: logs}
+	if grpcLn != nil {
+		s.GRPCAddr = grpcLn.Addr().String()
+	}
 	go func() { s.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(s.stop)
 	return s

@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/stationrpc/workerpb"
+)
+
+// A provisioner built against Defguard 1.x calls the service by its old
+// name, worker.WorkerService, with the same messages: Herald answers it
+// the same way.
+func TestGRPCLegacyServiceName(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
+	call := func(method string, in, out any) error {
+		ctx, cancel := callContext()
+		defer cancel()
+		return p.conn.Invoke(ctx, "/worker.WorkerService/"+method, in, out)
+	}
+	if err := call("RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty)); err != nil {
+		t.Fatalf("RegisterWorker: %v", err)
+	}
+	var job workerpb.GetJobResponse
+	wantStatus(t, "GetJob with no job", call("GetJob", &workerpb.Worker{Id: "yubi-1"}, &job), codes.NotFound)
+	id := f.newJob(t, "jdoe", "yubi-1")
+	if err := call("GetJob", &workerpb.Worker{Id: "yubi-1"}, &job); err != nil {
+		t.Fatalf("GetJob: %v", err)
+	}
+	if int64(job.GetJobId()) != id || job.GetEmail() != "janedoe@email.pl" {
+		t.Fatalf("job = %v, want %d for janedoe@email.pl", &job, id)
+	}
+	status := &workerpb.JobStatus{Id: "yubi-1", JobId: job.GetJobId(), Success: false, Error: "No keys detected"}
+	if err := call("SetJobDone", status, new(emptypb.Empty)); err != nil {
+		t.Fatalf("SetJobDone: %v", err)
+	}
+	if s := f.jobStatus(t, id); s["status"] != "failed" || s["error"] != "No keys detected" {
+		t.Fatalf("job = %v", s)
+	}
+	wantStatus(t, "unknown token on the old name", func() error {
+		q := newProvisioner(t, f.s.GRPCAddr, "hrldw_doesnotexist", "yubi-1")
+		ctx, cancel := callContext()
+		defer cancel()
+		return q.conn.Invoke(ctx, "/worker.WorkerService/RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty))
+	}(), codes.Unauthenticated)
+}
+
+// With grpc_tls_cert and grpc_tls_key the service speaks TLS: a client
+// that trusts the certificate (the provisioner's --ca-file) provisions;
+// a plaintext client gets no answer.
+func TestGRPCTLS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, pool := selfSignedCert(t)
+	s := startServer(t, withGRPC, func(c *app.Config) { c.GRPCTLSCert, c.GRPCTLSKey = certFile, keyFile })
+	admin := s.admin()
+	token := stationToken(t, admin, "yubi-tls")
+	var job struct {
+		ID int64 `json:"id"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "admin", "worker": "yubi-tls"}, &job)
+
+	p := newProvisioner(t, s.GRPCAddr, token, "yubi-tls", grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "")))
+	if err := p.register(); err != nil {
+		t.Fatalf("RegisterWorker over TLS: %v", err)
+	}
+	got, err := p.poll(10 * time.Second)
+	if err != nil || int64(got.GetJobId()) != job.ID {
+		t.Fatalf("GetJob over TLS: %v %v", got, err)
+	}
+	if err := p.done(got, true, "", testdata(t, "ssh_ed25519.pub"), "1", ""); err != nil {
+		t.Fatalf("SetJobDone over TLS: %v", err)
+	}
+
+	plain := newProvisioner(t, s.GRPCAddr, token, "yubi-tls")
+	wantStatus(t, "plaintext RegisterWorker to a TLS service", plain.register(), codes.Unavailable)
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key, and
+// returns the pool that trusts it.
+func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "herald test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// "herald serve" with HERALD_GRPC_ADDR serves the provisioning service,
+// says where in its log, and stops cleanly on SIGTERM.
+func TestHeraldServeGRPC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the herald binary")
+	}
+	t.Parallel()
+	bin := buildHerald(t)
+	httpPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(),
+		"HERALD_ADDR=127.0.0.1:"+httpPort,
+		"HERALD_GRPC_ADDR=127.0.0.1:"+grpcPort,
+		"HERALD_DATABASE="+newDatabase(t),
+		"HERALD_SECRET_KEY="+testSecretKey,
+		"HERALD_ADMIN_PASSWORD="+adminPassword,
+	)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() {
+		exitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("herald's log:\n%s", logs.tail(16<<10))
+		}
+	})
+	s := &testServer{t: t, URL: "http://127.0.0.1:" + httpPort}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if r, err := http.Get(s.URL + "/api/v1/health"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("herald serve did not answer /api/v1/health in 15 s")
+		}
+	}
+	if want := "grpc_addr=127.0.0.1:" + grpcPort; !strings.Contains(logs.String(), want) {
+		t.Fatalf("the log does not name the service's address (%s)", want)
+	}
+	token := stationToken(t, s.admin(), "yubi-proc")
+	p := newProvisioner(t, "127.0.0.1:"+grpcPort, token, "yubi-proc")
+	if err := p.register(); err != nil {
+		t.Fatalf("RegisterWorker: %v", err)
+	}
+	_, err = p.take()
+	wantStatus(t, "GetJob with no job", err, codes.NotFound)
+
+	// Told to stop, herald closes both services and exits 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if exitErr != nil {
+			t.Fatalf("herald serve after SIGTERM: %v", exitErr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("herald serve did not stop within 20 s of SIGTERM")
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Fatal("the station token appears in herald's log")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := p.client.GetJob(ctx, &workerpb.Worker{Id: "yubi-proc"}); err == nil {
+		t.Fatal("GetJob answered after herald stopped")
+	}
+}
