@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -12,9 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,75 +18,16 @@ import (
 
 	"github.com/valyala/fasthttp"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/heraldhq/herald/internal/testproxy"
 )
 
 // These tests send webhook requests through a real forward proxy,
 // Debian's tinyproxy, which each test starts on loopback with its own
-// configuration; receivers are on loopback too. tinyproxy's connections
-// to receivers come from proxySource, so a receiver sees whether a
-// request came through it; its log shows the tunnels it opened.
-
-// proxySource is the address tinyproxy connects to receivers from
-// (Herald, on loopback, connects from 127.0.0.1).
-const proxySource = "127.0.0.2"
-
-type tinyproxy struct {
-	addr    string // host:port
-	logFile string
-}
-
-// startTinyproxy starts tinyproxy allowing CONNECT to ports; conf adds
-// configuration lines. Without tinyproxy the test is skipped, unless
-// under CI, where .ci/run installs it.
-func startTinyproxy(t *testing.T, ports []string, conf ...string) *tinyproxy {
-	t.Helper()
-	bin, err := exec.LookPath("tinyproxy")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tinyproxy is not installed, and CI must run the proxy tests (.ci/run installs it with apt-get)")
-		}
-		t.Skip("tinyproxy is not installed (apt-get install tinyproxy): the proxy tests need a real forward proxy")
-	}
-	dir := t.TempDir()
-	p := &tinyproxy{logFile: filepath.Join(dir, "tinyproxy.log")}
-	lines := []string{"Listen 127.0.0.1", "Bind " + proxySource, "Allow 127.0.0.1", "Timeout 30", "MaxClients 100",
-		fmt.Sprintf("LogFile %q", p.logFile), "LogLevel Connect"}
-	for _, port := range ports {
-		lines = append(lines, "ConnectPort "+port)
-	}
-	lines = append(lines, conf...)
-	// The free port found may be taken before tinyproxy listens: try
-	// again then.
-	var out bytes.Buffer
-	for range 5 {
-		port := freeLoopbackPort(t)
-		confFile := filepath.Join(dir, "tinyproxy.conf")
-		text := "Port " + port + "\n" + strings.Join(lines, "\n") + "\n"
-		if err := os.WriteFile(confFile, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out.Reset()
-		cmd := exec.Command(bin, "-d", "-c", confFile)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		p.addr = "127.0.0.1:" + port
-		if waitListening(p.addr, exited) {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill()
-				<-exited
-			})
-			return p
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	t.Fatalf("tinyproxy did not start: %s", out.String())
-	return nil
-}
+// configuration (testproxy); receivers are on loopback too. tinyproxy's
+// connections to receivers come from testproxy.Source, so a receiver
+// sees whether a request came through it; its log shows the tunnels it
+// opened.
 
 func freeLoopbackPort(t *testing.T) string {
 	t.Helper()
@@ -101,43 +38,6 @@ func freeLoopbackPort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
-}
-
-// waitListening reports whether addr accepts connections within 5 s,
-// before exited is closed.
-func waitListening(addr string, exited chan struct{}) bool {
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-exited:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return false
-}
-
-// tunnels counts the tunnels tinyproxy opened to addr.
-func (p *tinyproxy) tunnels(t *testing.T, addr string) int {
-	t.Helper()
-	b, err := os.ReadFile(p.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(b), "CONNECT "+addr+" HTTP/1.1")
-}
-
-// url is the proxy's URL, with userinfo ("user:password", URL-encoded)
-// unless empty.
-func (p *tinyproxy) url(t *testing.T, userinfo string) *url.URL {
-	t.Helper()
-	if userinfo != "" {
-		userinfo += "@"
-	}
-	return mustParse(t, "http://"+userinfo+p.addr)
 }
 
 // viaProxy returns a ProxyFunc that sends every request through proxy
@@ -212,20 +112,20 @@ func sendVia(t *testing.T, client *fasthttp.Client, rc *receiver) result {
 func TestProxyHTTPAndHTTPS(t *testing.T) {
 	t.Parallel()
 	plain, secure := newReceiver(t, false), newReceiver(t, true)
-	proxy := startTinyproxy(t, []string{plain.port(), secure.port()})
+	proxy := testproxy.Start(t, []string{plain.port(), secure.port()})
 	cfg := testConfig()
-	cfg.Proxy = viaProxy(proxy.url(t, ""))
+	cfg.Proxy = viaProxy(proxy.URL(""))
 	client := newClient(cfg, Guard{}, secure.roots())
 	for _, rc := range []*receiver{plain, secure} {
 		for n := 1; n <= 2; n++ {
 			if r := sendVia(t, client, rc); r.attempt.StatusCode != 204 || r.attempt.Error != "" {
 				t.Fatalf("%s, request %d: %+v", rc.URL, n, r.attempt)
 			}
-			if peer, id, got := rc.last(); peer != proxySource || id != testMsg.EventID || got != n {
-				t.Fatalf("%s, request %d: came from %s with webhook-id %q (%d requests), want from the proxy (%s)", rc.URL, n, peer, id, got, proxySource)
+			if peer, id, got := rc.last(); peer != testproxy.Source || id != testMsg.EventID || got != n {
+				t.Fatalf("%s, request %d: came from %s with webhook-id %q (%d requests), want from the proxy (%s)", rc.URL, n, peer, id, got, testproxy.Source)
 			}
 		}
-		if n := proxy.tunnels(t, rc.Listener.Addr().String()); n != 1 {
+		if n := proxy.Tunnels(t, rc.Listener.Addr().String()); n != 1 {
 			t.Errorf("%s: the proxy opened %d tunnels for two requests, want 1 (kept alive)", rc.URL, n)
 		}
 	}
@@ -242,7 +142,7 @@ func TestProxyHTTPAndHTTPS(t *testing.T) {
 func TestProxyCredentials(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, false)
-	proxy := startTinyproxy(t, []string{rc.port()}, "BasicAuth herald s3cr-et.pw")
+	proxy := testproxy.Start(t, []string{rc.port()}, "BasicAuth herald s3cr-et.pw")
 	for _, tc := range []struct {
 		userinfo string
 		ok       bool
@@ -252,12 +152,12 @@ func TestProxyCredentials(t *testing.T) {
 		{"", false},
 	} {
 		cfg := testConfig()
-		cfg.Proxy = viaProxy(proxy.url(t, tc.userinfo))
+		cfg.Proxy = viaProxy(proxy.URL(tc.userinfo))
 		r := sendVia(t, newClient(cfg, Guard{}, nil), rc)
 		if tc.ok != (r.attempt.StatusCode == 204) {
 			t.Errorf("credentials %q: %+v", tc.userinfo, r.attempt)
 		}
-		if peer, _, _ := rc.last(); tc.ok && peer != proxySource {
+		if peer, _, _ := rc.last(); tc.ok && peer != testproxy.Source {
 			t.Errorf("credentials %q: the request came from %s, not through the proxy", tc.userinfo, peer)
 		}
 		// tinyproxy answers 407 without credentials and 401 to wrong
@@ -282,8 +182,8 @@ func TestProxyCredentials(t *testing.T) {
 func TestProxyEnvironmentRules(t *testing.T) {
 	t.Parallel()
 	plain, secure := newReceiver(t, false), newReceiver(t, true)
-	proxy := startTinyproxy(t, []string{plain.port(), secure.port()})
-	proxyURL := proxy.url(t, "").String()
+	proxy := testproxy.Start(t, []string{plain.port(), secure.port()})
+	proxyURL := proxy.URL("").String()
 	for _, tc := range []struct {
 		name                string
 		env                 httpproxy.Config
@@ -314,7 +214,7 @@ func TestProxyEnvironmentRules(t *testing.T) {
 			}
 			want := "127.0.0.1" // directly
 			if c.via {
-				want = proxySource
+				want = testproxy.Source
 			}
 			if peer, _, _ := c.rc.last(); peer != want {
 				t.Errorf("%s: %s was reached from %s, want %s", tc.name, c.rc.URL, peer, want)
@@ -360,10 +260,10 @@ func TestProxyFailures(t *testing.T) {
 	}
 
 	// A port tinyproxy was not told to tunnel to: 403.
-	proxy := startTinyproxy(t, []string{"9"})
-	cfg.Proxy = viaProxy(proxy.url(t, ""))
+	proxy := testproxy.Start(t, []string{"9"})
+	cfg.Proxy = viaProxy(proxy.URL(""))
 	r = sendVia(t, newClient(cfg, Guard{}, nil), rc)
-	if r.blocked || !strings.Contains(r.attempt.Error, "proxy "+proxy.addr+" refused the tunnel to "+rc.Listener.Addr().String()) ||
+	if r.blocked || !strings.Contains(r.attempt.Error, "proxy "+proxy.Addr+" refused the tunnel to "+rc.Listener.Addr().String()) ||
 		!strings.Contains(r.attempt.Error, "403") {
 		t.Errorf("tunnel refused: %+v", r.attempt)
 	}
