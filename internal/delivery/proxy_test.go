@@ -234,7 +234,8 @@ func asIf(name string, choose ProxyFunc) ProxyFunc {
 // A proxy that cannot be reached, does not answer, or refuses the
 // tunnel fails the attempt with an error that names the proxy; such
 // an attempt is not "blocked", so it is retried on the schedule
-// (TestJudge). The connect timeout bounds the wait for the proxy.
+// (TestJudge). The connect timeout bounds the wait for the proxy, and
+// the request's deadline holds inside the tunnel.
 func TestProxyFailures(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, false)
@@ -257,6 +258,38 @@ func TestProxyFailures(t *testing.T) {
 	if took := time.Since(start); r.blocked || !strings.Contains(r.attempt.Error, "timed out") || !strings.Contains(r.attempt.Error, silent.ln.Addr().String()) ||
 		took < 250*time.Millisecond || took > 2*time.Second {
 		t.Errorf("silent proxy: %+v after %v, want a timeout naming the proxy after the connect timeout", r.attempt, took)
+	}
+
+	// A tunnel that opens and then carries nothing: an https receiver's
+	// handshake is bounded by the connect timeout, an http receiver's
+	// answer by the request's deadline.
+	stalling := newRawServer(t, func(c net.Conn, r *bufio.Reader) {
+		if _, _, err := readRequest(r); err == nil { // the CONNECT
+			fmt.Fprint(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+			_, _ = io.Copy(io.Discard, r)
+		}
+	})
+	cfg.Proxy = viaProxy(&url.URL{Scheme: "http", Host: stalling.ln.Addr().String()})
+	stalled := newClient(cfg, Guard{}, nil)
+	for _, tc := range []struct {
+		url      string
+		deadline time.Duration
+	}{
+		{strings.Replace(rc.URL, "http:", "https:", 1), 3 * time.Second},
+		{rc.URL, 500 * time.Millisecond},
+	} {
+		tg, _ := testTarget(t, tc.url, "POST")
+		start := time.Now()
+		done := make(chan result, 1)
+		go func() { done <- send(stalled, start.Add(tc.deadline), tg, testMsg, 1) }()
+		select {
+		case r := <-done:
+			if took := time.Since(start); !strings.Contains(r.attempt.Error, "timed out") || took < 250*time.Millisecond || took > 2*time.Second {
+				t.Errorf("%s through a stalled tunnel: %+v after %v", tc.url, r.attempt, took)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: a stalled tunnel held the request past its deadline", tc.url)
+		}
 	}
 
 	// A port tinyproxy was not told to tunnel to: 403.
