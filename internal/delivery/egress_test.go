@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 )
@@ -307,5 +308,40 @@ func TestLiteralAddr(t *testing.T) {
 		if err := (Guard{DenyPrivate: tc.deny}).checkHost(tc.host); (err != nil) != tc.blocked {
 			t.Errorf("checkHost(%q, deny %v) = %v", tc.host, tc.deny, err)
 		}
+	}
+}
+
+// docs/configuration.md lists every row of egressRules, with its verdict
+// and reason, and no other.
+func TestEgressRulesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "\n## Egress policy\n")
+	if !ok {
+		t.Fatal("docs/configuration.md has no section ## Egress policy")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string][]string{}
+	for _, line := range strings.Split(section, "\n") {
+		if cells := strings.Split(line, " | "); strings.HasPrefix(line, "| `") && len(cells) == 3 {
+			rows[strings.Trim(cells[0], "| `")] = cells[1:]
+		}
+	}
+	words := map[verdict]string{alwaysBlocked: "always", privateOnly: "with `webhook_deny_private`", embedsIPv4: "as the IPv4 address it carries"}
+	for _, r := range egressRules {
+		row, ok := rows[r.prefix.String()]
+		if !ok {
+			t.Errorf("docs/configuration.md has no row for %s", r.prefix)
+			continue
+		}
+		if row[0] != words[r.verdict] || strings.TrimSuffix(row[1], " |") != r.reason {
+			t.Errorf("row %s in the docs says %q, the code %q, %q", r.prefix, row, words[r.verdict], r.reason)
+		}
+		delete(rows, r.prefix.String())
+	}
+	for prefix := range rows {
+		t.Errorf("docs/configuration.md lists %s, which egressRules does not have", prefix)
 	}
 }
