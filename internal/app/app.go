@@ -104,6 +104,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or --secret_key) to the same secret on every instance, " +
 			"e.g. the output of: openssl rand -base64 32")
 	}
+	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read once (tests may set
+	// Engine.Proxy instead).
+	proxy, err := delivery.ProxyFromEnvironment()
+	if err != nil {
+		return nil, err
+	}
 	box, err := openSecretBox(cfg, log)
 	if err != nil {
 		return nil, err
@@ -121,6 +127,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.Retention = cfg.DeliveryRetention
 	ecfg.ExclusiveDB = !db.Shared() // SQLite: one process per file
 	ecfg.Registerer = reg
+	if ecfg.Proxy == nil && proxy != nil {
+		ecfg.Proxy = proxy.Choose
+		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)
+	}
 	engine := delivery.New(db, box, ecfg, log)
 	dir := directory.New(db, box, engine, log)
 	// Of several instances starting at once, one migrates and creates the

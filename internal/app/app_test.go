@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,5 +197,39 @@ func TestServeRefusesBadGRPCSettings(t *testing.T) {
 				t.Fatal("Serve started despite the bad settings")
 			}
 		})
+	}
+}
+
+// The proxy variables are read at start: a value Herald cannot use stops
+// it before anything is created, with the variable named and its password
+// not shown; a usable one is logged without its credentials.
+func TestOpenReadsProxyVariables(t *testing.T) {
+	for _, name := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"} {
+		t.Setenv(name, "")
+	}
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
+	cfg.AdminPassword = "correct horse battery staple"
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+
+	t.Setenv("HTTPS_PROXY", "socks5://herald:pa55word@proxy.example:1080")
+	if _, err := Open(context.Background(), cfg, log); err == nil || !strings.Contains(err.Error(), "HTTPS_PROXY") || strings.Contains(err.Error(), "pa55word") {
+		t.Fatalf("Open with a SOCKS proxy = %v, want an error naming HTTPS_PROXY without the password", err)
+	}
+	if _, err := os.Stat(cfg.Database); !os.IsNotExist(err) {
+		t.Fatalf("the refused start created the database (%v)", err)
+	}
+
+	t.Setenv("HTTPS_PROXY", "http://herald:pa55word@proxy.example:3128")
+	t.Setenv("NO_PROXY", "hooks.internal.example")
+	a, err := Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if !strings.Contains(logs.String(), "https_proxy=http://proxy.example:3128") || !strings.Contains(logs.String(), "no_proxy=hooks.internal.example") ||
+		strings.Contains(logs.String(), "pa55word") {
+		t.Fatalf("start log: %s", logs.String())
 	}
 }

@@ -25,7 +25,8 @@ import (
 //   - an https connection's TLS handshake is bounded by the connect
 //     timeout too (fasthttp runs it inside the request's first write,
 //     before it sets any read deadline);
-//   - no proxy; redirects are not followed (Do never does);
+//   - a proxy only when cfg.Proxy chooses one (proxy.go), through a
+//     CONNECT tunnel; redirects are not followed (Do never does);
 //   - header names and the URL's path go out exactly as given (fasthttp
 //     would recase the names, and decode %2F and collapse // in paths);
 //   - answers with up to 64 KiB of headers are read (fasthttp's default
@@ -36,7 +37,7 @@ import (
 // tlsConfig is nil for the system's roots (tests pass their own).
 func newClient(cfg Config, guard Guard, tlsConfig *tls.Config) *fasthttp.Client {
 	dialer := net.Dialer{KeepAlive: 30 * time.Second, Control: guard.control}
-	return &fasthttp.Client{
+	client := &fasthttp.Client{
 		// remaining is what is left of the request's time.
 		DialTimeout: func(addr string, remaining time.Duration) (net.Conn, error) {
 			end := time.Now().Add(remaining)
@@ -64,6 +65,12 @@ func newClient(cfg Config, guard Guard, tlsConfig *tls.Config) *fasthttp.Client 
 		StreamResponseBody:            true,
 		RetryIfErr:                    retryStale,
 	}
+	if cfg.Proxy != nil {
+		// Only then: without a proxy, host clients are made and dial
+		// exactly as before.
+		client.ConfigureClient = proxyHosts(cfg, guard)
+	}
+	return client
 }
 
 func earliest(a, b time.Time) time.Time {

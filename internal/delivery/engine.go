@@ -27,6 +27,7 @@ type Config struct {
 	RequestTimeout time.Duration   // whole request; default 15 s
 	ConnectTimeout time.Duration   // default 5 s
 	DenyPrivate    bool            // egress: also refuse loopback and private
+	Proxy          ProxyFunc       // nil: no proxy (see proxy.go)
 	PerWebhook     int             // requests in flight per webhook (per instance); default 16
 	Workers        int             // requests in flight in all; default 256
 	BatchSize      int             // deliveries per claim; default 256
