@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,24 +12,27 @@ import (
 	"time"
 )
 
-// healthcheckTimeout bounds the whole request: a server that does not
-// answer in time is not healthy.
-const healthcheckTimeout = 5 * time.Second
-
 // healthcheck asks the server on addr whether it is ready, for container
 // health checks on images without curl: exit status 0 when GET
 // /api/v1/ready answers 200, else non-zero with a one-line reason.
 func healthcheck(ctx context.Context, args []string) error {
-	cfg, err := parseConfig("healthcheck", args)
+	// A server that does not answer in time is not healthy.
+	var timeout time.Duration
+	cfg, rest, err := parseCommand("healthcheck", "", args, func(fs *flag.FlagSet) {
+		fs.DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	})
 	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected argument %q", rest[0])
 	}
 	hostPort, err := dialAddr(cfg.Addr)
 	if err != nil {
 		return err
 	}
 	url := "http://" + hostPort + "/api/v1/ready"
-	ctx, cancel := context.WithTimeout(ctx, healthcheckTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
