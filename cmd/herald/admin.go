@@ -23,14 +23,14 @@ import (
 // PostgreSQL URL) can anyway. Changes go through the directory like API
 // calls, so they record their events and reach webhooks the same way.
 
-// openApp opens Herald without serving; logs go to standard error.
+// openApp opens Herald without serving; logs go to standard error. The
+// commands print their result on standard output, so their log shows only
+// warnings and errors, unless log_level is debug.
 func openApp(ctx context.Context, cfg app.Config) (*app.App, error) {
-	log := newLogger(cfg)
-	if cfg.LogFormat != "json" {
-		// Keep the output of a command readable: warnings only.
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if cfg.LogLevel > slog.LevelDebug {
+		cfg.LogLevel = max(cfg.LogLevel, slog.LevelWarn)
 	}
-	return app.Open(ctx, cfg, log)
+	return app.Open(ctx, cfg, newLogger(cfg, os.Stderr))
 }
 
 // readSecret reads one line (a password) from standard input.
@@ -47,8 +47,8 @@ func userAdd(ctx context.Context, args []string) error {
 	var isAdmin, pwStdin bool
 	cfg, rest, err := parseCommand("user add", "USERNAME", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&email, "email", "", "email address (required)")
-		fs.StringVar(&first, "first_name", "", "first name")
-		fs.StringVar(&last, "last_name", "", "last name")
+		fs.StringVar(&first, "first-name", "", "first name")
+		fs.StringVar(&last, "last-name", "", "last name")
 		fs.BoolVar(&isAdmin, "admin", false, "put the user in the admin group")
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read a password from standard input (else the user cannot log in yet)")
 	})

@@ -3,6 +3,8 @@
 //	herald serve     run the server (SQLite herald.db, 127.0.0.1:8080 by default)
 //	herald migrate   bring the database schema up to date and exit
 //	herald version   print the version
+//
+// "herald help" lists the admin commands.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,7 +34,7 @@ const usage = `Herald: a user directory that tells other systems about every cha
 Usage:
   herald serve                      run the server (web UI, API, webhook delivery)
   herald migrate                    bring the database schema up to date and exit
-  herald user add USERNAME          add a user (--email, --first_name, --last_name,
+  herald user add USERNAME          add a user (--email, --first-name, --last-name,
                                     --admin; password from --password-stdin)
   herald user passwd USERNAME       set a user's password (read from standard input)
   herald user list                  list users
@@ -39,12 +42,14 @@ Usage:
   herald webhook test ID            send a webhook_test request now and show the outcome
   herald token create USERNAME NAME create an API token (printed once)
   herald backup FILE                write a consistent copy of the SQLite database to FILE
+  herald healthcheck                exit 0 when the server on --addr is ready (for containers)
   herald version                    print the version
   herald help                       show this help
 
-Every command works on the configured database. Settings are flags or
-environment variables HERALD_<NAME>, e.g. --database or HERALD_DATABASE;
-"herald serve --help" lists them.
+Every command works on the configured database. Settings are flags,
+environment variables HERALD_<NAME>, or files named by HERALD_<NAME>_FILE,
+e.g. --admin-password, HERALD_ADMIN_PASSWORD or HERALD_ADMIN_PASSWORD_FILE;
+"herald COMMAND --help" lists those the command reads.
 `
 
 func main() {
@@ -73,6 +78,7 @@ func run(args []string) int {
 		"webhook test": webhookTest,
 		"token create": tokenCreate,
 		"backup":       backup,
+		"healthcheck":  healthcheck,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {
@@ -96,12 +102,32 @@ func run(args []string) int {
 	return 0
 }
 
-// newLogger writes structured logs to standard error, as text or JSON.
-func newLogger(cfg app.Config) *slog.Logger {
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+// newLogger writes structured logs to w from cfg.LogLevel up. With no
+// format chosen it writes text when w is a terminal (a person reads it),
+// else JSON (a collector does).
+func newLogger(cfg app.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // tuneGC trades memory for CPU unless the operator tuned the collector.
@@ -124,7 +150,7 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg)
+	log := newLogger(cfg, os.Stderr)
 	tuneGC()
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
@@ -161,7 +187,7 @@ func migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg)
+	log := newLogger(cfg, os.Stderr)
 	db, err := store.Open(ctx, cfg.Database, log)
 	if err != nil {
 		return err

@@ -34,8 +34,11 @@ type Config struct {
 	RetrySchedule      []time.Duration
 	RequestTimeout     time.Duration
 	WebhookDenyPrivate bool
-	// LogFormat is "text" (default) or "json".
+	// LogFormat is "text", "json", or empty: cmd/herald then picks text
+	// when standard error is a terminal, else json.
 	LogFormat string
+	// LogLevel is the least severe level logged (the zero value is info).
+	LogLevel slog.Level
 	// DeliveryRetention is how long attempts and finished deliveries are
 	// kept in the delivery log.
 	DeliveryRetention time.Duration
@@ -101,7 +104,7 @@ type App struct {
 // database is empty.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if store.IsPostgres(cfg.Database) && cfg.SecretKey == "" {
-		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or --secret_key) to the same secret on every instance, " +
+		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or HERALD_SECRET_KEY_FILE) to the same secret on every instance, " +
 			"e.g. the output of: openssl rand -base64 32")
 	}
 	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read once (tests may set

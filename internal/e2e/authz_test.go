@@ -771,9 +771,10 @@ func authzRows() []authzRow {
 			want: authzAdminOnly(http.StatusAccepted),
 		},
 
-		// Events and health.
+		// Events, health and readiness.
 		{route: "GET /api/v1/event", path: authzFixed("/api/v1/event"), want: authzAdminOnly(ok)},
 		{route: "GET /api/v1/health", path: authzFixed("/api/v1/health"), want: authzEveryone(ok)},
+		{route: "GET /api/v1/ready", path: authzFixed("/api/v1/ready"), want: authzEveryone(ok)},
 		{route: "GET /api/v1/openapi.json", path: authzFixed("/api/v1/openapi.json"), want: authzEveryone(ok)},
 		{route: "", name: "unknown endpoint", path: authzFixed("/api/v1/no-such-thing"), want: authzEveryone(http.StatusNotFound)},
 	}

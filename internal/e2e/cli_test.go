@@ -42,7 +42,7 @@ func TestCLICommands(t *testing.T) {
 		}
 		return out
 	}
-	if out := must("cli-pass-1\n", "user", "add", "--email", "cli@example.com", "--first_name", "Cli", "--admin", "--password-stdin", "cliuser"); !strings.Contains(out, "created user cliuser") {
+	if out := must("cli-pass-1\n", "user", "add", "--email", "cli@example.com", "--first-name", "Cli", "--admin", "--password-stdin", "cliuser"); !strings.Contains(out, "created user cliuser") {
 		t.Fatalf("user add: %q", out)
 	}
 	if out, err := herald("", "user", "add", "--email", "bad", "x"); err == nil || !strings.Contains(err.Error(), "email") {

@@ -126,6 +126,7 @@ func openAPISession(t *testing.T, s *testServer, sc *specChecker, rc *receiver) 
 
 	// Public calls and strangers.
 	sc.call("health", anon, 200, "GET", "/api/v1/health", nil, nil)
+	sc.call("ready", anon, 200, "GET", "/api/v1/ready", nil, nil)
 	sc.call("the document itself", anon, 200, "GET", "/api/v1/openapi.json", nil, nil)
 	sc.call("login with a wrong password", anon, 401, "POST", "/api/v1/auth", map[string]string{"username": "admin", "password": "wrong-password"}, nil)
 	sc.call("login without a password", anon, 400, "POST", "/api/v1/auth", map[string]string{"username": "admin"}, nil, requestInvalid)
