@@ -166,6 +166,7 @@ func TestHeraldServeGRPC(t *testing.T) {
 		"HERALD_DATABASE="+newDatabase(t),
 		"HERALD_SECRET_KEY="+testSecretKey,
 		"HERALD_ADMIN_PASSWORD="+adminPassword,
+		"HERALD_LOG_FORMAT=text", // the address is looked for as text below
 	)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
