@@ -61,6 +61,8 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--log_format", "xml"}, "log_format"},
 		{[]string{"--delivery_retention", "-1h"}, "delivery_retention"},
 		{[]string{"--database", ""}, "database"},
+		{[]string{"--trusted_proxies", "10.0.0.0/8,proxy.example"}, "trusted_proxies"},
+		{[]string{"--public_url", "herald.example.com"}, "public_url"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		if _, err := parseConfig("serve", tc.args); err == nil || !strings.Contains(err.Error(), tc.name) {

@@ -2,11 +2,15 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerEvents(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/event", h.listEvents)
-	mux.HandleFunc("GET /api/v1/health", h.health)
+func (h *Handler) eventRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/event", Access: web.Admin, Handle: h.listEvents},
+		{Pattern: "GET /api/v1/health", Access: web.Anyone, Handle: h.health},
+	}
 }
 
 // List limits (CONTRACT 2): a limit defaults to 100 and is capped at 1000.
@@ -15,29 +19,25 @@ const (
 	maxLimit     = 1000
 )
 
-func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	after, err := queryInt(r, "after", 0, 0, 1<<62)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	events, err := h.dir.ListEvents(r.Context(), actor(r), after, int(limit))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, events)
+	return writeJSON(w, http.StatusOK, events)
 }
 
-func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
 	if err := h.dir.Health(r.Context()); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
