@@ -38,6 +38,10 @@ Usage:
   herald webhook list               list webhooks
   herald webhook test ID            send a webhook_test request now and show the outcome
   herald token create USERNAME NAME create an API token (printed once)
+  herald token station create NAME  create a provisioning station token (printed
+                                    once; --expires-at RFC 3339 time)
+  herald token station list         list station tokens (no secrets)
+  herald token station revoke ID    revoke a station token at once
   herald backup FILE                write a consistent copy of the SQLite database to FILE
   herald version                    print the version
   herald help                       show this help
@@ -63,6 +67,9 @@ func run(args []string) int {
 	if (cmd == "user" || cmd == "webhook" || cmd == "token") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
+	if cmd == "token station" && len(rest) > 0 {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
 	commands := map[string]func(context.Context, []string) error{
 		"serve":        serve,
 		"migrate":      migrate,
@@ -73,6 +80,10 @@ func run(args []string) int {
 		"webhook test": webhookTest,
 		"token create": tokenCreate,
 		"backup":       backup,
+
+		"token station create": stationTokenCreate,
+		"token station list":   stationTokenList,
+		"token station revoke": stationTokenRevoke,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {
