@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 
@@ -48,10 +49,13 @@ func decodeError(err error) error {
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 		maxErr    *http.MaxBytesError
+		netErr    net.Error
 	)
 	switch {
 	case errors.As(err, &maxErr):
 		return herald.Errorf(herald.ETOOLARGE, "request body is larger than %d bytes", maxErr.Limit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return herald.Errorf(herald.EINVALID, "the request body did not arrive in time")
 	case errors.Is(err, io.EOF):
 		return herald.Errorf(herald.EINVALID, "request body is empty; send a JSON object")
 	case errors.As(err, &syntaxErr):

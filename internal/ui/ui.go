@@ -13,6 +13,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -132,8 +133,12 @@ func withForm(next web.HandlerFunc) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := r.ParseForm(); err != nil {
 			var maxErr *http.MaxBytesError
+			var netErr net.Error
 			if errors.As(err, &maxErr) {
 				return herald.Errorf(herald.ETOOLARGE, "the form is larger than %d bytes", maxErr.Limit)
+			}
+			if errors.As(err, &netErr) && netErr.Timeout() {
+				return herald.Errorf(herald.EINVALID, "the form did not arrive in time")
 			}
 			return herald.Errorf(herald.EINVALID, "the form could not be read: %v", err)
 		}
