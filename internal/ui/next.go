@@ -1,6 +1,9 @@
 package ui
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
 // safeNext returns where to go after logging in: next when it is a path on
 // this site, else "/".
@@ -11,15 +14,23 @@ func safeNext(next string) string {
 	return next
 }
 
-// localPath reports whether s is a path on this site: it starts with one
-// "/", has no scheme, host or user, and holds only printable ASCII with no
-// backslash (browsers read "\" as "/", so "/\evil.example" is another
-// host; control characters such as a tab are dropped by them, so "/\t/x"
-// becomes "//x"). The same holds for what percent-decoding s gives, however
-// often it is decoded.
+// localPath reports whether s is a path on this site, as sent by Herald's
+// own pages (a request URI, percent-encoded): printable ASCII, starting
+// with one "/", with no scheme, host or user, and no backslash (browsers
+// read "\" as "/", so "/\evil.example" is another host). What decoding it
+// gives, however often, must not start with "//" or "/\" either, nor hold a
+// backslash or a control character (browsers drop tabs and newlines, so
+// "/\t/x" becomes "//x").
 func localPath(s string) bool {
+	if !printableASCII(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
 	for range 8 {
-		if !localPathOnce(s) {
+		if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\\") || hasControl(s) {
 			return false
 		}
 		d, err := url.PathUnescape(s)
@@ -34,15 +45,20 @@ func localPath(s string) bool {
 	return false // still changing: not a path anyone meant
 }
 
-func localPathOnce(s string) bool {
-	if len(s) == 0 || s[0] != '/' || (len(s) > 1 && (s[1] == '/' || s[1] == '\\')) {
-		return false
-	}
+func printableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+		if s[i] <= ' ' || s[i] >= 0x7f {
 			return false
 		}
 	}
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Opaque == ""
+	return true
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
