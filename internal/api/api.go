@@ -51,6 +51,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
 
+// writeJSON answers status with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -58,8 +59,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-// noContent answers 204.
-func noContent(w http.ResponseWriter) error {
+// respond returns what answers a directory call: its result as JSON with
+// status, or its error for the error writer. A handler ends with
+//
+//	return respond(w, http.StatusOK)(h.dir.GetUser(ctx, a, username))
+func respond(w http.ResponseWriter, status int) func(v any, err error) error {
+	return func(v any, err error) error {
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, status, v)
+	}
+}
+
+// noContent answers 204 when err is nil, and returns err otherwise.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -17,7 +17,7 @@ func (h *Handler) authRoutes() []web.Route {
 		{Pattern: "GET /api/v1/me", Access: web.AnyUser, Handle: h.me},
 		{Pattern: "POST /api/v1/user/{username}/api_token", Access: web.SelfOrAdmin("username"), Handle: h.createAPIToken},
 		{Pattern: "GET /api/v1/user/{username}/api_token", Access: web.SelfOrAdmin("username"), Handle: h.listAPITokens},
-		{Pattern: "DELETE /api/v1/user/{username}/api_token/{id}", Access: web.SelfOrAdmin("username"), Handle: h.deleteAPIToken},
+		{Pattern: "DELETE /api/v1/user/{username}/api_token/{id}", Access: web.SelfOrAdmin("username"), Handle: web.WithID("id", h.deleteAPIToken)},
 	}
 }
 
@@ -48,15 +48,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	session.Clear(w, web.ClientOf(r).Secure)
-	return noContent(w)
+	return noContent(w, nil)
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.dir.Me(r.Context(), actor(r))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, u)
+	return respond(w, http.StatusOK)(h.dir.Me(r.Context(), actor(r)))
 }
 
 func (h *Handler) createAPIToken(w http.ResponseWriter, r *http.Request) error {
@@ -74,20 +70,9 @@ func (h *Handler) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) listAPITokens(w http.ResponseWriter, r *http.Request) error {
-	tokens, err := h.dir.ListAPITokens(r.Context(), actor(r), r.PathValue("username"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, tokens)
+	return respond(w, http.StatusOK)(h.dir.ListAPITokens(r.Context(), actor(r), r.PathValue("username")))
 }
 
-func (h *Handler) deleteAPIToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := h.dir.DeleteAPIToken(r.Context(), actor(r), r.PathValue("username"), id); err != nil {
-		return err
-	}
-	return noContent(w)
+func (h *Handler) deleteAPIToken(w http.ResponseWriter, r *http.Request, id int64) error {
+	return noContent(w, h.dir.DeleteAPIToken(r.Context(), actor(r), r.PathValue("username"), id))
 }

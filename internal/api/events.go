@@ -28,11 +28,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	events, err := h.dir.ListEvents(r.Context(), actor(r), after, int(limit))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, events)
+	return respond(w, http.StatusOK)(h.dir.ListEvents(r.Context(), actor(r), after, int(limit)))
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {

@@ -28,19 +28,11 @@ type groupBody struct {
 }
 
 func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) error {
-	groups, err := h.dir.ListGroups(r.Context(), actor(r))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, groups)
+	return respond(w, http.StatusOK)(h.dir.ListGroups(r.Context(), actor(r)))
 }
 
 func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
-	g, err := h.dir.GetGroup(r.Context(), actor(r), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, g)
+	return respond(w, http.StatusOK)(h.dir.GetGroup(r.Context(), actor(r), r.PathValue("name")))
 }
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
@@ -58,11 +50,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if b.IsAdmin != nil {
 		in.IsAdmin = *b.IsAdmin
 	}
-	g, err := h.dir.CreateGroup(r.Context(), actor(r), in)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, g)
+	return respond(w, http.StatusCreated)(h.dir.CreateGroup(r.Context(), actor(r), in))
 }
 
 func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
@@ -82,10 +70,7 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
-	if err := h.dir.DeleteGroup(r.Context(), actor(r), r.PathValue("name")); err != nil {
-		return err
-	}
-	return noContent(w)
+	return noContent(w, h.dir.DeleteGroup(r.Context(), actor(r), r.PathValue("name")))
 }
 
 func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) error {
@@ -98,16 +83,10 @@ func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) error {
 	if in.Username == "" {
 		return herald.Invalid("username", "is required")
 	}
-	g, err := h.dir.AddMember(r.Context(), actor(r), r.PathValue("name"), in.Username)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, g)
+	return respond(w, http.StatusOK)(h.dir.AddMember(r.Context(), actor(r), r.PathValue("name"), in.Username))
 }
 
 func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) error {
-	if _, err := h.dir.RemoveMember(r.Context(), actor(r), r.PathValue("name"), r.PathValue("username")); err != nil {
-		return err
-	}
-	return noContent(w)
+	_, err := h.dir.RemoveMember(r.Context(), actor(r), r.PathValue("name"), r.PathValue("username"))
+	return noContent(w, err)
 }

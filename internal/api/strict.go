@@ -51,32 +51,11 @@ func (s *jsonScanner) value(depth int) {
 		return
 	}
 	switch s.b[s.i] {
-	case '{':
-		s.object(depth)
 	case '[':
-		s.i++
-		s.space()
-		if s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			return
-		}
-		for !s.stopped() {
-			s.value(depth + 1)
-			s.space()
-			if s.stopped() || s.i >= len(s.b) {
-				s.bad = true
-				return
-			}
-			if s.b[s.i] == ']' {
-				s.i++
-				return
-			}
-			if s.b[s.i] != ',' {
-				s.bad = true
-				return
-			}
-			s.i++
-		}
+		s.list(']', func() { s.value(depth + 1) })
+	case '{':
+		seen := map[string]bool{}
+		s.list('}', func() { s.member(depth, seen) })
 	case '"':
 		s.str()
 	default:
@@ -95,51 +74,58 @@ func isDelim(c byte) bool {
 	return false
 }
 
-func (s *jsonScanner) object(depth int) {
-	s.i++ // {
-	seen := map[string]bool{}
+// list reads the elements of an array or the members of an object, from
+// its opening bracket to end: elem reads one, and commas separate them.
+func (s *jsonScanner) list(end byte, elem func()) {
+	s.i++ // [ or {
 	s.space()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
+	if s.i < len(s.b) && s.b[s.i] == end {
 		s.i++
 		return
 	}
 	for !s.stopped() {
-		s.space()
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
-			s.bad = true
-			return
-		}
-		key := s.str()
-		if s.stopped() {
-			return
-		}
-		if seen[key] {
-			s.err = herald.Errorf(herald.EINVALID, "malformed JSON: the key %s appears twice in one object", strconv.Quote(key))
-			return
-		}
-		seen[key] = true
-		s.space()
-		if s.i >= len(s.b) || s.b[s.i] != ':' {
-			s.bad = true
-			return
-		}
-		s.i++
-		s.value(depth + 1)
+		elem()
 		s.space()
 		if s.stopped() || s.i >= len(s.b) {
 			s.bad = true
 			return
 		}
-		if s.b[s.i] == '}' {
+		switch s.b[s.i] {
+		case end:
 			s.i++
 			return
-		}
-		if s.b[s.i] != ',' {
+		case ',':
+			s.i++
+		default:
 			s.bad = true
 			return
 		}
-		s.i++
 	}
+}
+
+// member reads one "key": value of an object whose keys so far are seen.
+func (s *jsonScanner) member(depth int, seen map[string]bool) {
+	s.space()
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		s.bad = true
+		return
+	}
+	key := s.str()
+	if s.stopped() {
+		return
+	}
+	if seen[key] {
+		s.err = herald.Errorf(herald.EINVALID, "malformed JSON: the key %s appears twice in one object", strconv.Quote(key))
+		return
+	}
+	seen[key] = true
+	s.space()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		s.bad = true
+		return
+	}
+	s.i++
+	s.value(depth + 1)
 }
 
 // str reads a string starting at its opening quote and returns it decoded

@@ -28,19 +28,11 @@ func (h *Handler) userRoutes() []web.Route {
 }
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
-	users, err := h.dir.ListUsers(r.Context(), actor(r))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, users)
+	return respond(w, http.StatusOK)(h.dir.ListUsers(r.Context(), actor(r)))
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := h.dir.GetUser(r.Context(), actor(r), r.PathValue("username"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, u)
+	return respond(w, http.StatusOK)(h.dir.GetUser(r.Context(), actor(r), r.PathValue("username")))
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -125,18 +117,11 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, replace boo
 			return herald.Errorf(herald.EINVALID, "PUT replaces the whole user; missing: %s (use PATCH to change only some fields)", strings.Join(missing, ", "))
 		}
 	}
-	u, err := h.dir.UpdateUser(r.Context(), actor(r), username, b.change())
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, u)
+	return respond(w, http.StatusOK)(h.dir.UpdateUser(r.Context(), actor(r), username, b.change()))
 }
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
-	if err := h.dir.DeleteUser(r.Context(), actor(r), r.PathValue("username")); err != nil {
-		return err
-	}
-	return noContent(w)
+	return noContent(w, h.dir.DeleteUser(r.Context(), actor(r), r.PathValue("username")))
 }
 
 func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
@@ -147,10 +132,7 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword); err != nil {
-		return err
-	}
-	return noContent(w)
+	return noContent(w, h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword))
 }
 
 func (h *Handler) usernameAvailable(w http.ResponseWriter, r *http.Request) error {

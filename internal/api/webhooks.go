@@ -14,16 +14,16 @@ func (h *Handler) webhookRoutes() []web.Route {
 	return []web.Route{
 		{Pattern: "GET /api/v1/webhook", Access: web.Admin, Handle: h.listWebhooks},
 		{Pattern: "POST /api/v1/webhook", Access: web.Admin, Handle: h.createWebhook},
-		{Pattern: "GET /api/v1/webhook/{id}", Access: web.Admin, Handle: h.getWebhook},
-		{Pattern: "PUT /api/v1/webhook/{id}", Access: web.Admin, Handle: h.replaceWebhook},
-		{Pattern: "DELETE /api/v1/webhook/{id}", Access: web.Admin, Handle: h.deleteWebhook},
-		{Pattern: "POST /api/v1/webhook/{id}", Access: web.Admin, Handle: h.setWebhookEnabled},
-		{Pattern: "POST /api/v1/webhook/{id}/rotate_secret", Access: web.Admin, Handle: h.rotateSecret},
-		{Pattern: "POST /api/v1/webhook/{id}/test", Access: web.Admin, Handle: h.testWebhook},
-		{Pattern: "GET /api/v1/webhook/{id}/delivery", Access: web.Admin, Handle: h.listDeliveries},
-		{Pattern: "GET /api/v1/webhook/{id}/delivery/{did}", Access: web.Admin, Handle: h.getDelivery},
-		{Pattern: "POST /api/v1/webhook/{id}/delivery/{did}/redeliver", Access: web.Admin, Handle: h.redeliver},
-		{Pattern: "POST /api/v1/webhook/{id}/replay", Access: web.Admin, Handle: h.replay},
+		{Pattern: "GET /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.getWebhook)},
+		{Pattern: "PUT /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.replaceWebhook)},
+		{Pattern: "DELETE /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
+		{Pattern: "POST /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.setWebhookEnabled)},
+		{Pattern: "POST /api/v1/webhook/{id}/rotate_secret", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
+		{Pattern: "POST /api/v1/webhook/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
+		{Pattern: "GET /api/v1/webhook/{id}/delivery", Access: web.Admin, Handle: web.WithID("id", h.listDeliveries)},
+		{Pattern: "GET /api/v1/webhook/{id}/delivery/{did}", Access: web.Admin, Handle: web.WithID("id", h.getDelivery)},
+		{Pattern: "POST /api/v1/webhook/{id}/delivery/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.redeliver)},
+		{Pattern: "POST /api/v1/webhook/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
 	}
 }
 
@@ -56,23 +56,11 @@ func (b webhookBody) input() directory.WebhookInput {
 }
 
 func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
-	hooks, err := h.dir.ListWebhooks(r.Context(), actor(r))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, hooks)
+	return respond(w, http.StatusOK)(h.dir.ListWebhooks(r.Context(), actor(r)))
 }
 
-func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, hook)
+func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	return respond(w, http.StatusOK)(h.dir.GetWebhook(r.Context(), actor(r), id))
 }
 
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -80,45 +68,22 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), b.input())
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, hook)
+	return respond(w, http.StatusCreated)(h.dir.CreateWebhook(r.Context(), actor(r), b.input()))
 }
 
-func (h *Handler) replaceWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) replaceWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	var b webhookBody
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	hook, err := h.dir.UpdateWebhook(r.Context(), actor(r), id, b.input())
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, hook)
+	return respond(w, http.StatusOK)(h.dir.UpdateWebhook(r.Context(), actor(r), id, b.input()))
 }
 
-func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := h.dir.DeleteWebhook(r.Context(), actor(r), id); err != nil {
-		return err
-	}
-	return noContent(w)
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	return noContent(w, h.dir.DeleteWebhook(r.Context(), actor(r), id))
 }
 
-func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		Enabled *bool `json:"enabled"`
 	}
@@ -128,30 +93,14 @@ func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) erro
 	if in.Enabled == nil {
 		return herald.Invalid("enabled", "is required (true or false)")
 	}
-	hook, err := h.dir.SetWebhookEnabled(r.Context(), actor(r), id, *in.Enabled)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, hook)
+	return respond(w, http.StatusOK)(h.dir.SetWebhookEnabled(r.Context(), actor(r), id, *in.Enabled))
 }
 
-func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	hook, err := h.dir.RotateSecret(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, hook)
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
+	return respond(w, http.StatusOK)(h.dir.RotateSecret(r.Context(), actor(r), id))
 }
 
-func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := h.dir.TestWebhook(r.Context(), actor(r), id)
 	if err != nil {
 		return err
@@ -162,11 +111,7 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request, id int64) error {
 	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
 	if err != nil {
 		return err
@@ -175,49 +120,26 @@ func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ds, err := h.dir.ListDeliveries(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, ds)
+	return respond(w, http.StatusOK)(h.dir.ListDeliveries(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit)))
 }
 
-func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request, id int64) error {
 	did, err := web.PathID(r, "did")
 	if err != nil {
 		return err
 	}
-	d, err := h.dir.GetDelivery(r.Context(), actor(r), id, did)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, d)
+	return respond(w, http.StatusOK)(h.dir.GetDelivery(r.Context(), actor(r), id, did))
 }
 
-func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
 	did, err := web.PathID(r, "did")
 	if err != nil {
 		return err
 	}
-	if err := h.dir.Redeliver(r.Context(), actor(r), id, did); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusAccepted, map[string]string{"msg": "queued"})
+	return respond(w, http.StatusAccepted)(map[string]string{"msg": "queued"}, h.dir.Redeliver(r.Context(), actor(r), id, did))
 }
 
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		Since string `json:"since"`
 	}

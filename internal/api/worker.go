@@ -15,12 +15,12 @@ func (h *Handler) workerRoutes() []web.Route {
 	return []web.Route{
 		// Any user: the directory then checks it is their own job.
 		{Pattern: "POST /api/v1/worker/job", Access: web.AnyUser, Handle: h.createJob},
-		{Pattern: "GET /api/v1/worker/{id}", Access: web.AnyUser, Handle: h.getJob},
+		{Pattern: "GET /api/v1/worker/{id}", Access: web.AnyUser, Handle: web.WithID("id", h.getJob)},
 		{Pattern: "GET /api/v1/worker/job", Access: web.Station, Handle: h.takeJob},
-		{Pattern: "POST /api/v1/worker/job/{id}/done", Access: web.Station, Handle: h.finishJob},
+		{Pattern: "POST /api/v1/worker/job/{id}/done", Access: web.Station, Handle: web.WithID("id", h.finishJob)},
 		{Pattern: "POST /api/v1/worker/token", Access: web.Admin, Handle: h.createStationToken},
 		{Pattern: "GET /api/v1/worker/token", Access: web.Admin, Handle: h.listStationTokens},
-		{Pattern: "DELETE /api/v1/worker/token/{id}", Access: web.Admin, Handle: h.revokeStationToken},
+		{Pattern: "DELETE /api/v1/worker/token/{id}", Access: web.Admin, Handle: web.WithID("id", h.revokeStationToken)},
 	}
 }
 
@@ -42,22 +42,14 @@ func (h *Handler) createJob(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, map[string]int64{"id": id})
 }
 
-func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	j, err := h.dir.GetJob(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, j)
+func (h *Handler) getJob(w http.ResponseWriter, r *http.Request, id int64) error {
+	return respond(w, http.StatusOK)(h.dir.GetJob(r.Context(), actor(r), id))
 }
 
 func (h *Handler) takeJob(w http.ResponseWriter, r *http.Request) error {
 	j, u, err := h.dir.TakeJob(r.Context(), actor(r), r.URL.Query().Get("worker"))
 	if herald.ErrorCode(err) == herald.ENOTFOUND {
-		return noContent(w)
+		return noContent(w, nil)
 	}
 	if err != nil {
 		return err
@@ -67,11 +59,7 @@ func (h *Handler) takeJob(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-func (h *Handler) finishJob(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) finishJob(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		Success   *bool  `json:"success"`
 		PGPKey    string `json:"pgp_key"`
@@ -86,13 +74,10 @@ func (h *Handler) finishJob(w http.ResponseWriter, r *http.Request) error {
 	if in.Success == nil {
 		return herald.Invalid("success", "is required (true or false)")
 	}
-	err = h.dir.FinishJob(r.Context(), actor(r), id, directory.JobResult{
+	err := h.dir.FinishJob(r.Context(), actor(r), id, directory.JobResult{
 		Success: *in.Success, PGPKey: in.PGPKey, PGPCertID: in.PGPCertID, SSHKey: in.SSHKey, Serial: in.Serial, Error: in.Error,
 	})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]string{"msg": "recorded"})
+	return respond(w, http.StatusOK)(map[string]string{"msg": "recorded"}, err)
 }
 
 func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) error {
@@ -119,20 +104,9 @@ func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) err
 }
 
 func (h *Handler) listStationTokens(w http.ResponseWriter, r *http.Request) error {
-	tokens, err := h.dir.ListStationTokens(r.Context(), actor(r))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, tokens)
+	return respond(w, http.StatusOK)(h.dir.ListStationTokens(r.Context(), actor(r)))
 }
 
-func (h *Handler) revokeStationToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := h.dir.RevokeStationToken(r.Context(), actor(r), id); err != nil {
-		return err
-	}
-	return noContent(w)
+func (h *Handler) revokeStationToken(w http.ResponseWriter, r *http.Request, id int64) error {
+	return noContent(w, h.dir.RevokeStationToken(r.Context(), actor(r), id))
 }

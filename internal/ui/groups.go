@@ -84,26 +84,18 @@ func groupFromForm(f url.Values) herald.Group {
 
 func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	g, err := h.dir.CreateGroup(r.Context(), actor(r), groupFromForm(r.PostForm))
-	if isFormError(err) {
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.showGroup(w, r, "", r.PostForm, err)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/groups", "Group "+g.Name+" created.")
+	}, "/groups", "Group "+g.Name+" created.")
 }
 
 func (h *Handler) saveGroup(w http.ResponseWriter, r *http.Request) error {
 	in := groupFromForm(r.PostForm)
 	name := r.PathValue("name")
 	_, err := h.dir.UpdateGroup(r.Context(), actor(r), name, directory.GroupChange{Name: &in.Name, Members: &in.Members, IsAdmin: &in.IsAdmin})
-	if isFormError(err) {
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.showGroup(w, r, name, r.PostForm, err)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/groups", "Group "+in.Name+" saved.")
+	}, "/groups", "Group "+in.Name+" saved.")
 }
 
 func (h *Handler) confirmDeleteGroup(w http.ResponseWriter, r *http.Request) error {

@@ -17,7 +17,7 @@ func (h *Handler) stationRoutes() []web.Route {
 	return []web.Route{
 		{Pattern: "GET /stations", Access: web.Admin, Handle: h.stationsPage},
 		{Pattern: "POST /stations", Access: web.Admin, Handle: h.createStationToken},
-		{Pattern: "POST /stations/{id}/revoke", Access: web.Admin, Handle: h.revokeStationToken},
+		{Pattern: "POST /stations/{id}/revoke", Access: web.Admin, Handle: web.WithID("id", h.revokeStationToken)},
 	}
 }
 
@@ -68,11 +68,7 @@ func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) err
 	return h.showStations(w, r, url.Values{}, nil, &t)
 }
 
-func (h *Handler) revokeStationToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) revokeStationToken(w http.ResponseWriter, r *http.Request, id int64) error {
 	if err := h.dir.RevokeStationToken(r.Context(), actor(r), id); err != nil {
 		return err
 	}

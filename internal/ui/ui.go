@@ -254,6 +254,19 @@ func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string,
 	return h.render(w, r, web.StatusOf(err), name, p)
 }
 
+// afterForm ends a form's action: again shows the form once more beside a
+// validation error; any other error goes to the error page; success
+// redirects to path with notice.
+func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, err error, again func(error) error, path, notice string) error {
+	switch {
+	case isFormError(err):
+		return again(err)
+	case err != nil:
+		return err
+	}
+	return h.redirect(w, r, path, notice)
+}
+
 func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
 
 // home sends admins to the users list and everyone else to their profile.

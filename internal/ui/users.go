@@ -54,14 +54,10 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 		Username: strings.TrimSpace(f.Get("username")), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 		Email: f.Get("email"), Phone: f.Get("phone"), Password: f.Get("password"),
 	})
-	if isFormError(err) {
-		f.Del("password")
+	f.Del("password") // never sent back to the browser
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.formError(w, r, "user_new", page{Title: "Users", Form: f}, err, userFields)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
+	}, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
 }
 
 // userView is what the user page shows.
@@ -135,13 +131,9 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	username := r.PathValue("username")
 	_, err := h.dir.UpdateUser(r.Context(), actor(r), username, ch)
-	if isFormError(err) {
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.showUser(w, r, f, err)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/users/"+url.PathEscape(username), "Saved.")
+	}, "/users/"+url.PathEscape(username), "Saved.")
 }
 
 func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) error {
@@ -171,23 +163,15 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
 	err := h.dir.SetPassword(r.Context(), actor(r), username, r.PostForm.Get("old_password"), r.PostForm.Get("new_password"))
-	if isFormError(err) {
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.showUser(w, r, nil, err)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/users/"+url.PathEscape(username), "Password changed.")
+	}, "/users/"+url.PathEscape(username), "Password changed.")
 }
 
 func (h *Handler) provision(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
 	_, err := h.dir.CreateJob(r.Context(), actor(r), username, strings.TrimSpace(r.PostForm.Get("worker")))
-	if isFormError(err) {
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.showUser(w, r, nil, err)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/users/"+url.PathEscape(username), "Provisioning job queued; plug the key into the station.")
+	}, "/users/"+url.PathEscape(username), "Provisioning job queued; plug the key into the station.")
 }

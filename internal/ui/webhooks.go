@@ -19,17 +19,17 @@ func (h *Handler) webhookRoutes() []web.Route {
 		{Pattern: "GET /webhooks", Access: web.Admin, Handle: h.webhooks},
 		{Pattern: "GET /webhooks/new", Access: web.Admin, Handle: h.newWebhookPage},
 		{Pattern: "POST /webhooks/new", Access: web.Admin, Handle: h.createWebhook},
-		{Pattern: "GET /webhooks/{id}", Access: web.Admin, Handle: h.webhookPage},
-		{Pattern: "GET /webhooks/{id}/edit", Access: web.Admin, Handle: h.editWebhookPage},
-		{Pattern: "POST /webhooks/{id}/edit", Access: web.Admin, Handle: h.saveWebhook},
-		{Pattern: "POST /webhooks/{id}/enabled", Access: web.Admin, Handle: h.setWebhookEnabled},
-		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: h.confirmDeleteWebhook},
-		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: h.deleteWebhook},
-		{Pattern: "POST /webhooks/{id}/test", Access: web.Admin, Handle: h.testWebhook},
-		{Pattern: "POST /webhooks/{id}/rotate", Access: web.Admin, Handle: h.rotateSecret},
-		{Pattern: "POST /webhooks/{id}/replay", Access: web.Admin, Handle: h.replay},
-		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: h.deliveryPage},
-		{Pattern: "POST /webhooks/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: h.redeliver},
+		{Pattern: "GET /webhooks/{id}", Access: web.Admin, Handle: web.WithID("id", h.webhookPage)},
+		{Pattern: "GET /webhooks/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.editWebhookPage)},
+		{Pattern: "POST /webhooks/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.saveWebhook)},
+		{Pattern: "POST /webhooks/{id}/enabled", Access: web.Admin, Handle: web.WithID("id", h.setWebhookEnabled)},
+		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.confirmDeleteWebhook)},
+		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
+		{Pattern: "POST /webhooks/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
+		{Pattern: "POST /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
+		{Pattern: "POST /webhooks/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
+		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.deliveryPage)},
+		{Pattern: "POST /webhooks/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.redeliver)},
 	}
 }
 
@@ -116,13 +116,9 @@ func webhookInput(f url.Values) directory.WebhookInput {
 
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), webhookInput(r.PostForm))
-	if isFormError(err) {
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(0)}, err, webhookFields)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
+	}, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
 }
 
 func webhookForm(hk herald.Webhook) url.Values {
@@ -136,11 +132,7 @@ func webhookForm(hk herald.Webhook) url.Values {
 	return f
 }
 
-func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request, id int64) error {
 	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
 	if err != nil {
 		return err
@@ -148,26 +140,14 @@ func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request) error 
 	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: webhookForm(hook), Data: formView(id)})
 }
 
-func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	_, err = h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
-	if isFormError(err) {
+func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	_, err := h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
+	return h.afterForm(w, r, err, func(err error) error {
 		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(id)}, err, webhookFields)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
+	}, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
 }
 
-func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
 	enabled := r.PostForm.Get("enabled") == "true"
 	if _, err := h.dir.SetWebhookEnabled(r.Context(), actor(r), id, enabled); err != nil {
 		return err
@@ -179,11 +159,7 @@ func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) erro
 	return h.redirect(w, r, "/webhooks", notice)
 }
 
-func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
 	if err != nil {
 		return err
@@ -194,22 +170,14 @@ func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) e
 	}})
 }
 
-func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	if err := h.dir.DeleteWebhook(r.Context(), actor(r), id); err != nil {
 		return err
 	}
 	return h.redirect(w, r, "/webhooks", "Webhook deleted.")
 }
 
-func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := h.dir.TestWebhook(r.Context(), actor(r), id)
 	if err != nil {
 		return err
@@ -230,11 +198,7 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) error {
 	return h.redirect(w, r, "/webhooks", notice)
 }
 
-func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
 	if _, err := h.dir.RotateSecret(r.Context(), actor(r), id); err != nil {
 		return err
 	}
@@ -254,17 +218,13 @@ type webhookView struct {
 
 const deliveriesPerPage = 50
 
-func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) error {
-	return h.showWebhook(w, r, nil, nil)
+func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, id int64) error {
+	return h.showWebhook(w, r, id, nil, nil)
 }
 
 // showWebhook renders the webhook page; form and formErr, when given, keep
 // what the user typed into the replay form and say what is wrong.
-func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, form url.Values, formErr error) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, form url.Values, formErr error) error {
 	a := actor(r)
 	hook, err := h.dir.GetWebhook(r.Context(), a, id)
 	if err != nil {
@@ -292,23 +252,15 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, form url.V
 	return h.render(w, r, http.StatusOK, "webhook", p)
 }
 
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, id int64) error {
 	since, err := parseSince(r.PostForm.Get("since"))
 	if err != nil {
-		return h.showWebhook(w, r, r.PostForm, err)
+		return h.showWebhook(w, r, id, r.PostForm, err)
 	}
 	n, err := h.dir.Replay(r.Context(), actor(r), id, since)
-	if isFormError(err) {
-		return h.showWebhook(w, r, r.PostForm, err)
-	}
-	if err != nil {
-		return err
-	}
-	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d", id), fmt.Sprintf("Replay queued %d events.", n))
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.showWebhook(w, r, id, r.PostForm, err)
+	}, fmt.Sprintf("/webhooks/%d", id), fmt.Sprintf("Replay queued %d events.", n))
 }
 
 // parseSince reads a browser's datetime-local value (taken as UTC) or an
@@ -329,11 +281,7 @@ type deliveryView struct {
 	Delivery directory.DeliveryDetail
 }
 
-func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64) error {
 	did, err := web.PathID(r, "did")
 	if err != nil {
 		return err
@@ -350,11 +298,7 @@ func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, http.StatusOK, "delivery", page{Title: "Webhooks", Data: deliveryView{Hook: hook, Delivery: d}})
 }
 
-func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) error {
-	id, err := web.PathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
 	did, err := web.PathID(r, "did")
 	if err != nil {
 		return err

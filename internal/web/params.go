@@ -17,3 +17,16 @@ func PathID(r *http.Request, name string) (int64, error) {
 	}
 	return n, nil
 }
+
+// WithID adapts a handler of one id path parameter (named param): the
+// route answers 404 when the parameter is not an id, and fn gets it
+// parsed.
+func WithID(param string, fn func(w http.ResponseWriter, r *http.Request, id int64) error) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := PathID(r, param)
+		if err != nil {
+			return err
+		}
+		return fn(w, r, id)
+	}
+}
