@@ -32,8 +32,5 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
-	if err := h.dir.Health(r.Context()); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return respond(w, http.StatusOK)(map[string]string{"status": "ok"}, h.dir.Health(r.Context()))
 }

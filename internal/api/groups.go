@@ -61,12 +61,8 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	if b.Members == nil || b.IsAdmin == nil {
 		return herald.Errorf(herald.EINVALID, "PUT replaces the group: members and is_admin are required (name is optional and renames it)")
 	}
-	g, err := h.dir.UpdateGroup(r.Context(), actor(r), r.PathValue("name"),
-		directory.GroupChange{Name: b.Name, Members: b.Members, IsAdmin: b.IsAdmin})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, g)
+	return respond(w, http.StatusOK)(h.dir.UpdateGroup(r.Context(), actor(r), r.PathValue("name"),
+		directory.GroupChange{Name: b.Name, Members: b.Members, IsAdmin: b.IsAdmin}))
 }
 
 func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {

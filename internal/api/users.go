@@ -47,14 +47,10 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	u, err := h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
+	return respond(w, http.StatusCreated)(h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
 		Username: in.Username, FirstName: in.FirstName, LastName: in.LastName,
 		Email: in.Email, Phone: in.Phone, Password: in.Password,
-	})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, u)
+	}))
 }
 
 // userBody is the body of PUT and PATCH. The writable fields are pointers
@@ -142,10 +138,7 @@ func (h *Handler) usernameAvailable(w http.ResponseWriter, r *http.Request) erro
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := h.dir.UsernameAvailable(r.Context(), actor(r), in.Username); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]string{"msg": "username is available"})
+	return respond(w, http.StatusOK)(map[string]string{"msg": "username is available"}, h.dir.UsernameAvailable(r.Context(), actor(r), in.Username))
 }
 
 func (h *Handler) authorizedKeys(w http.ResponseWriter, r *http.Request) error {
