@@ -248,3 +248,44 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 		}
 	}
 }
+
+// TestStationsPage: an admin makes a station token on the web UI's
+// Stations page, which shows it this once; the list never shows it again;
+// revoking it there ends it at once.
+func TestStationsPage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	adm := s.admin()
+	r := adm.postForm("/stations", url.Values{"worker": {"Bad Name"}})
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `id="worker-error"`) {
+		t.Fatalf("a bad station name: status %d, no error beside the field", r.Status)
+	}
+	r = adm.postForm("/stations", url.Values{"worker": {"station7"}, "expires_at": {time.Now().Add(48 * time.Hour).UTC().Format("2006-01-02T15:04")}})
+	page := string(r.Body)
+	start := strings.Index(page, `<code id="new-station-token">`)
+	if r.Status != http.StatusOK || start < 0 {
+		t.Fatalf("create a station token: status %d: %.400s", r.Status, page)
+	}
+	token, _, _ := strings.Cut(page[start+len(`<code id="new-station-token">`):], "</code>")
+	if !strings.HasPrefix(token, "hrldw_") {
+		t.Fatalf("the page shows %q as the token", token)
+	}
+	s.withToken(token).expect(http.StatusNoContent, "GET", "/api/v1/worker/job?worker=station7", nil, nil)
+	list := adm.do("GET", "/stations", nil)
+	if !strings.Contains(string(list.Body), "station7") || strings.Contains(string(list.Body), token) {
+		t.Fatalf("the stations page lists station7: %v, shows its token: %v", strings.Contains(string(list.Body), "station7"), strings.Contains(string(list.Body), token))
+	}
+	var tokens []struct{ ID int64 }
+	adm.expect(http.StatusOK, "GET", "/api/v1/worker/token", nil, &tokens)
+	if len(tokens) != 1 {
+		t.Fatalf("tokens: %+v", tokens)
+	}
+	r = adm.postForm(fmt.Sprintf("/stations/%d/revoke", tokens[0].ID), url.Values{})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/stations" {
+		t.Fatalf("revoke: status %d, Location %q", r.Status, r.Header.Get("Location"))
+	}
+	if page := adm.do("GET", "/stations", nil); !strings.Contains(string(page.Body), "revoked") || strings.Contains(string(page.Body), "station7") {
+		t.Errorf("after revoking, the page does not say so or still lists the token")
+	}
+	s.withToken(token).expect(http.StatusUnauthorized, "GET", "/api/v1/worker/job?worker=station7", nil, nil)
+}
