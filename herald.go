@@ -88,6 +88,17 @@ type APIToken struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// StationToken describes a provisioning station's token; the secret itself
+// is shown once at creation and stored only as a hash. ExpiresAt nil means
+// it never expires; LastUsedAt nil that it was never used.
+type StationToken struct {
+	ID         int64      `json:"id"`
+	Worker     string     `json:"worker"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+}
+
 // Webhook is a receiver of events (CONTRACT 2.4). Token and SigningSecret
 // are stored encrypted; they appear here in the clear for admins only.
 type Webhook struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // setting is one configuration value: a flag --NAME (kebab-case), a
@@ -101,6 +102,16 @@ var settings = []setting{
 		}
 		c.WebhookDenyPrivate = b
 		return nil
+	}},
+	{"trusted_proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed", "", func(c *app.Config, v string) error {
+		p, err := web.ParseTrustedProxies(v)
+		c.TrustedProxies = p
+		return err
+	}},
+	{"public_url", "the URL users reach Herald at, e.g. https://herald.example.com (https: Secure cookies and HSTS)", "", func(c *app.Config, v string) error {
+		u, err := app.ParsePublicURL(v)
+		c.PublicURL = u
+		return err
 	}},
 }
 

@@ -180,6 +180,8 @@ func TestParseSettings(t *testing.T) {
 		{name: "bad retry schedule", args: []string{"--retry-schedule", "1s,x"}, wantErr: []string{"retry_schedule"}},
 		{name: "bad delivery retention", args: []string{"--delivery-retention", "-1h"}, wantErr: []string{"delivery_retention"}},
 		{name: "empty database", args: []string{"--database", ""}, wantErr: []string{"database"}},
+		{name: "a trusted proxy that is not a CIDR", args: []string{"--trusted-proxies", "10.0.0.0/8,proxy.example"}, wantErr: []string{"trusted_proxies"}},
+		{name: "a public URL without a scheme", args: []string{"--public-url", "herald.example.com"}, wantErr: []string{"public_url"}},
 		{name: "an argument serve does not take", args: []string{"extra"}, wantErr: []string{"unexpected argument"}},
 		{
 			name: "log level and format",
@@ -316,7 +318,7 @@ func TestHelpListsTheCommandsSettings(t *testing.T) {
 		cmd  string
 		want []string
 	}{
-		{"serve", []string{"addr", "database", "admin-password", "secret-key", "retry-schedule", "request-timeout", "delivery-retention", "log-level", "log-format", "grpc-addr", "grpc-tls-cert", "grpc-tls-key", "webhook-deny-private"}},
+		{"serve", []string{"addr", "database", "admin-password", "secret-key", "retry-schedule", "request-timeout", "delivery-retention", "log-level", "log-format", "grpc-addr", "grpc-tls-cert", "grpc-tls-key", "webhook-deny-private", "trusted-proxies", "public-url"}},
 		{"migrate", []string{"database", "log-level", "log-format"}},
 		{"user add", []string{"database", "admin-password", "secret-key", "log-level", "log-format"}},
 		{"webhook test", []string{"database", "admin-password", "secret-key", "request-timeout", "log-level", "log-format", "webhook-deny-private"}},

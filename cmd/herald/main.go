@@ -41,6 +41,10 @@ Usage:
   herald webhook list               list webhooks
   herald webhook test ID            send a webhook_test request now and show the outcome
   herald token create USERNAME NAME create an API token (printed once)
+  herald token station create NAME  create a provisioning station token (printed
+                                    once; --expires-at RFC 3339 time)
+  herald token station list         list station tokens (no secrets)
+  herald token station revoke ID    revoke a station token at once
   herald backup FILE                write a consistent copy of the SQLite database to FILE
   herald healthcheck                exit 0 when the server on --addr is ready (for containers)
   herald version                    print the version
@@ -68,17 +72,23 @@ func run(args []string) int {
 	if (cmd == "user" || cmd == "webhook" || cmd == "token") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
+	if cmd == "token station" && len(rest) > 0 {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
 	commands := map[string]func(context.Context, []string) error{
-		"serve":        serve,
-		"migrate":      migrate,
-		"user add":     userAdd,
-		"user passwd":  userPasswd,
-		"user list":    userList,
-		"webhook list": webhookList,
-		"webhook test": webhookTest,
-		"token create": tokenCreate,
-		"backup":       backup,
-		"healthcheck":  healthcheck,
+		"serve":                serve,
+		"migrate":              migrate,
+		"user add":             userAdd,
+		"user passwd":          userPasswd,
+		"user list":            userList,
+		"webhook list":         webhookList,
+		"webhook test":         webhookTest,
+		"token create":         tokenCreate,
+		"backup":               backup,
+		"healthcheck":          healthcheck,
+		"token station create": stationTokenCreate,
+		"token station list":   stationTokenList,
+		"token station revoke": stationTokenRevoke,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {

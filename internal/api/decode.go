@@ -1,43 +1,44 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 
 	"github.com/heraldhq/herald"
 )
 
-// MaxBodyBytes bounds every JSON request body.
-const MaxBodyBytes = 1 << 20
-
-// decode reads one JSON object into dst. Unknown fields are rejected so a
-// typo is not silently ignored; resource types list their read-only fields
-// so that what a GET returns may be sent back as is.
+// decode reads one JSON object into dst. The body is read whole (the route
+// caps its size), must pass checkStrictJSON (valid UTF-8, no repeated
+// keys), and may not carry unknown fields, so a typo is not silently
+// ignored; resource types list their read-only fields so that what a GET
+// returns may be sent back as is.
 // Returns EMEDIATYPE, ETOOLARGE or EINVALID with a message naming the problem.
-func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+func decode(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			return herald.Errorf(herald.EMEDIATYPE, "send the body as JSON with Content-Type: application/json (got %q)", ct)
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := checkStrictJSON(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
-	if dec.More() {
-		return herald.Errorf(herald.EINVALID, "unexpected data after the JSON object")
-	}
 	if _, err := dec.Token(); err != io.EOF {
-		var maxErr *http.MaxBytesError
-		if errors.As(err, &maxErr) {
-			return decodeError(err)
-		}
 		return herald.Errorf(herald.EINVALID, "unexpected data after the JSON object")
 	}
 	return nil
@@ -48,10 +49,13 @@ func decodeError(err error) error {
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 		maxErr    *http.MaxBytesError
+		netErr    net.Error
 	)
 	switch {
 	case errors.As(err, &maxErr):
-		return herald.Errorf(herald.ETOOLARGE, "request body is larger than %d bytes", MaxBodyBytes)
+		return herald.Errorf(herald.ETOOLARGE, "request body is larger than %d bytes", maxErr.Limit)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return herald.Errorf(herald.EINVALID, "the request body did not arrive in time")
 	case errors.Is(err, io.EOF):
 		return herald.Errorf(herald.EINVALID, "request body is empty; send a JSON object")
 	case errors.As(err, &syntaxErr):
@@ -62,7 +66,7 @@ func decodeError(err error) error {
 		if typeErr.Field == "" {
 			return herald.Errorf(herald.EINVALID, "the body must be a JSON object")
 		}
-		return herald.Errorf(herald.EINVALID, "%s: must be %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()))
+		return herald.Invalid(typeErr.Field, "must be %s", jsonKind(typeErr.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return herald.Errorf(herald.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:

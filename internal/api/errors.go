@@ -1,46 +1,23 @@
 package api
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-// statusByCode maps each error code to its HTTP status: the one place where
-// errors become statuses.
-var statusByCode = map[string]int{
-	herald.EINVALID:      http.StatusBadRequest,
-	herald.EUNAUTHORIZED: http.StatusUnauthorized,
-	herald.EFORBIDDEN:    http.StatusForbidden,
-	herald.ENOTFOUND:     http.StatusNotFound,
-	herald.ECONFLICT:     http.StatusConflict,
-	herald.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	herald.EMEDIATYPE:    http.StatusUnsupportedMediaType,
-	herald.ETOOMANY:      http.StatusTooManyRequests,
-	herald.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	herald.EINTERNAL:     http.StatusInternalServerError,
+// WriteError answers {"msg": ...} with the status of err (internal/web's
+// table); an internal error is shown only as "internal error" (fail logs
+// its detail). The server's middleware uses it too.
+func WriteError(w http.ResponseWriter, err error) {
+	_ = writeJSON(w, web.ErrorStatus(w, err), map[string]string{"msg": herald.ErrorMessage(err)})
 }
 
-// StatusOf returns the HTTP status for err.
-func StatusOf(err error) int {
-	if s, ok := statusByCode[herald.ErrorCode(err)]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-// writeError answers {"msg": ...}. Internal errors are logged with their
-// detail and shown to the client only as "internal error".
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	status := StatusOf(err)
-	if status >= 500 {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	writeJSON(w, status, map[string]string{"msg": herald.ErrorMessage(err)})
-}
-
-// fail is writeError for handlers.
+// fail is the API's error writer (web.ErrorWriter).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, h.log, err)
+	if web.StatusOf(err) >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	WriteError(w, err)
 }

@@ -2,12 +2,16 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerEvents(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/event", h.listEvents)
-	mux.HandleFunc("GET /api/v1/health", h.health)
-	mux.HandleFunc("GET /api/v1/ready", h.ready)
+func (h *Handler) eventRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/event", Access: web.Admin, Handle: h.listEvents},
+		{Pattern: "GET /api/v1/health", Access: web.Anyone, Handle: h.health},
+		{Pattern: "GET /api/v1/ready", Access: web.Anyone, Handle: h.ready},
+	}
 }
 
 // List limits (CONTRACT 2): a limit defaults to 100 and is capped at 1000.
@@ -16,31 +20,20 @@ const (
 	maxLimit     = 1000
 )
 
-func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 	after, err := queryInt(r, "after", 0, 0, 1<<62)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	events, err := h.dir.ListEvents(r.Context(), actor(r), after, int(limit))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, events)
+	return respond(w, http.StatusOK)(h.dir.ListEvents(r.Context(), actor(r), after, int(limit)))
 }
 
-func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	if err := h.dir.Health(r.Context()); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
+	return respond(w, http.StatusOK)(map[string]string{"status": "ok"}, h.dir.Health(r.Context()))
 }
 
 // ready is readiness (CONTRACT 4.2), for load balancers and `herald
@@ -48,6 +41,6 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
 // answers. Detecting storage faults (a write refused for lack of space or
 // permission, a removed or replaced SQLite file) and answering 503 then
 // comes next.
-func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
-	h.health(w, r)
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) error {
+	return h.health(w, r)
 }

@@ -5,16 +5,19 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerGroups(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/group", h.listGroups)
-	mux.HandleFunc("POST /api/v1/group", h.createGroup)
-	mux.HandleFunc("GET /api/v1/group/{name}", h.getGroup)
-	mux.HandleFunc("PUT /api/v1/group/{name}", h.replaceGroup)
-	mux.HandleFunc("DELETE /api/v1/group/{name}", h.deleteGroup)
-	mux.HandleFunc("POST /api/v1/group/{name}", h.addMember)
-	mux.HandleFunc("DELETE /api/v1/group/{name}/user/{username}", h.removeMember)
+func (h *Handler) groupRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/group", Access: web.Admin, Handle: h.listGroups},
+		{Pattern: "POST /api/v1/group", Access: web.Admin, Handle: h.createGroup},
+		{Pattern: "GET /api/v1/group/{name}", Access: web.Admin, Handle: h.getGroup},
+		{Pattern: "PUT /api/v1/group/{name}", Access: web.Admin, Handle: h.replaceGroup},
+		{Pattern: "DELETE /api/v1/group/{name}", Access: web.Admin, Handle: h.deleteGroup},
+		{Pattern: "POST /api/v1/group/{name}", Access: web.Admin, Handle: h.addMember},
+		{Pattern: "DELETE /api/v1/group/{name}/user/{username}", Access: web.Admin, Handle: h.removeMember},
+	}
 }
 
 // groupBody is the body of POST and PUT on groups.
@@ -24,29 +27,18 @@ type groupBody struct {
 	IsAdmin *bool     `json:"is_admin"`
 }
 
-func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) {
-	groups, err := h.dir.ListGroups(r.Context(), actor(r))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, groups)
+func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request) error {
+	return respond(w, http.StatusOK)(h.dir.ListGroups(r.Context(), actor(r)))
 }
 
-func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) {
-	g, err := h.dir.GetGroup(r.Context(), actor(r), r.PathValue("name"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
+func (h *Handler) getGroup(w http.ResponseWriter, r *http.Request) error {
+	return respond(w, http.StatusOK)(h.dir.GetGroup(r.Context(), actor(r), r.PathValue("name")))
 }
 
-func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var b groupBody
-	if err := decode(w, r, &b); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &b); err != nil {
+		return err
 	}
 	in := herald.Group{}
 	if b.Name != nil {
@@ -58,65 +50,39 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request) {
 	if b.IsAdmin != nil {
 		in.IsAdmin = *b.IsAdmin
 	}
-	g, err := h.dir.CreateGroup(r.Context(), actor(r), in)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, g)
+	return respond(w, http.StatusCreated)(h.dir.CreateGroup(r.Context(), actor(r), in))
 }
 
-func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request) error {
 	var b groupBody
-	if err := decode(w, r, &b); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &b); err != nil {
+		return err
 	}
 	if b.Members == nil || b.IsAdmin == nil {
-		h.fail(w, r, herald.Errorf(herald.EINVALID, "PUT replaces the group: members and is_admin are required (name is optional and renames it)"))
-		return
+		return herald.Errorf(herald.EINVALID, "PUT replaces the group: members and is_admin are required (name is optional and renames it)")
 	}
-	g, err := h.dir.UpdateGroup(r.Context(), actor(r), r.PathValue("name"),
-		directory.GroupChange{Name: b.Name, Members: b.Members, IsAdmin: b.IsAdmin})
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
+	return respond(w, http.StatusOK)(h.dir.UpdateGroup(r.Context(), actor(r), r.PathValue("name"),
+		directory.GroupChange{Name: b.Name, Members: b.Members, IsAdmin: b.IsAdmin}))
 }
 
-func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := h.dir.DeleteGroup(r.Context(), actor(r), r.PathValue("name")); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request) error {
+	return noContent(w, h.dir.DeleteGroup(r.Context(), actor(r), r.PathValue("name")))
 }
 
-func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) addMember(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Username string `json:"username"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &in); err != nil {
+		return err
 	}
 	if in.Username == "" {
-		h.fail(w, r, herald.Errorf(herald.EINVALID, "username: is required"))
-		return
+		return herald.Invalid("username", "is required")
 	}
-	g, err := h.dir.AddMember(r.Context(), actor(r), r.PathValue("name"), in.Username)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
+	return respond(w, http.StatusOK)(h.dir.AddMember(r.Context(), actor(r), r.PathValue("name"), in.Username))
 }
 
-func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) {
-	if _, err := h.dir.RemoveMember(r.Context(), actor(r), r.PathValue("name"), r.PathValue("username")); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request) error {
+	_, err := h.dir.RemoveMember(r.Context(), actor(r), r.PathValue("name"), r.PathValue("username"))
+	return noContent(w, err)
 }

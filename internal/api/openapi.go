@@ -13,7 +13,8 @@ import (
 var openAPIDocument []byte
 
 // serveOpenAPI answers GET /api/v1/openapi.json; anyone may read it.
-func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(openAPIDocument)
+	return nil
 }

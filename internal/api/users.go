@@ -7,39 +7,35 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerUsers(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/user", h.listUsers)
-	mux.HandleFunc("POST /api/v1/user", h.createUser)
-	mux.HandleFunc("POST /api/v1/user/available", h.usernameAvailable)
-	mux.HandleFunc("GET /api/v1/user/{username}", h.getUser)
-	mux.HandleFunc("PUT /api/v1/user/{username}", h.replaceUser)
-	mux.HandleFunc("PATCH /api/v1/user/{username}", h.patchUser)
-	mux.HandleFunc("DELETE /api/v1/user/{username}", h.deleteUser)
-	mux.HandleFunc("PUT /api/v1/user/{username}/password", h.setPassword)
-	mux.HandleFunc("GET /api/v1/ssh_authorized_keys", h.authorizedKeys)
-}
-
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) {
-	users, err := h.dir.ListUsers(r.Context(), actor(r))
-	if err != nil {
-		h.fail(w, r, err)
-		return
+func (h *Handler) userRoutes() []web.Route {
+	self := web.SelfOrAdmin("username")
+	return []web.Route{
+		{Pattern: "GET /api/v1/user", Access: web.Admin, Handle: h.listUsers},
+		{Pattern: "POST /api/v1/user", Access: web.Admin, Handle: h.createUser},
+		{Pattern: "POST /api/v1/user/available", Access: web.Admin, Handle: h.usernameAvailable},
+		{Pattern: "GET /api/v1/user/{username}", Access: self, Handle: h.getUser},
+		{Pattern: "PUT /api/v1/user/{username}", Access: self, Handle: h.replaceUser},
+		{Pattern: "PATCH /api/v1/user/{username}", Access: self, Handle: h.patchUser},
+		{Pattern: "DELETE /api/v1/user/{username}", Access: web.Admin, Handle: h.deleteUser},
+		{Pattern: "PUT /api/v1/user/{username}/password", Access: self, Handle: h.setPassword},
+		// Public on purpose: sshd's AuthorizedKeysCommand has no
+		// credentials, and public keys are not secret.
+		{Pattern: "GET /api/v1/ssh_authorized_keys", Access: web.Anyone, Handle: h.authorizedKeys},
 	}
-	writeJSON(w, http.StatusOK, users)
 }
 
-func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := h.dir.GetUser(r.Context(), actor(r), r.PathValue("username"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
+	return respond(w, http.StatusOK)(h.dir.ListUsers(r.Context(), actor(r)))
 }
 
-func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
+	return respond(w, http.StatusOK)(h.dir.GetUser(r.Context(), actor(r), r.PathValue("username")))
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Username  string `json:"username"`
 		FirstName string `json:"first_name"`
@@ -48,19 +44,13 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
 		Phone     string `json:"phone"`
 		Password  string `json:"password"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &in); err != nil {
+		return err
 	}
-	u, err := h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
+	return respond(w, http.StatusCreated)(h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
 		Username: in.Username, FirstName: in.FirstName, LastName: in.LastName,
 		Email: in.Email, Phone: in.Phone, Password: in.Password,
-	})
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, u)
+	}))
 }
 
 // userBody is the body of PUT and PATCH. The writable fields are pointers
@@ -90,24 +80,22 @@ func (b userBody) change() directory.UserChange {
 	}
 }
 
-func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) {
-	h.updateUser(w, r, true)
+func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request) error {
+	return h.updateUser(w, r, true)
 }
 
-func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) {
-	h.updateUser(w, r, false)
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
+	return h.updateUser(w, r, false)
 }
 
-func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, replace bool) {
+func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, replace bool) error {
 	username := r.PathValue("username")
 	var b userBody
-	if err := decode(w, r, &b); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &b); err != nil {
+		return err
 	}
 	if b.Username != nil && *b.Username != username {
-		h.fail(w, r, herald.Errorf(herald.EINVALID, "username: cannot be changed"))
-		return
+		return herald.Invalid("username", "cannot be changed")
 	}
 	if replace {
 		var missing []string
@@ -122,66 +110,46 @@ func (h *Handler) updateUser(w http.ResponseWriter, r *http.Request, replace boo
 		}
 		if len(missing) > 0 {
 			slices.Sort(missing)
-			h.fail(w, r, herald.Errorf(herald.EINVALID, "PUT replaces the whole user; missing: %s (use PATCH to change only some fields)", strings.Join(missing, ", ")))
-			return
+			return herald.Errorf(herald.EINVALID, "PUT replaces the whole user; missing: %s (use PATCH to change only some fields)", strings.Join(missing, ", "))
 		}
 	}
-	u, err := h.dir.UpdateUser(r.Context(), actor(r), username, b.change())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, u)
+	return respond(w, http.StatusOK)(h.dir.UpdateUser(r.Context(), actor(r), username, b.change()))
 }
 
-func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := h.dir.DeleteUser(r.Context(), actor(r), r.PathValue("username")); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	return noContent(w, h.dir.DeleteUser(r.Context(), actor(r), r.PathValue("username")))
 }
 
-func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		NewPassword string `json:"new_password"`
 		OldPassword string `json:"old_password"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &in); err != nil {
+		return err
 	}
-	if err := h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return noContent(w, h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword))
 }
 
-func (h *Handler) usernameAvailable(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) usernameAvailable(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Username string `json:"username"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &in); err != nil {
+		return err
 	}
-	if err := h.dir.UsernameAvailable(r.Context(), actor(r), in.Username); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"msg": "username is available"})
+	return respond(w, http.StatusOK)(map[string]string{"msg": "username is available"}, h.dir.UsernameAvailable(r.Context(), actor(r), in.Username))
 }
 
-func (h *Handler) authorizedKeys(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) authorizedKeys(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	keys, err := h.dir.AuthorizedKeys(r.Context(), q.Get("username"), q.Get("group"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	for _, k := range keys {
 		_, _ = w.Write([]byte(k + "\n"))
 	}
+	return nil
 }

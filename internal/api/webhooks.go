@@ -6,21 +6,25 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerWebhooks(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/webhook", h.listWebhooks)
-	mux.HandleFunc("POST /api/v1/webhook", h.createWebhook)
-	mux.HandleFunc("GET /api/v1/webhook/{id}", h.getWebhook)
-	mux.HandleFunc("PUT /api/v1/webhook/{id}", h.replaceWebhook)
-	mux.HandleFunc("DELETE /api/v1/webhook/{id}", h.deleteWebhook)
-	mux.HandleFunc("POST /api/v1/webhook/{id}", h.setWebhookEnabled)
-	mux.HandleFunc("POST /api/v1/webhook/{id}/rotate_secret", h.rotateSecret)
-	mux.HandleFunc("POST /api/v1/webhook/{id}/test", h.testWebhook)
-	mux.HandleFunc("GET /api/v1/webhook/{id}/delivery", h.listDeliveries)
-	mux.HandleFunc("GET /api/v1/webhook/{id}/delivery/{did}", h.getDelivery)
-	mux.HandleFunc("POST /api/v1/webhook/{id}/delivery/{did}/redeliver", h.redeliver)
-	mux.HandleFunc("POST /api/v1/webhook/{id}/replay", h.replay)
+// webhookRoutes are for admins only, like everything about webhooks.
+func (h *Handler) webhookRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /api/v1/webhook", Access: web.Admin, Handle: h.listWebhooks},
+		{Pattern: "POST /api/v1/webhook", Access: web.Admin, Handle: h.createWebhook},
+		{Pattern: "GET /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.getWebhook)},
+		{Pattern: "PUT /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.replaceWebhook)},
+		{Pattern: "DELETE /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
+		{Pattern: "POST /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.setWebhookEnabled)},
+		{Pattern: "POST /api/v1/webhook/{id}/rotate_secret", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
+		{Pattern: "POST /api/v1/webhook/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
+		{Pattern: "GET /api/v1/webhook/{id}/delivery", Access: web.Admin, Handle: web.WithID("id", h.listDeliveries)},
+		{Pattern: "GET /api/v1/webhook/{id}/delivery/{did}", Access: web.Admin, Handle: web.WithID("id", h.getDelivery)},
+		{Pattern: "POST /api/v1/webhook/{id}/delivery/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.redeliver)},
+		{Pattern: "POST /api/v1/webhook/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
+	}
 }
 
 // webhookBody is the body of POST and PUT. The read-only fields of WEBHOOK
@@ -51,212 +55,104 @@ func (b webhookBody) input() directory.WebhookInput {
 	}
 }
 
-func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) {
-	hooks, err := h.dir.ListWebhooks(r.Context(), actor(r))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hooks)
+func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
+	return respond(w, http.StatusOK)(h.dir.ListWebhooks(r.Context(), actor(r)))
 }
 
-func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hook)
+func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	return respond(w, http.StatusOK)(h.dir.GetWebhook(r.Context(), actor(r), id))
 }
 
-func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	var b webhookBody
-	if err := decode(w, r, &b); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &b); err != nil {
+		return err
 	}
-	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), b.input())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, hook)
+	return respond(w, http.StatusCreated)(h.dir.CreateWebhook(r.Context(), actor(r), b.input()))
 }
 
-func (h *Handler) replaceWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) replaceWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	var b webhookBody
-	if err := decode(w, r, &b); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &b); err != nil {
+		return err
 	}
-	hook, err := h.dir.UpdateWebhook(r.Context(), actor(r), id, b.input())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hook)
+	return respond(w, http.StatusOK)(h.dir.UpdateWebhook(r.Context(), actor(r), id, b.input()))
 }
 
-func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err == nil {
-		err = h.dir.DeleteWebhook(r.Context(), actor(r), id)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	return noContent(w, h.dir.DeleteWebhook(r.Context(), actor(r), id))
 }
 
-func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		Enabled *bool `json:"enabled"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &in); err != nil {
+		return err
 	}
 	if in.Enabled == nil {
-		h.fail(w, r, herald.Errorf(herald.EINVALID, "enabled: is required (true or false)"))
-		return
+		return herald.Invalid("enabled", "is required (true or false)")
 	}
-	hook, err := h.dir.SetWebhookEnabled(r.Context(), actor(r), id, *in.Enabled)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hook)
+	return respond(w, http.StatusOK)(h.dir.SetWebhookEnabled(r.Context(), actor(r), id, *in.Enabled))
 }
 
-func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	hook, err := h.dir.RotateSecret(r.Context(), actor(r), id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, hook)
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
+	return respond(w, http.StatusOK)(h.dir.RotateSecret(r.Context(), actor(r), id))
 }
 
-func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := h.dir.TestWebhook(r.Context(), actor(r), id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	return writeJSON(w, http.StatusOK, map[string]any{
 		"success": a.StatusCode >= 200 && a.StatusCode < 300, "status_code": a.StatusCode,
 		"duration_ms": a.DurationMS, "response_body": a.ResponseBody, "error": a.Error, "started_at": a.StartedAt,
 	})
 }
 
-func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request, id int64) error {
 	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	before, err := queryInt(r, "before", 0, 1, 1<<62)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	ds, err := h.dir.ListDeliveries(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ds)
+	return respond(w, http.StatusOK)(h.dir.ListDeliveries(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit)))
 }
 
-func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request, id int64) error {
+	did, err := web.PathID(r, "did")
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	did, err := pathID(r, "did")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.dir.GetDelivery(r.Context(), actor(r), id, did)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, d)
+	return respond(w, http.StatusOK)(h.dir.GetDelivery(r.Context(), actor(r), id, did))
 }
 
-func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
+	did, err := web.PathID(r, "did")
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	did, err := pathID(r, "did")
-	if err == nil {
-		err = h.dir.Redeliver(r.Context(), actor(r), id, did)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"msg": "queued"})
+	return respond(w, http.StatusAccepted)(map[string]string{"msg": "queued"}, h.dir.Redeliver(r.Context(), actor(r), id, did))
 }
 
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		Since string `json:"since"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+	if err := decode(r, &in); err != nil {
+		return err
 	}
 	since, err := time.Parse(time.RFC3339, in.Since)
 	if err != nil {
-		h.fail(w, r, herald.Errorf(herald.EINVALID, "since: must be an RFC 3339 time like 2026-01-02T15:04:05Z"))
-		return
+		return herald.Invalid("since", "must be an RFC 3339 time like 2026-01-02T15:04:05Z")
 	}
 	n, err := h.dir.Replay(r.Context(), actor(r), id, since)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
+	return writeJSON(w, http.StatusAccepted, map[string]int{"queued": n})
 }

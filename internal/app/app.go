@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/stationrpc"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // Config is every setting of CONTRACT 3.
@@ -51,6 +54,20 @@ type Config struct {
 	// Engine overrides the delivery engine's tuning (tests and benchmarks);
 	// the settings above take precedence over its matching fields.
 	Engine delivery.Config
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed (none by default).
+	TrustedProxies []netip.Prefix
+	// PublicURL is where users reach Herald, e.g. https://herald.example.com
+	// ("": not set). An https URL makes cookies Secure and sends HSTS.
+	PublicURL string
+	// The HTTP server's timeouts: for a request's headers, for a whole
+	// request (a client trickling its body is cut off), and for an idle
+	// kept-alive connection.
+	HeaderTimeout, WholeRequestTimeout, IdleTimeout time.Duration
+	// Limits guard logins: throttling and concurrent password checks
+	// (zero fields: directory.DefaultLimits).
+	Limits directory.Limits
 }
 
 // DefaultRetrySchedule is CONTRACT 1.3's: immediately, then 5 s ... 24 h.
@@ -65,7 +82,24 @@ func DefaultConfig() Config {
 		RetrySchedule:     DefaultRetrySchedule,
 		RequestTimeout:    15 * time.Second,
 		DeliveryRetention: 30 * 24 * time.Hour,
+
+		HeaderTimeout:       10 * time.Second,
+		WholeRequestTimeout: 60 * time.Second,
+		IdleTimeout:         120 * time.Second,
 	}
+}
+
+// ParsePublicURL checks a public_url setting: empty, or an absolute http or
+// https URL with a host.
+func ParsePublicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("public_url: %q is not an absolute http:// or https:// URL like https://herald.example.com", s)
+	}
+	return s, nil
 }
 
 // ParseRetrySchedule reads a comma-separated list of durations ("0,5s,30s").
@@ -135,7 +169,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)
 	}
 	engine := delivery.New(db, box, ecfg, log)
-	dir := directory.New(db, box, engine, log)
+	dir := directory.New(db, box, engine, log, cfg.Limits)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "herald_password_checks_total",
+		Help: "Passwords checked against their hash (logins and password changes).",
+	}, func() float64 { return float64(dir.PasswordChecks()) }))
 	// Of several instances starting at once, one migrates and creates the
 	// admin; the others wait, then find both done.
 	var created bool
@@ -164,7 +202,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else if created {
 		log.Info("created user admin with the password from admin_password")
 	}
-	handler, err := server.New(dir, reg, log)
+	handler, err := server.New(dir, reg, log, box, server.Options{
+		Edge:      web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
+		PublicURL: cfg.PublicURL,
+	})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -245,8 +286,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	var fresh freshConns
 	srv := &http.Server{
 		Handler:           a.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: a.Config.HeaderTimeout,
+		ReadTimeout:       a.Config.WholeRequestTimeout,
+		WriteTimeout:      a.Config.WholeRequestTimeout,
+		IdleTimeout:       a.Config.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		ConnState:         fresh.track,
 	}

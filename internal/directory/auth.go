@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/password"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -20,24 +19,9 @@ const SessionTTL = 7 * 24 * time.Hour
 // Token prefixes tell API tokens from station tokens at a glance, and let
 // secret scanners recognise them.
 const (
-	apiTokenPrefix    = "hrld_"
-	workerTokenPrefix = "hrldw_"
+	apiTokenPrefix     = "hrld_"
+	stationTokenPrefix = "hrldw_"
 )
-
-// Login throttling: after userFreeFailures failed logins for one username
-// (or ipFreeFailures from one address) each further attempt must wait
-// twice as long as the last, up to maxLoginDelay. Failures are forgotten an
-// hour after the last one.
-const (
-	userFreeFailures = 5
-	ipFreeFailures   = 20
-	maxLoginDelay    = 15 * time.Minute
-	failureMemory    = time.Hour
-)
-
-// dummyHash is verified when the username is unknown, so a login takes as
-// long for a missing user as for a wrong password.
-var dummyHash = password.Hash("not a real password")
 
 func newSecret(prefix string) (secret, hash string) {
 	secret = prefix + strings.ToLower(rand.Text())
@@ -47,81 +31,6 @@ func newSecret(prefix string) (secret, hash string) {
 func hashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
-}
-
-// Login checks a username and password and starts a session. It returns
-// the user and the session token for the cookie.
-// Returns EUNAUTHORIZED for wrong credentials and ETOOMANY when throttled.
-func (s *Service) Login(ctx context.Context, username, pw, clientIP string) (herald.User, string, error) {
-	keys := []struct {
-		key  string
-		free int
-	}{{"user:" + username, userFreeFailures}, {"ip:" + clientIP, ipFreeFailures}}
-	var u herald.User
-	var hash string
-	err := s.db.View(ctx, func(tx *store.Tx) error {
-		for _, k := range keys {
-			n, last, err := tx.LoginFailures(ctx, k.key)
-			if err != nil {
-				return err
-			}
-			if wait := loginDelay(n, k.free, last, tx.Now); wait > 0 {
-				return herald.Errorf(herald.ETOOMANY, "too many failed logins; try again in %s", wait.Round(time.Second))
-			}
-		}
-		var err error
-		u, err = tx.UserByUsername(ctx, username)
-		if err == nil {
-			hash, err = tx.PasswordHash(ctx, u.ID)
-		}
-		if herald.ErrorCode(err) == herald.ENOTFOUND {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		return herald.User{}, "", err
-	}
-	if hash == "" {
-		password.Verify(dummyHash, pw)
-	}
-	if hash == "" || !password.Verify(hash, pw) {
-		err := s.db.Update(ctx, func(tx *store.Tx) error {
-			for _, k := range keys {
-				if err := tx.RecordLoginFailure(ctx, k.key); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return herald.User{}, "", err
-		}
-		s.log.Warn("failed login", "username", username, "ip", clientIP)
-		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
-	}
-	token, tokenHash := newSecret("")
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.ClearLoginFailures(ctx, keys[0].key); err != nil {
-			return err
-		}
-		if err := tx.DeleteExpiredSessions(ctx); err != nil {
-			return err
-		}
-		return tx.CreateSession(ctx, tokenHash, u.ID, tx.Now.Add(SessionTTL))
-	})
-	return u, token, err
-}
-
-// loginDelay returns how long to wait before the next attempt after n
-// failures, the last at last.
-func loginDelay(n, free int, last, now time.Time) time.Duration {
-	if n < free || now.Sub(last) > failureMemory {
-		return 0
-	}
-	delay := time.Second << min(n-free, 20)
-	delay = min(delay, maxLoginDelay)
-	return last.Add(delay).Sub(now)
 }
 
 // Logout ends a session. Ending an unknown session is not an error.
@@ -139,12 +48,14 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 		return Actor{}, nil
 	}
 	var a Actor
+	var st herald.StationToken
 	err := s.db.View(ctx, func(tx *store.Tx) error {
 		var p store.Principal
 		var err error
 		switch {
-		case strings.HasPrefix(bearer, workerTokenPrefix):
-			a.Worker, err = tx.WorkerByToken(ctx, hashSecret(bearer))
+		case strings.HasPrefix(bearer, stationTokenPrefix):
+			st, err = tx.StationByToken(ctx, hashSecret(bearer))
+			a.Worker = st.Worker
 			return err
 		case bearer != "":
 			p, err = tx.APITokenPrincipal(ctx, hashSecret(bearer))
@@ -152,15 +63,21 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 			p, err = tx.SessionPrincipal(ctx, hashSecret(sessionToken))
 		}
 		a = Actor{UserID: p.UserID, Username: p.Username, IsAdmin: p.IsAdmin}
+		if bearer == "" {
+			a.session = hashSecret(sessionToken)
+		}
 		return err
 	})
 	if err != nil {
 		return Actor{}, err
 	}
+	if a.Worker != "" {
+		s.touchStationToken(ctx, st)
+	}
 	return a, nil
 }
 
-// NewToken is an API or station token as created: Token is shown once.
+// NewToken is an API token as created: Token is shown once.
 type NewToken struct {
 	herald.APIToken
 	Token string `json:"token"`
@@ -169,7 +86,7 @@ type NewToken struct {
 // CreateAPIToken makes a personal API token for a user. Admins, or the user
 // themself. Returns ENOTFOUND or EINVALID (name).
 func (s *Service) CreateAPIToken(ctx context.Context, a Actor, username, name string) (NewToken, error) {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return NewToken{}, err
 	}
 	name = strings.TrimSpace(name)
@@ -196,7 +113,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, a Actor, username, name st
 // ListAPITokens lists a user's API tokens without secrets. Admins, or the
 // user themself. Returns ENOTFOUND.
 func (s *Service) ListAPITokens(ctx context.Context, a Actor, username string) ([]herald.APIToken, error) {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return nil, err
 	}
 	var tokens []herald.APIToken
@@ -214,7 +131,7 @@ func (s *Service) ListAPITokens(ctx context.Context, a Actor, username string) (
 // DeleteAPIToken revokes a user's API token. Admins, or the user themself.
 // Returns ENOTFOUND.
 func (s *Service) DeleteAPIToken(ctx context.Context, a Actor, username string, id int64) error {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
@@ -224,22 +141,6 @@ func (s *Service) DeleteAPIToken(ctx context.Context, a Actor, username string, 
 		}
 		return tx.DeleteAPIToken(ctx, u.ID, id)
 	})
-}
-
-// CreateWorkerToken makes a token for a provisioning station. Admins only.
-// Returns EINVALID (station name).
-func (s *Service) CreateWorkerToken(ctx context.Context, a Actor, worker string) (string, error) {
-	if err := requireAdmin(a); err != nil {
-		return "", err
-	}
-	if err := validateWorker(worker); err != nil {
-		return "", err
-	}
-	secret, hash := newSecret(workerTokenPrefix)
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.CreateWorkerToken(ctx, worker, hash)
-	})
-	return secret, err
 }
 
 // Bootstrap creates the admin group and the admin user on an empty
@@ -253,7 +154,10 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (created 
 	} else if err := validatePassword("admin_password", pw); err != nil {
 		return false, "", err
 	}
-	hash := password.Hash(pw)
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return false, "", err
+	}
 	system := Actor{}
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		n, err := tx.CountUsers(ctx)

@@ -2,12 +2,15 @@ package directory
 
 import "github.com/heraldhq/herald"
 
-// Authorization rules, one function per kind of action, so each decision is
-// made in exactly one place. Anonymous callers get EUNAUTHORIZED (log in);
+// Authorization rules, one function per kind of caller, so each decision is
+// made in exactly one place. Every HTTP route declares one of them and is
+// checked against it before its handler reads anything (internal/web); the
+// directory's methods check again, as a second line, with what the request
+// said (e.g. whose job it is). Anonymous callers get EUNAUTHORIZED (log in);
 // authenticated callers without the right get EFORBIDDEN.
 
-// requireUser allows any logged-in user; stations are not users.
-func requireUser(a Actor) error {
+// RequireUser allows any logged-in user; stations are not users.
+func RequireUser(a Actor) error {
 	if a.Anonymous() {
 		return errLogin
 	}
@@ -17,9 +20,9 @@ func requireUser(a Actor) error {
 	return nil
 }
 
-// requireAdmin allows admins only.
-func requireAdmin(a Actor) error {
-	if err := requireUser(a); err != nil {
+// RequireAdmin allows admins only.
+func RequireAdmin(a Actor) error {
+	if err := RequireUser(a); err != nil {
 		return err
 	}
 	if !a.IsAdmin {
@@ -28,9 +31,9 @@ func requireAdmin(a Actor) error {
 	return nil
 }
 
-// requireSelfOrAdmin allows admins, and a user acting on their own account.
-func requireSelfOrAdmin(a Actor, username string) error {
-	if err := requireUser(a); err != nil {
+// RequireSelfOrAdmin allows admins, and a user acting on their own account.
+func RequireSelfOrAdmin(a Actor, username string) error {
+	if err := RequireUser(a); err != nil {
 		return err
 	}
 	if !a.IsAdmin && a.Username != username {
@@ -39,16 +42,17 @@ func requireSelfOrAdmin(a Actor, username string) error {
 	return nil
 }
 
-// requireWorker allows a station token, for its own station name.
-func requireWorker(a Actor, worker string) error {
+// RequireStation allows a station token, for its own station name (any
+// station when station is "").
+func RequireStation(a Actor, station string) error {
 	if a.Anonymous() {
 		return herald.Errorf(herald.EUNAUTHORIZED, "this call needs a provisioning station token (Authorization: Bearer)")
 	}
 	if a.Worker == "" {
 		return herald.Errorf(herald.EFORBIDDEN, "this call is for provisioning stations; use a station token from POST /api/v1/worker/token")
 	}
-	if worker != "" && a.Worker != worker {
-		return herald.Errorf(herald.EFORBIDDEN, "this token belongs to station %q, not %q", a.Worker, worker)
+	if station != "" && a.Worker != station {
+		return herald.Errorf(herald.EFORBIDDEN, "this token belongs to station %q, not %q", a.Worker, station)
 	}
 	return nil
 }

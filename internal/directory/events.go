@@ -125,7 +125,7 @@ func ensureAdminLeft(ctx context.Context, tx *store.Tx) error {
 
 // ListEvents returns up to limit events after seq, in commit order. Admins only.
 func (s *Service) ListEvents(ctx context.Context, a Actor, after int64, limit int) ([]herald.Event, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
 	var events []herald.Event
@@ -140,7 +140,7 @@ func (s *Service) ListEvents(ctx context.Context, a Actor, after int64, limit in
 // RecentEvents returns up to limit events before seq (0 for the newest),
 // newest first. Admins only.
 func (s *Service) RecentEvents(ctx context.Context, a Actor, before int64, limit int) ([]herald.Event, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
 	var events []herald.Event

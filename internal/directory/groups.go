@@ -10,7 +10,7 @@ import (
 
 // ListGroups returns every group, sorted by name. Admins only.
 func (s *Service) ListGroups(ctx context.Context, a Actor) ([]herald.Group, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
 	var groups []herald.Group
@@ -23,7 +23,7 @@ func (s *Service) ListGroups(ctx context.Context, a Actor) ([]herald.Group, erro
 
 // GetGroup returns one group. Admins only. Returns ENOTFOUND.
 func (s *Service) GetGroup(ctx context.Context, a Actor, name string) (herald.Group, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Group{}, err
 	}
 	var g store.GroupRow
@@ -38,7 +38,7 @@ func (s *Service) GetGroup(ctx context.Context, a Actor, name string) (herald.Gr
 // then user_modified for each member. Admins only.
 // Returns EINVALID (bad name, unknown member) or ECONFLICT (name taken).
 func (s *Service) CreateGroup(ctx context.Context, a Actor, in herald.Group) (herald.Group, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Group{}, err
 	}
 	if err := validateName("name", in.Name); err != nil {
@@ -51,7 +51,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in herald.Group) (he
 			return err
 		}
 		if _, err := tx.GroupIDByName(ctx, in.Name); err == nil {
-			return herald.Errorf(herald.ECONFLICT, "name: a group named %q already exists", in.Name)
+			return herald.FieldErrorf(herald.ECONFLICT, "name", "a group named %q already exists", in.Name)
 		}
 		snap, err := takeSnapshot(ctx, tx, memberIDs)
 		if err != nil {
@@ -92,7 +92,7 @@ type GroupChange struct {
 // Returns ENOTFOUND, EINVALID (bad name, unknown member, no admin left) or
 // ECONFLICT (new name taken).
 func (s *Service) UpdateGroup(ctx context.Context, a Actor, name string, ch GroupChange) (herald.Group, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Group{}, err
 	}
 	if ch.Name != nil {
@@ -120,7 +120,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, name string, ch Grou
 		if ch.Name != nil && *ch.Name != g.Name {
 			newName = *ch.Name
 			if _, err := tx.GroupIDByName(ctx, newName); err == nil {
-				return herald.Errorf(herald.ECONFLICT, "name: a group named %q already exists", newName)
+				return herald.FieldErrorf(herald.ECONFLICT, "name", "a group named %q already exists", newName)
 			}
 		}
 		if ch.IsAdmin != nil {
@@ -145,7 +145,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, group, username str
 }
 
 func (s *Service) changeMembers(ctx context.Context, a Actor, group, username string, add bool) (herald.Group, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Group{}, err
 	}
 	var out herald.Group
@@ -160,7 +160,7 @@ func (s *Service) changeMembers(ctx context.Context, a Actor, group, username st
 		}
 		u, err := tx.UserByUsername(ctx, username)
 		if add && herald.ErrorCode(err) == herald.ENOTFOUND {
-			return herald.Errorf(herald.EINVALID, "username: no user named %q", username)
+			return herald.Invalid("username", "no user named %q", username)
 		}
 		if err != nil {
 			return err
@@ -184,7 +184,7 @@ func (s *Service) changeMembers(ctx context.Context, a Actor, group, username st
 // and user_modified for its former members. Admins only.
 // Returns ENOTFOUND or EINVALID (no admin left).
 func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
@@ -262,7 +262,7 @@ func resolveMembers(ctx context.Context, tx *store.Tx, usernames []string) ([]in
 	for _, name := range normalizeNames(usernames) {
 		u, err := tx.UserByUsername(ctx, name)
 		if herald.ErrorCode(err) == herald.ENOTFOUND {
-			return nil, herald.Errorf(herald.EINVALID, "members: no user named %q", name)
+			return nil, herald.Invalid("members", "no user named %q", name)
 		}
 		if err != nil {
 			return nil, err

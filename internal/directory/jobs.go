@@ -12,7 +12,7 @@ import (
 // station. Admins, or the user for themself.
 // Returns ENOTFOUND (user) or EINVALID (station name).
 func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker string) (int64, error) {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return 0, err
 	}
 	if err := validateWorker(worker); err != nil {
@@ -33,7 +33,7 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker strin
 // GetJob returns a job. Admins, or the user the job is for.
 // Returns ENOTFOUND.
 func (s *Service) GetJob(ctx context.Context, a Actor, id int64) (herald.Job, error) {
-	if err := requireUser(a); err != nil {
+	if err := RequireUser(a); err != nil {
 		return herald.Job{}, err
 	}
 	var j herald.Job
@@ -44,7 +44,7 @@ func (s *Service) GetJob(ctx context.Context, a Actor, id int64) (herald.Job, er
 	if err != nil {
 		return herald.Job{}, err
 	}
-	if err := requireSelfOrAdmin(a, j.Username); err != nil {
+	if err := RequireSelfOrAdmin(a, j.Username); err != nil {
 		// Do not tell other users which job ids exist.
 		return herald.Job{}, herald.Errorf(herald.ENOTFOUND, "no provisioning job with id %d", id)
 	}
@@ -58,7 +58,7 @@ func (s *Service) TakeJob(ctx context.Context, a Actor, worker string) (herald.J
 	if worker == "" {
 		return herald.Job{}, herald.User{}, invalid("worker", "is required (?worker=NAME)")
 	}
-	if err := requireWorker(a, worker); err != nil {
+	if err := RequireStation(a, worker); err != nil {
 		return herald.Job{}, herald.User{}, err
 	}
 	var j herald.Job
@@ -92,7 +92,7 @@ type JobResult struct {
 // Returns ENOTFOUND, ECONFLICT (job not running) or EINVALID (bad key; the
 // job stays running so the station can report again).
 func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult) error {
-	if err := requireWorker(a, ""); err != nil {
+	if err := RequireStation(a, ""); err != nil {
 		return err
 	}
 	if err := validateText("serial", r.Serial, 64); err != nil {
@@ -143,7 +143,7 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 // ListJobs returns a user's latest provisioning jobs, newest first.
 // Admins, or the user themself. Returns ENOTFOUND.
 func (s *Service) ListJobs(ctx context.Context, a Actor, username string) ([]herald.Job, error) {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return nil, err
 	}
 	var jobs []herald.Job

@@ -8,8 +8,10 @@ package directory
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/password"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -20,6 +22,12 @@ type Service struct {
 	box    *secretbox.Box
 	tester WebhookTester
 	log    *slog.Logger
+	limits Limits
+	// hasher bounds the password hashes and checks running at once.
+	hasher *password.Gate
+	// lastLoginPrune is when logins last pruned throttling counts (Unix
+	// microseconds).
+	lastLoginPrune atomic.Int64
 }
 
 // WebhookTester sends a webhook_test request at once (the delivery engine).
@@ -28,9 +36,11 @@ type WebhookTester interface {
 }
 
 // New returns a directory over db. box seals webhook secrets; tester sends
-// test requests.
-func New(db *store.DB, box *secretbox.Box, tester WebhookTester, log *slog.Logger) *Service {
-	return &Service{db: db, box: box, tester: tester, log: log}
+// test requests; limits guard logins (zero fields: DefaultLimits).
+func New(db *store.DB, box *secretbox.Box, tester WebhookTester, log *slog.Logger, limits Limits) *Service {
+	limits = limits.withDefaults()
+	return &Service{db: db, box: box, tester: tester, log: log, limits: limits,
+		hasher: password.NewGate(limits.Hashing, limits.HashWait)}
 }
 
 // Actor is who makes a request: a user (possibly an admin), a provisioning
@@ -41,6 +51,9 @@ type Actor struct {
 	IsAdmin  bool
 	// Worker is set, and the user fields are empty, for a station token.
 	Worker string
+	// session is the hash of the session token the actor came with, ""
+	// for a bearer token: a password change keeps this session.
+	session string
 }
 
 // Anonymous reports whether the actor is not authenticated at all.

@@ -1,5 +1,87 @@
 package directory
 
+import (
+	"context"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// NewStationToken is a station token as created: Token is shown once.
+type NewStationToken struct {
+	herald.StationToken
+	Token string `json:"token"`
+}
+
+// stationTouchEvery is how stale a station token's last_used_at may get:
+// recording every use would be a write per call.
+const stationTouchEvery = time.Minute
+
+// CreateStationToken makes a token for a provisioning station, valid until
+// expires (nil: until revoked). Admins only.
+// Returns EINVALID (station name, an expiry in the past).
+func (s *Service) CreateStationToken(ctx context.Context, a Actor, station string, expires *time.Time) (NewStationToken, error) {
+	if err := RequireAdmin(a); err != nil {
+		return NewStationToken{}, err
+	}
+	if err := validateWorker(station); err != nil {
+		return NewStationToken{}, err
+	}
+	if expires != nil {
+		t := expires.UTC().Truncate(time.Microsecond)
+		if !t.After(s.db.Now()) {
+			return NewStationToken{}, invalid("expires_at", "is in the past")
+		}
+		expires = &t
+	}
+	secret, hash := newSecret(stationTokenPrefix)
+	var t NewStationToken
+	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+		t.StationToken, err = tx.CreateStationToken(ctx, station, hash, expires)
+		return err
+	})
+	t.Token = secret
+	return t, err
+}
+
+// ListStationTokens lists every station token without secrets, expired
+// ones included. Admins only.
+func (s *Service) ListStationTokens(ctx context.Context, a Actor) ([]herald.StationToken, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, err
+	}
+	var tokens []herald.StationToken
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		tokens, err = tx.ListStationTokens(ctx)
+		return err
+	})
+	return tokens, err
+}
+
+// RevokeStationToken deletes a station token: the next call with it is
+// refused. Admins only. Returns ENOTFOUND.
+func (s *Service) RevokeStationToken(ctx context.Context, a Actor, id int64) error {
+	if err := RequireAdmin(a); err != nil {
+		return err
+	}
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		return tx.DeleteStationToken(ctx, id)
+	})
+}
+
+// touchStationToken records that t was used, at most once a minute. A
+// failure to record it does not fail the call.
+func (s *Service) touchStationToken(ctx context.Context, t herald.StationToken) {
+	if t.LastUsedAt != nil && s.db.Now().Sub(*t.LastUsedAt) < stationTouchEvery {
+		return
+	}
+	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.TouchStationToken(ctx, t.ID) })
+	if err != nil {
+		s.log.Warn("record station token use", "station", t.Worker, "err", err)
+	}
+}
+
 // CheckWorker decides whether a may act as the provisioning station named
 // worker: only a station token made for that name may. Herald keeps no
 // record of stations beyond their tokens, so this check is all that
@@ -7,11 +89,11 @@ package directory
 // Returns EUNAUTHORIZED (no credential), EFORBIDDEN (not a station token,
 // or another station's) or EINVALID (no name).
 func (s *Service) CheckWorker(a Actor, worker string) error {
-	if err := requireWorker(a, ""); err != nil {
+	if err := RequireStation(a, ""); err != nil {
 		return err
 	}
 	if worker == "" {
 		return invalid("worker", "is required (the station's name, as its token was created for)")
 	}
-	return requireWorker(a, worker)
+	return RequireStation(a, worker)
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/keys"
-	"github.com/heraldhq/herald/internal/password"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -33,7 +32,7 @@ type UserChange struct {
 
 // ListUsers returns every user, sorted by username. Admins only.
 func (s *Service) ListUsers(ctx context.Context, a Actor) ([]herald.User, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
 	var users []herald.User
@@ -47,7 +46,7 @@ func (s *Service) ListUsers(ctx context.Context, a Actor) ([]herald.User, error)
 // GetUser returns one user. Admins, or the user themself.
 // Returns ENOTFOUND if there is no such user.
 func (s *Service) GetUser(ctx context.Context, a Actor, username string) (herald.User, error) {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return herald.User{}, err
 	}
 	var u herald.User
@@ -61,7 +60,7 @@ func (s *Service) GetUser(ctx context.Context, a Actor, username string) (herald
 // Me returns the logged-in user. Returns EUNAUTHORIZED for anonymous
 // callers and EFORBIDDEN for stations, which have no profile.
 func (s *Service) Me(ctx context.Context, a Actor) (herald.User, error) {
-	if err := requireUser(a); err != nil {
+	if err := RequireUser(a); err != nil {
 		return herald.User{}, err
 	}
 	return s.GetUser(ctx, a, a.Username)
@@ -70,7 +69,7 @@ func (s *Service) Me(ctx context.Context, a Actor) (herald.User, error) {
 // UsernameAvailable returns nil if username is valid and free, EINVALID
 // otherwise. Admins only.
 func (s *Service) UsernameAvailable(ctx context.Context, a Actor, username string) error {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	if err := validateName("username", username); err != nil {
@@ -79,7 +78,7 @@ func (s *Service) UsernameAvailable(ctx context.Context, a Actor, username strin
 	return s.db.View(ctx, func(tx *store.Tx) error {
 		taken, err := tx.UsernameTaken(ctx, username)
 		if err == nil && taken {
-			err = herald.Errorf(herald.EINVALID, "username: %q is taken", username)
+			err = herald.Invalid("username", "%q is taken", username)
 		}
 		return err
 	})
@@ -88,7 +87,7 @@ func (s *Service) UsernameAvailable(ctx context.Context, a Actor, username strin
 // CreateUser adds a user and fires user_created. Admins only.
 // Returns EINVALID for bad input and ECONFLICT for a taken username or email.
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.User, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.User{}, err
 	}
 	u := herald.User{
@@ -106,7 +105,10 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 		if err := validatePassword("password", in.Password); err != nil {
 			return u, err
 		}
-		hash = password.Hash(in.Password)
+		var err error
+		if hash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return u, err
+		}
 	}
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.CreateUser(ctx, &u, hash); err != nil {
@@ -117,7 +119,8 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 	return u, err
 }
 
-// validateProfile checks and normalises the fields a user may edit.
+// validateProfile checks and normalises the fields a user may edit. Package
+// keys already names the field of a bad key.
 func validateProfile(u *herald.User) error {
 	for _, f := range []struct {
 		name, value string
@@ -135,7 +138,7 @@ func validateProfile(u *herald.User) error {
 	u.SSHKey = strings.TrimSpace(u.SSHKey)
 	if u.SSHKey != "" {
 		if _, err := keys.ParseSSH(u.SSHKey); err != nil {
-			return herald.Errorf(herald.EINVALID, "%s", err.Error())
+			return err
 		}
 	}
 	u.PGPKey = strings.TrimSpace(u.PGPKey)
@@ -144,13 +147,13 @@ func validateProfile(u *herald.User) error {
 		// user copy it from elsewhere.
 		k, err := keys.ParsePGP(u.PGPKey)
 		if err != nil {
-			return herald.Errorf(herald.EINVALID, "%s", err.Error())
+			return err
 		}
 		u.PGPCertID = k.Fingerprint
 	}
 	fpr, err := keys.CheckPGP(u.PGPKey, u.PGPCertID)
 	if err != nil {
-		return herald.Errorf(herald.EINVALID, "%s", err.Error())
+		return err
 	}
 	u.PGPCertID = fpr
 	return nil
@@ -161,7 +164,7 @@ func validateProfile(u *herald.User) error {
 // themself for everything but groups.
 // Returns ENOTFOUND, EINVALID, ECONFLICT (email taken) or EFORBIDDEN.
 func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch UserChange) (herald.User, error) {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return herald.User{}, err
 	}
 	var u herald.User
@@ -197,7 +200,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch U
 		if ch.Groups != nil {
 			want := normalizeNames(*ch.Groups)
 			if !slices.Equal(want, before.Groups) && !a.IsAdmin {
-				return herald.Errorf(herald.EFORBIDDEN, "groups: only admins may change group membership")
+				return herald.FieldErrorf(herald.EFORBIDDEN, "groups", "only admins may change group membership")
 			}
 			if changedGroups, err = setUserGroups(ctx, tx, u.ID, before.Groups, want); err != nil {
 				return err
@@ -247,7 +250,7 @@ func setUserGroups(ctx context.Context, tx *store.Tx, userID int64, have, want [
 		}
 		gid, err := tx.GroupIDByName(ctx, name)
 		if herald.ErrorCode(err) == herald.ENOTFOUND {
-			return nil, herald.Errorf(herald.EINVALID, "groups: no group named %q", name)
+			return nil, herald.Invalid("groups", "no group named %q", name)
 		}
 		if err != nil {
 			return nil, err
@@ -278,7 +281,7 @@ func setUserGroups(ctx context.Context, tx *store.Tx, userID int64, have, want [
 // nobody: the user is gone). Admins only. The last admin cannot be deleted.
 // Returns ENOTFOUND or EINVALID.
 func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) error {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
@@ -311,41 +314,73 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) erro
 	})
 }
 
-// SetPassword changes a user's password; when an admin sets someone else's,
-// that user's sessions end.
-// Admins may set anyone's; a user may set their own with the old password.
-// Returns EINVALID (short password, wrong old password) or EFORBIDDEN.
+// SetPassword changes a user's password. Admins may set anyone's; a user
+// may set their own with the old password. A password changed by its
+// owner ends their other sessions (the one that changed it stays); one set
+// by an admin for someone else ends all of that user's sessions.
+// Returns EINVALID (short password, wrong old password), EFORBIDDEN,
+// ENOTFOUND, ETOOMANY (too many password checks at once) or ECONFLICT (the
+// password changed meanwhile).
 func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPassword, newPassword string) error {
-	if err := requireSelfOrAdmin(a, username); err != nil {
+	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return err
 	}
 	if err := validatePassword("new_password", newPassword); err != nil {
 		return err
 	}
-	hash := password.Hash(newPassword)
+	// The old password is checked outside any transaction (a check takes
+	// tens of milliseconds); the change then applies only if the hash it
+	// was checked against is still the one stored.
+	var oldHash string
+	if !a.IsAdmin {
+		if oldPassword == "" {
+			return invalid("old_password", "is required to change your own password")
+		}
+		if len(oldPassword) > maxPasswordBytes {
+			return invalid("old_password", "is not your current password")
+		}
+		err := s.db.View(ctx, func(tx *store.Tx) error {
+			u, err := tx.UserByUsername(ctx, username)
+			if err == nil {
+				oldHash, err = tx.PasswordHash(ctx, u.ID)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		ok, err := s.hasher.Verify(ctx, oldHash, oldPassword)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return invalid("old_password", "is not your current password")
+		}
+	}
+	hash, err := s.hasher.Hash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
 		u, err := tx.UserByUsername(ctx, username)
 		if err != nil {
 			return err
 		}
 		if !a.IsAdmin {
-			old, err := tx.PasswordHash(ctx, u.ID)
+			now, err := tx.PasswordHash(ctx, u.ID)
 			if err != nil {
 				return err
 			}
-			if oldPassword == "" {
-				return herald.Errorf(herald.EINVALID, "old_password: is required to change your own password")
-			}
-			if !password.Verify(old, oldPassword) {
-				return herald.Errorf(herald.EINVALID, "old_password: is not your current password")
+			if now != oldHash {
+				return herald.Errorf(herald.ECONFLICT, "the password was changed meanwhile; try again")
 			}
 		}
 		if err := tx.SetPasswordHash(ctx, u.ID, hash); err != nil {
 			return err
 		}
 		if a.UserID == u.ID {
-			// They proved they know the old password; keep them logged in.
-			return nil
+			// Whoever else was logged in as them is out; they stay.
+			return tx.DeleteUserSessionsExcept(ctx, u.ID, a.session)
 		}
 		// Someone else reset it: whoever was logged in as them is out.
 		return tx.DeleteUserSessions(ctx, u.ID)

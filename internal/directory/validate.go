@@ -104,7 +104,7 @@ func validateWorker(s string) error {
 }
 
 func invalid(field, format string, args ...any) error {
-	return herald.Errorf(herald.EINVALID, field+": "+format, args...)
+	return herald.Invalid(field, format, args...)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

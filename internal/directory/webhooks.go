@@ -126,7 +126,7 @@ func (s *Service) open(w herald.Webhook) (herald.Webhook, error) {
 
 // ListWebhooks returns every webhook with its secrets.
 func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
 	var hooks []herald.Webhook
@@ -144,7 +144,7 @@ func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, 
 
 // GetWebhook returns one webhook. Returns ENOTFOUND.
 func (s *Service) GetWebhook(ctx context.Context, a Actor, id int64) (herald.Webhook, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
 	var w herald.Webhook
@@ -160,7 +160,7 @@ func (s *Service) GetWebhook(ctx context.Context, a Actor, id int64) (herald.Web
 
 // CreateWebhook adds a webhook with a new signing secret. Returns EINVALID.
 func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (herald.Webhook, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
 	if err := in.validate(); err != nil {
@@ -183,7 +183,7 @@ func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (
 // UpdateWebhook replaces a webhook's settings; its signing secret stays.
 // Returns ENOTFOUND or EINVALID.
 func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in WebhookInput) (herald.Webhook, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
 	if err := in.validate(); err != nil {
@@ -195,7 +195,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in Webho
 // SetWebhookEnabled turns a webhook on or off. A disabled webhook gets no
 // new deliveries but finishes those it was given. Returns ENOTFOUND.
 func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enabled bool) (herald.Webhook, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
 	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
@@ -207,7 +207,7 @@ func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enab
 // RotateSecret gives a webhook a new signing secret; the old one keeps
 // signing beside it for 24 hours. Returns ENOTFOUND.
 func (s *Service) RotateSecret(ctx context.Context, a Actor, id int64) (herald.Webhook, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
 	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
@@ -242,7 +242,7 @@ func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*hera
 // DeleteWebhook deletes a webhook; its unfinished deliveries are dropped,
 // and the log says how many. Returns ENOTFOUND.
 func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	var dropped int
@@ -258,7 +258,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 
 // TestWebhook sends webhook_test now and returns the attempt. Returns ENOTFOUND.
 func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.Attempt, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return herald.Attempt{}, err
 	}
 	var w herald.Webhook
@@ -278,7 +278,7 @@ var deliveryStatuses = []string{herald.DeliveryPending, herald.DeliveryRetrying,
 // ListDeliveries returns a webhook's deliveries, newest first.
 // Returns ENOTFOUND or EINVALID (status).
 func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, status string, before int64, limit int) ([]herald.Delivery, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
 	if status != "" && !slices.Contains(deliveryStatuses, status) {
@@ -315,7 +315,7 @@ type DeliveryRequest struct {
 // GetDelivery returns one delivery with its request and attempts.
 // Returns ENOTFOUND.
 func (s *Service) GetDelivery(ctx context.Context, a Actor, webhookID, id int64) (DeliveryDetail, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return DeliveryDetail{}, err
 	}
 	var d DeliveryDetail
@@ -360,7 +360,7 @@ func maskedRequest(w herald.Webhook, d herald.Delivery, payload []byte, attempts
 // Redeliver queues a delivery again with a fresh retry schedule.
 // Returns ENOTFOUND or ECONFLICT (being sent right now).
 func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) error {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
@@ -372,7 +372,7 @@ func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) e
 // that its triggers match, and returns how many. Returns ENOTFOUND or
 // EINVALID (a time in the future).
 func (s *Service) Replay(ctx context.Context, a Actor, webhookID int64, since time.Time) (int, error) {
-	if err := requireAdmin(a); err != nil {
+	if err := RequireAdmin(a); err != nil {
 		return 0, err
 	}
 	if since.After(s.db.Now()) {

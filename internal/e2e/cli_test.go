@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The admin commands work on the configured database: add a user with a
@@ -57,11 +58,42 @@ func TestCLICommands(t *testing.T) {
 	if !strings.HasPrefix(token, "hrld_") {
 		t.Fatalf("token create printed %q", token)
 	}
+	// Station tokens: made, listed (without secrets), one revoked.
+	expires := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	station1 := strings.TrimSpace(must("", "token", "station", "create", "--expires-at", expires, "station1"))
+	station2 := strings.TrimSpace(must("", "token", "station", "create", "station2"))
+	for _, tok := range []string{station1, station2} {
+		if !strings.HasPrefix(tok, "hrldw_") {
+			t.Fatalf("token station create printed %q", tok)
+		}
+	}
+	stations := must("", "token", "station", "list")
+	if !containsAll(stations, "ID", "STATION", "EXPIRES", "LAST USED", "station1", expires, "station2", "never") ||
+		strings.Contains(stations, station1) || strings.Contains(stations, station2) {
+		t.Fatalf("token station list: %s", stations)
+	}
+	if out, err := herald("", "token", "station", "create", "--expires-at", "2001-01-01T00:00:00Z", "station3"); err == nil || !strings.Contains(err.Error(), "expires_at") {
+		t.Fatalf("a station token expiring in the past: %q %v", out, err)
+	}
+	var station2ID string
+	for _, line := range strings.Split(stations, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "station2" {
+			station2ID = f[0]
+		}
+	}
+	if out := must("", "token", "station", "revoke", station2ID); !strings.Contains(out, "revoked") {
+		t.Fatalf("token station revoke: %q", out)
+	}
+	if _, err := herald("", "token", "station", "revoke", station2ID); err == nil || !strings.Contains(err.Error(), "no station token") {
+		t.Fatalf("revoking twice: %v", err)
+	}
 
 	// The server sees what the commands did.
 	s := startServerOn(t, database)
 	s.login("cliuser", "cli-pass-2")
 	s.anon().expect(http.StatusUnauthorized, "POST", "/api/v1/auth", map[string]string{"username": "cliuser", "password": "cli-pass-1"}, nil)
+	s.withToken(station1).expect(http.StatusNoContent, "GET", "/api/v1/worker/job?worker=station1", nil, nil)
+	s.withToken(station2).expect(http.StatusUnauthorized, "GET", "/api/v1/worker/job?worker=station2", nil, nil)
 	var me user
 	s.withToken(token).expect(http.StatusOK, "GET", "/api/v1/me", nil, &me)
 	if me.Username != "cliuser" || !me.IsAdmin {

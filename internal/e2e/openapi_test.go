@@ -278,10 +278,24 @@ func openAPISession(t *testing.T, s *testServer, sc *specChecker, rc *receiver) 
 	sc.call("delete a missing group", admin, 404, "DELETE", "/api/v1/group/ops", nil, nil)
 
 	// Provisioning with real keys.
-	var wtok struct {
+	var wtok, wtok3 struct {
+		ID    int64  `json:"id"`
 		Token string `json:"token"`
 	}
 	sc.call("create station token", admin, 201, "POST", "/api/v1/worker/token", map[string]string{"worker": "station1"}, &wtok)
+	sc.call("create station token with an expiry", admin, 201, "POST", "/api/v1/worker/token", map[string]any{
+		"worker": "station3", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+	}, &wtok3)
+	sc.call("create station token expiring in the past", admin, 400, "POST", "/api/v1/worker/token", map[string]any{
+		"worker": "station3", "expires_at": "2001-01-01T00:00:00Z",
+	}, nil)
+	sc.call("list station tokens", admin, 200, "GET", "/api/v1/worker/token", nil, nil)
+	sc.call("list station tokens as a user", jdoeC, 403, "GET", "/api/v1/worker/token", nil, nil)
+	station3 := s.withToken(wtok3.Token)
+	sc.call("take a job with the expiring token", station3, 204, "GET", "/api/v1/worker/job?worker=station3", nil, nil)
+	sc.call("revoke station token", admin, 204, "DELETE", fmt.Sprintf("/api/v1/worker/token/%d", wtok3.ID), nil, nil)
+	sc.call("revoke it again", admin, 404, "DELETE", fmt.Sprintf("/api/v1/worker/token/%d", wtok3.ID), nil, nil)
+	sc.call("take a job with a revoked token", station3, 401, "GET", "/api/v1/worker/job?worker=station3", nil, nil)
 	sc.call("create station token as a user", jdoeC, 403, "POST", "/api/v1/worker/token", map[string]string{"worker": "station2"}, nil)
 	sc.call("create station token with a bad name", admin, 400, "POST", "/api/v1/worker/token", map[string]string{"worker": "Station 2"}, nil, requestInvalid)
 	station := s.withToken(wtok.Token)

@@ -1,9 +1,9 @@
 // Package keys validates the OpenSSH and OpenPGP public keys that users
 // store in the directory.
 //
-// Every error returned here is shown to the person who pasted the key, so
-// each message starts with the JSON field it concerns ("ssh_key: ...",
-// "pgp_key: ...", "pgp_cert_id: ...") and says what to do in plain words.
+// Every error returned here is a *herald.Error (EINVALID) shown to the person
+// who pasted the key: it names the JSON field it concerns (ssh_key, pgp_key,
+// pgp_cert_id) and says what to do in plain words.
 // We never echo the pasted input back in an error: if someone pastes a
 // private key by mistake it must not end up in logs or responses.
 package keys
@@ -11,13 +11,13 @@ package keys
 import (
 	"crypto/rsa"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/heraldhq/herald"
 )
 
 // minRSABits is the smallest RSA modulus we accept for SSH keys; 2048 bits
@@ -59,10 +59,10 @@ type SSHKey struct {
 func ParseSSH(s string) (SSHKey, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return SSHKey{}, errors.New("ssh_key: is empty; paste an OpenSSH public key")
+		return SSHKey{}, herald.Invalid("ssh_key", "is empty; paste an OpenSSH public key")
 	}
 	if len(s) > maxSSHKeyLen {
-		return SSHKey{}, errors.New("ssh_key: too long to be an OpenSSH public key")
+		return SSHKey{}, herald.Invalid("ssh_key", "too long to be an OpenSSH public key")
 	}
 
 	// Private keys are multi-line PEM-like blocks ("-----BEGIN OPENSSH
@@ -70,13 +70,13 @@ func ParseSSH(s string) (SSHKey, error) {
 	// .ppk files. Catch them before anything else so the person is told
 	// the real problem instead of "more than one key".
 	if strings.Contains(s, "PRIVATE KEY") || strings.HasPrefix(s, "PuTTY-User-Key-File") {
-		return SSHKey{}, errors.New("ssh_key: a private key was given; paste the public key (the .pub file) instead")
+		return SSHKey{}, herald.Invalid("ssh_key", "a private key was given; paste the public key (the .pub file) instead")
 	}
 
 	// Other armored formats (RFC 4716 "---- BEGIN SSH2 PUBLIC KEY ----",
 	// PEM, an OpenPGP block) are not authorized_keys lines.
 	if strings.HasPrefix(s, "---") {
-		return SSHKey{}, errors.New(`ssh_key: not an OpenSSH public key; expected a single line like "ssh-ed25519 AAAA... comment"`)
+		return SSHKey{}, herald.Invalid("ssh_key", `not an OpenSSH public key; expected a single line like "ssh-ed25519 AAAA... comment"`)
 	}
 
 	// ssh.ParseAuthorizedKey skips blank lines, '#' lines and lines it
@@ -91,30 +91,30 @@ func ParseSSH(s string) (SSHKey, error) {
 		}
 	}
 	if len(lines) > 1 {
-		return SSHKey{}, fmt.Errorf("ssh_key: contains more than one key (%d lines); paste exactly one public key", len(lines))
+		return SSHKey{}, herald.Invalid("ssh_key", "contains more than one key (%d lines); paste exactly one public key", len(lines))
 	}
 	line := lines[0]
 
 	// x/crypto/ssh no longer parses DSA keys at all, so without this check
 	// a DSA key would only get the generic "not an OpenSSH public key".
 	if strings.Fields(line)[0] == algoDSA {
-		return SSHKey{}, errors.New("ssh_key: DSA keys are not accepted; use an ed25519 key or an RSA key of at least 2048 bits")
+		return SSHKey{}, herald.Invalid("ssh_key", "DSA keys are not accepted; use an ed25519 key or an RSA key of at least 2048 bits")
 	}
 
 	pub, comment, options, _, err := ssh.ParseAuthorizedKey([]byte(line))
 	if err != nil {
 		// The library's messages ("ssh: no key found") do not help a
 		// person, so we replace them with ours.
-		return SSHKey{}, errors.New(`ssh_key: not an OpenSSH public key; expected a single line like "ssh-ed25519 AAAA... comment"`)
+		return SSHKey{}, herald.Invalid("ssh_key", `not an OpenSSH public key; expected a single line like "ssh-ed25519 AAAA... comment"`)
 	}
 	if len(options) > 0 {
-		return SSHKey{}, errors.New(`ssh_key: authorized_keys options (like command="...") are not allowed; paste only the key`)
+		return SSHKey{}, herald.Invalid("ssh_key", `authorized_keys options (like command="...") are not allowed; paste only the key`)
 	}
 
 	// A certificate is signed by some CA and expires; the directory
 	// stores a person's plain key.
 	if _, ok := pub.(*ssh.Certificate); ok {
-		return SSHKey{}, errors.New("ssh_key: SSH certificates are not accepted; paste the plain public key")
+		return SSHKey{}, herald.Invalid("ssh_key", "SSH certificates are not accepted; paste the plain public key")
 	}
 	if pub.Type() == ssh.KeyAlgoRSA {
 		bits, err := rsaBits(pub)
@@ -122,7 +122,7 @@ func ParseSSH(s string) (SSHKey, error) {
 			return SSHKey{}, err
 		}
 		if bits < minRSABits {
-			return SSHKey{}, fmt.Errorf("ssh_key: RSA key too short (%d bits), need at least %d", bits, minRSABits)
+			return SSHKey{}, herald.Invalid("ssh_key", "RSA key too short (%d bits), need at least %d", bits, minRSABits)
 		}
 	}
 
@@ -137,11 +137,11 @@ func ParseSSH(s string) (SSHKey, error) {
 func rsaBits(pub ssh.PublicKey) (int, error) {
 	cpk, ok := pub.(ssh.CryptoPublicKey)
 	if !ok {
-		return 0, errors.New("ssh_key: cannot read the RSA key size")
+		return 0, herald.Invalid("ssh_key", "cannot read the RSA key size")
 	}
 	rsaKey, ok := cpk.CryptoPublicKey().(*rsa.PublicKey)
 	if !ok {
-		return 0, errors.New("ssh_key: cannot read the RSA key size")
+		return 0, herald.Invalid("ssh_key", "cannot read the RSA key size")
 	}
 	return rsaKey.N.BitLen(), nil
 }
@@ -159,52 +159,52 @@ type PGPKey struct {
 func ParsePGP(armored string) (PGPKey, error) {
 	armored = strings.TrimSpace(armored)
 	if armored == "" {
-		return PGPKey{}, errors.New("pgp_key: is empty; paste an ASCII-armored OpenPGP public key")
+		return PGPKey{}, herald.Invalid("pgp_key", "is empty; paste an ASCII-armored OpenPGP public key")
 	}
 	if len(armored) > maxPGPKeyLen {
-		return PGPKey{}, errors.New("pgp_key: too long; paste a single OpenPGP public key")
+		return PGPKey{}, herald.Invalid("pgp_key", "too long; paste a single OpenPGP public key")
 	}
 	if strings.Contains(armored, pgpPrivateBegin) {
-		return PGPKey{}, errors.New("pgp_key: a private key was given; paste the public key")
+		return PGPKey{}, herald.Invalid("pgp_key", "a private key was given; paste the public key")
 	}
 
 	// The armor decoder reads only the first block and ignores whatever
 	// follows, so a second pasted block would be stored without being
 	// checked. Reject it instead.
 	if strings.Count(armored, "-----BEGIN PGP") > 1 {
-		return PGPKey{}, errors.New("pgp_key: contains more than one armored block; paste exactly one public key")
+		return PGPKey{}, herald.Invalid("pgp_key", "contains more than one armored block; paste exactly one public key")
 	}
 	// The armor decoder also skips any text before the BEGIN line. We
 	// require the block to be the whole input, so what we store is exactly
 	// what we checked.
 	if !strings.HasPrefix(armored, pgpPublicBegin) || !strings.HasSuffix(armored, pgpPublicEnd) {
-		return PGPKey{}, fmt.Errorf("pgp_key: not an ASCII-armored OpenPGP public key; it must start with %s and end with %s", pgpPublicBegin, pgpPublicEnd)
+		return PGPKey{}, herald.Invalid("pgp_key", "not an ASCII-armored OpenPGP public key; it must start with %s and end with %s", pgpPublicBegin, pgpPublicEnd)
 	}
 
 	entities, err := openpgp.ReadArmoredKeyRing(strings.NewReader(armored))
 	if err != nil {
 		// The library error is technical but is the only clue to what is
 		// wrong with a damaged block, and it never contains key material.
-		return PGPKey{}, fmt.Errorf("pgp_key: not a valid OpenPGP public key (%v)", err)
+		return PGPKey{}, herald.Invalid("pgp_key", "not a valid OpenPGP public key (%v)", err)
 	}
 	if len(entities) == 0 {
-		return PGPKey{}, errors.New("pgp_key: the block contains no key")
+		return PGPKey{}, herald.Invalid("pgp_key", "the block contains no key")
 	}
 	if len(entities) > 1 {
-		return PGPKey{}, fmt.Errorf("pgp_key: contains more than one key (%d); paste exactly one public key", len(entities))
+		return PGPKey{}, herald.Invalid("pgp_key", "contains more than one key (%d); paste exactly one public key", len(entities))
 	}
 	entity := entities[0]
 
 	// A block labelled PUBLIC can still carry secret-key packets; the
 	// header check above does not catch that.
 	if hasPrivateKey(entity) {
-		return PGPKey{}, errors.New("pgp_key: a private key was given; paste the public key")
+		return PGPKey{}, herald.Invalid("pgp_key", "a private key was given; paste the public key")
 	}
 
 	// Only v4 keys have the 20-byte fingerprint that pgp_cert_id is
 	// defined as (40 hex digits).
 	if entity.PrimaryKey.Version != 4 || len(entity.PrimaryKey.Fingerprint) != 20 {
-		return PGPKey{}, fmt.Errorf("pgp_key: only version 4 OpenPGP keys are supported (this is a version %d key)", entity.PrimaryKey.Version)
+		return PGPKey{}, herald.Invalid("pgp_key", "only version 4 OpenPGP keys are supported (this is a version %d key)", entity.PrimaryKey.Version)
 	}
 
 	userIDs := make([]string, 0, len(entity.Identities))
@@ -248,15 +248,15 @@ func CheckPGP(armored, certID string) (string, error) {
 		return "", nil
 	}
 	if armored == "" {
-		return "", errors.New("pgp_key: is missing; pgp_cert_id was given without a key")
+		return "", herald.Invalid("pgp_key", "is missing; pgp_cert_id was given without a key")
 	}
 	if id == "" {
-		return "", errors.New("pgp_cert_id: is missing; give the key's 40-digit fingerprint")
+		return "", herald.Invalid("pgp_cert_id", "is missing; give the key's 40-digit fingerprint")
 	}
 	// Check the format before parsing the key: it is cheaper and the
 	// message is more precise than a mismatch.
 	if len(id) != 40 || !isHex(id) {
-		return "", errors.New("pgp_cert_id: must be 40 hexadecimal digits")
+		return "", herald.Invalid("pgp_cert_id", "must be 40 hexadecimal digits")
 	}
 
 	key, err := ParsePGP(armored)
@@ -264,7 +264,7 @@ func CheckPGP(armored, certID string) (string, error) {
 		return "", err
 	}
 	if id != key.Fingerprint {
-		return "", fmt.Errorf("pgp_cert_id: does not match the key's fingerprint %s", key.Fingerprint)
+		return "", herald.Invalid("pgp_cert_id", "does not match the key's fingerprint %s", key.Fingerprint)
 	}
 	return key.Fingerprint, nil
 }

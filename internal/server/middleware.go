@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -13,6 +12,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/session"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // authenticate resolves the request's actor from a bearer token or the
@@ -25,7 +25,7 @@ func authenticate(dir *directory.Service, log *slog.Logger, next http.Handler) h
 		if auth := r.Header.Get("Authorization"); auth != "" {
 			scheme, value, ok := strings.Cut(auth, " ")
 			if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
-				writeError(w, herald.Errorf(herald.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\""))
+				api.WriteError(w, herald.Errorf(herald.EUNAUTHORIZED, "Authorization header must be \"Bearer <token>\""))
 				return
 			}
 			bearer = strings.TrimSpace(value)
@@ -37,17 +37,11 @@ func authenticate(dir *directory.Service, log *slog.Logger, next http.Handler) h
 			if herald.ErrorCode(err) == herald.EINTERNAL {
 				log.Error("authenticate", "err", err)
 			}
-			writeError(w, err)
+			api.WriteError(w, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(directory.WithActor(r.Context(), a)))
 	})
-}
-
-func writeError(w http.ResponseWriter, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(api.StatusOf(err))
-	_ = json.NewEncoder(w).Encode(map[string]string{"msg": herald.ErrorMessage(err)})
 }
 
 // statusRecorder remembers the status a handler wrote, for the log.
@@ -86,7 +80,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 		log.Info("request", "id", id, "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", time.Since(start).Milliseconds(), "remote", api.ClientIP(r))
+			"duration_ms", time.Since(start).Milliseconds(), "client", web.ClientOf(r).Addr)
 	})
 }
 
@@ -99,9 +93,42 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				writeError(w, herald.Errorf(herald.EINTERNAL, "internal error"))
+				api.WriteError(w, herald.Errorf(herald.EINTERNAL, "internal error"))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// resolveClient works out who sent the request (its address and whether
+// it came over https, believing forwarding headers only from trusted
+// proxies) once, for every later step.
+func resolveClient(edge web.Edge, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(web.WithClient(r.Context(), edge.Resolve(r))))
+	})
+}
+
+// contentSecurityPolicy lets pages load scripts, styles and images from
+// Herald only (no inline script or style), post forms only to Herald, and
+// be framed by no one.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers browsers act on, on every answer: the
+// content security policy, no framing, no content sniffing, referrers
+// only to Herald itself, and HSTS when the client reaches Herald over
+// https.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		if web.ClientOf(r).Secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		next.ServeHTTP(w, r)
 	})
 }

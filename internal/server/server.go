@@ -1,10 +1,12 @@
-// Package server assembles Herald's HTTP handler: routes of the API (and
-// later the web UI), and the middleware every request passes through.
+// Package server assembles Herald's HTTP handler: the routes of the API and
+// the web UI, and the middleware every request passes through.
 package server
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -12,32 +14,59 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/ui"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-// New returns the handler serving everything Herald serves over HTTP.
-func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger) (http.Handler, error) {
+// Options are the edge settings of the handler.
+type Options struct {
+	// Edge says which proxies' forwarding headers are believed, and
+	// whether the public URL is https.
+	Edge web.Edge
+	// PublicURL is the address users reach Herald at ("" if not set); its
+	// origin is trusted for cross-origin checks, where a proxy may change
+	// the Host header.
+	PublicURL string
+}
+
+// New returns the handler serving everything Herald serves over HTTP. box
+// seals the UI's notices.
+func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger, box *secretbox.Box, opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	api.New(dir, log).Register(mux)
-	pages, err := ui.New(dir, log)
+	pages, err := ui.New(dir, log, box)
 	if err != nil {
 		return nil, err
 	}
 	pages.Register(mux)
+	// Anonymous on purpose, for Prometheus; see docs/security.md.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
-	// Outermost first: recover from panics, tag and log the request, refuse
+	// Outermost first: recover from panics, find out who the client is,
+	// tag and log the request, set the security headers, refuse
 	// cross-site writes (browsers say where a request comes from; API
 	// clients like curl send no such headers and pass), then find out who
-	// is asking.
+	// is asking. Each route then checks the caller may use it.
 	var h http.Handler = mux
 	h = authenticate(dir, log, h)
 	csrf := http.NewCrossOriginProtection()
+	if opts.PublicURL != "" {
+		u, err := url.Parse(opts.PublicURL)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("public_url: %q is not an absolute URL", opts.PublicURL)
+		}
+		if err := csrf.AddTrustedOrigin(u.Scheme + "://" + u.Host); err != nil {
+			return nil, fmt.Errorf("public_url: %w", err)
+		}
+	}
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, herald.Errorf(herald.EFORBIDDEN, "cross-site request refused: send it from Herald's own pages, or use an API token"))
+		api.WriteError(w, herald.Errorf(herald.EFORBIDDEN, "cross-site request refused: send it from Herald's own pages, or use an API token"))
 	}))
 	h = csrf.Handler(h)
+	h = securityHeaders(h)
 	h = logRequests(log, h)
+	h = resolveClient(opts.Edge, h)
 	h = recoverPanics(log, h)
 	return h, nil
 }

@@ -10,20 +10,21 @@ import (
 // CookieName is the name of the login session cookie.
 const CookieName = "herald_session"
 
-// Set stores a session token in an HttpOnly, SameSite=Lax cookie, Secure
-// when the request came over TLS.
-func Set(w http.ResponseWriter, r *http.Request, token string, ttl time.Duration) {
+// Set stores a session token in an HttpOnly, SameSite=Lax cookie. secure
+// marks it Secure: the request came over https, or Herald's public URL is
+// https (web.Client.Secure).
+func Set(w http.ResponseWriter, token string, ttl time.Duration, secure bool) {
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: token, Path: "/", MaxAge: int(ttl.Seconds()),
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	})
 }
 
 // Clear removes the session cookie.
-func Clear(w http.ResponseWriter, r *http.Request) {
+func Clear(w http.ResponseWriter, secure bool) {
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	})
 }
 

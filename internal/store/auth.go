@@ -53,6 +53,13 @@ func (tx *Tx) DeleteUserSessions(ctx context.Context, userID int64) error {
 	return err
 }
 
+// DeleteUserSessionsExcept ends every session of a user but one (the one
+// that changed the password, when the user changed it themself).
+func (tx *Tx) DeleteUserSessionsExcept(ctx context.Context, userID int64, keepHash string) error {
+	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, userID, keepHash)
+	return err
+}
+
 // DeleteExpiredSessions removes sessions past their expiry.
 func (tx *Tx) DeleteExpiredSessions(ctx context.Context) error {
 	_, err := tx.exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, micros(tx.Now))
@@ -108,45 +115,132 @@ func (tx *Tx) DeleteAPIToken(ctx context.Context, userID, tokenID int64) error {
 	return mustAffect(res, "no API token with id %d", tokenID)
 }
 
-// CreateWorkerToken stores a provisioning station's token by its hash.
-func (tx *Tx) CreateWorkerToken(ctx context.Context, worker, tokenHash string) error {
-	_, err := tx.insert(ctx, `INSERT INTO worker_tokens (worker, token_hash, created_at) VALUES ($1, $2, $3)`,
-		worker, tokenHash, micros(tx.Now))
+// CreateStationToken stores a provisioning station's token by its hash;
+// expires nil means it never expires.
+func (tx *Tx) CreateStationToken(ctx context.Context, station, tokenHash string, expires *time.Time) (herald.StationToken, error) {
+	id, err := tx.insert(ctx, `INSERT INTO worker_tokens (worker, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		station, tokenHash, micros(tx.Now), optMicros(expires))
+	return herald.StationToken{ID: id, Worker: station, CreatedAt: tx.Now, ExpiresAt: expires}, err
+}
+
+// StationByToken returns the unexpired station token with this hash.
+// Returns EUNAUTHORIZED if there is none (unknown, revoked or expired).
+func (tx *Tx) StationByToken(ctx context.Context, tokenHash string) (herald.StationToken, error) {
+	var t herald.StationToken
+	var created int64
+	var expires, used sql.NullInt64
+	err := tx.queryRow(ctx, `SELECT id, worker, created_at, expires_at, last_used_at FROM worker_tokens
+		WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)`, tokenHash, micros(tx.Now)).
+		Scan(&t.ID, &t.Worker, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, herald.Errorf(herald.EUNAUTHORIZED, "unknown, expired or revoked station token")
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), fromOptMicros(expires), fromOptMicros(used)
+	return t, err
+}
+
+// TouchStationToken records that a station token was used now.
+func (tx *Tx) TouchStationToken(ctx context.Context, id int64) error {
+	_, err := tx.exec(ctx, `UPDATE worker_tokens SET last_used_at = $1 WHERE id = $2`, micros(tx.Now), id)
 	return err
 }
 
-// WorkerByToken returns the station name a token belongs to.
-// Returns EUNAUTHORIZED if there is none.
-func (tx *Tx) WorkerByToken(ctx context.Context, tokenHash string) (string, error) {
-	var worker string
-	err := tx.queryRow(ctx, `SELECT worker FROM worker_tokens WHERE token_hash = $1`, tokenHash).Scan(&worker)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", herald.Errorf(herald.EUNAUTHORIZED, "unknown station token")
+// ListStationTokens returns every station token, oldest first, without
+// secrets; expired ones too, so they can be seen and revoked.
+func (tx *Tx) ListStationTokens(ctx context.Context) ([]herald.StationToken, error) {
+	rows, err := tx.query(ctx, `SELECT id, worker, created_at, expires_at, last_used_at FROM worker_tokens ORDER BY id`)
+	if err != nil {
+		return nil, err
 	}
-	return worker, err
+	defer rows.Close()
+	tokens := []herald.StationToken{}
+	for rows.Next() {
+		var t herald.StationToken
+		var created int64
+		var expires, used sql.NullInt64
+		if err := rows.Scan(&t.ID, &t.Worker, &created, &expires, &used); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), fromOptMicros(expires), fromOptMicros(used)
+		tokens = append(tokens, t)
+	}
+	return tokens, rows.Err()
 }
 
-// LoginFailures returns the failed-login count and the time of the last
-// failure for a throttling key; zero values when there are none.
-func (tx *Tx) LoginFailures(ctx context.Context, key string) (int, time.Time, error) {
-	var n int
-	var at int64
-	err := tx.queryRow(ctx, `SELECT failures, last_failure_at FROM login_failures WHERE key = $1`, key).Scan(&n, &at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
+// DeleteStationToken revokes a station token.
+// Returns ENOTFOUND if there is no such token.
+func (tx *Tx) DeleteStationToken(ctx context.Context, id int64) error {
+	res, err := tx.exec(ctx, `DELETE FROM worker_tokens WHERE id = $1`, id)
+	if err != nil {
+		return err
 	}
-	return n, fromMicros(at), err
+	return mustAffect(res, "no station token with id %d", id)
 }
 
-// RecordLoginFailure counts one more failed login for key.
+func optMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return micros(*t)
+}
+
+func fromOptMicros(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+// LoginCount is where one throttling key stands within its window.
+type LoginCount struct {
+	Attempts int       // being checked or failed, this one included
+	Failures int       // failed
+	Since    time.Time // when the window began
+}
+
+// CountLoginAttempt counts one more login attempt for a throttling key and
+// returns the key's counts. A window that began before since is over: the
+// counts start again in a window beginning now. It is one statement, so
+// concurrent attempts, on any number of instances, each get a count of
+// their own.
+func (tx *Tx) CountLoginAttempt(ctx context.Context, key string, since time.Time) (LoginCount, error) {
+	var c LoginCount
+	var start int64
+	err := tx.queryRow(ctx, `INSERT INTO login_attempts (key, attempts, failures, window_start) VALUES ($1, 1, 0, $2)
+		ON CONFLICT (key) DO UPDATE SET
+			attempts = CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.attempts + 1 END,
+			failures = CASE WHEN login_attempts.window_start < $3 THEN 0 ELSE login_attempts.failures END,
+			window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END
+		RETURNING attempts, failures, window_start`, key, micros(tx.Now), micros(since)).Scan(&c.Attempts, &c.Failures, &start)
+	c.Since = fromMicros(start)
+	return c, err
+}
+
+// RecordLoginFailure marks one counted attempt of key as failed.
 func (tx *Tx) RecordLoginFailure(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `INSERT INTO login_failures (key, failures, last_failure_at) VALUES ($1, 1, $2)
-		ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1, last_failure_at = $2`, key, micros(tx.Now))
+	_, err := tx.exec(ctx, `UPDATE login_attempts SET failures = failures + 1 WHERE key = $1`, key)
 	return err
 }
 
-// ClearLoginFailures forgets the failures of key after a good login.
-func (tx *Tx) ClearLoginFailures(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `DELETE FROM login_failures WHERE key = $1`, key)
+// UncountLoginAttempt takes one counted attempt of key back: it was not
+// checked, or it was the right password.
+func (tx *Tx) UncountLoginAttempt(ctx context.Context, key string) error {
+	_, err := tx.exec(ctx, `UPDATE login_attempts SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0`, key)
+	return err
+}
+
+// ForgiveLoginFailures takes back one counted attempt of key (the right
+// password) and forgets its failures; attempts still being checked stay
+// counted.
+func (tx *Tx) ForgiveLoginFailures(ctx context.Context, key string) error {
+	_, err := tx.exec(ctx, `UPDATE login_attempts SET attempts = CASE WHEN attempts > failures THEN attempts - failures - 1 ELSE 0 END,
+		failures = 0 WHERE key = $1`, key)
+	return err
+}
+
+// PruneLoginAttempts forgets the keys whose window began before since.
+func (tx *Tx) PruneLoginAttempts(ctx context.Context, since time.Time) error {
+	_, err := tx.exec(ctx, `DELETE FROM login_attempts WHERE window_start < $1`, micros(since))
 	return err
 }

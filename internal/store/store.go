@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -87,6 +88,9 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	if dsn == "" {
 		return nil, herald.Errorf(herald.EINVALID, "database: empty path")
+	}
+	if err := createPrivate(dsn); err != nil {
+		return nil, fmt.Errorf("open %s: %w", dsn, err)
 	}
 	writer, err := sql.Open("sqlite", sqliteDSN(dsn, false))
 	if err != nil {
@@ -442,7 +446,30 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return herald.Errorf(herald.ECONFLICT, "%s already exists; choose a new file", path)
 	}
-	// On a write connection: VACUUM INTO creates a file, which query_only refuses.
-	_, err := db.writer.ExecContext(ctx, `VACUUM INTO $1`, path)
-	return err
+	// The copy holds what the database holds: readable by its owner only.
+	// VACUUM INTO fills an empty file.
+	if err := createPrivate(path); err != nil {
+		return err
+	}
+	// On a write connection: VACUUM INTO writes a file, which query_only refuses.
+	if _, err := db.writer.ExecContext(ctx, `VACUUM INTO $1`, path); err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// createPrivate creates an empty file readable and writable by its owner
+// only, unless the file exists. SQLite gives a database's WAL and
+// shared-memory files the mode of the database file, so they are private
+// too.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }

@@ -531,6 +531,18 @@ func TestSessions(t *testing.T) {
 		wantSession("after DeleteUserSessions", "h3", 0)
 		wantSession("after DeleteUserSessions", "h4", 0)
 		wantSession("another user's session after DeleteUserSessions", "hb", bob.ID)
+
+		update(t, db, func(tx *store.Tx) error {
+			for _, h := range []string{"h5", "h6"} {
+				if err := tx.CreateSession(ctx, h, alice.ID, t0.Add(time.Hour)); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteUserSessionsExcept(ctx, alice.ID, "h5")
+		})
+		wantSession("the kept session after DeleteUserSessionsExcept", "h5", alice.ID)
+		wantSession("another session after DeleteUserSessionsExcept", "h6", 0)
+		wantSession("another user's session after DeleteUserSessionsExcept", "hb", bob.ID)
 	})
 }
 
@@ -619,75 +631,6 @@ func TestAPITokens(t *testing.T) {
 
 func tokenEqual(a, b herald.APIToken) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.CreatedAt.Equal(b.CreatedAt)
-}
-
-func TestWorkerTokens(t *testing.T) {
-	t.Parallel()
-	eachBackend(t, func(t *testing.T, db *store.DB) {
-		update(t, db, func(tx *store.Tx) error {
-			if err := tx.CreateWorkerToken(ctx, "station-1", "wh1"); err != nil {
-				return err
-			}
-			return tx.CreateWorkerToken(ctx, "station-1", "wh2") // a station may have several
-		})
-		err := db.Update(ctx, func(tx *store.Tx) error { return tx.CreateWorkerToken(ctx, "station-2", "wh1") })
-		wantCode(t, "CreateWorkerToken(existing hash)", err, herald.ECONFLICT)
-		view(t, db, func(tx *store.Tx) error {
-			for _, h := range []string{"wh1", "wh2"} {
-				if w, err := tx.WorkerByToken(ctx, h); err != nil || w != "station-1" {
-					t.Errorf("WorkerByToken(%s) = %q, %v", h, w, err)
-				}
-			}
-			_, err := tx.WorkerByToken(ctx, "nope")
-			wantCode(t, "WorkerByToken(unknown)", err, herald.EUNAUTHORIZED)
-			return nil
-		})
-	})
-}
-
-func TestLoginFailures(t *testing.T) {
-	t.Parallel()
-	eachBackend(t, func(t *testing.T, db *store.DB) {
-		c := useClock(db)
-		failures := func(key string) (int, time.Time) {
-			t.Helper()
-			var n int
-			var at time.Time
-			view(t, db, func(tx *store.Tx) (err error) {
-				n, at, err = tx.LoginFailures(ctx, key)
-				return err
-			})
-			return n, at
-		}
-		if n, at := failures("user:alice"); n != 0 || !at.IsZero() {
-			t.Errorf("no failures: %d at %v; want 0 and zero time", n, at)
-		}
-		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, "user:alice") })
-		c.Advance(5 * time.Second)
-		update(t, db, func(tx *store.Tx) error {
-			if err := tx.RecordLoginFailure(ctx, "user:alice"); err != nil {
-				return err
-			}
-			return tx.RecordLoginFailure(ctx, "ip:10.0.0.1")
-		})
-		if n, at := failures("user:alice"); n != 2 || !at.Equal(t0.Add(5*time.Second)) {
-			t.Errorf("after two failures: %d at %v; want 2 at %v", n, at, t0.Add(5*time.Second))
-		}
-		if n, _ := failures("ip:10.0.0.1"); n != 1 {
-			t.Errorf("other key: %d failures, want 1", n)
-		}
-		update(t, db, func(tx *store.Tx) error { return tx.ClearLoginFailures(ctx, "user:alice") })
-		if n, at := failures("user:alice"); n != 0 || !at.IsZero() {
-			t.Errorf("after clear: %d at %v", n, at)
-		}
-		if n, _ := failures("ip:10.0.0.1"); n != 1 {
-			t.Errorf("clear touched another key: %d failures, want 1", n)
-		}
-		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, "user:alice") })
-		if n, _ := failures("user:alice"); n != 1 {
-			t.Errorf("count restarts after clear: %d, want 1", n)
-		}
-	})
 }
 
 func TestJobs(t *testing.T) {

@@ -184,9 +184,9 @@ func (tx *Tx) userConflict(err error, u *herald.User) error {
 	case !tx.dialect.isUniqueViolation(err):
 		return err
 	case strings.Contains(err.Error(), "email_key"): // SQLite: users.email_key; PostgreSQL: users_email_key
-		return herald.Errorf(herald.ECONFLICT, "email: %q is used by another user", u.Email)
+		return herald.FieldErrorf(herald.ECONFLICT, "email", "%q is used by another user", u.Email)
 	default:
-		return herald.Errorf(herald.ECONFLICT, "username: %q is taken", u.Username)
+		return herald.FieldErrorf(herald.ECONFLICT, "username", "%q is taken", u.Username)
 	}
 }
 

@@ -6,43 +6,55 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/session"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerAuth(mux *http.ServeMux) {
-	mux.HandleFunc("GET /login", h.loginPage)
-	mux.HandleFunc("POST /login", h.login)
-	mux.HandleFunc("POST /logout", h.logout)
+func (h *Handler) authRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /login", Access: web.Anyone, Handle: h.loginPage},
+		// A login form holds a username, a password and a path: 8 KiB is plenty.
+		{Pattern: "POST /login", Access: web.Anyone, Handle: h.login, MaxBody: 8 << 10},
+		{Pattern: "POST /logout", Access: web.Anyone, Handle: h.logout},
+	}
 }
 
-func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "login", page{Title: "Log in", Form: url.Values{"next": {r.URL.Query().Get("next")}}})
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) error {
+	return h.render(w, r, http.StatusOK, "login", page{Title: "Log in", Form: url.Values{"next": {r.URL.Query().Get("next")}}})
 }
 
-func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	username, password := strings.TrimSpace(r.PostForm.Get("username")), r.PostForm.Get("password")
-	_, token, err := h.dir.Login(r.Context(), username, password, api.ClientIP(r))
-	if err != nil {
-		form := url.Values{"username": {username}, "next": {r.PostForm.Get("next")}}
-		h.render(w, r, api.StatusOf(err), "login", page{Title: "Log in", Form: form, Errors: map[string]string{"_": herald.ErrorMessage(err)}})
-		return
-	}
-	session.Set(w, r, token, directory.SessionTTL)
 	next := r.PostForm.Get("next")
-	// Only local paths: never send the user to another site after login.
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		next = "/"
+	var err error
+	var token string
+	c := web.ClientOf(r)
+	if username == "" || password == "" {
+		err = herald.Errorf(herald.EINVALID, "username and password are required")
+	} else {
+		_, token, err = h.dir.Login(r.Context(), username, password, c.Addr)
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	if err != nil {
+		if web.StatusOf(err) >= 500 {
+			return err
+		}
+		form := url.Values{"next": {next}}
+		if len(username) <= 64 { // never echo what cannot be a username
+			form.Set("username", username)
+		}
+		return h.render(w, r, web.ErrorStatus(w, err), "login", page{Title: "Log in", Form: form, Errors: map[string]string{"_": herald.ErrorMessage(err)}})
+	}
+	session.Set(w, token, directory.SessionTTL, c.Secure)
+	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
+	return nil
 }
 
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	if token := session.Token(r); token != "" {
 		_ = h.dir.Logout(r.Context(), token)
 	}
-	session.Clear(w, r)
+	session.Clear(w, web.ClientOf(r).Secure)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
 }

@@ -1,23 +1,29 @@
 // Package ui serves Herald's web UI: server-rendered pages (html/template,
 // embedded in the binary) whose forms work without JavaScript. Form fields
-// are named after the API's JSON fields. Every rule is the directory's; a
+// are named after the API's JSON fields. Every route declares who may open
+// it (internal/web checks that first); every rule is the directory's, and a
 // page only shows what the directory answers. One file per area.
 package ui
 
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 //go:embed templates/*.html
@@ -31,11 +37,14 @@ type Handler struct {
 	dir   *directory.Service
 	log   *slog.Logger
 	pages map[string]*template.Template
+	// box seals flash notices (flash.go).
+	box *secretbox.Box
 }
 
-// New parses the templates once, at start-up.
-func New(dir *directory.Service, log *slog.Logger) (*Handler, error) {
-	h := &Handler{dir: dir, log: log, pages: map[string]*template.Template{}}
+// New parses the templates once, at start-up. box seals the notices shown
+// after an action.
+func New(dir *directory.Service, log *slog.Logger, box *secretbox.Box) (*Handler, error) {
+	h := &Handler{dir: dir, log: log, box: box, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -70,15 +79,8 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"contains": func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
-	},
-	"join": strings.Join,
+	"contains": slices.Contains[[]string],
+	"join":     strings.Join,
 	"field": func(name, label, typ string, p page) fieldView {
 		return fieldView{Name: name, Label: label, Type: typ, Value: p.Form.Get(name), Error: p.Errors[name]}
 	},
@@ -91,15 +93,57 @@ var funcs = template.FuncMap{
 	},
 }
 
-// Register adds the UI's routes to mux.
+// Routes returns every route of the UI, each with its access level.
+func (h *Handler) Routes() []web.Route {
+	var routes []web.Route
+	for _, group := range [][]web.Route{
+		{
+			{Pattern: "GET /static/", Access: web.Anyone, Handle: serveStatic},
+			{Pattern: "GET /{$}", Access: web.Anyone, Handle: h.home},
+		},
+		h.authRoutes(), h.userRoutes(), h.groupRoutes(), h.webhookRoutes(), h.eventRoutes(), h.stationRoutes(),
+	} {
+		routes = append(routes, group...)
+	}
+	return routes
+}
+
+// Register adds the UI's routes to mux. A POST route's form is read (within
+// its size cap) after its access check and before its handler.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("GET /static/", http.FileServerFS(staticFiles))
-	mux.HandleFunc("GET /{$}", h.home)
-	h.registerAuth(mux)
-	h.registerUsers(mux)
-	h.registerGroups(mux)
-	h.registerWebhooks(mux)
-	h.registerEvents(mux)
+	routes := h.Routes()
+	for i, rt := range routes {
+		if strings.HasPrefix(rt.Pattern, "POST ") {
+			routes[i].Handle = withForm(rt.Handle)
+		}
+	}
+	web.Mount(mux, routes, h.fail)
+}
+
+var static = http.FileServerFS(staticFiles)
+
+func serveStatic(w http.ResponseWriter, r *http.Request) error {
+	static.ServeHTTP(w, r)
+	return nil
+}
+
+// withForm parses the request's form before next runs.
+// Returns ETOOLARGE or EINVALID.
+func withForm(next web.HandlerFunc) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := r.ParseForm(); err != nil {
+			var maxErr *http.MaxBytesError
+			var netErr net.Error
+			if errors.As(err, &maxErr) {
+				return herald.Errorf(herald.ETOOLARGE, "the form is larger than %d bytes", maxErr.Limit)
+			}
+			if errors.As(err, &netErr) && netErr.Timeout() {
+				return herald.Errorf(herald.EINVALID, "the form did not arrive in time")
+			}
+			return herald.Errorf(herald.EINVALID, "the form could not be read: %v", err)
+		}
+		return next(w, r)
+	}
 }
 
 // page is what every template gets.
@@ -107,14 +151,15 @@ type page struct {
 	Title  string
 	Actor  directory.Actor
 	Path   string
-	Notice string // a short message after an action, from ?notice=
+	Notice string // a short message after an action (a flash, never the URL)
 	Errors map[string]string
 	Form   url.Values
 	Data   any
 }
 
-// render writes a page with the layout.
-func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+// render writes a page with the layout. It always returns nil: a template
+// that fails is a bug, logged and answered 500 here.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) error {
 	t, ok := h.pages[name]
 	if !ok {
 		panic("ui: no template " + name)
@@ -122,41 +167,54 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.Actor = directory.ActorFrom(r.Context())
 	p.Path = r.URL.Path
 	if p.Notice == "" {
-		p.Notice = r.URL.Query().Get("notice")
+		p.Notice = h.takeFlash(w, r)
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
 		h.log.Error("render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
-// fail shows the page an error calls for: the login page for a missing
-// login, a 403 or 404 page, or a 500 page (logged) for anything else.
+// errorTitles are the headings of error pages by status.
+var errorTitles = map[int]string{
+	http.StatusBadRequest: "Cannot do that", http.StatusForbidden: "Not allowed", http.StatusNotFound: "Not found",
+	http.StatusConflict: "Cannot do that", http.StatusRequestEntityTooLarge: "Too large",
+	http.StatusUnsupportedMediaType: "Cannot do that", http.StatusTooManyRequests: "Slow down",
+}
+
+// fail is the UI's error writer (web.ErrorWriter), with the status of the
+// shared table: a missing login shows the login form (401) to come back
+// here after; a client error an error page saying what is wrong; anything
+// else a 500 page, logged.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch herald.ErrorCode(err) {
-	case herald.EUNAUTHORIZED:
-		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	status := web.ErrorStatus(w, err)
+	msg := herald.ErrorMessage(err)
+	switch {
+	case status == http.StatusUnauthorized:
+		next := ""
+		if r.Method == http.MethodGet {
+			next = r.URL.RequestURI()
+		}
+		_ = h.render(w, r, status, "login", page{Title: "Log in", Form: url.Values{"next": {next}}})
 		return
-	case herald.EFORBIDDEN:
-		h.render(w, r, http.StatusForbidden, "error", page{Title: "Not allowed", Data: errorPage{
-			Status: 403, Message: herald.ErrorMessage(err) + ". Ask an admin if you need this."}})
-		return
-	case herald.ENOTFOUND:
-		h.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Data: errorPage{Status: 404, Message: herald.ErrorMessage(err)}})
-		return
-	case herald.EINVALID, herald.ECONFLICT:
-		h.render(w, r, http.StatusBadRequest, "error", page{Title: "Cannot do that", Data: errorPage{Status: 400, Message: herald.ErrorMessage(err)}})
-		return
+	case status == http.StatusForbidden:
+		msg += ". Ask an admin if you need this."
+	case status >= 500:
+		h.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		status, msg = http.StatusInternalServerError, "Herald hit an internal error; the log has the details."
 	}
-	h.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	h.render(w, r, http.StatusInternalServerError, "error", page{Title: "Something went wrong", Data: errorPage{
-		Status: 500, Message: "Herald hit an internal error; the log has the details."}})
+	title := errorTitles[status]
+	if title == "" {
+		title = "Something went wrong"
+	}
+	_ = h.render(w, r, status, "error", page{Title: title, Data: errorPage{Status: status, Message: msg}})
 }
 
 // fieldView is one labelled form field with its value and error.
@@ -169,18 +227,15 @@ type errorPage struct {
 	Message string
 }
 
-// fieldErrors turns a validation error ("field: what is wrong") into a
-// message next to that field when the form has it, or a general one.
+// fieldErrors places a validation error next to its field when the form
+// has that field, or at the top of the form.
 func fieldErrors(err error, fields ...string) map[string]string {
-	msg := herald.ErrorMessage(err)
-	if field, rest, ok := strings.Cut(msg, ": "); ok {
-		for _, f := range fields {
-			if f == field {
-				return map[string]string{field: rest}
-			}
-		}
+	if f := herald.ErrorField(err); f != "" && slices.Contains(fields, f) {
+		var e *herald.Error
+		errors.As(err, &e)
+		return map[string]string{f: e.Message}
 	}
-	return map[string]string{"_": msg}
+	return map[string]string{"_": herald.ErrorMessage(err)}
 }
 
 // isFormError reports whether err is the user's to fix in the form.
@@ -192,18 +247,30 @@ func isFormError(err error) bool {
 	return false
 }
 
-// redirect sends the browser to path with a notice.
-func redirect(w http.ResponseWriter, r *http.Request, path, notice string) {
-	if notice != "" {
-		path += "?notice=" + url.QueryEscape(notice)
+// formError shows a form again with what the user typed and err beside
+// its field; the status is err's.
+func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string, p page, err error, fields []string) error {
+	p.Errors = fieldErrors(err, fields...)
+	return h.render(w, r, web.StatusOf(err), name, p)
+}
+
+// afterForm ends a form's action: again shows the form once more beside a
+// validation error; any other error goes to the error page; success
+// redirects to path with notice.
+func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, err error, again func(error) error, path, notice string) error {
+	switch {
+	case isFormError(err):
+		return again(err)
+	case err != nil:
+		return err
 	}
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	return h.redirect(w, r, path, notice)
 }
 
 func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
 
 // home sends admins to the users list and everyone else to their profile.
-func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) error {
 	a := actor(r)
 	switch {
 	case a.Username == "":
@@ -213,4 +280,5 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Redirect(w, r, "/users/"+url.PathEscape(a.Username), http.StatusSeeOther)
 	}
+	return nil
 }

@@ -7,28 +7,31 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerUsers(mux *http.ServeMux) {
-	mux.HandleFunc("GET /users", h.users)
-	mux.HandleFunc("GET /users/new", h.newUserPage)
-	mux.HandleFunc("POST /users/new", h.createUser)
-	mux.HandleFunc("GET /users/{username}", h.userPage)
-	mux.HandleFunc("POST /users/{username}", h.saveUser)
-	mux.HandleFunc("GET /users/{username}/delete", h.confirmDeleteUser)
-	mux.HandleFunc("POST /users/{username}/delete", h.deleteUser)
-	mux.HandleFunc("POST /users/{username}/password", h.setPassword)
-	mux.HandleFunc("POST /users/{username}/provision", h.provision)
+func (h *Handler) userRoutes() []web.Route {
+	self := web.SelfOrAdmin("username")
+	return []web.Route{
+		{Pattern: "GET /users", Access: web.Admin, Handle: h.users},
+		{Pattern: "GET /users/new", Access: web.Admin, Handle: h.newUserPage},
+		{Pattern: "POST /users/new", Access: web.Admin, Handle: h.createUser},
+		{Pattern: "GET /users/{username}", Access: self, Handle: h.userPage},
+		{Pattern: "POST /users/{username}", Access: self, Handle: h.saveUser},
+		{Pattern: "GET /users/{username}/delete", Access: web.Admin, Handle: h.confirmDeleteUser},
+		{Pattern: "POST /users/{username}/delete", Access: web.Admin, Handle: h.deleteUser},
+		{Pattern: "POST /users/{username}/password", Access: self, Handle: h.setPassword},
+		{Pattern: "POST /users/{username}/provision", Access: self, Handle: h.provision},
+	}
 }
 
 // userFields are the form fields of the user pages, named as in the API.
 var userFields = []string{"username", "first_name", "last_name", "email", "phone", "password", "ssh_key", "pgp_key", "pgp_cert_id", "groups", "new_password", "old_password", "worker"}
 
-func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) users(w http.ResponseWriter, r *http.Request) error {
 	all, err := h.dir.ListUsers(r.Context(), actor(r))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
 	var shown []herald.User
@@ -38,42 +41,23 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
 			shown = append(shown, u)
 		}
 	}
-	h.render(w, r, http.StatusOK, "users", page{Title: "Users", Form: url.Values{"q": {q}}, Data: shown})
+	return h.render(w, r, http.StatusOK, "users", page{Title: "Users", Form: url.Values{"q": {q}}, Data: shown})
 }
 
-func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request) {
-	if !actor(r).IsAdmin {
-		h.fail(w, r, forbiddenOrLogin(r))
-		return
-	}
-	h.render(w, r, http.StatusOK, "user_new", page{Title: "Users", Form: url.Values{}})
+func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request) error {
+	return h.render(w, r, http.StatusOK, "user_new", page{Title: "Users", Form: url.Values{}})
 }
 
-// forbiddenOrLogin is the error for an admin page opened by someone else.
-func forbiddenOrLogin(r *http.Request) error {
-	if actor(r).Username == "" {
-		return herald.Errorf(herald.EUNAUTHORIZED, "log in first")
-	}
-	return herald.Errorf(herald.EFORBIDDEN, "only admins may open this page")
-}
-
-func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	u, err := h.dir.CreateUser(r.Context(), actor(r), directory.NewUser{
 		Username: strings.TrimSpace(f.Get("username")), FirstName: f.Get("first_name"), LastName: f.Get("last_name"),
 		Email: f.Get("email"), Phone: f.Get("phone"), Password: f.Get("password"),
 	})
-	if isFormError(err) {
-		f.Del("password")
-		h.render(w, r, http.StatusBadRequest, "user_new", page{Title: "Users", Form: f, Errors: fieldErrors(err, userFields...)})
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
+	f.Del("password") // never sent back to the browser
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.formError(w, r, "user_new", page{Title: "Users", Form: f}, err, userFields)
+	}, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
 }
 
 // userView is what the user page shows.
@@ -84,30 +68,27 @@ type userView struct {
 	Self      bool
 }
 
-func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) {
-	h.showUser(w, r, http.StatusOK, nil, nil)
+func (h *Handler) userPage(w http.ResponseWriter, r *http.Request) error {
+	return h.showUser(w, r, nil, nil)
 }
 
-// showUser renders the user page; form and errs, when given, replace the
-// stored values so what the user typed is kept.
-func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, status int, form url.Values, errs map[string]string) {
+// showUser renders the user page; form and err, when given, replace the
+// stored values so what the user typed is kept, and say what is wrong.
+func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, form url.Values, formErr error) error {
 	a := actor(r)
 	username := r.PathValue("username")
 	u, err := h.dir.GetUser(r.Context(), a, username)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	v := userView{User: u, Self: a.Username == u.Username}
 	if a.IsAdmin {
 		if v.AllGroups, err = h.dir.ListGroups(r.Context(), a); err != nil {
-			h.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	if v.Jobs, err = h.dir.ListJobs(r.Context(), a, username); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if form == nil {
 		form = url.Values{
@@ -119,11 +100,14 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, status int, f
 	if !a.IsAdmin {
 		title = "My profile"
 	}
-	h.render(w, r, status, "user", page{Title: title, Form: form, Errors: errs, Data: v})
+	p := page{Title: title, Form: form, Data: v}
+	if formErr != nil {
+		return h.formError(w, r, "user", p, formErr, userFields)
+	}
+	return h.render(w, r, http.StatusOK, "user", p)
 }
 
-func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	ch := directory.UserChange{}
 	for _, p := range []struct {
@@ -147,28 +131,17 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request) {
 	}
 	username := r.PathValue("username")
 	_, err := h.dir.UpdateUser(r.Context(), actor(r), username, ch)
-	if isFormError(err) {
-		h.showUser(w, r, http.StatusBadRequest, f, fieldErrors(err, userFields...))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/users/"+url.PathEscape(username), "Saved.")
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.showUser(w, r, f, err)
+	}, "/users/"+url.PathEscape(username), "Saved.")
 }
 
-func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
 	if _, err := h.dir.GetUser(r.Context(), actor(r), username); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	if !actor(r).IsAdmin {
-		h.fail(w, r, forbiddenOrLogin(r))
-		return
-	}
-	h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete user", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete user", Data: confirmView{
 		Question: "Delete user " + username + "? Webhooks will be told (user_deleted). This cannot be undone.",
 		Action:   "/users/" + url.PathEscape(username) + "/delete", Button: "Delete " + username,
 		Back: "/users/" + url.PathEscape(username),
@@ -179,41 +152,26 @@ type confirmView struct {
 	Question, Action, Button, Back string
 }
 
-func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
 	if err := h.dir.DeleteUser(r.Context(), actor(r), username); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	redirect(w, r, "/users", "User "+username+" deleted.")
+	return h.redirect(w, r, "/users", "User "+username+" deleted.")
 }
 
-func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
 	err := h.dir.SetPassword(r.Context(), actor(r), username, r.PostForm.Get("old_password"), r.PostForm.Get("new_password"))
-	if isFormError(err) {
-		h.showUser(w, r, http.StatusBadRequest, nil, fieldErrors(err, userFields...))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/users/"+url.PathEscape(username), "Password changed.")
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.showUser(w, r, nil, err)
+	}, "/users/"+url.PathEscape(username), "Password changed.")
 }
 
-func (h *Handler) provision(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+func (h *Handler) provision(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
 	_, err := h.dir.CreateJob(r.Context(), actor(r), username, strings.TrimSpace(r.PostForm.Get("worker")))
-	if isFormError(err) {
-		h.showUser(w, r, http.StatusBadRequest, nil, fieldErrors(err, userFields...))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/users/"+url.PathEscape(username), "Provisioning job queued; plug the key into the station.")
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.showUser(w, r, nil, err)
+	}, "/users/"+url.PathEscape(username), "Provisioning job queued; plug the key into the station.")
 }

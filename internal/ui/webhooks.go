@@ -10,23 +10,27 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/web"
 )
 
-func (h *Handler) registerWebhooks(mux *http.ServeMux) {
-	mux.HandleFunc("GET /webhooks", h.webhooks)
-	mux.HandleFunc("GET /webhooks/new", h.newWebhookPage)
-	mux.HandleFunc("POST /webhooks/new", h.createWebhook)
-	mux.HandleFunc("GET /webhooks/{id}", h.webhookPage)
-	mux.HandleFunc("GET /webhooks/{id}/edit", h.editWebhookPage)
-	mux.HandleFunc("POST /webhooks/{id}/edit", h.saveWebhook)
-	mux.HandleFunc("POST /webhooks/{id}/enabled", h.setWebhookEnabled)
-	mux.HandleFunc("GET /webhooks/{id}/delete", h.confirmDeleteWebhook)
-	mux.HandleFunc("POST /webhooks/{id}/delete", h.deleteWebhook)
-	mux.HandleFunc("POST /webhooks/{id}/test", h.testWebhook)
-	mux.HandleFunc("POST /webhooks/{id}/rotate", h.rotateSecret)
-	mux.HandleFunc("POST /webhooks/{id}/replay", h.replay)
-	mux.HandleFunc("GET /webhooks/{id}/deliveries/{did}", h.deliveryPage)
-	mux.HandleFunc("POST /webhooks/{id}/deliveries/{did}/redeliver", h.redeliver)
+// webhookRoutes are for admins only, like webhooks in the API.
+func (h *Handler) webhookRoutes() []web.Route {
+	return []web.Route{
+		{Pattern: "GET /webhooks", Access: web.Admin, Handle: h.webhooks},
+		{Pattern: "GET /webhooks/new", Access: web.Admin, Handle: h.newWebhookPage},
+		{Pattern: "POST /webhooks/new", Access: web.Admin, Handle: h.createWebhook},
+		{Pattern: "GET /webhooks/{id}", Access: web.Admin, Handle: web.WithID("id", h.webhookPage)},
+		{Pattern: "GET /webhooks/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.editWebhookPage)},
+		{Pattern: "POST /webhooks/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.saveWebhook)},
+		{Pattern: "POST /webhooks/{id}/enabled", Access: web.Admin, Handle: web.WithID("id", h.setWebhookEnabled)},
+		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.confirmDeleteWebhook)},
+		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
+		{Pattern: "POST /webhooks/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
+		{Pattern: "POST /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
+		{Pattern: "POST /webhooks/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
+		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.deliveryPage)},
+		{Pattern: "POST /webhooks/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.redeliver)},
+	}
 }
 
 var webhookFields = []string{"url", "description", "token", "method", "events", "since"}
@@ -43,14 +47,6 @@ var addedEventLabels = map[string]string{
 	herald.EventGroupCreated:  "Group created",
 	herald.EventGroupModified: "Group modified",
 	herald.EventGroupDeleted:  "Group deleted",
-}
-
-func pathInt(r *http.Request, name string) (int64, error) {
-	n, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || n < 1 {
-		return 0, herald.Errorf(herald.ENOTFOUND, "no such page")
-	}
-	return n, nil
 }
 
 // webhookRow is a webhook as the list shows it.
@@ -75,17 +71,16 @@ func triggerNames(w herald.Webhook) []string {
 	return out
 }
 
-func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	hooks, err := h.dir.ListWebhooks(r.Context(), actor(r))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	rows := make([]webhookRow, len(hooks))
 	for i, hk := range hooks {
 		rows[i] = webhookRow{Webhook: hk, Triggers: triggerNames(hk)}
 	}
-	h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: rows})
+	return h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: rows})
 }
 
 // webhookFormView is what the add and edit forms show.
@@ -103,13 +98,9 @@ func formView(id int64) webhookFormView {
 	return v
 }
 
-func (h *Handler) newWebhookPage(w http.ResponseWriter, r *http.Request) {
-	if !actor(r).IsAdmin {
-		h.fail(w, r, forbiddenOrLogin(r))
-		return
-	}
+func (h *Handler) newWebhookPage(w http.ResponseWriter, r *http.Request) error {
 	form := url.Values{"method": {"GET"}, "enabled": {"on"}}
-	h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: form, Data: formView(0)})
+	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: form, Data: formView(0)})
 }
 
 func webhookInput(f url.Values) directory.WebhookInput {
@@ -123,18 +114,11 @@ func webhookInput(f url.Values) directory.WebhookInput {
 	}
 }
 
-func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), webhookInput(r.PostForm))
-	if isFormError(err) {
-		h.render(w, r, http.StatusBadRequest, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Errors: fieldErrors(err, webhookFields...), Data: formView(0)})
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(0)}, err, webhookFields)
+	}, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
 }
 
 func webhookForm(hk herald.Webhook) url.Values {
@@ -148,97 +132,55 @@ func webhookForm(hk herald.Webhook) url.Values {
 	return f
 }
 
-func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request, id int64) error {
 	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: webhookForm(hook), Data: formView(id)})
+	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: webhookForm(hook), Data: formView(id)})
 }
 
-func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	_ = r.ParseForm()
-	_, err = h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
-	if isFormError(err) {
-		h.render(w, r, http.StatusBadRequest, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Errors: fieldErrors(err, webhookFields...), Data: formView(id)})
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
+func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	_, err := h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(id)}, err, webhookFields)
+	}, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
 }
 
-func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	_ = r.ParseForm()
+func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
 	enabled := r.PostForm.Get("enabled") == "true"
 	if _, err := h.dir.SetWebhookEnabled(r.Context(), actor(r), id, enabled); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	notice := "Webhook disabled: it finishes what it was given and gets nothing new."
 	if enabled {
 		notice = "Webhook enabled."
 	}
-	redirect(w, r, "/webhooks", notice)
+	return h.redirect(w, r, "/webhooks", notice)
 }
 
-func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete webhook", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete webhook", Data: confirmView{
 		Question: fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.", hook.URL, hook.Description),
 		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: "/webhooks",
 	}})
 }
 
-func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err == nil {
-		err = h.dir.DeleteWebhook(r.Context(), actor(r), id)
+func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
+	if err := h.dir.DeleteWebhook(r.Context(), actor(r), id); err != nil {
+		return err
 	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, "/webhooks", "Webhook deleted.")
+	return h.redirect(w, r, "/webhooks", "Webhook deleted.")
 }
 
-func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
 	a, err := h.dir.TestWebhook(r.Context(), actor(r), id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	var notice string
 	switch {
@@ -251,23 +193,16 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	back := r.PostFormValue("back")
 	if back != "list" {
-		redirect(w, r, fmt.Sprintf("/webhooks/%d", id), notice)
-		return
+		return h.redirect(w, r, fmt.Sprintf("/webhooks/%d", id), notice)
 	}
-	redirect(w, r, "/webhooks", notice)
+	return h.redirect(w, r, "/webhooks", notice)
 }
 
-func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
-	if err == nil {
-		_, err = h.dir.RotateSecret(r.Context(), actor(r), id)
+func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
+	if _, err := h.dir.RotateSecret(r.Context(), actor(r), id); err != nil {
+		return err
 	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, fmt.Sprintf("/webhooks/%d?show_secret=1&notice=%s", id,
-		url.QueryEscape("New signing secret made; the old one also signs for 24 hours.")), http.StatusSeeOther)
+	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d?show_secret=1", id), "New signing secret made; the old one also signs for 24 hours.")
 }
 
 // webhookView is what the webhook page shows.
@@ -283,29 +218,24 @@ type webhookView struct {
 
 const deliveriesPerPage = 50
 
-func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request) {
-	h.showWebhook(w, r, http.StatusOK, nil, nil)
+func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, id int64) error {
+	return h.showWebhook(w, r, id, nil, nil)
 }
 
-func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, status int, form url.Values, errs map[string]string) {
-	id, err := pathInt(r, "id")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+// showWebhook renders the webhook page; form and formErr, when given, keep
+// what the user typed into the replay form and say what is wrong.
+func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, form url.Values, formErr error) error {
 	a := actor(r)
 	hook, err := h.dir.GetWebhook(r.Context(), a, id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
 	st := q.Get("status")
 	ds, err := h.dir.ListDeliveries(r.Context(), a, id, st, before, deliveriesPerPage)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	v := webhookView{Hook: hook, Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
 		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed}}
@@ -315,31 +245,22 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, status int
 	if form == nil {
 		form = url.Values{}
 	}
-	h.render(w, r, status, "webhook", page{Title: "Webhooks", Form: form, Errors: errs, Data: v})
+	p := page{Title: "Webhooks", Form: form, Data: v}
+	if formErr != nil {
+		return h.formError(w, r, "webhook", p, formErr, webhookFields)
+	}
+	return h.render(w, r, http.StatusOK, "webhook", p)
 }
 
-func (h *Handler) replay(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
+func (h *Handler) replay(w http.ResponseWriter, r *http.Request, id int64) error {
+	since, err := parseSince(r.PostForm.Get("since"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	_ = r.ParseForm()
-	since, perr := parseSince(r.PostForm.Get("since"))
-	if perr != nil {
-		h.showWebhook(w, r, http.StatusBadRequest, r.PostForm, fieldErrors(perr, webhookFields...))
-		return
+		return h.showWebhook(w, r, id, r.PostForm, err)
 	}
 	n, err := h.dir.Replay(r.Context(), actor(r), id, since)
-	if isFormError(err) {
-		h.showWebhook(w, r, http.StatusBadRequest, r.PostForm, fieldErrors(err, webhookFields...))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, fmt.Sprintf("/webhooks/%d", id), fmt.Sprintf("Replay queued %d events.", n))
+	return h.afterForm(w, r, err, func(err error) error {
+		return h.showWebhook(w, r, id, r.PostForm, err)
+	}, fmt.Sprintf("/webhooks/%d", id), fmt.Sprintf("Replay queued %d events.", n))
 }
 
 // parseSince reads a browser's datetime-local value (taken as UTC) or an
@@ -351,7 +272,7 @@ func parseSince(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, herald.Errorf(herald.EINVALID, "since: give a date and time like 2026-01-02T15:04 (UTC)")
+	return time.Time{}, herald.Invalid("since", "give a date and time like 2026-01-02T15:04 (UTC)")
 }
 
 // deliveryView is what the delivery page shows.
@@ -360,44 +281,30 @@ type deliveryView struct {
 	Delivery directory.DeliveryDetail
 }
 
-func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
+func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64) error {
+	did, err := web.PathID(r, "did")
 	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	did, err := pathInt(r, "did")
-	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	a := actor(r)
 	hook, err := h.dir.GetWebhook(r.Context(), a, id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	d, err := h.dir.GetDelivery(r.Context(), a, id, did)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	h.render(w, r, http.StatusOK, "delivery", page{Title: "Webhooks", Data: deliveryView{Hook: hook, Delivery: d}})
+	return h.render(w, r, http.StatusOK, "delivery", page{Title: "Webhooks", Data: deliveryView{Hook: hook, Delivery: d}})
 }
 
-func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt(r, "id")
+func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
+	did, err := web.PathID(r, "did")
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
-	did, err := pathInt(r, "did")
-	if err == nil {
-		err = h.dir.Redeliver(r.Context(), actor(r), id, did)
+	if err := h.dir.Redeliver(r.Context(), actor(r), id, did); err != nil {
+		return err
 	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	redirect(w, r, fmt.Sprintf("/webhooks/%d/deliveries/%d", id, did), "Queued for redelivery.")
+	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d/deliveries/%d", id, did), "Queued for redelivery.")
 }
