@@ -16,8 +16,6 @@ type dialect struct {
 	name string
 	// isUniqueViolation reports whether err is a unique constraint failure.
 	isUniqueViolation func(error) bool
-	// greatest is the scalar function returning the larger of its arguments.
-	greatest string
 	// skipLocked ends the claim query so that concurrent claimers skip
 	// rows another has locked ("" where there is one writer).
 	skipLocked string
@@ -30,8 +28,7 @@ type dialect struct {
 }
 
 var sqliteDialect = dialect{
-	name:     "sqlite",
-	greatest: "max",
+	name: "sqlite",
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		if errors.As(err, &e) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,22 +27,21 @@ import (
 //   - Start-up (migrations and the first admin) runs under a session
 //     advisory lock: one instance migrates, the others wait.
 
-// Advisory lock keys; arbitrary but fixed.
+// Advisory lock keys (arbitrary but fixed), and the notification channel.
 const (
-	lockWrites  = 7201
-	lockStartup = 7200
+	lockStartup = 7200 // session lock: start-up (StartupLock)
+	lockWrites  = 7201 // transaction lock: directory writes commit one at a time
 	notifyChan  = "herald_deliveries"
 )
 
 var postgresDialect = dialect{
-	name:     "postgres",
-	greatest: "GREATEST",
+	name: "postgres",
 	isUniqueViolation: func(err error) bool {
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23505"
 	},
 	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
-	serializeWrites: `SELECT pg_advisory_xact_lock(7201)`,
+	serializeWrites: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
 	notify:          `SELECT pg_notify('` + notifyChan + `', '')`,
 }
 
@@ -132,9 +132,9 @@ func (db *DB) StartupLock(ctx context.Context, fn func() error) error {
 		return unavailable(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7200)`); err != nil {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockStartup); err != nil {
 		return unavailable(err)
 	}
-	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7200)`) //nolint:errcheck // released with the session anyway
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, lockStartup) //nolint:errcheck // released with the session anyway
 	return fn()
 }

@@ -197,56 +197,42 @@ func (tx *Tx) ctx(ctx context.Context) context.Context {
 
 // Update runs fn in a read-write transaction and commits if fn returns nil;
 // otherwise it rolls back and returns fn's error. Nothing fn wrote survives
-// a failure. Updates commit one at a time, in order (see postgres.go).
+// a failure. Updates commit one at a time, in order, through the group
+// committer (groupcommit.go).
 // Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.writer, txWrite, fn)
+	return db.submit(ctx, fn)
 }
 
 // View runs fn in a read-only transaction.
 // Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.reader, txRead, fn)
+	return db.run(ctx, db.reader, true, fn)
 }
 
 // updateEngine is Update for the delivery engine's own bookkeeping, which
-// need not wait for directory writes: row locks keep it consistent.
+// need not wait for directory writes: row locks keep it consistent. On
+// SQLite (one writer) the group committer serves it too.
 func (db *DB) updateEngine(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.engine, txEngine, fn)
-}
-
-type txKind int
-
-const (
-	txRead txKind = iota
-	txWrite
-	txEngine
-)
-
-func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) error) error {
-	// Directory writes, and on SQLite (one writer) the engine's writes
-	// too, go through group commit (groupcommit.go).
-	if kind == txWrite || (kind == txEngine && !db.Shared()) {
+	if !db.Shared() {
 		return db.submit(ctx, fn)
 	}
-	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: kind == txRead})
+	return db.run(ctx, db.engine, false, fn)
+}
+
+// run runs fn in a transaction of its own on pool.
+func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return unavailable(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{db: db, pool: pool, tx: sqlTx, dialect: db.dialect}
-	if kind == txWrite && db.dialect.serializeWrites != "" {
-		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
-			_ = sqlTx.Rollback()
-			return unavailable(err)
-		}
-	}
-	// The clock is read after the write lock, so times follow commit order.
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
 	if err := call(fn, tx); err != nil {
 		_ = sqlTx.Rollback()
 		return unavailable(err)
 	}
-	if kind == txRead {
+	if readOnly {
 		return sqlTx.Rollback()
 	}
 	if tx.wake && db.dialect.notify != "" {
