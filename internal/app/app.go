@@ -92,7 +92,7 @@ type App struct {
 // Open opens and migrates the database and creates the first admin if the
 // database is empty.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if store.IsPostgres(cfg.Database) && cfg.SecretKey == "" {
+	if store.KindOf(cfg.Database) == store.PostgreSQL && cfg.SecretKey == "" {
 		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or --secret_key) to the same secret on every instance, " +
 			"e.g. the output of: openssl rand -base64 32")
 	}
@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.RequestTimeout = cfg.RequestTimeout
 	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
 	ecfg.Retention = cfg.DeliveryRetention
-	ecfg.ExclusiveDB = !db.Shared() // SQLite: one process per file
+	ecfg.ExclusiveDB = db.Kind() == store.SQLite // one process per file
 	ecfg.Registerer = reg
 	engine := delivery.New(db, box, ecfg, log)
 	dir := directory.New(db, box, engine, log)

@@ -52,7 +52,7 @@ type ClaimRequest struct {
 // blocks those after it. On SQLite the first claim takes the engine lock
 // (LockEngine) and returns its ECONFLICT if another handle holds it.
 func (db *DB) ClaimDue(ctx context.Context, req ClaimRequest) ([]Claimed, error) {
-	if db.Shared() {
+	if db.Kind() == PostgreSQL {
 		var out []Claimed
 		err := db.updateEngine(ctx, func(tx *Tx) error {
 			// Every delivery belongs to an existing webhook (deleting
@@ -190,7 +190,7 @@ func (tx *Tx) claimFromFile(ctx context.Context, req ClaimRequest, limit int, fr
 		if err != nil {
 			return nil, nil, err
 		}
-		if tx.db.Shared() && len(claimed) > 0 {
+		if tx.db.Kind() == PostgreSQL && len(claimed) > 0 {
 			if _, err := tx.tx.ExecContext(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(claimIDs(claimed))+`)`,
 				micros(tx.Now.Add(req.Lease))); err != nil {
 				return nil, nil, err

@@ -44,7 +44,7 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
 		FROM webhooks WHERE enabled AND ` + cond
-	if !tx.db.Shared() && tx.db.handoff.accepting() {
+	if tx.db.Kind() == SQLite && tx.db.handoff.accepting() {
 		return tx.handOff(ctx, ev, insert+` RETURNING id, webhook_id`, args)
 	}
 	res, err := tx.exec(ctx, insert, args...)

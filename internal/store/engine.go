@@ -37,7 +37,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	}
 	err := db.updateEngine(ctx, func(tx *Tx) error {
 		var err error
-		if db.Shared() {
+		if db.Kind() == PostgreSQL {
 			err = tx.recordOutcomesBulk(ctx, outs)
 		} else {
 			err = tx.recordOutcomesInChunks(ctx, outs)
@@ -54,7 +54,7 @@ func (db *DB) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		}
 		return nil
 	})
-	if err == nil && !db.Shared() {
+	if err == nil && db.Kind() == SQLite {
 		// Only now: a claim that starts later sees the outcome.
 		ids := make([]int64, len(outs))
 		for i, o := range outs {
@@ -212,7 +212,7 @@ func (tx *Tx) recordOutcomesBulk(ctx context.Context, outs []Outcome) error {
 func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	// The engine's own pool on PostgreSQL; SQLite's readers otherwise.
 	pool := db.reader
-	if db.Shared() {
+	if db.Kind() == PostgreSQL {
 		pool = db.engine
 	}
 	// Webhook by webhook on the per-webhook due index: one row each.
@@ -231,7 +231,7 @@ func (db *DB) NextDue(ctx context.Context, after time.Time) (time.Time, bool, er
 // Only for a database that one process uses alone (SQLite); elsewhere it
 // does nothing. Call it after ReleaseLeases.
 func (db *DB) StartHandoff() {
-	if !db.Shared() {
+	if db.Kind() == SQLite {
 		db.handoff.start()
 	}
 }
@@ -325,7 +325,7 @@ func (tx *Tx) lastDeliveryBefore(ctx context.Context, cutoff int64) (int64, erro
 // it is off). It refreshes the table's statistics too. SKIP_LOCKED: if
 // another instance is vacuuming, this one need not. SQLite: nothing to do.
 func (db *DB) VacuumQueue(ctx context.Context) error {
-	if !db.Shared() {
+	if db.Kind() == SQLite {
 		return nil
 	}
 	_, err := db.engine.ExecContext(ctx, `VACUUM (ANALYZE, SKIP_LOCKED) deliveries`)

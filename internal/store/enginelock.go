@@ -16,7 +16,7 @@ var errLocked = errors.New("locked")
 // ClaimDue takes the lock itself; calling LockEngine at start-up turns a
 // second process into a clear error instead of an engine that cannot claim.
 func (db *DB) LockEngine() error {
-	if db.Shared() {
+	if db.Kind() == PostgreSQL {
 		return nil
 	}
 	db.engineMu.Lock()

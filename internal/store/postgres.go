@@ -35,6 +35,7 @@ const (
 )
 
 var postgresDialect = dialect{
+	kind: PostgreSQL,
 	name: "postgres",
 	isUniqueViolation: func(err error) bool {
 		var pgErr *pgconn.PgError
@@ -124,7 +125,7 @@ func (db *DB) listen(ctx context.Context, dsn string, log *slog.Logger) {
 // instances starting at once one migrates and creates the first admin while
 // the others wait. On SQLite it just runs fn.
 func (db *DB) StartupLock(ctx context.Context, fn func() error) error {
-	if db.dialect.name != "postgres" {
+	if db.Kind() != PostgreSQL {
 		return fn()
 	}
 	conn, err := db.writer.Conn(ctx)

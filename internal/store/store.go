@@ -82,7 +82,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if IsPostgres(dsn) {
+	if KindOf(dsn) == PostgreSQL {
 		return openPostgres(ctx, dsn, log)
 	}
 	if dsn == "" {
@@ -115,14 +115,34 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
 }
 
-// IsPostgres reports whether a database setting names PostgreSQL.
-func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+// Kind is which database Herald runs on: a SQLite file, which one Herald
+// process owns (it alone delivers from it), or a PostgreSQL server, which
+// several Herald processes may share.
+type Kind int
+
+const (
+	SQLite Kind = iota
+	PostgreSQL
+)
+
+func (k Kind) String() string {
+	if k == PostgreSQL {
+		return "PostgreSQL"
+	}
+	return "SQLite"
 }
 
-// Shared reports whether several Herald processes may use the database
-// (PostgreSQL), as opposed to one process owning it (SQLite).
-func (db *DB) Shared() bool { return db.dialect.name == "postgres" }
+// KindOf returns the kind of database a setting names: PostgreSQL for a
+// postgres:// or postgresql:// URL, else SQLite (a file path).
+func KindOf(dsn string) Kind {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return PostgreSQL
+	}
+	return SQLite
+}
+
+// Kind returns the kind of database db is.
+func (db *DB) Kind() Kind { return db.dialect.kind }
 
 // Close closes the database. Closing again does nothing and returns the
 // first call's result.
@@ -214,7 +234,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // need not wait for directory writes: row locks keep it consistent. On
 // SQLite (one writer) the group committer serves it too.
 func (db *DB) updateEngine(ctx context.Context, fn func(*Tx) error) error {
-	if !db.Shared() {
+	if db.Kind() == SQLite {
 		return db.submit(ctx, fn)
 	}
 	return db.run(ctx, db.engine, false, fn)
@@ -286,7 +306,7 @@ func unavailable(err error) error {
 // query runs unprepared and prepares it in the background for the next.
 func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	ctx = tx.ctx(ctx)
-	if tx.db.Shared() {
+	if !tx.dialect.prepares {
 		return nil, nil
 	}
 	if tx.pool != tx.db.writer {
@@ -422,7 +442,7 @@ func (db *DB) prepareLater(pool *sql.DB, query string) {
 // Backup writes a consistent copy of a SQLite database to path (which must
 // not exist), while Herald may keep running: VACUUM INTO reads one snapshot.
 func (db *DB) Backup(ctx context.Context, path string) error {
-	if db.Shared() {
+	if db.Kind() != SQLite {
 		return herald.Errorf(herald.EINVALID, "backup copies SQLite databases; for PostgreSQL use pg_dump")
 	}
 	if _, err := os.Stat(path); err == nil {

@@ -128,7 +128,7 @@ func TestConcurrentClaims(t *testing.T) {
 			}
 		}
 		handles := []*store.DB{db1, db1, db2, db2}
-		if !db1.Shared() {
+		if db1.Kind() == store.SQLite {
 			if err := db1.LockEngine(); err != nil {
 				t.Fatalf("LockEngine: %v", err)
 			}
@@ -296,7 +296,7 @@ func TestStartupLock(t *testing.T) {
 		if !slices.Equal(applied, want) {
 			t.Errorf("migrations applied by the two instances together: %v, want %v (each once)", applied, want)
 		}
-		if db1.Shared() && overlaps.Load() != 0 {
+		if db1.Kind() == store.PostgreSQL && overlaps.Load() != 0 {
 			t.Errorf("the two StartupLock functions overlapped")
 		}
 		for _, db := range []*store.DB{db1, db2} {
@@ -560,7 +560,7 @@ func TestEngineLock(t *testing.T) {
 			t.Fatalf("LockEngine again on the same handle: %v", err)
 		}
 		err = second.LockEngine()
-		if first.Shared() {
+		if first.Kind() == store.PostgreSQL {
 			first.Close()
 			if err != nil {
 				t.Fatalf("PostgreSQL: second LockEngine: %v", err)

@@ -48,7 +48,7 @@ func TestClaimOrderPerSubject(t *testing.T) {
 		// bob's deliveries were claimed at t0 with a one-minute lease and
 		// never recorded (a crashed engine): they come back after it.
 		c.Advance(31 * time.Second)
-		if !db.Shared() {
+		if db.Kind() == store.SQLite {
 			// On SQLite the engine is this process: a lease holds until
 			// its outcome (a busy writer may take longer than the lease to
 			// record it), and a crash ends with the process; the next
@@ -59,7 +59,7 @@ func TestClaimOrderPerSubject(t *testing.T) {
 			}
 		}
 		again := claim(t, db, claimAll)
-		if db.Shared() {
+		if db.Kind() == store.PostgreSQL {
 			wantClaimed(t, "after the first leases ran out", again, id(w1, b1), id(w2, b1))
 		} else {
 			wantClaimed(t, "after a restart: everything in flight", again, id(w1, a2), id(w2, a2), id(w1, b1), id(w2, b1))
@@ -334,7 +334,7 @@ func TestNextDue(t *testing.T) {
 		wantNext("retry now due, other lease pending", time.Time{})
 		c.Advance(time.Hour)
 		wantNext("everything due again", time.Time{})
-		if !db.Shared() {
+		if db.Kind() == store.SQLite {
 			// SQLite leases hold until the outcome or a restart.
 			if _, err := db.ReleaseLeases(ctx); err != nil {
 				t.Fatal(err)
@@ -376,7 +376,7 @@ func TestRedeliver(t *testing.T) {
 		wantCode(t, "Redeliver(missing)", redeliver(w.ID, 99999), herald.ENOTFOUND)
 
 		c.Advance(time.Hour)
-		if db.Shared() {
+		if db.Kind() == store.PostgreSQL {
 			time.Sleep(100 * time.Millisecond)
 		}
 		drain(db)
@@ -433,7 +433,7 @@ func TestReplay(t *testing.T) {
 			w.OnUserCreated = true
 			w.Events = []string{herald.EventGroupCreated}
 		})
-		if db.Shared() {
+		if db.Kind() == store.PostgreSQL {
 			time.Sleep(100 * time.Millisecond)
 		}
 		drain(db)
@@ -619,7 +619,7 @@ func TestPrune(t *testing.T) {
 		// d stays leased and unrecorded until its lease runs out (on
 		// SQLite until a restart).
 		t2 := c.Advance(2 * time.Hour)
-		if !db.Shared() {
+		if db.Kind() == store.SQLite {
 			if _, err := db.ReleaseLeases(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -200,11 +200,11 @@ func TestWakeups(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		newWebhook(t, db, func(w *herald.Webhook) { w.OnUserCreated = true })
-		if db.Shared() {
+		if db.Kind() == store.PostgreSQL {
 			time.Sleep(100 * time.Millisecond) // the listener's signal on connecting
 		}
 		drain(db)
-		if !db.Shared() {
+		if db.Kind() == store.SQLite {
 			emit(t, db, herald.EventUserDeleted, "alice") // no webhook wants it
 			createUser(t, db, "bob")
 			select {

@@ -294,8 +294,8 @@ func TestMigrate(t *testing.T) {
 	t.Parallel()
 	eachBackendDSN(t, func(t *testing.T, dsn string) {
 		db := open(t, dsn)
-		if got, want := db.Shared(), store.IsPostgres(dsn); got != want {
-			t.Errorf("Shared() = %v, want %v", got, want)
+		if got, want := db.Kind(), store.KindOf(dsn); got != want {
+			t.Errorf("Kind() = %v, want %v", got, want)
 		}
 		if err := db.Ping(ctx); err != nil {
 			t.Errorf("Ping: %v", err)
@@ -444,7 +444,7 @@ func TestUpdateRollsBack(t *testing.T) {
 		if err != nil || st.Pending != 0 {
 			t.Errorf("Stats after rollback = %+v, %v; want nothing pending", st, err)
 		}
-		if !db.Shared() { // on PostgreSQL the listener may signal at any time
+		if db.Kind() == store.SQLite { // on PostgreSQL the listener may signal at any time
 			select {
 			case <-db.Wakeups():
 				t.Errorf("Wakeups signalled after a rolled-back transaction")
@@ -524,7 +524,7 @@ func TestBackup(t *testing.T) {
 		emit(t, db, herald.EventUserCreated, "alice")
 		path := filepath.Join(t.TempDir(), "backup.db")
 		err := db.Backup(ctx, path)
-		if db.Shared() {
+		if db.Kind() == store.PostgreSQL {
 			wantCode(t, "Backup on PostgreSQL", err, herald.EINVALID)
 			return
 		}
