@@ -56,6 +56,8 @@ type DB struct {
 	// handoff passes deliveries from commits to this process's engine
 	// (SQLite; handoff.go).
 	handoff handoff
+	// observer hears what changes do to the delivery queue (observer.go).
+	observer QueueObserver
 	// claimTurn rotates which webhook ClaimDue serves first.
 	claimTurn atomic.Int64
 	// webhooksChanged counts commits that changed webhooks; claimHooks is
@@ -111,8 +113,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, engine: writer, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
-		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
+	db := &DB{writer: writer, reader: reader, engine: writer, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
+		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
+	db.Observe(&handoffObserver{db: db})
+	return db, nil
 }
 
 // Kind is which database Herald runs on: a SQLite file, which one Herald
@@ -196,15 +200,9 @@ type Tx struct {
 	// PostgreSQL that closes the connection, failing every change of the
 	// batch). Once it has started, a change runs to its end.
 	batched bool
-	// handoffs are the deliveries this transaction hands to the engine
-	// once it commits; dirtyHooks the webhooks it leaves with deliveries in
-	// the file that were not handed off; newHooks the webhooks it created
-	// (handoff.go).
-	handoffs   []handedOff
-	dirtyHooks []int64
-	newHooks   []int64
-	// webhooksChanged: the transaction wrote webhooks (claimWebhooks).
-	webhooksChanged bool
+	// observer hears what the transaction does to the delivery queue
+	// (observer.go); set only in the group committer's transactions.
+	observer QueueObserver
 }
 
 // ctx is the context statements of tx run with (see batched).
@@ -263,9 +261,6 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return unavailable(fmt.Errorf("commit: %w", err))
-	}
-	if tx.webhooksChanged {
-		db.webhooksChanged.Add(1)
 	}
 	if tx.wake {
 		db.Wake()
