@@ -19,6 +19,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/store"
@@ -83,6 +84,7 @@ func ParseRetrySchedule(s string) ([]time.Duration, error) {
 type App struct {
 	Config  Config
 	DB      *store.DB
+	Queue   *queue.Queue
 	Dir     *directory.Service
 	Engine  *delivery.Engine
 	Handler http.Handler
@@ -104,6 +106,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}
+	// Opened before any write: on SQLite it follows every commit.
+	q := queue.Open(db)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ecfg := cfg.Engine
@@ -113,7 +117,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.Retention = cfg.DeliveryRetention
 	ecfg.ExclusiveDB = db.Kind() == store.SQLite // one process per file
 	ecfg.Registerer = reg
-	engine := delivery.New(db, box, ecfg, log)
+	engine := delivery.New(q, box, ecfg, log)
 	dir := directory.New(db, box, engine, log)
 	// Of several instances starting at once, one migrates and creates the
 	// admin; the others wait, then find both done.
@@ -148,7 +152,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	return &App{Config: cfg, DB: db, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
+	return &App{Config: cfg, DB: db, Queue: q, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
 }
 
 // openSecretBox uses the configured secret key, or the key file beside the
@@ -179,7 +183,7 @@ func openSecretBox(cfg Config, log *slog.Logger) (*secretbox.Box, error) {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	// SQLite: one process serves (and delivers from) a file; a second one
 	// stops here. The admin commands open the file without serving.
-	if err := a.DB.LockEngine(); err != nil {
+	if err := a.Queue.Lock(); err != nil {
 		return err
 	}
 	engineDone := make(chan struct{})
@@ -250,5 +254,5 @@ func (f *freshConns) closeAll() {
 	}
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the queue's lock and the database.
+func (a *App) Close() error { return errors.Join(a.Queue.Close(), a.DB.Close()) }

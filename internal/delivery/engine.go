@@ -1,5 +1,5 @@
 // Package delivery sends webhook requests: it claims due deliveries from
-// the store in batches, sends each with a bounded pool and a per-webhook
+// the queue (internal/queue) in batches, sends each with a bounded pool and a per-webhook
 // cap, records outcomes in batches, schedules retries and disables a
 // webhook that answers 410 Gone (CONTRACT 1.3).
 package delivery
@@ -17,8 +17,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/secretbox"
-	"github.com/heraldhq/herald/internal/store"
 )
 
 // Config tunes the engine. Zero values take the defaults noted.
@@ -59,14 +59,14 @@ const (
 
 // Engine delivers webhooks. Create with New, start with Run.
 type Engine struct {
-	db      *store.DB
+	q       *queue.Queue
 	box     *secretbox.Box
 	log     *slog.Logger
 	cfg     Config
 	client  *fasthttp.Client
 	metrics *metrics
 
-	outcomes chan store.Outcome
+	outcomes chan queue.Outcome
 	// wake is signalled when capacity frees up or outcomes unblock work.
 	wake chan struct{}
 
@@ -94,8 +94,8 @@ type Engine struct {
 	vacuuming  bool
 }
 
-// New returns an engine over db whose webhook secrets open with box.
-func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine {
+// New returns an engine over q whose webhook secrets open with box.
+func New(q *queue.Queue, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 15 * time.Second
 	}
@@ -119,9 +119,9 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 	}
 	client := newClient(cfg, Guard{DenyPrivate: cfg.DenyPrivate}, nil)
 	return &Engine{
-		db: db, box: box, log: log, cfg: cfg, client: client,
-		metrics:     newMetrics(cfg.Registerer, db),
-		outcomes:    make(chan store.Outcome, cfg.Unrecorded),
+		q: q, box: box, log: log, cfg: cfg, client: client,
+		metrics:     newMetrics(cfg.Registerer, q),
+		outcomes:    make(chan queue.Outcome, cfg.Unrecorded),
 		wake:        make(chan struct{}, 1),
 		inflight:    map[int64]int{},
 		failures:    map[int64]int{},
@@ -134,25 +134,23 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 // Run delivers until ctx is done, then stops claiming, lets requests in
 // flight finish (each within its timeout) and records their outcomes.
 func (e *Engine) Run(ctx context.Context) {
-	if e.cfg.ExclusiveDB {
-		if n, err := e.db.ReleaseLeases(ctx); err != nil {
-			e.log.Error("release leases", "err", err)
-		} else if n > 0 {
-			e.log.Info("resuming deliveries left in flight by the last run", "deliveries", n)
-		}
-		// New deliveries come straight from their commits (store
-		// handoff) until the engine stops.
-		e.db.StartHandoff()
-		defer e.db.StopHandoff()
+	// On SQLite: leases a crash left are released, and new deliveries
+	// come straight from their commits (queue handoff) until the engine
+	// stops.
+	if n, err := e.q.Start(ctx); err != nil {
+		e.log.Error("release leases", "err", err)
+	} else if n > 0 {
+		e.log.Info("resuming deliveries left in flight by the last run", "deliveries", n)
 	}
+	defer e.q.Stop()
 	// A fixed pool of Workers sends: claims never exceed the free
 	// senders, so the queue never fills, and the pool's goroutines keep
 	// the stacks a request needs instead of growing new ones each time.
-	queue := make(chan sendJob, e.cfg.Workers)
+	jobs := make(chan sendJob, e.cfg.Workers)
 	var sends sync.WaitGroup
 	for range e.cfg.Workers {
 		sends.Go(func() {
-			for j := range queue {
+			for j := range jobs {
 				e.deliver(j.claimed, j.hook)
 			}
 		})
@@ -169,8 +167,8 @@ func (e *Engine) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		// Read before claiming: whatever falls due after this instant
 		// and is not claimed now is found by wait.
-		claimedAt := e.db.Now()
-		n, err := e.claimAndSend(ctx, queue)
+		claimedAt := time.Now()
+		n, err := e.claimAndSend(ctx, jobs)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -186,7 +184,7 @@ func (e *Engine) Run(ctx context.Context) {
 		}
 		e.wait(ctx, claimedAt)
 	}
-	close(queue)
+	close(jobs)
 	sends.Wait()
 	close(e.outcomes)
 	<-recorded
@@ -195,13 +193,13 @@ func (e *Engine) Run(ctx context.Context) {
 
 // sendJob is a claimed delivery queued for the sending pool.
 type sendJob struct {
-	claimed store.Claimed
+	claimed queue.Claimed
 	hook    openedHook
 }
 
 // claimAndSend claims what the free capacity allows and queues it for the
 // sending pool.
-func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, error) {
+func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, error) {
 	e.mu.Lock()
 	inflight := make(map[int64]int, len(e.inflight))
 	sending := 0
@@ -229,7 +227,7 @@ func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, e
 	if free <= 0 || (busy > 0 && free < min(e.cfg.BatchSize, e.cfg.Workers)/4) {
 		return 0, nil
 	}
-	claimed, err := e.db.ClaimDue(ctx, store.ClaimRequest{
+	claimed, err := e.q.Claim(ctx, queue.Request{
 		Limit: min(free, e.cfg.BatchSize), Lease: e.lease(), PerWebhook: e.cfg.PerWebhook,
 		MinRoom: max(e.cfg.PerWebhook/4, 1), InFlight: inflight, Paused: paused,
 	})
@@ -243,7 +241,7 @@ func (e *Engine) claimAndSend(ctx context.Context, queue chan<- sendJob) (int, e
 	}
 	e.mu.Unlock()
 	for _, c := range claimed {
-		queue <- sendJob{claimed: c, hook: e.open(c.Webhook)}
+		jobs <- sendJob{claimed: c, hook: e.open(c.Webhook)}
 	}
 	return len(claimed), nil
 }
@@ -305,7 +303,7 @@ func (e *Engine) open(w herald.Webhook) openedHook {
 
 // deliver makes one attempt and queues its outcome. A shutdown lets it
 // finish (within the request timeout).
-func (e *Engine) deliver(c store.Claimed, hook openedHook) {
+func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 	var r result
 	switch {
 	case hook.err != "":
@@ -327,9 +325,9 @@ func (e *Engine) deliver(c store.Claimed, hook openedHook) {
 }
 
 // judge decides what an attempt means for its delivery (CONTRACT 1.3).
-func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
+func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 	now := time.Now()
-	o := store.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}
+	o := queue.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}
 	code := r.attempt.StatusCode
 	switch {
 	case code >= 200 && code < 300:
@@ -367,7 +365,7 @@ func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
 func (e *Engine) record(runCtx context.Context, vacuums *sync.WaitGroup) {
 	ctx := context.Background()
 	for first := range e.outcomes {
-		batch := []store.Outcome{first}
+		batch := []queue.Outcome{first}
 	drain:
 		for len(batch) < 1024 {
 			select {
@@ -381,7 +379,7 @@ func (e *Engine) record(runCtx context.Context, vacuums *sync.WaitGroup) {
 			}
 		}
 		for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
-			err := e.db.RecordOutcomes(ctx, batch)
+			err := e.q.Record(ctx, batch)
 			if err == nil {
 				break
 			}
@@ -421,7 +419,7 @@ func (e *Engine) maybeVacuum(ctx context.Context, vacuums *sync.WaitGroup, recor
 	vacuums.Go(func() {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if err := e.db.VacuumQueue(ctx); err != nil && ctx.Err() == nil {
+		if err := e.q.VacuumQueue(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("vacuum the delivery queue", "err", err)
 		}
 		e.mu.Lock()
@@ -432,7 +430,7 @@ func (e *Engine) maybeVacuum(ctx context.Context, vacuums *sync.WaitGroup, recor
 
 // settle updates in-memory counters after outcomes are recorded, and wakes
 // the claimer: capacity is free and successors may now be due.
-func (e *Engine) settle(batch []store.Outcome) {
+func (e *Engine) settle(batch []queue.Outcome) {
 	now := time.Now()
 	e.mu.Lock()
 	for _, o := range batch {
@@ -486,7 +484,7 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	select {
 	case <-e.wake:
 		return
-	case <-e.db.Wakeups():
+	case <-e.q.Wakeups():
 		return
 	default:
 	}
@@ -517,19 +515,19 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-	case <-e.db.Wakeups():
+	case <-e.q.Wakeups():
 	case <-e.wake:
 	case <-t.C:
 	}
 }
 
 // nextDueAfter returns when the next delivery falls due after claimedAt
-// (see store.NextDue). On an exclusive database the answer is kept and
+// (see queue.Queue.NextDue). On an exclusive database the answer is kept and
 // merged with the retries this engine schedules (settle), so the database
 // is asked only when the known time has passed or is unknown.
 func (e *Engine) nextDueAfter(ctx context.Context, claimedAt time.Time) (time.Time, bool, error) {
 	if !e.cfg.ExclusiveDB {
-		return e.db.NextDue(ctx, claimedAt)
+		return e.q.NextDue(ctx, claimedAt)
 	}
 	e.mu.Lock()
 	next, known, retries := e.nextDue, e.nextDueKnown, e.retries
@@ -537,7 +535,7 @@ func (e *Engine) nextDueAfter(ctx context.Context, claimedAt time.Time) (time.Ti
 	if known && (next.IsZero() || next.After(claimedAt)) {
 		return next, !next.IsZero(), nil
 	}
-	next, ok, err := e.db.NextDue(ctx, claimedAt)
+	next, ok, err := e.q.NextDue(ctx, claimedAt)
 	if err != nil {
 		return next, ok, err
 	}
@@ -556,7 +554,7 @@ func (e *Engine) nextDueAfter(ctx context.Context, claimedAt time.Time) (time.Ti
 // prune deletes old attempts and finished deliveries once an hour.
 func (e *Engine) prune(ctx context.Context) {
 	for {
-		a, d, err := e.db.Prune(ctx, time.Now().Add(-e.cfg.Retention))
+		a, d, err := e.q.Prune(ctx, time.Now().Add(-e.cfg.Retention))
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("prune delivery log", "err", err)
 		} else if a+d > 0 {

@@ -75,7 +75,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	results := make([]error, len(batch))
 	// The queue observer hears of the batch from start to end; read once,
 	// so that it hears of all of it or nothing.
-	obs := db.observer
+	obs := db.queueObserver()
 	committed := false
 	if obs != nil {
 		obs.BeginBatch()

@@ -38,7 +38,15 @@ type QueuedDelivery struct {
 	ID, WebhookID int64
 }
 
-// Observe makes obs hear what changes do to the delivery queue. Call it
-// before the handle's first write: the group committer reads it at the
-// start of each batch.
-func (db *DB) Observe(obs QueueObserver) { db.observer = obs }
+// Observe makes obs hear what changes do to the delivery queue, from the
+// group committer's next batch on. Call it before the handle's first
+// write, so that obs hears of every batch.
+func (db *DB) Observe(obs QueueObserver) { db.observer.Store(&obs) }
+
+// queueObserver returns the observer, or nil.
+func (db *DB) queueObserver() QueueObserver {
+	if p := db.observer.Load(); p != nil {
+		return *p
+	}
+	return nil
+}

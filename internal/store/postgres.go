@@ -52,7 +52,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	// several instances. Directory writes take turns (an advisory lock) and
 	// are group-committed, one batch at a time: two connections serve
 	// them (the second for the start-up lock). Reads and the delivery
-	// engine have their own, so a burst of writes never starves them.
+	// queue have their own, so a burst of writes never starves them.
 	pools := make([]*sql.DB, 0, 3)
 	closeAll := func() {
 		for _, p := range pools {
@@ -63,12 +63,12 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	if err != nil {
 		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
 	}
-	for i, size := range []int{2, 6, 3} { // writer, reader, engine
+	for i, size := range []int{2, 6, 3} { // writer, reader, queue
 		c := cfg.Copy()
 		if i == 2 {
 			// The claim query's plan must follow the queue's size: a
 			// generic plan made while the table was small (a scan) would
-			// stay in use as it grows to a million rows. The engine's
+			// stay in use as it grows to a million rows. The queue's
 			// statements are few per batch, so planning each costs little.
 			c.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 		}
@@ -83,7 +83,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 		return nil, unavailable(err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
-	db := &DB{writer: pools[0], reader: pools[1], engine: pools[2], dialect: postgresDialect, Now: time.Now,
+	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], dialect: postgresDialect, Now: time.Now,
 		wakeups: make(chan struct{}, 1), stopListen: stop,
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
 	go db.listen(listenCtx, dsn, log)

@@ -1,5 +1,14 @@
-// Package store keeps Herald's data in a SQL database. SQLite is the
-// default; the dialect seam in dialect.go is where PostgreSQL plugs in.
+// Package store keeps Herald's data in a SQL database: the directory's
+// tables (users, groups, credentials, jobs, webhooks), the event log and
+// the outbox insert (an event's deliveries are inserted in the
+// transaction of the change that caused it), and the group commit that
+// shares one commit between many changes. SQLite is the default; the
+// dialect seam in dialect.go is where PostgreSQL plugs in.
+//
+// The delivery queue (internal/queue) owns the deliveries once inserted:
+// it runs its SQL in the store's transactions (UpdateQueue, Tx.Query), and
+// hears what changes do to it through QueueObserver. The store imports
+// neither the queue nor the engine.
 //
 // All reads and writes go through a Tx, opened by DB.View (read-only) or
 // DB.Update (read-write, all or nothing). Storage methods take ctx first and
@@ -35,37 +44,20 @@ type DB struct {
 	startWriter sync.Once
 	// reader serves read-only transactions concurrently with the writer.
 	reader *sql.DB
-	// engine serves the delivery engine's own transactions on PostgreSQL,
-	// so that directory writes waiting their turn never hold every
-	// connection it needs (on SQLite it is the writer: group commit
-	// serves both).
-	engine  *sql.DB
-	dialect dialect
+	// queuePool serves the delivery queue's own transactions on
+	// PostgreSQL, so that directory writes waiting their turn never hold
+	// every connection it needs. nil on SQLite: its one writer, the group
+	// committer, serves both.
+	queuePool *sql.DB
+	dialect   dialect
 	// wakeups carries one signal after a commit that queued deliveries.
 	wakeups chan struct{}
 	// stopListen ends the PostgreSQL notification listener.
 	stopListen func()
 	// path is the SQLite file.
 	path string
-	// On SQLite: the engine's leases (leases.go), serialised claims, and
-	// the lock that keeps other handles from claiming (enginelock.go).
-	leases     leaseTable
-	claimMu    sync.Mutex
-	engineMu   sync.Mutex
-	engineLock *os.File
-	// handoff passes deliveries from commits to this process's engine
-	// (SQLite; handoff.go).
-	handoff handoff
 	// observer hears what changes do to the delivery queue (observer.go).
-	observer QueueObserver
-	// claimTurn rotates which webhook ClaimDue serves first.
-	claimTurn atomic.Int64
-	// webhooksChanged counts commits that changed webhooks; claimHooks is
-	// the webhook list SQLite claims use, read at claimHooksVersion of it
-	// (under claimMu).
-	webhooksChanged   atomic.Uint64
-	claimHooks        []herald.Webhook
-	claimHooksVersion uint64
+	observer atomic.Pointer[QueueObserver]
 	// stmts caches prepared statements by pool and query text; preparing
 	// marks those being prepared in the background.
 	stmts, preparing sync.Map
@@ -113,10 +105,8 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	db := &DB{writer: writer, reader: reader, engine: writer, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
-		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
-	db.Observe(&handoffObserver{db: db})
-	return db, nil
+	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
+		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
 }
 
 // Kind is which database Herald runs on: a SQLite file, which one Herald
@@ -148,6 +138,9 @@ func KindOf(dsn string) Kind {
 // Kind returns the kind of database db is.
 func (db *DB) Kind() Kind { return db.dialect.kind }
 
+// Path returns the SQLite file's path; "" on PostgreSQL.
+func (db *DB) Path() string { return db.path }
+
 // Close closes the database. Closing again does nothing and returns the
 // first call's result.
 func (db *DB) Close() error {
@@ -164,11 +157,9 @@ func (db *DB) close() error {
 		db.startWriter.Do(func() { close(db.writerDone) }) // never started
 		<-db.writerDone
 	}
-	errs := []error{db.unlockEngine()}
-	closed := map[*sql.DB]bool{}
-	for _, pool := range []*sql.DB{db.reader, db.writer, db.engine} {
-		if pool != nil && !closed[pool] {
-			closed[pool] = true
+	var errs []error
+	for _, pool := range []*sql.DB{db.reader, db.writer, db.queuePool} {
+		if pool != nil {
 			errs = append(errs, pool.Close())
 		}
 	}
@@ -228,15 +219,24 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	return db.run(ctx, db.reader, true, fn)
 }
 
-// updateEngine is Update for the delivery engine's own bookkeeping, which
-// need not wait for directory writes: row locks keep it consistent. On
-// SQLite (one writer) the group committer serves it too.
-func (db *DB) updateEngine(ctx context.Context, fn func(*Tx) error) error {
-	if db.Kind() == SQLite {
+// UpdateQueue is Update for the delivery queue's own bookkeeping
+// (internal/queue), which need not wait for directory writes: row locks
+// keep it consistent. On SQLite (one writer) the group committer serves
+// it too.
+func (db *DB) UpdateQueue(ctx context.Context, fn func(*Tx) error) error {
+	if db.queuePool == nil {
 		return db.submit(ctx, fn)
 	}
-	return db.run(ctx, db.engine, false, fn)
+	return db.run(ctx, db.queuePool, false, fn)
 }
+
+// ReadPool returns the pool of read-only connections, for the delivery
+// queue's reads outside a transaction.
+func (db *DB) ReadPool() *sql.DB { return db.reader }
+
+// QueuePool returns the delivery queue's own pool on PostgreSQL (see
+// UpdateQueue), for its statements outside a transaction; nil on SQLite.
+func (db *DB) QueuePool() *sql.DB { return db.queuePool }
 
 // run runs fn in a transaction of its own on pool.
 func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
@@ -331,29 +331,29 @@ func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return s.QueryContext(ctx, args...)
 }
 
-// row is a *sql.Row that can also carry an error from preparing.
-type row struct {
+// Row is a *sql.Row that can also carry an error from preparing.
+type Row struct {
 	*sql.Row
 	err error
 }
 
-func (r row) Scan(dest ...any) error {
+func (r Row) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}
 	return r.Row.Scan(dest...)
 }
 
-func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) Row {
 	ctx = tx.ctx(ctx)
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
-		return row{err: err}
+		return Row{err: err}
 	}
 	if s == nil {
-		return row{Row: tx.tx.QueryRowContext(ctx, query, args...)}
+		return Row{Row: tx.tx.QueryRowContext(ctx, query, args...)}
 	}
-	return row{Row: s.QueryRowContext(ctx, args...)}
+	return Row{Row: s.QueryRowContext(ctx, args...)}
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -372,6 +372,22 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return nil, herald.Errorf(herald.ECONFLICT, "already exists")
 	}
 	return res, err
+}
+
+// Query, QueryRow and Exec run SQL in the transaction, with its prepared
+// statements. They are for the delivery queue (internal/queue), which keeps
+// the SQL of its own rows; the directory's storage has named methods.
+// Exec returns ECONFLICT for a unique constraint failure.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.query(ctx, query, args...)
+}
+
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return tx.queryRow(ctx, query, args...)
+}
+
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.exec(ctx, query, args...)
 }
 
 // insert runs an INSERT ... RETURNING id and returns the id.

@@ -281,29 +281,6 @@ func TestWebhooks(t *testing.T) {
 	})
 }
 
-func wantWebhook(t *testing.T, got, want herald.Webhook) {
-	t.Helper()
-	if !got.CreatedAt.Equal(want.CreatedAt) || !got.PreviousSecretUntil.Equal(want.PreviousSecretUntil) {
-		t.Errorf("webhook %d: CreatedAt %v PreviousSecretUntil %v; want %v %v", want.ID, got.CreatedAt, got.PreviousSecretUntil, want.CreatedAt, want.PreviousSecretUntil)
-	}
-	if got.Events == nil || !slices.Equal(got.Events, want.Events) {
-		t.Errorf("webhook %d: Events %#v, want %#v", want.ID, got.Events, want.Events)
-	}
-	g, w := got, want
-	g.CreatedAt, g.PreviousSecretUntil, g.Events = time.Time{}, time.Time{}, nil
-	w.CreatedAt, w.PreviousSecretUntil, w.Events = time.Time{}, time.Time{}, nil
-	if !equalWebhooks(g, w) {
-		t.Errorf("webhook read back as\n%+v\nwant\n%+v", g, w)
-	}
-}
-
-func equalWebhooks(a, b herald.Webhook) bool {
-	return a.ID == b.ID && a.URL == b.URL && a.Description == b.Description && a.Token == b.Token && a.Enabled == b.Enabled &&
-		a.OnUserCreated == b.OnUserCreated && a.OnUserDeleted == b.OnUserDeleted && a.OnUserModified == b.OnUserModified &&
-		a.OnHWKeyProvision == b.OnHWKeyProvision && a.Method == b.Method && a.SigningSecret == b.SigningSecret &&
-		a.DisabledReason == b.DisabledReason && a.PreviousSecret == b.PreviousSecret
-}
-
 // TestListDeliveries: newest first, with status, before and limit.
 func TestListDeliveries(t *testing.T) {
 	t.Parallel()
