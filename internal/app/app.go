@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}
 	// Opened before any write: on SQLite it follows every commit.
-	q := queue.Open(db)
+	q := queue.Open(db, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ecfg := cfg.Engine
@@ -115,7 +115,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.RequestTimeout = cfg.RequestTimeout
 	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
 	ecfg.Retention = cfg.DeliveryRetention
-	ecfg.ExclusiveDB = db.Kind() == store.SQLite // one process per file
 	ecfg.Registerer = reg
 	engine := delivery.New(q, box, ecfg, log)
 	dir := directory.New(db, box, engine, log)

@@ -40,9 +40,6 @@ type Config struct {
 	// Workers either, so no claimed delivery waits for a sender. Below
 	// Workers it takes the default.
 	Unrecorded int
-	// ExclusiveDB says this process is the database's only user (SQLite):
-	// leases left by a crash are released at start.
-	ExclusiveDB bool
 	// Registerer receives the engine's metrics; nil for none.
 	Registerer prometheus.Registerer
 }
@@ -80,18 +77,6 @@ type Engine struct {
 	pauses      map[int64]int // pauses in a row without a success, per webhook
 	pausedUntil map[int64]time.Time
 	opened      map[int64]openedEntry // by webhook id
-	// On an exclusive database every retry time is set by this engine, so
-	// it keeps the earliest (zero: none) instead of asking the database
-	// at every wake-up; nextDueKnown is false until it has asked once, and
-	// after a claim passes the time (see nextDueAfter).
-	nextDue      time.Time
-	nextDueKnown bool
-	retries      int // retrying outcomes settled, to spot one during a lookup
-	// On a shared database (PostgreSQL): outcomes recorded since the last
-	// vacuum of the queue, when that began, and whether one runs now.
-	unvacuumed int
-	vacuumedAt time.Time
-	vacuuming  bool
 }
 
 // New returns an engine over q whose webhook secrets open with box.
@@ -156,9 +141,8 @@ func (e *Engine) Run(ctx context.Context) {
 		})
 	}
 	recorded := make(chan struct{})
-	var vacuums sync.WaitGroup
 	go func() {
-		e.record(ctx, &vacuums)
+		e.record()
 		close(recorded)
 	}()
 	go e.prune(ctx)
@@ -188,7 +172,6 @@ func (e *Engine) Run(ctx context.Context) {
 	sends.Wait()
 	close(e.outcomes)
 	<-recorded
-	vacuums.Wait() // cancelled with ctx
 }
 
 // sendJob is a claimed delivery queued for the sending pool.
@@ -361,8 +344,8 @@ func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 // record writes outcomes in batches: whatever has arrived while the last
 // batch was being written goes in the next one, so under load many
 // attempts share one transaction and one fsync. Outcomes are recorded
-// after runCtx ends too (shutdown); vacuums started here end with it.
-func (e *Engine) record(runCtx context.Context, vacuums *sync.WaitGroup) {
+// after Run's ctx ends too (shutdown).
+func (e *Engine) record() {
 	ctx := context.Background()
 	for first := range e.outcomes {
 		batch := []queue.Outcome{first}
@@ -389,43 +372,7 @@ func (e *Engine) record(runCtx context.Context, vacuums *sync.WaitGroup) {
 			time.Sleep(wait)
 		}
 		e.settle(batch)
-		e.maybeVacuum(runCtx, vacuums, len(batch))
 	}
-}
-
-// Vacuum the queue (PostgreSQL) after this many outcomes, at most this
-// often: often enough that claims never step over many dead entries, rarely
-// enough that vacuuming costs little.
-const (
-	vacuumEvery    = 5000
-	vacuumInterval = 5 * time.Second
-)
-
-// maybeVacuum counts recorded outcomes and, on a shared database, starts a
-// vacuum of the queue in the background when enough have piled up. It ends
-// with ctx (shutdown); Run waits for it through vacuums.
-func (e *Engine) maybeVacuum(ctx context.Context, vacuums *sync.WaitGroup, recorded int) {
-	if e.cfg.ExclusiveDB {
-		return
-	}
-	e.mu.Lock()
-	e.unvacuumed += recorded
-	if e.vacuuming || e.unvacuumed < vacuumEvery || time.Since(e.vacuumedAt) < vacuumInterval {
-		e.mu.Unlock()
-		return
-	}
-	e.vacuuming, e.unvacuumed, e.vacuumedAt = true, 0, time.Now()
-	e.mu.Unlock()
-	vacuums.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if err := e.q.VacuumQueue(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("vacuum the delivery queue", "err", err)
-		}
-		e.mu.Lock()
-		e.vacuuming = false
-		e.mu.Unlock()
-	})
 }
 
 // settle updates in-memory counters after outcomes are recorded, and wakes
@@ -435,12 +382,6 @@ func (e *Engine) settle(batch []queue.Outcome) {
 	e.mu.Lock()
 	for _, o := range batch {
 		e.total--
-		if o.State == herald.DeliveryRetrying {
-			e.retries++
-			if e.nextDueKnown && (e.nextDue.IsZero() || o.NextAttemptAt.Before(e.nextDue)) {
-				e.nextDue = o.NextAttemptAt
-			}
-		}
 		if o.State == herald.DeliverySucceeded {
 			delete(e.failures, o.WebhookID)
 			delete(e.pauses, o.WebhookID)
@@ -489,7 +430,7 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	default:
 	}
 	until := time.Now().Add(time.Minute)
-	next, ok, err := e.nextDueAfter(ctx, claimedAt)
+	next, ok, err := e.q.NextDue(ctx, claimedAt)
 	switch {
 	case err != nil && ctx.Err() == nil:
 		e.log.Error("find the next due delivery", "err", err)
@@ -497,7 +438,7 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	case err == nil && ok && next.Before(until):
 		until = next
 	}
-	if !e.cfg.ExclusiveDB {
+	if e.q.LeasesExpire() {
 		// Another instance may die holding leases: look again once they
 		// may have run out.
 		if recheck := time.Now().Add(e.lease()); recheck.Before(until) {
@@ -519,36 +460,6 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	case <-e.wake:
 	case <-t.C:
 	}
-}
-
-// nextDueAfter returns when the next delivery falls due after claimedAt
-// (see queue.Queue.NextDue). On an exclusive database the answer is kept and
-// merged with the retries this engine schedules (settle), so the database
-// is asked only when the known time has passed or is unknown.
-func (e *Engine) nextDueAfter(ctx context.Context, claimedAt time.Time) (time.Time, bool, error) {
-	if !e.cfg.ExclusiveDB {
-		return e.q.NextDue(ctx, claimedAt)
-	}
-	e.mu.Lock()
-	next, known, retries := e.nextDue, e.nextDueKnown, e.retries
-	e.mu.Unlock()
-	if known && (next.IsZero() || next.After(claimedAt)) {
-		return next, !next.IsZero(), nil
-	}
-	next, ok, err := e.q.NextDue(ctx, claimedAt)
-	if err != nil {
-		return next, ok, err
-	}
-	e.mu.Lock()
-	// A retry settled during the lookup may be missing from its answer:
-	// then ask again next time (its settle has woken the claimer anyway).
-	e.nextDueKnown = e.retries == retries
-	e.nextDue = time.Time{}
-	if ok {
-		e.nextDue = next
-	}
-	e.mu.Unlock()
-	return next, ok, nil
 }
 
 // prune deletes old attempts and finished deliveries once an hour.

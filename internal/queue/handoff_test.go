@@ -229,7 +229,7 @@ func newHandoffQueue(t *testing.T) *handoffQueue {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	q := Open(db)
+	q := Open(db, nil)
 	t.Cleanup(func() { q.Close() })
 	return &handoffQueue{Queue: q, db: db, sqlite: q.driver.(*sqliteQueue)}
 }

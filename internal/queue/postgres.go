@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -12,19 +14,50 @@ import (
 // processes share the database. A claim locks the rows it takes (skipping
 // those another instance has locked) and leases them in the database for
 // Request.Lease: an instance that dies leaves leases that run out, and
-// another instance takes the deliveries over.
+// another instance takes the deliveries over. While this process's engine
+// runs, the queue is vacuumed as outcomes accumulate (maybeVacuum).
 type postgresQueue struct {
-	db *store.DB
+	db  *store.DB
+	log *slog.Logger
+	// Vacuums (under mu): runCtx is Start's, which they end with (nil:
+	// the engine does not run, no vacuums); outcomes recorded since the
+	// last one, when that began, and whether one runs now; Stop waits for
+	// vacuums.
+	mu         sync.Mutex
+	runCtx     context.Context
+	unvacuumed int
+	vacuumedAt time.Time
+	vacuuming  bool
+	vacuums    sync.WaitGroup
 }
 
 // lockRows ends a claim query: rows another instance has locked are
 // skipped, not waited for.
 const lockRows = " FOR UPDATE OF d SKIP LOCKED"
 
-func (q *postgresQueue) lock() error                        { return nil }
-func (q *postgresQueue) close() error                       { return nil }
-func (q *postgresQueue) start(context.Context) (int, error) { return 0, nil }
-func (q *postgresQueue) stop()                              {}
+func (q *postgresQueue) lock() error  { return nil }
+func (q *postgresQueue) close() error { return nil }
+
+// leasesExpire: a lease runs out after Request.Lease.
+func (q *postgresQueue) leasesExpire() bool { return true }
+
+// start leaves leases alone: other instances' are theirs, and this
+// instance's own run out. It lets vacuums run until ctx ends.
+func (q *postgresQueue) start(ctx context.Context) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.runCtx = ctx
+	return 0, nil
+}
+
+// stop starts no more vacuums, and waits for one in progress (it ends
+// with Start's ctx).
+func (q *postgresQueue) stop() {
+	q.mu.Lock()
+	q.runCtx = nil
+	q.mu.Unlock()
+	q.vacuums.Wait()
+}
 
 func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]herald.Webhook) []share) ([]Claimed, error) {
 	var out []Claimed
@@ -72,12 +105,16 @@ func claimAndLease(ctx context.Context, tx *store.Tx, req Request, shares []shar
 }
 
 func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
-	return q.db.UpdateQueue(ctx, func(tx *store.Tx) error {
+	err := q.db.UpdateQueue(ctx, func(tx *store.Tx) error {
 		if err := recordBulk(ctx, tx, outs); err != nil {
 			return err
 		}
 		return disableGone(ctx, tx, outs)
 	})
+	if err == nil {
+		q.maybeVacuum(len(outs))
+	}
+	return err
 }
 
 // recordBulk writes a batch of outcomes in one statement: a statement per
@@ -119,6 +156,44 @@ func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
 	return releaseLeaseRows(ctx, q.db)
 }
 
+// Vacuum the queue after this many outcomes, at most this often: often
+// enough that claims never step over many dead entries, rarely enough that
+// vacuuming costs little.
+const (
+	vacuumEvery    = 5000
+	vacuumInterval = 5 * time.Second
+)
+
+// maybeVacuum counts recorded outcomes and, while the engine runs, starts
+// a vacuum of the queue in the background when enough have piled up.
+func (q *postgresQueue) maybeVacuum(recorded int) {
+	q.mu.Lock()
+	q.unvacuumed += recorded
+	if q.runCtx == nil || q.vacuuming || q.unvacuumed < vacuumEvery || time.Since(q.vacuumedAt) < vacuumInterval {
+		q.mu.Unlock()
+		return
+	}
+	q.vacuuming, q.unvacuumed, q.vacuumedAt = true, 0, time.Now()
+	runCtx := q.runCtx
+	q.mu.Unlock()
+	q.vacuums.Go(func() {
+		ctx, cancel := context.WithTimeout(runCtx, time.Minute)
+		defer cancel()
+		if err := q.vacuum(ctx); err != nil && ctx.Err() == nil {
+			q.log.Warn("vacuum the delivery queue", "err", err)
+		}
+		q.mu.Lock()
+		q.vacuuming = false
+		q.mu.Unlock()
+	})
+}
+
+// vacuum lets PostgreSQL reclaim the row versions that finished
+// deliveries leave in the due indexes: until a vacuum removes them, every
+// claim steps over them, and claims slow down as thousands accumulate
+// between autovacuum's visits (a minute apart by default, or never where
+// it is off). It refreshes the table's statistics too. SKIP_LOCKED: if
+// another instance is vacuuming, this one need not.
 func (q *postgresQueue) vacuum(ctx context.Context) error {
 	_, err := q.db.QueuePool().ExecContext(ctx, `VACUUM (ANALYZE, SKIP_LOCKED) deliveries`)
 	return err

@@ -16,6 +16,9 @@
 //     Claims lock rows (SKIP LOCKED) and lease them for a while; the queue
 //     is vacuumed as outcomes accumulate.
 //
+// The engine needs to know no more than the interface tells: that leases
+// run out on one and not the other (LeasesExpire).
+//
 // The policy of a claim (which webhooks it serves, in what order, how many
 // deliveries of each) is decided once, in Go, for both (plan.go); the SQL
 // both share is in sql.go. One conformance suite runs on both
@@ -24,6 +27,7 @@ package queue
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -52,16 +56,20 @@ type driver interface {
 	record(ctx context.Context, outs []Outcome) error
 	nextDue(ctx context.Context, after time.Time) (time.Time, bool, error)
 	releaseLeases(ctx context.Context) (int, error)
-	vacuum(ctx context.Context) error
+	leasesExpire() bool
 }
 
 // Open returns the queue of db, with the driver for its kind of database.
 // On SQLite it becomes db's QueueObserver: open it before db's first
-// write.
-func Open(db *store.DB) *Queue {
+// write. log receives the queue's own warnings (a failed vacuum); nil
+// means slog.Default().
+func Open(db *store.DB, log *slog.Logger) *Queue {
+	if log == nil {
+		log = slog.Default()
+	}
 	q := &Queue{db: db}
 	if db.Kind() == store.PostgreSQL {
-		q.driver = &postgresQueue{db: db}
+		q.driver = &postgresQueue{db: db, log: log}
 	} else {
 		q.driver = newSQLiteQueue(db)
 	}
@@ -138,11 +146,13 @@ func (q *Queue) Close() error { return q.driver.close() }
 // Stop. On SQLite it releases the leases a crash left (see ReleaseLeases)
 // and returns how many, and hands new deliveries to the engine from their
 // commits from now on (handoff.go), even if the release failed. On
-// PostgreSQL it does nothing: other instances' leases are theirs.
+// PostgreSQL it leaves leases alone (other instances' are theirs), and
+// vacuums the queue as outcomes are recorded, until ctx ends.
 func (q *Queue) Start(ctx context.Context) (resumed int, err error) { return q.driver.start(ctx) }
 
-// Stop ends what Start began. Handed-off deliveries not yet sent are in
-// the database, as claimable as any other.
+// Stop ends what Start began: handed-off deliveries not yet sent are in
+// the database, as claimable as any other; a vacuum in progress is waited
+// for.
 func (q *Queue) Stop() { q.driver.stop() }
 
 // Claim leases up to req.Limit due deliveries and returns them. Only the
@@ -186,19 +196,17 @@ func (q *Queue) NextDue(ctx context.Context, after time.Time) (time.Time, bool, 
 // PostgreSQL, any instance's). Signals coalesce.
 func (q *Queue) Wakeups() <-chan struct{} { return q.db.Wakeups() }
 
+// LeasesExpire reports whether a lease runs out after Request.Lease, so
+// that a delivery whose process died is claimed again (PostgreSQL), rather
+// than holding until its outcome is recorded or the process ends (SQLite,
+// whose one process releases every lease at Start).
+func (q *Queue) LeasesExpire() bool { return q.driver.leasesExpire() }
+
 // ReleaseLeases frees every lease and returns how many there were. Meant
 // for a database that one Herald process uses alone (SQLite, at start):
 // after a crash its deliveries resume at once instead of waiting for their
 // leases to run out.
 func (q *Queue) ReleaseLeases(ctx context.Context) (int, error) { return q.driver.releaseLeases(ctx) }
-
-// VacuumQueue lets PostgreSQL reclaim the row versions that finished
-// deliveries leave in the due indexes: until a vacuum removes them, every
-// claim steps over them, and claims slow down as thousands accumulate
-// between autovacuum's visits (a minute apart by default, or never where
-// it is off). It refreshes the table's statistics too. SKIP_LOCKED: if
-// another instance is vacuuming, this one need not. SQLite: nothing to do.
-func (q *Queue) VacuumQueue(ctx context.Context) error { return q.driver.vacuum(ctx) }
 
 // Prune deletes attempts that started before cutoff, and finished
 // deliveries completed before it, and returns how many of each.

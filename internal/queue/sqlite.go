@@ -33,6 +33,20 @@ type sqliteQueue struct {
 	// lockFile is the lock held by lock (under lockMu).
 	lockMu   sync.Mutex
 	lockFile *os.File
+	// due is the next due time as far as this process knows (nextDue).
+	due dueTime
+}
+
+// dueTime is the earliest retry time (zero: none), kept instead of asking
+// the database at every wake-up: on SQLite every retry time is set by this
+// process's engine (record). known is false until the database has been
+// asked once, and after a claim passes the time; retries counts retrying
+// outcomes recorded, to spot one recorded during a lookup.
+type dueTime struct {
+	mu      sync.Mutex
+	next    time.Time
+	known   bool
+	retries int
 }
 
 func newSQLiteQueue(db *store.DB) *sqliteQueue {
@@ -188,8 +202,23 @@ func (q *sqliteQueue) record(ctx context.Context, outs []Outcome) error {
 		}
 		q.leases.release(ids)
 		q.handoff.finished(outs)
+		q.due.recorded(outs)
 	}
 	return err
+}
+
+// recorded merges the retry times of committed outcomes.
+func (d *dueTime) recorded(outs []Outcome) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, o := range outs {
+		if o.State == herald.DeliveryRetrying {
+			d.retries++
+			if d.known && (d.next.IsZero() || o.NextAttemptAt.Before(d.next)) {
+				d.next = o.NextAttemptAt
+			}
+		}
+	}
 }
 
 // recordInChunks writes outcomes a chunk at a time: one UPDATE ... FROM
@@ -287,9 +316,35 @@ func valuesList(rows, cols int) string {
 	return s
 }
 
+// nextDue answers from what it knows (dueTime), and asks the database
+// only when the known time has passed or is unknown.
 func (q *sqliteQueue) nextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
-	return nextDue(ctx, q.db.ReadPool(), after)
+	d := &q.due
+	d.mu.Lock()
+	next, known, retries := d.next, d.known, d.retries
+	d.mu.Unlock()
+	if known && (next.IsZero() || next.After(after)) {
+		return next, !next.IsZero(), nil
+	}
+	next, ok, err := nextDue(ctx, q.db.ReadPool(), after)
+	if err != nil {
+		return next, ok, err
+	}
+	d.mu.Lock()
+	// A retry recorded during the lookup may be missing from its answer:
+	// then ask again next time (its outcome has woken the engine anyway).
+	d.known = d.retries == retries
+	d.next = time.Time{}
+	if ok {
+		d.next = next
+	}
+	d.mu.Unlock()
+	return next, ok, nil
 }
+
+// leasesExpire: a lease holds until its outcome is recorded, or the
+// process ends.
+func (q *sqliteQueue) leasesExpire() bool { return false }
 
 // releaseLeases frees the in-memory leases, and any in the database.
 func (q *sqliteQueue) releaseLeases(ctx context.Context) (int, error) {
@@ -302,5 +357,3 @@ func (q *sqliteQueue) releaseLeases(ctx context.Context) (int, error) {
 	rows, err := releaseLeaseRows(ctx, q.db)
 	return n + rows, err
 }
-
-func (q *sqliteQueue) vacuum(context.Context) error { return nil }

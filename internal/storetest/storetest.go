@@ -82,7 +82,7 @@ func Queue(t *testing.T, db *store.DB) *queue.Queue {
 	if q, ok := queues.Load(db); ok {
 		return q.(*queue.Queue)
 	}
-	q := queue.Open(db)
+	q := queue.Open(db, nil)
 	queues.Store(db, q)
 	t.Cleanup(func() {
 		queues.Delete(db)
