@@ -1,7 +1,10 @@
-// Package delivery sends webhook requests: it claims due deliveries from
-// the queue (internal/queue) in batches, sends each with a bounded pool and a per-webhook
-// cap, records outcomes in batches, schedules retries and disables a
-// webhook that answers 410 Gone (CONTRACT 1.3).
+// Package delivery is the delivery engine: it claims due deliveries from
+// the queue (internal/queue) in batches, sends each through a fixed pool
+// of senders with a per-webhook cap, records outcomes in batches,
+// schedules retries (retry.go), pauses a webhook that keeps failing
+// (breaker.go), and disables one that answers 410 Gone (CONTRACT 1.3).
+// Requests are signed (sign.go) and go out through the egress guard
+// (egress.go, client.go).
 package delivery
 
 import (
@@ -9,7 +12,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -28,31 +30,21 @@ type Config struct {
 	ConnectTimeout time.Duration   // default 5 s
 	DenyPrivate    bool            // egress: also refuse loopback and private
 	PerWebhook     int             // requests in flight per webhook (per instance); default 16
-	Workers        int             // requests in flight in all; default 256
+	Senders        int             // requests in flight in all (the senders); default 256
 	BatchSize      int             // deliveries per claim; default 256
 	Retention      time.Duration   // keep attempts and finished deliveries; default 30 days
 	// Unrecorded bounds the deliveries claimed and not yet recorded: in
 	// flight, or sent and waiting for their outcome's commit; default 4 x
-	// Workers. It is larger than Workers so that sending goes on while a
+	// Senders. It is larger than Senders so that sending goes on while a
 	// commit is slow: outcomes wait a commit or two (an fsync each), and
-	// with Unrecorded = Workers those waiting outcomes held most of the
+	// with Unrecorded = Senders those waiting outcomes held most of the
 	// slots, leaving few requests in flight. Claims never exceed the free
-	// Workers either, so no claimed delivery waits for a sender. Below
-	// Workers it takes the default.
+	// senders either, so no claimed delivery waits for a sender. Below
+	// Senders it takes the default.
 	Unrecorded int
 	// Registerer receives the engine's metrics; nil for none.
 	Registerer prometheus.Registerer
 }
-
-// Circuit breaker: after breakerThreshold consecutive failures a webhook is
-// paused for a short while, so a dead receiver costs nothing while its
-// deliveries wait (they are delayed, not failed). Each pause in a row
-// without a success doubles, from breakerBase up to breakerMax.
-const (
-	breakerThreshold = 10
-	breakerBase      = 2 * time.Second
-	breakerMax       = time.Minute
-)
 
 // Engine delivers webhooks. Create with New, start with Run.
 type Engine struct {
@@ -71,12 +63,10 @@ type Engine struct {
 	// inflight counts claimed deliveries whose request has not ended,
 	// per webhook (its cap); total counts claimed deliveries whose outcome
 	// is not yet recorded.
-	inflight    map[int64]int
-	total       int
-	failures    map[int64]int // consecutive, per webhook, since the last pause
-	pauses      map[int64]int // pauses in a row without a success, per webhook
-	pausedUntil map[int64]time.Time
-	opened      map[int64]openedEntry // by webhook id
+	inflight map[int64]int
+	total    int
+	breaker  breaker
+	opened   map[int64]openedEntry // by webhook id
 }
 
 // New returns an engine over q whose webhook secrets open with box.
@@ -90,11 +80,11 @@ func New(q *queue.Queue, box *secretbox.Box, cfg Config, log *slog.Logger) *Engi
 	if cfg.PerWebhook <= 0 {
 		cfg.PerWebhook = 16
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 256
+	if cfg.Senders <= 0 {
+		cfg.Senders = 256
 	}
-	if cfg.Unrecorded < cfg.Workers {
-		cfg.Unrecorded = 4 * cfg.Workers
+	if cfg.Unrecorded < cfg.Senders {
+		cfg.Unrecorded = 4 * cfg.Senders
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 256
@@ -105,14 +95,12 @@ func New(q *queue.Queue, box *secretbox.Box, cfg Config, log *slog.Logger) *Engi
 	client := newClient(cfg, Guard{DenyPrivate: cfg.DenyPrivate}, nil)
 	return &Engine{
 		q: q, box: box, log: log, cfg: cfg, client: client,
-		metrics:     newMetrics(cfg.Registerer, q),
-		outcomes:    make(chan queue.Outcome, cfg.Unrecorded),
-		wake:        make(chan struct{}, 1),
-		inflight:    map[int64]int{},
-		failures:    map[int64]int{},
-		pauses:      map[int64]int{},
-		pausedUntil: map[int64]time.Time{},
-		opened:      map[int64]openedEntry{},
+		metrics:  newMetrics(cfg.Registerer, q),
+		outcomes: make(chan queue.Outcome, cfg.Unrecorded),
+		wake:     make(chan struct{}, 1),
+		inflight: map[int64]int{},
+		breaker:  newBreaker(),
+		opened:   map[int64]openedEntry{},
 	}
 }
 
@@ -128,13 +116,13 @@ func (e *Engine) Run(ctx context.Context) {
 		e.log.Info("resuming deliveries left in flight by the last run", "deliveries", n)
 	}
 	defer e.q.Stop()
-	// A fixed pool of Workers sends: claims never exceed the free
-	// senders, so the queue never fills, and the pool's goroutines keep
-	// the stacks a request needs instead of growing new ones each time.
-	jobs := make(chan sendJob, e.cfg.Workers)
-	var sends sync.WaitGroup
-	for range e.cfg.Workers {
-		sends.Go(func() {
+	// A fixed pool of senders: claims never exceed the free senders, so
+	// jobs never fills, and the senders keep the stacks a request needs
+	// instead of growing new ones each time.
+	jobs := make(chan sendJob, e.cfg.Senders)
+	var senders sync.WaitGroup
+	for range e.cfg.Senders {
+		senders.Go(func() {
 			for j := range jobs {
 				e.deliver(j.claimed, j.hook)
 			}
@@ -169,51 +157,25 @@ func (e *Engine) Run(ctx context.Context) {
 		e.wait(ctx, claimedAt)
 	}
 	close(jobs)
-	sends.Wait()
+	senders.Wait()
 	close(e.outcomes)
 	<-recorded
 }
 
-// sendJob is a claimed delivery queued for the sending pool.
+// sendJob is a claimed delivery queued for the senders.
 type sendJob struct {
 	claimed queue.Claimed
 	hook    openedHook
 }
 
 // claimAndSend claims what the free capacity allows and queues it for the
-// sending pool.
+// senders.
 func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, error) {
-	e.mu.Lock()
-	inflight := make(map[int64]int, len(e.inflight))
-	sending := 0
-	for id, n := range e.inflight {
-		inflight[id] = n
-		sending += n
-	}
-	// Every claimed delivery finds a sender at once (a PostgreSQL lease
-	// runs from the claim), and no more wait for their outcome than
-	// Unrecorded allows.
-	free := min(e.cfg.Unrecorded-e.total, e.cfg.Workers-sending)
-	paused := map[int64]bool{}
-	now := time.Now()
-	for id, until := range e.pausedUntil {
-		if now.Before(until) {
-			paused[id] = true
-		} else {
-			delete(e.pausedUntil, id)
-		}
-	}
-	busy := e.total
-	e.mu.Unlock()
-	// Claiming costs a query: while requests are in flight, wait until a
-	// quarter of the capacity is free and claim in bulk. Outcomes wake us.
-	if free <= 0 || (busy > 0 && free < min(e.cfg.BatchSize, e.cfg.Workers)/4) {
+	req, ok := e.claimRequest(time.Now())
+	if !ok {
 		return 0, nil
 	}
-	claimed, err := e.q.Claim(ctx, queue.Request{
-		Limit: min(free, e.cfg.BatchSize), Lease: e.lease(), PerWebhook: e.cfg.PerWebhook,
-		MinRoom: max(e.cfg.PerWebhook/4, 1), InFlight: inflight, Paused: paused,
-	})
+	claimed, err := e.q.Claim(ctx, req)
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
@@ -229,59 +191,41 @@ func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, er
 	return len(claimed), nil
 }
 
+// claimRequest is what the engine asks a claim for at now: no more than
+// the free capacity, the per-webhook cap counting the requests in flight,
+// and no paused webhook. ok is false when a claim is not worth its query
+// now.
+func (e *Engine) claimRequest(now time.Time) (req queue.Request, ok bool) {
+	e.mu.Lock()
+	inflight := make(map[int64]int, len(e.inflight))
+	sending := 0
+	for id, n := range e.inflight {
+		inflight[id] = n
+		sending += n
+	}
+	// Every claimed delivery finds a sender at once (a PostgreSQL lease
+	// runs from the claim), and no more wait for their outcome than
+	// Unrecorded allows.
+	free := min(e.cfg.Unrecorded-e.total, e.cfg.Senders-sending)
+	paused := e.breaker.paused(now)
+	busy := e.total
+	e.mu.Unlock()
+	// Claiming costs a query: while requests are in flight, wait until a
+	// quarter of the capacity is free and claim in bulk. Outcomes wake us.
+	if free <= 0 || (busy > 0 && free < min(e.cfg.BatchSize, e.cfg.Senders)/4) {
+		return queue.Request{}, false
+	}
+	return queue.Request{
+		Limit: min(free, e.cfg.BatchSize), Lease: e.lease(), PerWebhook: e.cfg.PerWebhook,
+		MinRoom: max(e.cfg.PerWebhook/4, 1), InFlight: inflight, Paused: paused,
+	}, true
+}
+
 // lease is how long a claim holds: longer than any request can take, plus
 // time to record the outcome. When a process dies, another takes over its
 // deliveries after this long.
 func (e *Engine) lease() time.Duration {
 	return e.cfg.ConnectTimeout + e.cfg.RequestTimeout + 10*time.Second
-}
-
-// openedHook is a webhook ready to send to (its secrets opened), or the
-// reason it is not. Opening costs AES work per secret, and parsing and
-// decoding more, so the engine keeps the last opened target of each
-// webhook with the stored fields it came from (openedFrom): a changed URL,
-// method or secret is opened anew.
-type openedHook struct {
-	target *target
-	err    string
-}
-
-type openedFrom struct {
-	url, method, token, secret, previous string
-	previousUntil                        int64 // Unix microseconds
-}
-
-type openedEntry struct {
-	from openedFrom
-	hook openedHook
-}
-
-func (e *Engine) open(w herald.Webhook) openedHook {
-	from := openedFrom{w.URL, w.Method, w.Token, w.SigningSecret, w.PreviousSecret, w.PreviousSecretUntil.UnixMicro()}
-	e.mu.Lock()
-	o, ok := e.opened[w.ID]
-	e.mu.Unlock()
-	if ok && o.from == from {
-		return o.hook
-	}
-	var hook openedHook
-	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
-		var err error
-		if *f, err = e.box.Open(*f); err != nil {
-			hook.err = "cannot decrypt the webhook's secrets: " + err.Error()
-			break
-		}
-	}
-	if hook.err == "" {
-		var err error
-		if hook.target, err = newTarget(w); err != nil {
-			hook.err = "cannot build the request: " + err.Error()
-		}
-	}
-	e.mu.Lock()
-	e.opened[w.ID] = openedEntry{from: from, hook: hook}
-	e.mu.Unlock()
-	return hook
 }
 
 // deliver makes one attempt and queues its outcome. A shutdown lets it
@@ -305,40 +249,6 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 	e.mu.Unlock()
 	e.signal()
 	e.outcomes <- e.judge(c, r)
-}
-
-// judge decides what an attempt means for its delivery (CONTRACT 1.3).
-func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
-	now := time.Now()
-	o := queue.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}
-	code := r.attempt.StatusCode
-	switch {
-	case code >= 200 && code < 300:
-		o.State = herald.DeliverySucceeded
-		return o
-	case code == http.StatusGone:
-		o.State = herald.DeliveryFailed
-		o.DisableReason = "the receiver answered 410 Gone"
-		return o
-	case r.blocked:
-		// The egress policy will refuse it every time.
-		o.State = herald.DeliveryFailed
-		return o
-	}
-	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
-	if !ok {
-		o.State = herald.DeliveryFailed
-		return o
-	}
-	if d, ok := retryAfter(r.retryAfter, now); ok {
-		delay = d // only 429 and 503 carry one (send)
-	}
-	o.State = herald.DeliveryRetrying
-	o.NextAttemptAt = now.Add(delay)
-	if o.Attempt.Error == "" && code != 0 {
-		o.Attempt.Error = "receiver answered " + http.StatusText(code)
-	}
-	return o
 }
 
 // record writes outcomes in batches: whatever has arrived while the last
@@ -382,15 +292,7 @@ func (e *Engine) settle(batch []queue.Outcome) {
 	e.mu.Lock()
 	for _, o := range batch {
 		e.total--
-		if o.State == herald.DeliverySucceeded {
-			delete(e.failures, o.WebhookID)
-			delete(e.pauses, o.WebhookID)
-			delete(e.pausedUntil, o.WebhookID)
-		} else if e.failures[o.WebhookID]++; e.failures[o.WebhookID] >= breakerThreshold {
-			pause := min(breakerBase<<min(e.pauses[o.WebhookID], 16), breakerMax)
-			e.pausedUntil[o.WebhookID] = now.Add(pause)
-			e.pauses[o.WebhookID]++
-			e.failures[o.WebhookID] = 0
+		if pause := e.breaker.settle(o.WebhookID, o.State == herald.DeliverySucceeded, now); pause > 0 {
 			e.log.Warn("webhook paused after consecutive failures", "webhook_id", o.WebhookID, "pause", pause)
 		}
 		// One line per delivery outcome; never the URL or headers, which
@@ -429,28 +331,19 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 		return
 	default:
 	}
-	until := time.Now().Add(time.Minute)
 	next, ok, err := e.q.NextDue(ctx, claimedAt)
-	switch {
-	case err != nil && ctx.Err() == nil:
+	failed := err != nil && ctx.Err() == nil
+	if failed {
 		e.log.Error("find the next due delivery", "err", err)
-		until = time.Now().Add(time.Second)
-	case err == nil && ok && next.Before(until):
-		until = next
 	}
+	recheck := time.Duration(0)
 	if e.q.LeasesExpire() {
 		// Another instance may die holding leases: look again once they
 		// may have run out.
-		if recheck := time.Now().Add(e.lease()); recheck.Before(until) {
-			until = recheck
-		}
+		recheck = e.lease()
 	}
 	e.mu.Lock()
-	for _, p := range e.pausedUntil {
-		if p.Before(until) {
-			until = p
-		}
-	}
+	until := e.breaker.nextEnd(wakeAt(time.Now(), next, err == nil && ok, failed, recheck))
 	e.mu.Unlock()
 	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
@@ -460,6 +353,24 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	case <-e.wake:
 	case <-t.C:
 	}
+}
+
+// wakeAt is when wait looks for work again at the latest, from now: in a
+// minute, or a second after a failed lookup of the next due time; sooner
+// when the next delivery falls due (next, if due), or a recheck from now
+// (0: none). A pause that ends sooner is the breaker's (nextEnd).
+func wakeAt(now, next time.Time, due, failed bool, recheck time.Duration) time.Time {
+	until := now.Add(time.Minute)
+	switch {
+	case failed:
+		until = now.Add(time.Second)
+	case due && next.Before(until):
+		until = next
+	}
+	if recheck > 0 && now.Add(recheck).Before(until) {
+		until = now.Add(recheck)
+	}
+	return until
 }
 
 // prune deletes old attempts and finished deliveries once an hour.
