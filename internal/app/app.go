@@ -180,8 +180,9 @@ func openSecretBox(cfg Config, log *slog.Logger) (*secretbox.Box, error) {
 // shuts down gracefully: no new requests, in-flight deliveries finish and
 // are recorded.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
-	// SQLite: one process serves (and delivers from) a file; a second one
-	// stops here. The admin commands open the file without serving.
+	// SQLite: one process serves (and delivers from) a database; a second
+	// one stops here. The admin commands open the database without
+	// serving.
 	if err := a.Queue.Lock(); err != nil {
 		return err
 	}

@@ -15,9 +15,9 @@ import (
 
 // TestHandoff follows one webhook through handoffs (handoff.go): what the
 // engine is given, and from where, as it turns dirty and clean again. The
-// store suite also runs whole on SQLite with handoffs on (eachBackend), so
-// ordering, caps, retries, redeliveries and deletions are checked there
-// with the same expectations as without.
+// queue's and the store's suites also run whole on SQLite with handoffs on
+// (eachBackend), so ordering, caps, retries, redeliveries and deletions
+// are checked there with the same expectations as without.
 func TestHandoff(t *testing.T) {
 	ctx := context.Background()
 	h := newHandoffQueue(t)
@@ -39,7 +39,7 @@ func TestHandoff(t *testing.T) {
 		update(func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
 		return ev
 	}
-	// claim returns the claimed events as "id" (handed off) or "id (file)".
+	// claim returns the claimed events as "id" (handed off) or "id (database)".
 	claim := func() ([]string, map[string]Claimed) {
 		t.Helper()
 		cs, err := h.Claim(ctx, Request{Limit: 100, Lease: time.Minute, PerWebhook: 100})
@@ -53,7 +53,7 @@ func TestHandoff(t *testing.T) {
 			if c.handedOff {
 				got = append(got, c.EventID)
 			} else {
-				got = append(got, c.EventID+" (file)")
+				got = append(got, c.EventID+" (database)")
 			}
 		}
 		slices.Sort(got)
@@ -74,7 +74,7 @@ func TestHandoff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	file := func(ev herald.Event) string { return ev.ID + " (file)" }
+	fromDB := func(ev herald.Event) string { return ev.ID + " (database)" }
 	// deliver claims, checks what it got, and records every claimed
 	// delivery as succeeded.
 	deliver := func(what string, wanted ...string) {
@@ -86,7 +86,7 @@ func TestHandoff(t *testing.T) {
 		}
 	}
 
-	// A new webhook has nothing in the file: its first delivery comes from
+	// A new webhook has nothing in the database: its first delivery comes from
 	// the commit, with everything sending needs.
 	a1 := emit(herald.EventUserCreated, "alice")
 	got, cs := claim()
@@ -97,18 +97,18 @@ func TestHandoff(t *testing.T) {
 	}
 	inFlight := cs[a1.ID]
 
-	// alice's next event waits in the file behind the one in flight; the
-	// webhook is dirty now, so bob's goes to the file too, and is claimed
-	// from there.
+	// alice's next event waits in the database behind the one in flight;
+	// the webhook is dirty now, so bob's goes to the database too, and is
+	// claimed from there.
 	a2 := emit(herald.EventUserModified, "alice")
 	b1 := emit(herald.EventUserCreated, "bob")
 	got, cs = claim()
-	want("alice's first in flight", got, file(b1))
+	want("alice's first in flight", got, fromDB(b1))
 	record(inFlight, herald.DeliverySucceeded, time.Time{})
 	record(cs[b1.ID], herald.DeliverySucceeded, time.Time{})
-	deliver("alice's first delivered", file(a2))
+	deliver("alice's first delivered", fromDB(a2))
 
-	// A claim that finds the file drained makes the webhook clean again.
+	// A claim that finds the database drained makes the webhook clean again.
 	got, _ = claim()
 	want("all delivered", got)
 	c1 := emit(herald.EventUserCreated, "carol")
@@ -130,35 +130,35 @@ func TestHandoff(t *testing.T) {
 	want("after a rolled-back change", got)
 
 	// A retry dirties the webhook: carol's next event waits for it, and
-	// the retry comes from the file when it falls due.
+	// the retry comes from the database when it falls due.
 	record(inFlight, herald.DeliveryRetrying, now.Add(time.Minute))
 	c2 := emit(herald.EventUserModified, "carol")
 	got, _ = claim()
 	want("retry not due, its successor behind it", got)
 	now = now.Add(2 * time.Minute)
-	deliver("retry due", file(c1))
-	deliver("after the retry", file(c2))
+	deliver("retry due", fromDB(c1))
+	deliver("after the retry", fromDB(c2))
 	got, _ = claim()
 	want("all delivered again", got)
 
 	// Handed off but not yet taken when the webhook turns dirty: it is
-	// claimed from the file, before what came after it.
+	// claimed from the database, before what came after it.
 	d1 := emit(herald.EventUserCreated, "dave")
 	e1 := emit(herald.EventUserCreated, "erin")
 	d2 := emit(herald.EventUserModified, "dave") // dave's first is not delivered: dirty
-	deliver("queued handoffs after the webhook turned dirty", file(d1), file(e1))
-	deliver("dave's second", file(d2))
+	deliver("queued handoffs after the webhook turned dirty", fromDB(d1), fromDB(e1))
+	deliver("dave's second", fromDB(d2))
 	got, _ = claim()
 	want("drained", got)
 	g1 := emit(herald.EventUserCreated, "fay")
 	deliver("clean once more: nothing claimed twice", g1.ID)
 
 	// Stopping: what was handed off and not taken is claimed from the
-	// file, by this handle or the next process.
+	// database, by this handle or the next process.
 	f1 := emit(herald.EventUserCreated, "frank")
 	h.sqlite.handoff.stop()
 	got, _ = claim()
-	want("after StopHandoff", got, file(f1))
+	want("after handoffs stop", got, fromDB(f1))
 
 	// A deleted webhook's queued handoffs are not sent.
 	h.sqlite.handoff.start()
@@ -207,7 +207,7 @@ func TestHandoffCleaning(t *testing.T) {
 	before = h.marks()
 	h.cleaned(w, before)
 	if !h.clean[w] {
-		t.Error("a claim after the commit found the file drained, yet the webhook stays dirty")
+		t.Error("a claim after the commit found the database drained, yet the webhook stays dirty")
 	}
 }
 
@@ -317,7 +317,7 @@ func wantInOrder(t *testing.T, h *handoffQueue, what string, first *herald.Event
 
 // TestHandoffNewWebhookAndEventInOneBatch: a webhook created in the same
 // commit as an event it gets does not turn clean over that delivery in
-// the file (found by review: it was never claimed, and alice's next event
+// the database (found by review: it was never claimed, and alice's next event
 // overtook it).
 func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 	ctx := context.Background()
@@ -373,7 +373,7 @@ func TestHandoffClaimDuringBatch(t *testing.T) {
 }
 
 // TestHandoffLimits: beyond a webhook's count or the memory budget, a
-// delivery stays in the file and its webhook turns dirty; memory is
+// delivery stays in the database and its webhook turns dirty; memory is
 // counted back as deliveries are taken.
 func TestHandoffLimits(t *testing.T) {
 	var h handoff
@@ -427,7 +427,7 @@ func TestHandoffStartDuringBatch(t *testing.T) {
 		released := make(chan error, 1)
 		if restart {
 			// ReleaseLeases starts handoffs again at once, then waits
-			// for the committer to release leases in the file.
+			// for the committer to release leases in the database.
 			go func() { _, err := h.ReleaseLeases(context.Background()); released <- err }()
 			for epoch := uint64(0); epoch < 2; time.Sleep(time.Millisecond) {
 				h.sqlite.handoff.mu.Lock()

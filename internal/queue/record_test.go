@@ -96,7 +96,7 @@ func TestRecordOutcomes(t *testing.T) {
 			t.Errorf("Stats.WebhooksDisabled = %d, %v; want 1", st.WebhooksDisabled, err)
 		}
 		if err := q.Record(ctx, nil); err != nil {
-			t.Errorf("RecordOutcomes(nil): %v", err)
+			t.Errorf("Record(nil): %v", err)
 		}
 	})
 }
@@ -123,7 +123,7 @@ func TestRecordOutcomeOfDeletedWebhook(t *testing.T) {
 		oGone := outcome(findClaimed(t, cs, dGone), herald.DeliveryFailed, 410, t0)
 		oGone.DisableReason = "gone"
 		if err := q.Record(ctx, []queue.Outcome{oGone, outcome(findClaimed(t, cs, dKept), herald.DeliverySucceeded, 200, t0)}); err != nil {
-			t.Fatalf("RecordOutcomes with a deleted webhook's delivery: %v", err)
+			t.Fatalf("Record with a deleted webhook's delivery: %v", err)
 		}
 		if got := delivery(t, db, kept.ID, dKept); got.Status != herald.DeliverySucceeded || got.Attempts != 1 {
 			t.Errorf("the other outcome of the batch: %+v", got)

@@ -234,7 +234,7 @@ func TestUpdateRollsBack(t *testing.T) {
 			return nil
 		})
 		if got := claim(t, db, claimAll); len(got) != 0 {
-			t.Errorf("ClaimDue after rollback returned %v", claimedIDs(got))
+			t.Errorf("Claim after rollback returned %v", claimedIDs(got))
 		}
 		st, err := storetest.Queue(t, db).Stats(ctx)
 		if err != nil || st.Pending != 0 {
