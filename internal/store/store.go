@@ -37,7 +37,7 @@ type DB struct {
 	// (group commit): SQLite allows one writer, and queueing in Go is
 	// cheaper than spinning on SQLITE_BUSY.
 	writer *sql.DB
-	// Group commit of SQLite writes (groupcommit.go).
+	// Group commit of directory writes (groupcommit.go).
 	writes      chan *writeJob
 	quit        chan struct{}
 	writerDone  chan struct{}
