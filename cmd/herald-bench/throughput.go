@@ -77,7 +77,7 @@ func (b *bench) throughput() (*throughputResult, error) {
 // baseline sends n requests like Herald's (POST, a user_created body,
 // Herald's headers with a fresh Standard Webhooks signature each) to the
 // receiver's hooks webhook URLs from senders goroutines sharing one
-// keep-alive client.
+// keep-alive client, as Herald's senders do.
 func baseline(rcv *receiver, hooks, n, senders int) error {
 	hc := &http.Client{
 		Timeout: 15 * time.Second,
