@@ -6,6 +6,7 @@ import (
 	"github.com/heraldhq/herald"
 )
 
+// errLocked: another open file holds the lock (lockFile).
 var errLocked = errors.New("locked")
 
 // lock takes the lock on "<database file>.lock" (see Queue.Lock), or
