@@ -16,8 +16,8 @@
 //     Claims lock rows (SKIP LOCKED) and lease them for a while; the queue
 //     is vacuumed as outcomes accumulate.
 //
-// The engine needs to know no more than the interface tells: that leases
-// run out on one and not the other (LeasesExpire).
+// The engine sees only Queue; the one difference it needs to know is that
+// leases run out on PostgreSQL and not on SQLite (LeasesExpire).
 //
 // The policy of a claim (which webhooks it serves, in what order, how many
 // deliveries of each) is decided once, in Go, for both (plan.go); the SQL
