@@ -76,14 +76,14 @@ func (b *bench) throughput() (*throughputResult, error) {
 
 // baseline sends n requests like Herald's (POST, a user_created body,
 // Herald's headers with a fresh Standard Webhooks signature each) to the
-// receiver's hooks webhook URLs from workers goroutines sharing one
-// keep-alive client.
-func baseline(rcv *receiver, hooks, n, workers int) error {
+// receiver's hooks webhook URLs from senders goroutines sharing one
+// keep-alive client, as Herald's senders do.
+func baseline(rcv *receiver, hooks, n, senders int) error {
 	hc := &http.Client{
 		Timeout: 15 * time.Second,
 		Transport: &http.Transport{
-			MaxIdleConns:        workers,
-			MaxIdleConnsPerHost: workers,
+			MaxIdleConns:        senders,
+			MaxIdleConnsPerHost: senders,
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}
@@ -94,7 +94,7 @@ func baseline(rcv *receiver, hooks, n, workers int) error {
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
-	for range workers {
+	for range senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

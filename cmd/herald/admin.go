@@ -215,7 +215,7 @@ func backup(ctx context.Context, args []string) error {
 	if len(rest) != 1 {
 		return errors.New("usage: herald backup FILE")
 	}
-	if store.IsPostgres(cfg.Database) {
+	if store.KindOf(cfg.Database) == store.PostgreSQL {
 		return errors.New("herald backup copies a SQLite database; for PostgreSQL use pg_dump")
 	}
 	db, err := store.Open(ctx, cfg.Database, nil)

@@ -221,7 +221,7 @@ func migrate(ctx context.Context, args []string) error {
 
 // databaseForLog names the database without a password a URL may carry.
 func databaseForLog(dsn string) string {
-	if !store.IsPostgres(dsn) {
+	if store.KindOf(dsn) != store.PostgreSQL {
 		return dsn
 	}
 	u, err := url.Parse(dsn)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/server"
 	"github.com/heraldhq/herald/internal/stationrpc"
@@ -127,6 +128,7 @@ func ParseRetrySchedule(s string) ([]time.Duration, error) {
 type App struct {
 	Config  Config
 	DB      *store.DB
+	Queue   *queue.Queue
 	Dir     *directory.Service
 	Engine  *delivery.Engine
 	Handler http.Handler
@@ -137,7 +139,7 @@ type App struct {
 // Open opens and migrates the database and creates the first admin if the
 // database is empty.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if store.IsPostgres(cfg.Database) && cfg.SecretKey == "" {
+	if store.KindOf(cfg.Database) == store.PostgreSQL && cfg.SecretKey == "" {
 		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or HERALD_SECRET_KEY_FILE) to the same secret on every instance, " +
 			"e.g. the output of: openssl rand -base64 32")
 	}
@@ -155,6 +157,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the database: %w", err)
 	}
+	// Opened before any write: on SQLite it follows every commit.
+	q := queue.Open(db, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ecfg := cfg.Engine
@@ -162,13 +166,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.RequestTimeout = cfg.RequestTimeout
 	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
 	ecfg.Retention = cfg.DeliveryRetention
-	ecfg.ExclusiveDB = !db.Shared() // SQLite: one process per file
 	ecfg.Registerer = reg
 	if ecfg.Proxy == nil && proxy != nil {
 		ecfg.Proxy = proxy.Choose
 		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)
 	}
-	engine := delivery.New(db, box, ecfg, log)
+	engine := delivery.New(q, box, ecfg, log)
 	dir := directory.New(db, box, engine, log, cfg.Limits)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_password_checks_total",
@@ -210,7 +213,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	return &App{Config: cfg, DB: db, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
+	return &App{Config: cfg, DB: db, Queue: q, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
 }
 
 // openSecretBox uses the configured secret key, or the key file beside the
@@ -265,9 +268,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if grpcLn != nil {
 		defer grpcLn.Close()
 	}
-	// SQLite: one process serves (and delivers from) a file; a second one
-	// stops here. The admin commands open the file without serving.
-	if err := a.DB.LockEngine(); err != nil {
+	// SQLite: one process serves (and delivers from) a database; a second
+	// one stops here. The admin commands open the database without
+	// serving.
+	if err := a.Queue.Lock(); err != nil {
 		return err
 	}
 	if grpcLn != nil {
@@ -347,5 +351,5 @@ func (f *freshConns) closeAll() {
 	}
 }
 
-// Close releases the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases the queue's lock and the database.
+func (a *App) Close() error { return errors.Join(a.Queue.Close(), a.DB.Close()) }

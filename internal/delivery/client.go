@@ -53,9 +53,9 @@ func newClient(cfg Config, guard Guard, tlsConfig *tls.Config) *fasthttp.Client 
 			return conn, nil
 		},
 		TLSConfig: tlsConfig,
-		// Workers bounds the requests in flight, so per host too;
-		// SendTest runs outside the workers and may have to wait.
-		MaxConnsPerHost:               cfg.Workers,
+		// Senders bounds the requests in flight, so per host too;
+		// SendTest runs outside the senders and may have to wait.
+		MaxConnsPerHost:               cfg.Senders,
 		MaxConnWaitTimeout:            cfg.RequestTimeout,
 		MaxIdleConnDuration:           90 * time.Second,
 		ReadBufferSize:                64 << 10,

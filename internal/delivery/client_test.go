@@ -23,7 +23,7 @@ import (
 // on loopback, some of them raw TCP servers, to see the bytes on the wire.
 
 func testConfig() Config {
-	return Config{ConnectTimeout: time.Second, RequestTimeout: 2 * time.Second, Workers: 4}
+	return Config{ConnectTimeout: time.Second, RequestTimeout: 2 * time.Second, Senders: 4}
 }
 
 // testTarget is a webhook to url with a token, signed with a known secret.

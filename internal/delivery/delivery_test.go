@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/secretbox"
-	"github.com/heraldhq/herald/internal/store"
 )
 
 // The example of the Standard Webhooks spec: this secret, id, timestamp
@@ -190,7 +190,7 @@ func TestJudge(t *testing.T) {
 	for _, tt := range tests {
 		before := time.Now()
 		r := result{attempt: herald.Attempt{StatusCode: tt.status}, retryAfter: tt.after, blocked: tt.blocked}
-		o := e.judge(store.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round}, r)
+		o := e.judge(queue.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round}, r)
 		if o.State != tt.state || (o.DisableReason != "") != tt.disable || o.RoundAttempts != tt.round+1 {
 			t.Errorf("%s: state %s, disable %q, round %d", tt.name, o.State, o.DisableReason, o.RoundAttempts)
 			continue

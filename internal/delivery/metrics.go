@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/queue"
 )
 
 // metrics are the engine's Prometheus figures.
@@ -16,7 +16,7 @@ type metrics struct {
 	latency  prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
+func newMetrics(reg prometheus.Registerer, q *queue.Queue) *metrics {
 	m := &metrics{
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_webhook_deliveries_total",
@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes, m.latency, &queueCollector{db: db})
+		reg.MustRegister(m.outcomes, m.latency, &queueCollector{q: q})
 	}
 	return m
 }
@@ -37,7 +37,7 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) *metrics {
 // queueCollector reads the queue's state from the database at scrape time,
 // so the figures are true for every instance sharing the database.
 type queueCollector struct {
-	db *store.DB
+	q *queue.Queue
 }
 
 var (
@@ -55,7 +55,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := c.db.Stats(ctx)
+	s, err := c.q.Stats(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(pendingDesc, err)
 		return

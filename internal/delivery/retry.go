@@ -5,7 +5,13 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/queue"
 )
+
+// This file is the retry policy: what an attempt means for its delivery
+// (judge), and when a failed one is tried again.
 
 // maxRetryAfter bounds how long a receiver's Retry-After may hold a delivery.
 const maxRetryAfter = time.Hour
@@ -44,4 +50,38 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return min(max(d, 0), maxRetryAfter), true
+}
+
+// judge decides what an attempt means for its delivery (CONTRACT 1.3).
+func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
+	now := time.Now()
+	o := queue.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}
+	code := r.attempt.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		o.State = herald.DeliverySucceeded
+		return o
+	case code == http.StatusGone:
+		o.State = herald.DeliveryFailed
+		o.DisableReason = "the receiver answered 410 Gone"
+		return o
+	case r.blocked:
+		// The egress policy will refuse it every time.
+		o.State = herald.DeliveryFailed
+		return o
+	}
+	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
+	if !ok {
+		o.State = herald.DeliveryFailed
+		return o
+	}
+	if d, ok := retryAfter(r.retryAfter, now); ok {
+		delay = d // only 429 and 503 carry one (send)
+	}
+	o.State = herald.DeliveryRetrying
+	o.NextAttemptAt = now.Add(delay)
+	if o.Attempt.Error == "" && code != 0 {
+		o.Attempt.Error = "receiver answered " + http.StatusText(code)
+	}
+	return o
 }

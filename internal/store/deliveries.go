@@ -44,8 +44,8 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
 		FROM webhooks WHERE enabled AND ` + cond
-	if !tx.db.Shared() && tx.db.handoff.accepting() {
-		return tx.handOff(ctx, ev, insert+` RETURNING id, webhook_id`, args)
+	if tx.observer != nil {
+		return tx.fanOutObserved(ctx, ev, insert+` RETURNING id, webhook_id`, args)
 	}
 	res, err := tx.exec(ctx, insert, args...)
 	if err != nil {
@@ -57,21 +57,18 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	return nil
 }
 
-// handOff runs fanOut's insert while this process's engine takes handoffs
-// (handoff.go), and lets handoff.reserve decide on each new delivery. Even
-// when no webhook is clean: reserve marks the webhooks whose deliveries
-// stay in the file, so that no claim cleans one before they are visible.
-func (tx *Tx) handOff(ctx context.Context, ev *herald.Event, insert string, args []any) error {
+// fanOutObserved runs fanOut's insert when a queue observer listens, and
+// tells it which deliveries the insert made.
+func (tx *Tx) fanOutObserved(ctx context.Context, ev *herald.Event, insert string, args []any) error {
 	rows, err := tx.query(ctx, insert, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	fresh := &freshEvent{id: ev.ID, typ: ev.Type, payload: ev.Payload}
-	var ds []handedOff
+	var ds []QueuedDelivery
 	for rows.Next() {
-		d := handedOff{subject: ev.Subject, ev: fresh}
-		if err := rows.Scan(&d.id, &d.webhook); err != nil {
+		var d QueuedDelivery
+		if err := rows.Scan(&d.ID, &d.WebhookID); err != nil {
 			return err
 		}
 		ds = append(ds, d)
@@ -80,18 +77,16 @@ func (tx *Tx) handOff(ctx context.Context, ev *herald.Event, insert string, args
 		return err
 	}
 	tx.wake = true
-	handed, dirty := tx.db.handoff.reserve(ds)
-	tx.handoffs = append(tx.handoffs, handed...)
-	tx.dirtyHooks = append(tx.dirtyHooks, dirty...) // marked already; again after the commit
+	tx.observer.Queued(ev, ds)
 	return nil
 }
 
-// dirtyWebhook records that the transaction leaves deliveries of webhooks
-// in the file that were not handed off (handoff.go): at once, for the rest
-// of its batch, and again after the commit (publish).
-func (tx *Tx) dirtyWebhook(webhooks ...int64) {
-	tx.db.handoff.dirty(webhooks)
-	tx.dirtyHooks = append(tx.dirtyHooks, webhooks...)
+// requeued tells the queue observer, if any, that the transaction made
+// deliveries of webhook due other than by a fan-out.
+func (tx *Tx) requeued(webhook int64) {
+	if tx.observer != nil {
+		tx.observer.Requeued(webhook)
+	}
 }
 
 const deliveryColumns = `d.id, e.type, e.id, d.subject, d.state, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.completed_at`
@@ -192,13 +187,13 @@ func (tx *Tx) Redeliver(ctx context.Context, webhookID, id int64) error {
 	if err != nil {
 		return err
 	}
-	if lease > micros(tx.Now) || tx.db.leases.leased(id) {
+	if lease > micros(tx.Now) || (tx.observer != nil && tx.observer.Leased(id)) {
 		return herald.Errorf(herald.ECONFLICT, "delivery %d is being sent right now; try again when it finishes", id)
 	}
 	_, err = tx.exec(ctx, `UPDATE deliveries SET state = 'pending', round_attempts = 0, next_attempt_at = $1, completed_at = 0
 		WHERE id = $2`, micros(tx.Now), id)
 	tx.wake = true
-	tx.dirtyWebhook(webhookID)
+	tx.requeued(webhookID)
 	return err
 }
 
@@ -239,7 +234,7 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 	n, err := res.RowsAffected()
 	if n > 0 {
 		tx.wake = true
-		tx.dirtyWebhook(webhookID)
+		tx.requeued(webhookID)
 	}
 	return int(n), err
 }

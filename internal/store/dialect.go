@@ -13,11 +13,15 @@ import (
 // SQL that both SQLite and PostgreSQL understand; what they do not share
 // lives here and in the per-dialect migrations.
 type dialect struct {
+	kind Kind
+	// name is the folder of the dialect's migrations.
 	name string
+	// prepares: statements are prepared once per connection and reused
+	// (SQLite, where parsing costs more than running them; pgx caches
+	// statements per connection itself).
+	prepares bool
 	// isUniqueViolation reports whether err is a unique constraint failure.
 	isUniqueViolation func(error) bool
-	// greatest is the scalar function returning the larger of its arguments.
-	greatest string
 	// skipLocked ends the claim query so that concurrent claimers skip
 	// rows another has locked ("" where there is one writer).
 	skipLocked string
@@ -30,8 +34,9 @@ type dialect struct {
 }
 
 var sqliteDialect = dialect{
+	kind:     SQLite,
 	name:     "sqlite",
-	greatest: "max",
+	prepares: true,
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		if errors.As(err, &e) {

@@ -73,19 +73,18 @@ func (db *DB) writeLoop() {
 // commitBatch runs the jobs in one transaction and answers each.
 func (db *DB) commitBatch(batch []*writeJob) {
 	results := make([]error, len(batch))
-	// What the committed changes hand to the engine, the webhooks they
-	// created and those they dirtied (handoff.go): published only after
-	// the commit, dropped if it fails.
-	var handoffs []handedOff
-	var dirty, created []int64
-	committed, webhooksChanged := false, false
-	db.handoff.beginBatch()
-	defer func() {
-		if !committed {
-			db.handoff.discard(handoffs)
-		}
-		db.handoff.endBatch()
-	}()
+	// The queue observer hears of the batch from start to end; read once,
+	// so that it hears of all of it or nothing.
+	obs := db.queueObserver()
+	committed := false
+	if obs != nil {
+		obs.BeginBatch()
+		defer func() {
+			if !committed {
+				obs.EndBatch(false)
+			}
+		}()
+	}
 	answer := func() {
 		for i, j := range batch {
 			j.done <- results[i]
@@ -128,10 +127,11 @@ func (db *DB) commitBatch(batch []*writeJob) {
 				return
 			}
 		}
-		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true}
+		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
+			observer: obs}
 		err := call(j.fn, tx)
-		if err != nil {
-			db.handoff.discard(tx.handoffs)
+		if obs != nil {
+			obs.EndChange(err == nil)
 		}
 		switch {
 		case err != nil && single:
@@ -152,10 +152,6 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			}
 		default:
 			wake = wake || tx.wake
-			handoffs = append(handoffs, tx.handoffs...)
-			dirty = append(dirty, tx.dirtyHooks...)
-			created = append(created, tx.newHooks...)
-			webhooksChanged = webhooksChanged || tx.webhooksChanged
 			if !single {
 				if _, err := sqlTx.ExecContext(ctx, "RELEASE change"); err != nil {
 					_ = sqlTx.Rollback()
@@ -177,10 +173,9 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		return
 	}
 	committed = true
-	if webhooksChanged {
-		db.webhooksChanged.Add(1) // before publish: claims of new webhooks' handoffs see them
+	if obs != nil {
+		obs.EndBatch(true)
 	}
-	db.handoff.publish(handoffs, created, dirty)
 	if wake {
 		db.Wake()
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,22 +27,22 @@ import (
 //   - Start-up (migrations and the first admin) runs under a session
 //     advisory lock: one instance migrates, the others wait.
 
-// Advisory lock keys; arbitrary but fixed.
+// Advisory lock keys (arbitrary but fixed), and the notification channel.
 const (
-	lockWrites  = 7201
-	lockStartup = 7200
+	lockStartup = 7200 // session lock: start-up (StartupLock)
+	lockWrites  = 7201 // transaction lock: directory writes commit one at a time
 	notifyChan  = "herald_deliveries"
 )
 
 var postgresDialect = dialect{
-	name:     "postgres",
-	greatest: "GREATEST",
+	kind: PostgreSQL,
+	name: "postgres",
 	isUniqueViolation: func(err error) bool {
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23505"
 	},
 	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
-	serializeWrites: `SELECT pg_advisory_xact_lock(7201)`,
+	serializeWrites: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
 	notify:          `SELECT pg_notify('` + notifyChan + `', '')`,
 }
 
@@ -51,7 +52,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	// several instances. Directory writes take turns (an advisory lock) and
 	// are group-committed, one batch at a time: two connections serve
 	// them (the second for the start-up lock). Reads and the delivery
-	// engine have their own, so a burst of writes never starves them.
+	// queue have their own, so a burst of writes never starves them.
 	pools := make([]*sql.DB, 0, 3)
 	closeAll := func() {
 		for _, p := range pools {
@@ -62,12 +63,12 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	if err != nil {
 		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
 	}
-	for i, size := range []int{2, 6, 3} { // writer, reader, engine
+	for i, size := range []int{2, 6, 3} { // writer, reader, queue
 		c := cfg.Copy()
 		if i == 2 {
 			// The claim query's plan must follow the queue's size: a
 			// generic plan made while the table was small (a scan) would
-			// stay in use as it grows to a million rows. The engine's
+			// stay in use as it grows to a million rows. The queue's
 			// statements are few per batch, so planning each costs little.
 			c.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 		}
@@ -82,7 +83,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 		return nil, unavailable(err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
-	db := &DB{writer: pools[0], reader: pools[1], engine: pools[2], dialect: postgresDialect, Now: time.Now,
+	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], dialect: postgresDialect, Now: time.Now,
 		wakeups: make(chan struct{}, 1), stopListen: stop,
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
 	go db.listen(listenCtx, dsn, log)
@@ -124,7 +125,7 @@ func (db *DB) listen(ctx context.Context, dsn string, log *slog.Logger) {
 // instances starting at once one migrates and creates the first admin while
 // the others wait. On SQLite it just runs fn.
 func (db *DB) StartupLock(ctx context.Context, fn func() error) error {
-	if db.dialect.name != "postgres" {
+	if db.Kind() != PostgreSQL {
 		return fn()
 	}
 	conn, err := db.writer.Conn(ctx)
@@ -132,9 +133,9 @@ func (db *DB) StartupLock(ctx context.Context, fn func() error) error {
 		return unavailable(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7200)`); err != nil {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockStartup); err != nil {
 		return unavailable(err)
 	}
-	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7200)`) //nolint:errcheck // released with the session anyway
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, lockStartup) //nolint:errcheck // released with the session anyway
 	return fn()
 }

@@ -1,5 +1,14 @@
-// Package store keeps Herald's data in a SQL database. SQLite is the
-// default; the dialect seam in dialect.go is where PostgreSQL plugs in.
+// Package store keeps Herald's data in a SQL database: the directory's
+// tables (users, groups, credentials, jobs, webhooks), the event log and
+// the outbox insert (an event's deliveries are inserted in the
+// transaction of the change that caused it), and the group commit that
+// shares one commit between many changes. SQLite is the default; the
+// dialect seam in dialect.go is where PostgreSQL plugs in.
+//
+// The delivery queue (internal/queue) owns the deliveries once inserted:
+// it runs its SQL in the store's transactions (UpdateQueue, Tx.Query), and
+// hears what changes do to it through QueueObserver. The store imports
+// neither the queue nor the engine.
 //
 // All reads and writes go through a Tx, opened by DB.View (read-only) or
 // DB.Update (read-write, all or nothing). Storage methods take ctx first and
@@ -29,42 +38,27 @@ type DB struct {
 	// (group commit): SQLite allows one writer, and queueing in Go is
 	// cheaper than spinning on SQLITE_BUSY.
 	writer *sql.DB
-	// Group commit of SQLite writes (groupcommit.go).
+	// Group commit of directory writes (groupcommit.go).
 	writes      chan *writeJob
 	quit        chan struct{}
 	writerDone  chan struct{}
 	startWriter sync.Once
 	// reader serves read-only transactions concurrently with the writer.
 	reader *sql.DB
-	// engine serves the delivery engine's own transactions on PostgreSQL,
-	// so that directory writes waiting their turn never hold every
-	// connection it needs (on SQLite it is the writer: group commit
-	// serves both).
-	engine  *sql.DB
-	dialect dialect
+	// queuePool serves the delivery queue's own transactions on
+	// PostgreSQL, so that directory writes waiting their turn never hold
+	// every connection it needs. nil on SQLite: its one writer, the group
+	// committer, serves both.
+	queuePool *sql.DB
+	dialect   dialect
 	// wakeups carries one signal after a commit that queued deliveries.
 	wakeups chan struct{}
 	// stopListen ends the PostgreSQL notification listener.
 	stopListen func()
 	// path is the SQLite file.
 	path string
-	// On SQLite: the engine's leases (leases.go), serialised claims, and
-	// the lock that keeps other handles from claiming (enginelock.go).
-	leases     leaseTable
-	claimMu    sync.Mutex
-	engineMu   sync.Mutex
-	engineLock *os.File
-	// handoff passes deliveries from commits to this process's engine
-	// (SQLite; handoff.go).
-	handoff handoff
-	// claimTurn rotates which webhook ClaimDue serves first.
-	claimTurn atomic.Int64
-	// webhooksChanged counts commits that changed webhooks; claimHooks is
-	// the webhook list SQLite claims use, read at claimHooksVersion of it
-	// (under claimMu).
-	webhooksChanged   atomic.Uint64
-	claimHooks        []herald.Webhook
-	claimHooksVersion uint64
+	// observer hears what changes do to the delivery queue (observer.go).
+	observer atomic.Pointer[QueueObserver]
 	// stmts caches prepared statements by pool and query text; preparing
 	// marks those being prepared in the background.
 	stmts, preparing sync.Map
@@ -83,7 +77,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if IsPostgres(dsn) {
+	if KindOf(dsn) == PostgreSQL {
 		return openPostgres(ctx, dsn, log)
 	}
 	if dsn == "" {
@@ -115,18 +109,41 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, engine: writer, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
+	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
 }
 
-// IsPostgres reports whether a database setting names PostgreSQL.
-func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+// Kind is which database Herald runs on: a SQLite file, which one Herald
+// process owns (it alone delivers from it), or a PostgreSQL server, which
+// several Herald processes may share.
+type Kind int
+
+const (
+	SQLite Kind = iota
+	PostgreSQL
+)
+
+func (k Kind) String() string {
+	if k == PostgreSQL {
+		return "PostgreSQL"
+	}
+	return "SQLite"
 }
 
-// Shared reports whether several Herald processes may use the database
-// (PostgreSQL), as opposed to one process owning it (SQLite).
-func (db *DB) Shared() bool { return db.dialect.name == "postgres" }
+// KindOf returns the kind of database a setting names: PostgreSQL for a
+// postgres:// or postgresql:// URL, else SQLite (a file path).
+func KindOf(dsn string) Kind {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return PostgreSQL
+	}
+	return SQLite
+}
+
+// Kind returns the kind of database db is.
+func (db *DB) Kind() Kind { return db.dialect.kind }
+
+// Path returns the SQLite file's path; "" on PostgreSQL.
+func (db *DB) Path() string { return db.path }
 
 // Close closes the database. Closing again does nothing and returns the
 // first call's result.
@@ -144,11 +161,9 @@ func (db *DB) close() error {
 		db.startWriter.Do(func() { close(db.writerDone) }) // never started
 		<-db.writerDone
 	}
-	errs := []error{db.unlockEngine()}
-	closed := map[*sql.DB]bool{}
-	for _, pool := range []*sql.DB{db.reader, db.writer, db.engine} {
-		if pool != nil && !closed[pool] {
-			closed[pool] = true
+	var errs []error
+	for _, pool := range []*sql.DB{db.reader, db.writer, db.queuePool} {
+		if pool != nil {
 			errs = append(errs, pool.Close())
 		}
 	}
@@ -180,15 +195,9 @@ type Tx struct {
 	// PostgreSQL that closes the connection, failing every change of the
 	// batch). Once it has started, a change runs to its end.
 	batched bool
-	// handoffs are the deliveries this transaction hands to the engine
-	// once it commits; dirtyHooks the webhooks it leaves with deliveries in
-	// the file that were not handed off; newHooks the webhooks it created
-	// (handoff.go).
-	handoffs   []handedOff
-	dirtyHooks []int64
-	newHooks   []int64
-	// webhooksChanged: the transaction wrote webhooks (claimWebhooks).
-	webhooksChanged bool
+	// observer hears what the transaction does to the delivery queue
+	// (observer.go); set only in the group committer's transactions.
+	observer QueueObserver
 }
 
 // ctx is the context statements of tx run with (see batched).
@@ -201,56 +210,51 @@ func (tx *Tx) ctx(ctx context.Context) context.Context {
 
 // Update runs fn in a read-write transaction and commits if fn returns nil;
 // otherwise it rolls back and returns fn's error. Nothing fn wrote survives
-// a failure. Updates commit one at a time, in order (see postgres.go).
+// a failure. Updates commit one at a time, in order, through the group
+// committer (groupcommit.go).
 // Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.writer, txWrite, fn)
+	return db.submit(ctx, fn)
 }
 
 // View runs fn in a read-only transaction.
 // Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.reader, txRead, fn)
+	return db.run(ctx, db.reader, true, fn)
 }
 
-// updateEngine is Update for the delivery engine's own bookkeeping, which
-// need not wait for directory writes: row locks keep it consistent.
-func (db *DB) updateEngine(ctx context.Context, fn func(*Tx) error) error {
-	return db.run(ctx, db.engine, txEngine, fn)
-}
-
-type txKind int
-
-const (
-	txRead txKind = iota
-	txWrite
-	txEngine
-)
-
-func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) error) error {
-	// Directory writes, and on SQLite (one writer) the engine's writes
-	// too, go through group commit (groupcommit.go).
-	if kind == txWrite || (kind == txEngine && !db.Shared()) {
+// UpdateQueue is Update for the delivery queue's own bookkeeping
+// (internal/queue), which need not wait for directory writes: row locks
+// keep it consistent. On SQLite (one writer) the group committer serves
+// it too.
+func (db *DB) UpdateQueue(ctx context.Context, fn func(*Tx) error) error {
+	if db.queuePool == nil {
 		return db.submit(ctx, fn)
 	}
-	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: kind == txRead})
+	return db.run(ctx, db.queuePool, false, fn)
+}
+
+// ReadPool returns the pool of read-only connections, for the delivery
+// queue's reads outside a transaction.
+func (db *DB) ReadPool() *sql.DB { return db.reader }
+
+// QueuePool returns the delivery queue's own pool on PostgreSQL (see
+// UpdateQueue), for its statements outside a transaction; nil on SQLite.
+func (db *DB) QueuePool() *sql.DB { return db.queuePool }
+
+// run runs fn in a transaction of its own on pool.
+func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return unavailable(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{db: db, pool: pool, tx: sqlTx, dialect: db.dialect}
-	if kind == txWrite && db.dialect.serializeWrites != "" {
-		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
-			_ = sqlTx.Rollback()
-			return unavailable(err)
-		}
-	}
-	// The clock is read after the write lock, so times follow commit order.
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
 	if err := call(fn, tx); err != nil {
 		_ = sqlTx.Rollback()
 		return unavailable(err)
 	}
-	if kind == txRead {
+	if readOnly {
 		return sqlTx.Rollback()
 	}
 	if tx.wake && db.dialect.notify != "" {
@@ -261,9 +265,6 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, kind txKind, fn func(*Tx) e
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return unavailable(fmt.Errorf("commit: %w", err))
-	}
-	if tx.webhooksChanged {
-		db.webhooksChanged.Add(1)
 	}
 	if tx.wake {
 		db.Wake()
@@ -304,7 +305,7 @@ func unavailable(err error) error {
 // query runs unprepared and prepares it in the background for the next.
 func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	ctx = tx.ctx(ctx)
-	if tx.db.Shared() {
+	if !tx.dialect.prepares {
 		return nil, nil
 	}
 	if tx.pool != tx.db.writer {
@@ -334,29 +335,29 @@ func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return s.QueryContext(ctx, args...)
 }
 
-// row is a *sql.Row that can also carry an error from preparing.
-type row struct {
+// Row is a *sql.Row that can also carry an error from preparing.
+type Row struct {
 	*sql.Row
 	err error
 }
 
-func (r row) Scan(dest ...any) error {
+func (r Row) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}
 	return r.Row.Scan(dest...)
 }
 
-func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) row {
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) Row {
 	ctx = tx.ctx(ctx)
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
-		return row{err: err}
+		return Row{err: err}
 	}
 	if s == nil {
-		return row{Row: tx.tx.QueryRowContext(ctx, query, args...)}
+		return Row{Row: tx.tx.QueryRowContext(ctx, query, args...)}
 	}
-	return row{Row: s.QueryRowContext(ctx, args...)}
+	return Row{Row: s.QueryRowContext(ctx, args...)}
 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -375,6 +376,22 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return nil, herald.Errorf(herald.ECONFLICT, "already exists")
 	}
 	return res, err
+}
+
+// Query, QueryRow and Exec run SQL in the transaction, with its prepared
+// statements. They are for the delivery queue (internal/queue), which keeps
+// the SQL of its own rows; the directory's storage has named methods.
+// Exec returns ECONFLICT for a unique constraint failure.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.query(ctx, query, args...)
+}
+
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return tx.queryRow(ctx, query, args...)
+}
+
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.exec(ctx, query, args...)
 }
 
 // insert runs an INSERT ... RETURNING id and returns the id.
@@ -440,7 +457,7 @@ func (db *DB) prepareLater(pool *sql.DB, query string) {
 // Backup writes a consistent copy of a SQLite database to path (which must
 // not exist), while Herald may keep running: VACUUM INTO reads one snapshot.
 func (db *DB) Backup(ctx context.Context, path string) error {
-	if db.Shared() {
+	if db.Kind() != SQLite {
 		return herald.Errorf(herald.EINVALID, "backup copies SQLite databases; for PostgreSQL use pg_dump")
 	}
 	if _, err := os.Stat(path); err == nil {

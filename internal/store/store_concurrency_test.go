@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,146 +17,6 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/testdb"
 )
-
-// TestConcurrentClaims: two handles on the same database (two Herald
-// processes) with two claiming goroutines each; on SQLite, where one handle
-// delivers (the second is refused), four goroutines on that one. No
-// delivery is handed out twice, no successor while its head is leased, every
-// (webhook, subject) queue is delivered in order, and everything is
-// delivered exactly once.
-func TestConcurrentClaims(t *testing.T) {
-	t.Parallel()
-	eachBackendDSN(t, func(t *testing.T, dsn string) {
-		db1 := openMigrated(t, dsn)
-		db2 := open(t, dsn)
-		hooks := []herald.Webhook{newWebhook(t, db1, allUser), newWebhook(t, db1, allUser)}
-		const events, subjects = 100, 50 // 200 deliveries, queues two deep
-		update(t, db1, func(tx *store.Tx) error {
-			for i := range events {
-				ev := herald.Event{Type: herald.EventUserModified, Subject: fmt.Sprintf("user%02d", i%subjects), Actor: "admin",
-					Payload: fmt.Appendf(nil, `{"n":%d}`, i)}
-				if err := tx.AppendEvent(ctx, &ev); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-
-		// prev[id] is the delivery before id in its (webhook, subject) queue.
-		prev := map[int64]int64{}
-		total := 0
-		for _, w := range hooks {
-			last := map[string]int64{}
-			ds := deliveries(t, db1, w.ID)
-			slices.Reverse(ds) // oldest first
-			for _, d := range ds {
-				if p, ok := last[d.Subject]; ok {
-					prev[d.ID] = p
-				}
-				last[d.Subject] = d.ID
-				total++
-			}
-		}
-		if total != events*len(hooks) {
-			t.Fatalf("%d deliveries queued, want %d", total, events*len(hooks))
-		}
-
-		const (
-			unclaimed = iota
-			leased
-			finishing // RecordOutcomes called; its commit may or may not be visible yet
-		)
-		var (
-			mu         sync.Mutex
-			state      = map[int64]int{}
-			done       int
-			violations []string
-		)
-		deadline := time.Now().Add(15 * time.Second)
-		worker := func(db *store.DB, name string) {
-			rng := rand.New(rand.NewPCG(uint64(len(name)), uint64(time.Now().UnixNano())))
-			for time.Now().Before(deadline) {
-				mu.Lock()
-				finished := done == total || len(violations) > 20
-				mu.Unlock()
-				if finished {
-					return
-				}
-				cs, err := db.ClaimDue(ctx, store.ClaimRequest{Limit: 1 + rng.IntN(6), Lease: time.Minute, PerWebhook: 1000})
-				if err != nil {
-					mu.Lock()
-					violations = append(violations, fmt.Sprintf("%s: ClaimDue: %v", name, err))
-					mu.Unlock()
-					return
-				}
-				if len(cs) == 0 {
-					time.Sleep(time.Millisecond)
-					continue
-				}
-				mu.Lock()
-				for _, c := range cs {
-					if s := state[c.ID]; s != unclaimed {
-						violations = append(violations, fmt.Sprintf("%s: delivery %d returned again (state %d)", name, c.ID, s))
-					}
-					if p, ok := prev[c.ID]; ok && state[p] != finishing {
-						violations = append(violations, fmt.Sprintf("%s: delivery %d (%s) returned while its predecessor %d is %s",
-							name, c.ID, c.Subject, p, map[int]string{unclaimed: "not yet claimed", leased: "leased"}[state[p]]))
-					}
-					state[c.ID] = leased
-				}
-				mu.Unlock()
-				// Hold the lease a little so the others try meanwhile.
-				time.Sleep(time.Duration(rng.IntN(1500)) * time.Microsecond)
-				outs := make([]store.Outcome, len(cs))
-				mu.Lock()
-				for i, c := range cs {
-					state[c.ID] = finishing
-					outs[i] = outcome(c, herald.DeliverySucceeded, 200, time.Now())
-				}
-				mu.Unlock()
-				if err := db.RecordOutcomes(ctx, outs); err != nil {
-					mu.Lock()
-					violations = append(violations, fmt.Sprintf("%s: RecordOutcomes: %v", name, err))
-					mu.Unlock()
-					return
-				}
-				mu.Lock()
-				done += len(cs)
-				mu.Unlock()
-			}
-		}
-		handles := []*store.DB{db1, db1, db2, db2}
-		if !db1.Shared() {
-			if err := db1.LockEngine(); err != nil {
-				t.Fatalf("LockEngine: %v", err)
-			}
-			_, err := db2.ClaimDue(ctx, claimAll)
-			wantCode(t, "a second handle claims on SQLite", err, herald.ECONFLICT)
-			handles = []*store.DB{db1, db1, db1, db1}
-		}
-		var wg sync.WaitGroup
-		for i, db := range handles {
-			wg.Go(func() { worker(db, fmt.Sprintf("handle%d/goroutine%d", i/2+1, i%2+1)) })
-		}
-		wg.Wait()
-		for _, v := range violations {
-			t.Error(v)
-		}
-		if done != total {
-			t.Errorf("%d of %d deliveries delivered in time", done, total)
-		}
-		for _, w := range hooks {
-			for _, d := range deliveries(t, db2, w.ID) {
-				if d.Status != herald.DeliverySucceeded || d.Attempts != 1 {
-					t.Errorf("delivery %d: %s after %d attempts, want succeeded after 1", d.ID, d.Status, d.Attempts)
-				}
-			}
-		}
-		if st, err := db2.Stats(ctx); err != nil || st.Pending != 0 {
-			t.Errorf("Stats after the run: %+v, %v", st, err)
-		}
-	})
-}
 
 // TestConcurrentDirectoryWrites: two handles writing events at once; seq is
 // the commit order (the event feed never shows a later seq before an earlier
@@ -296,7 +154,7 @@ func TestStartupLock(t *testing.T) {
 		if !slices.Equal(applied, want) {
 			t.Errorf("migrations applied by the two instances together: %v, want %v (each once)", applied, want)
 		}
-		if db1.Shared() && overlaps.Load() != 0 {
+		if db1.Kind() == store.PostgreSQL && overlaps.Load() != 0 {
 			t.Errorf("the two StartupLock functions overlapped")
 		}
 		for _, db := range []*store.DB{db1, db2} {
@@ -535,47 +393,6 @@ func TestConcurrentUpdatesAllOrNothing(t *testing.T) {
 			if !want[d.Subject] {
 				t.Errorf("delivery %d for %s, whose change failed", d.ID, d.Subject)
 			}
-		}
-	})
-}
-
-// TestEngineLock: on SQLite one handle delivers from a file; a second one
-// is refused with a message that says why, until the first closes. On
-// PostgreSQL every instance may claim.
-func TestEngineLock(t *testing.T) {
-	t.Parallel()
-	eachBackendDSN(t, func(t *testing.T, dsn string) {
-		openMigrated(t, dsn)
-		// Closed by the test itself.
-		first, err := store.Open(ctx, dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		second := open(t, dsn)
-		if err := first.LockEngine(); err != nil {
-			first.Close()
-			t.Fatalf("first LockEngine: %v", err)
-		}
-		if err := first.LockEngine(); err != nil {
-			t.Fatalf("LockEngine again on the same handle: %v", err)
-		}
-		err = second.LockEngine()
-		if first.Shared() {
-			first.Close()
-			if err != nil {
-				t.Fatalf("PostgreSQL: second LockEngine: %v", err)
-			}
-			return
-		}
-		wantCode(t, "second handle", err, herald.ECONFLICT)
-		if err == nil || !strings.Contains(err.Error(), "PostgreSQL") {
-			t.Errorf("the refusal should point to PostgreSQL for several instances: %v", err)
-		}
-		if err := first.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := second.LockEngine(); err != nil {
-			t.Errorf("after the first closed: %v", err)
 		}
 	})
 }

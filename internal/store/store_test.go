@@ -3,57 +3,62 @@ package store_test
 // One conformance suite for the store, run against both backends: every
 // test gets a fresh, migrated SQLite file and a fresh PostgreSQL database
 // (testdb.Postgres; skipped without a server, a failure under CI=true).
+// The delivery queue's suite (internal/queue) shares its helpers
+// (internal/storetest).
 //
 // Files: store_test.go (helpers, migrations, transactions),
 // store_directory_test.go (users, groups, credentials, jobs),
 // store_events_test.go (event log, fan-out, wake-ups),
-// store_delivery_test.go (claims, outcomes, queue maintenance),
 // store_concurrency_test.go (several handles on one database).
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/testdb"
+	"github.com/heraldhq/herald/internal/storetest"
 )
 
 var ctx = context.Background()
 
-// backends names the databases every test runs on.
-var backends = []string{"sqlite", "postgres"}
-
-// eachBackendDSN runs test once per backend, in parallel, with the address
-// of a fresh, empty database.
-func eachBackendDSN(t *testing.T, test func(t *testing.T, dsn string)) {
-	t.Helper()
-	for _, b := range backends {
-		t.Run(b, func(t *testing.T) {
-			t.Parallel()
-			var dsn string
-			if b == "sqlite" {
-				dsn = filepath.Join(t.TempDir(), "herald.db")
-			} else {
-				dsn = testdb.Postgres(t)
-			}
-			test(t, dsn)
-		})
-	}
-}
+// The helpers shared with the queue's suite.
+var (
+	backends       = storetest.Backends
+	eachBackendDSN = storetest.EachDSN
+	open           = storetest.Open
+	openMigrated   = storetest.OpenMigrated
+	t0             = storetest.T0
+	useClock       = storetest.UseClock
+	update         = storetest.Update
+	view           = storetest.View
+	wantCode       = storetest.WantCode
+	createUser     = storetest.CreateUser
+	allUser        = storetest.AllUser
+	newWebhook     = storetest.NewWebhook
+	emit           = storetest.Emit
+	deliveries     = storetest.Deliveries
+	deliveryID     = storetest.DeliveryID
+	wantWebhook    = storetest.WantWebhook
+	drain          = storetest.Drain
+	wantWakeup     = storetest.WantWakeup
+	claimAll       = storetest.ClaimAll
+	claimedIDs     = storetest.ClaimedIDs
+	outcome        = storetest.Outcome
+)
 
 // eachBackend runs test once per backend with a fresh, migrated database,
-// and once more on SQLite with handoffs on, as when this process's engine
-// runs (handoff.go): nothing a test sees through the store may change.
+// and once more on SQLite with its queue started, as when this process's
+// engine runs (the queue's handoff): nothing a test sees through the
+// store may change.
 func eachBackend(t *testing.T, test func(t *testing.T, db *store.DB)) {
 	t.Helper()
 	eachBackendDSN(t, func(t *testing.T, dsn string) {
@@ -62,240 +67,31 @@ func eachBackend(t *testing.T, test func(t *testing.T, db *store.DB)) {
 	t.Run("sqlite-handoff", func(t *testing.T) {
 		t.Parallel()
 		db := openMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
-		db.StartHandoff()
+		if _, err := storetest.Queue(t, db).Start(ctx); err != nil {
+			t.Fatalf("start the queue: %v", err)
+		}
 		test(t, db)
 	})
 }
 
-// open opens a handle on dsn, closed when the test ends.
-func open(t *testing.T, dsn string) *store.DB {
+// claim claims from db's queue.
+func claim(t *testing.T, db *store.DB, req queue.Request) []queue.Claimed {
 	t.Helper()
-	db, err := store.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatalf("open %s: %v", dsn, err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return db
+	return storetest.Claim(t, storetest.Queue(t, db), req)
 }
 
-func openMigrated(t *testing.T, dsn string) *store.DB {
+// record records outcomes in db's queue.
+func record(t *testing.T, db *store.DB, outs ...queue.Outcome) {
 	t.Helper()
-	db := open(t, dsn)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return db
-}
-
-// clock is a settable time source for db.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// t0 is where test clocks start: whole seconds, so stored microseconds
-// round-trip exactly.
-var t0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
-
-func useClock(db *store.DB) *clock {
-	c := &clock{t: t0}
-	db.Now = c.Now
-	return c
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func update(t *testing.T, db *store.DB, fn func(tx *store.Tx) error) {
-	t.Helper()
-	if err := db.Update(ctx, fn); err != nil {
-		t.Fatalf("update: %v", err)
-	}
-}
-
-func view(t *testing.T, db *store.DB, fn func(tx *store.Tx) error) {
-	t.Helper()
-	if err := db.View(ctx, fn); err != nil {
-		t.Fatalf("view: %v", err)
-	}
-}
-
-// wantCode checks that err carries the herald error code want.
-func wantCode(t *testing.T, what string, err error, want string) {
-	t.Helper()
-	if got := herald.ErrorCode(err); err == nil || got != want {
-		t.Errorf("%s: err = %v (code %q), want code %q", what, err, got, want)
-	}
-}
-
-func createUser(t *testing.T, db *store.DB, username string) herald.User {
-	t.Helper()
-	u := herald.User{Username: username, FirstName: "First " + username, LastName: "Last", Email: username + "@example.com"}
-	update(t, db, func(tx *store.Tx) error { return tx.CreateUser(ctx, &u, "") })
-	return u
-}
-
-// allUser subscribes a webhook to the four seed events.
-func allUser(w *herald.Webhook) {
-	w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision = true, true, true, true
-}
-
-// newWebhook creates an enabled webhook with no triggers, adjusted by mods.
-func newWebhook(t *testing.T, db *store.DB, mods ...func(*herald.Webhook)) herald.Webhook {
-	t.Helper()
-	w := herald.Webhook{URL: "https://receiver.example/hook", Description: "test hook", Enabled: true,
-		Method: "POST", SigningSecret: "sealed-secret", Events: []string{}}
-	for _, m := range mods {
-		m(&w)
-	}
-	update(t, db, func(tx *store.Tx) error { return tx.CreateWebhook(ctx, &w) })
-	return w
-}
-
-// emit appends an event of typ about subject in its own transaction.
-func emit(t *testing.T, db *store.DB, typ, subject string) herald.Event {
-	t.Helper()
-	payload, _ := json.Marshal(map[string]string{"username": subject, "type": typ})
-	ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: payload}
-	update(t, db, func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
-	return ev
-}
-
-func deliveries(t *testing.T, db *store.DB, hookID int64) []herald.Delivery {
-	t.Helper()
-	var ds []herald.Delivery
-	view(t, db, func(tx *store.Tx) (err error) {
-		ds, err = tx.ListDeliveries(ctx, hookID, "", 0, 1000)
-		return err
-	})
-	return ds
-}
-
-// deliveryID returns the id of the one delivery of event to webhook.
-func deliveryID(t *testing.T, db *store.DB, hookID int64, ev herald.Event) int64 {
-	t.Helper()
-	var found []int64
-	for _, d := range deliveries(t, db, hookID) {
-		if d.EventID == ev.ID {
-			found = append(found, d.ID)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("webhook %d has %d deliveries of event %s (%s %s), want 1", hookID, len(found), ev.ID, ev.Type, ev.Subject)
-	}
-	return found[0]
-}
-
-func delivery(t *testing.T, db *store.DB, hookID, id int64) herald.Delivery {
-	t.Helper()
-	var d herald.Delivery
-	view(t, db, func(tx *store.Tx) (err error) {
-		d, _, err = tx.DeliveryByID(ctx, hookID, id)
-		return err
-	})
-	return d
-}
-
-// claimAll asks for everything due, with a one-minute lease.
-var claimAll = store.ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100}
-
-func claim(t *testing.T, db *store.DB, req store.ClaimRequest) []store.Claimed {
-	t.Helper()
-	cs, err := db.ClaimDue(ctx, req)
-	if err != nil {
-		t.Fatalf("ClaimDue: %v", err)
-	}
-	return cs
-}
-
-func claimedIDs(cs []store.Claimed) []int64 {
-	ids := make([]int64, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	slices.Sort(ids)
-	return ids
-}
-
-// wantClaimed checks that exactly the deliveries want were claimed.
-func wantClaimed(t *testing.T, what string, cs []store.Claimed, want ...int64) {
-	t.Helper()
-	want = slices.Clone(want)
-	slices.Sort(want)
-	if got := claimedIDs(cs); !slices.Equal(got, want) {
-		t.Errorf("%s: claimed %v, want %v", what, got, want)
-	}
-}
-
-func findClaimed(t *testing.T, cs []store.Claimed, id int64) store.Claimed {
-	t.Helper()
-	for _, c := range cs {
-		if c.ID == id {
-			return c
-		}
-	}
-	t.Fatalf("delivery %d not among the claimed %v", id, claimedIDs(cs))
-	return store.Claimed{}
-}
-
-func outcome(c store.Claimed, state string, status int, at time.Time) store.Outcome {
-	return store.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, State: state,
-		Attempt: herald.Attempt{StartedAt: at, DurationMS: 7, StatusCode: status, ResponseBody: "body"}}
-}
-
-func record(t *testing.T, db *store.DB, outs ...store.Outcome) {
-	t.Helper()
-	if err := db.RecordOutcomes(ctx, outs); err != nil {
-		t.Fatalf("RecordOutcomes: %v", err)
-	}
-}
-
-// drain empties a Wakeups channel.
-func drain(db *store.DB) {
-	for {
-		select {
-		case <-db.Wakeups():
-		default:
-			return
-		}
-	}
-}
-
-func wantWakeup(t *testing.T, what string, db *store.DB) {
-	t.Helper()
-	select {
-	case <-db.Wakeups():
-	case <-time.After(5 * time.Second):
-		t.Errorf("%s: no signal on Wakeups", what)
-	}
+	storetest.Record(t, storetest.Queue(t, db), outs...)
 }
 
 func TestMigrate(t *testing.T) {
 	t.Parallel()
 	eachBackendDSN(t, func(t *testing.T, dsn string) {
 		db := open(t, dsn)
-		if got, want := db.Shared(), store.IsPostgres(dsn); got != want {
-			t.Errorf("Shared() = %v, want %v", got, want)
+		if got, want := db.Kind(), store.KindOf(dsn); got != want {
+			t.Errorf("Kind() = %v, want %v", got, want)
 		}
 		if err := db.Ping(ctx); err != nil {
 			t.Errorf("Ping: %v", err)
@@ -438,13 +234,13 @@ func TestUpdateRollsBack(t *testing.T) {
 			return nil
 		})
 		if got := claim(t, db, claimAll); len(got) != 0 {
-			t.Errorf("ClaimDue after rollback returned %v", claimedIDs(got))
+			t.Errorf("Claim after rollback returned %v", claimedIDs(got))
 		}
-		st, err := db.Stats(ctx)
+		st, err := storetest.Queue(t, db).Stats(ctx)
 		if err != nil || st.Pending != 0 {
 			t.Errorf("Stats after rollback = %+v, %v; want nothing pending", st, err)
 		}
-		if !db.Shared() { // on PostgreSQL the listener may signal at any time
+		if db.Kind() == store.SQLite { // on PostgreSQL the listener may signal at any time
 			select {
 			case <-db.Wakeups():
 				t.Errorf("Wakeups signalled after a rolled-back transaction")
@@ -524,7 +320,7 @@ func TestBackup(t *testing.T) {
 		emit(t, db, herald.EventUserCreated, "alice")
 		path := filepath.Join(t.TempDir(), "backup.db")
 		err := db.Backup(ctx, path)
-		if db.Shared() {
+		if db.Kind() == store.PostgreSQL {
 			wantCode(t, "Backup on PostgreSQL", err, herald.EINVALID)
 			return
 		}

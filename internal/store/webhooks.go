@@ -60,10 +60,7 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 		return err
 	}
 	w.ID, w.CreatedAt = id, tx.Now
-	// It has no deliveries: the engine may take its first ones straight
-	// from their commits (handoff.go).
-	tx.newHooks = append(tx.newHooks, id)
-	tx.webhooksChanged = true
+	tx.webhookChanged(id, true)
 	return nil
 }
 
@@ -82,7 +79,7 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if err != nil {
 		return err
 	}
-	tx.webhooksChanged = true
+	tx.webhookChanged(w.ID, false)
 	return mustAffect(res, "no webhook with id %d", w.ID)
 }
 
@@ -130,7 +127,7 @@ func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	tx.webhooksChanged = true
+	tx.webhookChanged(id, false)
 	return dropped, mustAffect(res, "no webhook with id %d", id)
 }
 
@@ -138,6 +135,14 @@ func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) (int, error) {
 // did it).
 func (tx *Tx) DisableWebhook(ctx context.Context, id int64, reason string) error {
 	_, err := tx.exec(ctx, `UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3`, reason, micros(tx.Now), id)
-	tx.webhooksChanged = true
+	tx.webhookChanged(id, false)
 	return err
+}
+
+// webhookChanged tells the queue observer, if any, of a webhook created
+// (it has no deliveries yet) or changed or deleted.
+func (tx *Tx) webhookChanged(id int64, created bool) {
+	if tx.observer != nil {
+		tx.observer.WebhookChanged(id, created)
+	}
 }

@@ -1,4 +1,4 @@
-package store
+package queue
 
 import (
 	"context"
@@ -10,21 +10,23 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // TestHandoff follows one webhook through handoffs (handoff.go): what the
 // engine is given, and from where, as it turns dirty and clean again. The
-// store suite also runs whole on SQLite with handoffs on (eachBackend), so
-// ordering, caps, retries, redeliveries and deletions are checked there
-// with the same expectations as without.
+// queue's and the store's suites also run whole on SQLite with handoffs on
+// (eachBackend), so ordering, caps, retries, redeliveries and deletions
+// are checked there with the same expectations as without.
 func TestHandoff(t *testing.T) {
 	ctx := context.Background()
-	db := handoffDB(t)
+	h := newHandoffQueue(t)
+	db := h.db
 	now := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 	db.Now = func() time.Time { return now }
-	db.StartHandoff()
+	h.sqlite.handoff.start()
 
-	update := func(fn func(tx *Tx) error) {
+	update := func(fn func(tx *store.Tx) error) {
 		t.Helper()
 		if err := db.Update(ctx, fn); err != nil {
 			t.Fatal(err)
@@ -34,13 +36,13 @@ func TestHandoff(t *testing.T) {
 	emit := func(typ, subject string) herald.Event {
 		t.Helper()
 		ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
-		update(func(tx *Tx) error { return tx.AppendEvent(ctx, &ev) })
+		update(func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
 		return ev
 	}
-	// claim returns the claimed events as "id" (handed off) or "id (file)".
+	// claim returns the claimed events as "id" (handed off) or "id (database)".
 	claim := func() ([]string, map[string]Claimed) {
 		t.Helper()
-		cs, err := db.ClaimDue(ctx, ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100})
+		cs, err := h.Claim(ctx, Request{Limit: 100, Lease: time.Minute, PerWebhook: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +53,7 @@ func TestHandoff(t *testing.T) {
 			if c.handedOff {
 				got = append(got, c.EventID)
 			} else {
-				got = append(got, c.EventID+" (file)")
+				got = append(got, c.EventID+" (database)")
 			}
 		}
 		slices.Sort(got)
@@ -66,13 +68,13 @@ func TestHandoff(t *testing.T) {
 	}
 	record := func(c Claimed, state string, next time.Time) {
 		t.Helper()
-		err := db.RecordOutcomes(ctx, []Outcome{{DeliveryID: c.ID, WebhookID: c.WebhookID, State: state, NextAttemptAt: next,
+		err := h.Record(ctx, []Outcome{{DeliveryID: c.ID, WebhookID: c.WebhookID, State: state, NextAttemptAt: next,
 			RoundAttempts: c.RoundAttempts + 1, Attempt: herald.Attempt{StartedAt: now, StatusCode: 200}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	file := func(ev herald.Event) string { return ev.ID + " (file)" }
+	fromDB := func(ev herald.Event) string { return ev.ID + " (database)" }
 	// deliver claims, checks what it got, and records every claimed
 	// delivery as succeeded.
 	deliver := func(what string, wanted ...string) {
@@ -84,7 +86,7 @@ func TestHandoff(t *testing.T) {
 		}
 	}
 
-	// A new webhook has nothing in the file: its first delivery comes from
+	// A new webhook has nothing in the database: its first delivery comes from
 	// the commit, with everything sending needs.
 	a1 := emit(herald.EventUserCreated, "alice")
 	got, cs := claim()
@@ -95,18 +97,18 @@ func TestHandoff(t *testing.T) {
 	}
 	inFlight := cs[a1.ID]
 
-	// alice's next event waits in the file behind the one in flight; the
-	// webhook is dirty now, so bob's goes to the file too, and is claimed
-	// from there.
+	// alice's next event waits in the database behind the one in flight;
+	// the webhook is dirty now, so bob's goes to the database too, and is
+	// claimed from there.
 	a2 := emit(herald.EventUserModified, "alice")
 	b1 := emit(herald.EventUserCreated, "bob")
 	got, cs = claim()
-	want("alice's first in flight", got, file(b1))
+	want("alice's first in flight", got, fromDB(b1))
 	record(inFlight, herald.DeliverySucceeded, time.Time{})
 	record(cs[b1.ID], herald.DeliverySucceeded, time.Time{})
-	deliver("alice's first delivered", file(a2))
+	deliver("alice's first delivered", fromDB(a2))
 
-	// A claim that finds the file drained makes the webhook clean again.
+	// A claim that finds the database drained makes the webhook clean again.
 	got, _ = claim()
 	want("all delivered", got)
 	c1 := emit(herald.EventUserCreated, "carol")
@@ -115,7 +117,7 @@ func TestHandoff(t *testing.T) {
 	inFlight = cs[c1.ID]
 
 	// A change that rolls back hands nothing off.
-	err := db.Update(ctx, func(tx *Tx) error {
+	err := db.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: "admin", Payload: []byte("{}")}); err != nil {
 			return err
 		}
@@ -128,42 +130,42 @@ func TestHandoff(t *testing.T) {
 	want("after a rolled-back change", got)
 
 	// A retry dirties the webhook: carol's next event waits for it, and
-	// the retry comes from the file when it falls due.
+	// the retry comes from the database when it falls due.
 	record(inFlight, herald.DeliveryRetrying, now.Add(time.Minute))
 	c2 := emit(herald.EventUserModified, "carol")
 	got, _ = claim()
 	want("retry not due, its successor behind it", got)
 	now = now.Add(2 * time.Minute)
-	deliver("retry due", file(c1))
-	deliver("after the retry", file(c2))
+	deliver("retry due", fromDB(c1))
+	deliver("after the retry", fromDB(c2))
 	got, _ = claim()
 	want("all delivered again", got)
 
 	// Handed off but not yet taken when the webhook turns dirty: it is
-	// claimed from the file, before what came after it.
+	// claimed from the database, before what came after it.
 	d1 := emit(herald.EventUserCreated, "dave")
 	e1 := emit(herald.EventUserCreated, "erin")
 	d2 := emit(herald.EventUserModified, "dave") // dave's first is not delivered: dirty
-	deliver("queued handoffs after the webhook turned dirty", file(d1), file(e1))
-	deliver("dave's second", file(d2))
+	deliver("queued handoffs after the webhook turned dirty", fromDB(d1), fromDB(e1))
+	deliver("dave's second", fromDB(d2))
 	got, _ = claim()
 	want("drained", got)
 	g1 := emit(herald.EventUserCreated, "fay")
 	deliver("clean once more: nothing claimed twice", g1.ID)
 
 	// Stopping: what was handed off and not taken is claimed from the
-	// file, by this handle or the next process.
+	// database, by this handle or the next process.
 	f1 := emit(herald.EventUserCreated, "frank")
-	db.StopHandoff()
+	h.sqlite.handoff.stop()
 	got, _ = claim()
-	want("after StopHandoff", got, file(f1))
+	want("after handoffs stop", got, fromDB(f1))
 
 	// A deleted webhook's queued handoffs are not sent.
-	db.StartHandoff()
+	h.sqlite.handoff.start()
 	w2 := herald.Webhook{URL: "https://other.example/hook", Enabled: true, OnUserCreated: true, Method: "POST", SigningSecret: "sealed", Events: []string{}}
-	update(func(tx *Tx) error { return tx.CreateWebhook(ctx, &w2) })
+	update(func(tx *store.Tx) error { return tx.CreateWebhook(ctx, &w2) })
 	emit(herald.EventUserCreated, "gina") // w is dirty (a restart of handoffs), w2 clean
-	update(func(tx *Tx) error { _, err := tx.DeleteWebhook(ctx, w2.ID); return err })
+	update(func(tx *store.Tx) error { _, err := tx.DeleteWebhook(ctx, w2.ID); return err })
 	_, cs = claim()
 	for _, c := range cs {
 		if c.WebhookID == w2.ID {
@@ -205,14 +207,21 @@ func TestHandoffCleaning(t *testing.T) {
 	before = h.marks()
 	h.cleaned(w, before)
 	if !h.clean[w] {
-		t.Error("a claim after the commit found the file drained, yet the webhook stays dirty")
+		t.Error("a claim after the commit found the database drained, yet the webhook stays dirty")
 	}
 }
 
-// handoffDB is a migrated SQLite database for a handoff test.
-func handoffDB(t *testing.T) *DB {
+// handoffQueue is a migrated SQLite database and its queue, for a handoff
+// test; handoffs start when the test says.
+type handoffQueue struct {
+	*Queue
+	db     *store.DB
+	sqlite *sqliteQueue
+}
+
+func newHandoffQueue(t *testing.T) *handoffQueue {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), nil)
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +229,9 @@ func handoffDB(t *testing.T) *DB {
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return db
+	q := Open(db, nil)
+	t.Cleanup(func() { q.Close() })
+	return &handoffQueue{Queue: q, db: db, sqlite: q.driver.(*sqliteQueue)}
 }
 
 // testHook is a webhook for user_created and user_modified.
@@ -229,10 +240,10 @@ func testHook() herald.Webhook {
 		Method: "POST", SigningSecret: "sealed", Events: []string{}}
 }
 
-func createHook(t *testing.T, db *DB) herald.Webhook {
+func createHook(t *testing.T, db *store.DB) herald.Webhook {
 	t.Helper()
 	w := testHook()
-	if err := db.Update(context.Background(), func(tx *Tx) error { return tx.CreateWebhook(context.Background(), &w) }); err != nil {
+	if err := db.Update(context.Background(), func(tx *store.Tx) error { return tx.CreateWebhook(context.Background(), &w) }); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -243,16 +254,16 @@ func userEvent(typ, subject string) *herald.Event {
 	return &herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
 }
 
-func appendEvent(t *testing.T, db *DB, ev *herald.Event) {
+func appendEvent(t *testing.T, db *store.DB, ev *herald.Event) {
 	t.Helper()
-	if err := db.Update(context.Background(), func(tx *Tx) error { return tx.AppendEvent(context.Background(), ev) }); err != nil {
+	if err := db.Update(context.Background(), func(tx *store.Tx) error { return tx.AppendEvent(context.Background(), ev) }); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func claimEverything(t *testing.T, db *DB) []Claimed {
+func claimEverything(t *testing.T, h *handoffQueue) []Claimed {
 	t.Helper()
-	cs, err := db.ClaimDue(context.Background(), ClaimRequest{Limit: 100, Lease: time.Minute, PerWebhook: 100})
+	cs, err := h.Claim(context.Background(), Request{Limit: 100, Lease: time.Minute, PerWebhook: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,18 +272,18 @@ func claimEverything(t *testing.T, db *DB) []Claimed {
 
 // holdBatch appends ev in a change that holds the group committer's batch
 // open until commit is called, which waits for the commit.
-func holdBatch(t *testing.T, db *DB, ev *herald.Event) (commit func()) {
+func holdBatch(t *testing.T, db *store.DB, ev *herald.Event) (commit func()) {
 	t.Helper()
-	return holdChange(t, db, func(tx *Tx) error { return tx.AppendEvent(context.Background(), ev) })
+	return holdChange(t, db, func(tx *store.Tx) error { return tx.AppendEvent(context.Background(), ev) })
 }
 
 // holdChange runs fn in a change that holds the group committer's batch
 // open until commit is called, which waits for the commit.
-func holdChange(t *testing.T, db *DB, fn func(tx *Tx) error) (commit func()) {
+func holdChange(t *testing.T, db *store.DB, fn func(tx *store.Tx) error) (commit func()) {
 	t.Helper()
 	inBatch, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- db.Update(context.Background(), func(tx *Tx) error {
+		done <- db.Update(context.Background(), func(tx *store.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}
@@ -293,28 +304,28 @@ func holdChange(t *testing.T, db *DB, fn func(tx *Tx) error) (commit func()) {
 
 // wantInOrder checks that first (alice's) is claimed now, and that her next
 // event then waits for it.
-func wantInOrder(t *testing.T, db *DB, what string, first *herald.Event) {
+func wantInOrder(t *testing.T, h *handoffQueue, what string, first *herald.Event) {
 	t.Helper()
-	if cs := claimEverything(t, db); len(cs) != 1 || cs[0].EventID != first.ID {
+	if cs := claimEverything(t, h); len(cs) != 1 || cs[0].EventID != first.ID {
 		t.Errorf("%s: claimed %+v, want alice's first event", what, cs)
 	}
-	appendEvent(t, db, userEvent(herald.EventUserModified, "alice"))
-	if cs := claimEverything(t, db); len(cs) != 0 {
+	appendEvent(t, h.db, userEvent(herald.EventUserModified, "alice"))
+	if cs := claimEverything(t, h); len(cs) != 0 {
 		t.Errorf("%s: claimed %+v while alice's first event is in flight", what, cs)
 	}
 }
 
 // TestHandoffNewWebhookAndEventInOneBatch: a webhook created in the same
 // commit as an event it gets does not turn clean over that delivery in
-// the file (found by review: it was never claimed, and alice's next event
+// the database (found by review: it was never claimed, and alice's next event
 // overtook it).
 func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 	ctx := context.Background()
-	db := handoffDB(t)
-	db.StartHandoff()
+	h := newHandoffQueue(t)
+	h.sqlite.handoff.start()
 	w := testHook()
 	first := userEvent(herald.EventUserCreated, "alice")
-	if err := db.Update(ctx, func(tx *Tx) error {
+	if err := h.db.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.CreateWebhook(ctx, &w); err != nil {
 			return err
 		}
@@ -322,7 +333,7 @@ func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	wantInOrder(t, db, "webhook and event in one commit", first)
+	wantInOrder(t, h, "webhook and event in one commit", first)
 }
 
 // TestHandoffClaimDuringBatch: a claim that runs while the committer's
@@ -332,19 +343,20 @@ func TestHandoffNewWebhookAndEventInOneBatch(t *testing.T) {
 // and after a retry).
 func TestHandoffClaimDuringBatch(t *testing.T) {
 	for _, afterRetry := range []bool{false, true} {
-		db := handoffDB(t)
+		h := newHandoffQueue(t)
+		db := h.db
 		w := createHook(t, db)
-		db.StartHandoff() // w predates it: dirty
+		h.sqlite.handoff.start() // w predates it: dirty
 		if afterRetry {
 			// Clean, then dirty again by a retry that then succeeds.
-			claimEverything(t, db)
+			claimEverything(t, h)
 			appendEvent(t, db, userEvent(herald.EventUserCreated, "carol"))
 			for _, state := range []string{herald.DeliveryRetrying, herald.DeliverySucceeded} {
-				cs := claimEverything(t, db)
+				cs := claimEverything(t, h)
 				if len(cs) != 1 {
 					t.Fatalf("claimed %+v, want carol's delivery", cs)
 				}
-				if err := db.RecordOutcomes(context.Background(), []Outcome{{DeliveryID: cs[0].ID, WebhookID: w.ID, State: state,
+				if err := h.Record(context.Background(), []Outcome{{DeliveryID: cs[0].ID, WebhookID: w.ID, State: state,
 					NextAttemptAt: db.Now(), Attempt: herald.Attempt{StartedAt: db.Now(), StatusCode: 500}}}); err != nil {
 					t.Fatal(err)
 				}
@@ -352,16 +364,16 @@ func TestHandoffClaimDuringBatch(t *testing.T) {
 		}
 		first := userEvent(herald.EventUserCreated, "alice")
 		commit := holdBatch(t, db, first)
-		if cs := claimEverything(t, db); len(cs) != 0 {
+		if cs := claimEverything(t, h); len(cs) != 0 {
 			t.Fatalf("claimed %+v before the commit", cs)
 		}
 		commit()
-		wantInOrder(t, db, fmt.Sprintf("after retry %v", afterRetry), first)
+		wantInOrder(t, h, fmt.Sprintf("after retry %v", afterRetry), first)
 	}
 }
 
 // TestHandoffLimits: beyond a webhook's count or the memory budget, a
-// delivery stays in the file and its webhook turns dirty; memory is
+// delivery stays in the database and its webhook turns dirty; memory is
 // counted back as deliveries are taken.
 func TestHandoffLimits(t *testing.T) {
 	var h handoff
@@ -404,9 +416,10 @@ func TestHandoffLimits(t *testing.T) {
 // (found by review).
 func TestHandoffStartDuringBatch(t *testing.T) {
 	for _, restart := range []bool{false, true} {
-		db := handoffDB(t)
+		h := newHandoffQueue(t)
+		db := h.db
 		if restart {
-			db.StartHandoff()
+			h.sqlite.handoff.start()
 		}
 		createHook(t, db)
 		first := userEvent(herald.EventUserCreated, "alice")
@@ -414,25 +427,25 @@ func TestHandoffStartDuringBatch(t *testing.T) {
 		released := make(chan error, 1)
 		if restart {
 			// ReleaseLeases starts handoffs again at once, then waits
-			// for the committer to release leases in the file.
-			go func() { _, err := db.ReleaseLeases(context.Background()); released <- err }()
+			// for the committer to release leases in the database.
+			go func() { _, err := h.ReleaseLeases(context.Background()); released <- err }()
 			for epoch := uint64(0); epoch < 2; time.Sleep(time.Millisecond) {
-				db.handoff.mu.Lock()
-				epoch = db.handoff.epoch
-				db.handoff.mu.Unlock()
+				h.sqlite.handoff.mu.Lock()
+				epoch = h.sqlite.handoff.epoch
+				h.sqlite.handoff.mu.Unlock()
 			}
 		} else {
-			db.StartHandoff()
+			h.sqlite.handoff.start()
 			released <- nil
 		}
-		if cs := claimEverything(t, db); len(cs) != 0 {
+		if cs := claimEverything(t, h); len(cs) != 0 {
 			t.Fatalf("restart %v: claimed %+v before the commit", restart, cs)
 		}
 		commit()
 		if err := <-released; err != nil {
 			t.Fatal(err)
 		}
-		wantInOrder(t, db, fmt.Sprintf("restart %v", restart), first)
+		wantInOrder(t, h, fmt.Sprintf("restart %v", restart), first)
 	}
 }
 
@@ -441,16 +454,16 @@ func TestHandoffStartDuringBatch(t *testing.T) {
 // deliveries to it.
 func TestHandoffStartDuringBatchThatCreatesAWebhook(t *testing.T) {
 	ctx := context.Background()
-	db := handoffDB(t)
+	h := newHandoffQueue(t)
 	first := userEvent(herald.EventUserCreated, "alice")
-	commit := holdChange(t, db, func(tx *Tx) error {
+	commit := holdChange(t, h.db, func(tx *store.Tx) error {
 		w := testHook()
 		if err := tx.CreateWebhook(ctx, &w); err != nil {
 			return err
 		}
 		return tx.AppendEvent(ctx, first)
 	})
-	db.StartHandoff()
+	h.sqlite.handoff.start()
 	commit()
-	wantInOrder(t, db, "webhook created by a batch that straddled the start", first)
+	wantInOrder(t, h, "webhook created by a batch that straddled the start", first)
 }

@@ -1,23 +1,23 @@
-package store
+package queue
 
 import "sync"
 
 // On SQLite the engine's leases live in memory and claims are reads. One
-// process serves a SQLite file (LockEngine makes sure), so writing each
-// claim to the file (a row update and a share of an fsync'd commit, through
-// the one writer that directory changes also wait for) would only tell this
-// process what it already knows. The only engine that could take a claim
+// process serves a SQLite database (Lock makes sure), so writing each
+// claim to the database (a row update and a share of an fsync'd commit,
+// through the one writer that directory changes also wait for) would only
+// tell this process what it already knows. The only engine that could take a claim
 // over is this one, so a lease here does not run out: it holds until the
 // outcome is recorded, however long a busy writer makes that take. A
 // restart forgets them all, which is right: whatever was in flight is due
 // again. On PostgreSQL leases are rows with an end, because other
 // instances must see them and take over from one that died.
 //
-// Why a read is enough: ClaimDue copies the leases before its read
-// transaction starts, and RecordOutcomes drops a lease only after its
-// outcome has committed. So a delivery is either still in the copy (and
-// skipped), or its outcome is visible to the read. Claims are serialised
-// (claimMu), so two claims never hand out the same delivery.
+// Why a read is enough: a claim copies the leases before its read
+// transaction starts, and Record drops a lease only after its outcome has
+// committed. So a delivery is either still in the copy (and skipped), or
+// its outcome is visible to the read. Claims are serialised (claimMu), so
+// two claims never hand out the same delivery.
 
 // leaseTable maps delivery ids to the webhook of this process's lease.
 type leaseTable struct {

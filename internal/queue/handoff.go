@@ -1,4 +1,4 @@
-package store
+package queue
 
 import (
 	"sync"
@@ -8,44 +8,46 @@ import (
 
 // Handoff (SQLite, while this process's engine runs). A delivery queued by
 // a commit is handed straight to the engine, in memory, instead of being
-// claimed back from the file by a query: the commit knows everything
+// claimed back from the database by a query: the commit knows everything
 // sending it needs. Under load that query was the engine's largest cost
-// outside the HTTP client, and a webhook whose deliveries all come this way
-// needs no claim query at all.
+// outside the HTTP client, and a webhook whose deliveries all come this
+// way needs no claim query at all. The group committer tells the handoff
+// what each change does through the queue's observer (observer.go).
 //
-// The rule: a webhook is clean when every unfinished delivery it has in the
-// file is one this process handed off (queued here, or taken by the engine
-// and leased in memory like a claimed one). Only a clean webhook is served
-// from memory, and gets new handoffs; its head check (no unfinished
-// delivery of the same subject before the new one) is then made in memory,
-// against the subjects of its handed-off deliveries. A dirty webhook is
-// claimed from the file, as before.
+// The rule: a webhook is clean when every unfinished delivery it has in
+// the database is one this process handed off (queued here, or taken by
+// the engine and leased in memory like a claimed one). Only a clean
+// webhook is served from memory, and gets new handoffs; its head check (no
+// unfinished delivery of the same subject before the new one) is then
+// made in memory, against the subjects of its handed-off deliveries. A
+// dirty webhook is claimed from the database, as before.
 //
-//   - Anything that leaves in the file an unfinished delivery that is not
-//     handed off dirties its webhook: a delivery not handed off (its subject
-//     has one unfinished, or the caps below are reached), a retry, a
-//     redelivery, a replay. So does everything before this engine started:
-//     webhooks start dirty, but for those created since.
-//   - Dirtying a webhook drops its queue here: those rows were never leased
-//     in the file, so claims find them there, oldest first, before anything
-//     newer. Taken ones are leased in memory, and claims pass over them.
+//   - Anything that leaves in the database an unfinished delivery that is
+//     not handed off dirties its webhook: a delivery not handed off (its
+//     subject has one unfinished, or the caps below are reached), a retry,
+//     a redelivery, a replay. So does everything before this engine
+//     started: webhooks start dirty, but for those created since.
+//   - Dirtying a webhook drops its queue here: those rows were never
+//     leased in the database, so claims find them there, oldest first,
+//     before anything newer. Taken ones are leased in memory, and claims
+//     pass over them.
 //   - A dirty webhook turns clean when a claim finds nothing unfinished of
-//     it in the file but its taken handoffs, provided nothing dirtied it
-//     since that claim began (each webhook counts its marks), and no batch
-//     of the group committer that dirtied it, or that began before
+//     it in the database but its taken handoffs, provided nothing dirtied
+//     it since that claim began (each webhook counts its marks), and no
+//     batch of the group committer that dirtied it, or that began before
 //     handoffs (re)started, is still uncommitted: the claim's read cannot
 //     see that batch's rows.
 //   - Handoffs decided by a change that rolls back (its savepoint or the
 //     whole batch) are dropped; the rows never existed. A restart forgets
-//     them all: the rows are claimed from the file.
+//     them all: the rows are claimed from the database.
 //
-// Fairness follows: a webhook with deliveries waiting in the file gets no
-// handoffs, so new deliveries queue behind old ones, as before.
+// Fairness follows: a webhook with deliveries waiting in the database gets
+// no handoffs, so new deliveries queue behind old ones, as before.
 
 // Handed-off deliveries wait here, at most, per webhook, and in bytes in
 // all (an event's payload counted once, however many webhooks it goes to;
 // handoffEntryBytes for each delivery besides). Beyond that, deliveries
-// wait in the file.
+// wait in the database.
 const (
 	handoffPerWebhook = 1 << 15
 	handoffBytes      = 64 << 20
@@ -69,6 +71,9 @@ type handedOff struct {
 	epoch       uint64
 }
 
+// handoff is the state of handoffs, under mu. on: handoffs are on
+// (between start and stop); epoch counts starts, and a reservation made in
+// an earlier one is not published.
 type handoff struct {
 	mu    sync.Mutex
 	on    bool
@@ -87,12 +92,12 @@ type handoff struct {
 	subjects map[int64]map[string]int
 	// clean marks the webhooks served from memory; dirtied counts the
 	// times each was marked dirty, so that a claim that began before a
-	// mark cannot clean it, and holding those the group committer's
+	// mark cannot clean it, and batchDirty those the group committer's
 	// current batch dirtied, so that a claim that cannot see the batch's
 	// rows yet cannot clean them (see cleaned).
-	clean   map[int64]bool
-	dirtied map[int64]uint64
-	holding map[int64]bool
+	clean      map[int64]bool
+	dirtied    map[int64]uint64
+	batchDirty map[int64]bool
 	// resets counts starts, and ends of batches that straddled one: a
 	// claim that began before either cannot clean anything. straddle: the
 	// committer's current batch began before the last start, so its rows
@@ -107,7 +112,7 @@ type marks struct {
 	resets  uint64
 }
 
-// start turns handoffs on, every webhook dirty: the file may hold anything.
+// start turns handoffs on, every webhook dirty: the database may hold anything.
 func (h *handoff) start() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,16 +122,16 @@ func (h *handoff) start() {
 	h.straddle = h.inBatch
 	h.queues, h.reserved, h.bytes = map[int64][]handedOff{}, map[int64]int{}, 0
 	h.taken, h.subjects = map[int64]map[int64]handedOff{}, map[int64]map[string]int{}
-	h.clean, h.dirtied, h.holding = map[int64]bool{}, map[int64]uint64{}, map[int64]bool{}
+	h.clean, h.dirtied, h.batchDirty = map[int64]bool{}, map[int64]uint64{}, map[int64]bool{}
 }
 
-// stop turns handoffs off. What was queued is in the file, unleased.
+// stop turns handoffs off. What was queued is in the database, unleased.
 func (h *handoff) stop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on = false
 	h.queues, h.reserved, h.bytes, h.taken, h.subjects = nil, nil, 0, nil, nil
-	h.clean, h.dirtied, h.holding = nil, nil, nil
+	h.clean, h.dirtied, h.batchDirty = nil, nil, nil
 }
 
 // accepting reports whether handoffs are on.
@@ -138,9 +143,9 @@ func (h *handoff) accepting() bool {
 
 // reserve decides, for deliveries just written, which go to the engine:
 // those whose webhook is clean, has room, and has no unfinished delivery
-// of the subject (the new one heads its queue: the file holds none
+// of the subject (the new one heads its queue: the database holds none
 // either). It counts them until they are published or discarded. The
-// others stay in the file and dirty their webhooks.
+// others stay in the database and dirty their webhooks.
 func (h *handoff) reserve(ds []handedOff) (handed []handedOff, dirty []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -155,12 +160,12 @@ func (h *handoff) reserve(ds []handedOff) (handed []handedOff, dirty []int64) {
 		}
 		switch {
 		case !h.clean[d.webhook]:
-			h.holding[d.webhook] = true
+			h.batchDirty[d.webhook] = true
 			dirty = append(dirty, d.webhook)
 		case h.bytes+cost > handoffBytes || len(h.queues[d.webhook])+h.reserved[d.webhook] >= handoffPerWebhook ||
 			h.subjects[d.webhook][d.subject] > 0:
 			h.dirtyLocked(d.webhook)
-			h.holding[d.webhook] = true
+			h.batchDirty[d.webhook] = true
 			dirty = append(dirty, d.webhook)
 		default:
 			h.reserved[d.webhook]++
@@ -201,7 +206,7 @@ func (h *handoff) addSubject(webhook int64, subject string, n int) {
 }
 
 // dirty marks webhooks as having, in the group committer's current batch,
-// unfinished deliveries in the file that are not handed off.
+// unfinished deliveries in the database that are not handed off.
 func (h *handoff) dirty(webhooks []int64) {
 	if len(webhooks) == 0 {
 		return
@@ -211,7 +216,7 @@ func (h *handoff) dirty(webhooks []int64) {
 	for _, w := range webhooks {
 		h.dirtyLocked(w)
 		if h.on {
-			h.holding[w] = true
+			h.batchDirty[w] = true
 		}
 	}
 }
@@ -232,13 +237,13 @@ func (h *handoff) endBatch() {
 		h.resets++
 	}
 	h.inBatch, h.straddle = false, false
-	if h.on && len(h.holding) > 0 {
-		clear(h.holding)
+	if h.on && len(h.batchDirty) > 0 {
+		clear(h.batchDirty)
 	}
 }
 
 // dirtyLocked marks webhook dirty and drops its queue: those deliveries
-// are claimed from the file now.
+// are claimed from the database now.
 func (h *handoff) dirtyLocked(webhook int64) {
 	if !h.on {
 		return
@@ -274,7 +279,7 @@ func (h *handoff) publish(ds []handedOff, created, dirty []int64) {
 	}
 	for _, d := range ds {
 		if d.epoch != h.epoch {
-			continue // reserved before a restart of handoffs: in the file
+			continue // reserved before a restart of handoffs: in the database
 		}
 		h.reserved[d.webhook]--
 		if h.clean[d.webhook] {
@@ -338,7 +343,7 @@ func (h *handoff) take(webhook int64, n int) (out []handedOff, ok bool) {
 }
 
 // untake returns deliveries taken by a claim that failed: to the front of
-// their queue if their webhook is still clean; else they are in the file.
+// their queue if their webhook is still clean; else they are in the database.
 func (h *handoff) untake(webhook int64, ids []int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -365,7 +370,7 @@ func (h *handoff) untake(webhook int64, ids []int64) {
 }
 
 // finished records committed outcomes: a taken delivery's subject is free
-// again, and one to be retried stays in the file as a delivery that is not
+// again, and one to be retried stays in the database as a delivery that is not
 // handed off, which dirties its webhook first.
 func (h *handoff) finished(outs []Outcome) {
 	h.mu.Lock()
@@ -414,7 +419,7 @@ func (h *handoff) drop(keep map[int64]bool) {
 	for w := range h.dirtied {
 		if !keep[w] {
 			delete(h.dirtied, w)
-			delete(h.holding, w)
+			delete(h.batchDirty, w)
 		}
 	}
 	for w := range h.subjects {
@@ -438,13 +443,13 @@ func (h *handoff) marks() marks {
 }
 
 // cleaned records that a claim, begun when the marks were before, found
-// nothing unfinished of webhook in the file but its taken handoffs: it is
+// nothing unfinished of webhook in the database but its taken handoffs: it is
 // clean unless something dirtied it since, or the committer's current
 // batch did or may have (the claim cannot see that batch's rows).
 func (h *handoff) cleaned(webhook int64, before marks) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.on && h.resets == before.resets && !h.straddle && h.dirtied[webhook] == before.dirtied[webhook] && !h.holding[webhook] {
+	if h.on && h.resets == before.resets && !h.straddle && h.dirtied[webhook] == before.dirtied[webhook] && !h.batchDirty[webhook] {
 		h.clean[webhook] = true
 	}
 }
