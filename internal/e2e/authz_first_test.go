@@ -22,6 +22,7 @@ var meantFor = map[string]string{
 	"POST /api/v1/auth":                 "anyone",
 	"POST /api/v1/auth/logout":          "anyone",
 	"GET /api/v1/health":                "anyone",
+	"GET /api/v1/ready":                 "anyone",
 	"GET /api/v1/openapi.json":          "anyone",
 	"GET /api/v1/ssh_authorized_keys":   "anyone",
 	"GET /static/":                      "anyone",
