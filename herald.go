@@ -66,7 +66,7 @@ type Event struct {
 type Job struct {
 	ID       int64  `json:"id"`
 	Username string `json:"username"`
-	Worker   string `json:"worker"`
+	Station  string `json:"worker"`
 	Status   string `json:"status"`
 	Serial   string `json:"serial"`
 	Error    string `json:"error"`
@@ -93,7 +93,7 @@ type APIToken struct {
 // it never expires; LastUsedAt nil that it was never used.
 type StationToken struct {
 	ID         int64      `json:"id"`
-	Worker     string     `json:"worker"`
+	Station    string     `json:"worker"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`

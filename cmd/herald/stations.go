@@ -57,7 +57,7 @@ func stationTokenCreate(ctx context.Context, args []string) error {
 			return err
 		}
 		// Only the token on standard output, so scripts can capture it.
-		fmt.Fprintf(os.Stderr, "station token %d for %s (shown once; the station sends it as Authorization: Bearer <token>):\n", t.ID, t.Worker)
+		fmt.Fprintf(os.Stderr, "station token %d for %s (shown once; the station sends it as Authorization: Bearer <token>):\n", t.ID, t.Station)
 		fmt.Println(t.Token)
 		return nil
 	})
@@ -78,7 +78,7 @@ func stationTokenList(ctx context.Context, args []string) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tSTATION\tCREATED\tEXPIRES\tLAST USED")
 		for _, t := range tokens {
-			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Worker, t.CreatedAt.Format(time.RFC3339), stamp(t.ExpiresAt), stamp(t.LastUsedAt))
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Station, t.CreatedAt.Format(time.RFC3339), stamp(t.ExpiresAt), stamp(t.LastUsedAt))
 		}
 		return w.Flush()
 	})

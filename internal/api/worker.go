@@ -27,7 +27,7 @@ func (h *Handler) workerRoutes() []web.Route {
 func (h *Handler) createJob(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Username string `json:"username"`
-		Worker   string `json:"worker"`
+		Station  string `json:"worker"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
@@ -35,7 +35,7 @@ func (h *Handler) createJob(w http.ResponseWriter, r *http.Request) error {
 	if in.Username == "" {
 		return herald.Invalid("username", "is required")
 	}
-	id, err := h.dir.CreateJob(r.Context(), actor(r), in.Username, in.Worker)
+	id, err := h.dir.CreateJob(r.Context(), actor(r), in.Username, in.Station)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (h *Handler) finishJob(w http.ResponseWriter, r *http.Request, id int64) er
 
 func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Worker    string  `json:"worker"`
+		Station   string  `json:"worker"`
 		ExpiresAt *string `json:"expires_at"`
 	}
 	if err := decode(r, &in); err != nil {
@@ -96,11 +96,11 @@ func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) err
 		}
 		expires = &t
 	}
-	t, err := h.dir.CreateStationToken(r.Context(), actor(r), in.Worker, expires)
+	t, err := h.dir.CreateStationToken(r.Context(), actor(r), in.Station, expires)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "worker": t.Worker, "token": t.Token, "expires_at": t.ExpiresAt})
+	return writeJSON(w, http.StatusCreated, map[string]any{"id": t.ID, "worker": t.Station, "token": t.Token, "expires_at": t.ExpiresAt})
 }
 
 func (h *Handler) listStationTokens(w http.ResponseWriter, r *http.Request) error {

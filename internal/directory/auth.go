@@ -55,7 +55,7 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 		switch {
 		case strings.HasPrefix(bearer, stationTokenPrefix):
 			st, err = tx.StationByToken(ctx, hashSecret(bearer))
-			a.Worker = st.Worker
+			a.Station = st.Station
 			return err
 		case bearer != "":
 			p, err = tx.APITokenPrincipal(ctx, hashSecret(bearer))
@@ -71,7 +71,7 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 	if err != nil {
 		return Actor{}, err
 	}
-	if a.Worker != "" {
+	if a.Station != "" {
 		s.touchStationToken(ctx, st)
 	}
 	return a, nil

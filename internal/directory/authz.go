@@ -14,7 +14,7 @@ func RequireUser(a Actor) error {
 	if a.Anonymous() {
 		return errLogin
 	}
-	if a.Worker != "" {
+	if a.Station != "" {
 		return herald.Errorf(herald.EFORBIDDEN, "a provisioning station token may only use the station API")
 	}
 	return nil
@@ -48,11 +48,11 @@ func RequireStation(a Actor, station string) error {
 	if a.Anonymous() {
 		return herald.Errorf(herald.EUNAUTHORIZED, "this call needs a provisioning station token (Authorization: Bearer)")
 	}
-	if a.Worker == "" {
+	if a.Station == "" {
 		return herald.Errorf(herald.EFORBIDDEN, "this call is for provisioning stations; use a station token from POST /api/v1/worker/token")
 	}
-	if station != "" && a.Worker != station {
-		return herald.Errorf(herald.EFORBIDDEN, "this token belongs to station %q, not %q", a.Worker, station)
+	if station != "" && a.Station != station {
+		return herald.Errorf(herald.EFORBIDDEN, "this token belongs to station %q, not %q", a.Station, station)
 	}
 	return nil
 }

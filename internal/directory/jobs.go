@@ -15,7 +15,7 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker strin
 	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return 0, err
 	}
-	if err := validateWorker(worker); err != nil {
+	if err := validateStation(worker); err != nil {
 		return 0, err
 	}
 	var id int64
@@ -106,8 +106,8 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 		if err != nil {
 			return err
 		}
-		if j.Worker != a.Worker {
-			return herald.Errorf(herald.EFORBIDDEN, "job %d belongs to station %q", id, j.Worker)
+		if j.Station != a.Station {
+			return herald.Errorf(herald.EFORBIDDEN, "job %d belongs to station %q", id, j.Station)
 		}
 		if j.Status != herald.JobRunning {
 			return herald.Errorf(herald.ECONFLICT, "job %d is %s, not running", id, j.Status)

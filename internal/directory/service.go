@@ -49,21 +49,21 @@ type Actor struct {
 	UserID   int64
 	Username string
 	IsAdmin  bool
-	// Worker is set, and the user fields are empty, for a station token.
-	Worker string
+	// Station is set, and the user fields are empty, for a station token.
+	Station string
 	// session is the hash of the session token the actor came with, ""
 	// for a bearer token: a password change keeps this session.
 	session string
 }
 
 // Anonymous reports whether the actor is not authenticated at all.
-func (a Actor) Anonymous() bool { return a.UserID == 0 && a.Worker == "" }
+func (a Actor) Anonymous() bool { return a.UserID == 0 && a.Station == "" }
 
 // name is how the actor is recorded in events.
 func (a Actor) name() string {
 	switch {
-	case a.Worker != "":
-		return "worker:" + a.Worker
+	case a.Station != "":
+		return "worker:" + a.Station
 	case a.Username != "":
 		return a.Username
 	default:

@@ -25,7 +25,7 @@ func (s *Service) CreateStationToken(ctx context.Context, a Actor, station strin
 	if err := RequireAdmin(a); err != nil {
 		return NewStationToken{}, err
 	}
-	if err := validateWorker(station); err != nil {
+	if err := validateStation(station); err != nil {
 		return NewStationToken{}, err
 	}
 	if expires != nil {
@@ -78,17 +78,17 @@ func (s *Service) touchStationToken(ctx context.Context, t herald.StationToken) 
 	}
 	err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.TouchStationToken(ctx, t.ID) })
 	if err != nil {
-		s.log.Warn("record station token use", "station", t.Worker, "err", err)
+		s.log.Warn("record station token use", "station", t.Station, "err", err)
 	}
 }
 
-// CheckWorker decides whether a may act as the provisioning station named
+// CheckStation decides whether a may act as the provisioning station named
 // worker: only a station token made for that name may. Herald keeps no
 // record of stations beyond their tokens, so this check is all that
 // registering a station (Defguard's RegisterWorker) amounts to.
 // Returns EUNAUTHORIZED (no credential), EFORBIDDEN (not a station token,
 // or another station's) or EINVALID (no name).
-func (s *Service) CheckWorker(a Actor, worker string) error {
+func (s *Service) CheckStation(a Actor, worker string) error {
 	if err := RequireStation(a, ""); err != nil {
 		return err
 	}

@@ -98,8 +98,8 @@ func validatePassword(field, s string) error {
 	return nil
 }
 
-// validateWorker checks a provisioning station name: like a username.
-func validateWorker(s string) error {
+// validateStation checks a provisioning station name: like a username.
+func validateStation(s string) error {
 	return validateName("worker", s)
 }
 

@@ -83,7 +83,7 @@ func TestValidateWorker(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			checkValidation(t, validateWorker(tt.in), tt.wantErr, "worker")
+			checkValidation(t, validateStation(tt.in), tt.wantErr, "worker")
 		})
 	}
 }

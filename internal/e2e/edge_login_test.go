@@ -210,7 +210,7 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 	}
 	type token struct {
 		ID        int64   `json:"id"`
-		Worker    string  `json:"worker"`
+		Station   string  `json:"worker"`
 		Token     string  `json:"token"`
 		ExpiresAt *string `json:"expires_at"`
 	}
@@ -218,12 +218,12 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station1"}, &revoked)
 	expiry := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station2", "expires_at": expiry.Format(time.RFC3339)}, &expiring)
-	if revoked.ID == 0 || revoked.Worker != "station1" || !strings.HasPrefix(revoked.Token, "hrldw_") || revoked.ExpiresAt != nil ||
+	if revoked.ID == 0 || revoked.Station != "station1" || !strings.HasPrefix(revoked.Token, "hrldw_") || revoked.ExpiresAt != nil ||
 		expiring.ExpiresAt == nil || *expiring.ExpiresAt != expiry.Format(time.RFC3339) {
 		t.Fatalf("created %+v and %+v", revoked, expiring)
 	}
 	for _, tok := range []token{revoked, expiring} {
-		for route, status := range call(tok.Token, tok.Worker) {
+		for route, status := range call(tok.Token, tok.Station) {
 			if status != http.StatusNoContent && status != http.StatusNotFound {
 				t.Errorf("%s with a good token: status %d", route, status)
 			}
@@ -236,13 +236,13 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 	}
 
 	adm.expect(http.StatusNoContent, "DELETE", fmt.Sprintf("/api/v1/worker/token/%d", revoked.ID), nil, nil)
-	for route, status := range call(revoked.Token, revoked.Worker) {
+	for route, status := range call(revoked.Token, revoked.Station) {
 		if status != http.StatusUnauthorized {
 			t.Errorf("%s right after the token was revoked: status %d, want 401", route, status)
 		}
 	}
 	time.Sleep(time.Until(expiry) + 50*time.Millisecond)
-	for route, status := range call(expiring.Token, expiring.Worker) {
+	for route, status := range call(expiring.Token, expiring.Station) {
 		if status != http.StatusUnauthorized {
 			t.Errorf("%s after the token expired: status %d, want 401", route, status)
 		}

@@ -26,7 +26,7 @@ type service struct {
 // accepts); Herald's stations are their tokens, so a valid registration is
 // always OK.
 func (s *service) RegisterWorker(ctx context.Context, w *workerpb.Worker) (*emptypb.Empty, error) {
-	if err := s.dir.CheckWorker(directory.ActorFrom(ctx), w.GetId()); err != nil {
+	if err := s.dir.CheckStation(directory.ActorFrom(ctx), w.GetId()); err != nil {
 		return nil, err
 	}
 	s.log.Info("provisioning station registered", "worker", w.GetId(), "remote", remoteAddr(ctx))
@@ -38,7 +38,7 @@ func (s *service) RegisterWorker(ctx context.Context, w *workerpb.Worker) (*empt
 // as Defguard does.
 func (s *service) GetJob(ctx context.Context, w *workerpb.Worker) (*workerpb.GetJobResponse, error) {
 	a := directory.ActorFrom(ctx)
-	if err := s.dir.CheckWorker(a, w.GetId()); err != nil {
+	if err := s.dir.CheckStation(a, w.GetId()); err != nil {
 		return nil, err
 	}
 	j, u, err := s.dir.TakeJob(ctx, a, w.GetId())
@@ -50,7 +50,7 @@ func (s *service) GetJob(ctx context.Context, w *workerpb.Worker) (*workerpb.Get
 		// the station's report at another job. The job stays running.
 		return nil, herald.Errorf(herald.EINTERNAL, "job id %d does not fit the protocol's 32-bit job_id", j.ID)
 	}
-	s.log.Info("provisioning job taken", "job", j.ID, "worker", j.Worker, "username", u.Username)
+	s.log.Info("provisioning job taken", "job", j.ID, "worker", j.Station, "username", u.Username)
 	return &workerpb.GetJobResponse{
 		FirstName: u.FirstName,
 		LastName:  u.LastName,
@@ -67,7 +67,7 @@ func (s *service) GetJob(ctx context.Context, w *workerpb.Worker) (*workerpb.Get
 // and leaves the job running.
 func (s *service) SetJobDone(ctx context.Context, st *workerpb.JobStatus) (*emptypb.Empty, error) {
 	a := directory.ActorFrom(ctx)
-	if err := s.dir.CheckWorker(a, st.GetId()); err != nil {
+	if err := s.dir.CheckStation(a, st.GetId()); err != nil {
 		return nil, err
 	}
 	err := s.dir.FinishJob(ctx, a, int64(st.GetJobId()), directory.JobResult{

@@ -120,7 +120,7 @@ func (tx *Tx) DeleteAPIToken(ctx context.Context, userID, tokenID int64) error {
 func (tx *Tx) CreateStationToken(ctx context.Context, station, tokenHash string, expires *time.Time) (herald.StationToken, error) {
 	id, err := tx.insert(ctx, `INSERT INTO worker_tokens (worker, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 		station, tokenHash, micros(tx.Now), optMicros(expires))
-	return herald.StationToken{ID: id, Worker: station, CreatedAt: tx.Now, ExpiresAt: expires}, err
+	return herald.StationToken{ID: id, Station: station, CreatedAt: tx.Now, ExpiresAt: expires}, err
 }
 
 // StationByToken returns the unexpired station token with this hash.
@@ -131,7 +131,7 @@ func (tx *Tx) StationByToken(ctx context.Context, tokenHash string) (herald.Stat
 	var expires, used sql.NullInt64
 	err := tx.queryRow(ctx, `SELECT id, worker, created_at, expires_at, last_used_at FROM worker_tokens
 		WHERE token_hash = $1 AND (expires_at IS NULL OR expires_at > $2)`, tokenHash, micros(tx.Now)).
-		Scan(&t.ID, &t.Worker, &created, &expires, &used)
+		Scan(&t.ID, &t.Station, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, herald.Errorf(herald.EUNAUTHORIZED, "unknown, expired or revoked station token")
 	}
@@ -158,7 +158,7 @@ func (tx *Tx) ListStationTokens(ctx context.Context) ([]herald.StationToken, err
 		var t herald.StationToken
 		var created int64
 		var expires, used sql.NullInt64
-		if err := rows.Scan(&t.ID, &t.Worker, &created, &expires, &used); err != nil {
+		if err := rows.Scan(&t.ID, &t.Station, &created, &expires, &used); err != nil {
 			return nil, err
 		}
 		t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), fromOptMicros(expires), fromOptMicros(used)

@@ -12,7 +12,7 @@ const jobColumns = `j.id, u.username, j.worker, j.status, j.serial, j.error`
 
 func scanJob(row interface{ Scan(...any) error }) (herald.Job, error) {
 	var j herald.Job
-	err := row.Scan(&j.ID, &j.Username, &j.Worker, &j.Status, &j.Serial, &j.Error)
+	err := row.Scan(&j.ID, &j.Username, &j.Station, &j.Status, &j.Serial, &j.Error)
 	return j, err
 }
 

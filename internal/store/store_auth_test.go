@@ -38,7 +38,7 @@ func TestStationTokens(t *testing.T) {
 			return st, err
 		}
 		for _, h := range []string{"wh1", "wh2"} {
-			if st, err := byToken(h); err != nil || st.Worker != "station-1" || st.LastUsedAt != nil {
+			if st, err := byToken(h); err != nil || st.Station != "station-1" || st.LastUsedAt != nil {
 				t.Errorf("StationByToken(%s) = %+v, %v", h, st, err)
 			}
 		}

@@ -665,7 +665,7 @@ func TestJobs(t *testing.T) {
 
 		view(t, db, func(tx *store.Tx) error {
 			j, err := tx.JobByID(ctx, j1)
-			want := herald.Job{ID: j1, Username: "alice", Worker: "st1", Status: herald.JobPending}
+			want := herald.Job{ID: j1, Username: "alice", Station: "st1", Status: herald.JobPending}
 			if err != nil || j != want {
 				t.Errorf("JobByID = %+v, %v; want %+v", j, err, want)
 			}
@@ -701,11 +701,11 @@ func TestJobs(t *testing.T) {
 
 		view(t, db, func(tx *store.Tx) error {
 			j, err := tx.JobByID(ctx, j2)
-			if want := (herald.Job{ID: j2, Username: "bob", Worker: "st1", Status: herald.JobDone, Serial: "SN-123"}); err != nil || j != want {
+			if want := (herald.Job{ID: j2, Username: "bob", Station: "st1", Status: herald.JobDone, Serial: "SN-123"}); err != nil || j != want {
 				t.Errorf("JobByID(done) = %+v, %v; want %+v", j, err, want)
 			}
 			j, err = tx.JobByID(ctx, j4)
-			if want := (herald.Job{ID: j4, Username: "alice", Worker: "st1", Status: herald.JobFailed, Error: "no key inserted"}); err != nil || j != want {
+			if want := (herald.Job{ID: j4, Username: "alice", Station: "st1", Status: herald.JobFailed, Error: "no key inserted"}); err != nil || j != want {
 				t.Errorf("JobByID(failed) = %+v, %v; want %+v", j, err, want)
 			}
 			jobs, err := tx.JobsForUser(ctx, alice.ID, 10)

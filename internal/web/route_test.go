@@ -18,7 +18,7 @@ func TestAccessCheck(t *testing.T) {
 		anon    = directory.Actor{}
 		alice   = directory.Actor{UserID: 2, Username: "alice"}
 		admin   = directory.Actor{UserID: 1, Username: "admin", IsAdmin: true}
-		station = directory.Actor{Worker: "station1"}
+		station = directory.Actor{Station: "station1"}
 	)
 	const ok = ""
 	tests := []struct {
