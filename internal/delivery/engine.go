@@ -32,6 +32,7 @@ type Config struct {
 	Workers        int             // requests in flight in all; default 256
 	BatchSize      int             // deliveries per claim; default 256
 	Retention      time.Duration   // keep attempts and finished deliveries; default 30 days
+	SecretsWait    time.Duration   // between tries while the key cannot open a webhook's secrets; default 1 min
 	// Unrecorded bounds the deliveries claimed and not yet recorded: in
 	// flight, or sent and waiting for their outcome's commit; default 4 x
 	// Workers. It is larger than Workers so that sending goes on while a
@@ -117,6 +118,9 @@ func New(db *store.DB, box *secretbox.Box, cfg Config, log *slog.Logger) *Engine
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
+	}
+	if cfg.SecretsWait <= 0 {
+		cfg.SecretsWait = time.Minute
 	}
 	client := newClient(cfg, Guard{DenyPrivate: cfg.DenyPrivate}, nil)
 	return &Engine{
@@ -264,6 +268,8 @@ func (e *Engine) lease() time.Duration {
 type openedHook struct {
 	target *target
 	err    string
+	// unreadable: the key cannot open the token or signing secret.
+	unreadable bool
 }
 
 type openedFrom struct {
@@ -285,12 +291,21 @@ func (e *Engine) open(w herald.Webhook) openedHook {
 		return o.hook
 	}
 	var hook openedHook
-	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"token", &w.Token}, {"signing secret", &w.SigningSecret}} {
 		var err error
-		if *f, err = e.box.Open(*f); err != nil {
-			hook.err = "cannot decrypt the webhook's secrets: " + err.Error()
+		if *f.value, err = e.box.Open(*f.value); err != nil {
+			hook.err = "cannot decrypt the webhook's secrets: Herald's secret key cannot open its " + f.name + " (sealed under another key)"
+			hook.unreadable = true
 			break
 		}
+	}
+	if p, err := e.box.Open(w.PreviousSecret); err == nil {
+		w.PreviousSecret = p
+	} else {
+		w.PreviousSecret = "" // it cannot sign: the current secret signs alone
 	}
 	if hook.err == "" {
 		var err error
@@ -311,6 +326,10 @@ func (e *Engine) deliver(c store.Claimed, hook openedHook) {
 	switch {
 	case hook.err != "":
 		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
+		if r.unreadable = hook.unreadable; r.unreadable {
+			r.attempt.Error += "; the delivery waits, keeping its retries, until the webhook is saved with its token (PUT) " +
+				"or its signing secret is rotated, or the key is restored"
+		}
 	default:
 		r = send(e.client, time.Now().Add(e.cfg.RequestTimeout), hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
@@ -343,6 +362,15 @@ func (e *Engine) judge(c store.Claimed, r result) store.Outcome {
 	case r.blocked:
 		// The egress policy will refuse it every time.
 		o.State = herald.DeliveryFailed
+		return o
+	case r.unreadable:
+		// Nothing was sent: the key cannot open the webhook's secrets.
+		// Not the receiver's doing, so the delivery keeps its retries and
+		// waits until an admin overwrites the secrets (or an instance
+		// with the right key sends it).
+		o.State = herald.DeliveryRetrying
+		o.RoundAttempts = c.RoundAttempts
+		o.NextAttemptAt = now.Add(e.cfg.SecretsWait)
 		return o
 	}
 	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
