@@ -37,6 +37,8 @@ Usage:
   herald user list                  list users
   herald webhook list               list webhooks
   herald webhook test ID            send a webhook_test request now and show the outcome
+  herald webhook reset-secrets      list webhook secrets the secret key cannot open; with --yes,
+                                    new signing secrets and cleared tokens (the key is lost)
   herald token create USERNAME NAME create an API token (printed once)
   herald backup FILE                write a consistent copy of the SQLite database to FILE
   herald version                    print the version
@@ -64,15 +66,16 @@ func run(args []string) int {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	commands := map[string]func(context.Context, []string) error{
-		"serve":        serve,
-		"migrate":      migrate,
-		"user add":     userAdd,
-		"user passwd":  userPasswd,
-		"user list":    userList,
-		"webhook list": webhookList,
-		"webhook test": webhookTest,
-		"token create": tokenCreate,
-		"backup":       backup,
+		"serve":                 serve,
+		"migrate":               migrate,
+		"user add":              userAdd,
+		"user passwd":           userPasswd,
+		"user list":             userList,
+		"webhook list":          webhookList,
+		"webhook test":          webhookTest,
+		"webhook reset-secrets": webhookResetSecrets,
+		"token create":          tokenCreate,
+		"backup":                backup,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {

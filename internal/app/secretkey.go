@@ -164,7 +164,7 @@ func (kc keyCheck) refusal() error {
 	default:
 		fix = fmt.Sprintf("restore %s from the backup taken with the database (or set HERALD_SECRET_KEY to the key it held)", kc.file)
 	}
-	return fmt.Errorf("%s; Herald will not start with a key that cannot read them.\n"+
+	return fmt.Errorf("%s; Herald does not start with another key than the one that sealed the database's secrets.\n"+
 		"  To fix: %s, then start Herald again.\n"+
 		"  If that key is lost for good: `herald webhook reset-secrets` lists what this key cannot read; "+
 		"with --yes it gives those webhooks new signing secrets and clears their tokens, to be set again", what, fix)
@@ -236,6 +236,10 @@ type SecretsReport struct {
 	// Unreadable are the webhooks whose token, signing secret or previous
 	// signing secret the key cannot open, as found (their flags say which).
 	Unreadable []herald.Webhook
+	KeyMissing bool // the key file is missing
+	// OtherKey: the database was set up with another key (its check
+	// value does not open).
+	OtherKey   bool
 	KeyCreated bool // the key file was missing and a new one was made
 	KeyAdopted bool // the database now expects this key (its check value)
 }
@@ -274,7 +278,7 @@ func ResetSecrets(ctx context.Context, cfg Config, log *slog.Logger, apply bool)
 	if err != nil {
 		return SecretsReport{}, err
 	}
-	rep := SecretsReport{Key: kc.keyName()}
+	rep := SecretsReport{Key: kc.keyName(), KeyMissing: kc.missing, OtherKey: kc.checkStored && !kc.checkOpens}
 	box := kc.box
 	switch {
 	case kc.missing && apply:
