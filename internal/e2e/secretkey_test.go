@@ -202,10 +202,11 @@ func TestSecretKeyLost(t *testing.T) {
 	herald := func(env []string, args ...string) (stdout, stderr string, err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		addr, err := freePort()
+		port, err := freePort()
 		if err != nil {
 			t.Fatal(err)
 		}
+		addr := "127.0.0.1:" + port // if serve started, it would answer here
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "HERALD_DATABASE="+database, "HERALD_ADMIN_PASSWORD="+adminPassword, "HERALD_ADDR="+addr)
