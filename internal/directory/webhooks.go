@@ -245,7 +245,7 @@ func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*hera
 			return err
 		}
 		w := s.open(stored)
-		previousUnreadable := stored.PreviousSecret != "" && w.PreviousSecret == ""
+		opened := w
 		change(&w)
 		sealed := s.seal(w)
 		if w.TokenUnreadable {
@@ -254,7 +254,9 @@ func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*hera
 		if w.SigningSecretUnreadable {
 			sealed.SigningSecret = stored.SigningSecret
 		}
-		if previousUnreadable && w.PreviousSecretUntil.IsZero() {
+		// An unreadable previous secret stays too, unless a rotation
+		// replaced it.
+		if stored.PreviousSecret != "" && opened.PreviousSecret == "" && w.SigningSecret == opened.SigningSecret {
 			sealed.PreviousSecret, sealed.PreviousSecretUntil = stored.PreviousSecret, stored.PreviousSecretUntil
 		}
 		if err := tx.UpdateWebhook(ctx, &sealed); err != nil {

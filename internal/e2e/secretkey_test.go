@@ -15,9 +15,10 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// sealUnderOtherKey rewrites a webhook's token and signing secret as
-// another Herald with another key would have sealed them (through the
-// store, as a running instance's write would arrive).
+// sealUnderOtherKey rewrites a webhook's token, signing secret and
+// previous signing secret as another Herald with another key would have
+// sealed them (through the store, as a running instance's write would
+// arrive).
 func sealUnderOtherKey(t *testing.T, s *testServer, id int64) {
 	t.Helper()
 	other, err := secretbox.New("another key, not this server's")
@@ -29,7 +30,7 @@ func sealUnderOtherKey(t *testing.T, s *testServer, id int64) {
 		if err != nil {
 			return err
 		}
-		w.Token, w.SigningSecret = other.Seal("token-under-another-key"), other.Seal("whsec_AAAA")
+		w.Token, w.SigningSecret, w.PreviousSecret = other.Seal("token-under-another-key"), other.Seal("whsec_AAAA"), other.Seal("whsec_BBBB")
 		return tx.UpdateWebhook(context.Background(), &w)
 	})
 	if err != nil {
@@ -50,8 +51,9 @@ func TestUnreadableWebhookSecrets(t *testing.T) {
 	rc, fine := newReceiver(t), newReceiver(t)
 	hook := admin.addWebhook(rc.URL, map[string]any{"token": "token-1", "description": "crm"})
 	other := admin.addWebhook(fine.URL, map[string]any{"token": "token-of-the-other"})
-	sealUnderOtherKey(t, s, hook.ID)
 	path := fmt.Sprintf("/api/v1/webhook/%d", hook.ID)
+	admin.expect(http.StatusOK, "POST", path+"/rotate_secret", nil, nil) // a previous secret too
+	sealUnderOtherKey(t, s, hook.ID)
 
 	var list []webhook
 	admin.expect(http.StatusOK, "GET", "/api/v1/webhook", nil, &list)
@@ -130,15 +132,21 @@ func TestUnreadableWebhookSecrets(t *testing.T) {
 	}
 
 	// PUT overwrites the token (it used to answer 500); the signing
-	// secret stays unreadable until it is rotated.
+	// secrets stay as stored until a rotation replaces them.
 	put := map[string]any{"url": rc.URL, "description": "crm", "token": "token-2", "on_user_created": true}
 	admin.expect(http.StatusOK, "PUT", path, put, &got)
 	if got.Token != "token-2" || got.TokenUnreadable || !got.SigningSecretUnreadable || got.SigningSecret != "" {
 		t.Fatalf("PUT answered %+v", got)
 	}
+	if after := storedSecrets(t, s, hook.ID); !strings.HasSuffix(after, strings.SplitN(before, " ", 2)[1]) {
+		t.Errorf("PUT rewrote the unreadable signing secrets: %q, was %q", after, before)
+	}
 	admin.expect(http.StatusOK, "POST", path+"/rotate_secret", nil, &got)
 	if got.Token != "token-2" || got.SigningSecretUnreadable || !strings.HasPrefix(got.SigningSecret, "whsec_") {
 		t.Fatalf("rotate_secret answered %+v", got)
+	}
+	if after := strings.Fields(storedSecrets(t, s, hook.ID)); len(after) != 2 {
+		t.Errorf("after rotate_secret the stored token, signing secret and previous secret are %q; want no previous secret (the unreadable one cannot sign)", after)
 	}
 	r := rc.waitFor(1, 10*time.Second)[0]
 	if r.username() != "waits" || r.Header.Get("Authorization") != "Bearer token-2" {
@@ -159,13 +167,14 @@ func TestUnreadableWebhookSecrets(t *testing.T) {
 	}
 }
 
-// storedSecrets is a webhook's sealed token and signing secret as stored.
+// storedSecrets is a webhook's sealed token, signing secret and previous
+// signing secret as stored, space-separated.
 func storedSecrets(t *testing.T, s *testServer, id int64) string {
 	t.Helper()
 	var out string
 	err := s.app.DB.View(context.Background(), func(tx *store.Tx) error {
 		w, err := tx.WebhookByID(context.Background(), id)
-		out = w.Token + " " + w.SigningSecret
+		out = w.Token + " " + w.SigningSecret + " " + w.PreviousSecret
 		return err
 	})
 	if err != nil {
