@@ -66,16 +66,18 @@ func run(args []string) int {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	commands := map[string]func(context.Context, []string) error{
-		"serve":                 serve,
-		"migrate":               migrate,
-		"user add":              userAdd,
-		"user passwd":           userPasswd,
-		"user list":             userList,
-		"webhook list":          webhookList,
-		"webhook test":          webhookTest,
+		"serve":        serve,
+		"migrate":      migrate,
+		"user add":     userAdd,
+		"user passwd":  userPasswd,
+		"user list":    userList,
+		"webhook list": webhookList,
+		"webhook test": webhookTest,
+		"token create": tokenCreate,
+		"backup":       backup,
+
+		// When the secret key is lost for good (docs/backup.md).
 		"webhook reset-secrets": webhookResetSecrets,
-		"token create":          tokenCreate,
-		"backup":                backup,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {

@@ -37,10 +37,11 @@ type webhookBody struct {
 	Method           string   `json:"method"`
 	Events           []string `json:"events"`
 
-	ID                      any `json:"id"`
-	SigningSecret           any `json:"signing_secret"`
-	CreatedAt               any `json:"created_at"`
-	DisabledReason          any `json:"disabled_reason"`
+	ID             any `json:"id"`
+	SigningSecret  any `json:"signing_secret"`
+	CreatedAt      any `json:"created_at"`
+	DisabledReason any `json:"disabled_reason"`
+
 	TokenUnreadable         any `json:"token_unreadable"`
 	SigningSecretUnreadable any `json:"signing_secret_unreadable"`
 }
