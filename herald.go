@@ -118,6 +118,13 @@ type Webhook struct {
 	// DisabledReason says why Herald disabled the webhook itself (a 410
 	// Gone), empty otherwise.
 	DisabledReason string `json:"disabled_reason"`
+	// TokenUnreadable and SigningSecretUnreadable are true when Herald's
+	// secret key cannot open the stored token or signing secret (they were
+	// sealed under another key); Token or SigningSecret is then empty.
+	// Replacing the webhook (its token) or rotating its signing secret
+	// overwrites them.
+	TokenUnreadable         bool `json:"token_unreadable"`
+	SigningSecretUnreadable bool `json:"signing_secret_unreadable"`
 	// PreviousSecret still signs, beside SigningSecret, until
 	// PreviousSecretUntil: a rotation gives receivers 24 h to switch.
 	PreviousSecret      string    `json:"-"`

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/store"
@@ -27,10 +28,16 @@ import (
 // commands print their result on standard output, so their log shows only
 // warnings and errors, unless log_level is debug.
 func openApp(ctx context.Context, cfg app.Config) (*app.App, error) {
+	return app.Open(ctx, cfg, commandLogger(cfg))
+}
+
+// commandLogger is an admin command's logger: warnings and errors only,
+// unless log_level is debug.
+func commandLogger(cfg app.Config) *slog.Logger {
 	if cfg.LogLevel > slog.LevelDebug {
 		cfg.LogLevel = max(cfg.LogLevel, slog.LevelWarn)
 	}
-	return app.Open(ctx, cfg, newLogger(cfg, os.Stderr))
+	return newLogger(cfg, os.Stderr)
 }
 
 // readSecret reads one line (a password) from standard input.
@@ -182,6 +189,93 @@ func webhookTest(ctx context.Context, args []string) error {
 		return fmt.Errorf("the receiver answered %d in %d ms: %s", at.StatusCode, at.DurationMS, at.ResponseBody)
 	}
 	return fmt.Errorf("the request failed: %s", at.Error)
+}
+
+// webhookResetSecrets is the knowing way out when the secret key that
+// sealed the webhooks' secrets is lost for good: without --yes it lists
+// what the configured key cannot open; with --yes it gives those webhooks
+// new signing secrets, clears their tokens, and makes the database expect
+// this key (app.ResetSecrets).
+func webhookResetSecrets(ctx context.Context, args []string) error {
+	var yes bool
+	cfg, rest, err := parseCommand("webhook reset-secrets", "", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&yes, "yes", false, "reset them (without it, only list what the key cannot open)")
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return errors.New("usage: herald webhook reset-secrets [--yes]")
+	}
+	rep, err := app.ResetSecrets(ctx, cfg, commandLogger(cfg), yes)
+	if err != nil {
+		return err
+	}
+	if !yes {
+		printUnreadable(rep)
+		return nil
+	}
+	for _, h := range rep.Unreadable {
+		fmt.Printf("webhook %d (%s): %s\n", h.ID, h.Description, resetWhat(h))
+	}
+	if rep.KeyCreated {
+		fmt.Printf("Created a new key: %s. Back it up with the database.\n", rep.Key)
+	}
+	if len(rep.Unreadable) == 0 && !rep.KeyAdopted {
+		fmt.Printf("Nothing to reset: %s opens the secrets of every webhook (%d).\n", rep.Key, rep.Webhooks)
+		return nil
+	}
+	fmt.Println("Herald now starts with this key.")
+	if len(rep.Unreadable) > 0 {
+		fmt.Println("Next: set each token again (PUT /api/v1/webhook/ID, or the webhook's Edit page), and give each receiver\n" +
+			"its new signing secret (GET /api/v1/webhook/ID, or the webhook's page). Deliveries go out signed with it.")
+	}
+	return nil
+}
+
+// printUnreadable is reset-secrets without --yes: what the key cannot open.
+func printUnreadable(rep app.SecretsReport) {
+	switch {
+	case len(rep.Unreadable) == 0 && !rep.OtherKey && !rep.KeyMissing:
+		fmt.Printf("Nothing to reset: %s opens the secrets of every webhook (%d).\n", rep.Key, rep.Webhooks)
+		return
+	case len(rep.Unreadable) == 0 && rep.KeyMissing:
+		fmt.Printf("%s is missing, and no webhook has secrets to reset.\n"+
+			"Run again with --yes to create a new key and make the database expect it.\n", rep.Key)
+		return
+	case len(rep.Unreadable) == 0:
+		fmt.Printf("No webhook has secrets to reset, but the database was set up with another key than %s.\n"+
+			"Run again with --yes to make the database expect this key.\n", rep.Key)
+		return
+	case rep.KeyMissing:
+		fmt.Printf("%s is missing: a new key cannot open the secrets of these webhooks (%d of %d):\n", rep.Key, len(rep.Unreadable), rep.Webhooks)
+	default:
+		fmt.Printf("%s cannot open the secrets of these webhooks (%d of %d):\n", rep.Key, len(rep.Unreadable), rep.Webhooks)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tDESCRIPTION\tWITH --yes")
+	for _, h := range rep.Unreadable {
+		fmt.Fprintf(w, "%d\t%s\t%s\n", h.ID, h.Description, resetWhat(h))
+	}
+	w.Flush()
+	fmt.Println("If the key that sealed them can still be found (a backup of the key file, another instance's\n" +
+		"HERALD_SECRET_KEY), put it back instead: nothing is lost then. Otherwise run again with --yes,\n" +
+		"then set each token again and give each receiver its new signing secret. This cannot be undone.")
+}
+
+// resetWhat says what reset-secrets does to a webhook it cannot read.
+func resetWhat(h herald.Webhook) string {
+	var parts []string
+	if h.SigningSecretUnreadable {
+		parts = append(parts, "new signing secret")
+	}
+	if h.TokenUnreadable {
+		parts = append(parts, "token cleared")
+	}
+	if len(parts) == 0 {
+		return "previous signing secret (still signing after a rotation) dropped"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func tokenCreate(ctx context.Context, args []string) error {

@@ -40,6 +40,8 @@ Usage:
   herald user list                  list users
   herald webhook list               list webhooks
   herald webhook test ID            send a webhook_test request now and show the outcome
+  herald webhook reset-secrets      list webhook secrets the secret key cannot open; with --yes,
+                                    new signing secrets and cleared tokens (the key is lost)
   herald token create USERNAME NAME create an API token (printed once)
   herald token station create NAME  create a provisioning station token (printed
                                     once; --expires-at RFC 3339 time)
@@ -89,6 +91,9 @@ func run(args []string) int {
 		"token station create": stationTokenCreate,
 		"token station list":   stationTokenList,
 		"token station revoke": stationTokenRevoke,
+
+		// When the secret key is lost for good (docs/backup.md).
+		"webhook reset-secrets": webhookResetSecrets,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {

@@ -45,6 +45,9 @@ type webhookBody struct {
 	SigningSecret  any `json:"signing_secret"`
 	CreatedAt      any `json:"created_at"`
 	DisabledReason any `json:"disabled_reason"`
+
+	TokenUnreadable         any `json:"token_unreadable"`
+	SigningSecretUnreadable any `json:"signing_secret_unreadable"`
 }
 
 func (b webhookBody) input() directory.WebhookInput {

@@ -136,20 +136,17 @@ type App struct {
 	grpcLn  net.Listener
 }
 
-// Open opens and migrates the database and creates the first admin if the
-// database is empty.
+// Open opens and migrates the database, checks the secret key against it
+// (secretkey.go: a key that cannot open the stored secrets is refused with
+// the fix in the error) and creates the first admin if the database is
+// empty.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if store.KindOf(cfg.Database) == store.PostgreSQL && cfg.SecretKey == "" {
-		return nil, errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or HERALD_SECRET_KEY_FILE) to the same secret on every instance, " +
-			"e.g. the output of: openssl rand -base64 32")
+	if err := requireSecretKey(cfg); err != nil {
+		return nil, err
 	}
 	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read once (tests may set
 	// Engine.Proxy instead).
 	proxy, err := delivery.ProxyFromEnvironment()
-	if err != nil {
-		return nil, err
-	}
-	box, err := openSecretBox(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +156,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	// Opened before any write: on SQLite it follows every commit.
 	q := queue.Open(db, log)
+	// Of several instances starting at once, one migrates, records the
+	// secret key's check value and creates the admin; the others wait,
+	// then find all done (and a key that differs refused).
+	var box *secretbox.Box
+	err = db.StartupLock(ctx, func() error {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			log.Info("database migrated", "applied", applied)
+		}
+		box, err = useSecretKey(ctx, db, cfg, log)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ecfg := cfg.Engine
@@ -177,18 +193,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Name: "herald_password_checks_total",
 		Help: "Passwords checked against their hash (logins and password changes).",
 	}, func() float64 { return float64(dir.PasswordChecks()) }))
-	// Of several instances starting at once, one migrates and creates the
-	// admin; the others wait, then find both done.
+	// The first admin, under the startup lock too: one instance creates it.
 	var created bool
 	var pw string
-	err = db.StartupLock(ctx, func() error {
-		applied, err := db.Migrate(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if len(applied) > 0 {
-			log.Info("database migrated", "applied", applied)
-		}
+	err = db.StartupLock(ctx, func() (err error) {
 		if created, pw, err = dir.Bootstrap(ctx, cfg.AdminPassword); err != nil {
 			return fmt.Errorf("create the first admin: %w", err)
 		}
@@ -214,28 +222,6 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	return &App{Config: cfg, DB: db, Queue: q, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
-}
-
-// openSecretBox uses the configured secret key, or the key file beside the
-// SQLite file, created on first start.
-func openSecretBox(cfg Config, log *slog.Logger) (*secretbox.Box, error) {
-	key := cfg.SecretKey
-	if key == "" {
-		path := cfg.Database + ".key"
-		var created bool
-		var err error
-		if key, created, err = secretbox.LoadOrCreateKeyFile(path); err != nil {
-			return nil, err
-		}
-		if created {
-			log.Info("generated the secret key for webhook secrets; back it up with the database", "file", path)
-		}
-	}
-	box, err := secretbox.New(key)
-	if err != nil {
-		return nil, err
-	}
-	return box, nil
 }
 
 // ListenGRPC opens the provisioning service's listener on grpc_addr, so

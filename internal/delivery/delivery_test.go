@@ -163,19 +163,22 @@ func TestTargetURI(t *testing.T) {
 // disables the webhook; an address the egress policy refuses fails; a
 // Retry-After on 429 or 503 replaces the schedule's delay; every other
 // answer or error is retried on the schedule, and fails after its last
-// step.
+// step. An attempt that sent nothing because the key cannot open the
+// webhook's secrets neither fails nor uses a step: it waits SecretsWait.
 func TestJudge(t *testing.T) {
-	e := New(nil, nil, Config{RetrySchedule: []time.Duration{0, 10 * time.Second, 10 * time.Second}}, slog.New(slog.DiscardHandler))
+	e := New(nil, nil, Config{RetrySchedule: []time.Duration{0, 10 * time.Second, 10 * time.Second}, SecretsWait: 30 * time.Second}, slog.New(slog.DiscardHandler))
 	scheduled := [2]time.Duration{8 * time.Second, 12 * time.Second} // 10 s ± 20 %
 	tests := []struct {
 		name    string
 		status  int
 		after   string
 		blocked bool
-		round   int // attempts before this one, this round
-		state   string
-		delay   [2]time.Duration // for retrying
-		disable bool
+		// unreadable: the key could not open the webhook's secrets
+		unreadable bool
+		round      int // attempts before this one, this round
+		state      string
+		delay      [2]time.Duration // for retrying
+		disable    bool
 	}{
 		{name: "204", status: 204, state: herald.DeliverySucceeded},
 		{name: "410", status: 410, state: herald.DeliveryFailed, disable: true},
@@ -186,12 +189,19 @@ func TestJudge(t *testing.T) {
 		{name: "302", status: 302, state: herald.DeliveryRetrying, delay: scheduled},
 		{name: "connection error", status: 0, state: herald.DeliveryRetrying, delay: scheduled},
 		{name: "500 after the last step", status: 500, round: 2, state: herald.DeliveryFailed},
+		// Nothing was sent: it waits SecretsWait and keeps its retries.
+		{name: "secrets unreadable", unreadable: true, state: herald.DeliveryRetrying, delay: [2]time.Duration{30 * time.Second, 30 * time.Second}},
+		{name: "secrets unreadable after the last step", unreadable: true, round: 2, state: herald.DeliveryRetrying, delay: [2]time.Duration{30 * time.Second, 30 * time.Second}},
 	}
 	for _, tt := range tests {
 		before := time.Now()
-		r := result{attempt: herald.Attempt{StatusCode: tt.status}, retryAfter: tt.after, blocked: tt.blocked}
+		r := result{attempt: herald.Attempt{StatusCode: tt.status}, retryAfter: tt.after, blocked: tt.blocked, unreadable: tt.unreadable}
 		o := e.judge(queue.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round}, r)
-		if o.State != tt.state || (o.DisableReason != "") != tt.disable || o.RoundAttempts != tt.round+1 {
+		round := tt.round + 1
+		if tt.unreadable {
+			round = tt.round
+		}
+		if o.State != tt.state || (o.DisableReason != "") != tt.disable || o.RoundAttempts != round {
 			t.Errorf("%s: state %s, disable %q, round %d", tt.name, o.State, o.DisableReason, o.RoundAttempts)
 			continue
 		}

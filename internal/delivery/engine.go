@@ -34,6 +34,7 @@ type Config struct {
 	Senders        int             // requests in flight in all (the senders); default 256
 	BatchSize      int             // deliveries per claim; default 256
 	Retention      time.Duration   // keep attempts and finished deliveries; default 30 days
+	SecretsWait    time.Duration   // between tries while the key cannot open a webhook's secrets; default 1 min
 	// Unrecorded bounds the deliveries claimed and not yet recorded: in
 	// flight, or sent and waiting for their outcome's commit; default 4 x
 	// Senders. It is larger than Senders so that sending goes on while a
@@ -92,6 +93,9 @@ func New(q *queue.Queue, box *secretbox.Box, cfg Config, log *slog.Logger) *Engi
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
+	}
+	if cfg.SecretsWait <= 0 {
+		cfg.SecretsWait = time.Minute
 	}
 	client := newClient(cfg, Guard{DenyPrivate: cfg.DenyPrivate}, nil)
 	return &Engine{
@@ -236,6 +240,10 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 	switch {
 	case hook.err != "":
 		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
+		if r.unreadable = hook.unreadable; r.unreadable {
+			r.attempt.Error += "; the delivery waits, keeping its retries, until the webhook is saved with its token (PUT) " +
+				"or its signing secret is rotated, or the key is restored"
+		}
 	default:
 		r = send(e.client, time.Now().Add(e.cfg.RequestTimeout), hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)

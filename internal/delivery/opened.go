@@ -10,6 +10,8 @@ import "github.com/heraldhq/herald"
 type openedHook struct {
 	target *target
 	err    string
+	// unreadable: the key cannot open the token or signing secret.
+	unreadable bool
 }
 
 type openedFrom struct {
@@ -31,12 +33,21 @@ func (e *Engine) open(w herald.Webhook) openedHook {
 		return o.hook
 	}
 	var hook openedHook
-	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"token", &w.Token}, {"signing secret", &w.SigningSecret}} {
 		var err error
-		if *f, err = e.box.Open(*f); err != nil {
-			hook.err = "cannot decrypt the webhook's secrets: " + err.Error()
+		if *f.value, err = e.box.Open(*f.value); err != nil {
+			hook.err = "cannot decrypt the webhook's secrets: Herald's secret key cannot open its " + f.name + " (sealed under another key)"
+			hook.unreadable = true
 			break
 		}
+	}
+	if p, err := e.box.Open(w.PreviousSecret); err == nil {
+		w.PreviousSecret = p
+	} else {
+		w.PreviousSecret = "" // it cannot sign: the current secret signs alone
 	}
 	if hook.err == "" {
 		var err error

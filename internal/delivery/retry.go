@@ -69,6 +69,15 @@ func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 		// The egress policy will refuse it every time.
 		o.State = herald.DeliveryFailed
 		return o
+	case r.unreadable:
+		// Nothing was sent: the key cannot open the webhook's secrets.
+		// Not the receiver's doing, so the delivery keeps its retries and
+		// waits until an admin overwrites the secrets (or an instance
+		// with the right key sends it).
+		o.State = herald.DeliveryRetrying
+		o.RoundAttempts = c.RoundAttempts
+		o.NextAttemptAt = now.Add(e.cfg.SecretsWait)
+		return o
 	}
 	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
 	if !ok {

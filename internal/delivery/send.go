@@ -117,6 +117,7 @@ type result struct {
 	// (CONTRACT 1.3), the only answers it is honoured on.
 	retryAfter string
 	blocked    bool
+	unreadable bool // no request: the key cannot open the webhook's secrets
 }
 
 // send makes one attempt at msg to t, over by deadline, and reports it. It

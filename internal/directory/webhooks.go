@@ -113,18 +113,27 @@ func (s *Service) seal(w herald.Webhook) herald.Webhook {
 	return w
 }
 
-// open returns w with its secrets decrypted for an admin.
-func (s *Service) open(w herald.Webhook) (herald.Webhook, error) {
+// open returns w with its secrets decrypted for an admin. A secret the key
+// cannot open (sealed under another key) is left empty and flagged, so one
+// such webhook never fails a list or blocks a change that overwrites it;
+// an unreadable previous secret is dropped (it only signs beside the
+// current one for a while, and cannot sign at all now).
+func (s *Service) open(w herald.Webhook) herald.Webhook {
 	var err error
-	for _, f := range []*string{&w.Token, &w.SigningSecret, &w.PreviousSecret} {
-		if *f, err = s.box.Open(*f); err != nil {
-			return w, herald.Errorf(herald.EINTERNAL, "webhook %d: %v", w.ID, err)
-		}
+	if w.Token, err = s.box.Open(w.Token); err != nil {
+		w.Token, w.TokenUnreadable = "", true
 	}
-	return w, nil
+	if w.SigningSecret, err = s.box.Open(w.SigningSecret); err != nil {
+		w.SigningSecret, w.SigningSecretUnreadable = "", true
+	}
+	if w.PreviousSecret, err = s.box.Open(w.PreviousSecret); err != nil {
+		w.PreviousSecret, w.PreviousSecretUntil = "", time.Time{}
+	}
+	return w
 }
 
-// ListWebhooks returns every webhook with its secrets.
+// ListWebhooks returns every webhook with its secrets (flagged where the
+// key cannot open them).
 func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, error) {
 	if err := RequireAdmin(a); err != nil {
 		return nil, err
@@ -135,9 +144,7 @@ func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, 
 		return err
 	})
 	for i := range hooks {
-		if hooks[i], err = s.open(hooks[i]); err != nil {
-			return nil, err
-		}
+		hooks[i] = s.open(hooks[i])
 	}
 	return hooks, err
 }
@@ -155,7 +162,7 @@ func (s *Service) GetWebhook(ctx context.Context, a Actor, id int64) (herald.Web
 	if err != nil {
 		return w, err
 	}
-	return s.open(w)
+	return s.open(w), nil
 }
 
 // CreateWebhook adds a webhook with a new signing secret. Returns EINVALID.
@@ -180,8 +187,9 @@ func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (
 	return w, err
 }
 
-// UpdateWebhook replaces a webhook's settings; its signing secret stays.
-// Returns ENOTFOUND or EINVALID.
+// UpdateWebhook replaces a webhook's settings, its token included (an
+// unreadable one too); its signing secret stays. Returns ENOTFOUND or
+// EINVALID.
 func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in WebhookInput) (herald.Webhook, error) {
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
@@ -189,7 +197,10 @@ func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in Webho
 	if err := in.validate(); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) { in.apply(w) })
+	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+		in.apply(w)
+		w.TokenUnreadable = false
+	})
 }
 
 // SetWebhookEnabled turns a webhook on or off. A disabled webhook gets no
@@ -205,31 +216,49 @@ func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enab
 }
 
 // RotateSecret gives a webhook a new signing secret; the old one keeps
-// signing beside it for 24 hours. Returns ENOTFOUND.
+// signing beside it for 24 hours, unless the key cannot open it (then the
+// new one signs alone). Returns ENOTFOUND.
 func (s *Service) RotateSecret(ctx context.Context, a Actor, id int64) (herald.Webhook, error) {
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
-		w.PreviousSecret, w.PreviousSecretUntil = w.SigningSecret, s.db.Now().Add(rotationOverlap)
-		w.SigningSecret = delivery.NewSigningSecret()
-	})
+	return s.changeWebhook(ctx, id, func(w *herald.Webhook) { s.rotate(w) })
 }
 
-// changeWebhook reads, changes and writes a webhook in one transaction.
+func (s *Service) rotate(w *herald.Webhook) {
+	w.PreviousSecret, w.PreviousSecretUntil = w.SigningSecret, s.db.Now().Add(rotationOverlap)
+	if w.SigningSecretUnreadable {
+		w.PreviousSecret, w.PreviousSecretUntil = "", time.Time{}
+	}
+	w.SigningSecret, w.SigningSecretUnreadable = delivery.NewSigningSecret(), false
+}
+
+// changeWebhook reads, changes and writes a webhook in one transaction. A
+// secret the key cannot open is written back as it was stored unless
+// change overwrote it (and cleared its flag): it may open again with the
+// right key.
 func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
 	var out herald.Webhook
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		sealed, err := tx.WebhookByID(ctx, id)
+		stored, err := tx.WebhookByID(ctx, id)
 		if err != nil {
 			return err
 		}
-		w, err := s.open(sealed)
-		if err != nil {
-			return err
-		}
+		w := s.open(stored)
+		opened := w
 		change(&w)
-		sealed = s.seal(w)
+		sealed := s.seal(w)
+		if w.TokenUnreadable {
+			sealed.Token = stored.Token
+		}
+		if w.SigningSecretUnreadable {
+			sealed.SigningSecret = stored.SigningSecret
+		}
+		// An unreadable previous secret stays too, unless a rotation
+		// replaced it.
+		if stored.PreviousSecret != "" && opened.PreviousSecret == "" && w.SigningSecret == opened.SigningSecret {
+			sealed.PreviousSecret, sealed.PreviousSecretUntil = stored.PreviousSecret, stored.PreviousSecretUntil
+		}
 		if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
 			return err
 		}
@@ -237,6 +266,51 @@ func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*hera
 		return nil
 	})
 	return out, err
+}
+
+// ResetUnreadableSecrets gives every webhook whose signing secret the key
+// cannot open a new one, and clears every token it cannot open (an admin
+// sets it again); secrets the key opens are left alone. It is what
+// `herald webhook reset-secrets --yes` does when the key that sealed them
+// is lost for good. It returns the webhooks it changed as it found them:
+// their flags say what was unreadable.
+func (s *Service) ResetUnreadableSecrets(ctx context.Context, a Actor) ([]herald.Webhook, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, err
+	}
+	var changed []herald.Webhook
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		changed = nil // a retried transaction starts again
+		hooks, err := tx.ListWebhooks(ctx)
+		if err != nil {
+			return err
+		}
+		for _, stored := range hooks {
+			w := s.open(stored)
+			previousUnreadable := stored.PreviousSecret != "" && w.PreviousSecret == ""
+			if !w.TokenUnreadable && !w.SigningSecretUnreadable && !previousUnreadable {
+				continue
+			}
+			changed = append(changed, w)
+			w.TokenUnreadable = false // cleared: open left Token empty
+			if w.SigningSecretUnreadable {
+				s.rotate(&w)
+			}
+			sealed := s.seal(w)
+			if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range changed {
+		s.log.Warn("webhook secrets the secret key could not open were reset", "webhook_id", w.ID, "token_cleared", w.TokenUnreadable,
+			"new_signing_secret", w.SigningSecretUnreadable, "by", a.name())
+	}
+	return changed, nil
 }
 
 // DeleteWebhook deletes a webhook; its unfinished deliveries are dropped,

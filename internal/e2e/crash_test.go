@@ -207,8 +207,9 @@ type heraldProcess struct {
 }
 
 // startHeraldProcess runs "herald serve" in dir on the database and a free
-// port and waits until it answers /api/v1/health.
-func startHeraldProcess(t *testing.T, bin, dir, database string, logs *lockedBuffer) *heraldProcess {
+// port and waits until it answers /api/v1/health. env (NAME=value) adds to
+// or replaces its environment.
+func startHeraldProcess(t *testing.T, bin, dir, database string, logs *lockedBuffer, env ...string) *heraldProcess {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -227,6 +228,7 @@ func startHeraldProcess(t *testing.T, bin, dir, database string, logs *lockedBuf
 		"HERALD_RETRY_SCHEDULE=0,50ms,100ms,200ms,300ms,500ms,500ms,500ms,500ms,500ms,500ms",
 		"HERALD_REQUEST_TIMEOUT="+crashRequestTimeout(),
 	)
+	cmd.Env = append(cmd.Env, env...) // the last of a name wins
 	cmd.Stdout = logs
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {

@@ -184,6 +184,9 @@ type webhook struct {
 	Events           []string `json:"events"`
 	SigningSecret    string   `json:"signing_secret"`
 	CreatedAt        string   `json:"created_at"`
+
+	TokenUnreadable         bool `json:"token_unreadable"`
+	SigningSecretUnreadable bool `json:"signing_secret_unreadable"`
 }
 
 // addWebhook creates a webhook on all four seed triggers plus body's fields.

@@ -365,7 +365,7 @@ func TestWebhookBadInputChangesNothing(t *testing.T) {
 			if err := json.Unmarshal(got, &sent); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{"id", "signing_secret", "created_at", "disabled_reason"} {
+			for _, f := range []string{"id", "signing_secret", "created_at", "disabled_reason", "token_unreadable", "signing_secret_unreadable"} {
 				if _, ok := sent[f]; !ok {
 					t.Errorf("GET has no %q to send back: %s", f, got)
 				}

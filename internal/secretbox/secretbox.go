@@ -75,34 +75,41 @@ func (b *Box) Open(sealed string) (string, error) {
 	return string(plain), nil
 }
 
-// LoadOrCreateKeyFile returns the key stored in path, creating the file
-// with a new random key (readable by its owner only) if it does not exist.
-func LoadOrCreateKeyFile(path string) (key string, created bool, err error) {
+// ReadKeyFile returns the key stored in path, and exists = false (with no
+// error) if there is no such file. Whether a missing file may be created
+// is the caller's decision: a new key cannot open what the old one sealed.
+func ReadKeyFile(path string) (key string, exists bool, err error) {
 	data, err := os.ReadFile(path)
-	if err == nil {
-		key = strings.TrimSpace(string(data))
-		if len(key) < 16 {
-			return "", false, fmt.Errorf("secret key file %s is too short; restore it from backup", path)
-		}
-		return key, false, nil
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if err != nil {
 		return "", false, err
 	}
+	key = strings.TrimSpace(string(data))
+	if len(key) < 16 {
+		return "", true, fmt.Errorf("secret key file %s is too short; restore it from backup", path)
+	}
+	return key, true, nil
+}
+
+// CreateKeyFile writes a new random key to path, readable by its owner
+// only, and returns it. It fails if the file exists.
+func CreateKeyFile(path string) (string, error) {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
-	key = base64.StdEncoding.EncodeToString(raw)
+	key := base64.StdEncoding.EncodeToString(raw)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", false, fmt.Errorf("create secret key file: %w", err)
+		return "", fmt.Errorf("create secret key file: %w", err)
 	}
 	if _, err := f.WriteString(key + "\n"); err != nil {
 		f.Close()
-		return "", false, err
+		return "", err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return "", false, err
+		return "", err
 	}
-	return key, true, f.Close()
+	return key, f.Close()
 }

@@ -39,18 +39,39 @@ func TestSealOpen(t *testing.T) {
 	}
 }
 
+// A missing key file is reported, not created behind the caller's back;
+// a created one is readable by its owner only and reads back the same;
+// an existing one is never overwritten.
 func TestKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "herald.db.key")
-	k1, created, err := LoadOrCreateKeyFile(path)
-	if err != nil || !created || len(k1) < 32 {
-		t.Fatalf("create: %q %v %v", k1, created, err)
+	if k, exists, err := ReadKeyFile(path); err != nil || exists || k != "" {
+		t.Fatalf("read a missing file: %q %v %v", k, exists, err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("reading a missing key file created it: %v", err)
+	}
+	k1, err := CreateKeyFile(path)
+	if err != nil || len(k1) < 32 {
+		t.Fatalf("create: %q %v", k1, err)
 	}
 	st, _ := os.Stat(path)
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", st.Mode().Perm())
 	}
-	k2, created, err := LoadOrCreateKeyFile(path)
-	if err != nil || created || k2 != k1 {
-		t.Fatalf("reload: %q %v %v", k2, created, err)
+	k2, exists, err := ReadKeyFile(path)
+	if err != nil || !exists || k2 != k1 {
+		t.Fatalf("reload: %q %v %v", k2, exists, err)
+	}
+	if _, err := CreateKeyFile(path); err == nil {
+		t.Fatal("CreateKeyFile overwrote an existing key file")
+	}
+	if k3, _, _ := ReadKeyFile(path); k3 != k1 {
+		t.Fatal("the key file changed")
+	}
+	if err := os.WriteFile(path, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadKeyFile(path); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Fatalf("a truncated key file: %v", err)
 	}
 }

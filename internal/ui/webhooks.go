@@ -124,7 +124,8 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 func webhookForm(hk herald.Webhook) url.Values {
 	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "token": {hk.Token}, "method": {hk.Method}, "events": hk.Events}
 	for name, on := range map[string]bool{"on_user_created": hk.OnUserCreated, "on_user_modified": hk.OnUserModified,
-		"on_user_deleted": hk.OnUserDeleted, "on_hwkey_provision": hk.OnHWKeyProvision, "enabled": hk.Enabled} {
+		"on_user_deleted": hk.OnUserDeleted, "on_hwkey_provision": hk.OnHWKeyProvision, "enabled": hk.Enabled,
+		"token_unreadable": hk.TokenUnreadable} { // shown as a note, not a field
 		if on {
 			f.Set(name, "on")
 		}
