@@ -62,6 +62,10 @@ type DB struct {
 	// stmts caches prepared statements by pool and query text; preparing
 	// marks those being prepared in the background.
 	stmts, preparing sync.Map
+	// prepares counts background prepares (prepareLater), which Close
+	// waits for: one still opening a connection could otherwise create
+	// files beside a database already closed.
+	prepares sync.WaitGroup
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 
@@ -161,6 +165,7 @@ func (db *DB) close() error {
 		db.startWriter.Do(func() { close(db.writerDone) }) // never started
 		<-db.writerDone
 	}
+	db.prepares.Wait()
 	var errs []error
 	for _, pool := range []*sql.DB{db.reader, db.writer, db.queuePool} {
 		if pool != nil {
@@ -447,11 +452,11 @@ func (db *DB) prepareLater(pool *sql.DB, query string) {
 	if _, busy := db.preparing.LoadOrStore(key, true); busy {
 		return
 	}
-	go func() {
+	db.prepares.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_, _ = db.prepared(ctx, pool, query)
-	}()
+	})
 }
 
 // Backup writes a consistent copy of a SQLite database to path (which must
