@@ -207,24 +207,7 @@ func TestWebhookMetrics(t *testing.T) {
 		`herald_webhooks_disabled 2`,
 		`go_goroutines`,
 	}
-	var m string
-	var missing []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		m = string(s.anon().expect(http.StatusOK, "GET", "/metrics", nil, nil).Body)
-		missing = missing[:0]
-		for _, w := range want {
-			// Whole lines: a count of 1 is not the start of 12.
-			if !strings.Contains(m, "\n"+w+"\n") && !strings.Contains(m, "\n"+w+" ") && !strings.Contains(m, "\n"+w+"{") {
-				missing = append(missing, w)
-			}
-		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if len(missing) > 0 {
-		t.Fatalf("after 10 s /metrics still lacks %q:\n%s", missing, m)
-	}
+	awaitMetrics(t, s.URL+"/metrics", want)
 }
 
 // URLs and tokens that could never work, or would keep a password in the
