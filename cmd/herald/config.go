@@ -95,6 +95,10 @@ var settings = []setting{
 		c.GRPCTLSKey = v
 		return nil
 	}},
+	{"metrics_addr", "address of a listener serving only /metrics, for Prometheus, e.g. 127.0.0.1:9090; empty: /metrics is served on addr", "", func(c *app.Config, v string) error {
+		c.MetricsAddr = v
+		return nil
+	}},
 	{"webhook_deny_private", "refuse webhook requests to loopback and private addresses too", "false", func(c *app.Config, v string) error {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -318,7 +318,7 @@ func TestHelpListsTheCommandsSettings(t *testing.T) {
 		cmd  string
 		want []string
 	}{
-		{"serve", []string{"addr", "database", "admin-password", "secret-key", "retry-schedule", "request-timeout", "delivery-retention", "log-level", "log-format", "grpc-addr", "grpc-tls-cert", "grpc-tls-key", "webhook-deny-private", "trusted-proxies", "public-url"}},
+		{"serve", []string{"addr", "database", "admin-password", "secret-key", "retry-schedule", "request-timeout", "delivery-retention", "log-level", "log-format", "grpc-addr", "grpc-tls-cert", "grpc-tls-key", "metrics-addr", "webhook-deny-private", "trusted-proxies", "public-url"}},
 		{"migrate", []string{"database", "log-level", "log-format"}},
 		{"user add", []string{"database", "admin-password", "secret-key", "log-level", "log-format"}},
 		{"webhook test", []string{"database", "admin-password", "secret-key", "request-timeout", "log-level", "log-format", "webhook-deny-private"}},

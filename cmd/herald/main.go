@@ -190,6 +190,14 @@ func serve(ctx context.Context, args []string) error {
 	if grpcLn != nil {
 		log.Info("serving the provisioning service (gRPC)", "grpc_addr", grpcLn.Addr().String(), "tls", cfg.GRPCTLSCert != "")
 	}
+	metricsLn, err := a.ListenMetrics()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if metricsLn != nil {
+		log.Info("serving /metrics on its own address", "metrics_addr", "http://"+metricsLn.Addr().String()+"/metrics")
+	}
 	if err := a.Serve(ctx, ln); err != nil {
 		return err
 	}

@@ -16,7 +16,13 @@ func WriteError(w http.ResponseWriter, err error) {
 
 // fail is the API's error writer (web.ErrorWriter).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if web.StatusOf(err) >= 500 {
+	switch status := web.StatusOf(err); {
+	case status == http.StatusServiceUnavailable:
+		// The database is away or refuses writes: the store logs the
+		// condition once at ERROR; each request refused meanwhile is a
+		// warning.
+		h.log.Warn("request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500:
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	WriteError(w, err)

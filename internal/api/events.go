@@ -36,11 +36,11 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {
 	return respond(w, http.StatusOK)(map[string]string{"status": "ok"}, h.dir.Health(r.Context()))
 }
 
-// ready is readiness (CONTRACT 4.2), for load balancers and `herald
-// healthcheck`. For now it answers as health does: 200 when the database
-// answers. Detecting storage faults (a write refused for lack of space or
-// permission, a removed or replaced SQLite file) and answering 503 then
-// comes next.
+// ready is readiness (for load balancers and `herald healthcheck`): 200
+// when the database accepts writes; 503 when it does not answer, refused
+// the last write for lack of space or permission, or its SQLite file was
+// removed or replaced. health is liveness: the process is up and the
+// database answers reads.
 func (h *Handler) ready(w http.ResponseWriter, r *http.Request) error {
-	return h.health(w, r)
+	return respond(w, http.StatusOK)(map[string]string{"status": "ok"}, h.dir.Ready(r.Context()))
 }

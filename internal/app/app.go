@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/queue"
@@ -52,6 +54,9 @@ type Config struct {
 	GRPCAddr    string
 	GRPCTLSCert string
 	GRPCTLSKey  string
+	// MetricsAddr is where /metrics is served alone, for Prometheus;
+	// empty: on Addr with the rest.
+	MetricsAddr string
 	// Engine overrides the delivery engine's tuning (tests and benchmarks);
 	// the settings above take precedence over its matching fields.
 	Engine delivery.Config
@@ -134,6 +139,9 @@ type App struct {
 	Handler http.Handler
 	log     *slog.Logger
 	grpcLn  net.Listener
+	// registry holds every metric; metricsLn serves it on metrics_addr.
+	registry  *prometheus.Registry
+	metricsLn net.Listener
 }
 
 // Open opens and migrates the database, checks the secret key against it
@@ -176,7 +184,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "herald_build_info",
+			Help:        "Always 1; its labels are Herald's version and the Go release it was built with.",
+			ConstLabels: prometheus.Labels{"version": herald.Version, "goversion": runtime.Version()},
+		}, func() float64 { return 1 }))
 	ecfg := cfg.Engine
 	ecfg.RetrySchedule = cfg.RetrySchedule
 	ecfg.RequestTimeout = cfg.RequestTimeout
@@ -214,14 +227,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		log.Info("created user admin with the password from admin_password")
 	}
 	handler, err := server.New(dir, reg, log, box, server.Options{
-		Edge:      web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
-		PublicURL: cfg.PublicURL,
+		Edge:             web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
+		PublicURL:        cfg.PublicURL,
+		MetricsElsewhere: cfg.MetricsAddr != "",
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &App{Config: cfg, DB: db, Queue: q, Dir: dir, Engine: engine, Handler: handler, log: log}, nil
+	return &App{Config: cfg, DB: db, Queue: q, Dir: dir, Engine: engine, Handler: handler, log: log, registry: reg}, nil
 }
 
 // ListenGRPC opens the provisioning service's listener on grpc_addr, so
@@ -240,6 +254,22 @@ func (a *App) ListenGRPC() (net.Listener, error) {
 	return ln, nil
 }
 
+// ListenMetrics opens the listener of metrics_addr, so the caller learns
+// its address (a port of 0 picks a free one) and a taken address fails
+// before anything starts. It returns nil when metrics_addr is empty.
+// Serve calls it if the caller has not.
+func (a *App) ListenMetrics() (net.Listener, error) {
+	if a.Config.MetricsAddr == "" || a.metricsLn != nil {
+		return a.metricsLn, nil
+	}
+	ln, err := net.Listen("tcp", a.Config.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (set --metrics-addr or HERALD_METRICS_ADDR to use another address)", a.Config.MetricsAddr, err)
+	}
+	a.metricsLn = ln
+	return ln, nil
+}
+
 // Serve answers HTTP on ln (and the provisioning service on grpc_addr, if
 // set) and delivers webhooks until ctx is done, then shuts down gracefully:
 // no new requests, calls and in-flight deliveries finish and are recorded.
@@ -253,6 +283,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if grpcLn != nil {
 		defer grpcLn.Close()
+	}
+	metricsLn, err := a.ListenMetrics()
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
 	}
 	// SQLite: one process serves (and delivers from) a database; a second
 	// one stops here. The admin commands open the database without
@@ -283,8 +320,21 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		ConnState:         fresh.track,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if metricsLn != nil {
+		// Scrapes are small and quick; the same timeouts hold.
+		metricsSrv := &http.Server{
+			Handler:           server.MetricsHandler(a.registry),
+			ReadHeaderTimeout: a.Config.HeaderTimeout,
+			ReadTimeout:       a.Config.WholeRequestTimeout,
+			WriteTimeout:      a.Config.WholeRequestTimeout,
+			IdleTimeout:       a.Config.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- fmt.Errorf("metrics_addr: %w", metricsSrv.Serve(metricsLn)) }()
+		defer metricsSrv.Close()
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -311,7 +311,7 @@ func (e *Engine) settle(batch []queue.Outcome) {
 		if o.DisableReason != "" {
 			e.log.Warn("webhook disabled", "webhook_id", o.WebhookID, "reason", o.DisableReason)
 		}
-		e.metrics.outcomes.WithLabelValues(o.State).Inc()
+		e.metrics.settled(o)
 	}
 	e.mu.Unlock()
 	e.signal()

@@ -7,21 +7,29 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/queue"
 )
 
-// metrics are the engine's Prometheus figures.
+// metrics are the engine's Prometheus figures. Attempts and deliveries
+// are counted apart: a delivery makes one or more attempts, and reaches a
+// final state (succeeded or failed) once.
 type metrics struct {
-	outcomes *prometheus.CounterVec
-	latency  prometheus.Histogram
+	attempts   *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
+	latency    prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, q *queue.Queue) *metrics {
 	m := &metrics{
-		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "herald_webhook_deliveries_total",
-			Help: "Webhook delivery attempts by outcome: succeeded, retrying (failed, will retry) or failed (given up).",
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_webhook_attempts_total",
+			Help: "Webhook requests made, recorded, by what their outcome made of the delivery: succeeded, retrying (will try again) or failed (given up).",
 		}, []string{"outcome"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_webhook_deliveries_total",
+			Help: "Webhook deliveries that reached a final state: succeeded, or failed (given up after their last attempt).",
+		}, []string{"state"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "herald_webhook_attempt_duration_seconds",
 			Help:    "Duration of webhook HTTP attempts.",
@@ -29,9 +37,18 @@ func newMetrics(reg prometheus.Registerer, q *queue.Queue) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.outcomes, m.latency, &queueCollector{q: q})
+		reg.MustRegister(m.attempts, m.deliveries, m.latency, &queueCollector{q: q})
 	}
 	return m
+}
+
+// settled counts a recorded outcome: one attempt, and a delivery when
+// the outcome is final.
+func (m *metrics) settled(o queue.Outcome) {
+	m.attempts.WithLabelValues(o.State).Inc()
+	if o.State == herald.DeliverySucceeded || o.State == herald.DeliveryFailed {
+		m.deliveries.WithLabelValues(o.State).Inc()
+	}
 }
 
 // queueCollector reads the queue's state from the database at scrape time,
@@ -41,13 +58,17 @@ type queueCollector struct {
 }
 
 var (
-	pendingDesc  = prometheus.NewDesc("herald_webhook_deliveries_pending", "Deliveries not yet succeeded or given up.", nil, nil)
+	pendingDesc = prometheus.NewDesc("herald_webhook_deliveries_pending",
+		"Unfinished deliveries (pending or retrying) of all webhooks.", nil, nil)
+	pendingByWebhookDesc = prometheus.NewDesc("herald_webhook_pending_deliveries",
+		"Unfinished deliveries (pending or retrying), per webhook that has any.", []string{"webhook_id"}, nil)
 	oldestDesc   = prometheus.NewDesc("herald_webhook_oldest_pending_seconds", "Age of the oldest pending delivery, per webhook.", []string{"webhook_id"}, nil)
 	disabledDesc = prometheus.NewDesc("herald_webhooks_disabled", "Webhooks that are disabled.", nil, nil)
 )
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pendingDesc
+	ch <- pendingByWebhookDesc
 	ch <- oldestDesc
 	ch <- disabledDesc
 }
@@ -61,6 +82,9 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.Pending))
+	for id, n := range s.PendingByWebhook {
+		ch <- prometheus.MustNewConstMetric(pendingByWebhookDesc, prometheus.GaugeValue, float64(n), strconv.FormatInt(id, 10))
+	}
 	for id, age := range s.OldestPendingAge {
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age.Seconds(), strconv.FormatInt(id, 10))
 	}

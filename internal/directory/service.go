@@ -76,6 +76,12 @@ func (s *Service) Health(ctx context.Context) error {
 	return s.db.Ping(ctx)
 }
 
+// Ready reports whether the database accepts writes. Returns EUNAVAILABLE,
+// with the reason, if not (see store.DB.Ready).
+func (s *Service) Ready(ctx context.Context) error {
+	return s.db.Ready(ctx)
+}
+
 type actorKey struct{}
 
 // WithActor returns a context carrying the actor of a request.

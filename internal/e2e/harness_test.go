@@ -38,6 +38,9 @@ type testServer struct {
 	// GRPCAddr is the provisioning service's address when the test set a
 	// grpc_addr (withGRPC); empty otherwise.
 	GRPCAddr string
+	// MetricsURL is the base URL of metrics_addr when the test set one;
+	// empty otherwise.
+	MetricsURL string
 }
 
 // The suite runs on SQLite, or on PostgreSQL with HERALD_TEST_BACKEND=postgres
@@ -93,10 +96,17 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 	if err != nil {
 		t.Fatal(err)
 	}
+	metricsLn, err := a.ListenMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{t: t, URL: "http://" + ln.Addr().String(), DBPath: dbPath, app: a, cancel: cancel, done: make(chan error, 1), logs: logs}
 	if grpcLn != nil {
 		s.GRPCAddr = grpcLn.Addr().String()
+	}
+	if metricsLn != nil {
+		s.MetricsURL = "http://" + metricsLn.Addr().String()
 	}
 	go func() { s.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(s.stop)

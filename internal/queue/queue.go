@@ -125,7 +125,8 @@ type Outcome struct {
 
 // Stats is what the metrics report about the queue.
 type Stats struct {
-	Pending          int
+	Pending          int                     // unfinished deliveries
+	PendingByWebhook map[int64]int           // unfinished deliveries per webhook that has any
 	OldestPendingAge map[int64]time.Duration // per webhook
 	WebhooksDisabled int
 }

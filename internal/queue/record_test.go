@@ -337,8 +337,9 @@ func TestStats(t *testing.T) {
 			t.Fatal(err)
 		}
 		// w1: a retrying (created t0), b leased (pending); w2: nothing left.
-		if st.Pending != 2 || len(st.OldestPendingAge) != 1 || st.OldestPendingAge[w1.ID] != 15*time.Minute || st.WebhooksDisabled != 2 {
-			t.Errorf("Stats = %+v; want 2 pending, oldest 15m on webhook %d only, 2 disabled", st, w1.ID)
+		if st.Pending != 2 || len(st.OldestPendingAge) != 1 || st.OldestPendingAge[w1.ID] != 15*time.Minute || st.WebhooksDisabled != 2 ||
+			len(st.PendingByWebhook) != 1 || st.PendingByWebhook[w1.ID] != 2 {
+			t.Errorf("Stats = %+v; want 2 pending, both and the oldest (15m) on webhook %d only, 2 disabled", st, w1.ID)
 		}
 	})
 }

@@ -191,7 +191,7 @@ func lastDeliveryBefore(ctx context.Context, tx *store.Tx, cutoff int64) (int64,
 
 // stats is Queue.Stats.
 func stats(ctx context.Context, db *store.DB) (Stats, error) {
-	s := Stats{OldestPendingAge: map[int64]time.Duration{}}
+	s := Stats{PendingByWebhook: map[int64]int{}, OldestPendingAge: map[int64]time.Duration{}}
 	now := db.Now()
 	reader := db.ReadPool()
 	rows, err := reader.QueryContext(ctx, `SELECT webhook_id, count(*), min(created_at) FROM deliveries
@@ -208,6 +208,7 @@ func stats(ctx context.Context, db *store.DB) (Stats, error) {
 			return s, err
 		}
 		s.Pending += n
+		s.PendingByWebhook[hook] = n
 		s.OldestPendingAge[hook] = now.Sub(fromMicros(oldest))
 	}
 	if err := rows.Err(); err != nil {

@@ -28,22 +28,36 @@ type Options struct {
 	// origin is trusted for cross-origin checks, where a proxy may change
 	// the Host header.
 	PublicURL string
+	// MetricsElsewhere: /metrics is served on a listener of its own
+	// (metrics_addr, MetricsHandler), not here.
+	MetricsElsewhere bool
 }
 
 // New returns the handler serving everything Herald serves over HTTP. box
-// seals the UI's notices.
+// seals the UI's notices. The request metrics go to reg, which /metrics
+// serves unless opts.MetricsElsewhere.
 func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger, box *secretbox.Box, opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
-	api.New(dir, log).Register(mux)
+	apiHandler := api.New(dir, log)
+	apiHandler.Register(mux)
 	pages, err := ui.New(dir, log, box)
 	if err != nil {
 		return nil, err
 	}
 	pages.Register(mux)
-	// Anonymous on purpose, for Prometheus; see docs/security.md.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	var patterns []string
+	for _, rt := range append(apiHandler.Routes(), pages.Routes()...) {
+		patterns = append(patterns, rt.Pattern)
+	}
+	if !opts.MetricsElsewhere {
+		// Anonymous on purpose, for Prometheus; see docs/security.md.
+		mux.Handle(metricsPattern, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		patterns = append(patterns, metricsPattern)
+	}
+	metrics := newHTTPMetrics(reg, mux, patterns)
 
-	// Outermost first: recover from panics, find out who the client is,
+	// Outermost first: count and time the request by its route, recover
+	// from panics, find out who the client is,
 	// tag and log the request, set the security headers, refuse
 	// cross-site writes (browsers say where a request comes from; API
 	// clients like curl send no such headers and pass), then find out who
@@ -68,5 +82,6 @@ func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger, box
 	h = logRequests(log, h)
 	h = resolveClient(opts.Edge, h)
 	h = recoverPanics(log, h)
+	h = metrics.observeRequests(h)
 	return h, nil
 }

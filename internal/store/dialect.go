@@ -58,7 +58,9 @@ func sqliteDSN(path string, readOnly bool) string {
 	b.WriteString(path)
 	b.WriteString("?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=temp_store(MEMORY)")
 	if readOnly {
-		b.WriteString("&_pragma=query_only(1)")
+		// mode=ro: a reader connection opened after the file was removed
+		// fails, instead of creating an empty database at the path.
+		b.WriteString("&mode=ro&_pragma=query_only(1)")
 	} else {
 		// Take the write lock at BEGIN so a transaction never fails half-way
 		// when upgrading from a read lock.

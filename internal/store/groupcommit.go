@@ -32,7 +32,12 @@ type writeJob struct {
 var errClosed = errors.New("the database is closed")
 
 // submit queues fn for the group committer and waits for its outcome.
+// Once the SQLite file was found removed or replaced, every change is
+// refused (faults.go).
 func (db *DB) submit(ctx context.Context, fn func(*Tx) error) error {
+	if gone := db.health.gone.Load(); gone != nil {
+		return gone
+	}
 	db.startWriter.Do(func() { go db.writeLoop() })
 	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
@@ -98,10 +103,16 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		}
 		answer()
 	}
+	// A SQLite file removed or replaced since the last look: refuse
+	// the batch rather than write it where nobody will read it.
+	if gone := db.checkFileSometimes(); gone != nil {
+		fail(gone)
+		return
+	}
 	ctx := context.Background()
 	sqlTx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
-		fail(unavailable(fmt.Errorf("begin: %w", err)))
+		fail(db.writeFailed(fmt.Errorf("begin: %w", err)))
 		return
 	}
 	// PostgreSQL: instances take turns (see postgres.go); the whole batch
@@ -109,12 +120,15 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	if db.dialect.serializeWrites != "" {
 		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
 			_ = sqlTx.Rollback()
-			fail(unavailable(err))
+			fail(db.writeFailed(err))
 			return
 		}
 	}
 	single := len(batch) == 1
 	wake := false
+	// refused: a change failed for a storage fault; the batch's commit
+	// then does not clear it.
+	refused := false
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
@@ -123,7 +137,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		if !single {
 			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
 				_ = sqlTx.Rollback()
-				fail(unavailable(err))
+				fail(db.writeFailed(err))
 				return
 			}
 		}
@@ -136,18 +150,26 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		switch {
 		case err != nil && single:
 			_ = sqlTx.Rollback()
-			results[i] = unavailable(err)
+			results[i] = db.writeFailed(err)
 			answer()
 			return
 		case err != nil:
-			results[i] = unavailable(err)
+			results[i] = db.writeFailed(err)
+			refused = refused || classify(err) != faultNone
 			_, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO change")
 			if rerr == nil {
 				_, rerr = sqlTx.ExecContext(ctx, "RELEASE change")
 			}
 			if rerr != nil {
 				_ = sqlTx.Rollback()
-				fail(unavailable(rerr))
+				if classify(err) != faultNone {
+					// SQLite rolls the whole transaction back after
+					// some faults (SQLITE_FULL): the savepoint is gone,
+					// and every change of the batch failed for the same
+					// reason.
+					rerr = err
+				}
+				fail(db.writeFailed(rerr))
 				return
 			}
 		default:
@@ -155,7 +177,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			if !single {
 				if _, err := sqlTx.ExecContext(ctx, "RELEASE change"); err != nil {
 					_ = sqlTx.Rollback()
-					fail(unavailable(err))
+					fail(db.writeFailed(err))
 					return
 				}
 			}
@@ -164,15 +186,18 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	if wake && db.dialect.notify != "" {
 		if _, err := sqlTx.ExecContext(ctx, db.dialect.notify); err != nil {
 			_ = sqlTx.Rollback()
-			fail(unavailable(err))
+			fail(db.writeFailed(err))
 			return
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		fail(unavailable(fmt.Errorf("commit: %w", err)))
+		fail(db.writeFailed(fmt.Errorf("commit: %w", err)))
 		return
 	}
 	committed = true
+	if !refused && changed(results) {
+		db.writeSucceeded()
+	}
 	if obs != nil {
 		obs.EndBatch(true)
 	}
@@ -180,6 +205,18 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		db.Wake()
 	}
 	answer()
+}
+
+// changed reports whether a change of a committed batch succeeded: a
+// batch of failed changes commits nothing, which proves nothing about
+// the disk.
+func changed(results []error) bool {
+	for _, err := range results {
+		if err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // call runs fn, turning a panic into an error so one bad change cannot stop

@@ -85,7 +85,8 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	listenCtx, stop := context.WithCancel(context.Background())
 	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], dialect: postgresDialect, Now: time.Now,
 		wakeups: make(chan struct{}, 1), stopListen: stop,
-		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
+		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{}), log: log}
+	db.health = newStorageHealth(nil)
 	go db.listen(listenCtx, dsn, log)
 	return db, nil
 }

@@ -57,6 +57,10 @@ type DB struct {
 	stopListen func()
 	// path is the SQLite file.
 	path string
+	// health holds the storage faults Ready reports (faults.go).
+	health storageHealth
+	// log receives the store's own warnings and errors.
+	log *slog.Logger
 	// observer hears what changes do to the delivery queue (observer.go).
 	observer atomic.Pointer[QueueObserver]
 	// stmts caches prepared statements by pool and query text; preparing
@@ -113,8 +117,18 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
-	return &DB{writer: writer, reader: reader, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
-		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}, nil
+	// The file as opened, to find out whether it is later removed or
+	// replaced (faults.go).
+	file, err := os.Stat(dsn)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("open %s: %w", dsn, err)
+	}
+	db := &DB{writer: writer, reader: reader, dialect: sqliteDialect, path: dsn, Now: time.Now, wakeups: make(chan struct{}, 1),
+		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{}), log: log}
+	db.health = newStorageHealth(file)
+	return db, nil
 }
 
 // Kind is which database Herald runs on: a SQLite file, which one Herald
@@ -217,7 +231,9 @@ func (tx *Tx) ctx(ctx context.Context) context.Context {
 // otherwise it rolls back and returns fn's error. Nothing fn wrote survives
 // a failure. Updates commit one at a time, in order, through the group
 // committer (groupcommit.go).
-// Returns EUNAVAILABLE when the database cannot be reached.
+// Returns EUNAVAILABLE when the database cannot be reached, when it
+// refuses the write for lack of space or permission or an I/O error, and
+// when the SQLite file was removed or replaced (faults.go).
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	return db.submit(ctx, fn)
 }
@@ -249,15 +265,19 @@ func (db *DB) QueuePool() *sql.DB { return db.queuePool }
 
 // run runs fn in a transaction of its own on pool.
 func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	failed := db.readFailed
+	if !readOnly {
+		failed = db.writeFailed
+	}
 	sqlTx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
-		return unavailable(fmt.Errorf("begin: %w", err))
+		return failed(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{db: db, pool: pool, tx: sqlTx, dialect: db.dialect}
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
 	if err := call(fn, tx); err != nil {
 		_ = sqlTx.Rollback()
-		return unavailable(err)
+		return failed(err)
 	}
 	if readOnly {
 		return sqlTx.Rollback()
@@ -265,12 +285,13 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	if tx.wake && db.dialect.notify != "" {
 		if _, err := sqlTx.ExecContext(ctx, db.dialect.notify); err != nil {
 			_ = sqlTx.Rollback()
-			return unavailable(err)
+			return failed(err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return unavailable(fmt.Errorf("commit: %w", err))
+		return failed(fmt.Errorf("commit: %w", err))
 	}
+	db.writeSucceeded()
 	if tx.wake {
 		db.Wake()
 	}
@@ -289,10 +310,18 @@ func (db *DB) Wake() {
 	}
 }
 
-// unavailable turns a lost connection into EUNAVAILABLE, so clients get a
-// 503 that says to try again rather than a 500; other errors pass through.
+// unavailable turns a lost connection, and a storage fault (faults.go),
+// into EUNAVAILABLE, so clients get a 503 that says to try again rather
+// than a 500; other errors pass through. Writes go through writeFailed,
+// which also marks the database not ready.
 func unavailable(err error) error {
-	if err == nil || herald.ErrorCode(err) != herald.EINTERNAL || !isConnectionError(err) {
+	if err == nil || herald.ErrorCode(err) != herald.EINTERNAL {
+		return err
+	}
+	if f := classify(err); f != faultNone && f != faultMoved {
+		return &herald.Error{Code: herald.EUNAVAILABLE, Message: faultMessages[f]}
+	}
+	if !isConnectionError(err) {
 		return err
 	}
 	return &herald.Error{Code: herald.EUNAVAILABLE, Message: "the database is unavailable; try again shortly"}

@@ -37,7 +37,8 @@ type Route struct {
 // route's Access, with the actor the authentication middleware found and
 // the path parameters only: a caller without rights is answered 401 or 403
 // before the body or the query is read. Then the body is capped and the
-// handler runs; an error it returns goes to fail. Mount panics on a route
+// handler runs; an error it returns goes to fail. Each request notes its
+// route's pattern for the metrics (WithRouteNote). Mount panics on a route
 // that declares no access, so none can be forgotten.
 func Mount(mux *http.ServeMux, routes []Route, fail ErrorWriter) {
 	for _, rt := range routes {
@@ -54,6 +55,7 @@ func (rt Route) handler(fail ErrorWriter) http.Handler {
 		limit = DefaultMaxBody
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noteRoute(r, rt.Pattern)
 		if err := rt.Access.Check(directory.ActorFrom(r.Context()), r); err != nil {
 			fail(w, r, err)
 			return
