@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -109,7 +110,7 @@ func userPasswd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
-	if err := a.Dir.SetPassword(ctx, directory.CLI, rest[0], "", pw); err != nil {
+	if err := a.Dir.SetPassword(ctx, directory.CLI, rest[0], "", pw, netip.Addr{}); err != nil {
 		return err
 	}
 	fmt.Printf("password of %s changed\n", rest[0])

@@ -107,7 +107,7 @@ var settings = []setting{
 		c.WebhookDenyPrivate = b
 		return nil
 	}},
-	{"trusted_proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed", "", func(c *app.Config, v string) error {
+	{"trusted_proxies", "comma-separated addresses (CIDRs) of the reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: the proxies themselves (/32, /128), never client networks", "", func(c *app.Config, v string) error {
 		p, err := web.ParseTrustedProxies(v)
 		c.TrustedProxies = p
 		return err

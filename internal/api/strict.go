@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -15,8 +16,10 @@ const maxJSONDepth = 32
 // checkStrictJSON refuses what encoding/json would let through silently:
 // bytes that are not UTF-8 (it would store U+FFFD instead), \u escapes of
 // lone surrogates (the same), and an object that repeats a key (it would
-// keep the last one, so two readers of one body could disagree). Syntax
-// errors are left to the decoder, whose messages say where they are.
+// keep the last one, so two readers of one body could disagree). Keys are
+// compared as encoding/json matches them to fields, regardless of case
+// (foldKey): "username" and "USERNAME" are one key twice. Syntax errors are
+// left to the decoder, whose messages say where they are.
 // Returns EINVALID.
 func checkStrictJSON(b []byte) error {
 	s := jsonScanner{b: b}
@@ -54,7 +57,7 @@ func (s *jsonScanner) value(depth int) {
 	case '[':
 		s.list(']', func() { s.value(depth + 1) })
 	case '{':
-		seen := map[string]bool{}
+		seen := map[string]string{}
 		s.list('}', func() { s.member(depth, seen) })
 	case '"':
 		s.str()
@@ -103,8 +106,9 @@ func (s *jsonScanner) list(end byte, elem func()) {
 	}
 }
 
-// member reads one "key": value of an object whose keys so far are seen.
-func (s *jsonScanner) member(depth int, seen map[string]bool) {
+// member reads one "key": value of an object whose keys so far are seen
+// (by their foldKey).
+func (s *jsonScanner) member(depth int, seen map[string]string) {
 	s.space()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		s.bad = true
@@ -114,11 +118,17 @@ func (s *jsonScanner) member(depth int, seen map[string]bool) {
 	if s.stopped() {
 		return
 	}
-	if seen[key] {
-		s.err = herald.Errorf(herald.EINVALID, "malformed JSON: the key %s appears twice in one object", strconv.Quote(key))
+	folded := foldKey(key)
+	if first, ok := seen[folded]; ok {
+		if first == key {
+			s.err = herald.Errorf(herald.EINVALID, "malformed JSON: the key %s appears twice in one object", strconv.Quote(key))
+		} else {
+			s.err = herald.Errorf(herald.EINVALID, "malformed JSON: the keys %s and %s are the same key (keys are matched regardless of case), given twice in one object",
+				strconv.QuoteToASCII(first), strconv.QuoteToASCII(key))
+		}
 		return
 	}
-	seen[key] = true
+	seen[folded] = key
 	s.space()
 	if s.i >= len(s.b) || s.b[s.i] != ':' {
 		s.bad = true
@@ -187,6 +197,38 @@ func (s *jsonScanner) str() string {
 	}
 	s.bad = true
 	return ""
+}
+
+// foldKey folds a key the way encoding/json does before it matches a key
+// to a struct field without regard to case (its foldName): ASCII letters
+// to upper case, any other character to the smallest of its Unicode simple
+// case folding orbit. So "k", "K" and the Kelvin sign U+212A fold alike, as
+// do "s", "S" and the long s U+017F: encoding/json would fill one field
+// from each, keeping the last.
+func foldKey(key string) string {
+	out := make([]byte, 0, len(key))
+	for _, r := range key {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			out = append(out, byte(r))
+			continue
+		}
+		out = utf8.AppendRune(out, smallestFold(r))
+	}
+	return string(out)
+}
+
+// smallestFold returns the smallest rune of r's simple case folding orbit.
+func smallestFold(r rune) rune {
+	for {
+		next := unicode.SimpleFold(r)
+		if next <= r {
+			return next
+		}
+		r = next
+	}
 }
 
 var jsonEscapes = map[byte]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}

@@ -128,7 +128,7 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	return noContent(w, h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword))
+	return noContent(w, h.dir.SetPassword(r.Context(), actor(r), r.PathValue("username"), in.OldPassword, in.NewPassword, web.ClientOf(r).Addr))
 }
 
 func (h *Handler) usernameAvailable(w http.ResponseWriter, r *http.Request) error {

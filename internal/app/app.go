@@ -201,7 +201,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)
 	}
 	engine := delivery.New(q, box, ecfg, log)
-	dir := directory.New(db, box, engine, log, cfg.Limits)
+	dir := directory.New(db, box, testWithin(engine, cfg.WholeRequestTimeout), log, cfg.Limits)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_password_checks_total",
 		Help: "Passwords checked against their hash (logins and password changes).",
@@ -226,6 +226,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	} else if created {
 		log.Info("created user admin with the password from admin_password")
 	}
+	for _, p := range cfg.TrustedProxies {
+		if web.BroadProxyRange(p) {
+			log.Warn("trusted_proxies holds a broad network: a client inside it can put any address in X-Forwarded-For and Herald believes it; list your proxies' own addresses (/32, /128)",
+				"network", p.String())
+		}
+	}
 	handler, err := server.New(dir, reg, log, box, server.Options{
 		Edge:             web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
 		PublicURL:        cfg.PublicURL,
@@ -236,6 +242,31 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	return &App{Config: cfg, DB: db, Queue: q, Dir: dir, Engine: engine, Handler: handler, log: log, registry: reg}, nil
+}
+
+// boundedTester sends webhook tests (POST /api/v1/webhook/{id}/test, the
+// web UI's button) so that the answer fits in the request that asked:
+// within limit, however long request_timeout lets a delivery take.
+type boundedTester struct {
+	engine *delivery.Engine
+	limit  time.Duration
+}
+
+func (b boundedTester) SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt {
+	ctx, cancel := context.WithTimeout(ctx, b.limit)
+	defer cancel()
+	return b.engine.SendTest(ctx, hook)
+}
+
+// testWithin returns the engine as the directory's webhook tester, its test
+// sends bounded by three quarters of the whole-request timeout (the rest
+// is for reading the request and writing the answer); unbounded when
+// there is no such timeout.
+func testWithin(engine *delivery.Engine, wholeRequest time.Duration) directory.WebhookTester {
+	if wholeRequest <= 0 {
+		return engine
+	}
+	return boundedTester{engine: engine, limit: wholeRequest * 3 / 4}
 }
 
 // ListenGRPC opens the provisioning service's listener on grpc_addr, so
@@ -310,6 +341,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		close(engineDone)
 	}()
 	defer func() { <-engineDone }()
+	pruneDone := make(chan struct{})
+	go func() {
+		a.Dir.KeepLoginsPruned(ctx, directory.PruneLoginsEvery)
+		close(pruneDone)
+	}()
+	defer func() { <-pruneDone }()
 	var fresh freshConns
 	srv := &http.Server{
 		Handler:           a.Handler,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/store"
 )
 
 // With PostgreSQL every instance must share one secret key, so Herald
@@ -51,14 +53,7 @@ func TestParseRetrySchedule(t *testing.T) {
 // SIGTERM does not wait on a client's spare connection that never sent a
 // request (net/http alone would hold shutdown 5 s for it).
 func TestShutdownIsPrompt(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
-	cfg.AdminPassword = "correct horse battery staple"
-	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := openTestApp(t, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -232,4 +227,89 @@ func TestOpenReadsProxyVariables(t *testing.T) {
 		strings.Contains(logs.String(), "pa55word") {
 		t.Fatalf("start log: %s", logs.String())
 	}
+}
+
+// TestBroadTrustedProxiesWarned: a trusted proxy network wide enough to
+// hold clients is warned about at start (its clients could choose their
+// address); a proxy's own address is not.
+func TestBroadTrustedProxiesWarned(t *testing.T) {
+	var logs strings.Builder
+	openTestApp(t, &logs, func(c *Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	var warned []string
+	for line := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "trusted_proxies") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "network=10.0.0.0/8") {
+		t.Errorf("warnings about trusted_proxies: %q; want one, naming 10.0.0.0/8", warned)
+	}
+}
+
+// TestServePrunesLoginCounts: a serving Herald forgets login throttling
+// counts whose window is over from the start, with no login to set it off.
+func TestServePrunesLoginCounts(t *testing.T) {
+	a := openTestApp(t, nil)
+	// A failed login an hour ago.
+	a.DB.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	if _, _, err := a.Dir.Login(context.Background(), "admin", "not-the-password", netip.MustParseAddr("203.0.113.9")); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+	a.DB.Now = time.Now
+	counts := func() int {
+		var n int
+		err := a.DB.View(context.Background(), func(tx *store.Tx) error {
+			return tx.QueryRow(context.Background(), `SELECT count(*) FROM login_attempts`).Scan(&n)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := counts(); n != 2 {
+		t.Fatalf("%d login counts after one failed login, want 2", n)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for counts() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := counts(); n != 0 {
+		t.Errorf("%d login counts from an hour ago remain while serving, want none", n)
+	}
+}
+
+// openTestApp opens Herald on a new SQLite file, with cfg changed by mods
+// and its log written to log (nil: discarded); closed when the test ends.
+func openTestApp(t *testing.T, log io.Writer, mods ...func(*Config)) *App {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Database = filepath.Join(t.TempDir(), "herald.db")
+	cfg.AdminPassword = "correct horse battery staple"
+	for _, m := range mods {
+		m(&cfg)
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	a, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
 }

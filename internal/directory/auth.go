@@ -99,7 +99,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, a Actor, username, name st
 	secret, hash := newSecret(apiTokenPrefix)
 	var t NewToken
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func (s *Service) ListAPITokens(ctx context.Context, a Actor, username string) (
 	}
 	var tokens []herald.APIToken
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -135,7 +135,7 @@ func (s *Service) DeleteAPIToken(ctx context.Context, a Actor, username string, 
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}

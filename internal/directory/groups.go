@@ -28,7 +28,7 @@ func (s *Service) GetGroup(ctx context.Context, a Actor, name string) (herald.Gr
 	}
 	var g store.GroupRow
 	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
-		g, err = tx.GroupByName(ctx, name)
+		g, err = groupNamed(ctx, tx, name)
 		return err
 	})
 	return g.Group, err
@@ -102,7 +102,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, name string, ch Grou
 	}
 	var out herald.Group
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		g, err := tx.GroupByName(ctx, name)
+		g, err := groupNamed(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (s *Service) changeMembers(ctx context.Context, a Actor, group, username st
 	}
 	var out herald.Group
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		g, err := tx.GroupByName(ctx, group)
+		g, err := groupNamed(ctx, tx, group)
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func (s *Service) changeMembers(ctx context.Context, a Actor, group, username st
 		if err != nil {
 			return err
 		}
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if add && herald.ErrorCode(err) == herald.ENOTFOUND {
 			return herald.Invalid("username", "no user named %q", username)
 		}
@@ -188,7 +188,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		g, err := tx.GroupByName(ctx, name)
+		g, err := groupNamed(ctx, tx, name)
 		if err != nil {
 			return err
 		}
@@ -260,7 +260,7 @@ func applyGroupChange(ctx context.Context, tx *store.Tx, a Actor, g store.GroupR
 func resolveMembers(ctx context.Context, tx *store.Tx, usernames []string) ([]int64, error) {
 	var ids []int64
 	for _, name := range normalizeNames(usernames) {
-		u, err := tx.UserByUsername(ctx, name)
+		u, err := userNamed(ctx, tx, name)
 		if herald.ErrorCode(err) == herald.ENOTFOUND {
 			return nil, herald.Invalid("members", "no user named %q", name)
 		}

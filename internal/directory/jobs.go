@@ -20,7 +20,7 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker strin
 	}
 	var id int64
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -148,7 +148,7 @@ func (s *Service) ListJobs(ctx context.Context, a Actor, username string) ([]her
 	}
 	var jobs []herald.Job
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}

@@ -51,16 +51,20 @@ func (l Limits) withDefaults() Limits {
 	return d
 }
 
+// checkLasts bounds how long a counted login attempt can still be being
+// checked: its wait for a turn at hashing (HashWait), the check and the
+// writing of its outcome take far less. Attempts of a key still counted as
+// being checked this long after the key's newest were lost (a crash, a
+// failed write) and count no more: else they would hold the key's limit
+// until its window ends.
+func (l Limits) checkLasts() time.Duration { return l.HashWait + 30*time.Second }
+
 // Sizes refused before any hashing: a username can be no longer (see
 // validateName), and no one types a longer password.
 const (
 	maxUsernameBytes = 64
 	maxPasswordBytes = 1024
 )
-
-// pruneLoginsEvery is how often logins prune throttling counts whose
-// window is over.
-const pruneLoginsEvery = time.Minute
 
 // dummyHash is checked when the username is unknown, so a login takes as
 // long for a missing user as for a wrong password.
@@ -71,10 +75,12 @@ var dummyHash = password.Hash("not a real password")
 func (s *Service) PasswordChecks() int64 { return s.hasher.Checks() }
 
 // throttleKeys are the two counts a login from an address draws on: the
-// username from that address, and the address.
+// username from that address, and the address. The username is stored
+// only as its SHA-256: what someone types as a username may well be their
+// password.
 func throttleKeys(username string, from netip.Addr) (user, addr string) {
 	a := addressKey(from)
-	return "u:" + username + "|" + a, "a:" + a
+	return "u:" + hashSecret(username) + "|" + a, "a:" + a
 }
 
 // addressKey names a client address for throttling. An IPv6 client gets a
@@ -96,8 +102,9 @@ func addressKey(a netip.Addr) string {
 // Each attempt is counted before the password is checked, in one statement
 // per count, so concurrent attempts cannot get more checks than the limits
 // allow, whichever instance they reach. An attempt that finds the limit
-// taken by checks still running waits (up to HashWait) to learn how they
-// end; one that finds it taken by failures is refused. The right password
+// taken by checks still running waits to learn how they end; one that
+// finds it taken by failures is refused. All its waiting, for the counts
+// and for its turn at hashing, keeps within HashWait. The right password
 // takes its attempt back and forgives its username's failures from that
 // address. Failures from one address never hold up another: the right
 // password from an address that has not failed logs in at once.
@@ -112,8 +119,14 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 	if len(pw) > maxPasswordBytes {
 		return herald.User{}, "", invalid("password", "must be at most %d bytes", maxPasswordBytes)
 	}
+	if !canBeLoginName(username) {
+		// No user has it: wrong at once, with nothing to count or check.
+		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
+	}
 	userKey, addrKey := throttleKeys(username, from)
-	if err := s.countLogin(ctx, userKey, addrKey); err != nil {
+	// One budget for all waiting: on the counts, then for a turn to hash.
+	deadline := time.Now().Add(s.limits.HashWait)
+	if err := s.countLogin(ctx, userKey, addrKey, deadline); err != nil {
 		return herald.User{}, "", err
 	}
 	u, hash, err := s.passwordOf(ctx, username)
@@ -125,7 +138,7 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 	if check == "" {
 		check = dummyHash
 	}
-	ok, err := s.hasher.Verify(ctx, check, pw)
+	ok, err := s.hasher.VerifyBy(ctx, deadline, check, pw)
 	if err != nil {
 		// Not checked (too many at once): the attempt does not count.
 		s.uncountLogin(userKey, addrKey)
@@ -143,6 +156,8 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
 	}
 	token, tokenHash := newSecret("")
+	// Written even if the client is gone by now: the attempt must end.
+	ctx = context.WithoutCancel(ctx)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.ForgiveLoginFailures(ctx, userKey); err != nil {
 			return err
@@ -177,69 +192,103 @@ func (s *Service) passwordOf(ctx context.Context, username string) (herald.User,
 	return u, hash, err
 }
 
-// loginPoll is how often an attempt waiting for other checks of its key
-// asks again.
-const loginPoll = 25 * time.Millisecond
+// loginPoll is how often an attempt waiting for checks of its keys to end
+// reads their counts again.
+const loginPoll = 50 * time.Millisecond
 
-// errChecksRunning: a key's limit is taken by checks still running.
+// errChecksRunning: a key's limit is taken by checks still running (and
+// neither key's by failures).
 var errChecksRunning = errors.New("login checks running")
 
-// countLogin counts an attempt against both keys, waiting up to HashWait
-// while a limit is taken by checks still running. Returns ETOOMANY, with
-// how long until the full window ends, when failures fill a limit, or
-// after the wait.
-func (s *Service) countLogin(ctx context.Context, userKey, addrKey string) error {
-	deadline := time.Now().Add(s.limits.HashWait)
+// countLogin counts an attempt against both keys before its password is
+// checked. While a limit is taken by checks still running, it waits (until
+// deadline at most) to learn how they end, reading the counts, not writing
+// them, until there is room, and then counts again. Returns ETOOMANY: with
+// how long until a full window ends when failures fill a limit, or with a
+// second when the deadline came first.
+func (s *Service) countLogin(ctx context.Context, userKey, addrKey string, deadline time.Time) error {
 	for {
 		err := s.tryCountLogin(ctx, userKey, addrKey)
 		if !errors.Is(err, errChecksRunning) {
 			return err
 		}
-		if time.Now().After(deadline) {
-			return herald.TooMany(time.Second, "too many logins at once; try again in a second")
-		}
-		select {
-		case <-time.After(loginPoll):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.awaitLoginRoom(ctx, userKey, addrKey, deadline); err != nil {
+			return err
 		}
 	}
 }
 
-// tryCountLogin counts an attempt against both keys in one transaction,
-// and prunes counts whose window is over once a minute. When either key
-// would go over its limit the transaction rolls back, so a refused attempt
-// counts nothing: it returns ETOOMANY if failures fill the limit, and
-// errChecksRunning if checks still running do.
+// tryCountLogin counts an attempt against both keys in one transaction.
+// When either key would go over its limit the transaction rolls back, so a
+// refused attempt counts nothing. Both keys are looked at: it returns
+// ETOOMANY if failures fill a limit (until the later of the full windows
+// ends), else errChecksRunning if checks still running fill one.
 func (s *Service) tryCountLogin(ctx context.Context, userKey, addrKey string) error {
 	l := s.limits
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		since := tx.Now.Add(-l.LoginWindow)
-		if last := s.lastLoginPrune.Load(); tx.Now.UnixMicro()-last >= pruneLoginsEvery.Microseconds() &&
-			s.lastLoginPrune.CompareAndSwap(last, tx.Now.UnixMicro()) {
-			if err := tx.PruneLoginAttempts(ctx, since); err != nil {
-				return err
-			}
-		}
+		since, stale := tx.Now.Add(-l.LoginWindow), tx.Now.Add(-l.checkLasts())
+		var wait time.Duration
+		running := false
 		for _, k := range []struct {
 			key   string
 			limit int
 		}{{userKey, l.LoginPerUser}, {addrKey, l.LoginPerAddress}} {
-			c, err := tx.CountLoginAttempt(ctx, k.key, since)
+			c, err := tx.CountLoginAttempt(ctx, k.key, since, stale)
 			if err != nil {
 				return err
 			}
-			if c.Attempts <= k.limit {
-				continue
+			switch {
+			case c.Attempts <= k.limit:
+			case c.Failures < k.limit:
+				running = true
+			default:
+				wait = max(wait, c.Since.Add(l.LoginWindow).Sub(tx.Now), time.Second)
 			}
-			if c.Failures < k.limit {
-				return errChecksRunning
-			}
-			wait := c.Since.Add(l.LoginWindow).Sub(tx.Now)
+		}
+		switch {
+		case wait > 0:
 			return herald.TooMany(wait, "too many failed logins; try again in %s", wait.Round(time.Second))
+		case running:
+			return errChecksRunning
 		}
 		return nil
 	})
+}
+
+// awaitLoginRoom waits until both keys have room for one more attempt, or
+// one is full of failures (counting again tells which), reading their
+// counts every loginPoll. Returns ETOOMANY (a second) at deadline.
+func (s *Service) awaitLoginRoom(ctx context.Context, userKey, addrKey string, deadline time.Time) error {
+	l := s.limits
+	for {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return herald.TooMany(time.Second, "too many logins at once; try again in a second")
+		}
+		select {
+		case <-time.After(min(wait, loginPoll)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		settled := true
+		err := s.db.View(ctx, func(tx *store.Tx) error {
+			for _, k := range []struct {
+				key   string
+				limit int
+			}{{userKey, l.LoginPerUser}, {addrKey, l.LoginPerAddress}} {
+				c, err := tx.LoginCountOf(ctx, k.key)
+				if err != nil {
+					return err
+				}
+				windowOver := c.Since.Before(tx.Now.Add(-l.LoginWindow))
+				settled = settled && (c.Attempts < k.limit || c.Failures >= k.limit || windowOver)
+			}
+			return nil
+		})
+		if err != nil || settled {
+			return err
+		}
+	}
 }
 
 // uncountLogin ends a counted attempt that was not a failure: it takes the
@@ -248,6 +297,18 @@ func (s *Service) tryCountLogin(ctx context.Context, userKey, addrKey string) er
 func (s *Service) uncountLogin(userKey, addrKey string) {
 	s.afterLogin(func(ctx context.Context, tx *store.Tx) error {
 		if err := tx.UncountLoginAttempt(ctx, userKey); err != nil {
+			return err
+		}
+		return tx.UncountLoginAttempt(ctx, addrKey)
+	})
+}
+
+// forgiveLoginFailures ends a counted attempt that had the right password:
+// it forgives the user key's failures and takes the attempt back from the
+// address.
+func (s *Service) forgiveLoginFailures(userKey, addrKey string) {
+	s.afterLogin(func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.ForgiveLoginFailures(ctx, userKey); err != nil {
 			return err
 		}
 		return tx.UncountLoginAttempt(ctx, addrKey)

@@ -7,16 +7,18 @@ import (
 )
 
 func TestThrottleKeys(t *testing.T) {
+	// The username is kept as its SHA-256 (echo -n alice | sha256sum).
+	const alice = "u:2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90|"
 	tests := []struct {
 		addr         string
 		user, byAddr string
 	}{
-		{"203.0.113.9", "u:alice|203.0.113.9", "a:203.0.113.9"},
-		{"::ffff:203.0.113.9", "u:alice|203.0.113.9", "a:203.0.113.9"},
+		{"203.0.113.9", alice + "203.0.113.9", "a:203.0.113.9"},
+		{"::ffff:203.0.113.9", alice + "203.0.113.9", "a:203.0.113.9"},
 		// An IPv6 client has a /64 to itself.
-		{"2001:db8:1:2:3:4:5:6", "u:alice|2001:db8:1:2::/64", "a:2001:db8:1:2::/64"},
-		{"2001:db8:1:2:ffff::1", "u:alice|2001:db8:1:2::/64", "a:2001:db8:1:2::/64"},
-		{"", "u:alice|unknown", "a:unknown"},
+		{"2001:db8:1:2:3:4:5:6", alice + "2001:db8:1:2::/64", "a:2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff::1", alice + "2001:db8:1:2::/64", "a:2001:db8:1:2::/64"},
+		{"", alice + "unknown", "a:unknown"},
 	}
 	for _, tt := range tests {
 		var a netip.Addr

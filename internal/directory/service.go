@@ -8,7 +8,6 @@ package directory
 import (
 	"context"
 	"log/slog"
-	"sync/atomic"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/password"
@@ -25,9 +24,6 @@ type Service struct {
 	limits Limits
 	// hasher bounds the password hashes and checks running at once.
 	hasher *password.Gate
-	// lastLoginPrune is when logins last pruned throttling counts (Unix
-	// microseconds).
-	lastLoginPrune atomic.Int64
 }
 
 // WebhookTester sends a webhook_test request at once (the delivery engine).

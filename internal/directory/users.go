@@ -2,8 +2,10 @@ package directory
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/keys"
@@ -51,7 +53,7 @@ func (s *Service) GetUser(ctx context.Context, a Actor, username string) (herald
 	}
 	var u herald.User
 	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
-		u, err = tx.UserByUsername(ctx, username)
+		u, err = userNamed(ctx, tx, username)
 		return err
 	})
 	return u, err
@@ -170,7 +172,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch U
 	var u herald.User
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		if u, err = tx.UserByUsername(ctx, username); err != nil {
+		if u, err = userNamed(ctx, tx, username); err != nil {
 			return err
 		}
 		before := u
@@ -248,7 +250,7 @@ func setUserGroups(ctx context.Context, tx *store.Tx, userID int64, have, want [
 		if slices.Contains(have, name) {
 			continue
 		}
-		gid, err := tx.GroupIDByName(ctx, name)
+		gid, err := groupIDNamed(ctx, tx, name)
 		if herald.ErrorCode(err) == herald.ENOTFOUND {
 			return nil, herald.Invalid("groups", "no group named %q", name)
 		}
@@ -285,7 +287,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) erro
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -315,13 +317,16 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) erro
 }
 
 // SetPassword changes a user's password. Admins may set anyone's; a user
-// may set their own with the old password. A password changed by its
-// owner ends their other sessions (the one that changed it stays); one set
-// by an admin for someone else ends all of that user's sessions.
+// may set their own with the old password, from the client address from.
+// The old password is checked as a login's password is: counted under the
+// same throttling keys (username and address), so a stolen session cannot
+// guess it faster than a login could. A password changed by its owner ends
+// their other sessions (the one that changed it stays); one set by an
+// admin for someone else ends all of that user's sessions.
 // Returns EINVALID (short password, wrong old password), EFORBIDDEN,
-// ENOTFOUND, ETOOMANY (too many password checks at once) or ECONFLICT (the
-// password changed meanwhile).
-func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPassword, newPassword string) error {
+// ENOTFOUND, ETOOMANY (throttled, or too many password checks at once) or
+// ECONFLICT (the password changed meanwhile).
+func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPassword, newPassword string, from netip.Addr) error {
 	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return err
 	}
@@ -339,22 +344,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 		if len(oldPassword) > maxPasswordBytes {
 			return invalid("old_password", "is not your current password")
 		}
-		err := s.db.View(ctx, func(tx *store.Tx) error {
-			u, err := tx.UserByUsername(ctx, username)
-			if err == nil {
-				oldHash, err = tx.PasswordHash(ctx, u.ID)
-			}
+		var err error
+		if oldHash, err = s.checkOwnPassword(ctx, username, oldPassword, from); err != nil {
 			return err
-		})
-		if err != nil {
-			return err
-		}
-		ok, err := s.hasher.Verify(ctx, oldHash, oldPassword)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return invalid("old_password", "is not your current password")
 		}
 	}
 	hash, err := s.hasher.Hash(ctx, newPassword)
@@ -362,7 +354,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(ctx, username)
+		u, err := userNamed(ctx, tx, username)
 		if err != nil {
 			return err
 		}
@@ -387,14 +379,59 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 	})
 }
 
+// checkOwnPassword checks a user's password before they change it, as a
+// login checks one: the check is counted against the login throttling keys
+// of username and from first (ETOOMANY when they are full), a wrong
+// password is recorded as a failed login, and the right one takes its
+// attempt back and forgives that key's failures. It returns the hash the
+// password was checked against. Returns EINVALID (old_password) when the
+// password is wrong, ENOTFOUND or ETOOMANY.
+func (s *Service) checkOwnPassword(ctx context.Context, username, pw string, from netip.Addr) (string, error) {
+	userKey, addrKey := throttleKeys(username, from)
+	deadline := time.Now().Add(s.limits.HashWait)
+	if err := s.countLogin(ctx, userKey, addrKey, deadline); err != nil {
+		return "", err
+	}
+	var hash string
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		u, err := userNamed(ctx, tx, username)
+		if err == nil {
+			hash, err = tx.PasswordHash(ctx, u.ID)
+		}
+		return err
+	})
+	if err != nil {
+		s.uncountLogin(userKey, addrKey)
+		return "", err
+	}
+	ok, err := s.hasher.VerifyBy(ctx, deadline, hash, pw)
+	if err != nil {
+		s.uncountLogin(userKey, addrKey)
+		return "", err
+	}
+	if !ok {
+		s.recordLoginFailure(userKey, addrKey)
+		return "", invalid("old_password", "is not your current password")
+	}
+	s.forgiveLoginFailures(userKey, addrKey)
+	return hash, nil
+}
+
 // AuthorizedKeys returns the SSH public keys of a user, or of every member
 // of a group, for sshd's AuthorizedKeysCommand. Public keys are not secret
 // and sshd calls without credentials, so anyone may ask. An unknown user or
-// group has no keys. Exactly one of username and group must be given
-// (EINVALID otherwise).
+// group has no keys. Exactly one of username and group must be given, and
+// it must be a name a user or group can have (EINVALID otherwise).
 func (s *Service) AuthorizedKeys(ctx context.Context, username, group string) ([]string, error) {
 	if (username == "") == (group == "") {
 		return nil, herald.Errorf(herald.EINVALID, "give exactly one of ?username= and ?group=")
+	}
+	if username != "" {
+		if err := validateName("username", username); err != nil {
+			return nil, err
+		}
+	} else if err := validateName("group", group); err != nil {
+		return nil, err
 	}
 	var out []string
 	err := s.db.View(ctx, func(tx *store.Tx) error {

@@ -35,6 +35,15 @@ func validateName(field, s string) error {
 	return nil
 }
 
+// canBeLoginName reports whether a login could name a user: a valid
+// username, or a plain email address (users may log in by email). Nothing
+// else can, and is not looked up: PostgreSQL refuses some such strings (a
+// NUL byte) outright.
+func canBeLoginName(s string) bool {
+	return validateName("username", s) == nil ||
+		(validateEmail(s) == nil && validateText("username", s, 254) == nil)
+}
+
 // validateEmail checks for one plain address like jane@example.com.
 func validateEmail(s string) error {
 	if s == "" {

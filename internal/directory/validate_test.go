@@ -88,6 +88,36 @@ func TestValidateWorker(t *testing.T) {
 	}
 }
 
+// TestCanBeLoginName: a login names a user by username or email; anything
+// else is wrong at once, without a lookup.
+func TestCanBeLoginName(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"admin", true},
+		{"jane.doe-2", true},
+		{"jane@example.com", true},
+		{"Jane.Doe@Example.COM", true},
+		{"", false},
+		{"ad\x00min", false},
+		{"a\x00b@example.com", false},
+		{"ad\xffmin", false},
+		{"x\xff@example.com", false},
+		{"Admin", false},
+		{"jane doe", false},
+		{"jane\n@example.com", false},
+		{"Jane <jane@example.com>", false},
+		{"\"a\\\x01\"@example.com", false},
+		{"jane@localhost", false},
+	}
+	for _, tt := range tests {
+		if got := canBeLoginName(tt.name); got != tt.ok {
+			t.Errorf("canBeLoginName(%q) = %v, want %v", tt.name, got, tt.ok)
+		}
+	}
+}
+
 func TestValidateEmail(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,31 @@ func TestRoutesRefuseBeforeReadingInput(t *testing.T) {
 					t.Errorf("%s: status %d, want %d; body %.300s", what, resp.StatusCode, caller.want, answer)
 				}
 			}
+		}
+	}
+}
+
+// TestAnonymousRoutesDocumented: every route anyone may call is named in
+// docs/security.md's list of what is anonymous on purpose, so an operator
+// knows what to shield at the proxy.
+func TestAnonymousRoutesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "Anonymous on purpose:")
+	section, _, _ = strings.Cut(section, "\n\n"+"Browser writes")
+	section = strings.Join(strings.Fields(section), " ")
+	for _, rt := range everyRoute(t) {
+		if rt.Access != web.Anyone {
+			continue
+		}
+		named := "`" + strings.TrimSuffix(strings.ReplaceAll(rt.Pattern, "{$}", ""), "/") // "GET /static/" -> "`GET /static"
+		if rt.Pattern == "GET /{$}" {
+			named = "`GET /`"
+		}
+		if !strings.Contains(section, named) {
+			t.Errorf("%s is open to anyone, but docs/security.md's \"Anonymous on purpose\" does not name it (%s)", rt.Pattern, named)
 		}
 	}
 }

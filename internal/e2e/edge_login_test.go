@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/stationrpc/workerpb"
 )
 
 // postForm posts a form as c (with its cookies) and returns the answer
@@ -178,10 +182,11 @@ func TestOversizedCredentials(t *testing.T) {
 }
 
 // TestStationTokenRevokedOrExpired: a station token is refused (401) on
-// every station route as soon as it is revoked, or once it has expired.
+// every station route, and on every call of the gRPC station service
+// (Unauthenticated), as soon as it is revoked, or once it has expired.
 func TestStationTokenRevokedOrExpired(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	s := startServer(t, withGRPC)
 	adm := s.admin()
 	var stationRoutes []string
 	for _, rt := range api.New(nil, nil).Routes() {
@@ -208,6 +213,21 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 		}
 		return got
 	}
+	// callGRPC makes a harmless call of each method of the station
+	// service: OK or NotFound (no job) when the token is good.
+	callGRPC := func(token, station string) map[string]codes.Code {
+		p := newProvisioner(t, s.GRPCAddr, token, station)
+		_, take := p.take()
+		got := map[string]codes.Code{
+			"RegisterWorker": status.Code(p.register()),
+			"GetJob":         status.Code(take),
+			"SetJobDone":     status.Code(p.done(&workerpb.GetJobResponse{JobId: 999999}, false, "", "", "", "none")),
+		}
+		if len(got) != len(workerpb.WorkerService_ServiceDesc.Methods) {
+			t.Fatalf("the station service has %d methods; the test calls %d", len(workerpb.WorkerService_ServiceDesc.Methods), len(got))
+		}
+		return got
+	}
 	type token struct {
 		ID        int64   `json:"id"`
 		Station   string  `json:"worker"`
@@ -216,7 +236,8 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 	}
 	var revoked, expiring token
 	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station1"}, &revoked)
-	expiry := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	// Time enough for the calls with the good token, on a busy machine.
+	expiry := time.Now().Add(4 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station2", "expires_at": expiry.Format(time.RFC3339)}, &expiring)
 	if revoked.ID == 0 || revoked.Station != "station1" || !strings.HasPrefix(revoked.Token, "hrldw_") || revoked.ExpiresAt != nil ||
 		expiring.ExpiresAt == nil || *expiring.ExpiresAt != expiry.Format(time.RFC3339) {
@@ -226,6 +247,11 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 		for route, status := range call(tok.Token, tok.Station) {
 			if status != http.StatusNoContent && status != http.StatusNotFound {
 				t.Errorf("%s with a good token: status %d", route, status)
+			}
+		}
+		for method, code := range callGRPC(tok.Token, tok.Station) {
+			if code != codes.OK && code != codes.NotFound {
+				t.Errorf("gRPC %s with a good token: %s", method, code)
 			}
 		}
 	}
@@ -241,10 +267,20 @@ func TestStationTokenRevokedOrExpired(t *testing.T) {
 			t.Errorf("%s right after the token was revoked: status %d, want 401", route, status)
 		}
 	}
+	for method, code := range callGRPC(revoked.Token, revoked.Station) {
+		if code != codes.Unauthenticated {
+			t.Errorf("gRPC %s right after the token was revoked: %s, want Unauthenticated", method, code)
+		}
+	}
 	time.Sleep(time.Until(expiry) + 50*time.Millisecond)
 	for route, status := range call(expiring.Token, expiring.Station) {
 		if status != http.StatusUnauthorized {
 			t.Errorf("%s after the token expired: status %d, want 401", route, status)
+		}
+	}
+	for method, code := range callGRPC(expiring.Token, expiring.Station) {
+		if code != codes.Unauthenticated {
+			t.Errorf("gRPC %s after the token expired: %s, want Unauthenticated", method, code)
 		}
 	}
 }

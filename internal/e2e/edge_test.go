@@ -3,10 +3,13 @@ package e2e
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +153,38 @@ func TestSlowClientsCutOff(t *testing.T) {
 			}
 			t.Logf("cut off after %v: %.80q", took.Round(time.Millisecond), answer)
 		})
+	}
+}
+
+// TestWebhookTestWithinRequestTimeout: a webhook test (API or UI) answers
+// within the server's whole-request timeout, with the receiver's silence
+// as its outcome, even when request_timeout would let the test wait
+// longer: else the server would cut the connection off first and the
+// admin would get no answer at all.
+func TestWebhookTestWithinRequestTimeout(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *app.Config) {
+		c.WholeRequestTimeout = 4 * time.Second
+		c.RequestTimeout = 30 * time.Second
+	})
+	hang := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer silent.Close()
+	defer close(hang)
+	adm := s.admin()
+	adm.http.Timeout = 20 * time.Second
+	var hook struct{ ID int64 }
+	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{"url": silent.URL + "/hook", "description": "silent"}, &hook)
+	var outcome struct {
+		Success bool   `json:"success"`
+		Error   string `json:"error"`
+	}
+	adm.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/webhook/%d/test", hook.ID), nil, &outcome)
+	if outcome.Success || outcome.Error == "" {
+		t.Errorf("test of a receiver that never answers: %+v, want a failure saying why", outcome)
+	}
+	r := adm.postForm(fmt.Sprintf("/webhooks/%d/test", hook.ID), url.Values{})
+	if r.Status >= 500 {
+		t.Errorf("the web UI's test of a receiver that never answers: status %d", r.Status)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,5 +250,35 @@ func TestLoginBurstAcrossInstances(t *testing.T) {
 	checkBurst(t, answers, after-before, perUser)
 	if a := loginAs(t, clientFrom("127.0.0.1"), servers[1].URL, "admin", adminPassword, ""); a.status != http.StatusOK {
 		t.Errorf("the right password from another address: %d, want 200; %s", a.status, a.body)
+	}
+}
+
+// TestOwnPasswordGuessesThrottled: a session guessing its user's password
+// through the password change (API, then the web UI's form) is counted as
+// logins are: five wrong old passwords, then 429 with Retry-After, and the
+// login from that address is throttled too.
+func TestOwnPasswordGuessesThrottled(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.admin().expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "alice", "first_name": "A", "last_name": "L", "email": "alice@example.com", "password": "alice-password-1",
+	}, nil)
+	stolen := s.login("alice", "alice-password-1")
+	for i := range 5 {
+		r := stolen.do("PUT", "/api/v1/user/alice/password", map[string]string{"old_password": fmt.Sprintf("guess-%d-xyz", i), "new_password": "mine-now-123"})
+		if r.Status != http.StatusBadRequest || !strings.Contains(r.msg(), "old_password") {
+			t.Fatalf("wrong guess %d: status %d, msg %q; want 400 about old_password", i+1, r.Status, r.msg())
+		}
+	}
+	r := stolen.do("PUT", "/api/v1/user/alice/password", map[string]string{"old_password": "alice-password-1", "new_password": "mine-now-123"})
+	if n, _ := strconv.Atoi(r.Header.Get("Retry-After")); r.Status != http.StatusTooManyRequests || n < 1 || n > 15*60 {
+		t.Errorf("the right old password after five wrong guesses: status %d, Retry-After %q; want 429 within 15 minutes", r.Status, r.Header.Get("Retry-After"))
+	}
+	f := stolen.postForm("/users/alice/password", url.Values{"old_password": {"alice-password-1"}, "new_password": {"mine-now-123"}})
+	if n, _ := strconv.Atoi(f.Header.Get("Retry-After")); f.Status != http.StatusTooManyRequests || n < 1 {
+		t.Errorf("the web UI's form after five wrong guesses: status %d, Retry-After %q; want 429", f.Status, f.Header.Get("Retry-After"))
+	}
+	if a := loginAs(t, clientFrom("127.0.0.1"), s.URL, "alice", "alice-password-1", ""); a.status != http.StatusTooManyRequests {
+		t.Errorf("a login from the guessing address: status %d, want 429", a.status)
 	}
 }

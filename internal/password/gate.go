@@ -26,15 +26,19 @@ func NewGate(n int, wait time.Duration) *Gate {
 	return &Gate{slots: make(chan struct{}, max(n, 1)), wait: wait}
 }
 
-// enter takes a turn. Returns ETOOMANY when none came within the wait, or
-// ctx's error.
-func (g *Gate) enter(ctx context.Context) error {
+// enter takes a turn, waiting for it until deadline at most. Returns
+// ETOOMANY when none came by then, or ctx's error.
+func (g *Gate) enter(ctx context.Context, deadline time.Time) error {
 	select {
 	case g.slots <- struct{}{}:
 		return nil
 	default:
 	}
-	timer := time.NewTimer(g.wait)
+	wait := time.Until(deadline)
+	if wait <= 0 {
+		return herald.TooMany(time.Second, "too many logins at once; try again in a second")
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case g.slots <- struct{}{}:
@@ -50,7 +54,7 @@ func (g *Gate) leave() { <-g.slots }
 
 // Hash is Hash, in turn. Returns ETOOMANY when no turn came in time.
 func (g *Gate) Hash(ctx context.Context, pw string) (string, error) {
-	if err := g.enter(ctx); err != nil {
+	if err := g.enter(ctx, time.Now().Add(g.wait)); err != nil {
 		return "", err
 	}
 	defer g.leave()
@@ -60,7 +64,18 @@ func (g *Gate) Hash(ctx context.Context, pw string) (string, error) {
 // Verify is Verify, in turn, counted in Checks. Returns ETOOMANY when no
 // turn came in time.
 func (g *Gate) Verify(ctx context.Context, hash, pw string) (bool, error) {
-	if err := g.enter(ctx); err != nil {
+	return g.VerifyBy(ctx, time.Now().Add(g.wait), hash, pw)
+}
+
+// VerifyBy is Verify for a caller that has waited already: it waits for
+// its turn until deadline at most (and no longer than the gate's wait), so
+// that all its waits together keep to one budget. Returns ETOOMANY when no
+// turn came in time.
+func (g *Gate) VerifyBy(ctx context.Context, deadline time.Time, hash, pw string) (bool, error) {
+	if limit := time.Now().Add(g.wait); limit.Before(deadline) {
+		deadline = limit
+	}
+	if err := g.enter(ctx, deadline); err != nil {
 		return false, err
 	}
 	defer g.leave()

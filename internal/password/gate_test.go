@@ -22,7 +22,7 @@ func TestGate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.enter(context.Background()); err != nil {
+			if err := g.enter(context.Background(), time.Now().Add(time.Hour)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -40,7 +40,7 @@ func TestGate(t *testing.T) {
 	}
 
 	busy := NewGate(1, 20*time.Millisecond)
-	if err := busy.enter(context.Background()); err != nil {
+	if err := busy.enter(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, err := busy.Verify(context.Background(), hash, "right")
@@ -48,7 +48,26 @@ func TestGate(t *testing.T) {
 	if herald.ErrorCode(err) != herald.ETOOMANY || !errors.As(err, &e) || e.RetryAfter != time.Second {
 		t.Errorf("Verify on a full gate: %v, want ETOOMANY with RetryAfter 1s", err)
 	}
-	if busy.Checks() != 0 {
+	// A caller whose budget is spent waits no more, however long the
+	// gate would let it.
+	patient := NewGate(1, time.Hour)
+	if err := patient.enter(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan error, 1)
+	go func() {
+		_, err := patient.VerifyBy(context.Background(), time.Now().Add(20*time.Millisecond), hash, "right")
+		answer <- err
+	}()
+	select {
+	case err := <-answer:
+		if herald.ErrorCode(err) != herald.ETOOMANY {
+			t.Errorf("VerifyBy on a full gate past its deadline: %v, want ETOOMANY", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("VerifyBy waited past its deadline for the gate's hour")
+	}
+	if busy.Checks() != 0 || patient.Checks() != 0 {
 		t.Errorf("a check that did not run was counted")
 	}
 	busy.leave()

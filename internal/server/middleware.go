@@ -34,7 +34,7 @@ func authenticate(dir *directory.Service, log *slog.Logger, next http.Handler) h
 		}
 		a, err := dir.Authenticate(r.Context(), token, bearer)
 		if err != nil && (bearer != "" || herald.ErrorCode(err) != herald.EUNAUTHORIZED) {
-			if herald.ErrorCode(err) == herald.EINTERNAL {
+			if web.StatusOf(err) >= 500 {
 				log.Error("authenticate", "err", err)
 			}
 			api.WriteError(w, err)

@@ -201,32 +201,53 @@ type LoginCount struct {
 
 // CountLoginAttempt counts one more login attempt for a throttling key and
 // returns the key's counts. A window that began before since is over: the
-// counts start again in a window beginning now. It is one statement, so
-// concurrent attempts, on any number of instances, each get a count of
-// their own.
-func (tx *Tx) CountLoginAttempt(ctx context.Context, key string, since time.Time) (LoginCount, error) {
+// counts start again in a window beginning now. Attempts still counted as
+// being checked when the newest of them was counted before stale have
+// been lost (their outcome was never recorded): they are forgotten, and
+// only the failures stay. It is one statement, so concurrent attempts, on
+// any number of instances, each get a count of their own.
+func (tx *Tx) CountLoginAttempt(ctx context.Context, key string, since, stale time.Time) (LoginCount, error) {
 	var c LoginCount
 	var start int64
-	err := tx.queryRow(ctx, `INSERT INTO login_attempts (key, attempts, failures, window_start) VALUES ($1, 1, 0, $2)
+	err := tx.queryRow(ctx, `INSERT INTO login_attempts (key, attempts, failures, window_start, started_at) VALUES ($1, 1, 0, $2, $2)
 		ON CONFLICT (key) DO UPDATE SET
-			attempts = CASE WHEN login_attempts.window_start < $3 THEN 1 ELSE login_attempts.attempts + 1 END,
+			attempts = CASE WHEN login_attempts.window_start < $3 THEN 1
+				WHEN login_attempts.started_at < $4 THEN login_attempts.failures + 1
+				ELSE login_attempts.attempts + 1 END,
 			failures = CASE WHEN login_attempts.window_start < $3 THEN 0 ELSE login_attempts.failures END,
-			window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END
-		RETURNING attempts, failures, window_start`, key, micros(tx.Now), micros(since)).Scan(&c.Attempts, &c.Failures, &start)
+			window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END,
+			started_at = $2
+		RETURNING attempts, failures, window_start`, key, micros(tx.Now), micros(since), micros(stale)).Scan(&c.Attempts, &c.Failures, &start)
 	c.Since = fromMicros(start)
 	return c, err
 }
 
-// RecordLoginFailure marks one counted attempt of key as failed.
+// LoginCountOf returns where a throttling key stands, as last written (the
+// zero LoginCount for a key with no count), without counting anything: for
+// an attempt waiting for others to end.
+func (tx *Tx) LoginCountOf(ctx context.Context, key string) (LoginCount, error) {
+	var c LoginCount
+	var start int64
+	err := tx.queryRow(ctx, `SELECT attempts, failures, window_start FROM login_attempts WHERE key = $1`, key).
+		Scan(&c.Attempts, &c.Failures, &start)
+	if errors.Is(err, sql.ErrNoRows) {
+		return LoginCount{}, nil
+	}
+	c.Since = fromMicros(start)
+	return c, err
+}
+
+// RecordLoginFailure marks one counted attempt of key as failed (if one is
+// still counted as being checked).
 func (tx *Tx) RecordLoginFailure(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `UPDATE login_attempts SET failures = failures + 1 WHERE key = $1`, key)
+	_, err := tx.exec(ctx, `UPDATE login_attempts SET failures = failures + 1 WHERE key = $1 AND failures < attempts`, key)
 	return err
 }
 
 // UncountLoginAttempt takes one counted attempt of key back: it was not
-// checked, or it was the right password.
+// checked, or it was the right password. Failures stay.
 func (tx *Tx) UncountLoginAttempt(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `UPDATE login_attempts SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0`, key)
+	_, err := tx.exec(ctx, `UPDATE login_attempts SET attempts = attempts - 1 WHERE key = $1 AND attempts > failures`, key)
 	return err
 }
 

@@ -34,3 +34,12 @@ func isConnectionError(err error) bool {
 	}
 	return pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
+
+// isUnstorableText reports whether err is PostgreSQL refusing a string it
+// cannot hold: a NUL byte or bytes that are not UTF-8 (22021), or a
+// character the database's encoding lacks (22P05). That is bad input, not
+// a fault: a name with a NUL byte is no one's name.
+func isUnstorableText(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05")
+}

@@ -312,9 +312,13 @@ func (db *DB) Wake() {
 
 // unavailable turns a lost connection, and a storage fault (faults.go),
 // into EUNAVAILABLE, so clients get a 503 that says to try again rather
-// than a 500; other errors pass through. Writes go through writeFailed,
+// than a 500, and text the database refuses (isUnstorableText) into
+// EINVALID; other errors pass through. Writes go through writeFailed,
 // which also marks the database not ready.
 func unavailable(err error) error {
+	if err != nil && herald.ErrorCode(err) == herald.EINTERNAL && isUnstorableText(err) {
+		return herald.Errorf(herald.EINVALID, "the request holds text that cannot be stored (a NUL character or bytes that are not UTF-8)")
+	}
 	if err == nil || herald.ErrorCode(err) != herald.EINTERNAL {
 		return err
 	}

@@ -81,13 +81,13 @@ func TestLoginAttempts(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		c := useClock(db)
-		const window = 15 * time.Minute
+		const window, lost = 15 * time.Minute, 30 * time.Second
 		const alice, addr = "u:alice|10.0.0.1", "a:10.0.0.1"
 		count := func(key string) store.LoginCount {
 			t.Helper()
 			var lc store.LoginCount
 			update(t, db, func(tx *store.Tx) (err error) {
-				lc, err = tx.CountLoginAttempt(ctx, key, tx.Now.Add(-window))
+				lc, err = tx.CountLoginAttempt(ctx, key, tx.Now.Add(-window), tx.Now.Add(-lost))
 				return err
 			})
 			return lc
@@ -111,14 +111,45 @@ func TestLoginAttempts(t *testing.T) {
 		want("third attempt", count(alice), 3, 2, t0)
 		update(t, db, func(tx *store.Tx) error { return tx.ForgiveLoginFailures(ctx, alice) })
 		want("after forgiving, one more", count(alice), 1, 0, t0)
+		read := func(key string) store.LoginCount {
+			t.Helper()
+			var lc store.LoginCount
+			view(t, db, func(tx *store.Tx) (err error) {
+				lc, err = tx.LoginCountOf(ctx, key)
+				return err
+			})
+			return lc
+		}
+		want("read, not counted", read(alice), 1, 0, t0)
+		want("read again", read(alice), 1, 0, t0)
+		want("read of a key never counted", read("a:10.9.9.9"), 0, 0, time.Time{})
 
 		c.Set(t0.Add(window + 10*time.Second)) // addr's window began at t0+5s
 		want("after the window", count(addr), 1, 0, t0.Add(window+10*time.Second))
 		want("alice after her window", count(alice), 1, 0, t0.Add(window+10*time.Second))
 		c.Advance(time.Minute)
 		update(t, db, func(tx *store.Tx) error { return tx.PruneLoginAttempts(ctx, t0.Add(window)) })
-		want("prune keeps a live window", count(addr), 2, 0, t0.Add(window+10*time.Second))
+		// (The attempt a minute ago is lost by now: only this one counts.)
+		want("prune keeps a live window", count(addr), 1, 0, t0.Add(window+10*time.Second))
 		update(t, db, func(tx *store.Tx) error { return tx.PruneLoginAttempts(ctx, tx.Now.Add(time.Second)) })
 		want("after pruning every window", count(addr), 1, 0, t0.Add(window+70*time.Second))
+
+		// Attempts whose outcome never came are forgotten once the key's
+		// newest attempt is older than lost; failures stay.
+		start := t0.Add(window + 70*time.Second)
+		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, addr) })
+		c.Advance(10 * time.Second)
+		want("an attempt being checked", count(addr), 2, 1, start)
+		c.Advance(lost - time.Second)
+		want("two attempts being checked", count(addr), 3, 1, start)
+		c.Advance(lost + time.Second)
+		want("both lost, and one more", count(addr), 2, 1, start)
+		// An outcome never makes more failures than attempts, nor takes
+		// back a failure.
+		for range 3 {
+			update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, addr) })
+			update(t, db, func(tx *store.Tx) error { return tx.UncountLoginAttempt(ctx, addr) })
+		}
+		want("more outcomes than attempts", count(addr), 3, 2, start)
 	})
 }

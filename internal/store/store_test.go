@@ -14,6 +14,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -247,6 +248,55 @@ func TestUpdateRollsBack(t *testing.T) {
 			default:
 			}
 		}
+	})
+}
+
+// TestUnstorableText: text PostgreSQL cannot hold (a NUL byte, bytes that
+// are not UTF-8) is bad input (EINVALID) there, not an internal error, in
+// a read and in a write that shares its group commit with others (which
+// still commit). SQLite stores and compares such strings as they are.
+func TestUnstorableText(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		wantBad := herald.ENOTFOUND
+		if db.Kind() == store.PostgreSQL {
+			wantBad = herald.EINVALID
+		}
+		for _, name := range []string{"a\x00b", "a\xffb"} {
+			err := db.View(ctx, func(tx *store.Tx) error {
+				_, err := tx.UserByUsername(ctx, name)
+				return err
+			})
+			wantCode(t, fmt.Sprintf("UserByUsername(%q)", name), err, wantBad)
+		}
+		if db.Kind() != store.PostgreSQL {
+			return
+		}
+		errs := make(chan error, 8)
+		for i := range 8 {
+			go func() {
+				errs <- db.Update(ctx, func(tx *store.Tx) error {
+					u := herald.User{Username: fmt.Sprintf("user%d", i), FirstName: "Jo", Email: fmt.Sprintf("u%d@example.com", i)}
+					if i%2 == 0 {
+						u.FirstName = "J\x00o"
+					}
+					return tx.CreateUser(ctx, &u, "")
+				})
+			}()
+		}
+		bad := 0
+		for range 8 {
+			if err := <-errs; err != nil {
+				wantCode(t, "CreateUser with a NUL in first_name", err, herald.EINVALID)
+				bad++
+			}
+		}
+		view(t, db, func(tx *store.Tx) error {
+			if n, err := tx.CountUsers(ctx); err != nil || n != 4 || bad != 4 {
+				t.Errorf("after 4 good and 4 bad writes at once: %d users (%v), %d refused; want 4 and 4", n, err, bad)
+			}
+			return nil
+		})
 	})
 }
 

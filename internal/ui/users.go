@@ -162,7 +162,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) error {
 	username := r.PathValue("username")
-	err := h.dir.SetPassword(r.Context(), actor(r), username, r.PostForm.Get("old_password"), r.PostForm.Get("new_password"))
+	err := h.dir.SetPassword(r.Context(), actor(r), username, r.PostForm.Get("old_password"), r.PostForm.Get("new_password"), web.ClientOf(r).Addr)
 	return h.afterForm(w, r, err, func(err error) error {
 		return h.showUser(w, r, nil, err)
 	}, "/users/"+url.PathEscape(username), "Password changed.")

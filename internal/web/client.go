@@ -33,8 +33,10 @@ type Edge struct {
 }
 
 // ParseTrustedProxies reads a comma-separated list of CIDRs (a bare
-// address means just that address). Returns an error naming the entry that
-// is neither.
+// address means just that address). An IPv4-mapped IPv6 network
+// (::ffff:10.0.0.0/104) is read as the IPv4 network it maps. Returns an
+// error naming the entry that is neither, or that is an IPv4-mapped
+// network of fewer than 96 bits (it would match no client).
 func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for part := range strings.SplitSeq(s, ",") {
@@ -52,11 +54,29 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		if p.Addr().Is4In6() {
+			// Clients are compared as IPv4: a mapped network is the IPv4
+			// network in its last 32 bits, and one shorter than /96 reaches
+			// beyond the mapped addresses and names none.
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("trusted_proxies: %q is an IPv4-mapped network shorter than /96, which matches no client; write the IPv4 network (e.g. %s/32)", part, p.Addr().Unmap())
+			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// BroadProxyRange reports whether p, a trusted proxy network, is broad
+// enough to hold clients as well as proxies (shorter than /16 for IPv4,
+// /48 for IPv6): a client inside a trusted network can write any address
+// into X-Forwarded-For and be taken at its word. List the proxies' own
+// addresses instead.
+func BroadProxyRange(p netip.Prefix) bool {
+	if p.Addr().Is4() {
+		return p.Bits() < 16
+	}
+	return p.Bits() < 48
 }
 
 func (e Edge) trusted(a netip.Addr) bool {

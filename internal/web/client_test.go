@@ -22,6 +22,11 @@ func TestParseTrustedProxies(t *testing.T) {
 		{"10.0.0.0/8,,", []string{"10.0.0.0/8"}, false},
 		{"proxy.example.com", nil, true},
 		{"10.0.0.0/33", nil, true},
+		{"::ffff:10.0.0.1", []string{"10.0.0.1/32"}, false},
+		{"::ffff:0.0.0.0/96", []string{"0.0.0.0/0"}, false},
+		// Shorter than /96, a mapped network would match no client.
+		{"::ffff:10.0.0.0/90", nil, true},
+		{"127.0.0.1/32,::ffff:10.0.0.0/95", nil, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseTrustedProxies(tt.in)
@@ -37,6 +42,31 @@ func TestParseTrustedProxies(t *testing.T) {
 			if got[i].String() != tt.want[i] {
 				t.Errorf("ParseTrustedProxies(%q)[%d] = %v, want %v", tt.in, i, got[i], tt.want[i])
 			}
+		}
+	}
+}
+
+func TestBroadProxyRange(t *testing.T) {
+	tests := []struct {
+		cidr  string
+		broad bool
+	}{
+		{"127.0.0.1/32", false},
+		{"10.0.0.5/32", false},
+		{"192.168.1.0/24", false},
+		{"172.16.0.0/16", false},
+		{"172.16.0.0/15", true},
+		{"10.0.0.0/8", true},
+		{"0.0.0.0/0", true},
+		{"::1/128", false},
+		{"2001:db8:1::/48", false},
+		{"2001:db8::/32", true},
+		{"fd00::/8", true},
+		{"::/0", true},
+	}
+	for _, tt := range tests {
+		if got := BroadProxyRange(netip.MustParsePrefix(tt.cidr)); got != tt.broad {
+			t.Errorf("BroadProxyRange(%s) = %v, want %v", tt.cidr, got, tt.broad)
 		}
 	}
 }

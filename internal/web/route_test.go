@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,13 +120,20 @@ func TestErrorStatus(t *testing.T) {
 		{herald.TooMany(1500*time.Millisecond, "slow down"), 429, "2"},
 		{herald.TooMany(10*time.Millisecond, "slow down"), 429, "1"},
 		{herald.TooMany(15*time.Minute, "slow down"), 429, "900"},
-		{context.Canceled, 500, ""},
+		{errors.New("a bug"), 500, ""},
+		// The client went away (its request's context ended): not a
+		// server error, so not logged as one.
+		{context.Canceled, StatusClientGone, ""},
+		{fmt.Errorf("count a login: %w", context.Canceled), StatusClientGone, ""},
 	}
 	for _, tt := range tests {
 		w := httptest.NewRecorder()
 		if got := ErrorStatus(w, tt.err); got != tt.status || w.Header().Get("Retry-After") != tt.retryAfter {
 			t.Errorf("ErrorStatus(%v) = %d, Retry-After %q; want %d, %q", tt.err, got, w.Header().Get("Retry-After"), tt.status, tt.retryAfter)
 		}
+	}
+	if StatusClientGone >= 500 {
+		t.Errorf("StatusClientGone = %d: the error writers log 5xx as errors", StatusClientGone)
 	}
 }
 

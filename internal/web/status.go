@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -24,8 +25,16 @@ var statusByCode = map[string]int{
 	herald.EINTERNAL:     http.StatusInternalServerError,
 }
 
+// StatusClientGone answers a request whose client went away before it was
+// answered (its context was cancelled), as nginx's 499 does: no one reads
+// it, and it is no fault of the server's, so it is not logged as one.
+const StatusClientGone = 499
+
 // StatusOf returns the HTTP status for err.
 func StatusOf(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return StatusClientGone
+	}
 	if s, ok := statusByCode[herald.ErrorCode(err)]; ok {
 		return s
 	}
