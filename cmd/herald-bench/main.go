@@ -31,7 +31,8 @@
 //     20 s, each call in its own goroutine; latency of a delivery = its
 //     arrival at the receiver minus the moment the API call that caused it
 //     returned (matched by username). A delivery that arrives before the API
-//     answer counts as 0 ms.
+//     answer counts as 0 ms. The same deliveries are also measured from
+//     the moment the API request was sent (p50/p99/max_from_request_ms).
 //   - isolation (isolation.go): a healthy webhook alone, 20,000 users; then
 //     a fresh Herald where a "blackhole" webhook (accepts connections, never
 //     answers) is created first, beside the healthy one, 20,000 users.
@@ -401,6 +402,9 @@ func printTable(r *results) {
 		row("latency", fmt.Sprintf("p50 (%d users/s, %d webhooks)", l.EventsPerSec, l.Webhooks), l.P50MS, "ms")
 		row("", "p99", l.P99MS, "ms")
 		row("", "max", l.MaxMS, "ms")
+		row("", "p50 from the request", l.P50FromRequestMS, "ms")
+		row("", "p99 from the request", l.P99FromRequestMS, "ms")
+		row("", "max from the request", l.MaxFromRequestMS, "ms")
 	}
 	if i := r.Isolation; i != nil {
 		row("isolation", "healthy webhook alone", i.HealthyAlonePerSec, "deliveries/s")

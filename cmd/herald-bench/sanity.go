@@ -28,6 +28,12 @@ func (res *results) insane() []string {
 		if math.IsNaN(l.MaxMS) || l.P50MS < 0 || l.P50MS > l.P99MS || l.P99MS > l.MaxMS {
 			out = append(out, fmt.Sprintf("latency: p50 %v, p99 %v, max %v are not in order", l.P50MS, l.P99MS, l.MaxMS))
 		}
+		// From the request, a delivery cannot arrive before it was asked for.
+		if math.IsNaN(l.MaxFromRequestMS) || l.P50FromRequestMS <= 0 || l.P50FromRequestMS > l.P99FromRequestMS ||
+			l.P99FromRequestMS > l.MaxFromRequestMS {
+			out = append(out, fmt.Sprintf("latency from the request: p50 %v, p99 %v, max %v are not in order or not positive",
+				l.P50FromRequestMS, l.P99FromRequestMS, l.MaxFromRequestMS))
+		}
 	}
 	if i := res.Isolation; i != nil {
 		positive("isolation.healthy_alone_per_sec", i.HealthyAlonePerSec)

@@ -10,10 +10,11 @@ func TestInsane(t *testing.T) {
 	good := func() *results {
 		return &results{
 			Throughput: &throughputResult{Deliveries: 2000, DeliveriesPerSec: 9000, BaselineRequestsPerSec: 30000, Ratio: 0.3},
-			Latency:    &latencyResult{EventsPerSec: 500, Webhooks: 3, P50MS: 0.5, P99MS: 2, MaxMS: 4},
-			Isolation:  &isolationResult{HealthyAlonePerSec: 3000, HealthyWithBlackholePerSec: 2900, Ratio: 0.97},
-			Backlog:    &backlogResult{Pending: 10000, PeakRSSMiB: 90, DrainPerSec: 8000, RestartFirstDeliveryMS: 90},
-			API:        &apiScenarioResult{Webhooks: 10, Concurrency: 32, UserCreatesPerSec: 2400},
+			Latency: &latencyResult{EventsPerSec: 500, Webhooks: 3, P50MS: 0.5, P99MS: 2, MaxMS: 4,
+				P50FromRequestMS: 1, P99FromRequestMS: 3, MaxFromRequestMS: 5},
+			Isolation: &isolationResult{HealthyAlonePerSec: 3000, HealthyWithBlackholePerSec: 2900, Ratio: 0.97},
+			Backlog:   &backlogResult{Pending: 10000, PeakRSSMiB: 90, DrainPerSec: 8000, RestartFirstDeliveryMS: 90},
+			API:       &apiScenarioResult{Webhooks: 10, Concurrency: 32, UserCreatesPerSec: 2400},
 		}
 	}
 	tests := []struct {
@@ -28,6 +29,8 @@ func TestInsane(t *testing.T) {
 		{"infinite rate", func(r *results) { r.Isolation.HealthyAlonePerSec = math.Inf(1) }, "isolation.healthy_alone_per_sec"},
 		{"p99 above max", func(r *results) { r.Latency.P99MS = 9 }, "not in order"},
 		{"negative p50", func(r *results) { r.Latency.P50MS = -1 }, "not in order"},
+		{"zero from the request", func(r *results) { r.Latency.P50FromRequestMS = 0 }, "from the request"},
+		{"from the request out of order", func(r *results) { r.Latency.MaxFromRequestMS = 2 }, "from the request"},
 		{"no memory", func(r *results) { r.Backlog.PeakRSSMiB = 0 }, "backlog.peak_rss_mib"},
 		{"no restart figure", func(r *results) { r.Backlog.RestartFirstDeliveryMS = 0 }, "restart_first_delivery_ms"},
 		{"no creates", func(r *results) { r.API.UserCreatesPerSec = -3 }, "api.user_creates_per_sec"},
