@@ -42,6 +42,11 @@
 //     procedure at the top of backlog.go.
 //   - api (apiscenario.go): 10 webhooks, receiver up; 10,000 users created
 //     by 32 clients; user_creates_per_sec.
+//   - cluster (cluster.go, PostgreSQL only; skipped on SQLite): 10
+//     webhooks, 20,000 users by 32 clients against one Herald, then against
+//     three Herald processes on one fresh database (clients spread over
+//     the three APIs): both rates and their ratio, p99 from the request,
+//     duplicates, and the most requests in flight at one webhook.
 //
 // Output (-json): exactly one object on stdout; progress goes to stderr.
 // Scenarios that were not run are left out of the object. The exit status
@@ -78,9 +83,10 @@ type results struct {
 	Isolation  *isolationResult   `json:"isolation,omitempty"`
 	Backlog    *backlogResult     `json:"backlog,omitempty"`
 	API        *apiScenarioResult `json:"api,omitempty"`
+	Cluster    *clusterResult     `json:"cluster,omitempty"`
 }
 
-var scenarios = []string{"throughput", "latency", "isolation", "backlog", "api"}
+var scenarios = []string{"throughput", "latency", "isolation", "backlog", "api", "cluster"}
 
 func main() {
 	scenario := flag.String("scenario", "all", "all, or one of "+strings.Join(scenarios, ", "))
@@ -271,6 +277,14 @@ func (b *bench) run(names []string) (*results, error) {
 			var r *apiScenarioResult
 			r, err = b.apiScenario()
 			b.record(func(res *results) { res.API = r })
+		case "cluster":
+			if b.postgres == "" {
+				b.logf("cluster: skipped: several instances share a database only on PostgreSQL (-database postgres://...)")
+				continue
+			}
+			var r *clusterResult
+			r, err = b.cluster()
+			b.record(func(res *results) { res.Cluster = r })
 		}
 		b.killAll()
 		if err != nil {
@@ -419,6 +433,14 @@ func printTable(r *results) {
 	}
 	if a := r.API; a != nil {
 		row("api", fmt.Sprintf("user creates (%d webhooks, %d clients)", a.Webhooks, a.Concurrency), a.UserCreatesPerSec, "/s")
+	}
+	if c := r.Cluster; c != nil {
+		row("cluster", "one instance", c.OnePerSec, "deliveries/s")
+		row("", fmt.Sprintf("%d instances, one database", c.Instances), c.ClusterPerSec, "deliveries/s")
+		row("", "ratio cluster/one", c.Ratio, "")
+		row("", "p99 from the request (cluster)", c.P99FromRequestMS, "ms")
+		row("", "duplicates", c.Duplicates, "")
+		row("", "most in flight at one webhook", c.MaxInFlight, "")
 	}
 	w.Flush()
 }

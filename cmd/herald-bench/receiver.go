@@ -20,6 +20,10 @@ type receiver struct {
 	// onArrival, when set (before up), is called for every request with
 	// its body and arrival time.
 	onArrival func(body []byte, at time.Time)
+	// onRequest, when set (before up), is called as each request arrives,
+	// before it is answered; the function it returns is called once the
+	// answer is written (to count requests in flight).
+	onRequest func(req *http.Request) (answered func())
 
 	count atomic.Int64
 	first atomic.Int64 // Unix nanoseconds; 0 = none yet
@@ -95,6 +99,9 @@ func (r *receiver) reset() {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	now := time.Now()
+	if r.onRequest != nil {
+		defer r.onRequest(req)()
+	}
 	var body []byte
 	if r.onArrival != nil {
 		body, _ = io.ReadAll(req.Body)

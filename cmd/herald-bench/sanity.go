@@ -49,5 +49,19 @@ func (res *results) insane() []string {
 	if a := res.API; a != nil {
 		positive("api.user_creates_per_sec", a.UserCreatesPerSec)
 	}
+	if c := res.Cluster; c != nil {
+		positive("cluster.one_instance_per_sec", c.OnePerSec)
+		positive("cluster.cluster_per_sec", c.ClusterPerSec)
+		positive("cluster.p99_from_request_ms", c.P99FromRequestMS)
+		// Duplicates with no process killed, or more requests in flight
+		// at one webhook than its cap on every instance together, are
+		// broken promises, not slow figures.
+		if c.Duplicates != 0 {
+			out = append(out, fmt.Sprintf("cluster: %d duplicate deliveries with no process killed", c.Duplicates))
+		}
+		if c.MaxInFlight <= 0 || c.MaxInFlight > int64(c.Instances*clusterCap) {
+			out = append(out, fmt.Sprintf("cluster: %d requests in flight at one webhook, want 1..%d", c.MaxInFlight, c.Instances*clusterCap))
+		}
+	}
 	return out
 }

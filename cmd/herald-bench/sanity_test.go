@@ -15,6 +15,8 @@ func TestInsane(t *testing.T) {
 			Isolation: &isolationResult{HealthyAlonePerSec: 3000, HealthyWithBlackholePerSec: 2900, Ratio: 0.97},
 			Backlog:   &backlogResult{Pending: 10000, PeakRSSMiB: 90, DrainPerSec: 8000, RestartFirstDeliveryMS: 90},
 			API:       &apiScenarioResult{Webhooks: 10, Concurrency: 32, UserCreatesPerSec: 2400},
+			Cluster: &clusterResult{Instances: 3, Webhooks: 10, OnePerSec: 4000, ClusterPerSec: 3500, Ratio: 0.875,
+				P99FromRequestMS: 40, Duplicates: 0, MaxInFlight: 16},
 		}
 	}
 	tests := []struct {
@@ -33,6 +35,8 @@ func TestInsane(t *testing.T) {
 		{"from the request out of order", func(r *results) { r.Latency.MaxFromRequestMS = 2 }, "from the request"},
 		{"no memory", func(r *results) { r.Backlog.PeakRSSMiB = 0 }, "backlog.peak_rss_mib"},
 		{"no restart figure", func(r *results) { r.Backlog.RestartFirstDeliveryMS = 0 }, "restart_first_delivery_ms"},
+		{"cluster duplicates", func(r *results) { r.Cluster.Duplicates = 2 }, "duplicate"},
+		{"cluster over the cap", func(r *results) { r.Cluster.MaxInFlight = 49 }, "in flight"},
 		{"no creates", func(r *results) { r.API.UserCreatesPerSec = -3 }, "api.user_creates_per_sec"},
 	}
 	for _, tc := range tests {

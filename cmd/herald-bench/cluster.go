@@ -1,0 +1,228 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type clusterResult struct {
+	Instances int `json:"instances"`
+	Webhooks  int `json:"webhooks"`
+	// OnePerSec and ClusterPerSec are deliveries/s at the receiver (first
+	// to last arrival) with one instance and with Instances instances on
+	// one database, the same load; Ratio = ClusterPerSec / OnePerSec.
+	OnePerSec     float64 `json:"one_instance_per_sec"`
+	ClusterPerSec float64 `json:"cluster_per_sec"`
+	Ratio         float64 `json:"ratio"`
+	// P99FromRequestMS is the cluster run's 99th percentile from the API
+	// request to the receiver's arrival (under full load: a queue).
+	P99FromRequestMS float64 `json:"p99_from_request_ms"`
+	// Duplicates counts deliveries that arrived more than once (the same
+	// webhook-id at the same webhook): 0 when no process is killed.
+	Duplicates int64 `json:"duplicates"`
+	// MaxInFlight is the most requests one webhook had open at once over
+	// the cluster run, against the per-webhook cap of one engine (16).
+	MaxInFlight int64 `json:"max_in_flight_per_webhook"`
+}
+
+// clusterCap is the engine's per-webhook cap of requests in flight.
+const clusterCap = 16
+
+// cluster (PostgreSQL only): 10 webhooks on one receiver; 20,000 users
+// created by 32 clients against one Herald, then, on a fresh database, the
+// same against three Herald processes sharing it, the clients spread over
+// the three APIs. Reports both rates, their ratio, p99 from the request,
+// duplicates and the highest number of requests in flight at one webhook.
+func (b *bench) cluster() (*clusterResult, error) {
+	const hooks, instances = 10, 3
+	users := b.scale(20000, 200)
+	res := &clusterResult{Instances: instances, Webhooks: hooks}
+
+	one, err := b.clusterRun("cluster-one", 1, hooks, users)
+	if err != nil {
+		return nil, err
+	}
+	res.OnePerSec = one.perSec
+	all, err := b.clusterRun("cluster", instances, hooks, users)
+	if err != nil {
+		return nil, err
+	}
+	res.ClusterPerSec = all.perSec
+	res.Ratio = ratio(all.perSec, one.perSec)
+	res.P99FromRequestMS = all.p99FromRequestMS
+	res.Duplicates = one.duplicates + all.duplicates
+	res.MaxInFlight = all.maxInFlight
+	b.logf("cluster: one instance %.0f/s, %d instances %.0f/s (ratio %.2f); p99 from the request %.1f ms; %d duplicates; at most %d in flight at one webhook (one engine's cap: %d)",
+		res.OnePerSec, instances, res.ClusterPerSec, res.Ratio, res.P99FromRequestMS, res.Duplicates, res.MaxInFlight, clusterCap)
+	return res, nil
+}
+
+type clusterRunResult struct {
+	perSec           float64
+	p99FromRequestMS float64
+	duplicates       int64
+	maxInFlight      int64
+}
+
+// clusterRun starts n Herald processes on one fresh database, subscribes
+// hooks webhooks, creates users through all n APIs (32 clients, round
+// robin) and waits for every delivery.
+func (b *bench) clusterRun(label string, n, hooks, users int) (*clusterRunResult, error) {
+	var (
+		mu          sync.Mutex
+		sent        = make(map[string]time.Time, users)
+		fromRequest = make([]time.Duration, 0, users*hooks)
+		arrivedAt   = make([]struct {
+			name string
+			at   time.Time
+		}, 0, users*hooks)
+		seen        = make(map[string]bool, users*hooks)
+		duplicates  atomic.Int64
+		inFlight    = make(map[string]*atomic.Int64, hooks)
+		maxInFlight atomic.Int64
+	)
+	rcv, err := newReceiver()
+	if err != nil {
+		return nil, err
+	}
+	for i := range hooks {
+		inFlight[fmt.Sprintf("/hook/%d", i)] = new(atomic.Int64)
+	}
+	rcv.onRequest = func(req *http.Request) func() {
+		key := req.URL.Path + " " + req.Header.Get("webhook-id")
+		mu.Lock()
+		if seen[key] {
+			duplicates.Add(1)
+		}
+		seen[key] = true
+		mu.Unlock()
+		c := inFlight[req.URL.Path]
+		if c == nil {
+			return func() {}
+		}
+		now := c.Add(1)
+		for {
+			m := maxInFlight.Load()
+			if now <= m || maxInFlight.CompareAndSwap(m, now) {
+				break
+			}
+		}
+		return func() { c.Add(-1) }
+	}
+	rcv.onArrival = func(body []byte, at time.Time) {
+		var u struct {
+			Username string `json:"username"`
+		}
+		_ = json.Unmarshal(body, &u)
+		mu.Lock()
+		arrivedAt = append(arrivedAt, struct {
+			name string
+			at   time.Time
+		}{u.Username, at})
+		mu.Unlock()
+	}
+	if err := rcv.up(); err != nil {
+		return nil, err
+	}
+	defer rcv.down()
+
+	db, err := b.newDatabase(label)
+	if err != nil {
+		return nil, err
+	}
+	procs := make([]*heraldProc, 0, n)
+	clients := make([]*client, 0, n)
+	for range n {
+		h, err := b.startHerald(label, db)
+		if err != nil {
+			return nil, err
+		}
+		c, err := newClient(h.url)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, h)
+		clients = append(clients, c)
+	}
+	for i := range hooks {
+		if err := clients[0].createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	exited := func() error {
+		for _, h := range procs {
+			if err := h.exited(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	b.logf("%s: %d instance(s); creating %d users (x %d webhooks) with 32 clients", label, n, users, hooks)
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := clients[w%n]
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= users {
+					return
+				}
+				name := username("c", i)
+				mu.Lock()
+				sent[name] = time.Now()
+				mu.Unlock()
+				if err := c.createUser(name); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	b.logf("%s: created %d users in %v", label, users, time.Since(start).Round(time.Millisecond))
+	if err := b.waitCount(rcv, int64(users*hooks), 2*time.Minute, label, exited); err != nil {
+		return nil, err
+	}
+	// Deliveries that arrive twice would arrive soon after the rest.
+	time.Sleep(time.Second)
+	for _, h := range procs {
+		if err := b.stopHerald(h); err != nil {
+			return nil, err
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, a := range arrivedAt {
+		t0, ok := sent[a.name]
+		if !ok {
+			return nil, fmt.Errorf("%s: a delivery for %q, which the bench did not create", label, a.name)
+		}
+		fromRequest = append(fromRequest, a.at.Sub(t0))
+	}
+	slices.Sort(fromRequest)
+	r := &clusterRunResult{
+		perSec:           perSec(rcv.count.Load(), rcv.span()),
+		p99FromRequestMS: round(float64(percentile(fromRequest, 0.99))/float64(time.Millisecond), 2),
+		duplicates:       duplicates.Load(),
+		maxInFlight:      maxInFlight.Load(),
+	}
+	b.logf("%s: %d deliveries, %.0f/s; p99 from the request %.1f ms; %d duplicates; at most %d in flight at one webhook",
+		label, rcv.count.Load(), r.perSec, r.p99FromRequestMS, r.duplicates, r.maxInFlight)
+	return r, nil
+}
