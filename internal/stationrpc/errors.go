@@ -1,6 +1,9 @@
 package stationrpc
 
 import (
+	"context"
+	"errors"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -23,8 +26,16 @@ var codeByError = map[string]codes.Code{
 	herald.EINTERNAL:     codes.Internal,
 }
 
-// CodeOf returns the gRPC status code for err.
+// CodeOf returns the gRPC status code for err. A call the client gave up
+// on (its context cancelled or past its deadline) is Canceled or
+// DeadlineExceeded, not an internal error.
 func CodeOf(err error) codes.Code {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	}
 	if c, ok := codeByError[herald.ErrorCode(err)]; ok {
 		return c
 	}
@@ -34,5 +45,12 @@ func CodeOf(err error) codes.Code {
 // statusOf turns err into a gRPC status error with its person-readable
 // message; internal errors show only "internal error".
 func statusOf(err error) error {
-	return status.Error(CodeOf(err), herald.ErrorMessage(err))
+	switch c := CodeOf(err); c {
+	case codes.Canceled:
+		return status.Error(c, "the call was cancelled")
+	case codes.DeadlineExceeded:
+		return status.Error(c, "the call's deadline passed")
+	default:
+		return status.Error(c, herald.ErrorMessage(err))
+	}
 }
