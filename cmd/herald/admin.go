@@ -29,6 +29,7 @@ import (
 // commands print their result on standard output, so their log shows only
 // warnings and errors, unless log_level is debug.
 func openApp(ctx context.Context, cfg app.Config) (*app.App, error) {
+	cfg.SendsNothing = true
 	return app.Open(ctx, cfg, commandLogger(cfg))
 }
 

@@ -57,6 +57,10 @@ type Config struct {
 	// MetricsAddr is where /metrics is served alone, for Prometheus;
 	// empty: on Addr with the rest.
 	MetricsAddr string
+	// SendsNothing is set by the admin commands, which queue events but
+	// never send a webhook: the proxy variables are not read, so one that
+	// only `herald serve` could use does not stop `herald user add`.
+	SendsNothing bool
 	// Engine overrides the delivery engine's tuning (tests and benchmarks);
 	// the settings above take precedence over its matching fields.
 	Engine delivery.Config
@@ -154,9 +158,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY, read once (tests may set
 	// Engine.Proxy instead).
-	proxy, err := delivery.ProxyFromEnvironment()
-	if err != nil {
-		return nil, err
+	var proxy *delivery.Proxy
+	if !cfg.SendsNothing {
+		p, err := delivery.ProxyFromEnvironment()
+		if err != nil {
+			return nil, err
+		}
+		proxy = p
 	}
 	db, err := store.Open(ctx, cfg.Database, log)
 	if err != nil {

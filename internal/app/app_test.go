@@ -215,6 +215,15 @@ func TestOpenReadsProxyVariables(t *testing.T) {
 	if _, err := os.Stat(cfg.Database); !os.IsNotExist(err) {
 		t.Fatalf("the refused start created the database (%v)", err)
 	}
+	// The admin commands send nothing: the same variable does not stop them.
+	admin := cfg
+	admin.SendsNothing = true
+	admin.Database = filepath.Join(t.TempDir(), "admin.db")
+	if a, err := Open(context.Background(), admin, log); err != nil {
+		t.Fatalf("Open for an admin command with an unusable HTTPS_PROXY: %v", err)
+	} else {
+		a.Close()
+	}
 
 	t.Setenv("HTTPS_PROXY", "http://herald:pa55word@proxy.example:3128")
 	t.Setenv("NO_PROXY", "hooks.internal.example")
