@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,8 +38,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) fixture {
 	t.Helper()
-	db := storetest.OpenMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
-	storetest.Queue(t, db)
+	db := storetest.SQLite(t)
 	box, err := secretbox.New("test-secret-key-0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,37 +35,18 @@ const (
 	stranger = "198.51.100.9"
 )
 
-// lockedBuffer collects log lines written from any goroutine.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newHandler returns Herald's handler with opts on a fresh database whose
 // admin's password is adminPassword, and its log.
-func newHandler(t *testing.T, opts Options) (http.Handler, *lockedBuffer) {
+func newHandler(t *testing.T, opts Options) (http.Handler, *bytes.Buffer) {
 	t.Helper()
-	db := storetest.OpenMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
-	storetest.Queue(t, db)
+	// Requests are served in the test's goroutine: a plain buffer will do.
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	box, err := secretbox.New("test-secret-key-0123456789abcdef")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	dir := directory.New(db, box, nil, log, directory.Limits{})
+	dir := directory.New(storetest.SQLite(t), box, nil, log, directory.Limits{})
 	if _, _, err := dir.Bootstrap(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +320,7 @@ func TestCrossSiteWrites(t *testing.T) {
 // and a log line with the stack; http.ErrAbortHandler goes on up, as
 // net/http expects.
 func TestRecoverPanics(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &bytes.Buffer{}
 	h := recoverPanics(slog.New(slog.NewTextHandler(logs, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic("secret detail")
 	}))
