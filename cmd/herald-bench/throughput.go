@@ -114,7 +114,7 @@ func baseline(rcv *receiver, hooks, n, senders int) error {
 	return firstErr
 }
 
-// userBody is the user_created body Herald sends (CONTRACT 1.1), with the
+// userBody is the user_created body Herald sends (docs/receivers.md, Events), with the
 // fields the bench's users have.
 func userBody(name string) []byte {
 	body, _ := json.Marshal(map[string]any{

@@ -17,8 +17,8 @@ import (
 )
 
 // setting is one configuration value: a flag --NAME (kebab-case), a
-// variable HERALD_NAME, or a file named by HERALD_NAME_FILE (CONTRACT 3,
-// 4.2). A flag on the command line wins over the variable or file, which
+// variable HERALD_NAME, or a file named by HERALD_NAME_FILE
+// (docs/configuration.md). A flag on the command line wins over the variable or file, which
 // wins over the default. name is the snake_case form of the variable.
 type setting struct {
 	name  string

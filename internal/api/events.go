@@ -14,7 +14,7 @@ func (h *Handler) eventRoutes() []web.Route {
 	}
 }
 
-// List limits (CONTRACT 2): a limit defaults to 100 and is capped at 1000.
+// List limits: a limit defaults to 100 and is capped at 1000 (openapi.json).
 const (
 	defaultLimit = 100
 	maxLimit     = 1000

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// openAPIDocument describes the management API (CONTRACT 2) as OpenAPI 3.1.
+// openAPIDocument describes the management API as OpenAPI 3.1.
 // internal/e2e/openapi_test.go checks it against every route and against
 // the server's real answers.
 //

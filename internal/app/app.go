@@ -31,7 +31,7 @@ import (
 	"github.com/heraldhq/herald/internal/web"
 )
 
-// Config is every setting of CONTRACT 3.
+// Config is every setting (docs/configuration.md).
 type Config struct {
 	Addr               string
 	Database           string
@@ -80,7 +80,8 @@ type Config struct {
 	Limits directory.Limits
 }
 
-// DefaultRetrySchedule is CONTRACT 1.3's: immediately, then 5 s ... 24 h.
+// DefaultRetrySchedule is the one docs/receivers.md promises: immediately,
+// then 5 s ... 24 h.
 var DefaultRetrySchedule = []time.Duration{0, 5 * time.Second, 30 * time.Second, 2 * time.Minute,
 	10 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
 
@@ -228,8 +229,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	if created && cfg.AdminPassword == "" {
-		// CONTRACT 2.1: a generated password is printed once, so the
-		// operator can log in. Set HERALD_ADMIN_PASSWORD to avoid this.
+		// A generated password is printed once (docs/getting-started.md),
+		// so the operator can log in. Set HERALD_ADMIN_PASSWORD to avoid
+		// this.
 		log.Warn("created user admin with a generated password; log in and change it", "username", "admin", "password", pw)
 	} else if created {
 		log.Info("created user admin with the password from admin_password")

@@ -10,7 +10,7 @@ import (
 )
 
 // BlockedError is returned when a webhook's address is refused by the
-// egress policy (CONTRACT 3 and 4.2).
+// egress policy (docs/configuration.md, Egress policy).
 type BlockedError struct {
 	Addr   netip.Addr
 	Reason string
@@ -60,7 +60,7 @@ type egressRule struct {
 // checks both).
 //
 // Always blocked: link-local, cloud metadata services, unspecified,
-// multicast, broadcast and reserved addresses (CONTRACT 3, 4.2). With
+// multicast, broadcast and reserved addresses (docs/configuration.md). With
 // webhook_deny_private also every other range of IANA's IPv4 and IPv6
 // Special-Purpose Address Registries (as of 2025), loopback and private
 // ones first; rows the registries mark globally reachable (anycast

@@ -2,7 +2,7 @@
 // the queue (internal/queue) in batches, sends each through a fixed pool
 // of senders with a per-webhook cap, records outcomes in batches,
 // schedules retries (retry.go), pauses a webhook that keeps failing
-// (breaker.go), and disables one that answers 410 Gone (CONTRACT 1.3).
+// (breaker.go), and disables one that answers 410 Gone (docs/receivers.md).
 // Requests are signed (sign.go) and go out through the egress guard
 // (egress.go, client.go).
 package delivery

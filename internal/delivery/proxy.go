@@ -18,7 +18,8 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Webhook requests through a forward proxy (CONTRACT 4.2).
+// Webhook requests through a forward proxy (docs/configuration.md, Webhook
+// requests through a proxy).
 //
 // Every request through a proxy goes through a CONNECT tunnel to the
 // receiver, for http and https receivers alike; an https receiver's TLS

@@ -52,7 +52,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return min(max(d, 0), maxRetryAfter), true
 }
 
-// judge decides what an attempt means for its delivery (CONTRACT 1.3).
+// judge decides what an attempt means for its delivery (docs/receivers.md,
+// Answering).
 func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 	now := time.Now()
 	o := queue.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}

@@ -89,7 +89,7 @@ func isASCII(s string) bool {
 // header is one request header, its name exactly as sent.
 type header struct{ name, value string }
 
-// headers returns the headers of CONTRACT 1 for msg, stamped with now. The
+// headers returns the headers of a webhook request (docs/receivers.md) for msg, stamped with now. The
 // Standard Webhooks names are lower case and sent so.
 func (t *target) headers(msg Message, now time.Time) []header {
 	ts := now.Unix()
@@ -114,7 +114,7 @@ func (t *target) headers(msg Message, now time.Time) []header {
 type result struct {
 	attempt herald.Attempt
 	// retryAfter is the response's Retry-After header on a 429 or 503
-	// (CONTRACT 1.3), the only answers it is honoured on.
+	// (docs/receivers.md, Answering), the only answers it is honoured on.
 	retryAfter string
 	blocked    bool
 	unreadable bool // no request: the key cannot open the webhook's secrets

@@ -71,6 +71,16 @@ func OpenMigrated(t *testing.T, dsn string) *store.DB {
 	return db
 }
 
+// SQLite opens a fresh, migrated SQLite file in the test's temporary
+// directory, with its queue open as in Herald (Queue): a database for
+// tests of the layers above the store.
+func SQLite(t *testing.T) *store.DB {
+	t.Helper()
+	db := OpenMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
+	Queue(t, db)
+	return db
+}
+
 // queues holds the queue of each handle (Queue).
 var queues sync.Map // *store.DB -> *queue.Queue
 
