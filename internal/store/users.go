@@ -90,6 +90,25 @@ func (tx *Tx) ListUsers(ctx context.Context) ([]herald.User, error) {
 	return users, tx.fillGroups(ctx, ptrs)
 }
 
+// SSHKeys returns every user's SSH public key, by username; users with
+// none are left out.
+func (tx *Tx) SSHKeys(ctx context.Context) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT ssh_key FROM users WHERE ssh_key <> '' ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
 // fillGroups sets Groups (sorted names) and IsAdmin on each user.
 func (tx *Tx) fillGroups(ctx context.Context, users []*herald.User) error {
 	if len(users) == 0 {
