@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 )
 
@@ -59,5 +61,60 @@ func TestSSHAuthorizedKeysFilters(t *testing.T) {
 		if !containsAll(r.msg(), field) {
 			t.Errorf("%s: msg %q does not name %s", query, r.msg(), field)
 		}
+	}
+}
+
+// POST /api/v1/auth and the login page take an email address in place of
+// the username, as Defguard's do; wrong passwords by either name draw on
+// one count of the account.
+func TestAuthByEmail(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.admin().expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "jdoe", "first_name": "Jane", "last_name": "Doe", "email": "jane.doe@example.com", "password": "jdoe-password-1",
+	}, nil)
+
+	var answer struct {
+		User user `json:"user"`
+	}
+	c := s.anon()
+	c.expect(http.StatusOK, "POST", "/api/v1/auth", map[string]string{"username": "Jane.Doe@example.com", "password": "jdoe-password-1"}, &answer)
+	if answer.User.Username != "jdoe" {
+		t.Fatalf("logged in by email as %q, want jdoe", answer.User.Username)
+	}
+	var me user
+	c.expect(http.StatusOK, "GET", "/api/v1/me", nil, &me)
+	if me.Username != "jdoe" {
+		t.Fatalf("the session is %q's, want jdoe's", me.Username)
+	}
+
+	// The login page.
+	page := s.anon()
+	if r := page.do("GET", "/login", nil); !containsAll(string(r.Body), "Username or email") {
+		t.Errorf("the login page does not say an email is accepted:\n%s", r.Body)
+	}
+	r := page.postForm("/login", url.Values{"username": {"jane.doe@example.com"}, "password": {"jdoe-password-1"}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("UI login by email: status %d, want 303; body %s", r.Status, r.Body)
+	}
+	page.expect(http.StatusOK, "GET", "/api/v1/me", nil, &me)
+	if me.Username != "jdoe" {
+		t.Fatalf("the UI session is %q's, want jdoe's", me.Username)
+	}
+
+	// Five wrong passwords, by username and by email in turn, fill the
+	// account's count: the right one is then refused by either name.
+	names := []string{"jdoe", "jane.doe@example.com", "JANE.DOE@example.com"}
+	for i := range 5 {
+		s.anon().expect(http.StatusUnauthorized, "POST", "/api/v1/auth", map[string]string{"username": names[i%3], "password": fmt.Sprintf("wrong-guess-%d", i)}, nil)
+	}
+	for _, name := range names {
+		r := s.anon().do("POST", "/api/v1/auth", map[string]string{"username": name, "password": "jdoe-password-1"})
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Errorf("the right password as %q after five wrong ones: status %d (Retry-After %q), want 429", name, r.Status, r.Header.Get("Retry-After"))
+		}
+	}
+	if r := page.postForm("/login", url.Values{"username": {"jane.doe@example.com"}, "password": {"jdoe-password-1"}}); r.Status != http.StatusTooManyRequests {
+		t.Errorf("UI login by email after five wrong ones: status %d, want 429", r.Status)
 	}
 }

@@ -35,6 +35,20 @@ func (tx *Tx) UserByUsername(ctx context.Context, username string) (herald.User,
 	return u, tx.fillGroups(ctx, []*herald.User{&u})
 }
 
+// UserByEmail returns the user with that email address, compared without
+// case, with groups and is_admin filled in. Returns ENOTFOUND if there is
+// none.
+func (tx *Tx) UserByEmail(ctx context.Context, email string) (herald.User, error) {
+	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, emailKey(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, herald.Errorf(herald.ENOTFOUND, "no user with that email")
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, tx.fillGroups(ctx, []*herald.User{&u})
+}
+
 // UserByID returns the user with that id. Returns ENOTFOUND if there is none.
 func (tx *Tx) UserByID(ctx context.Context, id int64) (herald.User, error) {
 	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
