@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +117,61 @@ func TestAuthByEmail(t *testing.T) {
 	}
 	if r := page.postForm("/login", url.Values{"username": {"jane.doe@example.com"}, "password": {"jdoe-password-1"}}); r.Status != http.StatusTooManyRequests {
 		t.Errorf("UI login by email after five wrong ones: status %d, want 429", r.Status)
+	}
+}
+
+// PUT /api/v1/user/{username} takes back Defguard's user object: its keys
+// Herald has nothing for are ignored, phone null is no phone, and the
+// hardware keys it lacks are kept; a key neither Herald nor Defguard has
+// is still refused, as is is_active false, and neither changes anything.
+func TestUserPutDefguardObject(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	sshKey := testdata(t, "ssh_ed25519.pub")
+	admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "jdoe", "first_name": "Jane", "last_name": "Doe", "email": "jdoe@example.com", "phone": "123456789", "password": "jdoe-password-1",
+	}, nil)
+	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/jdoe", map[string]string{"ssh_key": sshKey}, nil)
+	var before user
+	admin.expect(http.StatusOK, "GET", "/api/v1/user/jdoe", nil, &before)
+	start := admin.lastSeq()
+
+	// Defguard's user object (UserInfo), as its clients send it back, by
+	// the user themself.
+	defguardUser := func(extra string) string {
+		return `{"id":7,"username":"jdoe","last_name":"Doe","first_name":"Janet","email":"jdoe@example.com","phone":null,` +
+			`"mfa_enabled":false,"totp_enabled":false,"email_mfa_enabled":false,"groups":[],"mfa_method":"None",` +
+			`"authorized_apps":[],"is_active":true,"enrolled":true,"is_admin":false,"ldap_pass_requires_change":false` + extra + `}`
+	}
+	jdoe := s.login("jdoe", "jdoe-password-1")
+	for _, bad := range []struct{ body, msg string }{
+		{defguardUser(`,"shoe_size":42`), `unknown field "shoe_size"`},
+		{strings.Replace(defguardUser(""), `"is_active":true`, `"is_active":false`, 1), "is_active"},
+		{strings.Replace(defguardUser(""), `"first_name":"Janet"`, `"first_name":null`, 1), "missing: first_name"},
+	} {
+		if r := jdoe.expect(http.StatusBadRequest, "PUT", "/api/v1/user/jdoe", bad.body, nil); !strings.Contains(r.msg(), bad.msg) {
+			t.Errorf("msg %q, want it to say %q", r.msg(), bad.msg)
+		}
+	}
+	if evs := admin.eventsAfter(start); len(evs) != 0 {
+		t.Fatalf("refused PUTs fired events: %v", evs)
+	}
+
+	var after user
+	jdoe.expect(http.StatusOK, "PUT", "/api/v1/user/jdoe", defguardUser(""), &after)
+	if after.FirstName != "Janet" || after.Phone != "" || after.SSHKey != sshKey || after.ID != before.ID || after.IsAdmin {
+		t.Fatalf("after Defguard's PUT: %+v", after)
+	}
+	payload := `{"email":"jdoe@example.com","first_name":"Janet","last_name":"Doe","groups":[],"is_admin":false,"pgp_cert_id":"",` +
+		`"pgp_key":"","phone":"","ssh_key":` + jsonString(sshKey) + `,"username":"jdoe"}`
+	wantEvents(t, admin.eventsAfter(start), [3]string{"user_modified", "user:jdoe", payload})
+
+	// Herald's own answer, sent back as it came, changes nothing.
+	var got map[string]any
+	jdoe.expect(http.StatusOK, "GET", "/api/v1/user/jdoe", nil, &got)
+	jdoe.expect(http.StatusOK, "PUT", "/api/v1/user/jdoe", got, nil)
+	if evs := admin.eventsAfter(start); len(evs) != 1 {
+		t.Fatalf("sending the user back unchanged fired events: %v", evs)
 	}
 }
