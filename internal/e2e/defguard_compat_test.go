@@ -175,3 +175,53 @@ func TestUserPutDefguardObject(t *testing.T) {
 		t.Fatalf("sending the user back unchanged fired events: %v", evs)
 	}
 }
+
+// GET /api/v1/worker/{id} carries success as Defguard's job status does:
+// null while the job waits or runs, then true or false as it ended.
+func TestWorkerJobStatusSuccess(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	var tok struct {
+		Token string `json:"token"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "station1"}, &tok)
+	station := s.withToken(tok.Token)
+	success := func(id int64) string {
+		t.Helper()
+		var status map[string]any
+		r := admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/worker/%d", id), nil, &status)
+		v, ok := status["success"]
+		if !ok {
+			t.Fatalf("job %d has no success: %s", id, r.Body)
+		}
+		return fmt.Sprintf("%s %v", status["status"], v)
+	}
+	newJob := func() int64 {
+		var job struct {
+			ID int64 `json:"id"`
+		}
+		admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "admin", "worker": "station1"}, &job)
+		return job.ID
+	}
+
+	ok, failed := newJob(), newJob()
+	if got := success(ok); got != "pending <nil>" {
+		t.Errorf("a pending job: %s, want success null", got)
+	}
+	station.expect(http.StatusOK, "GET", "/api/v1/worker/job?worker=station1", nil, nil)
+	if got := success(ok); got != "running <nil>" {
+		t.Errorf("a running job: %s, want success null", got)
+	}
+	station.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/worker/job/%d/done", ok), map[string]any{
+		"success": true, "ssh_key": testdata(t, "ssh_ed25519.pub"), "pgp_key": "", "pgp_cert_id": "", "serial": "123456",
+	}, nil)
+	if got := success(ok); got != "done true" {
+		t.Errorf("a job done: %s, want success true", got)
+	}
+	station.expect(http.StatusOK, "GET", "/api/v1/worker/job?worker=station1", nil, nil)
+	station.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/worker/job/%d/done", failed), map[string]any{"success": false, "error": "no key plugged in"}, nil)
+	if got := success(failed); got != "failed false" {
+		t.Errorf("a failed job: %s, want success false", got)
+	}
+}
