@@ -107,7 +107,7 @@ func addressKey(a netip.Addr) string {
 // taken by checks still running waits to learn how they end; one that
 // finds it taken by failures is refused. All its waiting, for the counts
 // and for its turn at hashing, keeps within HashWait. The right password
-// takes its attempt back and forgives its username's failures from that
+// takes its attempt back and forgives its account's failures from that
 // address. Failures from one address never hold up another: the right
 // password from an address that has not failed logs in at once. An account
 // has one count per address whichever name it is logged in by, so its
