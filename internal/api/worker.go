@@ -42,8 +42,30 @@ func (h *Handler) createJob(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, map[string]int64{"id": id})
 }
 
+// jobStatus is a job as GET /api/v1/worker/{id} answers it: with Success
+// as Defguard's job status has it, null until the job ends, then whether
+// the station succeeded.
+type jobStatus struct {
+	herald.Job
+	Success *bool `json:"success"`
+}
+
+func newJobStatus(j herald.Job) jobStatus {
+	s := jobStatus{Job: j}
+	switch j.Status {
+	case herald.JobDone, herald.JobFailed:
+		ok := j.Status == herald.JobDone
+		s.Success = &ok
+	}
+	return s
+}
+
 func (h *Handler) getJob(w http.ResponseWriter, r *http.Request, id int64) error {
-	return respond(w, http.StatusOK)(h.dir.GetJob(r.Context(), actor(r), id))
+	j, err := h.dir.GetJob(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newJobStatus(j))
 }
 
 func (h *Handler) takeJob(w http.ResponseWriter, r *http.Request) error {

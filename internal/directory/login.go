@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -59,11 +60,11 @@ func (l Limits) withDefaults() Limits {
 // until its window ends.
 func (l Limits) checkLasts() time.Duration { return l.HashWait + 30*time.Second }
 
-// Sizes refused before any hashing: a username can be no longer (see
-// validateName), and no one types a longer password.
+// Sizes refused before any hashing: no username or email can be longer
+// (see validateName and validateEmail), and no one types a longer password.
 const (
-	maxUsernameBytes = 64
-	maxPasswordBytes = 1024
+	maxLoginNameBytes = 254
+	maxPasswordBytes  = 1024
 )
 
 // dummyHash is checked when the username is unknown, so a login takes as
@@ -75,9 +76,9 @@ var dummyHash = password.Hash("not a real password")
 func (s *Service) PasswordChecks() int64 { return s.hasher.Checks() }
 
 // throttleKeys are the two counts a login from an address draws on: the
-// username from that address, and the address. The username is stored
-// only as its SHA-256: what someone types as a username may well be their
-// password.
+// account from that address, and the address. The account is named by its
+// username (see loginAccount), stored only as its SHA-256: what someone
+// types as a username may well be their password.
 func throttleKeys(username string, from netip.Addr) (user, addr string) {
 	a := addressKey(from)
 	return "u:" + hashSecret(username) + "|" + a, "a:" + a
@@ -96,8 +97,9 @@ func addressKey(a netip.Addr) string {
 	return a.Unmap().String()
 }
 
-// Login checks a username and password from a client address and starts a
-// session. It returns the user and the session token for the cookie.
+// Login checks a login name (a username or an email address, as in
+// Defguard) and password from a client address and starts a session. It
+// returns the user and the session token for the cookie.
 //
 // Each attempt is counted before the password is checked, in one statement
 // per count, so concurrent attempts cannot get more checks than the limits
@@ -105,31 +107,38 @@ func addressKey(a netip.Addr) string {
 // taken by checks still running waits to learn how they end; one that
 // finds it taken by failures is refused. All its waiting, for the counts
 // and for its turn at hashing, keeps within HashWait. The right password
-// takes its attempt back and forgives its username's failures from that
+// takes its attempt back and forgives its account's failures from that
 // address. Failures from one address never hold up another: the right
-// password from an address that has not failed logs in at once.
+// password from an address that has not failed logs in at once. An account
+// has one count per address whichever name it is logged in by, so its
+// email does not double the guesses its username allows.
 // Returns EINVALID (too long to be real), EUNAUTHORIZED for wrong
 // credentials, and ETOOMANY (with RetryAfter) when throttled or when too
 // many logins wait to be checked.
-func (s *Service) Login(ctx context.Context, username, pw string, from netip.Addr) (herald.User, string, error) {
+func (s *Service) Login(ctx context.Context, login, pw string, from netip.Addr) (herald.User, string, error) {
 	// Refused before anything is counted, checked, stored or logged.
-	if len(username) > maxUsernameBytes {
-		return herald.User{}, "", invalid("username", "must be at most %d bytes", maxUsernameBytes)
+	if len(login) > maxLoginNameBytes {
+		return herald.User{}, "", invalid("username", "must be at most %d bytes", maxLoginNameBytes)
 	}
 	if len(pw) > maxPasswordBytes {
 		return herald.User{}, "", invalid("password", "must be at most %d bytes", maxPasswordBytes)
 	}
-	if !canBeLoginName(username) {
+	if !canBeLoginName(login) {
 		// No user has it: wrong at once, with nothing to count or check.
 		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
 	}
-	userKey, addrKey := throttleKeys(username, from)
+	account, err := s.loginAccount(ctx, login)
+	if err != nil {
+		return herald.User{}, "", err
+	}
+	userKey, addrKey := throttleKeys(account, from)
 	// One budget for all waiting: on the counts, then for a turn to hash.
 	deadline := time.Now().Add(s.limits.HashWait)
 	if err := s.countLogin(ctx, userKey, addrKey, deadline); err != nil {
 		return herald.User{}, "", err
 	}
-	u, hash, err := s.passwordOf(ctx, username)
+	// Read after counting, so a password changed meanwhile is not missed.
+	u, hash, err := s.passwordOf(ctx, account)
 	if err != nil {
 		s.uncountLogin(userKey, addrKey)
 		return herald.User{}, "", err
@@ -171,6 +180,28 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 		return tx.CreateSession(ctx, tokenHash, u.ID, tx.Now.Add(SessionTTL))
 	})
 	return u, token, err
+}
+
+// loginAccount names the account a login name is for, for its throttle
+// count and its password: the username of the user whose username or email
+// (without case) it is. A name that is no user's names itself, in lower
+// case, so that its forms in other cases share one count too. A username
+// cannot hold "@" and an email must, so the two never meet.
+func (s *Service) loginAccount(ctx context.Context, login string) (string, error) {
+	if !strings.Contains(login, "@") {
+		return login, nil
+	}
+	account := strings.ToLower(login)
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByEmail(ctx, login)
+		if err == nil {
+			account = u.Username
+		} else if herald.ErrorCode(err) == herald.ENOTFOUND {
+			err = nil
+		}
+		return err
+	})
+	return account, err
 }
 
 // passwordOf returns a user and their password hash; the zero user and ""

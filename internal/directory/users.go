@@ -417,56 +417,76 @@ func (s *Service) checkOwnPassword(ctx context.Context, username, pw string, fro
 	return hash, nil
 }
 
-// AuthorizedKeys returns the SSH public keys of a user, or of every member
-// of a group, for sshd's AuthorizedKeysCommand. Public keys are not secret
-// and sshd calls without credentials, so anyone may ask. An unknown user or
-// group has no keys. Exactly one of username and group must be given, and
-// it must be a name a user or group can have (EINVALID otherwise).
+// AuthorizedKeys returns SSH public keys for sshd's AuthorizedKeysCommand,
+// filtered as Defguard's endpoint filters them: with a username, that
+// user's key; with a group, its members' keys; with both, the user's key
+// only if the user is in the group; with neither, every user's key. Public
+// keys are not secret and sshd calls without credentials, so anyone may
+// ask. An unknown user or group has no keys. A name given must be one a
+// user or group can have (EINVALID otherwise).
 func (s *Service) AuthorizedKeys(ctx context.Context, username, group string) ([]string, error) {
-	if (username == "") == (group == "") {
-		return nil, herald.Errorf(herald.EINVALID, "give exactly one of ?username= and ?group=")
-	}
 	if username != "" {
 		if err := validateName("username", username); err != nil {
 			return nil, err
 		}
-	} else if err := validateName("group", group); err != nil {
-		return nil, err
+	}
+	if group != "" {
+		if err := validateName("group", group); err != nil {
+			return nil, err
+		}
 	}
 	var out []string
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		var users []herald.User
-		if username != "" {
-			u, err := tx.UserByUsername(ctx, username)
-			if herald.ErrorCode(err) == herald.ENOTFOUND {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			users = []herald.User{u}
-		} else {
-			g, err := tx.GroupByName(ctx, group)
-			if herald.ErrorCode(err) == herald.ENOTFOUND {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			ids, err := tx.GroupMemberIDs(ctx, g.ID)
-			if err != nil {
-				return err
-			}
-			if users, err = tx.UsersByIDs(ctx, ids); err != nil {
-				return err
-			}
+		if username == "" && group == "" {
+			var err error
+			out, err = tx.SSHKeys(ctx)
+			return err
 		}
+		users, err := keyHolders(ctx, tx, username, group)
 		for _, u := range users {
 			if u.SSHKey != "" {
 				out = append(out, u.SSHKey)
 			}
 		}
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// keyHolders returns the users AuthorizedKeys answers for, by username:
+// the named user, the named group's members, or the named user if in the
+// named group. A named user or group that does not exist has none.
+func keyHolders(ctx context.Context, tx *store.Tx, username, group string) ([]herald.User, error) {
+	var users []herald.User
+	if username != "" {
+		u, err := tx.UserByUsername(ctx, username)
+		if herald.ErrorCode(err) == herald.ENOTFOUND {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		users = []herald.User{u}
+	}
+	if group == "" {
+		return users, nil
+	}
+	g, err := tx.GroupByName(ctx, group)
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ids, err := tx.GroupMemberIDs(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if username == "" {
+		return tx.UsersByIDs(ctx, ids)
+	}
+	if !slices.Contains(ids, users[0].ID) {
+		return nil, nil
+	}
+	return users, nil
 }

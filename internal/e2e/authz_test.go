@@ -590,8 +590,12 @@ func authzRows() []authzRow {
 			want: authzEveryone(ok),
 		},
 		{
-			route: "GET /api/v1/ssh_authorized_keys", name: "no query", path: authzFixed("/api/v1/ssh_authorized_keys"),
-			want: authzEveryone(http.StatusBadRequest),
+			route: "GET /api/v1/ssh_authorized_keys", name: "by username and group", path: authzFixed("/api/v1/ssh_authorized_keys?username=alice&group=staff"),
+			want: authzEveryone(ok),
+		},
+		{
+			route: "GET /api/v1/ssh_authorized_keys", name: "every key", path: authzFixed("/api/v1/ssh_authorized_keys"),
+			want: authzEveryone(ok),
 		},
 
 		// Groups: admins only.

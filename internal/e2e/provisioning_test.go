@@ -99,7 +99,9 @@ func TestProvisioningToUserKeys(t *testing.T) {
 	if string(keys.Body) != sshKey+"\n" {
 		t.Fatalf("group authorized keys = %q", keys.Body)
 	}
-	s.anon().expect(http.StatusBadRequest, "GET", "/api/v1/ssh_authorized_keys", nil, nil)
+	if r := s.anon().expect(http.StatusOK, "GET", "/api/v1/ssh_authorized_keys", nil, nil); string(r.Body) != sshKey+"\n" {
+		t.Fatalf("every authorized key = %q", r.Body)
+	}
 	if r := s.anon().expect(http.StatusOK, "GET", "/api/v1/ssh_authorized_keys?username=nobody", nil, nil); len(r.Body) != 0 {
 		t.Fatalf("unknown user keys = %q", r.Body)
 	}

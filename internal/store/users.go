@@ -35,6 +35,20 @@ func (tx *Tx) UserByUsername(ctx context.Context, username string) (herald.User,
 	return u, tx.fillGroups(ctx, []*herald.User{&u})
 }
 
+// UserByEmail returns the user with that email address, compared without
+// case, with groups and is_admin filled in. Returns ENOTFOUND if there is
+// none.
+func (tx *Tx) UserByEmail(ctx context.Context, email string) (herald.User, error) {
+	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, emailKey(email)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, herald.Errorf(herald.ENOTFOUND, "no user with that email")
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, tx.fillGroups(ctx, []*herald.User{&u})
+}
+
 // UserByID returns the user with that id. Returns ENOTFOUND if there is none.
 func (tx *Tx) UserByID(ctx context.Context, id int64) (herald.User, error) {
 	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
@@ -88,6 +102,25 @@ func (tx *Tx) ListUsers(ctx context.Context) ([]herald.User, error) {
 		ptrs[i] = &users[i]
 	}
 	return users, tx.fillGroups(ctx, ptrs)
+}
+
+// SSHKeys returns every user's SSH public key, by username; users with
+// none are left out.
+func (tx *Tx) SSHKeys(ctx context.Context) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT ssh_key FROM users WHERE ssh_key <> '' ORDER BY username`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
 }
 
 // fillGroups sets Groups (sorted names) and IsAdmin on each user.

@@ -14,7 +14,7 @@ import (
 func (h *Handler) authRoutes() []web.Route {
 	return []web.Route{
 		{Pattern: "GET /login", Access: web.Anyone, Handle: h.loginPage},
-		// A login form holds a username, a password and a path: 8 KiB is plenty.
+		// A login form holds a username or email, a password and a path: 8 KiB is plenty.
 		{Pattern: "POST /login", Access: web.Anyone, Handle: h.login, MaxBody: 8 << 10},
 		{Pattern: "POST /logout", Access: web.Anyone, Handle: h.logout},
 	}
@@ -40,7 +40,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		form := url.Values{"next": {next}}
-		if len(username) <= 64 { // never echo what cannot be a username
+		if len(username) <= 254 { // never echo what cannot be a username or an email
 			form.Set("username", username)
 		}
 		return h.render(w, r, web.ErrorStatus(w, err), "login", page{Title: "Log in", Form: form, Errors: map[string]string{"_": herald.ErrorMessage(err)}})
