@@ -38,7 +38,7 @@ func TestWalkthroughREADME(t *testing.T) {
 	}
 	createdBody := firstJSONBlock(t, readme, "A first session with curl")
 
-	s, rc, dir := runWalkthrough(t, blocks)
+	s, rc, dir := runWalkthrough(t, blocks, "curl", "sed", "ssh-keygen")
 	admin := s.login("admin", walkthroughPassword)
 
 	// The event feed: every change of the session, in order, the body
@@ -105,7 +105,7 @@ func TestWalkthroughGettingStarted(t *testing.T) {
 	if len(blocks) < 2 {
 		t.Fatalf("docs/getting-started.md: found %d shell blocks to run in step 3, want the webhook and the user", len(blocks))
 	}
-	_, rc, _ := runWalkthrough(t, blocks)
+	_, rc, _ := runWalkthrough(t, blocks, "curl")
 	// "The receiver prints `user_created jdoe`."
 	got := rc.waitFor(1, 10*time.Second)
 	if r := got[0]; r.event() != "user_created" || r.username() != "jdoe" || r.Header.Get("Authorization") != "Bearer my-secret-token" {
@@ -115,10 +115,17 @@ func TestWalkthroughGettingStarted(t *testing.T) {
 
 // runWalkthrough starts Herald as the docs do and a receiver, then runs
 // the blocks with bash in an empty directory, which it returns. Every
-// curl must succeed: an error status from Herald stops the script.
-func runWalkthrough(t *testing.T, blocks []string) (*testServer, *receiver, string) {
+// curl must succeed: an error status from Herald stops the script. The
+// tools the blocks use must be on PATH (the test skips without them,
+// except under CI=true).
+func runWalkthrough(t *testing.T, blocks []string, tools ...string) (*testServer, *receiver, string) {
 	t.Helper()
 	bash := findTool(t, "bash", "/bin/bash")
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			findTool(t, tool) // skips, or fails under CI=true
+		}
+	}
 	s := startServer(t, func(c *app.Config) { c.AdminPassword = walkthroughPassword })
 	rc := newReceiver(t)
 	dir := t.TempDir()
