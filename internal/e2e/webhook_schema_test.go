@@ -21,8 +21,9 @@ import (
 // front of the example receivers) is checked, when its test ends, against
 // the webhooks section of internal/api/openapi.json: the entry named by
 // its X-Defguard-Event, the operation of its method, its headers and its
-// body. A body format other than defguard's is one more schema in the
-// oneOf of the entry's request body; this file needs no change for it.
+// body. A body format other than defguard's is one more schema for the
+// entry's request body (a oneOf of each format's); this file needs no
+// change for it.
 
 // webhookDoc is openapi.json, loaded and validated once for the suite.
 var webhookDoc = sync.OnceValues(func() (*openapi3.T, error) {
