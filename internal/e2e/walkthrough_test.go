@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,18 @@ func TestWalkthroughREADME(t *testing.T) {
 	}
 	createdBody := firstJSONBlock(t, readme, "A first session with curl")
 
-	s, rc, dir := runWalkthrough(t, blocks, "curl", "sed", "ssh-keygen")
+	// Herald is not new: a user, a job and a webhook exist already, so
+	// the ids the walkthrough meets are not 1, and a walkthrough that
+	// assumed them would fail.
+	earlier := func(s *testServer) {
+		admin := s.login("admin", walkthroughPassword)
+		admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+			"username": "earlier", "first_name": "E", "last_name": "Arlier", "email": "earlier@example.com",
+		}, nil)
+		admin.addWebhook(newReceiver(t).URL, nil)
+		admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "earlier", "worker": "station0"}, nil)
+	}
+	s, rc, dir := runWalkthrough(t, blocks, earlier, "curl", "sed", "ssh-keygen")
 	admin := s.login("admin", walkthroughPassword)
 
 	// The event feed: every change of the session, in order, the body
@@ -66,7 +78,7 @@ func TestWalkthroughREADME(t *testing.T) {
 	}
 
 	// The receiver: the replay brings the user events since the date it
-	// names (the admin's creation and jdoe's four), the redelivery one
+	// names (the admin's and earlier's creations, jdoe's four), the redelivery one
 	// more (or none, when it comes while that delivery is still queued),
 	// the test action webhook_test; each with the
 	// documented headers, signed with the secret the answer showed.
@@ -74,7 +86,7 @@ func TestWalkthroughREADME(t *testing.T) {
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "webhook.json"))), &hook); err != nil {
 		t.Fatalf("webhook.json, the answer the README saves: %v", err)
 	}
-	got := rc.waitFor(6, 10*time.Second)
+	got := rc.waitFor(7, 10*time.Second)
 	seen := map[string]int{}
 	for _, r := range got {
 		seen[r.event()]++
@@ -93,8 +105,8 @@ func TestWalkthroughREADME(t *testing.T) {
 			t.Errorf("the receiver never got %s; it got %v", ev, seen)
 		}
 	}
-	if len(got) > 7 || seen["group_created"]+seen["group_modified"] != 0 {
-		t.Errorf("the receiver got %v, want five user events, one redelivered, and webhook_test", seen)
+	if len(got) > 8 || seen["group_created"]+seen["group_modified"] != 0 {
+		t.Errorf("the receiver got %v, want six user events, one redelivered, and webhook_test", seen)
 	}
 }
 
@@ -105,7 +117,7 @@ func TestWalkthroughGettingStarted(t *testing.T) {
 	if len(blocks) < 2 {
 		t.Fatalf("docs/getting-started.md: found %d shell blocks to run in step 3, want the webhook and the user", len(blocks))
 	}
-	_, rc, _ := runWalkthrough(t, blocks, "curl")
+	_, rc, _ := runWalkthrough(t, blocks, nil, "curl")
 	// "The receiver prints `user_created jdoe`."
 	got := rc.waitFor(1, 10*time.Second)
 	if r := got[0]; r.event() != "user_created" || r.username() != "jdoe" || r.Header.Get("Authorization") != "Bearer my-secret-token" {
@@ -113,12 +125,12 @@ func TestWalkthroughGettingStarted(t *testing.T) {
 	}
 }
 
-// runWalkthrough starts Herald as the docs do and a receiver, then runs
-// the blocks with bash in an empty directory, which it returns. Every
+// runWalkthrough starts Herald as the docs do, calls prepare (if not nil)
+// and starts a receiver, then runs the blocks with bash in an empty directory, which it returns. Every
 // curl must succeed: an error status from Herald stops the script. The
 // tools the blocks use must be on PATH (the test skips without them,
 // except under CI=true).
-func runWalkthrough(t *testing.T, blocks []string, tools ...string) (*testServer, *receiver, string) {
+func runWalkthrough(t *testing.T, blocks []string, prepare func(*testServer), tools ...string) (*testServer, *receiver, string) {
 	t.Helper()
 	bash := findTool(t, "bash", "/bin/bash")
 	for _, tool := range tools {
@@ -127,6 +139,9 @@ func runWalkthrough(t *testing.T, blocks []string, tools ...string) (*testServer
 		}
 	}
 	s := startServer(t, func(c *app.Config) { c.AdminPassword = walkthroughPassword })
+	if prepare != nil {
+		prepare(s)
+	}
 	rc := newReceiver(t)
 	dir := t.TempDir()
 	// The docs' commands run unchanged; the preamble only makes the run
