@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,8 +18,9 @@ import (
 // The walkthroughs of README.md and docs/getting-started.md run here as
 // written: their shell blocks, in order, with bash, against a real Herald
 // and a real receiver, in an empty directory with an empty HOME (a fresh
-// machine has no ~/.ssh). Only HERALD and RECEIVER, which the docs let a
-// reader set, point them at the test's servers. What the text promises is
+// machine has no ~/.ssh). HERALD and RECEIVER, which the docs let a reader
+// set, point them at the test's servers; a preamble makes the run strict
+// (bash -e, curl failing on an error status). What the text promises is
 // then checked: the events and the bodies it shows reach the receiver.
 
 // walkthroughPassword is the admin password the docs start Herald with.
@@ -224,7 +224,7 @@ func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(fmt.Errorf("read %s: %w", path, err))
+		t.Fatalf("read %s: %v", path, err)
 	}
 	return string(b)
 }
