@@ -321,6 +321,13 @@ func newCrashReceiver(t *testing.T) *crashReceiver {
 	t.Cleanup(func() {
 		rc.setMode(crashOK)
 		srv.Close()
+		rc.mu.Lock()
+		got := make([]received, len(rc.got))
+		for i, a := range rc.got {
+			got[i] = a.received
+		}
+		rc.mu.Unlock()
+		checkAgainstWebhookDoc(t, got)
 	})
 	return rc
 }
@@ -334,8 +341,8 @@ func (rc *crashReceiver) setMode(m string) {
 }
 
 func (rc *crashReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req := received{Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now()}
+	body, err := io.ReadAll(r.Body)
+	req := received{Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now(), readErr: err}
 	id := req.id()
 	rc.mu.Lock()
 	n := len(rc.got)

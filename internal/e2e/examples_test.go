@@ -314,7 +314,10 @@ func newTap(t *testing.T) *tap {
 	tp.URL = "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: tp}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		srv.Close()
+		checkAgainstWebhookDoc(t, tp.recv.all())
+	})
 	return tp
 }
 
@@ -325,7 +328,7 @@ func (tp *tap) forwardTo(url string) {
 }
 
 func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, readErr := io.ReadAll(r.Body)
 	tp.mu.Lock()
 	to := tp.to
 	tp.mu.Unlock()
@@ -347,7 +350,7 @@ func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := tp.recv
 	rc.mu.Lock()
-	rc.got = append(rc.got, received{Status: status, Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now()})
+	rc.got = append(rc.got, received{Status: status, Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now(), readErr: readErr})
 	rc.mu.Unlock()
 	select {
 	case rc.signal <- struct{}{}:
@@ -495,10 +498,14 @@ func findTool(t *testing.T, name string, fallbacks ...string) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not on PATH (nor at %s); CI must have it to test this example receiver", name, strings.Join(fallbacks, ", "))
+	where := "on PATH"
+	if len(fallbacks) > 0 {
+		where += " (nor at " + strings.Join(fallbacks, ", ") + ")"
 	}
-	t.Skipf("%s is not on PATH (nor at %s): skipping this example receiver's test (under CI=true it fails instead)", name, strings.Join(fallbacks, ", "))
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not %s; CI must have it for this test", name, where)
+	}
+	t.Skipf("%s is not %s: skipping this test, which needs it (under CI=true it fails instead)", name, where)
 	return ""
 }
 

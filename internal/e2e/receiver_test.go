@@ -23,6 +23,9 @@ type received struct {
 	Header http.Header
 	Body   []byte
 	At     time.Time
+	// readErr is set when the body could not be read whole (the sender
+	// went away mid-request).
+	readErr error
 }
 
 func (r received) event() string { return r.Header.Get("X-Defguard-Event") }
@@ -38,7 +41,8 @@ func (r received) username() string {
 }
 
 // receiver is a real HTTP server on loopback that records what it gets and
-// answers as its answer function says (200 by default).
+// answers as its answer function says (200 by default). When the test
+// ends, everything it got is checked against openapi.json's webhooks.
 type receiver struct {
 	t   *testing.T
 	URL string
@@ -59,7 +63,10 @@ func newReceiver(t *testing.T) *receiver {
 	rc := &receiver{t: t, URL: "http://" + ln.Addr().String() + "/hook", ln: ln, signal: make(chan struct{}, 1)}
 	srv := &http.Server{Handler: rc}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		srv.Close()
+		checkAgainstWebhookDoc(t, rc.all())
+	})
 	return rc
 }
 
@@ -71,8 +78,8 @@ func (rc *receiver) setAnswer(f func(n int, r received) int) {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req := received{Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now()}
+	body, err := io.ReadAll(r.Body)
+	req := received{Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now(), readErr: err}
 	rc.mu.Lock()
 	n := len(rc.got)
 	rc.got = append(rc.got, req)
