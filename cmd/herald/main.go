@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on HERALD_PPROF_ADDR
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -232,14 +231,6 @@ func migrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-// databaseForLog names the database without a password a URL may carry.
-func databaseForLog(dsn string) string {
-	if store.KindOf(dsn) != store.PostgreSQL {
-		return dsn
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "postgres://(unparseable URL)"
-	}
-	return u.Redacted()
-}
+// databaseForLog names the database without a password a URL may carry,
+// in its user info or in a query parameter.
+func databaseForLog(dsn string) string { return store.Redact(dsn) }
