@@ -260,11 +260,17 @@ func (p parser) parseCommand(cmd, argsUsage string, args []string, extra func(*f
 
 // lookupEnv reads a setting from HERALD_NAME or from the file named by
 // HERALD_NAME_FILE (without its trailing newline), and says which one it
-// used; source is empty when neither is set. Setting both is an error.
+// used; source is empty when neither is set. Setting both is an error,
+// except that an empty HERALD_NAME beside HERALD_NAME_FILE counts as unset:
+// a container's environment can empty a variable its image sets but not
+// remove it.
 func (p parser) lookupEnv(name string) (v, source string, err error) {
 	env := envName(name)
 	v, inEnv := p.getenv(env)
 	path, inFile := p.getenv(env + "_FILE")
+	if inEnv && inFile && v == "" {
+		inEnv = false
+	}
 	switch {
 	case inEnv && inFile:
 		return "", "", fmt.Errorf("both %s and %s_FILE are set; set only one", env, env)

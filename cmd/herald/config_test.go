@@ -152,6 +152,15 @@ func TestParseSettings(t *testing.T) {
 			wantErr: []string{"HERALD_ADMIN_PASSWORD and HERALD_ADMIN_PASSWORD_FILE", "only one"},
 		},
 		{
+			name: "an empty variable beside _FILE counts as unset",
+			env:  map[string]string{"HERALD_ADMIN_PASSWORD": "", "HERALD_ADMIN_PASSWORD_FILE": pwFile},
+			check: func(t *testing.T, cfg app.Config, _ []string) {
+				if cfg.AdminPassword != "pass word 1" {
+					t.Errorf("admin password %q", cfg.AdminPassword)
+				}
+			},
+		},
+		{
 			name:    "_FILE names a missing file",
 			env:     map[string]string{"HERALD_SECRET_KEY_FILE": missing},
 			wantErr: []string{"HERALD_SECRET_KEY_FILE", missing, "no such file"},
