@@ -101,7 +101,8 @@ func DefaultConfig() Config {
 }
 
 // ParsePublicURL checks a public_url setting: empty, or an absolute http or
-// https URL with a host.
+// https URL with a host. It returns the URL with its scheme and host in
+// lower case.
 func ParsePublicURL(s string) (string, error) {
 	if s == "" {
 		return "", nil
@@ -110,7 +111,17 @@ func ParsePublicURL(s string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("public_url: %q is not an absolute http:// or https:// URL like https://herald.example.com", s)
 	}
-	return s, nil
+	// Neither is case-sensitive, and browsers send both in lower case
+	// (Origin); url.Parse lowers the scheme only.
+	u.Host = strings.ToLower(u.Host)
+	return u.String(), nil
+}
+
+// publicHTTPS reports whether users reach Herald over https, by the
+// public URL's scheme in any case.
+func publicHTTPS(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	return err == nil && u.Scheme == "https"
 }
 
 // ParseRetrySchedule reads a comma-separated list of durations ("0,5s,30s").
@@ -243,7 +254,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	handler, err := server.New(dir, reg, log, box, server.Options{
-		Edge:             web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
+		Edge:             web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: publicHTTPS(cfg.PublicURL)},
 		PublicURL:        cfg.PublicURL,
 		MetricsElsewhere: cfg.MetricsAddr != "",
 	})

@@ -50,6 +50,39 @@ func TestParseRetrySchedule(t *testing.T) {
 	}
 }
 
+// TestParsePublicURL: a public URL's scheme and host are read without
+// regard to case (an https one in capitals still means Secure cookies and
+// HSTS); anything but an absolute http(s) URL is refused.
+func TestParsePublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		https    bool
+		ok       bool
+	}{
+		{"", "", false, true},
+		{"https://herald.example.com", "https://herald.example.com", true, true},
+		{"HTTPS://Herald.Example.com", "https://herald.example.com", true, true},
+		{"Https://HERALD.example.com:8443/Herald/", "https://herald.example.com:8443/Herald/", true, true},
+		{"http://herald.example.com", "http://herald.example.com", false, true},
+		{"HTTP://Herald.Example.com", "http://herald.example.com", false, true},
+		{"herald.example.com", "", false, false},
+		{"ftp://herald.example.com", "", false, false},
+		{"https://", "", false, false},
+		{"https//herald.example.com", "", false, false},
+	} {
+		got, err := ParsePublicURL(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParsePublicURL(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err == nil && publicHTTPS(got) != tc.https {
+			t.Errorf("public URL %q: https %v, want %v", tc.in, publicHTTPS(got), tc.https)
+		}
+		if err == nil && publicHTTPS(tc.in) != tc.https {
+			t.Errorf("public URL %q as given: https %v, want %v", tc.in, publicHTTPS(tc.in), tc.https)
+		}
+	}
+}
+
 // SIGTERM does not wait on a client's spare connection that never sent a
 // request (net/http alone would hold shutdown 5 s for it).
 func TestShutdownIsPrompt(t *testing.T) {
