@@ -139,6 +139,12 @@ var commandSettings = map[string][]string{
 	"token create": openAppSettings,
 	"backup":       {"database"},
 	"healthcheck":  {"addr"},
+
+	"token station create": openAppSettings,
+	"token station list":   openAppSettings,
+	"token station revoke": openAppSettings,
+	// It opens the database alone (app.ResetSecrets): no admin is made.
+	"webhook reset-secrets": {"database", "secret_key", "log_level", "log_format"},
 }
 
 // renamedFlags are the commands' own flags (besides the settings) whose
