@@ -87,11 +87,11 @@ var settings = []setting{
 		c.GRPCAddr = v
 		return nil
 	}},
-	{"grpc_tls_cert", "PEM certificate file: the provisioning service speaks TLS (with grpc_tls_key)", "", func(c *app.Config, v string) error {
+	{"grpc_tls_cert", "PEM certificate file: the provisioning service speaks TLS (with --grpc-tls-key)", "", func(c *app.Config, v string) error {
 		c.GRPCTLSCert = v
 		return nil
 	}},
-	{"grpc_tls_key", "PEM private key file of grpc_tls_cert", "", func(c *app.Config, v string) error {
+	{"grpc_tls_key", "PEM private key file of --grpc-tls-cert", "", func(c *app.Config, v string) error {
 		c.GRPCTLSKey = v
 		return nil
 	}},

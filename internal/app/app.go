@@ -300,7 +300,7 @@ func (a *App) ListenGRPC() (net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", a.Config.GRPCAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (set --grpc_addr or HERALD_GRPC_ADDR to use another address)", a.Config.GRPCAddr, err)
+		return nil, fmt.Errorf("listen on %s: %w (set --grpc-addr or HERALD_GRPC_ADDR to use another address)", a.Config.GRPCAddr, err)
 	}
 	a.grpcLn = ln
 	return ln, nil
@@ -327,7 +327,7 @@ func (a *App) ListenMetrics() (net.Listener, error) {
 // no new requests, calls and in-flight deliveries finish and are recorded.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.Config.GRPCAddr == "" && (a.Config.GRPCTLSCert != "" || a.Config.GRPCTLSKey != "") {
-		return errors.New("grpc_tls_cert and grpc_tls_key are for the provisioning service: set grpc_addr too")
+		return errors.New("grpc_tls_cert and grpc_tls_key are for the provisioning service: set --grpc-addr or HERALD_GRPC_ADDR too")
 	}
 	grpcLn, err := a.ListenGRPC()
 	if err != nil {

@@ -23,8 +23,9 @@ func TestPostgresRequiresSecretKey(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Database = "postgres://postgres@127.0.0.1:5432/test"
 	_, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil || !strings.Contains(err.Error(), "HERALD_SECRET_KEY") {
-		t.Fatalf("Open without a secret key = %v, want an error naming HERALD_SECRET_KEY", err)
+	// A secret: the variable or its file, not a flag (which ps shows).
+	if err == nil || !strings.Contains(err.Error(), "HERALD_SECRET_KEY or HERALD_SECRET_KEY_FILE") || strings.Contains(err.Error(), "--") {
+		t.Fatalf("Open without a secret key = %v, want an error naming HERALD_SECRET_KEY or HERALD_SECRET_KEY_FILE, no flag", err)
 	}
 }
 
@@ -195,8 +196,8 @@ func TestServeRefusesBadGRPCSettings(t *testing.T) {
 		set  func(*Config)
 		want string
 	}{
-		{"TLS without grpc_addr", func(c *Config) { c.GRPCTLSCert, c.GRPCTLSKey = "cert.pem", "key.pem" }, "set grpc_addr too"},
-		{"grpc_addr in use", func(c *Config) { c.GRPCAddr = taken.Addr().String() }, "HERALD_GRPC_ADDR"},
+		{"TLS without grpc_addr", func(c *Config) { c.GRPCTLSCert, c.GRPCTLSKey = "cert.pem", "key.pem" }, "set --grpc-addr or HERALD_GRPC_ADDR too"},
+		{"grpc_addr in use", func(c *Config) { c.GRPCAddr = taken.Addr().String() }, "set --grpc-addr or HERALD_GRPC_ADDR"},
 		{"certificate without key", func(c *Config) { c.GRPCAddr, c.GRPCTLSCert = "127.0.0.1:0", "cert.pem" }, "grpc_tls_cert and grpc_tls_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
