@@ -63,9 +63,19 @@ func (l Limits) checkLasts() time.Duration { return l.HashWait + 30*time.Second 
 // Sizes refused before any hashing: no username or email can be longer
 // (see validateName and validateEmail), and no one types a longer password.
 const (
-	maxLoginNameBytes = 254
-	maxPasswordBytes  = 1024
+	maxUsernameBytes = 64
+	maxEmailBytes    = 254
+	maxPasswordBytes = 1024
 )
+
+// maxLoginBytes is the longest login name could be: a username's length,
+// or, for one with "@" (users may log in by email), an email's.
+func maxLoginBytes(login string) int {
+	if strings.Contains(login, "@") {
+		return maxEmailBytes
+	}
+	return maxUsernameBytes
+}
 
 // dummyHash is checked when the username is unknown, so a login takes as
 // long for a missing user as for a wrong password.
@@ -117,8 +127,8 @@ func addressKey(a netip.Addr) string {
 // many logins wait to be checked.
 func (s *Service) Login(ctx context.Context, login, pw string, from netip.Addr) (herald.User, string, error) {
 	// Refused before anything is counted, checked, stored or logged.
-	if len(login) > maxLoginNameBytes {
-		return herald.User{}, "", invalid("username", "must be at most %d bytes", maxLoginNameBytes)
+	if limit := maxLoginBytes(login); len(login) > limit {
+		return herald.User{}, "", invalid("username", "must be at most %d bytes", limit)
 	}
 	if len(pw) > maxPasswordBytes {
 		return herald.User{}, "", invalid("password", "must be at most %d bytes", maxPasswordBytes)
