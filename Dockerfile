@@ -30,9 +30,12 @@ COPY --from=build /out/herald /usr/local/bin/herald
 # volume starts with this ownership.
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
+# The working directory puts the default database, herald.db, and its key
+# in the volume: /data/herald.db. No HERALD_DATABASE here, as an image's
+# variable cannot be removed by docker run, and HERALD_DATABASE_FILE (a
+# PostgreSQL URL from a secret) needs it unset.
 WORKDIR /data
-ENV HERALD_ADDR=0.0.0.0:8080 \
-    HERALD_DATABASE=/data/herald.db
+ENV HERALD_ADDR=0.0.0.0:8080
 VOLUME /data
 EXPOSE 8080
 # No curl in the image: the binary asks GET /api/v1/ready itself.

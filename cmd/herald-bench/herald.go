@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/store"
 )
 
 const adminPassword = "herald-bench-admin"
@@ -68,12 +70,7 @@ func dropPostgres(server, name string) error {
 	return err
 }
 
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "the PostgreSQL URL"
-}
+func redact(dsn string) string { return store.Redact(dsn) }
 
 // freePort returns a loopback address nobody listens on right now.
 func freePort() (string, error) {

@@ -87,11 +87,11 @@ var settings = []setting{
 		c.GRPCAddr = v
 		return nil
 	}},
-	{"grpc_tls_cert", "PEM certificate file: the provisioning service speaks TLS (with grpc_tls_key)", "", func(c *app.Config, v string) error {
+	{"grpc_tls_cert", "PEM certificate file: the provisioning service speaks TLS (with --grpc-tls-key)", "", func(c *app.Config, v string) error {
 		c.GRPCTLSCert = v
 		return nil
 	}},
-	{"grpc_tls_key", "PEM private key file of grpc_tls_cert", "", func(c *app.Config, v string) error {
+	{"grpc_tls_key", "PEM private key file of --grpc-tls-cert", "", func(c *app.Config, v string) error {
 		c.GRPCTLSKey = v
 		return nil
 	}},
@@ -139,6 +139,12 @@ var commandSettings = map[string][]string{
 	"token create": openAppSettings,
 	"backup":       {"database"},
 	"healthcheck":  {"addr"},
+
+	"token station create": openAppSettings,
+	"token station list":   openAppSettings,
+	"token station revoke": openAppSettings,
+	// It opens the database alone (app.ResetSecrets): no admin is made.
+	"webhook reset-secrets": {"database", "secret_key", "log_level", "log_format"},
 }
 
 // renamedFlags are the commands' own flags (besides the settings) whose
@@ -260,11 +266,17 @@ func (p parser) parseCommand(cmd, argsUsage string, args []string, extra func(*f
 
 // lookupEnv reads a setting from HERALD_NAME or from the file named by
 // HERALD_NAME_FILE (without its trailing newline), and says which one it
-// used; source is empty when neither is set. Setting both is an error.
+// used; source is empty when neither is set. Setting both is an error,
+// except that an empty HERALD_NAME beside HERALD_NAME_FILE counts as unset:
+// a container's environment can empty a variable its image sets but not
+// remove it.
 func (p parser) lookupEnv(name string) (v, source string, err error) {
 	env := envName(name)
 	v, inEnv := p.getenv(env)
 	path, inFile := p.getenv(env + "_FILE")
+	if inEnv && inFile && v == "" {
+		inEnv = false
+	}
 	switch {
 	case inEnv && inFile:
 		return "", "", fmt.Errorf("both %s and %s_FILE are set; set only one", env, env)

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	_ "net/http/pprof" // served only on HERALD_PPROF_ADDR
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -62,6 +61,27 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// commands are the commands main runs, by name ("user add"). Each but
+// serve names the settings it reads in commandSettings (config.go).
+var commands = map[string]func(context.Context, []string) error{
+	"serve":                serve,
+	"migrate":              migrate,
+	"user add":             userAdd,
+	"user passwd":          userPasswd,
+	"user list":            userList,
+	"webhook list":         webhookList,
+	"webhook test":         webhookTest,
+	"token create":         tokenCreate,
+	"backup":               backup,
+	"healthcheck":          healthcheck,
+	"token station create": stationTokenCreate,
+	"token station list":   stationTokenList,
+	"token station revoke": stationTokenRevoke,
+
+	// When the secret key is lost for good (docs/backup.md).
+	"webhook reset-secrets": webhookResetSecrets,
+}
+
 func run(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
@@ -76,24 +96,6 @@ func run(args []string) int {
 	}
 	if cmd == "token station" && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
-	}
-	commands := map[string]func(context.Context, []string) error{
-		"serve":                serve,
-		"migrate":              migrate,
-		"user add":             userAdd,
-		"user passwd":          userPasswd,
-		"user list":            userList,
-		"webhook list":         webhookList,
-		"webhook test":         webhookTest,
-		"token create":         tokenCreate,
-		"backup":               backup,
-		"healthcheck":          healthcheck,
-		"token station create": stationTokenCreate,
-		"token station list":   stationTokenList,
-		"token station revoke": stationTokenRevoke,
-
-		// When the secret key is lost for good (docs/backup.md).
-		"webhook reset-secrets": webhookResetSecrets,
 	}
 	var err error
 	switch f, ok := commands[cmd]; {
@@ -232,14 +234,6 @@ func migrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-// databaseForLog names the database without a password a URL may carry.
-func databaseForLog(dsn string) string {
-	if store.KindOf(dsn) != store.PostgreSQL {
-		return dsn
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "postgres://(unparseable URL)"
-	}
-	return u.Redacted()
-}
+// databaseForLog names the database without a password a URL may carry,
+// in its user info or in a query parameter.
+func databaseForLog(dsn string) string { return store.Redact(dsn) }

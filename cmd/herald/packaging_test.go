@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,5 +51,47 @@ func TestSystemdUnit(t *testing.T) {
 		if err != nil || strings.TrimSpace(stderr.String()) != "" {
 			t.Errorf("systemd-analyze %s: %v\n%s%s", args[0], err, stderr.String(), stdout.String())
 		}
+	}
+}
+
+// The image keeps its database in the /data volume through its working
+// directory, and sets no setting besides the listen address: a variable
+// the image sets cannot be removed by docker run, so setting
+// HERALD_DATABASE there would rule out HERALD_DATABASE_FILE.
+func TestDockerfileLeavesSettingsToTheOperator(t *testing.T) {
+	b, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var workdir string
+	var env []string
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for strings.HasSuffix(line, `\`) && i+1 < len(lines) { // continued on the next line
+			i++
+			line = strings.TrimSuffix(line, `\`) + " " + strings.TrimSpace(lines[i])
+		}
+		switch fields := strings.Fields(line); {
+		case len(fields) == 0:
+		case fields[0] == "FROM":
+			workdir, env = "", nil // only the last stage is the image
+		case fields[0] == "WORKDIR":
+			workdir = fields[1]
+		case fields[0] == "ENV":
+			env = append(env, fields[1:]...)
+		}
+	}
+	if workdir != "/data" {
+		t.Errorf("the image's working directory is %q; want /data, where the default herald.db then lands", workdir)
+	}
+	if !slices.Equal(env, []string{"HERALD_ADDR=0.0.0.0:8080"}) {
+		t.Errorf("the image sets %q; want only HERALD_ADDR=0.0.0.0:8080", env)
+	}
+	if def := settingsOf("serve"); !slices.ContainsFunc(def, func(s setting) bool { return s.name == "database" && s.def == "herald.db" }) {
+		t.Error(`the database setting's default is no longer the relative path "herald.db"`)
 	}
 }

@@ -101,7 +101,8 @@ func DefaultConfig() Config {
 }
 
 // ParsePublicURL checks a public_url setting: empty, or an absolute http or
-// https URL with a host.
+// https URL with a host. It returns the URL with its scheme and host in
+// lower case.
 func ParsePublicURL(s string) (string, error) {
 	if s == "" {
 		return "", nil
@@ -110,7 +111,17 @@ func ParsePublicURL(s string) (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("public_url: %q is not an absolute http:// or https:// URL like https://herald.example.com", s)
 	}
-	return s, nil
+	// Neither is case-sensitive, and browsers send both in lower case
+	// (Origin); url.Parse lowers the scheme only.
+	u.Host = strings.ToLower(u.Host)
+	return u.String(), nil
+}
+
+// publicHTTPS reports whether users reach Herald over https, by the
+// public URL's scheme in any case.
+func publicHTTPS(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	return err == nil && u.Scheme == "https"
 }
 
 // ParseRetrySchedule reads a comma-separated list of durations ("0,5s,30s").
@@ -243,7 +254,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	handler, err := server.New(dir, reg, log, box, server.Options{
-		Edge:             web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: strings.HasPrefix(cfg.PublicURL, "https://")},
+		Edge:             web.Edge{TrustedProxies: cfg.TrustedProxies, PublicHTTPS: publicHTTPS(cfg.PublicURL)},
 		PublicURL:        cfg.PublicURL,
 		MetricsElsewhere: cfg.MetricsAddr != "",
 	})
@@ -289,7 +300,7 @@ func (a *App) ListenGRPC() (net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", a.Config.GRPCAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (set --grpc_addr or HERALD_GRPC_ADDR to use another address)", a.Config.GRPCAddr, err)
+		return nil, fmt.Errorf("listen on %s: %w (set --grpc-addr or HERALD_GRPC_ADDR to use another address)", a.Config.GRPCAddr, err)
 	}
 	a.grpcLn = ln
 	return ln, nil
@@ -316,7 +327,7 @@ func (a *App) ListenMetrics() (net.Listener, error) {
 // no new requests, calls and in-flight deliveries finish and are recorded.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if a.Config.GRPCAddr == "" && (a.Config.GRPCTLSCert != "" || a.Config.GRPCTLSKey != "") {
-		return errors.New("grpc_tls_cert and grpc_tls_key are for the provisioning service: set grpc_addr too")
+		return errors.New("grpc_tls_cert and grpc_tls_key are for the provisioning service: set --grpc-addr or HERALD_GRPC_ADDR too")
 	}
 	grpcLn, err := a.ListenGRPC()
 	if err != nil {

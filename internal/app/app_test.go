@@ -23,8 +23,9 @@ func TestPostgresRequiresSecretKey(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Database = "postgres://postgres@127.0.0.1:5432/test"
 	_, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil || !strings.Contains(err.Error(), "HERALD_SECRET_KEY") {
-		t.Fatalf("Open without a secret key = %v, want an error naming HERALD_SECRET_KEY", err)
+	// A secret: the variable or its file, not a flag (which ps shows).
+	if err == nil || !strings.Contains(err.Error(), "HERALD_SECRET_KEY or HERALD_SECRET_KEY_FILE") || strings.Contains(err.Error(), "--") {
+		t.Fatalf("Open without a secret key = %v, want an error naming HERALD_SECRET_KEY or HERALD_SECRET_KEY_FILE, no flag", err)
 	}
 }
 
@@ -46,6 +47,39 @@ func TestParseRetrySchedule(t *testing.T) {
 		got, err := ParseRetrySchedule(tt.in)
 		if (err == nil) != tt.ok || len(got) != tt.want {
 			t.Errorf("ParseRetrySchedule(%q) = %v, %v", tt.in, got, err)
+		}
+	}
+}
+
+// TestParsePublicURL: a public URL's scheme and host are read without
+// regard to case (an https one in capitals still means Secure cookies and
+// HSTS); anything but an absolute http(s) URL is refused.
+func TestParsePublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		https    bool
+		ok       bool
+	}{
+		{"", "", false, true},
+		{"https://herald.example.com", "https://herald.example.com", true, true},
+		{"HTTPS://Herald.Example.com", "https://herald.example.com", true, true},
+		{"Https://HERALD.example.com:8443/Herald/", "https://herald.example.com:8443/Herald/", true, true},
+		{"http://herald.example.com", "http://herald.example.com", false, true},
+		{"HTTP://Herald.Example.com", "http://herald.example.com", false, true},
+		{"herald.example.com", "", false, false},
+		{"ftp://herald.example.com", "", false, false},
+		{"https://", "", false, false},
+		{"https//herald.example.com", "", false, false},
+	} {
+		got, err := ParsePublicURL(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParsePublicURL(%q) = %q, %v; want %q, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err == nil && publicHTTPS(got) != tc.https {
+			t.Errorf("public URL %q: https %v, want %v", tc.in, publicHTTPS(got), tc.https)
+		}
+		if err == nil && publicHTTPS(tc.in) != tc.https {
+			t.Errorf("public URL %q as given: https %v, want %v", tc.in, publicHTTPS(tc.in), tc.https)
 		}
 	}
 }
@@ -162,8 +196,8 @@ func TestServeRefusesBadGRPCSettings(t *testing.T) {
 		set  func(*Config)
 		want string
 	}{
-		{"TLS without grpc_addr", func(c *Config) { c.GRPCTLSCert, c.GRPCTLSKey = "cert.pem", "key.pem" }, "set grpc_addr too"},
-		{"grpc_addr in use", func(c *Config) { c.GRPCAddr = taken.Addr().String() }, "HERALD_GRPC_ADDR"},
+		{"TLS without grpc_addr", func(c *Config) { c.GRPCTLSCert, c.GRPCTLSKey = "cert.pem", "key.pem" }, "set --grpc-addr or HERALD_GRPC_ADDR too"},
+		{"grpc_addr in use", func(c *Config) { c.GRPCAddr = taken.Addr().String() }, "set --grpc-addr or HERALD_GRPC_ADDR"},
 		{"certificate without key", func(c *Config) { c.GRPCAddr, c.GRPCTLSCert = "127.0.0.1:0", "cert.pem" }, "grpc_tls_cert and grpc_tls_key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

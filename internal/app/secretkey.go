@@ -37,7 +37,7 @@ const keyCheckText = "herald secret key check v1"
 // would be one per machine), and a set key must be long enough.
 func requireSecretKey(cfg Config) error {
 	if store.KindOf(cfg.Database) == store.PostgreSQL && cfg.SecretKey == "" {
-		return errors.New("with PostgreSQL, set HERALD_SECRET_KEY (or --secret_key) to the same secret on every instance, " +
+		return errors.New("with PostgreSQL, set HERALD_SECRET_KEY or HERALD_SECRET_KEY_FILE to the same secret on every instance, " +
 			"e.g. the output of: openssl rand -base64 32")
 	}
 	if cfg.SecretKey != "" {

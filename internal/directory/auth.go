@@ -146,8 +146,19 @@ func (s *Service) DeleteAPIToken(ctx context.Context, a Actor, username string, 
 // Bootstrap creates the admin group and the admin user on an empty
 // database. The password is adminPassword, or a random one that is
 // returned so the caller can show it once. It does nothing (created false)
-// when any user exists.
+// when any user exists, not even look at adminPassword: it is ignored then.
 func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (created bool, pw string, err error) {
+	// Counted first, so that every start but the first neither refuses a
+	// password nobody uses nor spends a hash on it; counted again below in
+	// case another instance created the admin meanwhile.
+	var n int
+	err = s.db.View(ctx, func(tx *store.Tx) (err error) {
+		n, err = tx.CountUsers(ctx)
+		return err
+	})
+	if err != nil || n > 0 {
+		return false, "", err
+	}
 	pw = adminPassword
 	if pw == "" {
 		pw = rand.Text()[:20]

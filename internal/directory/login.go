@@ -16,8 +16,8 @@ import (
 // means its default (DefaultLimits).
 type Limits struct {
 	// LoginPerUser is how many failed logins one username may have from
-	// one client address within LoginWindow; LoginPerAddress how many one
-	// address may have, over all usernames.
+	// one client address within any span of LoginWindow; LoginPerAddress
+	// how many one address may have, over all usernames.
 	LoginPerUser    int
 	LoginPerAddress int
 	LoginWindow     time.Duration
@@ -57,15 +57,25 @@ func (l Limits) withDefaults() Limits {
 // writing of its outcome take far less. Attempts of a key still counted as
 // being checked this long after the key's newest were lost (a crash, a
 // failed write) and count no more: else they would hold the key's limit
-// until its window ends.
+// until the key is pruned.
 func (l Limits) checkLasts() time.Duration { return l.HashWait + 30*time.Second }
 
 // Sizes refused before any hashing: no username or email can be longer
 // (see validateName and validateEmail), and no one types a longer password.
 const (
-	maxLoginNameBytes = 254
-	maxPasswordBytes  = 1024
+	maxUsernameBytes = 64
+	maxEmailBytes    = 254
+	maxPasswordBytes = 1024
 )
+
+// maxLoginBytes is the longest login name could be: a username's length,
+// or, for one with "@" (users may log in by email), an email's.
+func maxLoginBytes(login string) int {
+	if strings.Contains(login, "@") {
+		return maxEmailBytes
+	}
+	return maxUsernameBytes
+}
 
 // dummyHash is checked when the username is unknown, so a login takes as
 // long for a missing user as for a wrong password.
@@ -117,8 +127,8 @@ func addressKey(a netip.Addr) string {
 // many logins wait to be checked.
 func (s *Service) Login(ctx context.Context, login, pw string, from netip.Addr) (herald.User, string, error) {
 	// Refused before anything is counted, checked, stored or logged.
-	if len(login) > maxLoginNameBytes {
-		return herald.User{}, "", invalid("username", "must be at most %d bytes", maxLoginNameBytes)
+	if limit := maxLoginBytes(login); len(login) > limit {
+		return herald.User{}, "", invalid("username", "must be at most %d bytes", limit)
 	}
 	if len(pw) > maxPasswordBytes {
 		return herald.User{}, "", invalid("password", "must be at most %d bytes", maxPasswordBytes)
@@ -235,8 +245,8 @@ var errChecksRunning = errors.New("login checks running")
 // checked. While a limit is taken by checks still running, it waits (until
 // deadline at most) to learn how they end, reading the counts, not writing
 // them, until there is room, and then counts again. Returns ETOOMANY: with
-// how long until a full window ends when failures fill a limit, or with a
-// second when the deadline came first.
+// how long until enough failures leave the window when they fill a limit,
+// or with a second when the deadline came first.
 func (s *Service) countLogin(ctx context.Context, userKey, addrKey string, deadline time.Time) error {
 	for {
 		err := s.tryCountLogin(ctx, userKey, addrKey)
@@ -251,9 +261,11 @@ func (s *Service) countLogin(ctx context.Context, userKey, addrKey string, deadl
 
 // tryCountLogin counts an attempt against both keys in one transaction.
 // When either key would go over its limit the transaction rolls back, so a
-// refused attempt counts nothing. Both keys are looked at: it returns
-// ETOOMANY if failures fill a limit (until the later of the full windows
-// ends), else errChecksRunning if checks still running fill one.
+// refused attempt counts nothing. Failures count within a sliding window
+// (those of the last LoginWindow), so no span of that length holds more
+// than the limit. Both keys are looked at: it returns ETOOMANY if failures
+// fill a limit (until enough of them have left the window, for the later
+// of the keys), else errChecksRunning if checks still running fill one.
 func (s *Service) tryCountLogin(ctx context.Context, userKey, addrKey string) error {
 	l := s.limits
 	return s.db.Update(ctx, func(tx *store.Tx) error {
@@ -273,7 +285,8 @@ func (s *Service) tryCountLogin(ctx context.Context, userKey, addrKey string) er
 			case c.Failures < k.limit:
 				running = true
 			default:
-				wait = max(wait, c.Since.Add(l.LoginWindow).Sub(tx.Now), time.Second)
+				// Room comes when the failure that fills the limit leaves the window.
+				wait = max(wait, c.Failed[c.Failures-k.limit].Add(l.LoginWindow).Sub(tx.Now), time.Second)
 			}
 		}
 		switch {
@@ -307,12 +320,11 @@ func (s *Service) awaitLoginRoom(ctx context.Context, userKey, addrKey string, d
 				key   string
 				limit int
 			}{{userKey, l.LoginPerUser}, {addrKey, l.LoginPerAddress}} {
-				c, err := tx.LoginCountOf(ctx, k.key)
+				c, err := tx.LoginCountOf(ctx, k.key, tx.Now.Add(-l.LoginWindow))
 				if err != nil {
 					return err
 				}
-				windowOver := c.Since.Before(tx.Now.Add(-l.LoginWindow))
-				settled = settled && (c.Attempts < k.limit || c.Failures >= k.limit || windowOver)
+				settled = settled && (c.Attempts < k.limit || c.Failures >= k.limit)
 			}
 			return nil
 		})

@@ -7,12 +7,13 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// PruneLoginsEvery is how often a serving Herald forgets login throttling
-// counts whose window is over.
+// PruneLoginsEvery is how often a serving Herald forgets login failures
+// that have left the window, and keys with no attempt within it.
 const PruneLoginsEvery = time.Minute
 
-// PruneLogins forgets the login throttling counts whose window is over, in
-// a transaction of its own (so no login's outcome can undo it).
+// PruneLogins forgets the login failures that have left the window, and
+// the keys with no attempt within it, in a transaction of its own (so no
+// login's outcome can undo it).
 func (s *Service) PruneLogins(ctx context.Context) error {
 	return s.db.Update(ctx, func(tx *store.Tx) error {
 		return tx.PruneLoginAttempts(ctx, tx.Now.Add(-s.limits.LoginWindow))

@@ -53,6 +53,15 @@ func TestCLICommands(t *testing.T) {
 	if !containsAll(list, "USERNAME", "cliuser", "cli@example.com", "admin", "true") {
 		t.Fatalf("user list: %s", list)
 	}
+	// admin_password is for the first start only: once users exist, one
+	// that would be refused (too short) does not stop a command.
+	env := []string{"HERALD_DATABASE=" + database, "HERALD_ADMIN_PASSWORD=short"}
+	if onPostgres() {
+		env = append(env, "HERALD_SECRET_KEY="+testSecretKey)
+	}
+	if out, stderr, code := runHerald(t, bin, env, "user", "list"); code != 0 || !strings.Contains(out, "cliuser") {
+		t.Fatalf("user list with a short HERALD_ADMIN_PASSWORD on a database with users: exit %d, %q, %s", code, out, stderr)
+	}
 	must("cli-pass-2\n", "user", "passwd", "cliuser")
 	token := strings.TrimSpace(must("", "token", "create", "cliuser", "ci"))
 	if !strings.HasPrefix(token, "hrld_") {

@@ -148,17 +148,20 @@ func TestStrictJSON(t *testing.T) {
 	}
 }
 
-// TestOversizedCredentials: a username over 254 bytes (the longest email)
-// or a password over 1024 is refused before any password check, and is neither logged nor
-// stored; a UI login form over its size cap is refused (413) unread.
+// TestOversizedCredentials: a username over 64 bytes, an email over 254
+// (the longest email) or a password over 1024 is refused before any
+// password check, and is neither logged nor stored; a UI login form over
+// its size cap is refused (413) unread.
 func TestOversizedCredentials(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	longName := "zq" + strings.Repeat("n", 253)
+	longName := "zq" + strings.Repeat("n", 63)
+	longEmail := "zq" + strings.Repeat("n", 241) + "@example.com"
 	longPassword := "zp" + strings.Repeat("p", 1023)
 	before := passwordChecks(t, s.URL)
 	for _, tc := range []struct{ username, password, msg string }{
-		{longName, "whatever-1", "username: must be at most 254 bytes"},
+		{longName, "whatever-1", "username: must be at most 64 bytes"},
+		{longEmail, "whatever-1", "username: must be at most 254 bytes"},
 		{"admin", longPassword, "password: must be at most 1024 bytes"},
 	} {
 		r := s.anon().do("POST", "/api/v1/auth", map[string]string{"username": tc.username, "password": tc.password})

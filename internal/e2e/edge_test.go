@@ -38,6 +38,7 @@ func TestSecureCookiesAndHSTS(t *testing.T) {
 		{"trusted proxy says http", trust("127.0.0.1/32"), "http", false},
 		{"untrusted peer says https", trust("127.0.0.2/32"), "https", false},
 		{"https public URL", publicURL("https://herald.example.com"), "", true},
+		{"https public URL in capitals", publicURL("HTTPS://Herald.Example.com"), "", true},
 		{"http public URL", publicURL("http://herald.example.com"), "https", false},
 	}
 	for _, tc := range cases {

@@ -192,55 +192,100 @@ func fromOptMicros(n sql.NullInt64) *time.Time {
 	return &t
 }
 
-// LoginCount is where one throttling key stands within its window.
+// LoginCount is where one throttling key stands within its window: the
+// window is the span of its length that ends now, so it slides with time.
 type LoginCount struct {
-	Attempts int       // being checked or failed, this one included
-	Failures int       // failed
-	Since    time.Time // when the window began
+	Attempts int // being checked or failed within the window, this one included
+	Failures int // failed within the window
+	// Failed holds when each of those failures was, oldest first.
+	Failed []time.Time
 }
 
 // CountLoginAttempt counts one more login attempt for a throttling key and
-// returns the key's counts. A window that began before since is over: the
-// counts start again in a window beginning now. Attempts still counted as
-// being checked when the newest of them was counted before stale have
-// been lost (their outcome was never recorded): they are forgotten, and
-// only the failures stay. It is one statement, so concurrent attempts, on
-// any number of instances, each get a count of their own.
+// returns the key's counts: the attempts being checked and the failures
+// after since (the window's start). Attempts still counted as being
+// checked when the newest of them was counted before stale have been lost
+// (their outcome was never recorded): they are forgotten.
+//
+// Concurrent attempts, on any number of instances, each get a count of
+// their own: the key's row in login_attempts is written first, and every
+// change to the key's counts writes it first too, so on PostgreSQL its
+// row lock puts them in turn (SQLite runs one write at a time anyway).
+// The row also keeps the counts as of now, for reading them (LoginCountOf).
 func (tx *Tx) CountLoginAttempt(ctx context.Context, key string, since, stale time.Time) (LoginCount, error) {
-	var c LoginCount
-	var start int64
+	now := micros(tx.Now)
+	var running int
 	err := tx.queryRow(ctx, `INSERT INTO login_attempts (key, attempts, failures, window_start, started_at) VALUES ($1, 1, 0, $2, $2)
 		ON CONFLICT (key) DO UPDATE SET
-			attempts = CASE WHEN login_attempts.window_start < $3 THEN 1
-				WHEN login_attempts.started_at < $4 THEN login_attempts.failures + 1
-				ELSE login_attempts.attempts + 1 END,
-			failures = CASE WHEN login_attempts.window_start < $3 THEN 0 ELSE login_attempts.failures END,
-			window_start = CASE WHEN login_attempts.window_start < $3 THEN $2 ELSE login_attempts.window_start END,
+			attempts = CASE WHEN login_attempts.started_at < $3 THEN 1
+				ELSE login_attempts.attempts - login_attempts.failures + 1 END,
+			failures = 0,
 			started_at = $2
-		RETURNING attempts, failures, window_start`, key, micros(tx.Now), micros(since), micros(stale)).Scan(&c.Attempts, &c.Failures, &start)
-	c.Since = fromMicros(start)
-	return c, err
-}
-
-// LoginCountOf returns where a throttling key stands, as last written (the
-// zero LoginCount for a key with no count), without counting anything: for
-// an attempt waiting for others to end.
-func (tx *Tx) LoginCountOf(ctx context.Context, key string) (LoginCount, error) {
-	var c LoginCount
-	var start int64
-	err := tx.queryRow(ctx, `SELECT attempts, failures, window_start FROM login_attempts WHERE key = $1`, key).
-		Scan(&c.Attempts, &c.Failures, &start)
-	if errors.Is(err, sql.ErrNoRows) {
-		return LoginCount{}, nil
+		RETURNING attempts`, key, now, micros(stale)).Scan(&running)
+	if err != nil {
+		return LoginCount{}, err
 	}
-	c.Since = fromMicros(start)
+	failed, err := tx.loginFailures(ctx, key, since)
+	if err != nil {
+		return LoginCount{}, err
+	}
+	c := LoginCount{Attempts: running + len(failed), Failures: len(failed), Failed: failed}
+	start := now
+	if len(failed) > 0 {
+		start = micros(failed[0])
+	}
+	_, err = tx.exec(ctx, `UPDATE login_attempts SET attempts = $2, failures = $3, window_start = $4 WHERE key = $1`,
+		key, c.Attempts, c.Failures, start)
 	return c, err
 }
 
-// RecordLoginFailure marks one counted attempt of key as failed (if one is
-// still counted as being checked).
+// loginFailures returns when key's failures after since were, oldest first.
+func (tx *Tx) loginFailures(ctx context.Context, key string, since time.Time) ([]time.Time, error) {
+	rows, err := tx.query(ctx, `SELECT failed_at FROM login_failures WHERE key = $1 AND failed_at > $2 ORDER BY failed_at`, key, micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var failed []time.Time
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return nil, err
+		}
+		failed = append(failed, fromMicros(at))
+	}
+	return failed, rows.Err()
+}
+
+// LoginCountOf returns where a throttling key stands (the zero LoginCount
+// for a key with no count), without counting anything: for an attempt
+// waiting for others to end. Failures are those after since.
+func (tx *Tx) LoginCountOf(ctx context.Context, key string, since time.Time) (LoginCount, error) {
+	var attempts, failures int
+	err := tx.queryRow(ctx, `SELECT attempts, failures FROM login_attempts WHERE key = $1`, key).Scan(&attempts, &failures)
+	if errors.Is(err, sql.ErrNoRows) {
+		attempts, failures = 0, 0
+	} else if err != nil {
+		return LoginCount{}, err
+	}
+	failed, err := tx.loginFailures(ctx, key, since)
+	if err != nil {
+		return LoginCount{}, err
+	}
+	return LoginCount{Attempts: attempts - failures + len(failed), Failures: len(failed), Failed: failed}, nil
+}
+
+// RecordLoginFailure marks one counted attempt of key as failed now (if
+// one is still counted as being checked).
 func (tx *Tx) RecordLoginFailure(ctx context.Context, key string) error {
-	_, err := tx.exec(ctx, `UPDATE login_attempts SET failures = failures + 1 WHERE key = $1 AND failures < attempts`, key)
+	res, err := tx.exec(ctx, `UPDATE login_attempts SET failures = failures + 1 WHERE key = $1 AND failures < attempts`, key)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)`, key, micros(tx.Now))
 	return err
 }
 
@@ -257,11 +302,20 @@ func (tx *Tx) UncountLoginAttempt(ctx context.Context, key string) error {
 func (tx *Tx) ForgiveLoginFailures(ctx context.Context, key string) error {
 	_, err := tx.exec(ctx, `UPDATE login_attempts SET attempts = CASE WHEN attempts > failures THEN attempts - failures - 1 ELSE 0 END,
 		failures = 0 WHERE key = $1`, key)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `DELETE FROM login_failures WHERE key = $1`, key)
 	return err
 }
 
-// PruneLoginAttempts forgets the keys whose window began before since.
+// PruneLoginAttempts forgets the failures from before since, and the keys
+// with no attempt since.
 func (tx *Tx) PruneLoginAttempts(ctx context.Context, since time.Time) error {
-	_, err := tx.exec(ctx, `DELETE FROM login_attempts WHERE window_start < $1`, micros(since))
+	if _, err := tx.exec(ctx, `DELETE FROM login_failures WHERE failed_at <= $1`, micros(since)); err != nil {
+		return err
+	}
+	// window_start is never after started_at; asked too for its index.
+	_, err := tx.exec(ctx, `DELETE FROM login_attempts WHERE window_start < $1 AND started_at < $1`, micros(since))
 	return err
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -80,7 +82,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	}
 	if err := pools[0].PingContext(ctx); err != nil {
 		closeAll()
-		return nil, unavailable(err)
+		return nil, unreachable(dsn, cfg.Password, err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
 	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], dialect: postgresDialect, Now: time.Now,
@@ -89,6 +91,19 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	db.health = newStorageHealth(nil)
 	go db.listen(listenCtx, dsn, log)
 	return db, nil
+}
+
+// unreachable says why the PostgreSQL database named by dsn cannot be
+// used at start, for the operator who has to fix it: the URL without its
+// password and the driver's cause (no such database, refused, wrong
+// password...), with the password scrubbed should the cause quote it.
+// Requests that find the database gone get unavailable's message instead.
+func unreachable(dsn, password string, err error) error {
+	cause := err.Error()
+	if password != "" {
+		cause = strings.ReplaceAll(cause, password, "xxxxx")
+	}
+	return &herald.Error{Code: herald.EUNAVAILABLE, Message: fmt.Sprintf("cannot use the PostgreSQL database %s: %s", Redact(dsn), cause)}
 }
 
 // listen wakes this instance's engine when any instance commits

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -74,9 +75,10 @@ func TestStationTokens(t *testing.T) {
 	})
 }
 
-// TestLoginAttempts: attempts and failures are counted per key in a window
-// that starts with the first attempt; a window that is over starts again;
-// one key's count does not touch another's; prune forgets ended windows.
+// TestLoginAttempts: attempts and failures are counted per key, failures
+// within a window that ends now (it slides); one key's count does not
+// touch another's; prune forgets failures out of the window and keys with
+// no attempt in it.
 func TestLoginAttempts(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
@@ -92,64 +94,82 @@ func TestLoginAttempts(t *testing.T) {
 			})
 			return lc
 		}
-		want := func(what string, got store.LoginCount, attempts, failures int, since time.Time) {
+		want := func(what string, got store.LoginCount, attempts int, failed ...time.Time) {
 			t.Helper()
-			if got.Attempts != attempts || got.Failures != failures || !got.Since.Equal(since) {
-				t.Errorf("%s: %+v; want %d attempts, %d failures since %v", what, got, attempts, failures, since)
+			if got.Attempts != attempts || got.Failures != len(failed) || !slices.EqualFunc(got.Failed, failed, time.Time.Equal) {
+				t.Errorf("%s: %+v; want %d attempts, failures at %v", what, got, attempts, failed)
 			}
 		}
-		want("first attempt", count(alice), 1, 0, t0)
+		want("first attempt", count(alice), 1)
 		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, alice) })
 		c.Advance(5 * time.Second)
-		want("second attempt", count(alice), 2, 1, t0)
-		want("another key", count(addr), 1, 0, t0.Add(5*time.Second))
+		want("second attempt", count(alice), 2, t0)
+		want("another key", count(addr), 1)
 		update(t, db, func(tx *store.Tx) error { return tx.UncountLoginAttempt(ctx, alice) })
-		want("taken back, then one more", count(alice), 2, 1, t0)
+		want("taken back, then one more", count(alice), 2, t0)
 		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, alice) })
 		// Three attempts: two failed, one still being checked; the right
 		// password forgives the failures and takes its own attempt back.
-		want("third attempt", count(alice), 3, 2, t0)
+		want("third attempt", count(alice), 3, t0, t0.Add(5*time.Second))
 		update(t, db, func(tx *store.Tx) error { return tx.ForgiveLoginFailures(ctx, alice) })
-		want("after forgiving, one more", count(alice), 1, 0, t0)
+		want("after forgiving, one more", count(alice), 1)
 		read := func(key string) store.LoginCount {
 			t.Helper()
 			var lc store.LoginCount
 			view(t, db, func(tx *store.Tx) (err error) {
-				lc, err = tx.LoginCountOf(ctx, key)
+				lc, err = tx.LoginCountOf(ctx, key, tx.Now.Add(-window))
 				return err
 			})
 			return lc
 		}
-		want("read, not counted", read(alice), 1, 0, t0)
-		want("read again", read(alice), 1, 0, t0)
-		want("read of a key never counted", read("a:10.9.9.9"), 0, 0, time.Time{})
+		want("read, not counted", read(alice), 1)
+		want("read again", read(alice), 1)
+		want("read of a key never counted", read("a:10.9.9.9"), 0)
 
-		c.Set(t0.Add(window + 10*time.Second)) // addr's window began at t0+5s
-		want("after the window", count(addr), 1, 0, t0.Add(window+10*time.Second))
-		want("alice after her window", count(alice), 1, 0, t0.Add(window+10*time.Second))
+		// The window slides: a failure leaves it when it is window old,
+		// while a later one stays.
+		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, alice) }) // at t0+5s
+		c.Set(t0.Add(10 * time.Minute))
+		want("a failure in the window", count(alice), 2, t0.Add(5*time.Second))
+		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, alice) }) // at t0+10m
+		c.Set(t0.Add(window + 5*time.Second))
+		want("read when the first failure left the window", read(alice), 1, t0.Add(10*time.Minute))
+		want("the first failure left the window", count(alice), 2, t0.Add(10*time.Minute))
+		update(t, db, func(tx *store.Tx) error { return tx.UncountLoginAttempt(ctx, alice) })
+
+		c.Set(t0.Add(window + 10*time.Second)) // addr's attempt was at t0+5s
+		want("after the window", count(addr), 1)
 		c.Advance(time.Minute)
-		update(t, db, func(tx *store.Tx) error { return tx.PruneLoginAttempts(ctx, t0.Add(window)) })
+		update(t, db, func(tx *store.Tx) error { return tx.PruneLoginAttempts(ctx, tx.Now.Add(-window)) })
 		// (The attempt a minute ago is lost by now: only this one counts.)
-		want("prune keeps a live window", count(addr), 1, 0, t0.Add(window+10*time.Second))
+		want("prune keeps a key with an attempt in the window", count(addr), 1)
+		want("prune keeps a failure in the window", count(alice), 2, t0.Add(10*time.Minute))
 		update(t, db, func(tx *store.Tx) error { return tx.PruneLoginAttempts(ctx, tx.Now.Add(time.Second)) })
-		want("after pruning every window", count(addr), 1, 0, t0.Add(window+70*time.Second))
+		var rows int
+		view(t, db, func(tx *store.Tx) error {
+			return tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM login_attempts) + (SELECT count(*) FROM login_failures)`).Scan(&rows)
+		})
+		if rows != 0 {
+			t.Errorf("%d rows of login_attempts and login_failures after pruning everything", rows)
+		}
+		want("after pruning everything", count(addr), 1)
 
 		// Attempts whose outcome never came are forgotten once the key's
 		// newest attempt is older than lost; failures stay.
 		start := t0.Add(window + 70*time.Second)
 		update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, addr) })
 		c.Advance(10 * time.Second)
-		want("an attempt being checked", count(addr), 2, 1, start)
+		want("an attempt being checked", count(addr), 2, start)
 		c.Advance(lost - time.Second)
-		want("two attempts being checked", count(addr), 3, 1, start)
+		want("two attempts being checked", count(addr), 3, start)
 		c.Advance(lost + time.Second)
-		want("both lost, and one more", count(addr), 2, 1, start)
+		want("both lost, and one more", count(addr), 2, start)
 		// An outcome never makes more failures than attempts, nor takes
 		// back a failure.
 		for range 3 {
 			update(t, db, func(tx *store.Tx) error { return tx.RecordLoginFailure(ctx, addr) })
 			update(t, db, func(tx *store.Tx) error { return tx.UncountLoginAttempt(ctx, addr) })
 		}
-		want("more outcomes than attempts", count(addr), 3, 2, start)
+		want("more outcomes than attempts", count(addr), 3, start, start.Add(10*time.Second+2*lost))
 	})
 }

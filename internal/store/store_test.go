@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/storetest"
+	"github.com/heraldhq/herald/internal/testdb"
 )
 
 var ctx = context.Background()
@@ -156,6 +158,62 @@ func TestOpenEmptyPath(t *testing.T) {
 	t.Parallel()
 	_, err := store.Open(ctx, "", nil)
 	wantCode(t, "Open(\"\")", err, herald.EINVALID)
+}
+
+// TestOpenSaysWhyPostgreSQLCannotBeUsed: when the database cannot be used
+// at start, the error names it (without its password) and the driver's
+// cause, so the operator knows what to fix; a request would only be told
+// to try again.
+func TestOpenSaysWhyPostgreSQLCannotBeUsed(t *testing.T) {
+	t.Parallel()
+	const password = "s3cret-pw-42"
+	withPassword := func(t *testing.T, base, database string) string {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(u.User.Username(), password)
+		u.Path = "/" + database
+		q := u.Query()
+		q.Set("sslpassword", password)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for _, tc := range []struct {
+		name  string
+		dsn   func(t *testing.T) string
+		cause []string
+	}{
+		{"nothing listens", func(t *testing.T) string {
+			return withPassword(t, "postgres://herald@127.0.0.1:1/?sslmode=disable", "herald")
+		}, []string{"127.0.0.1", "connect", "refused"}},
+		{"no such database", func(t *testing.T) string {
+			testdb.Postgres(t) // skips without a server
+			return withPassword(t, testdb.ServerDSN(), "herald_no_such_database")
+		}, []string{`database "herald_no_such_database" does not exist`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := tc.dsn(t)
+			db, err := store.Open(ctx, dsn, nil)
+			if err == nil {
+				db.Close()
+				t.Fatalf("Open(%s) worked", store.Redact(dsn))
+			}
+			msg := err.Error()
+			if strings.Contains(msg, password) {
+				t.Errorf("the error shows the password: %s", msg)
+			}
+			if !strings.Contains(msg, store.Redact(dsn)) {
+				t.Errorf("the error does not name the database %s: %s", store.Redact(dsn), msg)
+			}
+			for _, want := range tc.cause {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the error does not say %q: %s", want, msg)
+				}
+			}
+		})
+	}
 }
 
 // TestUpdateRollsBack: a transaction whose fn fails leaves nothing behind:
