@@ -76,10 +76,16 @@ func TestValidateWorker(t *testing.T) {
 		{"station1", false},
 		{"yubi-station.2", false},
 		{"", true},
-		{"Station1", true},
+		{"Station1", false},
+		{"YubikeyProvisioner", false}, // the provisioner's default --id
+		{"YUBI-2", false},
 		{"station 1", true},
 		{"-station", true},
-		{strings.Repeat("s", 65), true},
+		{"_Station", true},
+		{"stätion", true},
+		{"station/1", true},
+		{strings.Repeat("s", 64), false},
+		{strings.Repeat("S", 65), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

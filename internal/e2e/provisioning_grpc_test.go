@@ -367,3 +367,33 @@ func TestGRPCJobTakenOnce(t *testing.T) {
 		}
 	}
 }
+
+// A provisioner left on its defaults calls itself "YubikeyProvisioner"
+// (its --id): that name gets a token, registers, and takes the jobs
+// queued for it. Names are compared exactly, so a token made for
+// "yubikeyprovisioner" is another station's.
+func TestGRPCDefaultProvisionerID(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	const id = "YubikeyProvisioner"
+	p := newProvisioner(t, f.s.GRPCAddr, stationToken(t, f.admin, id), id)
+	if err := p.register(); err != nil {
+		t.Fatalf("RegisterWorker as %s: %v", id, err)
+	}
+	jobID := f.newJob(t, "jdoe", id)
+	job, err := p.poll(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(job.GetJobId()) != jobID {
+		t.Fatalf("GetJob = job %d, want %d", job.GetJobId(), jobID)
+	}
+	if err := p.done(job, false, "", "", "", "No keys detected"); err != nil {
+		t.Fatalf("SetJobDone: %v", err)
+	}
+	if st := f.jobStatus(t, jobID); st["status"] != "failed" || st["worker"] != id {
+		t.Fatalf("job = %v", st)
+	}
+	lower := newProvisioner(t, f.s.GRPCAddr, stationToken(t, f.admin, "yubikeyprovisioner"), id)
+	wantStatus(t, "another case's token", lower.register(), codes.PermissionDenied)
+}
