@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/heraldhq/herald/internal/app"
@@ -231,5 +233,62 @@ func TestHeraldServeGRPC(t *testing.T) {
 	defer cancel()
 	if _, err := p.client.GetJob(ctx, &workerpb.Worker{Id: "yubi-proc"}); err == nil {
 		t.Fatal("GetJob answered after herald stopped")
+	}
+}
+
+// rawCodec sends a []byte as the message, as it is, so a test can send
+// bytes that are not a valid message; it ignores answers.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (rawCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
+func (rawCodec) Name() string                         { return "proto" }
+
+// A request that is not a valid message (a string field that is not
+// UTF-8) is refused without being read when the caller has no valid
+// token (UNAUTHENTICATED), and is INVALID_ARGUMENT naming the message for
+// a station: never INTERNAL. Nothing changes.
+func TestGRPCMalformedRequest(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	id := f.newJob(t, "jdoe", "yubi-1")
+	// Worker{id: "\xff\xfe"} and JobStatus{id: "yubi-1", job_id: id, error: "\xff"}.
+	badWorker := []byte{0x0a, 0x02, 0xff, 0xfe}
+	badStatus := protowire.AppendVarint(append([]byte{0x0a, 0x06}, "yubi-1"...), 0x10)
+	badStatus = append(protowire.AppendVarint(badStatus, uint64(id)), 0x3a, 0x01, 0xff)
+	calls := []struct {
+		method string
+		msg    []byte
+	}{
+		{"RegisterWorker", badWorker},
+		{"GetJob", badWorker},
+		{"SetJobDone", badStatus},
+	}
+	for _, tc := range []struct {
+		name, token string
+		want        codes.Code
+	}{
+		{"no token", "", codes.Unauthenticated},
+		{"unknown token", "hrldw_doesnotexist", codes.Unauthenticated},
+		{"station token", f.token, codes.InvalidArgument},
+	} {
+		p := newProvisioner(t, f.s.GRPCAddr, tc.token, "yubi-1")
+		for _, c := range calls {
+			ctx, cancel := callContext()
+			err := p.conn.Invoke(ctx, "/defguard.worker.v1.WorkerService/"+c.method, c.msg, new([]byte), grpc.ForceCodecV2(rawCodec{}))
+			cancel()
+			st := wantStatus(t, tc.name+": "+c.method, err, tc.want)
+			if tc.want == codes.InvalidArgument && !strings.Contains(st.Message(), "not a valid") {
+				t.Errorf("%s: %s: message %q does not say the request is not valid", tc.name, c.method, st.Message())
+			}
+		}
+	}
+	if s := f.jobStatus(t, id); s["status"] != "pending" {
+		t.Fatalf("job = %v, want it still pending", s)
+	}
+	if logs := f.s.logs.String(); strings.Contains(logs, "provisioning call failed") || strings.Contains(logs, "panic") {
+		t.Fatalf("a malformed request was logged as a server error:\n%s", logs)
 	}
 }

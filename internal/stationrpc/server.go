@@ -48,6 +48,8 @@ func NewServer(dir *directory.Service, log *slog.Logger, opts Options) (*grpc.Se
 	svc := &service{dir: dir, log: log}
 	serverOpts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(svc.intercept),
+		// Requests are decoded by the handlers, after authentication.
+		grpc.ForceServerCodecV2(newServerCodec()),
 		// The provisioner asks its HTTP/2 connection to send keep-alive
 		// pings every 10 s. gRPC's default policy allows one ping per
 		// 5 minutes and closes connections that ping more often.
@@ -67,10 +69,8 @@ func NewServer(dir *directory.Service, log *slog.Logger, opts Options) (*grpc.Se
 		return nil, errors.New("grpc_tls_cert and grpc_tls_key: set both (TLS) or neither (plaintext)")
 	}
 	srv := grpc.NewServer(serverOpts...)
-	workerpb.RegisterWorkerServiceServer(srv, svc)
-	legacy := workerpb.WorkerService_ServiceDesc
-	legacy.ServiceName = LegacyServiceName
-	srv.RegisterService(&legacy, svc)
+	srv.RegisterService(serviceDesc(workerpb.WorkerService_ServiceDesc.ServiceName), svc)
+	srv.RegisterService(serviceDesc(LegacyServiceName), svc)
 	return srv, nil
 }
 
