@@ -91,6 +91,25 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// cleanText makes s fit validateText(field, s, max) instead of refusing
+// it: invalid UTF-8 becomes U+FFFD, control characters (newlines, tabs)
+// and line separators become spaces, it is trimmed and cut to max
+// characters. For what a station reports about a failure, which must be
+// recorded whatever it says.
+func cleanText(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > max {
+		s = strings.TrimSpace(string([]rune(s)[:max]))
+	}
+	return s
+}
+
 // validatePhone allows digits, spaces and + ( ) - . , up to 32 characters.
 func validatePhone(s string) error {
 	if len(s) > 32 {

@@ -397,3 +397,29 @@ func TestGRPCDefaultProvisionerID(t *testing.T) {
 	lower := newProvisioner(t, f.s.GRPCAddr, stationToken(t, f.admin, "yubikeyprovisioner"), id)
 	wantStatus(t, "another case's token", lower.register(), codes.PermissionDenied)
 }
+
+// A failure report over gRPC is recorded whatever its message says (the
+// provisioner ignores SetJobDone's answer and never reports again): the
+// message is cleaned up and cut, the serial cut to 64 characters.
+func TestGRPCFailureReportCleaned(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
+	id := f.newJob(t, "jdoe", "yubi-1")
+	job, err := p.poll(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longSerial := strings.Repeat("7", 100)
+	wantStatus(t, "success with a 100-character serial", p.done(job, true, "", testdata(t, "ssh_ed25519.pub"), longSerial, ""), codes.InvalidArgument)
+	if st := f.jobStatus(t, id); st["status"] != "running" {
+		t.Fatalf("job after a refused success report = %v", st)
+	}
+	msg, want := failureMessage()
+	if err := p.done(job, false, "", "", longSerial, msg); err != nil {
+		t.Fatalf("failure report: %v", err)
+	}
+	if st := f.jobStatus(t, id); st["status"] != "failed" || st["error"] != want || st["serial"] != longSerial[:64] {
+		t.Fatalf("job = %v, want failed with error %q and serial %q", st, want, longSerial[:64])
+	}
+}
