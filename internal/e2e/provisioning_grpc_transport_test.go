@@ -35,12 +35,26 @@ import (
 // the same way.
 func TestGRPCLegacyServiceName(t *testing.T) {
 	t.Parallel()
+	provisionUnder(t, "worker.WorkerService")
+}
+
+// A provisioner built against the v2 package of Defguard's protocol
+// definitions calls defguard.worker.v2.WorkerService, with the same
+// messages: Herald answers it the same way.
+func TestGRPCV2ServiceName(t *testing.T) {
+	t.Parallel()
+	provisionUnder(t, "defguard.worker.v2.WorkerService")
+}
+
+// provisionUnder runs a provisioning, failing, and an unknown token,
+// calling the service by the given name.
+func provisionUnder(t *testing.T, service string) {
 	f := newGRPCFixture(t)
 	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
 	call := func(method string, in, out any) error {
 		ctx, cancel := callContext()
 		defer cancel()
-		return p.conn.Invoke(ctx, "/worker.WorkerService/"+method, in, out)
+		return p.conn.Invoke(ctx, "/"+service+"/"+method, in, out)
 	}
 	if err := call("RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty)); err != nil {
 		t.Fatalf("RegisterWorker: %v", err)
@@ -61,11 +75,11 @@ func TestGRPCLegacyServiceName(t *testing.T) {
 	if s := f.jobStatus(t, id); s["status"] != "failed" || s["error"] != "No keys detected" {
 		t.Fatalf("job = %v", s)
 	}
-	wantStatus(t, "unknown token on the old name", func() error {
+	wantStatus(t, "unknown token on "+service, func() error {
 		q := newProvisioner(t, f.s.GRPCAddr, "hrldw_doesnotexist", "yubi-1")
 		ctx, cancel := callContext()
 		defer cancel()
-		return q.conn.Invoke(ctx, "/worker.WorkerService/RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty))
+		return q.conn.Invoke(ctx, "/"+service+"/RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty))
 	}(), codes.Unauthenticated)
 }
 

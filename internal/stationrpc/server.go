@@ -33,6 +33,11 @@ import (
 // Herald answers under both names.
 const LegacyServiceName = "worker.WorkerService"
 
+// V2ServiceName is the same service in the v2 package of Defguard's
+// protocol definitions (v2/worker/worker.proto), whose messages and field
+// numbers are v1's; a provisioner built against it calls this name.
+const V2ServiceName = "defguard.worker.v2.WorkerService"
+
 // Options configure the server.
 type Options struct {
 	// TLSCert and TLSKey are PEM files of a certificate and its key. Both
@@ -42,7 +47,8 @@ type Options struct {
 }
 
 // NewServer returns a gRPC server offering the provisioning service (under
-// its name and LegacyServiceName), authenticated by station tokens.
+// its name, V2ServiceName and LegacyServiceName), authenticated by
+// station tokens.
 // It fails if only one of the TLS files is given or they cannot be loaded.
 func NewServer(dir *directory.Service, log *slog.Logger, opts Options) (*grpc.Server, error) {
 	svc := &service{dir: dir, log: log}
@@ -70,6 +76,7 @@ func NewServer(dir *directory.Service, log *slog.Logger, opts Options) (*grpc.Se
 	}
 	srv := grpc.NewServer(serverOpts...)
 	srv.RegisterService(serviceDesc(workerpb.WorkerService_ServiceDesc.ServiceName), svc)
+	srv.RegisterService(serviceDesc(V2ServiceName), svc)
 	srv.RegisterService(serviceDesc(LegacyServiceName), svc)
 	return srv, nil
 }
