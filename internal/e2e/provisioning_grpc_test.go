@@ -423,3 +423,27 @@ func TestGRPCFailureReportCleaned(t *testing.T) {
 		t.Fatalf("job = %v, want failed with error %q and serial %q", st, want, longSerial[:64])
 	}
 }
+
+// A station polling with nothing to do (GetJob's NOT_FOUND, every 2 s) is
+// not logged; a report on a job that does not exist is a client error
+// like any other, logged as refused.
+func TestGRPCNotFoundLogged(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
+	for range 3 {
+		_, err := p.take()
+		wantStatus(t, "GetJob with no job", err, codes.NotFound)
+	}
+	wantStatus(t, "SetJobDone on no job", p.done(&workerpb.GetJobResponse{JobId: 4242}, false, "", "", "", "x"), codes.NotFound)
+	var refused []string
+	for _, line := range strings.Split(f.s.logs.String(), "\n") {
+		if strings.Contains(line, "provisioning call refused") {
+			refused = append(refused, line)
+		}
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0], "method=/defguard.worker.v1.WorkerService/SetJobDone") ||
+		!strings.Contains(refused[0], "code=NotFound") || !strings.Contains(refused[0], "level=INFO") {
+		t.Fatalf("refused calls logged: %q, want one INFO line for SetJobDone's NotFound", refused)
+	}
+}

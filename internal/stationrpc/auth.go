@@ -32,10 +32,10 @@ func (s *service) intercept(ctx context.Context, req any, _ *grpc.UnaryServerInf
 	if err == nil {
 		return resp, nil
 	}
-	switch CodeOf(err) {
-	case codes.Internal, codes.Unavailable:
+	switch code := CodeOf(err); {
+	case code == codes.Internal || code == codes.Unavailable:
 		s.log.Error("provisioning call failed", "method", method(ctx), "remote", remoteAddr(ctx), "err", err)
-	case codes.NotFound:
+	case code == codes.NotFound && strings.HasSuffix(method(ctx), "/GetJob"):
 		// A station polling with nothing to do: every 2 s, not news.
 	default:
 		s.log.Info("provisioning call refused", "method", method(ctx), "remote", remoteAddr(ctx),
