@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -220,13 +222,52 @@ func TestHeraldServeGRPC(t *testing.T) {
 	if want := "grpc_addr=127.0.0.1:" + grpcPort; !strings.Contains(logs.String(), want) {
 		t.Fatalf("the log does not name the service's address (%s)", want)
 	}
-	token := stationToken(t, s.admin(), "yubi-proc")
+	admin := s.admin()
+	rc := newReceiver(t)
+	admin.addWebhook(rc.URL, map[string]any{"method": "POST", "on_user_created": false, "on_user_modified": false, "on_user_deleted": false})
+	token := stationToken(t, admin, "yubi-proc")
 	p := newProvisioner(t, "127.0.0.1:"+grpcPort, token, "yubi-proc")
 	if err := p.register(); err != nil {
 		t.Fatalf("RegisterWorker: %v", err)
 	}
 	_, err = p.take()
 	wantStatus(t, "GetJob with no job", err, codes.NotFound)
+
+	// A whole provisioning: a job queued over REST, taken over gRPC, the
+	// keys reported, and the receiver told.
+	var queued struct {
+		ID int64 `json:"id"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "admin", "worker": "yubi-proc"}, &queued)
+	job, err := p.poll(10 * time.Second)
+	if err != nil {
+		t.Fatalf("GetJob: %v", err)
+	}
+	if int64(job.GetJobId()) != queued.ID || job.GetEmail() == "" {
+		t.Fatalf("GetJob = %v, want job %d with the admin's email", job, queued.ID)
+	}
+	sshKey, pgpKey, fpr := testdata(t, "ssh_rsa.pub"), testdata(t, "pgp_rsa.asc"), testdata(t, "pgp_rsa.fpr")
+	if err := p.done(job, true, pgpKey+"\n", sshKey+"\n", "16009123", ""); err != nil {
+		t.Fatalf("SetJobDone: %v", err)
+	}
+	var st map[string]any
+	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/worker/%d", queued.ID), nil, &st)
+	if st["status"] != "done" || st["serial"] != "16009123" {
+		t.Fatalf("job after SetJobDone = %v", st)
+	}
+	reqs := rc.waitFor(1, 15*time.Second)
+	var keys struct {
+		Username  string `json:"username"`
+		SSHKey    string `json:"ssh_key"`
+		PGPKey    string `json:"pgp_key"`
+		PGPCertID string `json:"pgp_cert_id"`
+	}
+	if err := json.Unmarshal(reqs[0].Body, &keys); err != nil {
+		t.Fatalf("the receiver got %s: %v", reqs[0].Body, err)
+	}
+	if reqs[0].event() != "user_keys" || keys.Username != "admin" || keys.SSHKey != sshKey || keys.PGPKey != pgpKey || keys.PGPCertID != fpr {
+		t.Fatalf("the receiver got %s %s, want user_keys for admin with the reported keys", reqs[0].event(), reqs[0].Body)
+	}
 
 	// Told to stop, herald closes both services and exits 0.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
