@@ -66,12 +66,20 @@ func decodeError(err error) error {
 		if typeErr.Field == "" {
 			return herald.Errorf(herald.EINVALID, "the body must be a JSON object")
 		}
-		return herald.Invalid(typeErr.Field, "must be %s", jsonKind(typeErr.Type.Kind().String()))
+		return herald.Invalid(jsonKey(typeErr.Field), "must be %s", jsonKind(typeErr.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return herald.Errorf(herald.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
 		return herald.Errorf(herald.EINVALID, "malformed JSON: %v", err)
 	}
+}
+
+// jsonKey is the key a json.UnmarshalTypeError's Field names. Field is a
+// dotted path that also holds the Go names of embedded structs
+// ("defguardUser.is_active"); request bodies are flat objects, so the
+// last element is the key the client sent.
+func jsonKey(field string) string {
+	return field[strings.LastIndex(field, ".")+1:]
 }
 
 func jsonKind(goKind string) string {

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"strings"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -87,19 +86,33 @@ type JobResult struct {
 	Error     string
 }
 
+// Limits of what a station reports, in characters.
+const (
+	maxSerial   = 64
+	maxJobError = 1000
+)
+
 // FinishJob records a station's result. On success the user's keys are set
 // and user_keys fires, in one transaction. Stations only, for their own jobs.
-// Returns ENOTFOUND, ECONFLICT (job not running) or EINVALID (bad key; the
-// job stays running so the station can report again).
+// Returns ENOTFOUND, ECONFLICT (job not running) or EINVALID (bad key or
+// serial on success; the job stays running so the station can report
+// again). A failure is never refused for its message or serial: those are
+// cleaned up (cleanText) instead, because Defguard's provisioner does not
+// read the answer and never reports again, so a refused failure would
+// leave the job running forever.
 func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult) error {
 	if err := RequireStation(a, ""); err != nil {
 		return err
 	}
-	if err := validateText("serial", r.Serial, 64); err != nil {
-		return err
-	}
-	if err := validateText("error", r.Error, 1000); err != nil {
-		return err
+	if r.Success {
+		if err := validateText("serial", r.Serial, maxSerial); err != nil {
+			return err
+		}
+		if err := validateText("error", r.Error, maxJobError); err != nil {
+			return err
+		}
+	} else {
+		r.Serial, r.Error = cleanText(r.Serial, maxSerial), cleanText(r.Error, maxJobError)
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
 		j, err := tx.JobByID(ctx, id)
@@ -113,7 +126,7 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 			return herald.Errorf(herald.ECONFLICT, "job %d is %s, not running", id, j.Status)
 		}
 		if !r.Success {
-			msg := strings.TrimSpace(r.Error)
+			msg := r.Error
 			if msg == "" {
 				msg = "the station reported a failure without a message"
 			}

@@ -16,6 +16,16 @@ import (
 // validateName checks a username or group name: 1-64 of a-z 0-9 . _ -,
 // starting with a letter or digit.
 func validateName(field, s string) error {
+	return checkName(field, s, false)
+}
+
+// checkName checks a name of 1-64 letters, digits, '.', '_' and '-',
+// starting with a letter or digit; upper-case letters only if upper.
+func checkName(field, s string, upper bool) error {
+	letter := "lowercase letter"
+	if upper {
+		letter = "letter"
+	}
 	if s == "" {
 		return invalid(field, "is required")
 	}
@@ -25,11 +35,12 @@ func validateName(field, s string) error {
 	for i, r := range s {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case upper && r >= 'A' && r <= 'Z':
 		case (r == '.' || r == '_' || r == '-') && i > 0:
 		case r == '.' || r == '_' || r == '-':
-			return invalid(field, "must start with a lowercase letter or digit")
+			return invalid(field, "must start with a %s or digit", letter)
 		default:
-			return invalid(field, "may contain only lowercase letters, digits, '.', '_' and '-'")
+			return invalid(field, "may contain only %ss, digits, '.', '_' and '-'", letter)
 		}
 	}
 	return nil
@@ -80,6 +91,25 @@ func validateText(field, s string, max int) error {
 	return nil
 }
 
+// cleanText makes s fit validateText(field, s, max) instead of refusing
+// it: invalid UTF-8 becomes U+FFFD, control characters (newlines, tabs)
+// and line separators become spaces, it is trimmed and cut to max
+// characters. For what a station reports about a failure, which must be
+// recorded whatever it says.
+func cleanText(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > max {
+		s = strings.TrimSpace(string([]rune(s)[:max]))
+	}
+	return s
+}
+
 // validatePhone allows digits, spaces and + ( ) - . , up to 32 characters.
 func validatePhone(s string) error {
 	if len(s) > 32 {
@@ -107,9 +137,12 @@ func validatePassword(field, s string) error {
 	return nil
 }
 
-// validateStation checks a provisioning station name: like a username.
+// validateStation checks a provisioning station name: like a username,
+// but upper-case letters are allowed too, because Defguard's provisioner
+// calls itself "YubikeyProvisioner" unless told otherwise. Names are
+// compared exactly: "Yubi" and "yubi" are two stations.
 func validateStation(s string) error {
-	return validateName("worker", s)
+	return checkName("worker", s, true)
 }
 
 func invalid(field, format string, args ...any) error {

@@ -76,10 +76,16 @@ func TestValidateWorker(t *testing.T) {
 		{"station1", false},
 		{"yubi-station.2", false},
 		{"", true},
-		{"Station1", true},
+		{"Station1", false},
+		{"YubikeyProvisioner", false}, // the provisioner's default --id
+		{"YUBI-2", false},
 		{"station 1", true},
 		{"-station", true},
-		{strings.Repeat("s", 65), true},
+		{"_Station", true},
+		{"stätion", true},
+		{"station/1", true},
+		{strings.Repeat("s", 64), false},
+		{strings.Repeat("S", 65), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -184,6 +190,37 @@ func TestValidateText(t *testing.T) {
 				checkValidation(t, validateText(field, tt.in, tt.max), tt.wantErr, field)
 			})
 		}
+	}
+}
+
+// TestCleanText: what a station reports about a failure is made to fit
+// instead of refused, and what comes out always passes validateText.
+func TestCleanText(t *testing.T) {
+	tests := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"plain", "No keys detected", 1000, "No keys detected"},
+		{"newlines become spaces", "gpg failed:\nno card\r\n", 1000, "gpg failed: no card"},
+		{"tab, escape, NUL, DEL", "a\tb\x1b[31mc\x00d\x7f", 1000, "a b [31mc d"},
+		{"line separators", "a\u2028b\u2029c", 1000, "a b c"},
+		{"invalid UTF-8", "bad \xff byte", 1000, "bad \uFFFD byte"},
+		{"cut to max characters", strings.Repeat("é", 70), 64, strings.Repeat("é", 64)},
+		{"cut, then trimmed", strings.Repeat("a", 63) + "  b", 64, strings.Repeat("a", 63)},
+		{"only control characters", "\n\t", 1000, ""},
+		{"non-ASCII kept", "Zoë 王", 1000, "Zoë 王"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := cleanText(tt.in, tt.max)
+			if got != tt.want {
+				t.Errorf("cleanText(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+			}
+			if err := validateText("error", got, tt.max); err != nil {
+				t.Errorf("cleanText(%q) = %q, which validateText refuses: %v", tt.in, got, err)
+			}
+		})
 	}
 }
 

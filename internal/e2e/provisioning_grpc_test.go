@@ -367,3 +367,83 @@ func TestGRPCJobTakenOnce(t *testing.T) {
 		}
 	}
 }
+
+// A provisioner left on its defaults calls itself "YubikeyProvisioner"
+// (its --id): that name gets a token, registers, and takes the jobs
+// queued for it. Names are compared exactly, so a token made for
+// "yubikeyprovisioner" is another station's.
+func TestGRPCDefaultProvisionerID(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	const id = "YubikeyProvisioner"
+	p := newProvisioner(t, f.s.GRPCAddr, stationToken(t, f.admin, id), id)
+	if err := p.register(); err != nil {
+		t.Fatalf("RegisterWorker as %s: %v", id, err)
+	}
+	jobID := f.newJob(t, "jdoe", id)
+	job, err := p.poll(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(job.GetJobId()) != jobID {
+		t.Fatalf("GetJob = job %d, want %d", job.GetJobId(), jobID)
+	}
+	if err := p.done(job, false, "", "", "", "No keys detected"); err != nil {
+		t.Fatalf("SetJobDone: %v", err)
+	}
+	if st := f.jobStatus(t, jobID); st["status"] != "failed" || st["worker"] != id {
+		t.Fatalf("job = %v", st)
+	}
+	lower := newProvisioner(t, f.s.GRPCAddr, stationToken(t, f.admin, "yubikeyprovisioner"), id)
+	wantStatus(t, "another case's token", lower.register(), codes.PermissionDenied)
+}
+
+// A failure report over gRPC is recorded whatever its message says (the
+// provisioner ignores SetJobDone's answer and never reports again): the
+// message is cleaned up and cut, the serial cut to 64 characters.
+func TestGRPCFailureReportCleaned(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
+	id := f.newJob(t, "jdoe", "yubi-1")
+	job, err := p.poll(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longSerial := strings.Repeat("7", 100)
+	wantStatus(t, "success with a 100-character serial", p.done(job, true, "", testdata(t, "ssh_ed25519.pub"), longSerial, ""), codes.InvalidArgument)
+	if st := f.jobStatus(t, id); st["status"] != "running" {
+		t.Fatalf("job after a refused success report = %v", st)
+	}
+	msg, want := failureMessage()
+	if err := p.done(job, false, "", "", longSerial, msg); err != nil {
+		t.Fatalf("failure report: %v", err)
+	}
+	if st := f.jobStatus(t, id); st["status"] != "failed" || st["error"] != want || st["serial"] != longSerial[:64] {
+		t.Fatalf("job = %v, want failed with error %q and serial %q", st, want, longSerial[:64])
+	}
+}
+
+// A station polling with nothing to do (GetJob's NOT_FOUND, every 2 s) is
+// not logged; a report on a job that does not exist is a client error
+// like any other, logged as refused.
+func TestGRPCNotFoundLogged(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
+	for range 3 {
+		_, err := p.take()
+		wantStatus(t, "GetJob with no job", err, codes.NotFound)
+	}
+	wantStatus(t, "SetJobDone on no job", p.done(&workerpb.GetJobResponse{JobId: 4242}, false, "", "", "", "x"), codes.NotFound)
+	var refused []string
+	for _, line := range strings.Split(f.s.logs.String(), "\n") {
+		if strings.Contains(line, "provisioning call refused") {
+			refused = append(refused, line)
+		}
+	}
+	if len(refused) != 1 || !strings.Contains(refused[0], "method=/defguard.worker.v1.WorkerService/SetJobDone") ||
+		!strings.Contains(refused[0], "code=NotFound") || !strings.Contains(refused[0], "level=INFO") {
+		t.Fatalf("refused calls logged: %q, want one INFO line for SetJobDone's NotFound", refused)
+	}
+}

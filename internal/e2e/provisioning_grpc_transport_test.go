@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -22,6 +24,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/heraldhq/herald/internal/app"
@@ -33,12 +37,26 @@ import (
 // the same way.
 func TestGRPCLegacyServiceName(t *testing.T) {
 	t.Parallel()
+	provisionUnder(t, "worker.WorkerService")
+}
+
+// A provisioner built against the v2 package of Defguard's protocol
+// definitions calls defguard.worker.v2.WorkerService, with the same
+// messages: Herald answers it the same way.
+func TestGRPCV2ServiceName(t *testing.T) {
+	t.Parallel()
+	provisionUnder(t, "defguard.worker.v2.WorkerService")
+}
+
+// provisionUnder runs a provisioning, failing, and an unknown token,
+// calling the service by the given name.
+func provisionUnder(t *testing.T, service string) {
 	f := newGRPCFixture(t)
 	p := newProvisioner(t, f.s.GRPCAddr, f.token, "yubi-1")
 	call := func(method string, in, out any) error {
 		ctx, cancel := callContext()
 		defer cancel()
-		return p.conn.Invoke(ctx, "/worker.WorkerService/"+method, in, out)
+		return p.conn.Invoke(ctx, "/"+service+"/"+method, in, out)
 	}
 	if err := call("RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty)); err != nil {
 		t.Fatalf("RegisterWorker: %v", err)
@@ -59,11 +77,11 @@ func TestGRPCLegacyServiceName(t *testing.T) {
 	if s := f.jobStatus(t, id); s["status"] != "failed" || s["error"] != "No keys detected" {
 		t.Fatalf("job = %v", s)
 	}
-	wantStatus(t, "unknown token on the old name", func() error {
+	wantStatus(t, "unknown token on "+service, func() error {
 		q := newProvisioner(t, f.s.GRPCAddr, "hrldw_doesnotexist", "yubi-1")
 		ctx, cancel := callContext()
 		defer cancel()
-		return q.conn.Invoke(ctx, "/worker.WorkerService/RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty))
+		return q.conn.Invoke(ctx, "/"+service+"/RegisterWorker", &workerpb.Worker{Id: "yubi-1"}, new(emptypb.Empty))
 	}(), codes.Unauthenticated)
 }
 
@@ -204,13 +222,52 @@ func TestHeraldServeGRPC(t *testing.T) {
 	if want := "grpc_addr=127.0.0.1:" + grpcPort; !strings.Contains(logs.String(), want) {
 		t.Fatalf("the log does not name the service's address (%s)", want)
 	}
-	token := stationToken(t, s.admin(), "yubi-proc")
+	admin := s.admin()
+	rc := newReceiver(t)
+	admin.addWebhook(rc.URL, map[string]any{"method": "POST", "on_user_created": false, "on_user_modified": false, "on_user_deleted": false})
+	token := stationToken(t, admin, "yubi-proc")
 	p := newProvisioner(t, "127.0.0.1:"+grpcPort, token, "yubi-proc")
 	if err := p.register(); err != nil {
 		t.Fatalf("RegisterWorker: %v", err)
 	}
 	_, err = p.take()
 	wantStatus(t, "GetJob with no job", err, codes.NotFound)
+
+	// A whole provisioning: a job queued over REST, taken over gRPC, the
+	// keys reported, and the receiver told.
+	var queued struct {
+		ID int64 `json:"id"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "admin", "worker": "yubi-proc"}, &queued)
+	job, err := p.poll(10 * time.Second)
+	if err != nil {
+		t.Fatalf("GetJob: %v", err)
+	}
+	if int64(job.GetJobId()) != queued.ID || job.GetEmail() == "" {
+		t.Fatalf("GetJob = %v, want job %d with the admin's email", job, queued.ID)
+	}
+	sshKey, pgpKey, fpr := testdata(t, "ssh_rsa.pub"), testdata(t, "pgp_rsa.asc"), testdata(t, "pgp_rsa.fpr")
+	if err := p.done(job, true, pgpKey+"\n", sshKey+"\n", "16009123", ""); err != nil {
+		t.Fatalf("SetJobDone: %v", err)
+	}
+	var st map[string]any
+	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/worker/%d", queued.ID), nil, &st)
+	if st["status"] != "done" || st["serial"] != "16009123" {
+		t.Fatalf("job after SetJobDone = %v", st)
+	}
+	reqs := rc.waitFor(1, 15*time.Second)
+	var keys struct {
+		Username  string `json:"username"`
+		SSHKey    string `json:"ssh_key"`
+		PGPKey    string `json:"pgp_key"`
+		PGPCertID string `json:"pgp_cert_id"`
+	}
+	if err := json.Unmarshal(reqs[0].Body, &keys); err != nil {
+		t.Fatalf("the receiver got %s: %v", reqs[0].Body, err)
+	}
+	if reqs[0].event() != "user_keys" || keys.Username != "admin" || keys.SSHKey != sshKey || keys.PGPKey != pgpKey || keys.PGPCertID != fpr {
+		t.Fatalf("the receiver got %s %s, want user_keys for admin with the reported keys", reqs[0].event(), reqs[0].Body)
+	}
 
 	// Told to stop, herald closes both services and exits 0.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -231,5 +288,62 @@ func TestHeraldServeGRPC(t *testing.T) {
 	defer cancel()
 	if _, err := p.client.GetJob(ctx, &workerpb.Worker{Id: "yubi-proc"}); err == nil {
 		t.Fatal("GetJob answered after herald stopped")
+	}
+}
+
+// rawCodec sends a []byte as the message, as it is, so a test can send
+// bytes that are not a valid message; it ignores answers.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (rawCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
+func (rawCodec) Name() string                         { return "proto" }
+
+// A request that is not a valid message (a string field that is not
+// UTF-8) is refused without being read when the caller has no valid
+// token (UNAUTHENTICATED), and is INVALID_ARGUMENT naming the message for
+// a station: never INTERNAL. Nothing changes.
+func TestGRPCMalformedRequest(t *testing.T) {
+	t.Parallel()
+	f := newGRPCFixture(t)
+	id := f.newJob(t, "jdoe", "yubi-1")
+	// Worker{id: "\xff\xfe"} and JobStatus{id: "yubi-1", job_id: id, error: "\xff"}.
+	badWorker := []byte{0x0a, 0x02, 0xff, 0xfe}
+	badStatus := protowire.AppendVarint(append([]byte{0x0a, 0x06}, "yubi-1"...), 0x10)
+	badStatus = append(protowire.AppendVarint(badStatus, uint64(id)), 0x3a, 0x01, 0xff)
+	calls := []struct {
+		method string
+		msg    []byte
+	}{
+		{"RegisterWorker", badWorker},
+		{"GetJob", badWorker},
+		{"SetJobDone", badStatus},
+	}
+	for _, tc := range []struct {
+		name, token string
+		want        codes.Code
+	}{
+		{"no token", "", codes.Unauthenticated},
+		{"unknown token", "hrldw_doesnotexist", codes.Unauthenticated},
+		{"station token", f.token, codes.InvalidArgument},
+	} {
+		p := newProvisioner(t, f.s.GRPCAddr, tc.token, "yubi-1")
+		for _, c := range calls {
+			ctx, cancel := callContext()
+			err := p.conn.Invoke(ctx, "/defguard.worker.v1.WorkerService/"+c.method, c.msg, new([]byte), grpc.ForceCodecV2(rawCodec{}))
+			cancel()
+			st := wantStatus(t, tc.name+": "+c.method, err, tc.want)
+			if tc.want == codes.InvalidArgument && !strings.Contains(st.Message(), "not a valid") {
+				t.Errorf("%s: %s: message %q does not say the request is not valid", tc.name, c.method, st.Message())
+			}
+		}
+	}
+	if s := f.jobStatus(t, id); s["status"] != "pending" {
+		t.Fatalf("job = %v, want it still pending", s)
+	}
+	if logs := f.s.logs.String(); strings.Contains(logs, "provisioning call failed") || strings.Contains(logs, "panic") {
+		t.Fatalf("a malformed request was logged as a server error:\n%s", logs)
 	}
 }

@@ -136,3 +136,47 @@ func TestProvisioningFailure(t *testing.T) {
 	// A revoked or unknown station token is refused.
 	s.withToken("hrldw_unknown").expect(http.StatusUnauthorized, "GET", "/api/v1/worker/job?worker=station2", nil, nil)
 }
+
+// A failure report is recorded whatever its message says: a message of
+// several lines, with control characters, or too long, and a serial
+// over 64 characters, are cleaned up and cut instead of refused (a
+// refused failure would leave the job running, as no station reports
+// twice). A success report with such a serial is still refused.
+func TestProvisioningFailureMessageCleaned(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	token := stationToken(t, admin, "station3")
+	station := s.withToken(token)
+	var job struct {
+		ID int64 `json:"id"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "admin", "worker": "station3"}, &job)
+	station.expect(http.StatusOK, "GET", "/api/v1/worker/job?worker=station3", nil, nil)
+	done := fmt.Sprintf("/api/v1/worker/job/%d/done", job.ID)
+	longSerial := strings.Repeat("1", 100)
+
+	station.expect(http.StatusBadRequest, "POST", done, map[string]any{"success": true, "ssh_key": testdata(t, "ssh_ed25519.pub"), "serial": longSerial}, nil)
+	var st map[string]any
+	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/worker/%d", job.ID), nil, &st)
+	if st["status"] != "running" {
+		t.Fatalf("job after a refused success report = %v", st)
+	}
+
+	msg, want := failureMessage()
+	station.expect(http.StatusOK, "POST", done, map[string]any{"success": false, "error": msg, "serial": longSerial}, nil)
+	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/worker/%d", job.ID), nil, &st)
+	if st["status"] != "failed" || st["error"] != want || st["serial"] != longSerial[:64] {
+		t.Fatalf("job = %v, want failed with error %q and serial %q", st, want, longSerial[:64])
+	}
+}
+
+// failureMessage is a station's failure message of several lines with
+// control characters, over the 1000-character limit, and what Herald
+// records of it.
+func failureMessage() (msg, recorded string) {
+	head := "gpg: card error\nYubiKey not found\t\x1b[0m"
+	msg = head + strings.Repeat("x", 1200)
+	recorded = "gpg: card error YubiKey not found  [0m"
+	return msg, recorded + strings.Repeat("x", 1000-len(recorded))
+}

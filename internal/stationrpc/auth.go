@@ -15,13 +15,13 @@ import (
 )
 
 // intercept runs around every call: it finds the station behind the token
-// before the request is looked at, turns the handler's Herald errors into
+// before the request is read (see unary), turns the handler's Herald errors into
 // gRPC statuses through codeByError, and turns a panic into INTERNAL.
 // Tokens are never logged.
-func (s *service) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+func (s *service) intercept(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("panic", "method", method(ctx, info), "panic", v, "stack", string(debug.Stack()))
+			s.log.Error("panic", "method", method(ctx), "panic", v, "stack", string(debug.Stack()))
 			err = statusOf(herald.Errorf(herald.EINTERNAL, "internal error"))
 		}
 	}()
@@ -32,13 +32,13 @@ func (s *service) intercept(ctx context.Context, req any, info *grpc.UnaryServer
 	if err == nil {
 		return resp, nil
 	}
-	switch CodeOf(err) {
-	case codes.Internal, codes.Unavailable:
-		s.log.Error("provisioning call failed", "method", method(ctx, info), "remote", remoteAddr(ctx), "err", err)
-	case codes.NotFound:
+	switch code := CodeOf(err); {
+	case code == codes.Internal || code == codes.Unavailable:
+		s.log.Error("provisioning call failed", "method", method(ctx), "remote", remoteAddr(ctx), "err", err)
+	case code == codes.NotFound && strings.HasSuffix(method(ctx), "/GetJob"):
 		// A station polling with nothing to do: every 2 s, not news.
 	default:
-		s.log.Info("provisioning call refused", "method", method(ctx, info), "remote", remoteAddr(ctx),
+		s.log.Info("provisioning call refused", "method", method(ctx), "remote", remoteAddr(ctx),
 			"code", CodeOf(err).String(), "msg", herald.ErrorMessage(err))
 	}
 	return nil, statusOf(err)
@@ -72,13 +72,10 @@ func (s *service) authenticate(ctx context.Context) (directory.Actor, error) {
 	return a, nil
 }
 
-// method is the called method as the client named it (info.FullMethod
-// always has the service's current name, also for LegacyServiceName).
-func method(ctx context.Context, info *grpc.UnaryServerInfo) string {
-	if m, ok := grpc.Method(ctx); ok {
-		return m
-	}
-	return info.FullMethod
+// method is the called method as the client named it.
+func method(ctx context.Context) string {
+	m, _ := grpc.Method(ctx)
+	return m
 }
 
 // remoteAddr is the caller's address, for the log.

@@ -36,6 +36,10 @@ func CodeOf(err error) codes.Code {
 	case errors.Is(err, context.DeadlineExceeded):
 		return codes.DeadlineExceeded
 	}
+	var he *herald.Error
+	if st, ok := status.FromError(err); ok && !errors.As(err, &he) {
+		return st.Code() // gRPC's own, e.g. reading the request failed
+	}
 	if c, ok := codeByError[herald.ErrorCode(err)]; ok {
 		return c
 	}
@@ -50,7 +54,10 @@ func statusOf(err error) error {
 		return status.Error(c, "the call was cancelled")
 	case codes.DeadlineExceeded:
 		return status.Error(c, "the call's deadline passed")
-	default:
-		return status.Error(c, herald.ErrorMessage(err))
 	}
+	var he *herald.Error
+	if st, ok := status.FromError(err); ok && !errors.As(err, &he) {
+		return st.Err()
+	}
+	return status.Error(CodeOf(err), herald.ErrorMessage(err))
 }

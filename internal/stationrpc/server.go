@@ -33,6 +33,11 @@ import (
 // Herald answers under both names.
 const LegacyServiceName = "worker.WorkerService"
 
+// V2ServiceName is the same service in the v2 package of Defguard's
+// protocol definitions (v2/worker/worker.proto), whose messages and field
+// numbers are v1's; a provisioner built against it calls this name.
+const V2ServiceName = "defguard.worker.v2.WorkerService"
+
 // Options configure the server.
 type Options struct {
 	// TLSCert and TLSKey are PEM files of a certificate and its key. Both
@@ -42,12 +47,15 @@ type Options struct {
 }
 
 // NewServer returns a gRPC server offering the provisioning service (under
-// its name and LegacyServiceName), authenticated by station tokens.
+// its name, V2ServiceName and LegacyServiceName), authenticated by
+// station tokens.
 // It fails if only one of the TLS files is given or they cannot be loaded.
 func NewServer(dir *directory.Service, log *slog.Logger, opts Options) (*grpc.Server, error) {
 	svc := &service{dir: dir, log: log}
 	serverOpts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(svc.intercept),
+		// Requests are decoded by the handlers, after authentication.
+		grpc.ForceServerCodecV2(newServerCodec()),
 		// The provisioner asks its HTTP/2 connection to send keep-alive
 		// pings every 10 s. gRPC's default policy allows one ping per
 		// 5 minutes and closes connections that ping more often.
@@ -67,10 +75,9 @@ func NewServer(dir *directory.Service, log *slog.Logger, opts Options) (*grpc.Se
 		return nil, errors.New("grpc_tls_cert and grpc_tls_key: set both (TLS) or neither (plaintext)")
 	}
 	srv := grpc.NewServer(serverOpts...)
-	workerpb.RegisterWorkerServiceServer(srv, svc)
-	legacy := workerpb.WorkerService_ServiceDesc
-	legacy.ServiceName = LegacyServiceName
-	srv.RegisterService(&legacy, svc)
+	srv.RegisterService(serviceDesc(workerpb.WorkerService_ServiceDesc.ServiceName), svc)
+	srv.RegisterService(serviceDesc(V2ServiceName), svc)
+	srv.RegisterService(serviceDesc(LegacyServiceName), svc)
 	return srv, nil
 }
 

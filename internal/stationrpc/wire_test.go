@@ -17,7 +17,8 @@ import (
 // Defguard's published v1/worker/worker.proto (repository DefGuard/proto),
 // written down here field by field rather than fetched, so that a change to
 // Herald's .proto that would break Defguard's provisioner fails this test.
-// Defguard 1.x's worker/worker.proto (package "worker") has the same
+// Defguard 1.x's worker/worker.proto (package "worker") and DefGuard/proto's
+// v2/worker/worker.proto (package "defguard.worker.v2") have the same
 // messages and numbers.
 type defguardField struct {
 	name string
@@ -209,7 +210,7 @@ func fieldByNumber(msg string, num protowire.Number) (defguardField, bool) {
 
 // The service's name, its methods' full names (the HTTP/2 paths a client
 // calls) and their types are Defguard's, and the server answers under
-// Defguard 1.x's service name too.
+// the v2 package's and Defguard 1.x's service names too.
 func TestServiceMatchesDefguard(t *testing.T) {
 	sd := workerpb.File_defguard_worker_v1_worker_proto.Services().ByName("WorkerService")
 	if sd == nil || sd.FullName() != defguardPackage+".WorkerService" {
@@ -243,7 +244,7 @@ func TestServiceMatchesDefguard(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := srv.GetServiceInfo()
-	for _, service := range []string{"defguard.worker.v1.WorkerService", "worker.WorkerService"} {
+	for _, service := range []string{"defguard.worker.v1.WorkerService", "defguard.worker.v2.WorkerService", "worker.WorkerService"} {
 		var methods []string
 		for _, m := range info[service].Methods {
 			methods = append(methods, m.Name)
@@ -253,7 +254,7 @@ func TestServiceMatchesDefguard(t *testing.T) {
 			t.Errorf("the server offers %s with methods %q", service, got)
 		}
 	}
-	if len(info) != 2 {
-		t.Errorf("the server offers %d services, want 2", len(info))
+	if len(info) != 3 {
+		t.Errorf("the server offers %d services, want 3", len(info))
 	}
 }
