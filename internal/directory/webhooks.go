@@ -38,20 +38,62 @@ type WebhookInput struct {
 	Events           []string
 }
 
-// validate checks and normalises the input. Returns EINVALID naming the field.
+// validate checks and normalises the input. Returns EINVALID naming each
+// field at fault, all at once (herald.Errors).
 func (in *WebhookInput) validate() error {
+	var errs herald.Errors
 	in.URL = strings.TrimSpace(in.URL)
-	if in.URL == "" {
+	errs.Add(validateWebhookURL(in.URL))
+	n := utf8.RuneCountInString(strings.TrimSpace(in.Description))
+	switch {
+	case n == 0:
+		errs.Add(invalid("description", "is required (what the webhook is for)"))
+	case n > 255:
+		errs.Add(invalid("description", "must be at most 255 characters"))
+	default:
+		errs.Add(validateText("description", in.Description, 255))
+	}
+	if utf8.RuneCountInString(in.Token) > 250 {
+		errs.Add(invalid("token", "must be at most 250 characters"))
+	} else if strings.ContainsFunc(in.Token, unicode.IsControl) {
+		errs.Add(invalid("token", "must be one line of printable characters"))
+	}
+	switch strings.ToUpper(in.Method) {
+	case "", "GET":
+		in.Method = "GET"
+	case "POST":
+		in.Method = "POST"
+	default:
+		errs.Add(invalid("method", "must be GET or POST"))
+	}
+	events := append([]string{}, normalizeNames(in.Events)...)
+	for _, e := range events {
+		if !slices.Contains(herald.AddedEvents, e) {
+			errs.Add(invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", ")))
+			break
+		}
+	}
+	in.Events = events
+	if !in.OnUserCreated && !in.OnUserModified && !in.OnUserDeleted && !in.OnHWKeyProvision && len(events) == 0 {
+		errs.Add(invalid("events", "choose at least one trigger or event; a webhook with none would never be sent anything"))
+	}
+	return errs.Err()
+}
+
+// validateWebhookURL checks a receiver's address: absolute http(s) with a
+// host, no fragment, no credentials, a real port.
+func validateWebhookURL(s string) error {
+	if s == "" {
 		return invalid("url", "is required")
 	}
-	if len(in.URL) > 2048 {
+	if len(s) > 2048 {
 		return invalid("url", "must be at most 2048 characters")
 	}
-	u, err := url.Parse(in.URL)
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
 		return invalid("url", "must be an absolute http:// or https:// URL with a host, like https://hooks.example.com/herald")
 	}
-	if strings.Contains(in.URL, "#") {
+	if strings.Contains(s, "#") {
 		return invalid("url", "must not contain a #fragment")
 	}
 	if u.User != nil {
@@ -62,39 +104,6 @@ func (in *WebhookInput) validate() error {
 			return invalid("url", "port %q is not a port number (1-65535)", p)
 		}
 	}
-	n := utf8.RuneCountInString(strings.TrimSpace(in.Description))
-	if n == 0 {
-		return invalid("description", "is required (what the webhook is for)")
-	}
-	if n > 255 {
-		return invalid("description", "must be at most 255 characters")
-	}
-	if err := validateText("description", in.Description, 255); err != nil {
-		return err
-	}
-	if utf8.RuneCountInString(in.Token) > 250 {
-		return invalid("token", "must be at most 250 characters")
-	}
-	for _, r := range in.Token {
-		if unicode.IsControl(r) {
-			return invalid("token", "must be one line of printable characters")
-		}
-	}
-	switch strings.ToUpper(in.Method) {
-	case "", "GET":
-		in.Method = "GET"
-	case "POST":
-		in.Method = "POST"
-	default:
-		return invalid("method", "must be GET or POST")
-	}
-	events := append([]string{}, normalizeNames(in.Events)...)
-	for _, e := range events {
-		if !slices.Contains(herald.AddedEvents, e) {
-			return invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", "))
-		}
-	}
-	in.Events = events
 	return nil
 }
 

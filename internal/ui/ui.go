@@ -148,7 +148,10 @@ func withForm(next web.HandlerFunc) web.HandlerFunc {
 
 // page is what every template gets.
 type page struct {
-	Title  string
+	// Title names the thing shown, then its section: "alice · Users".
+	Title string
+	// Section is the navigation entry marked current: Title's last part.
+	Section string
 	Actor  directory.Actor
 	Path   string
 	Notice string // a short message after an action (a flash, never the URL)
@@ -166,6 +169,12 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p.Actor = directory.ActorFrom(r.Context())
 	p.Path = r.URL.Path
+	if p.Section == "" {
+		p.Section = p.Title
+		if i := strings.LastIndex(p.Title, " · "); i >= 0 {
+			p.Section = p.Title[i+len(" · "):]
+		}
+	}
 	if p.Notice == "" {
 		p.Notice = h.takeFlash(w, r)
 	}
@@ -227,15 +236,29 @@ type errorPage struct {
 	Message string
 }
 
-// fieldErrors places a validation error next to its field when the form
-// has that field, or at the top of the form.
+// fieldErrors places each validation error of err next to its field when
+// the form has that field; the rest (and an error about no field) go at
+// the top of the form.
 func fieldErrors(err error, fields ...string) map[string]string {
-	if f := herald.ErrorField(err); f != "" && slices.Contains(fields, f) {
-		var e *herald.Error
-		errors.As(err, &e)
-		return map[string]string{f: e.Message}
+	out := map[string]string{}
+	var top []string
+	for _, e := range herald.FieldErrors(err) {
+		switch {
+		case !slices.Contains(fields, e.Field):
+			top = append(top, e.Error())
+		case out[e.Field] != "":
+			out[e.Field] += "; " + e.Message
+		default:
+			out[e.Field] = e.Message
+		}
 	}
-	return map[string]string{"_": herald.ErrorMessage(err)}
+	if len(out) == 0 && len(top) == 0 {
+		top = append(top, herald.ErrorMessage(err))
+	}
+	if len(top) > 0 {
+		out["_"] = strings.Join(top, "; ")
+	}
+	return out
 }
 
 // isFormError reports whether err is the user's to fix in the form.
@@ -251,6 +274,13 @@ func isFormError(err error) bool {
 // its field; the status is err's.
 func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string, p page, err error, fields []string) error {
 	p.Errors = fieldErrors(err, fields...)
+	if p.Errors["_"] == "" {
+		n := len(p.Errors)
+		p.Errors["_"] = "Please correct the field marked below."
+		if n > 1 {
+			p.Errors["_"] = fmt.Sprintf("Please correct the %d fields marked below.", n)
+		}
+	}
 	return h.render(w, r, web.StatusOf(err), name, p)
 }
 

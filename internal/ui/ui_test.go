@@ -59,6 +59,10 @@ func TestFieldErrors(t *testing.T) {
 		// A field the form does not have: at the top, with its name.
 		{herald.Invalid("token", "is too long"), map[string]string{"_": "token: is too long"}},
 		{herald.Errorf(herald.EINVALID, "url: looks like a field but is not one"), map[string]string{"_": "url: looks like a field but is not one"}},
+		// Several at once: each beside its field, the unknown one on top.
+		{herald.Errors{herald.Invalid("url", "is required"), herald.Invalid("description", "is required"), herald.Invalid("token", "is too long")},
+			map[string]string{"url": "is required", "description": "is required", "_": "token: is too long"}},
+		{herald.Errors{herald.Invalid("url", "is required"), herald.Invalid("url", "is odd")}, map[string]string{"url": "is required; is odd"}},
 	}
 	for _, tt := range tests {
 		got := fieldErrors(tt.err, fields...)

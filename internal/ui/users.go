@@ -45,7 +45,7 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, r, http.StatusOK, "user_new", page{Title: "Users", Form: url.Values{}})
+	return h.render(w, r, http.StatusOK, "user_new", page{Title: "Add user · Users", Form: url.Values{}})
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -56,7 +56,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	})
 	f.Del("password") // never sent back to the browser
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "user_new", page{Title: "Users", Form: f}, err, userFields)
+		return h.formError(w, r, "user_new", page{Title: "Add user · Users", Form: f}, err, userFields)
 	}, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
 }
 
@@ -96,7 +96,7 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, form url.Valu
 			"ssh_key": {u.SSHKey}, "pgp_key": {u.PGPKey}, "pgp_cert_id": {u.PGPCertID}, "groups": u.Groups,
 		}
 	}
-	title := "Users"
+	title := u.Username + " · Users"
 	if !a.IsAdmin {
 		title = "My profile"
 	}

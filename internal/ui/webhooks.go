@@ -83,9 +83,11 @@ func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: rows})
 }
 
-// webhookFormView is what the add and edit forms show.
+// webhookFormView is what the add and edit forms show. The token itself is
+// never in it: the form is write-only for secrets.
 type webhookFormView struct {
 	ID          int64
+	HasToken    bool
 	Triggers    []struct{ Name, Label string }
 	AddedEvents []struct{ Name, Label string }
 }
@@ -100,7 +102,7 @@ func formView(id int64) webhookFormView {
 
 func (h *Handler) newWebhookPage(w http.ResponseWriter, r *http.Request) error {
 	form := url.Values{"method": {"GET"}, "enabled": {"on"}}
-	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: form, Data: formView(0)})
+	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Add webhook · Webhooks", Form: form, Data: formView(0)})
 }
 
 func webhookInput(f url.Values) directory.WebhookInput {
@@ -117,12 +119,27 @@ func webhookInput(f url.Values) directory.WebhookInput {
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), webhookInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(0)}, err, webhookFields)
+		return h.formError(w, r, "webhook_form", page{Title: "Add webhook · Webhooks", Form: withoutToken(r.PostForm), Data: formView(0)}, err, webhookFields)
 	}, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
 }
 
+// withoutToken returns the form to show again without the token typed (it
+// is never sent back to the browser), noting that one was typed.
+func withoutToken(f url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range f {
+		out[k] = v
+	}
+	if out.Get("token") != "" {
+		out.Set("token_typed", "on")
+	}
+	out.Del("token")
+	return out
+}
+
+// webhookForm is the edit form's values for hk: everything but its secrets.
 func webhookForm(hk herald.Webhook) url.Values {
-	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "token": {hk.Token}, "method": {hk.Method}, "events": hk.Events}
+	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "method": {hk.Method}, "events": hk.Events}
 	for name, on := range map[string]bool{"on_user_created": hk.OnUserCreated, "on_user_modified": hk.OnUserModified,
 		"on_user_deleted": hk.OnUserDeleted, "on_hwkey_provision": hk.OnHWKeyProvision, "enabled": hk.Enabled,
 		"token_unreadable": hk.TokenUnreadable} { // shown as a note, not a field
@@ -138,13 +155,27 @@ func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: webhookForm(hook), Data: formView(id)})
+	v := formView(id)
+	v.HasToken = hook.Token != ""
+	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Edit · " + hook.Description + " · Webhooks", Form: webhookForm(hook), Data: v})
 }
 
+// saveWebhook replaces the webhook's settings. An empty token field keeps
+// the current token (the form never shows it); "Remove the token" clears it.
 func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	_, err := h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
+	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	in := webhookInput(r.PostForm)
+	if in.Token == "" && r.PostForm.Get("clear_token") == "" {
+		in.Token = hook.Token
+	}
+	_, err = h.dir.UpdateWebhook(r.Context(), actor(r), id, in)
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(id)}, err, webhookFields)
+		v := formView(id)
+		v.HasToken = hook.Token != ""
+		return h.formError(w, r, "webhook_form", page{Title: "Edit · " + hook.Description + " · Webhooks", Form: withoutToken(r.PostForm), Data: v}, err, webhookFields)
 	}, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
 }
 
