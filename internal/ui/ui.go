@@ -152,12 +152,12 @@ type page struct {
 	Title string
 	// Section is the navigation entry marked current: Title's last part.
 	Section string
-	Actor  directory.Actor
-	Path   string
-	Notice string // a short message after an action (a flash, never the URL)
-	Errors map[string]string
-	Form   url.Values
-	Data   any
+	Actor   directory.Actor
+	Path    string
+	Notice  string // a short message after an action (a flash, never the URL)
+	Errors  map[string]string
+	Form    url.Values
+	Data    any
 }
 
 // render writes a page with the layout. It always returns nil: a template
