@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/heraldhq/herald/internal/app"
 )
 
 // The add-user form with a bad username, a bad email and a short password
@@ -92,4 +95,49 @@ func TestAPIAllFieldErrors(t *testing.T) {
 	if r.msg() != "events: choose at least one trigger or event; a webhook with none would never be sent anything" {
 		t.Fatalf("no-trigger answer %q", r.msg())
 	}
+}
+
+// A delivery that failed seven times shows its attempts as a table, one
+// row each with its answer, and no Go value syntax.
+func TestBrowserDeliveryAttempts(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *app.Config) {
+		c.RetrySchedule = []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond,
+			10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}
+	})
+	rc := newReceiver(t)
+	rc.setAnswer(func(int, received) int { return http.StatusInternalServerError })
+	admin := s.admin()
+	hook := admin.addWebhook(rc.URL, nil)
+	admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "seven", "first_name": "S", "last_name": "S", "email": "seven@example.com",
+	}, nil)
+	ds := admin.waitDeliveries(hook.ID, "failed", 1, 20*time.Second)
+	if ds[0].Attempts != 7 {
+		t.Fatalf("delivery has %d attempts, want 7", ds[0].Attempts)
+	}
+	b := newBrowser(t, s)
+	b.login("admin", adminPassword)
+	b.open(fmt.Sprintf("/webhooks/%d/deliveries/%d", hook.ID, ds[0].ID))
+	if got := b.text("#attempt-count"); got != "7" {
+		t.Fatalf("attempt count shows %q", got)
+	}
+	rows, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#attempts tbody tr").length`))
+	b.check(err)
+	if rows != 7 {
+		t.Fatalf("%d attempt rows, want 7", rows)
+	}
+	main := b.text("main")
+	for _, bad := range []string{"[{", "+0000 UTC", "{1 "} {
+		if strings.Contains(main, bad) {
+			t.Fatalf("the delivery page shows Go value syntax %q: %s", bad, main)
+		}
+	}
+	if !containsAll(b.text("#attempts"), "500", "ms") {
+		t.Fatalf("attempts: %s", b.text("#attempts"))
+	}
+	if title := b.title(); !strings.HasPrefix(title, fmt.Sprintf("Delivery %d · test receiver · Webhooks", ds[0].ID)) {
+		t.Fatalf("title %q", title)
+	}
+	b.screenshot("delivery-7-attempts")
 }

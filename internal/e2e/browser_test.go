@@ -93,6 +93,14 @@ func (b *browser) text(sel string) string {
 	return s
 }
 
+// title is the page's title.
+func (b *browser) title() string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Title())
+	b.check(err)
+	return s
+}
+
 // html is the page's whole HTML as the browser has it.
 func (b *browser) html() string {
 	b.t.Helper()

@@ -327,7 +327,8 @@ func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64)
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "delivery", page{Title: "Webhooks", Data: deliveryView{Hook: hook, Delivery: d}})
+	title := fmt.Sprintf("Delivery %d · %s · Webhooks", d.ID, hook.Description)
+	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: hook, Delivery: d}})
 }
 
 func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
