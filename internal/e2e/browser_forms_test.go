@@ -141,3 +141,66 @@ func TestBrowserDeliveryAttempts(t *testing.T) {
 	}
 	b.screenshot("delivery-7-attempts")
 }
+
+// The edit form never puts the webhook's token into the page: the field is
+// empty with "leave empty to keep the current token"; saving with it empty
+// keeps the token, a new one replaces it, "Remove the token" clears it.
+func TestBrowserWebhookTokenWriteOnly(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	rc := newReceiver(t)
+	admin := s.admin()
+	hook := admin.addWebhook(rc.URL, map[string]any{"token": "my-secret-token", "description": "crm"})
+	b := newBrowser(t, s)
+	b.login("admin", adminPassword)
+	token := func() string {
+		var w webhook
+		admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/webhook/%d", hook.ID), nil, &w)
+		return w.Token
+	}
+
+	b.open(fmt.Sprintf("/webhooks/%d", hook.ID))
+	if got := b.text("#token-state"); !strings.HasPrefix(got, "Set") {
+		t.Fatalf("token state %q", got)
+	}
+	if strings.Contains(b.html(), "my-secret-token") {
+		t.Fatal("the webhook page has the token in its HTML")
+	}
+	b.open(fmt.Sprintf("/webhooks/%d/edit", hook.ID))
+	if strings.Contains(b.html(), "my-secret-token") {
+		t.Fatal("the edit form has the token in its HTML")
+	}
+	if v := b.value("#token"); v != "" {
+		t.Fatalf("token field = %q", v)
+	}
+	if got := b.text("#token-note"); !strings.Contains(got, "Leave empty to keep the current token") {
+		t.Fatalf("token note %q", got)
+	}
+	if title := b.title(); title != "Edit · crm · Webhooks · Herald" {
+		t.Fatalf("title %q", title)
+	}
+	b.screenshot("webhook-edit")
+	b.do(chromedp.Clear(chromedp.CSS("#description")), chromedp.SendKeys(chromedp.CSS("#description"), "crm renamed"))
+	b.submit("#save")
+	if got := token(); got != "my-secret-token" {
+		t.Fatalf("after saving with the field empty the token is %q", got)
+	}
+
+	b.open(fmt.Sprintf("/webhooks/%d/edit", hook.ID))
+	b.do(chromedp.SendKeys(chromedp.CSS("#token"), "new-token"))
+	b.submit("#save")
+	if got := token(); got != "new-token" {
+		t.Fatalf("after typing a new token it is %q", got)
+	}
+
+	b.open(fmt.Sprintf("/webhooks/%d/edit", hook.ID))
+	b.do(chromedp.Click(chromedp.CSS("#clear_token")))
+	b.submit("#save")
+	if got := token(); got != "" {
+		t.Fatalf("after removing the token it is %q", got)
+	}
+	b.open(fmt.Sprintf("/webhooks/%d", hook.ID))
+	if got := b.text("#token-state"); got != "None" {
+		t.Fatalf("token state after removing %q", got)
+	}
+}
