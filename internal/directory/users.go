@@ -472,3 +472,19 @@ func (s *Service) AuthorizedKeys(ctx context.Context, username, group string) ([
 	})
 	return out, err
 }
+
+// FindUsers returns one page of the users whose username, name or email
+// contains q (all for ""), sorted by username, with how many match in all.
+// Admins only.
+func (s *Service) FindUsers(ctx context.Context, a Actor, q string, offset, limit int) ([]herald.User, int, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, 0, err
+	}
+	var users []herald.User
+	var total int
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		users, total, err = tx.FindUsers(ctx, q, max(offset, 0), max(limit, 1))
+		return err
+	})
+	return users, total, err
+}

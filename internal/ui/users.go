@@ -28,20 +28,27 @@ func (h *Handler) userRoutes() []web.Route {
 // userFields are the form fields of the user pages, named as in the API.
 var userFields = []string{"username", "first_name", "last_name", "email", "phone", "password", "ssh_key", "pgp_key", "pgp_cert_id", "groups", "new_password", "old_password", "worker"}
 
+// usersView is one page of the users list.
+type usersView struct {
+	Users []herald.User
+	Pager pager
+}
+
 func (h *Handler) users(w http.ResponseWriter, r *http.Request) error {
-	all, err := h.dir.ListUsers(r.Context(), actor(r))
+	pg := pagerFor(r, "users")
+	users, total, err := h.dir.FindUsers(r.Context(), actor(r), pg.Q, pg.Offset(), pg.Per)
 	if err != nil {
 		return err
 	}
-	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	var shown []herald.User
-	for _, u := range all {
-		hay := strings.ToLower(u.Username + " " + u.FirstName + " " + u.LastName + " " + u.Email)
-		if q == "" || strings.Contains(hay, q) {
-			shown = append(shown, u)
+	pg.Total = total
+	if len(users) == 0 && total > 0 && pg.Page > pg.Pages() {
+		// Past the end (the list shrank): show the last page.
+		pg.Page = pg.Pages()
+		if users, pg.Total, err = h.dir.FindUsers(r.Context(), actor(r), pg.Q, pg.Offset(), pg.Per); err != nil {
+			return err
 		}
 	}
-	return h.render(w, r, http.StatusOK, "users", page{Title: "Users", Form: url.Values{"q": {q}}, Data: shown})
+	return h.render(w, r, http.StatusOK, "users", page{Title: "Users", Data: usersView{Users: users, Pager: pg}})
 }
 
 func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request) error {
