@@ -151,3 +151,45 @@ func TestBrowserGroupMembers(t *testing.T) {
 		t.Fatalf("groups search: %s", got)
 	}
 }
+
+// An unknown path gets the styled 404 page (signed in or not), while the
+// API keeps its JSON 404; page titles name the thing shown.
+func TestBrowserNotFoundAndTitles(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.admin().expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "alice", "first_name": "Alice", "last_name": "A", "email": "alice@example.com",
+	}, nil)
+	r := s.anon().do("GET", "/no/such/page", nil)
+	if r.Status != http.StatusNotFound || !strings.Contains(r.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(r.Body), "/static/herald.css") {
+		t.Fatalf("anonymous unknown path: %d %s %.300s", r.Status, r.Header.Get("Content-Type"), r.Body)
+	}
+	if r := s.admin().do("GET", "/api/v1/nope", nil); r.Status != http.StatusNotFound || !strings.Contains(r.Header.Get("Content-Type"), "json") {
+		t.Fatalf("API unknown path: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+	b := newBrowser(t, s)
+	b.login("admin", adminPassword)
+	b.open("/no/such/page")
+	if got := b.text("main"); !containsAll(got, "404", "Not found", "There is no page at /no/such/page") {
+		t.Fatalf("404 page: %s", got)
+	}
+	if got := b.title(); got != "Not found · Herald" {
+		t.Fatalf("404 title %q", got)
+	}
+	if nav := b.text("nav"); !strings.Contains(nav, "Users") {
+		t.Fatalf("the 404 page has no navigation: %s", nav)
+	}
+	b.screenshot("not-found")
+	b.open("/users/alice")
+	if got := b.title(); got != "alice · Users · Herald" {
+		t.Fatalf("user page title %q", got)
+	}
+	if cur, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("nav [aria-current]")?.textContent ?? ""`)); err != nil || cur != "Users" {
+		t.Fatalf("current navigation entry %q (%v)", cur, err)
+	}
+	b.open("/users/nobody")
+	if got := b.text("main"); !containsAll(got, "404", "no user named") {
+		t.Fatalf("missing user page: %s", got)
+	}
+}

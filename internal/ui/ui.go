@@ -118,6 +118,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		}
 	}
 	web.Mount(mux, routes, h.fail)
+	// Every other path gets the styled 404 page (the API keeps /api/ for
+	// its JSON one). It is no route: metrics count it as unmatched.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, herald.Errorf(herald.ENOTFOUND, "There is no page at %s", r.URL.Path))
+	})
 }
 
 var static = http.FileServerFS(staticFiles)
@@ -223,7 +228,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if title == "" {
 		title = "Something went wrong"
 	}
-	_ = h.render(w, r, status, "error", page{Title: title, Data: errorPage{Status: status, Message: msg}})
+	_ = h.render(w, r, status, "error", page{Title: title, Section: "-", Data: errorPage{Status: status, Message: msg}})
 }
 
 // fieldView is one labelled form field with its value and error.

@@ -148,7 +148,7 @@ func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) erro
 	if _, err := h.dir.GetUser(r.Context(), actor(r), username); err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete user", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete " + username + " · Users", Data: confirmView{
 		Question: "Delete user " + username + "? Webhooks will be told (user_deleted). This cannot be undone.",
 		Action:   "/users/" + url.PathEscape(username) + "/delete", Button: "Delete " + username,
 		Back: "/users/" + url.PathEscape(username),

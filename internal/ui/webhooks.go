@@ -196,7 +196,7 @@ func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, i
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete webhook", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + hook.Description + " · Webhooks", Data: confirmView{
 		Question: fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.", hook.URL, hook.Description),
 		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: "/webhooks",
 	}})
@@ -277,7 +277,7 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 	if form == nil {
 		form = url.Values{}
 	}
-	p := page{Title: "Webhooks", Form: form, Data: v}
+	p := page{Title: hook.Description + " · Webhooks", Form: form, Data: v}
 	if formErr != nil {
 		return h.formError(w, r, "webhook", p, formErr, webhookFields)
 	}
