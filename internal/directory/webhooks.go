@@ -339,7 +339,10 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 	return err
 }
 
-// TestWebhook sends webhook_test now and returns the attempt. Returns ENOTFOUND.
+// TestWebhook sends webhook_test now, records it in the webhook's delivery
+// log (a delivery of one attempt, succeeded or failed; the event is not in
+// the event feed, being no change) and returns the attempt.
+// Returns ENOTFOUND.
 func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.Attempt, error) {
 	if err := RequireAdmin(a); err != nil {
 		return herald.Attempt{}, err
@@ -352,7 +355,22 @@ func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.At
 	if err != nil {
 		return herald.Attempt{}, err
 	}
-	return s.tester.SendTest(ctx, w), nil
+	ev := herald.Event{
+		ID: store.NewEventID(time.Now()), Type: herald.EventWebhookTest, Subject: "webhook:" + itoa(id), Actor: a.Username,
+		Payload: mustJSON(struct {
+			WebhookID int64  `json:"webhook_id"`
+			Message   string `json:"message"`
+		}{id, "test event from Herald"}),
+	}
+	at := s.tester.SendTest(ctx, w, ev)
+	// Recorded even if the caller gave up meanwhile: the request was sent.
+	err = s.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.RecordTestSend(ctx, id, ev, at)
+	})
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		err = nil // deleted while the test ran: nothing to log it in
+	}
+	return at, err
 }
 
 // deliveryStatuses are the values of the status filter.

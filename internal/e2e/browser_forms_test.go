@@ -204,3 +204,60 @@ func TestBrowserWebhookTokenWriteOnly(t *testing.T) {
 		t.Fatalf("token state after removing %q", got)
 	}
 }
+
+// "Send test" to a failing receiver shows the failure as an error, not as
+// the success banner, and the test is in the delivery log like any
+// delivery (failed, with its attempt); a passing one is green and logged
+// as succeeded. Test sends are no change: the event feed leaves them out.
+func TestBrowserTestSendLogged(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	rc := newReceiver(t)
+	rc.setAnswer(func(n int, _ received) int {
+		if n == 0 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	admin := s.admin()
+	hook := admin.addWebhook(rc.URL, nil)
+	seq := admin.lastSeq()
+	b := newBrowser(t, s)
+	b.login("admin", adminPassword)
+	b.open(fmt.Sprintf("/webhooks/%d", hook.ID))
+	b.submit("#send-test")
+	class, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#notice"), "class"))
+	b.check(err)
+	if got := b.text("#notice"); class.Value != "error" || !containsAll(got, "Test failed", "500") {
+		t.Fatalf("failed test notice %q (class %q)", got, class.Value)
+	}
+	if log := b.text("#deliveries"); !containsAll(log, "webhook_test", "failed", "500") {
+		t.Fatalf("delivery log after a failed test: %s", log)
+	}
+	b.screenshot("webhook-test-failed")
+	b.submit("#deliveries tbody a")
+	if st := b.text("#delivery-status"); st != "failed" {
+		t.Fatalf("test delivery status %q", st)
+	}
+	if att := b.text("#attempts"); !containsAll(att, "500", "ms") {
+		t.Fatalf("test delivery attempts: %s", att)
+	}
+
+	b.open(fmt.Sprintf("/webhooks/%d", hook.ID))
+	b.submit("#send-test")
+	class, err = chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS("#notice"), "class"))
+	b.check(err)
+	if got := b.text("#notice"); class.Value != "notice" || !strings.Contains(got, "Test sent") {
+		t.Fatalf("passed test notice %q (class %q)", got, class.Value)
+	}
+	ds := admin.deliveries(hook.ID, "")
+	if len(ds) != 2 || ds[0].Event != "webhook_test" || ds[0].Status != "succeeded" || ds[1].Status != "failed" || ds[1].LastStatusCode != 500 {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	if got := rc.all(); len(got) != 2 || got[1].id() != ds[0].EventID {
+		t.Fatalf("the receiver got %d requests; the logged event id %q is not the one sent", len(got), ds[0].EventID)
+	}
+	if evs := admin.eventsAfter(seq); len(evs) != 0 {
+		t.Fatalf("test sends in the event feed: %+v", evs)
+	}
+}

@@ -238,3 +238,32 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 	}
 	return int(n), err
 }
+
+// RecordTestSend logs a test send to a webhook: ev (a webhook_test event,
+// with its ID set; no webhook is sent it again) and a completed delivery of
+// it with its one attempt, succeeded for a 2xx answer and failed otherwise.
+// Returns ENOTFOUND if the webhook is gone.
+func (tx *Tx) RecordTestSend(ctx context.Context, webhookID int64, ev herald.Event, a herald.Attempt) error {
+	if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+		return err
+	}
+	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ev.ID, herald.EventWebhookTest, ev.Subject, ev.Actor, string(ev.Payload), micros(a.StartedAt))
+	if err != nil {
+		return err
+	}
+	state := herald.DeliveryFailed
+	if a.StatusCode >= 200 && a.StatusCode < 300 {
+		state = herald.DeliverySucceeded
+	}
+	done := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
+	id, err := tx.insertReturning(ctx, "id", `INSERT INTO deliveries (event_seq, webhook_id, subject, state, attempts, round_attempts,
+		next_attempt_at, last_status, last_error, created_at, completed_at) VALUES ($1, $2, $3, $4, 1, 1, 0, $5, $6, $7, $8)`,
+		seq, webhookID, ev.Subject, state, a.StatusCode, a.Error, micros(a.StartedAt), micros(done))
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+		VALUES ($1, 1, $2, $3, $4, $5, $6)`, id, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error)
+	return err
+}

@@ -30,7 +30,10 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 // newEventID returns "evt_", the time in fixed-width base 36 and 80 random
 // bits. Ids of later events sort later, so the unique index on them grows
 // at its end instead of touching a random page for every event.
-func newEventID(now time.Time) string {
+func newEventID(now time.Time) string { return NewEventID(now) }
+
+// NewEventID returns a new event id for an event of time now.
+func NewEventID(now time.Time) string {
 	t := strings.ToUpper(strconv.FormatInt(now.UnixMicro(), 36))
 	return "evt_" + strings.Repeat("0", max(11-len(t), 0)) + t + rand.Text()[:16]
 }
@@ -39,7 +42,7 @@ func newEventID(now time.Time) string {
 // commit order.
 func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
 	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
-		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+		WHERE seq > $1 AND type <> 'webhook_test' ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +72,7 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 		before = 1 << 62
 	}
 	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
-		WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit)
+		WHERE seq < $1 AND type <> 'webhook_test' ORDER BY seq DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, err
 	}

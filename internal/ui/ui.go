@@ -160,9 +160,12 @@ type page struct {
 	Actor   directory.Actor
 	Path    string
 	Notice  string // a short message after an action (a flash, never the URL)
-	Errors  map[string]string
-	Form    url.Values
-	Data    any
+	// NoticeFailed shows Notice as an error: the action ran but failed
+	// (a test send the receiver refused).
+	NoticeFailed bool
+	Errors       map[string]string
+	Form         url.Values
+	Data         any
 }
 
 // render writes a page with the layout. It always returns nil: a template
@@ -181,7 +184,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 		}
 	}
 	if p.Notice == "" {
-		p.Notice = h.takeFlash(w, r)
+		p.Notice, p.NoticeFailed = h.takeFlash(w, r)
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {

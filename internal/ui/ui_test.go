@@ -98,7 +98,7 @@ func TestFlash(t *testing.T) {
 		r := httptest.NewRequest("GET", "/groups", nil)
 		r.AddCookie(&http.Cookie{Name: flashCookie, Value: value})
 		w := httptest.NewRecorder()
-		notice := h.takeFlash(w, r)
+		notice, _ := h.takeFlash(w, r)
 		return notice, w.Result().Cookies()
 	}
 	notice, cleared := take(cookies[0].Value)
@@ -112,5 +112,13 @@ func TestFlash(t *testing.T) {
 	}
 	if notice, _ := take(box.Seal("flash|1|an old notice")); notice != "" {
 		t.Errorf("an expired flash shows %q", notice)
+	}
+	// A failure's notice is marked as one.
+	w = httptest.NewRecorder()
+	_ = h.redirectFailed(w, httptest.NewRequest("POST", "/webhooks/1/test", nil), "/webhooks/1", "Test failed.")
+	r := httptest.NewRequest("GET", "/webhooks/1", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	if notice, failed := h.takeFlash(httptest.NewRecorder(), r); notice != "Test failed." || !failed {
+		t.Errorf("failure flash = %q, %v", notice, failed)
 	}
 }

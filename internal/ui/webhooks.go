@@ -214,20 +214,17 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 	if err != nil {
 		return err
 	}
-	var notice string
+	back := fmt.Sprintf("/webhooks/%d", id)
+	if r.PostFormValue("back") == "list" {
+		back = "/webhooks"
+	}
 	switch {
 	case a.StatusCode >= 200 && a.StatusCode < 300:
-		notice = fmt.Sprintf("Test sent: the receiver answered %d in %d ms.", a.StatusCode, a.DurationMS)
+		return h.redirect(w, r, back, fmt.Sprintf("Test sent: the receiver answered %d in %d ms. It is in the delivery log.", a.StatusCode, a.DurationMS))
 	case a.StatusCode != 0:
-		notice = fmt.Sprintf("Test failed: the receiver answered %d %s.", a.StatusCode, http.StatusText(a.StatusCode))
-	default:
-		notice = "Test failed: " + a.Error
+		return h.redirectFailed(w, r, back, fmt.Sprintf("Test failed: the receiver answered %d %s. It is in the delivery log.", a.StatusCode, http.StatusText(a.StatusCode)))
 	}
-	back := r.PostFormValue("back")
-	if back != "list" {
-		return h.redirect(w, r, fmt.Sprintf("/webhooks/%d", id), notice)
-	}
-	return h.redirect(w, r, "/webhooks", notice)
+	return h.redirectFailed(w, r, back, "Test failed: "+a.Error+". It is in the delivery log.")
 }
 
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
