@@ -172,6 +172,7 @@ func (h *Handler) confirmDeleteGroup(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete " + name + " · Groups", Data: confirmView{
+		Heading:  "Delete group",
 		Question: "Delete group " + name + "? Its members leave it; webhooks are told. This cannot be undone.",
 		Action:   "/groups/" + url.PathEscape(name) + "/delete", Button: "Delete " + name, Back: "/groups/" + url.PathEscape(name),
 	}})

@@ -149,6 +149,7 @@ func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete " + username + " · Users", Data: confirmView{
+		Heading:  "Delete user",
 		Question: "Delete user " + username + "? Webhooks will be told (user_deleted). This cannot be undone.",
 		Action:   "/users/" + url.PathEscape(username) + "/delete", Button: "Delete " + username,
 		Back: "/users/" + url.PathEscape(username),
@@ -156,7 +157,7 @@ func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) erro
 }
 
 type confirmView struct {
-	Question, Action, Button, Back string
+	Heading, Question, Action, Button, Back string
 }
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {

@@ -26,6 +26,7 @@ func (h *Handler) webhookRoutes() []web.Route {
 		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.confirmDeleteWebhook)},
 		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
 		{Pattern: "POST /webhooks/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
+		{Pattern: "GET /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.confirmRotate)},
 		{Pattern: "POST /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
 		{Pattern: "POST /webhooks/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
 		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.deliveryPage)},
@@ -53,6 +54,8 @@ var addedEventLabels = map[string]string{
 type webhookRow struct {
 	herald.Webhook
 	Triggers []string
+	Health   herald.WebhookHealth
+	State    string // herald.WebhookHealth.State
 }
 
 func triggerNames(w herald.Webhook) []string {
@@ -71,16 +74,41 @@ func triggerNames(w herald.Webhook) []string {
 	return out
 }
 
+// webhooksView is one page of the webhooks list.
+type webhooksView struct {
+	Webhooks []webhookRow
+	Pager    pager
+}
+
 func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	hooks, err := h.dir.ListWebhooks(r.Context(), actor(r))
 	if err != nil {
 		return err
 	}
+	pg := pagerFor(r, "webhooks")
+	hooks = pageOf(hooks, &pg, func(hk herald.Webhook) string { return hk.URL + " " + hk.Description })
+	rows, err := h.webhookRows(r, hooks)
+	if err != nil {
+		return err
+	}
+	return h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: webhooksView{Webhooks: rows, Pager: pg}})
+}
+
+// webhookRows adds each webhook's triggers and health.
+func (h *Handler) webhookRows(r *http.Request, hooks []herald.Webhook) ([]webhookRow, error) {
+	ids := make([]int64, len(hooks))
+	for i, hk := range hooks {
+		ids[i] = hk.ID
+	}
+	health, err := h.dir.WebhookHealths(r.Context(), actor(r), ids)
+	if err != nil {
+		return nil, err
+	}
 	rows := make([]webhookRow, len(hooks))
 	for i, hk := range hooks {
-		rows[i] = webhookRow{Webhook: hk, Triggers: triggerNames(hk)}
+		rows[i] = webhookRow{Webhook: hk, Triggers: triggerNames(hk), Health: health[hk.ID], State: health[hk.ID].State(hk.Enabled)}
 	}
-	return h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: rows})
+	return rows, nil
 }
 
 // webhookFormView is what the add and edit forms show. The token itself is
@@ -188,7 +216,11 @@ func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id i
 	if enabled {
 		notice = "Webhook enabled."
 	}
-	return h.redirect(w, r, "/webhooks", notice)
+	back := "/webhooks"
+	if r.PostFormValue("back") == "page" {
+		back = fmt.Sprintf("/webhooks/%d", id)
+	}
+	return h.redirect(w, r, back, notice)
 }
 
 func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -197,8 +229,9 @@ func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, i
 		return err
 	}
 	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + hook.Description + " · Webhooks", Data: confirmView{
+		Heading:  "Delete webhook",
 		Question: fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.", hook.URL, hook.Description),
-		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: "/webhooks",
+		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: fmt.Sprintf("/webhooks/%d", id),
 	}})
 }
 
@@ -227,6 +260,24 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 	return h.redirectFailed(w, r, back, "Test failed: "+a.Error+". It is in the delivery log.")
 }
 
+// confirmRotate asks before a new signing secret replaces the current
+// one, saying how long the current one goes on signing beside it.
+func (h *Handler) confirmRotate(w http.ResponseWriter, r *http.Request, id int64) error {
+	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	q := "Make a new signing secret for the webhook to " + hook.URL + "? The current one goes on signing beside it for 24 hours, so the receiver has that long to switch."
+	if until := hook.PreviousSecretUntil; hook.PreviousSecret != "" && time.Until(until) > 0 {
+		q += fmt.Sprintf(" The secret before it, which still signs until %s (%s from now), stops signing at once.",
+			until.UTC().Format("2006-01-02 15:04 UTC"), time.Until(until).Round(time.Minute))
+	}
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Rotate secret · " + hook.Description + " · Webhooks", Data: confirmView{
+		Heading: "Rotate signing secret", Question: q,
+		Action: fmt.Sprintf("/webhooks/%d/rotate", id), Button: "Rotate signing secret", Back: fmt.Sprintf("/webhooks/%d", id),
+	}})
+}
+
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
 	if _, err := h.dir.RotateSecret(r.Context(), actor(r), id); err != nil {
 		return err
@@ -237,6 +288,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64)
 // webhookView is what the webhook page shows.
 type webhookView struct {
 	Hook       herald.Webhook
+	Row        webhookRow // with its health
 	Triggers   []string
 	Deliveries []herald.Delivery
 	Status     string
@@ -266,7 +318,11 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 	if err != nil {
 		return err
 	}
-	v := webhookView{Hook: hook, Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
+	rows, err := h.webhookRows(r, []herald.Webhook{hook})
+	if err != nil {
+		return err
+	}
+	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
 		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed}}
 	if len(ds) == deliveriesPerPage {
 		v.Older = ds[len(ds)-1].ID
