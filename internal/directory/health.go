@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -25,4 +26,18 @@ func (s *Service) WebhookHealths(ctx context.Context, a Actor, ids []int64) (map
 		return nil
 	})
 	return out, err
+}
+
+// DeliveryCounts counts the deliveries waiting now and those that
+// succeeded or failed since since, over every webhook. Admins only.
+func (s *Service) DeliveryCounts(ctx context.Context, a Actor, since time.Time) (store.DeliveryCounts, error) {
+	if err := RequireAdmin(a); err != nil {
+		return store.DeliveryCounts{}, err
+	}
+	var c store.DeliveryCounts
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		c, err = tx.CountDeliveries(ctx, since)
+		return err
+	})
+	return c, err
 }

@@ -148,3 +148,68 @@ func TestBrowserWebhookHealth(t *testing.T) {
 	b.submit("#confirm")
 	admin.expect(http.StatusNotFound, "GET", fmt.Sprintf("/api/v1/webhook/%d", f.dead.ID), nil, nil)
 }
+
+// The dashboard's figures match what the API says: users, groups and
+// webhooks counted, webhooks by health, deliveries waiting and settled in
+// the last 24 h, the newest events; the failing webhooks are listed, each
+// linked to its page.
+func TestBrowserDashboard(t *testing.T) {
+	t.Parallel()
+	f := newHealthFixture(t)
+	admin := f.s.admin()
+	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "ops", "members": []string{"hal"}}, nil)
+	var users []struct{ Username string }
+	admin.expect(http.StatusOK, "GET", "/api/v1/user", nil, &users)
+	var groups []struct{ Name string }
+	admin.expect(http.StatusOK, "GET", "/api/v1/group", nil, &groups)
+	var hooks []webhook
+	admin.expect(http.StatusOK, "GET", "/api/v1/webhook", nil, &hooks)
+	waiting, succeeded, failed := 0, 0, 0
+	for _, h := range hooks {
+		for _, d := range admin.deliveries(h.ID, "") {
+			switch d.Status {
+			case "pending", "retrying":
+				waiting++
+			case "succeeded":
+				succeeded++
+			case "failed":
+				failed++
+			}
+		}
+	}
+
+	b := newBrowser(t, f.s)
+	b.login("admin", adminPassword)
+	if title := b.title(); title != "Dashboard · Herald" {
+		t.Fatalf("after logging in: %q", title)
+	}
+	for sel, want := range map[string]string{
+		"#count-users .figure":    fmt.Sprint(len(users)),
+		"#count-groups .figure":   fmt.Sprint(len(groups)),
+		"#count-webhooks .figure": fmt.Sprint(len(hooks)),
+		"#health-healthy":         "1",
+		"#health-failing":         "2",
+		"#deliveries-pending":     fmt.Sprint(waiting),
+		"#deliveries-succeeded":   fmt.Sprint(succeeded),
+		"#deliveries-failed":      fmt.Sprint(failed),
+	} {
+		if got := b.text(sel); got != want {
+			t.Errorf("%s = %q, want %q", sel, got, want)
+		}
+	}
+	if waiting == 0 || succeeded == 0 {
+		t.Errorf("the fixture has %d waiting and %d succeeded deliveries, want some of each", waiting, succeeded)
+	}
+	attention := b.text("#attention")
+	if !containsAll(attention, "failing wiki", "dead mailer", "2 failed attempts in a row") || strings.Contains(attention, "healthy crm") {
+		t.Errorf("needs attention: %s", attention)
+	}
+	if events := b.text("#newest-events"); !containsAll(events, "group_created", "group:ops", "user_created", "user:hal") {
+		t.Errorf("newest events: %s", events)
+	}
+	b.screenshot("dashboard")
+	b.submit("#attention a")
+	if title := b.title(); !strings.HasSuffix(title, "· Webhooks · Herald") {
+		t.Errorf("the attention link leads to %q", title)
+	}
+}

@@ -51,3 +51,22 @@ func (tx *Tx) WebhookHealth(ctx context.Context, webhookID int64) (herald.Webhoo
 }
 
 func timePtr(t time.Time) *time.Time { return &t }
+
+// DeliveryCounts is how many deliveries wait now, and how many ended in
+// each way since a time.
+type DeliveryCounts struct {
+	Pending   int // pending or retrying, now
+	Succeeded int // completed since
+	Failed    int // given up since
+}
+
+// CountDeliveries counts the deliveries of every webhook that wait now,
+// and those that succeeded or failed since since.
+func (tx *Tx) CountDeliveries(ctx context.Context, since time.Time) (DeliveryCounts, error) {
+	var c DeliveryCounts
+	err := tx.queryRow(ctx, `SELECT
+		(SELECT count(*) FROM deliveries WHERE state IN ('pending', 'retrying')),
+		(SELECT count(*) FROM deliveries WHERE completed_at >= $1 AND state = 'succeeded'),
+		(SELECT count(*) FROM deliveries WHERE completed_at >= $1 AND state = 'failed')`, micros(since)).Scan(&c.Pending, &c.Succeeded, &c.Failed)
+	return c, err
+}

@@ -307,16 +307,4 @@ func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, err error, a
 
 func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
 
-// home sends admins to the users list and everyone else to their profile.
-func (h *Handler) home(w http.ResponseWriter, r *http.Request) error {
-	a := actor(r)
-	switch {
-	case a.Username == "":
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-	case a.IsAdmin:
-		http.Redirect(w, r, "/users", http.StatusSeeOther)
-	default:
-		http.Redirect(w, r, "/users/"+url.PathEscape(a.Username), http.StatusSeeOther)
-	}
-	return nil
-}
+
