@@ -158,6 +158,22 @@ func TestBrowserDashboard(t *testing.T) {
 	f := newHealthFixture(t)
 	admin := f.s.admin()
 	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "ops", "members": []string{"hal"}}, nil)
+	// Let hal's user_modified settle: sent to the healthy webhook; at the
+	// others it waits behind hal's user_created (order per subject).
+	admin.waitDeliveries(f.healthy.ID, "succeeded", 2, 10*time.Second)
+	for _, id := range []int64{f.failing.ID, f.dead.ID} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ds := admin.deliveries(id, "")
+			if len(ds) == 2 && ds[0].Attempts == 0 && ds[1].Attempts == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("webhook %d deliveries: %+v", id, ds)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	var users []struct{ Username string }
 	admin.expect(http.StatusOK, "GET", "/api/v1/user", nil, &users)
 	var groups []struct{ Name string }
