@@ -306,5 +306,3 @@ func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, err error, a
 }
 
 func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
-
-
