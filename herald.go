@@ -179,8 +179,9 @@ type WebhookHealth struct {
 	// successful one (or ever); FailingSince is the first of them.
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	FailingSince        *time.Time `json:"failing_since"`
-	// Pending counts deliveries waiting to be sent; NextAttemptAt is the
-	// soonest of them.
+	// Pending counts deliveries waiting to be sent; NextAttemptAt is when
+	// the soonest of them is due (a past time: due now), those queued
+	// behind an unfinished delivery of their subject aside.
 	Pending       int        `json:"pending"`
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 }

@@ -134,18 +134,53 @@ func (b *browser) login(username, password string) {
 	b.submit("button[type=submit]")
 }
 
-// screenshot saves the page under artifacts/screenshots (ignored by git).
+// Widths the pages are seen at: a laptop, and a phone (390 px, an iPhone
+// 12 to 15) at which nothing may scroll sideways.
+const (
+	wideWidth, wideHeight     = 1280, 900
+	narrowWidth, narrowHeight = 390, 844
+)
+
+// screenshot saves the page as name-1280.png and name-390.png in the
+// directory HERALD_SCREENSHOTS names (.ci/run sets artifacts/screenshots;
+// a relative path is taken from the repository's root), and does nothing
+// when it is unset. The page is left at 1280 px.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
-	dir := filepath.Join("..", "..", "artifacts", "screenshots")
+	dir := os.Getenv("HERALD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	b.check(err)
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		b.t.Fatal(err)
+	for _, w := range []struct{ width, height int64 }{{wideWidth, wideHeight}, {narrowWidth, narrowHeight}} {
+		b.do(chromedp.EmulateViewport(w.width, w.height))
+		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+		b.check(err)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w.width)), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
 	}
+	b.do(chromedp.EmulateViewport(wideWidth, wideHeight))
+}
+
+// overflow returns how many pixels the page is wider than the window at
+// 390 px (0 if it fits), and leaves the window at 1280 px. A table that
+// scrolls sideways inside its box counts too: its far columns are as out
+// of reach.
+func (b *browser) overflow() int {
+	b.t.Helper()
+	b.do(chromedp.EmulateViewport(narrowWidth, narrowHeight))
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`Math.max(
+		document.documentElement.scrollWidth - window.innerWidth,
+		...Array.from(document.querySelectorAll(".table-wrap"), el => el.scrollWidth - el.clientWidth))`))
+	b.check(err)
+	b.do(chromedp.EmulateViewport(wideWidth, wideHeight))
+	return max(n, 0)
 }
 
 // An admin adds a webhook and a user through the pages; the receiver gets

@@ -39,9 +39,18 @@ func (tx *Tx) WebhookHealth(ctx context.Context, webhookID int64) (herald.Webhoo
 			h.FailingSince = timePtr(fromMicros(first.Int64))
 		}
 	}
+	if err := tx.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE webhook_id = $1 AND state IN ('pending', 'retrying')`,
+		webhookID).Scan(&h.Pending); err != nil {
+		return h, err
+	}
+	// The next attempt is the soonest of the heads of the per-subject
+	// queues: a delivery behind an unfinished one of its subject waits
+	// for it, whatever its own time says.
 	var next sql.NullInt64
-	if err := tx.queryRow(ctx, `SELECT count(*), min(next_attempt_at) FROM deliveries
-		WHERE webhook_id = $1 AND state IN ('pending', 'retrying')`, webhookID).Scan(&h.Pending, &next); err != nil {
+	if err := tx.queryRow(ctx, `SELECT min(d.next_attempt_at) FROM deliveries d
+		WHERE d.webhook_id = $1 AND d.state IN ('pending', 'retrying') AND NOT EXISTS (
+			SELECT 1 FROM deliveries e WHERE e.webhook_id = d.webhook_id AND e.subject = d.subject AND e.id < d.id
+				AND e.state IN ('pending', 'retrying'))`, webhookID).Scan(&next); err != nil {
 		return h, err
 	}
 	if next.Valid {

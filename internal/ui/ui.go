@@ -79,6 +79,17 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	// due is when a waiting delivery goes: its time, or "due now" for a
+	// time passed.
+	"due": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		if !t.After(time.Now()) {
+			return "due now"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
 	"contains": slices.Contains[[]string],
 	"join":     strings.Join,
 	"field": func(name, label, typ string, p page) fieldView {
