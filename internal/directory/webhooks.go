@@ -397,6 +397,44 @@ func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, 
 	return out, err
 }
 
+// deliveryEvents are the values of the event filter: every event a
+// webhook can be sent, and the test.
+var deliveryEvents = append([]string{herald.EventUserCreated, herald.EventUserModified, herald.EventUserDeleted, herald.EventUserKeys},
+	append(slices.Clone(herald.AddedEvents), herald.EventWebhookTest)...)
+
+// DeliveryEvents returns the event types the delivery log can be filtered by.
+func DeliveryEvents() []string { return slices.Clone(deliveryEvents) }
+
+// FindDeliveries returns one page of a webhook's deliveries that pass f,
+// newest first, and how many pass it in all.
+// Returns ENOTFOUND or EINVALID (status or event).
+func (s *Service) FindDeliveries(ctx context.Context, a Actor, webhookID int64, f store.DeliveryFilter) ([]herald.Delivery, int, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, 0, err
+	}
+	var errs herald.Errors
+	if f.Status != "" && !slices.Contains(deliveryStatuses, f.Status) {
+		errs.Add(invalid("status", "must be one of %s", strings.Join(deliveryStatuses, ", ")))
+	}
+	if f.Event != "" && !slices.Contains(deliveryEvents, f.Event) {
+		errs.Add(invalid("event", "must be one of %s", strings.Join(deliveryEvents, ", ")))
+	}
+	if err := errs.Err(); err != nil {
+		return nil, 0, err
+	}
+	var out []herald.Delivery
+	var total int
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+			return err
+		}
+		var err error
+		out, total, err = tx.FindDeliveries(ctx, webhookID, f)
+		return err
+	})
+	return out, total, err
+}
+
 // DeliveryDetail is a delivery with the request it sends (secrets masked)
 // and every attempt.
 type DeliveryDetail struct {

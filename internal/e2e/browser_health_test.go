@@ -105,7 +105,22 @@ func TestBrowserWebhookHealth(t *testing.T) {
 	}
 	b.screenshot("webhook-failing")
 
+	// The log filters by event type too, with its total.
+	b.open(fmt.Sprintf("/webhooks/%d?event=user_created", f.failing.ID))
+	if got := b.text("#deliveries-total"); got != "1 delivery match" {
+		t.Errorf("filtered total %q", got)
+	}
+	b.open(fmt.Sprintf("/webhooks/%d?event=group_deleted&status=failed", f.failing.ID))
+	if got := b.text("#deliveries tbody"); !strings.Contains(got, "No deliveries with status failed of group_deleted") {
+		t.Errorf("empty filtered log: %s", got)
+	}
+	b.open(fmt.Sprintf("/webhooks/%d?event=nonsense", f.failing.ID))
+	if got := b.text("main"); !containsAll(got, "400", "event: must be one of") {
+		t.Errorf("a bad event filter: %s", got)
+	}
+
 	// Disable and enable from the page.
+	b.open(fmt.Sprintf("/webhooks/%d", f.failing.ID))
 	b.submit("#disable")
 	if got := b.text("#disabled-reason"); got != "by an admin" {
 		t.Errorf("after disabling: %q", got)

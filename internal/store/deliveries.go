@@ -267,3 +267,49 @@ func (tx *Tx) RecordTestSend(ctx context.Context, webhookID int64, ev herald.Eve
 		VALUES ($1, 1, $2, $3, $4, $5, $6)`, id, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error)
 	return err
 }
+
+// DeliveryFilter picks deliveries of one webhook for FindDeliveries.
+type DeliveryFilter struct {
+	Status string // "" for any
+	Event  string // the event type, "" for any
+	Before int64  // ids below this one (0: from the newest)
+	Limit  int
+}
+
+// FindDeliveries returns a webhook's deliveries that pass f, newest first,
+// and how many pass it in all (Before aside).
+func (tx *Tx) FindDeliveries(ctx context.Context, webhookID int64, f DeliveryFilter) ([]herald.Delivery, int, error) {
+	where := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.webhook_id = $1`
+	args := []any{webhookID}
+	if f.Status != "" {
+		args = append(args, f.Status)
+		where += ` AND d.state = $` + strconv.Itoa(len(args))
+	}
+	if f.Event != "" {
+		args = append(args, f.Event)
+		where += ` AND e.type = $` + strconv.Itoa(len(args))
+	}
+	var total int
+	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if f.Before > 0 {
+		args = append(args, f.Before)
+		where += ` AND d.id < $` + strconv.Itoa(len(args))
+	}
+	args = append(args, f.Limit)
+	rows, err := tx.query(ctx, `SELECT `+deliveryColumns+where+` ORDER BY d.id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []herald.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d)
+	}
+	return out, total, rows.Err()
+}

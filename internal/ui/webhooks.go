@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/web"
 )
 
@@ -293,8 +294,12 @@ type webhookView struct {
 	Deliveries []herald.Delivery
 	Status     string
 	Statuses   []string
+	Event      string
+	Events     []string
+	Total      int    // deliveries that pass the filter
+	Older      string // the link to the next page of older ones, "" at the end
+	Newest     string // the link back to the newest ones, "" when shown
 	ShowSecret bool
-	Older      int64
 }
 
 const deliveriesPerPage = 50
@@ -313,8 +318,8 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 	}
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	st := q.Get("status")
-	ds, err := h.dir.ListDeliveries(r.Context(), a, id, st, before, deliveriesPerPage)
+	st, event := q.Get("status"), q.Get("event")
+	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Before: before, Limit: deliveriesPerPage})
 	if err != nil {
 		return err
 	}
@@ -323,9 +328,28 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 		return err
 	}
 	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
-		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed}}
+		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed},
+		Event:    event, Events: directory.DeliveryEvents(), Total: total}
+	link := func(before int64) string {
+		v := url.Values{}
+		for k, s := range map[string]string{"status": st, "event": event} {
+			if s != "" {
+				v.Set(k, s)
+			}
+		}
+		if before > 0 {
+			v.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(v) == 0 {
+			return fmt.Sprintf("/webhooks/%d#deliveries", id)
+		}
+		return fmt.Sprintf("/webhooks/%d?%s#deliveries", id, v.Encode())
+	}
 	if len(ds) == deliveriesPerPage {
-		v.Older = ds[len(ds)-1].ID
+		v.Older = link(ds[len(ds)-1].ID)
+	}
+	if before > 0 {
+		v.Newest = link(0)
 	}
 	if form == nil {
 		form = url.Values{}
