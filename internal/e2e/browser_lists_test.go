@@ -91,6 +91,22 @@ func TestBrowserUsersPaging(t *testing.T) {
 	if got := b.text("#total"); got != "No users matching “nobody-like-this”" {
 		t.Fatalf("empty search %q", got)
 	}
+
+	// The event feed: its total, pages back by sequence, and a search.
+	var all []struct{ Seq int64 }
+	s.admin().expect(http.StatusOK, "GET", "/api/v1/event?limit=1000", nil, &all)
+	b.open("/events")
+	if got, want := b.text("#total"), fmt.Sprintf("%d events", len(all)); got != want || b.rows("#events") != 50 {
+		t.Fatalf("events total %q (want %q), %d rows", got, want, b.rows("#events"))
+	}
+	b.submit("#older-events")
+	if b.rows("#events") != 50 || !strings.Contains(b.text("#events"), "u200") {
+		t.Fatalf("older events: %s", b.text("#events"))
+	}
+	b.open("/events?q=u12")
+	if got := b.text("#total"); got != "10 events matching “u12”" || b.rows("#events") != 10 {
+		t.Fatalf("event search: %q, %d rows", got, b.rows("#events"))
+	}
 }
 
 // Among 250 users a group's members are added with the search box and an

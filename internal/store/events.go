@@ -79,3 +79,32 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 	defer rows.Close()
 	return scanEvents(rows)
 }
+
+// FindEvents returns up to limit events with seq below before (0 for the
+// newest), newest first, whose type, subject or actor contains q (without
+// case; all for ""), and how many match in all (before aside). Test sends
+// are left out, as from every event list.
+func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
+	where := ` FROM events WHERE type <> 'webhook_test'`
+	var args []any
+	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
+		args = append(args, "%"+likeEscaper.Replace(q)+"%")
+		where += ` AND lower(type || ' ' || subject || ' ' || actor) LIKE $1 ESCAPE '\'`
+	}
+	var total int
+	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if before > 0 {
+		args = append(args, before)
+		where += ` AND seq < $` + strconv.Itoa(len(args))
+	}
+	args = append(args, limit)
+	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at`+where+` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	events, err := scanEvents(rows)
+	return events, total, err
+}
