@@ -209,3 +209,48 @@ func TestBrowserNotFoundAndTitles(t *testing.T) {
 		t.Fatalf("missing user page: %s", got)
 	}
 }
+
+// A user makes a personal API token on its page: the secret is shown once
+// and works against the API; revoking it ends it. An admin sees and
+// revokes other users' tokens; a plain user cannot open someone else's.
+func TestBrowserAPITokens(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	s.admin().expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": "pat", "first_name": "Pat", "last_name": "P", "email": "pat@example.com", "password": "pat-password",
+	}, nil)
+	b := newBrowser(t, s)
+	b.login("pat", "pat-password")
+	b.submit("#api-tokens-link")
+	b.submit("#create-token")
+	if got := b.text("#name-error"); !strings.Contains(got, "is required") {
+		t.Fatalf("a token without a name: %q", got)
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), "backup script"))
+	b.submit("#create-token")
+	secret := b.text("#new-api-token")
+	s.withToken(secret).expect(http.StatusOK, "GET", "/api/v1/me", nil, nil)
+	if got := b.text("#api-tokens tbody"); !strings.Contains(got, "backup script") {
+		t.Fatalf("tokens: %s", got)
+	}
+	b.open("/users/pat/tokens")
+	if strings.Contains(b.html(), secret) {
+		t.Fatal("the secret is shown again")
+	}
+	b.open("/users/admin/tokens")
+	if got := b.text("main"); !containsAll(got, "403", "Not allowed") {
+		t.Fatalf("another user's tokens as pat: %s", got)
+	}
+
+	b.submit("nav .me button")
+	b.login("admin", adminPassword)
+	b.open("/users/pat/tokens")
+	if title := b.title(); title != "API tokens · pat · Users · Herald" {
+		t.Fatalf("title %q", title)
+	}
+	b.submit("#api-tokens tbody button")
+	if !strings.Contains(b.text("#notice"), "revoked") || strings.Contains(b.text("#api-tokens"), "backup script") {
+		t.Fatalf("after revoking: %s", b.text("main"))
+	}
+	s.withToken(secret).expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil, nil)
+}

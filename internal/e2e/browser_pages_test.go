@@ -49,6 +49,7 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		{"delivery", hook(f.failing.ID, fmt.Sprintf("/deliveries/%d", ds[len(ds)-1].ID))},
 		{"events", "/events"},
 		{"stations", "/stations"},
+		{"api-tokens", "/users/pat/tokens"},
 		{"not-found", "/no/such/page"},
 	}
 	b := newBrowser(t, f.s)
@@ -72,7 +73,7 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 	}
 	b.screenshot("page-login")
 	b.login("pat", "pat-password")
-	for _, p := range []struct{ name, path string }{{"profile", "/users/pat"}, {"forbidden", "/webhooks"}} {
+	for _, p := range []struct{ name, path string }{{"profile", "/users/pat"}, {"my-api-tokens", "/users/pat/tokens"}, {"forbidden", "/webhooks"}} {
 		b.open(p.path)
 		if n := b.overflow(); n > 0 {
 			t.Errorf("%s (%s) is %d px wider than a 390 px window", p.name, p.path, n)
