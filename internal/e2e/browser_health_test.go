@@ -172,7 +172,12 @@ func TestBrowserDashboard(t *testing.T) {
 	t.Parallel()
 	f := newHealthFixture(t)
 	admin := f.s.admin()
+	// A fourth receiver is gone for good (410): Herald disables it.
+	goneRc := newReceiver(t)
+	goneRc.setAnswer(func(int, received) int { return http.StatusGone })
+	gone := admin.addWebhook(goneRc.URL, map[string]any{"description": "retired app", "on_user_modified": true, "on_user_created": false})
 	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "ops", "members": []string{"hal"}}, nil)
+	admin.waitDeliveries(gone.ID, "failed", 1, 10*time.Second)
 	// Let hal's user_modified settle: sent to the healthy webhook; at the
 	// others it waits behind hal's user_created (order per subject).
 	admin.waitDeliveries(f.healthy.ID, "succeeded", 2, 10*time.Second)
@@ -220,6 +225,7 @@ func TestBrowserDashboard(t *testing.T) {
 		"#count-webhooks .figure": fmt.Sprint(len(hooks)),
 		"#health-healthy":         "1",
 		"#health-failing":         "2",
+		"#health-disabled":        "1",
 		"#deliveries-pending":     fmt.Sprint(waiting),
 		"#deliveries-succeeded":   fmt.Sprint(succeeded),
 		"#deliveries-failed":      fmt.Sprint(failed),
@@ -232,7 +238,8 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("the fixture has %d waiting and %d succeeded deliveries, want some of each", waiting, succeeded)
 	}
 	attention := b.text("#attention")
-	if !containsAll(attention, "failing wiki", "dead mailer", "2 failed attempts in a row") || strings.Contains(attention, "healthy crm") {
+	if !containsAll(attention, "failing wiki", "dead mailer", "2 failed attempts in a row", "retired app", "the receiver answered 410 Gone", "enable it") ||
+		strings.Contains(attention, "healthy crm") {
 		t.Errorf("needs attention: %s", attention)
 	}
 	if events := b.text("#newest-events"); !containsAll(events, "group_created", "group:ops", "user_created", "user:hal") {
