@@ -82,6 +82,10 @@ func TestBrowserWebhookHealth(t *testing.T) {
 		t.Errorf("dead row: %s", got)
 	}
 	b.screenshot("webhooks-health")
+	b.open("/webhooks?q=WIKI")
+	if got := b.text("#total"); got != "1–1 of 1 webhooks matching “WIKI”" || !strings.Contains(b.text("#webhooks tbody"), "failing wiki") {
+		t.Errorf("webhooks search: %q", got)
+	}
 
 	b.open(fmt.Sprintf("/webhooks/%d", f.failing.ID))
 	if got := b.text("#consecutive-failures"); got != "2" {
