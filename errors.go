@@ -3,6 +3,7 @@ package herald
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -71,9 +72,14 @@ func ErrorCode(err error) string {
 }
 
 // ErrorMessage returns the person-readable message of err ("field: message"
-// when it names a field) if it is an *Error, and a generic message
-// otherwise, so internal details never leak to clients.
+// when it names a field; several joined by "; " for Errors) if it is an
+// *Error or Errors, and a generic message otherwise, so internal details
+// never leak to clients.
 func ErrorMessage(err error) string {
+	var es Errors
+	if errors.As(err, &es) {
+		return es.Error()
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Error()
@@ -88,4 +94,80 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// Errors is several field errors of one input, reported together so a
+// form can show each beside its field at once. Its code is its first
+// error's (errors.As finds that one as an *Error).
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap lets errors.As and errors.Is see each error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Add appends err if it is an *Error or Errors (a validator's result) and
+// ignores nil. Any other error (validators return none) becomes an
+// internal one, never shown as the client's fault nor its text to them.
+func (es *Errors) Add(err error) {
+	var many Errors
+	var one *Error
+	switch {
+	case err == nil:
+	case errors.As(err, &many):
+		*es = append(*es, many...)
+	case errors.As(err, &one):
+		*es = append(*es, one)
+	default:
+		*es = append(*es, &Error{Code: EINTERNAL, Message: "internal error"})
+	}
+}
+
+// Err returns nil for no errors, the one *Error for one, and es otherwise.
+// An internal error among them wins, so it is not reported as bad input.
+func (es Errors) Err() error {
+	for _, e := range es {
+		if e.Code == EINTERNAL {
+			return e
+		}
+	}
+	switch len(es) {
+	case 0:
+		return nil
+	case 1:
+		return es[0]
+	}
+	return es
+}
+
+// FieldErrors returns every error of err that names a field: all of an
+// Errors, or the one *Error; nil if none does.
+func FieldErrors(err error) []*Error {
+	var es Errors
+	if !errors.As(err, &es) {
+		var e *Error
+		if !errors.As(err, &e) {
+			return nil
+		}
+		es = Errors{e}
+	}
+	var out []*Error
+	for _, e := range es {
+		if e.Field != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -166,3 +166,43 @@ type Attempt struct {
 	ResponseBody string    `json:"response_body"`
 	Error        string    `json:"error"`
 }
+
+// WebhookHealth is how a webhook's deliveries are going, from its
+// delivery log: the last attempt, the run of failed attempts since the
+// last success, and what waits.
+type WebhookHealth struct {
+	// LastAttemptAt is nil when nothing was ever attempted.
+	LastAttemptAt  *time.Time `json:"last_attempt_at"`
+	LastStatusCode int        `json:"last_status_code"`
+	LastError      string     `json:"last_error"`
+	// ConsecutiveFailures counts the failed attempts since the last
+	// successful one (or ever); FailingSince is the first of them.
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	FailingSince        *time.Time `json:"failing_since"`
+	// Pending counts deliveries waiting to be sent; NextAttemptAt is when
+	// the soonest of them is due (a past time: due now), those queued
+	// behind an unfinished delivery of their subject aside.
+	Pending       int        `json:"pending"`
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+}
+
+// Webhook health states (WebhookHealth.State).
+const (
+	HealthDisabled = "disabled"
+	HealthFailing  = "failing"
+	HealthHealthy  = "healthy"
+	HealthNew      = "new" // nothing attempted yet
+)
+
+// State sums the health of a webhook that is enabled or not up in one word.
+func (h WebhookHealth) State(enabled bool) string {
+	switch {
+	case !enabled:
+		return HealthDisabled
+	case h.LastAttemptAt == nil:
+		return HealthNew
+	case h.ConsecutiveFailures > 0:
+		return HealthFailing
+	}
+	return HealthHealthy
+}

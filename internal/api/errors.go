@@ -7,11 +7,30 @@ import (
 	"github.com/heraldhq/herald/internal/web"
 )
 
-// WriteError answers {"msg": ...} with the status of err (internal/web's
+// errorBody is every error answer: msg for a person ("field: message",
+// several joined by "; "), and, when the input had faults in named fields,
+// errors with each one, so a client can show all of them at once.
+type errorBody struct {
+	Msg    string       `json:"msg"`
+	Errors []fieldError `json:"errors,omitempty"`
+}
+
+type fieldError struct {
+	Field string `json:"field"`
+	Msg   string `json:"msg"`
+}
+
+// WriteError answers errorBody with the status of err (internal/web's
 // table); an internal error is shown only as "internal error" (fail logs
 // its detail). The server's middleware uses it too.
 func WriteError(w http.ResponseWriter, err error) {
-	_ = writeJSON(w, web.ErrorStatus(w, err), map[string]string{"msg": herald.ErrorMessage(err)})
+	b := errorBody{Msg: herald.ErrorMessage(err)}
+	if herald.ErrorCode(err) != herald.EINTERNAL {
+		for _, e := range herald.FieldErrors(err) {
+			b.Errors = append(b.Errors, fieldError{Field: e.Field, Msg: e.Message})
+		}
+	}
+	_ = writeJSON(w, web.ErrorStatus(w, err), b)
 }
 
 // fail is the API's error writer (web.ErrorWriter).

@@ -273,10 +273,10 @@ type boundedTester struct {
 	limit  time.Duration
 }
 
-func (b boundedTester) SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt {
+func (b boundedTester) SendTest(ctx context.Context, hook herald.Webhook, ev herald.Event) herald.Attempt {
 	ctx, cancel := context.WithTimeout(ctx, b.limit)
 	defer cancel()
-	return b.engine.SendTest(ctx, hook)
+	return b.engine.SendTest(ctx, hook, ev)
 }
 
 // testWithin returns the engine as the directory's webhook tester, its test

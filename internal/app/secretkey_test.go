@@ -42,7 +42,7 @@ func openWithWebhook(t *testing.T, cfg Config) int64 {
 	}
 	defer a.Close()
 	w, err := a.Dir.CreateWebhook(context.Background(), directory.CLI, directory.WebhookInput{
-		URL: "http://127.0.0.1:9/hook", Description: "crm", Token: "token-of-the-crm"})
+		URL: "http://127.0.0.1:9/hook", Description: "crm", Token: "token-of-the-crm", OnUserCreated: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,6 @@ package delivery
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
@@ -408,20 +406,17 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// SendTest sends a webhook_test event to hook (as stored: secrets sealed)
-// now and returns the attempt. Nothing is recorded: it checks the
-// receiver, not the queue. It ends within the request timeout, or at ctx's
-// deadline if sooner; cancelling ctx does not cut it short.
-func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt {
-	body, _ := json.Marshal(struct {
-		WebhookID int64  `json:"webhook_id"`
-		Message   string `json:"message"`
-	}{hook.ID, "test event from Herald"})
+// SendTest sends ev, a webhook_test event, to hook (as stored: secrets
+// sealed) now and returns the attempt. It records nothing itself (the
+// directory logs it as a delivery); it checks the receiver, not the queue.
+// It ends within the request timeout, or at ctx's deadline if sooner;
+// cancelling ctx does not cut it short.
+func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook, ev herald.Event) herald.Attempt {
 	opened := e.open(hook)
 	if opened.err != "" {
 		return herald.Attempt{N: 1, StartedAt: time.Now().UTC(), Error: opened.err}
 	}
-	msg := Message{EventID: "evt_" + rand.Text(), EventType: herald.EventWebhookTest, Payload: body}
+	msg := Message{EventID: ev.ID, EventType: herald.EventWebhookTest, Payload: ev.Payload}
 	deadline := time.Now().Add(e.cfg.RequestTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

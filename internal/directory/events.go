@@ -150,3 +150,19 @@ func (s *Service) RecentEvents(ctx context.Context, a Actor, before int64, limit
 	})
 	return events, err
 }
+
+// FindEvents returns up to limit events before seq (0 for the newest),
+// newest first, whose type, subject or actor contains q, and how many
+// match in all. Admins only.
+func (s *Service) FindEvents(ctx context.Context, a Actor, q string, before int64, limit int) ([]herald.Event, int, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, 0, err
+	}
+	var events []herald.Event
+	var total int
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		events, total, err = tx.FindEvents(ctx, q, before, max(limit, 1))
+		return err
+	})
+	return events, total, err
+}

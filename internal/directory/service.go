@@ -28,7 +28,7 @@ type Service struct {
 
 // WebhookTester sends a webhook_test request at once (the delivery engine).
 type WebhookTester interface {
-	SendTest(ctx context.Context, hook herald.Webhook) herald.Attempt
+	SendTest(ctx context.Context, hook herald.Webhook, ev herald.Event) herald.Attempt
 }
 
 // New returns a directory over db. box seals webhook secrets; tester sends

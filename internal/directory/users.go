@@ -96,17 +96,17 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 		Username: in.Username, FirstName: in.FirstName, LastName: in.LastName,
 		Email: strings.TrimSpace(in.Email), Phone: strings.TrimSpace(in.Phone), Groups: []string{},
 	}
-	if err := validateName("username", u.Username); err != nil {
-		return u, err
+	var errs herald.Errors
+	errs.Add(validateName("username", u.Username))
+	errs.Add(validateProfile(&u))
+	if in.Password != "" {
+		errs.Add(validatePassword("password", in.Password))
 	}
-	if err := validateProfile(&u); err != nil {
+	if err := errs.Err(); err != nil {
 		return u, err
 	}
 	var hash string
 	if in.Password != "" {
-		if err := validatePassword("password", in.Password); err != nil {
-			return u, err
-		}
 		var err error
 		if hash, err = s.hasher.Hash(ctx, in.Password); err != nil {
 			return u, err
@@ -121,28 +121,30 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 	return u, err
 }
 
-// validateProfile checks and normalises the fields a user may edit. Package
-// keys already names the field of a bad key.
+// validateProfile checks and normalises the fields a user may edit, and
+// returns every field's error at once. Package keys already names the
+// field of a bad key.
 func validateProfile(u *herald.User) error {
+	var errs herald.Errors
 	for _, f := range []struct {
 		name, value string
 	}{{"first_name", u.FirstName}, {"last_name", u.LastName}} {
-		if err := validateText(f.name, f.value, 128); err != nil {
-			return err
-		}
+		errs.Add(validateText(f.name, f.value, 128))
 	}
-	if err := validateEmail(u.Email); err != nil {
-		return err
-	}
-	if err := validatePhone(u.Phone); err != nil {
-		return err
-	}
+	errs.Add(validateEmail(u.Email))
+	errs.Add(validatePhone(u.Phone))
 	u.SSHKey = strings.TrimSpace(u.SSHKey)
 	if u.SSHKey != "" {
-		if _, err := keys.ParseSSH(u.SSHKey); err != nil {
-			return err
-		}
+		_, err := keys.ParseSSH(u.SSHKey)
+		errs.Add(err)
 	}
+	errs.Add(checkPGP(u))
+	return errs.Err()
+}
+
+// checkPGP checks the PGP key and its fingerprint, filling the fingerprint
+// in when only the key is given.
+func checkPGP(u *herald.User) error {
 	u.PGPKey = strings.TrimSpace(u.PGPKey)
 	if u.PGPKey != "" && strings.TrimSpace(u.PGPCertID) == "" {
 		// A key without its fingerprint: fill it in rather than make the
@@ -489,4 +491,20 @@ func keyHolders(ctx context.Context, tx *store.Tx, username, group string) ([]he
 		return nil, nil
 	}
 	return users, nil
+}
+
+// FindUsers returns one page of the users whose username, name or email
+// contains q (all for ""), sorted by username, with how many match in all.
+// Admins only.
+func (s *Service) FindUsers(ctx context.Context, a Actor, q string, offset, limit int) ([]herald.User, int, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, 0, err
+	}
+	var users []herald.User
+	var total int
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		users, total, err = tx.FindUsers(ctx, q, max(offset, 0), max(limit, 1))
+		return err
+	})
+	return users, total, err
 }

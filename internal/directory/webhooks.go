@@ -38,20 +38,62 @@ type WebhookInput struct {
 	Events           []string
 }
 
-// validate checks and normalises the input. Returns EINVALID naming the field.
+// validate checks and normalises the input. Returns EINVALID naming each
+// field at fault, all at once (herald.Errors).
 func (in *WebhookInput) validate() error {
+	var errs herald.Errors
 	in.URL = strings.TrimSpace(in.URL)
-	if in.URL == "" {
+	errs.Add(validateWebhookURL(in.URL))
+	n := utf8.RuneCountInString(strings.TrimSpace(in.Description))
+	switch {
+	case n == 0:
+		errs.Add(invalid("description", "is required (what the webhook is for)"))
+	case n > 255:
+		errs.Add(invalid("description", "must be at most 255 characters"))
+	default:
+		errs.Add(validateText("description", in.Description, 255))
+	}
+	if utf8.RuneCountInString(in.Token) > 250 {
+		errs.Add(invalid("token", "must be at most 250 characters"))
+	} else if strings.ContainsFunc(in.Token, unicode.IsControl) {
+		errs.Add(invalid("token", "must be one line of printable characters"))
+	}
+	switch strings.ToUpper(in.Method) {
+	case "", "GET":
+		in.Method = "GET"
+	case "POST":
+		in.Method = "POST"
+	default:
+		errs.Add(invalid("method", "must be GET or POST"))
+	}
+	events := append([]string{}, normalizeNames(in.Events)...)
+	for _, e := range events {
+		if !slices.Contains(herald.AddedEvents, e) {
+			errs.Add(invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", ")))
+			break
+		}
+	}
+	in.Events = events
+	if !in.OnUserCreated && !in.OnUserModified && !in.OnUserDeleted && !in.OnHWKeyProvision && len(events) == 0 {
+		errs.Add(invalid("events", "choose at least one trigger or event; a webhook with none would never be sent anything"))
+	}
+	return errs.Err()
+}
+
+// validateWebhookURL checks a receiver's address: absolute http(s) with a
+// host, no fragment, no credentials, a real port.
+func validateWebhookURL(s string) error {
+	if s == "" {
 		return invalid("url", "is required")
 	}
-	if len(in.URL) > 2048 {
+	if len(s) > 2048 {
 		return invalid("url", "must be at most 2048 characters")
 	}
-	u, err := url.Parse(in.URL)
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
 		return invalid("url", "must be an absolute http:// or https:// URL with a host, like https://hooks.example.com/herald")
 	}
-	if strings.Contains(in.URL, "#") {
+	if strings.Contains(s, "#") {
 		return invalid("url", "must not contain a #fragment")
 	}
 	if u.User != nil {
@@ -62,39 +104,6 @@ func (in *WebhookInput) validate() error {
 			return invalid("url", "port %q is not a port number (1-65535)", p)
 		}
 	}
-	n := utf8.RuneCountInString(strings.TrimSpace(in.Description))
-	if n == 0 {
-		return invalid("description", "is required (what the webhook is for)")
-	}
-	if n > 255 {
-		return invalid("description", "must be at most 255 characters")
-	}
-	if err := validateText("description", in.Description, 255); err != nil {
-		return err
-	}
-	if utf8.RuneCountInString(in.Token) > 250 {
-		return invalid("token", "must be at most 250 characters")
-	}
-	for _, r := range in.Token {
-		if unicode.IsControl(r) {
-			return invalid("token", "must be one line of printable characters")
-		}
-	}
-	switch strings.ToUpper(in.Method) {
-	case "", "GET":
-		in.Method = "GET"
-	case "POST":
-		in.Method = "POST"
-	default:
-		return invalid("method", "must be GET or POST")
-	}
-	events := append([]string{}, normalizeNames(in.Events)...)
-	for _, e := range events {
-		if !slices.Contains(herald.AddedEvents, e) {
-			return invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", "))
-		}
-	}
-	in.Events = events
 	return nil
 }
 
@@ -330,7 +339,10 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 	return err
 }
 
-// TestWebhook sends webhook_test now and returns the attempt. Returns ENOTFOUND.
+// TestWebhook sends webhook_test now, records it in the webhook's delivery
+// log (a delivery of one attempt, succeeded or failed; the event is not in
+// the event feed, being no change) and returns the attempt.
+// Returns ENOTFOUND.
 func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.Attempt, error) {
 	if err := RequireAdmin(a); err != nil {
 		return herald.Attempt{}, err
@@ -343,7 +355,22 @@ func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.At
 	if err != nil {
 		return herald.Attempt{}, err
 	}
-	return s.tester.SendTest(ctx, w), nil
+	ev := herald.Event{
+		ID: store.NewEventID(time.Now()), Type: herald.EventWebhookTest, Subject: "webhook:" + itoa(id), Actor: a.Username,
+		Payload: mustJSON(struct {
+			WebhookID int64  `json:"webhook_id"`
+			Message   string `json:"message"`
+		}{id, "test event from Herald"}),
+	}
+	at := s.tester.SendTest(ctx, w, ev)
+	// Recorded even if the caller gave up meanwhile: the request was sent.
+	err = s.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.RecordTestSend(ctx, id, ev, at)
+	})
+	if herald.ErrorCode(err) == herald.ENOTFOUND {
+		err = nil // deleted while the test ran: nothing to log it in
+	}
+	return at, err
 }
 
 // deliveryStatuses are the values of the status filter.
@@ -368,6 +395,44 @@ func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, 
 		return err
 	})
 	return out, err
+}
+
+// deliveryEvents are the values of the event filter: every event a
+// webhook can be sent, and the test.
+var deliveryEvents = append([]string{herald.EventUserCreated, herald.EventUserModified, herald.EventUserDeleted, herald.EventUserKeys},
+	append(slices.Clone(herald.AddedEvents), herald.EventWebhookTest)...)
+
+// DeliveryEvents returns the event types the delivery log can be filtered by.
+func DeliveryEvents() []string { return slices.Clone(deliveryEvents) }
+
+// FindDeliveries returns one page of a webhook's deliveries that pass f,
+// newest first, and how many pass it in all.
+// Returns ENOTFOUND or EINVALID (status or event).
+func (s *Service) FindDeliveries(ctx context.Context, a Actor, webhookID int64, f store.DeliveryFilter) ([]herald.Delivery, int, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, 0, err
+	}
+	var errs herald.Errors
+	if f.Status != "" && !slices.Contains(deliveryStatuses, f.Status) {
+		errs.Add(invalid("status", "must be one of %s", strings.Join(deliveryStatuses, ", ")))
+	}
+	if f.Event != "" && !slices.Contains(deliveryEvents, f.Event) {
+		errs.Add(invalid("event", "must be one of %s", strings.Join(deliveryEvents, ", ")))
+	}
+	if err := errs.Err(); err != nil {
+		return nil, 0, err
+	}
+	var out []herald.Delivery
+	var total int
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+			return err
+		}
+		var err error
+		out, total, err = tx.FindDeliveries(ctx, webhookID, f)
+		return err
+	})
+	return out, total, err
 }
 
 // DeliveryDetail is a delivery with the request it sends (secrets masked)

@@ -48,6 +48,9 @@ var meantFor = map[string]string{
 	"POST /users/{username}":                        "self",
 	"POST /users/{username}/password":               "self",
 	"POST /users/{username}/provision":              "self",
+	"GET /users/{username}/tokens":                  "self",
+	"POST /users/{username}/tokens":                 "self",
+	"POST /users/{username}/tokens/{id}/revoke":     "self",
 }
 
 // accessNames are the route table's names of those kinds of callers.

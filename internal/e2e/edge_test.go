@@ -175,7 +175,7 @@ func TestWebhookTestWithinRequestTimeout(t *testing.T) {
 	adm := s.admin()
 	adm.http.Timeout = 20 * time.Second
 	var hook struct{ ID int64 }
-	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{"url": silent.URL + "/hook", "description": "silent"}, &hook)
+	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{"url": silent.URL + "/hook", "description": "silent", "on_user_created": true}, &hook)
 	var outcome struct {
 		Success bool   `json:"success"`
 		Error   string `json:"error"`

@@ -161,8 +161,9 @@ func openAPISession(t *testing.T, s *testServer, sc *specChecker, rc *receiver) 
 	}, &hook)
 	hookPath := fmt.Sprintf("/api/v1/webhook/%d", hook.ID)
 	sc.call("create webhook with defaults", admin, 201, "POST", "/api/v1/webhook", map[string]any{
-		"url": rc.URL + "?second", "description": "to be deleted",
+		"url": rc.URL + "?second", "description": "to be deleted", "on_user_deleted": true,
 	}, nil)
+	sc.call("create webhook with no trigger", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": rc.URL, "description": "never sent"}, nil)
 	sc.call("create webhook with an ftp url", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": "ftp://example.com/x", "description": "ftp"}, nil)
 	sc.call("create webhook without a description", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": rc.URL, "description": ""}, nil, requestInvalid)
 	sc.call("create webhook with an unknown event", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": rc.URL, "description": "x", "events": []string{"user_created"}}, nil, requestInvalid)
@@ -360,7 +361,7 @@ func openAPISession(t *testing.T, s *testServer, sc *specChecker, rc *receiver) 
 	hookNow["description"] = "openapi receiver, renamed"
 	sc.call("replace webhook with what GET returned", admin, 200, "PUT", hookPath, hookNow, nil)
 	sc.call("replace webhook without a url", admin, 400, "PUT", hookPath, map[string]any{"description": "x"}, nil, requestInvalid)
-	sc.call("replace a missing webhook", admin, 404, "PUT", "/api/v1/webhook/999999", map[string]any{"url": rc.URL, "description": "x"}, nil)
+	sc.call("replace a missing webhook", admin, 404, "PUT", "/api/v1/webhook/999999", map[string]any{"url": rc.URL, "description": "x", "on_user_created": true}, nil)
 	sc.call("disable webhook", admin, 200, "POST", hookPath, map[string]any{"enabled": false}, nil)
 	sc.call("enable webhook", admin, 200, "POST", hookPath, map[string]any{"enabled": true}, nil)
 	sc.call("enable webhook without enabled", admin, 400, "POST", hookPath, map[string]any{}, nil, requestInvalid)

@@ -225,10 +225,14 @@ func TestWebhookRefusesUnusableSettings(t *testing.T) {
 		{map[string]any{"url": "http://user:pw@host/h", "description": "x"}, "url"},
 		{map[string]any{"url": "http://host/h", "description": "x", "token": "a\u0000b"}, "token"},
 		{map[string]any{"url": "http://host/h", "description": "x", "token": "a\tb"}, "token"},
+		{map[string]any{"url": "http://host/h", "description": "x", "on_user_created": false, "events": []string{}}, "events"},
 	} {
 		r := admin.expect(http.StatusBadRequest, "POST", "/api/v1/webhook", tc.body, nil)
 		if !strings.HasPrefix(r.msg(), tc.field+":") {
 			t.Errorf("%v: msg %q does not name %s", tc.body, r.msg(), tc.field)
+		}
+		if tc.field == "events" && !strings.Contains(r.msg(), "at least one trigger or event") {
+			t.Errorf("a webhook with no trigger: msg %q does not say one is needed", r.msg())
 		}
 	}
 	var hooks []webhook

@@ -238,3 +238,78 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 	}
 	return int(n), err
 }
+
+// RecordTestSend logs a test send to a webhook: ev (a webhook_test event,
+// with its ID set; no webhook is sent it again) and a completed delivery of
+// it with its one attempt, succeeded for a 2xx answer and failed otherwise.
+// Returns ENOTFOUND if the webhook is gone.
+func (tx *Tx) RecordTestSend(ctx context.Context, webhookID int64, ev herald.Event, a herald.Attempt) error {
+	if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+		return err
+	}
+	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ev.ID, herald.EventWebhookTest, ev.Subject, ev.Actor, string(ev.Payload), micros(a.StartedAt))
+	if err != nil {
+		return err
+	}
+	state := herald.DeliveryFailed
+	if a.StatusCode >= 200 && a.StatusCode < 300 {
+		state = herald.DeliverySucceeded
+	}
+	done := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
+	id, err := tx.insertReturning(ctx, "id", `INSERT INTO deliveries (event_seq, webhook_id, subject, state, attempts, round_attempts,
+		next_attempt_at, last_status, last_error, created_at, completed_at) VALUES ($1, $2, $3, $4, 1, 1, 0, $5, $6, $7, $8)`,
+		seq, webhookID, ev.Subject, state, a.StatusCode, a.Error, micros(a.StartedAt), micros(done))
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+		VALUES ($1, 1, $2, $3, $4, $5, $6)`, id, micros(a.StartedAt), a.DurationMS, a.StatusCode, a.ResponseBody, a.Error)
+	return err
+}
+
+// DeliveryFilter picks deliveries of one webhook for FindDeliveries.
+type DeliveryFilter struct {
+	Status string // "" for any
+	Event  string // the event type, "" for any
+	Before int64  // ids below this one (0: from the newest)
+	Limit  int
+}
+
+// FindDeliveries returns a webhook's deliveries that pass f, newest first,
+// and how many pass it in all (Before aside).
+func (tx *Tx) FindDeliveries(ctx context.Context, webhookID int64, f DeliveryFilter) ([]herald.Delivery, int, error) {
+	where := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.webhook_id = $1`
+	args := []any{webhookID}
+	if f.Status != "" {
+		args = append(args, f.Status)
+		where += ` AND d.state = $` + strconv.Itoa(len(args))
+	}
+	if f.Event != "" {
+		args = append(args, f.Event)
+		where += ` AND e.type = $` + strconv.Itoa(len(args))
+	}
+	var total int
+	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if f.Before > 0 {
+		args = append(args, f.Before)
+		where += ` AND d.id < $` + strconv.Itoa(len(args))
+	}
+	args = append(args, f.Limit)
+	rows, err := tx.query(ctx, `SELECT `+deliveryColumns+where+` ORDER BY d.id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []herald.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d)
+	}
+	return out, total, rows.Err()
+}

@@ -30,7 +30,10 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 // newEventID returns "evt_", the time in fixed-width base 36 and 80 random
 // bits. Ids of later events sort later, so the unique index on them grows
 // at its end instead of touching a random page for every event.
-func newEventID(now time.Time) string {
+func newEventID(now time.Time) string { return NewEventID(now) }
+
+// NewEventID returns a new event id for an event of time now.
+func NewEventID(now time.Time) string {
 	t := strings.ToUpper(strconv.FormatInt(now.UnixMicro(), 36))
 	return "evt_" + strings.Repeat("0", max(11-len(t), 0)) + t + rand.Text()[:16]
 }
@@ -39,7 +42,7 @@ func newEventID(now time.Time) string {
 // commit order.
 func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
 	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
-		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+		WHERE seq > $1 AND type <> 'webhook_test' ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -69,10 +72,39 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 		before = 1 << 62
 	}
 	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
-		WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit)
+		WHERE seq < $1 AND type <> 'webhook_test' ORDER BY seq DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	return scanEvents(rows)
+}
+
+// FindEvents returns up to limit events with seq below before (0 for the
+// newest), newest first, whose type, subject or actor contains q (without
+// case; all for ""), and how many match in all (before aside). Test sends
+// are left out, as from every event list.
+func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
+	where := ` FROM events WHERE type <> 'webhook_test'`
+	var args []any
+	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
+		args = append(args, "%"+likeEscaper.Replace(q)+"%")
+		where += ` AND lower(type || ' ' || subject || ' ' || actor) LIKE $1 ESCAPE '\'`
+	}
+	var total int
+	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if before > 0 {
+		args = append(args, before)
+		where += ` AND seq < $` + strconv.Itoa(len(args))
+	}
+	args = append(args, limit)
+	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at`+where+` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	events, err := scanEvents(rows)
+	return events, total, err
 }

@@ -193,6 +193,32 @@ func TestListUsersSorted(t *testing.T) {
 			if !slices.Equal(got, []string{"a.a", "ab", "zed"}) {
 				t.Errorf("UsersByIDs = %v, want [a.a ab zed] (missing skipped)", got)
 			}
+			// FindUsers pages in the same order, counts all that match, and
+			// takes LIKE's wildcards literally.
+			for _, tc := range []struct {
+				q             string
+				offset, limit int
+				want          []string
+				total         int
+			}{
+				{"", 3, 3, want[3:6], len(want)},
+				{"", 8, 5, want[8:], len(want)},
+				{"_", 0, 10, []string{"a_b"}, 1},
+				{"A.", 0, 10, []string{"a.a"}, 1},
+				{"%", 0, 10, nil, 0},
+			} {
+				users, total, err := tx.FindUsers(ctx, tc.q, tc.offset, tc.limit)
+				if err != nil {
+					return err
+				}
+				got = nil
+				for _, u := range users {
+					got = append(got, u.Username)
+				}
+				if !slices.Equal(got, tc.want) || total != tc.total {
+					t.Errorf("FindUsers(%q, %d, %d) = %v, %d; want %v, %d", tc.q, tc.offset, tc.limit, got, total, tc.want, tc.total)
+				}
+			}
 			return nil
 		})
 		var empty []herald.User

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -287,3 +288,45 @@ func mustAffect(res sql.Result, format string, args ...any) error {
 // emailKey is the form of an email address that uniqueness is checked on:
 // addresses differing only in case (any script) are the same.
 func emailKey(email string) string { return strings.ToLower(email) }
+
+// FindUsers returns one page of the users whose username, name or email
+// contains q (without case; every user for ""), sorted by username, and
+// how many match in all. offset and limit pick the page.
+func (tx *Tx) FindUsers(ctx context.Context, q string, offset, limit int) ([]herald.User, int, error) {
+	where, args := "", []any{}
+	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
+		where = ` WHERE lower(username || ' ' || first_name || ' ' || last_name || ' ' || email) LIKE $1 ESCAPE '\'`
+		args = append(args, "%"+likeEscaper.Replace(q)+"%")
+	}
+	var total int
+	if err := tx.queryRow(ctx, `SELECT count(*) FROM users`+where, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	n := len(args)
+	rows, err := tx.query(ctx, `SELECT `+userColumns+` FROM users`+where+` ORDER BY username LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2),
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	users := []herald.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	ptrs := make([]*herald.User, len(users))
+	for i := range users {
+		ptrs[i] = &users[i]
+	}
+	return users, total, tx.fillGroups(ctx, ptrs)
+}
+
+// likeEscaper escapes LIKE's wildcards (with '\', the ESCAPE character) so
+// a search for "a_b" or "50%" finds exactly that.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

@@ -2,8 +2,10 @@ package ui
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/web"
 )
 
@@ -14,15 +16,41 @@ func (h *Handler) eventRoutes() []web.Route {
 // eventsPerPage is how many events one page of the feed shows.
 const eventsPerPage = 50
 
+// eventsView is one page of the event feed: pages go back by sequence
+// number (?before=), so a page keeps its rows while new events arrive.
+type eventsView struct {
+	Events        []herald.Event
+	Search        pager // the search box and the total
+	Older, Newest string
+}
+
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
+	search := pagerFor(r, "events")
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	events, err := h.dir.RecentEvents(r.Context(), actor(r), before, eventsPerPage)
+	events, total, err := h.dir.FindEvents(r.Context(), actor(r), search.Q, before, eventsPerPage)
 	if err != nil {
 		return err
 	}
-	var older int64
-	if len(events) == eventsPerPage {
-		older = events[len(events)-1].Seq
+	search.Total = total
+	v := eventsView{Events: events, Search: search}
+	link := func(before int64) string {
+		q := url.Values{}
+		if search.Q != "" {
+			q.Set("q", search.Q)
+		}
+		if before > 0 {
+			q.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(q) == 0 {
+			return "/events"
+		}
+		return "/events?" + q.Encode()
 	}
-	return h.render(w, r, http.StatusOK, "events", page{Title: "Events", Data: map[string]any{"Events": events, "Older": older}})
+	if len(events) == eventsPerPage {
+		v.Older = link(events[len(events)-1].Seq)
+	}
+	if before > 0 {
+		v.Newest = link(0)
+	}
+	return h.render(w, r, http.StatusOK, "events", page{Title: "Events", Data: v})
 }

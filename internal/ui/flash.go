@@ -17,17 +17,28 @@ const (
 	flashCookie = "herald_flash"
 	flashTTL    = time.Minute
 	// flashPurpose starts every sealed flash, so no other sealed value
-	// can pass for one.
-	flashPurpose = "flash"
+	// can pass for one; flashFailPurpose one that tells of a failure, shown
+	// as an error.
+	flashPurpose     = "flash"
+	flashFailPurpose = "flash-failed"
 )
 
 // redirect sends the browser to path (303), with notice as a flash when
 // it is not empty.
 func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, path, notice string) error {
+	return h.redirectFlash(w, r, path, flashPurpose, notice)
+}
+
+// redirectFailed is redirect with a notice that tells of a failure.
+func (h *Handler) redirectFailed(w http.ResponseWriter, r *http.Request, path, notice string) error {
+	return h.redirectFlash(w, r, path, flashFailPurpose, notice)
+}
+
+func (h *Handler) redirectFlash(w http.ResponseWriter, r *http.Request, path, purpose, notice string) error {
 	if notice != "" {
 		expires := time.Now().Add(flashTTL).Unix()
 		http.SetCookie(w, &http.Cookie{
-			Name: flashCookie, Value: h.box.Seal(flashPurpose + "|" + strconv.FormatInt(expires, 10) + "|" + notice),
+			Name: flashCookie, Value: h.box.Seal(purpose + "|" + strconv.FormatInt(expires, 10) + "|" + notice),
 			Path: "/", MaxAge: int(flashTTL.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 			Secure: web.ClientOf(r).Secure,
 		})
@@ -37,23 +48,23 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, path, notice 
 }
 
 // takeFlash returns the request's flash notice, if it carries a good one,
-// and clears it so it shows once.
-func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) string {
+// and whether it tells of a failure, and clears it so it shows once.
+func (h *Handler) takeFlash(w http.ResponseWriter, r *http.Request) (notice string, failed bool) {
 	c, err := r.Cookie(flashCookie)
 	if err != nil || h.box == nil {
-		return ""
+		return "", false
 	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: web.ClientOf(r).Secure})
 	plain, err := h.box.Open(c.Value)
 	if err != nil {
-		return ""
+		return "", false
 	}
 	purpose, rest, _ := strings.Cut(plain, "|")
 	expires, notice, _ := strings.Cut(rest, "|")
 	until, err := strconv.ParseInt(expires, 10, 64)
-	if purpose != flashPurpose || err != nil || time.Now().Unix() > until {
-		return ""
+	if (purpose != flashPurpose && purpose != flashFailPurpose) || err != nil || time.Now().Unix() > until {
+		return "", false
 	}
-	return notice
+	return notice, purpose == flashFailPurpose
 }

@@ -27,6 +27,7 @@ var stationFields = []string{"worker", "expires_at"}
 // shown this once.
 type stationsView struct {
 	Tokens []herald.StationToken
+	Pager  pager
 	New    *directory.NewStationToken
 }
 
@@ -41,7 +42,9 @@ func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, form url.
 	if err != nil {
 		return err
 	}
-	p := page{Title: "Stations", Form: form, Data: stationsView{Tokens: tokens, New: created}}
+	pg := pagerFor(r, "station tokens")
+	tokens = pageOf(tokens, &pg, func(t herald.StationToken) string { return t.Station })
+	p := page{Title: "Stations", Form: form, Data: stationsView{Tokens: tokens, Pager: pg, New: created}}
 	if formErr != nil {
 		return h.formError(w, r, "stations", p, formErr, stationFields)
 	}

@@ -79,6 +79,17 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+	// due is when a waiting delivery goes: its time, or "due now" for a
+	// time passed.
+	"due": func(t *time.Time) string {
+		if t == nil {
+			return "—"
+		}
+		if !t.After(time.Now()) {
+			return "due now"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
 	"contains": slices.Contains[[]string],
 	"join":     strings.Join,
 	"field": func(name, label, typ string, p page) fieldView {
@@ -101,7 +112,7 @@ func (h *Handler) Routes() []web.Route {
 			{Pattern: "GET /static/", Access: web.Anyone, Handle: serveStatic},
 			{Pattern: "GET /{$}", Access: web.Anyone, Handle: h.home},
 		},
-		h.authRoutes(), h.userRoutes(), h.groupRoutes(), h.webhookRoutes(), h.eventRoutes(), h.stationRoutes(),
+		h.authRoutes(), h.userRoutes(), h.tokenRoutes(), h.groupRoutes(), h.webhookRoutes(), h.eventRoutes(), h.stationRoutes(),
 	} {
 		routes = append(routes, group...)
 	}
@@ -118,6 +129,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		}
 	}
 	web.Mount(mux, routes, h.fail)
+	// Every other path gets the styled 404 page (the API keeps /api/ for
+	// its JSON one). It is no route: metrics count it as unmatched.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, herald.Errorf(herald.ENOTFOUND, "There is no page at %s", r.URL.Path))
+	})
 }
 
 var static = http.FileServerFS(staticFiles)
@@ -148,13 +164,19 @@ func withForm(next web.HandlerFunc) web.HandlerFunc {
 
 // page is what every template gets.
 type page struct {
-	Title  string
-	Actor  directory.Actor
-	Path   string
-	Notice string // a short message after an action (a flash, never the URL)
-	Errors map[string]string
-	Form   url.Values
-	Data   any
+	// Title names the thing shown, then its section: "alice · Users".
+	Title string
+	// Section is the navigation entry marked current: Title's last part.
+	Section string
+	Actor   directory.Actor
+	Path    string
+	Notice  string // a short message after an action (a flash, never the URL)
+	// NoticeFailed shows Notice as an error: the action ran but failed
+	// (a test send the receiver refused).
+	NoticeFailed bool
+	Errors       map[string]string
+	Form         url.Values
+	Data         any
 }
 
 // render writes a page with the layout. It always returns nil: a template
@@ -166,8 +188,14 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	p.Actor = directory.ActorFrom(r.Context())
 	p.Path = r.URL.Path
+	if p.Section == "" {
+		p.Section = p.Title
+		if i := strings.LastIndex(p.Title, " · "); i >= 0 {
+			p.Section = p.Title[i+len(" · "):]
+		}
+	}
 	if p.Notice == "" {
-		p.Notice = h.takeFlash(w, r)
+		p.Notice, p.NoticeFailed = h.takeFlash(w, r)
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
@@ -214,7 +242,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if title == "" {
 		title = "Something went wrong"
 	}
-	_ = h.render(w, r, status, "error", page{Title: title, Data: errorPage{Status: status, Message: msg}})
+	_ = h.render(w, r, status, "error", page{Title: title, Section: "-", Data: errorPage{Status: status, Message: msg}})
 }
 
 // fieldView is one labelled form field with its value and error.
@@ -227,15 +255,29 @@ type errorPage struct {
 	Message string
 }
 
-// fieldErrors places a validation error next to its field when the form
-// has that field, or at the top of the form.
+// fieldErrors places each validation error of err next to its field when
+// the form has that field; the rest (and an error about no field) go at
+// the top of the form.
 func fieldErrors(err error, fields ...string) map[string]string {
-	if f := herald.ErrorField(err); f != "" && slices.Contains(fields, f) {
-		var e *herald.Error
-		errors.As(err, &e)
-		return map[string]string{f: e.Message}
+	out := map[string]string{}
+	var top []string
+	for _, e := range herald.FieldErrors(err) {
+		switch {
+		case !slices.Contains(fields, e.Field):
+			top = append(top, e.Error())
+		case out[e.Field] != "":
+			out[e.Field] += "; " + e.Message
+		default:
+			out[e.Field] = e.Message
+		}
 	}
-	return map[string]string{"_": herald.ErrorMessage(err)}
+	if len(out) == 0 && len(top) == 0 {
+		top = append(top, herald.ErrorMessage(err))
+	}
+	if len(top) > 0 {
+		out["_"] = strings.Join(top, "; ")
+	}
+	return out
 }
 
 // isFormError reports whether err is the user's to fix in the form.
@@ -251,6 +293,13 @@ func isFormError(err error) bool {
 // its field; the status is err's.
 func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string, p page, err error, fields []string) error {
 	p.Errors = fieldErrors(err, fields...)
+	if p.Errors["_"] == "" {
+		n := len(p.Errors)
+		p.Errors["_"] = "Please correct the field marked below."
+		if n > 1 {
+			p.Errors["_"] = fmt.Sprintf("Please correct the %d fields marked below.", n)
+		}
+	}
 	return h.render(w, r, web.StatusOf(err), name, p)
 }
 
@@ -268,17 +317,3 @@ func (h *Handler) afterForm(w http.ResponseWriter, r *http.Request, err error, a
 }
 
 func actor(r *http.Request) directory.Actor { return directory.ActorFrom(r.Context()) }
-
-// home sends admins to the users list and everyone else to their profile.
-func (h *Handler) home(w http.ResponseWriter, r *http.Request) error {
-	a := actor(r)
-	switch {
-	case a.Username == "":
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-	case a.IsAdmin:
-		http.Redirect(w, r, "/users", http.StatusSeeOther)
-	default:
-		http.Redirect(w, r, "/users/"+url.PathEscape(a.Username), http.StatusSeeOther)
-	}
-	return nil
-}

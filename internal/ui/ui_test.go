@@ -59,6 +59,10 @@ func TestFieldErrors(t *testing.T) {
 		// A field the form does not have: at the top, with its name.
 		{herald.Invalid("token", "is too long"), map[string]string{"_": "token: is too long"}},
 		{herald.Errorf(herald.EINVALID, "url: looks like a field but is not one"), map[string]string{"_": "url: looks like a field but is not one"}},
+		// Several at once: each beside its field, the unknown one on top.
+		{herald.Errors{herald.Invalid("url", "is required"), herald.Invalid("description", "is required"), herald.Invalid("token", "is too long")},
+			map[string]string{"url": "is required", "description": "is required", "_": "token: is too long"}},
+		{herald.Errors{herald.Invalid("url", "is required"), herald.Invalid("url", "is odd")}, map[string]string{"url": "is required; is odd"}},
 	}
 	for _, tt := range tests {
 		got := fieldErrors(tt.err, fields...)
@@ -94,7 +98,7 @@ func TestFlash(t *testing.T) {
 		r := httptest.NewRequest("GET", "/groups", nil)
 		r.AddCookie(&http.Cookie{Name: flashCookie, Value: value})
 		w := httptest.NewRecorder()
-		notice := h.takeFlash(w, r)
+		notice, _ := h.takeFlash(w, r)
 		return notice, w.Result().Cookies()
 	}
 	notice, cleared := take(cookies[0].Value)
@@ -108,5 +112,13 @@ func TestFlash(t *testing.T) {
 	}
 	if notice, _ := take(box.Seal("flash|1|an old notice")); notice != "" {
 		t.Errorf("an expired flash shows %q", notice)
+	}
+	// A failure's notice is marked as one.
+	w = httptest.NewRecorder()
+	_ = h.redirectFailed(w, httptest.NewRequest("POST", "/webhooks/1/test", nil), "/webhooks/1", "Test failed.")
+	r := httptest.NewRequest("GET", "/webhooks/1", nil)
+	r.AddCookie(w.Result().Cookies()[0])
+	if notice, failed := h.takeFlash(httptest.NewRecorder(), r); notice != "Test failed." || !failed {
+		t.Errorf("failure flash = %q, %v", notice, failed)
 	}
 }

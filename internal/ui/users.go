@@ -28,24 +28,31 @@ func (h *Handler) userRoutes() []web.Route {
 // userFields are the form fields of the user pages, named as in the API.
 var userFields = []string{"username", "first_name", "last_name", "email", "phone", "password", "ssh_key", "pgp_key", "pgp_cert_id", "groups", "new_password", "old_password", "worker"}
 
+// usersView is one page of the users list.
+type usersView struct {
+	Users []herald.User
+	Pager pager
+}
+
 func (h *Handler) users(w http.ResponseWriter, r *http.Request) error {
-	all, err := h.dir.ListUsers(r.Context(), actor(r))
+	pg := pagerFor(r, "users")
+	users, total, err := h.dir.FindUsers(r.Context(), actor(r), pg.Q, pg.Offset(), pg.Per)
 	if err != nil {
 		return err
 	}
-	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
-	var shown []herald.User
-	for _, u := range all {
-		hay := strings.ToLower(u.Username + " " + u.FirstName + " " + u.LastName + " " + u.Email)
-		if q == "" || strings.Contains(hay, q) {
-			shown = append(shown, u)
+	pg.Total = total
+	if len(users) == 0 && total > 0 && pg.Page > pg.Pages() {
+		// Past the end (the list shrank): show the last page.
+		pg.Page = pg.Pages()
+		if users, pg.Total, err = h.dir.FindUsers(r.Context(), actor(r), pg.Q, pg.Offset(), pg.Per); err != nil {
+			return err
 		}
 	}
-	return h.render(w, r, http.StatusOK, "users", page{Title: "Users", Form: url.Values{"q": {q}}, Data: shown})
+	return h.render(w, r, http.StatusOK, "users", page{Title: "Users", Data: usersView{Users: users, Pager: pg}})
 }
 
 func (h *Handler) newUserPage(w http.ResponseWriter, r *http.Request) error {
-	return h.render(w, r, http.StatusOK, "user_new", page{Title: "Users", Form: url.Values{}})
+	return h.render(w, r, http.StatusOK, "user_new", page{Title: "Add user · Users", Form: url.Values{}})
 }
 
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -56,7 +63,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	})
 	f.Del("password") // never sent back to the browser
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "user_new", page{Title: "Users", Form: f}, err, userFields)
+		return h.formError(w, r, "user_new", page{Title: "Add user · Users", Form: f}, err, userFields)
 	}, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
 }
 
@@ -96,7 +103,7 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, form url.Valu
 			"ssh_key": {u.SSHKey}, "pgp_key": {u.PGPKey}, "pgp_cert_id": {u.PGPCertID}, "groups": u.Groups,
 		}
 	}
-	title := "Users"
+	title := u.Username + " · Users"
 	if !a.IsAdmin {
 		title = "My profile"
 	}
@@ -141,7 +148,8 @@ func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) erro
 	if _, err := h.dir.GetUser(r.Context(), actor(r), username); err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete user", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete " + username + " · Users", Data: confirmView{
+		Heading:  "Delete user",
 		Question: "Delete user " + username + "? Webhooks will be told (user_deleted). This cannot be undone.",
 		Action:   "/users/" + url.PathEscape(username) + "/delete", Button: "Delete " + username,
 		Back: "/users/" + url.PathEscape(username),
@@ -149,7 +157,7 @@ func (h *Handler) confirmDeleteUser(w http.ResponseWriter, r *http.Request) erro
 }
 
 type confirmView struct {
-	Question, Action, Button, Back string
+	Heading, Question, Action, Button, Back string
 }
 
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/web"
 )
 
@@ -26,6 +27,7 @@ func (h *Handler) webhookRoutes() []web.Route {
 		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.confirmDeleteWebhook)},
 		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
 		{Pattern: "POST /webhooks/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
+		{Pattern: "GET /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.confirmRotate)},
 		{Pattern: "POST /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
 		{Pattern: "POST /webhooks/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
 		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.deliveryPage)},
@@ -53,6 +55,8 @@ var addedEventLabels = map[string]string{
 type webhookRow struct {
 	herald.Webhook
 	Triggers []string
+	Health   herald.WebhookHealth
+	State    string // herald.WebhookHealth.State
 }
 
 func triggerNames(w herald.Webhook) []string {
@@ -71,21 +75,48 @@ func triggerNames(w herald.Webhook) []string {
 	return out
 }
 
+// webhooksView is one page of the webhooks list.
+type webhooksView struct {
+	Webhooks []webhookRow
+	Pager    pager
+}
+
 func (h *Handler) webhooks(w http.ResponseWriter, r *http.Request) error {
 	hooks, err := h.dir.ListWebhooks(r.Context(), actor(r))
 	if err != nil {
 		return err
 	}
-	rows := make([]webhookRow, len(hooks))
-	for i, hk := range hooks {
-		rows[i] = webhookRow{Webhook: hk, Triggers: triggerNames(hk)}
+	pg := pagerFor(r, "webhooks")
+	hooks = pageOf(hooks, &pg, func(hk herald.Webhook) string { return hk.URL + " " + hk.Description })
+	rows, err := h.webhookRows(r, hooks)
+	if err != nil {
+		return err
 	}
-	return h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: rows})
+	return h.render(w, r, http.StatusOK, "webhooks", page{Title: "Webhooks", Data: webhooksView{Webhooks: rows, Pager: pg}})
 }
 
-// webhookFormView is what the add and edit forms show.
+// webhookRows adds each webhook's triggers and health.
+func (h *Handler) webhookRows(r *http.Request, hooks []herald.Webhook) ([]webhookRow, error) {
+	ids := make([]int64, len(hooks))
+	for i, hk := range hooks {
+		ids[i] = hk.ID
+	}
+	health, err := h.dir.WebhookHealths(r.Context(), actor(r), ids)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]webhookRow, len(hooks))
+	for i, hk := range hooks {
+		rows[i] = webhookRow{Webhook: hk, Triggers: triggerNames(hk), Health: health[hk.ID], State: health[hk.ID].State(hk.Enabled)}
+	}
+	return rows, nil
+}
+
+// webhookFormView is what the add and edit forms show. The token itself is
+// never in it: the form is write-only for secrets.
 type webhookFormView struct {
 	ID          int64
+	HasToken    bool
 	Triggers    []struct{ Name, Label string }
 	AddedEvents []struct{ Name, Label string }
 }
@@ -100,7 +131,7 @@ func formView(id int64) webhookFormView {
 
 func (h *Handler) newWebhookPage(w http.ResponseWriter, r *http.Request) error {
 	form := url.Values{"method": {"GET"}, "enabled": {"on"}}
-	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: form, Data: formView(0)})
+	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Add webhook · Webhooks", Form: form, Data: formView(0)})
 }
 
 func webhookInput(f url.Values) directory.WebhookInput {
@@ -117,12 +148,27 @@ func webhookInput(f url.Values) directory.WebhookInput {
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), webhookInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(0)}, err, webhookFields)
+		return h.formError(w, r, "webhook_form", page{Title: "Add webhook · Webhooks", Form: withoutToken(r.PostForm), Data: formView(0)}, err, webhookFields)
 	}, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
 }
 
+// withoutToken returns the form to show again without the token typed (it
+// is never sent back to the browser), noting that one was typed.
+func withoutToken(f url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range f {
+		out[k] = v
+	}
+	if out.Get("token") != "" {
+		out.Set("token_typed", "on")
+	}
+	out.Del("token")
+	return out
+}
+
+// webhookForm is the edit form's values for hk: everything but its secrets.
 func webhookForm(hk herald.Webhook) url.Values {
-	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "token": {hk.Token}, "method": {hk.Method}, "events": hk.Events}
+	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "method": {hk.Method}, "events": hk.Events}
 	for name, on := range map[string]bool{"on_user_created": hk.OnUserCreated, "on_user_modified": hk.OnUserModified,
 		"on_user_deleted": hk.OnUserDeleted, "on_hwkey_provision": hk.OnHWKeyProvision, "enabled": hk.Enabled,
 		"token_unreadable": hk.TokenUnreadable} { // shown as a note, not a field
@@ -138,13 +184,27 @@ func (h *Handler) editWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Webhooks", Form: webhookForm(hook), Data: formView(id)})
+	v := formView(id)
+	v.HasToken = hook.Token != ""
+	return h.render(w, r, http.StatusOK, "webhook_form", page{Title: "Edit · " + hook.Description + " · Webhooks", Form: webhookForm(hook), Data: v})
 }
 
+// saveWebhook replaces the webhook's settings. An empty token field keeps
+// the current token (the form never shows it); "Remove the token" clears it.
 func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	_, err := h.dir.UpdateWebhook(r.Context(), actor(r), id, webhookInput(r.PostForm))
+	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	in := webhookInput(r.PostForm)
+	if in.Token == "" && r.PostForm.Get("clear_token") == "" {
+		in.Token = hook.Token
+	}
+	_, err = h.dir.UpdateWebhook(r.Context(), actor(r), id, in)
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "webhook_form", page{Title: "Webhooks", Form: r.PostForm, Data: formView(id)}, err, webhookFields)
+		v := formView(id)
+		v.HasToken = hook.Token != ""
+		return h.formError(w, r, "webhook_form", page{Title: "Edit · " + hook.Description + " · Webhooks", Form: withoutToken(r.PostForm), Data: v}, err, webhookFields)
 	}, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
 }
 
@@ -157,7 +217,11 @@ func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id i
 	if enabled {
 		notice = "Webhook enabled."
 	}
-	return h.redirect(w, r, "/webhooks", notice)
+	back := "/webhooks"
+	if r.PostFormValue("back") == "page" {
+		back = fmt.Sprintf("/webhooks/%d", id)
+	}
+	return h.redirect(w, r, back, notice)
 }
 
 func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -165,9 +229,10 @@ func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, i
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete webhook", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + hook.Description + " · Webhooks", Data: confirmView{
+		Heading:  "Delete webhook",
 		Question: fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.", hook.URL, hook.Description),
-		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: "/webhooks",
+		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: fmt.Sprintf("/webhooks/%d", id),
 	}})
 }
 
@@ -183,20 +248,35 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 	if err != nil {
 		return err
 	}
-	var notice string
+	back := fmt.Sprintf("/webhooks/%d", id)
+	if r.PostFormValue("back") == "list" {
+		back = "/webhooks"
+	}
 	switch {
 	case a.StatusCode >= 200 && a.StatusCode < 300:
-		notice = fmt.Sprintf("Test sent: the receiver answered %d in %d ms.", a.StatusCode, a.DurationMS)
+		return h.redirect(w, r, back, fmt.Sprintf("Test sent: the receiver answered %d in %d ms. It is in the delivery log.", a.StatusCode, a.DurationMS))
 	case a.StatusCode != 0:
-		notice = fmt.Sprintf("Test failed: the receiver answered %d %s.", a.StatusCode, http.StatusText(a.StatusCode))
-	default:
-		notice = "Test failed: " + a.Error
+		return h.redirectFailed(w, r, back, fmt.Sprintf("Test failed: the receiver answered %d %s. It is in the delivery log.", a.StatusCode, http.StatusText(a.StatusCode)))
 	}
-	back := r.PostFormValue("back")
-	if back != "list" {
-		return h.redirect(w, r, fmt.Sprintf("/webhooks/%d", id), notice)
+	return h.redirectFailed(w, r, back, "Test failed: "+a.Error+". It is in the delivery log.")
+}
+
+// confirmRotate asks before a new signing secret replaces the current
+// one, saying how long the current one goes on signing beside it.
+func (h *Handler) confirmRotate(w http.ResponseWriter, r *http.Request, id int64) error {
+	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
+	if err != nil {
+		return err
 	}
-	return h.redirect(w, r, "/webhooks", notice)
+	q := "Make a new signing secret for the webhook to " + hook.URL + "? The current one goes on signing beside it for 24 hours, so the receiver has that long to switch."
+	if until := hook.PreviousSecretUntil; hook.PreviousSecret != "" && time.Until(until) > 0 {
+		q += fmt.Sprintf(" The secret before it, which still signs until %s (%s from now), stops signing at once.",
+			until.UTC().Format("2006-01-02 15:04 UTC"), time.Until(until).Round(time.Minute))
+	}
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Rotate secret · " + hook.Description + " · Webhooks", Data: confirmView{
+		Heading: "Rotate signing secret", Question: q,
+		Action: fmt.Sprintf("/webhooks/%d/rotate", id), Button: "Rotate signing secret", Back: fmt.Sprintf("/webhooks/%d", id),
+	}})
 }
 
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -209,12 +289,17 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64)
 // webhookView is what the webhook page shows.
 type webhookView struct {
 	Hook       herald.Webhook
+	Row        webhookRow // with its health
 	Triggers   []string
 	Deliveries []herald.Delivery
 	Status     string
 	Statuses   []string
+	Event      string
+	Events     []string
+	Total      int    // deliveries that pass the filter
+	Older      string // the link to the next page of older ones, "" at the end
+	Newest     string // the link back to the newest ones, "" when shown
 	ShowSecret bool
-	Older      int64
 }
 
 const deliveriesPerPage = 50
@@ -233,20 +318,43 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 	}
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	st := q.Get("status")
-	ds, err := h.dir.ListDeliveries(r.Context(), a, id, st, before, deliveriesPerPage)
+	st, event := q.Get("status"), q.Get("event")
+	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Before: before, Limit: deliveriesPerPage})
 	if err != nil {
 		return err
 	}
-	v := webhookView{Hook: hook, Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
-		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed}}
+	rows, err := h.webhookRows(r, []herald.Webhook{hook})
+	if err != nil {
+		return err
+	}
+	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
+		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed},
+		Event:    event, Events: directory.DeliveryEvents(), Total: total}
+	link := func(before int64) string {
+		v := url.Values{}
+		for k, s := range map[string]string{"status": st, "event": event} {
+			if s != "" {
+				v.Set(k, s)
+			}
+		}
+		if before > 0 {
+			v.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(v) == 0 {
+			return fmt.Sprintf("/webhooks/%d#deliveries", id)
+		}
+		return fmt.Sprintf("/webhooks/%d?%s#deliveries", id, v.Encode())
+	}
 	if len(ds) == deliveriesPerPage {
-		v.Older = ds[len(ds)-1].ID
+		v.Older = link(ds[len(ds)-1].ID)
+	}
+	if before > 0 {
+		v.Newest = link(0)
 	}
 	if form == nil {
 		form = url.Values{}
 	}
-	p := page{Title: "Webhooks", Form: form, Data: v}
+	p := page{Title: hook.Description + " · Webhooks", Form: form, Data: v}
 	if formErr != nil {
 		return h.formError(w, r, "webhook", p, formErr, webhookFields)
 	}
@@ -296,7 +404,8 @@ func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64)
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "delivery", page{Title: "Webhooks", Data: deliveryView{Hook: hook, Delivery: d}})
+	title := fmt.Sprintf("Delivery %d · %s · Webhooks", d.ID, hook.Description)
+	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: hook, Delivery: d}})
 }
 
 func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {

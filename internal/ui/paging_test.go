@@ -1,0 +1,52 @@
+package ui
+
+import (
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+func TestPager(t *testing.T) {
+	items := make([]string, 120)
+	for i := range items {
+		items[i] = "user" + strconv.Itoa(i+1)
+	}
+	tests := []struct {
+		target                string
+		first, last, total    int
+		prev, next, firstItem string
+		pages                 int
+	}{
+		{"/users", 1, 50, 120, "", "/users?page=2", "user1", 3},
+		{"/users?page=2", 51, 100, 120, "/users", "/users?page=3", "user51", 3},
+		{"/users?page=3", 101, 120, 120, "/users?page=2", "", "user101", 3},
+		{"/users?page=0", 1, 50, 120, "", "/users?page=2", "user1", 3},
+		{"/users?page=x", 1, 50, 120, "", "/users?page=2", "user1", 3},
+		// user1, user10-user19, user100-user120: 32, searched without case.
+		{"/users?q=USER1", 1, 32, 32, "", "", "user1", 1},
+		{"/users?q=nobody", 0, 0, 0, "", "", "", 1},
+	}
+	for _, tt := range tests {
+		p := pagerFor(httptest.NewRequest("GET", tt.target, nil), "users")
+		got := pageOf(items, &p, func(s string) string { return s })
+		first := ""
+		if len(got) > 0 {
+			first = got[0]
+		}
+		if p.First() != tt.first || p.Last() != tt.last || p.Total != tt.total || p.Prev() != tt.prev || p.Next() != tt.next ||
+			first != tt.firstItem || p.Pages() != tt.pages {
+			t.Errorf("%s: rows %d-%d of %d, prev %q, next %q, first %q, pages %d", tt.target, p.First(), p.Last(), p.Total, p.Prev(), p.Next(), first, p.Pages())
+		}
+	}
+	// A search and another filter stay on every page's link.
+	p := pagerFor(httptest.NewRequest("GET", "/groups/ops?q=a%26b&page=2", nil), "members")
+	p.Extra = map[string][]string{"add": {"x y"}}
+	p.Total = 200
+	if got := p.Next(); got != "/groups/ops?add=x+y&page=3&q=a%26b" {
+		t.Errorf("next with a search: %q", got)
+	}
+	if !slices.Equal(pageOf([]string{"a"}, &pager{Page: 5, Per: 50}, func(s string) string { return s }), nil) {
+		t.Error("a page past the end is not empty")
+	}
+}
