@@ -37,19 +37,6 @@ type Group struct {
 	IsAdmin bool     `json:"is_admin"`
 }
 
-// Event types. The first four are the seed's triggers; the rest are Herald's
-// additions that webhooks must ask for by name.
-const (
-	EventUserCreated   = "user_created"
-	EventUserModified  = "user_modified"
-	EventUserDeleted   = "user_deleted"
-	EventUserKeys      = "user_keys"
-	EventGroupCreated  = "group_created"
-	EventGroupModified = "group_modified"
-	EventGroupDeleted  = "group_deleted"
-	EventWebhookTest   = "webhook_test"
-)
-
 // Event is one recorded change. Payload is the request body receivers get,
 // rendered when the change happened and never re-rendered.
 type Event struct {
@@ -102,19 +89,16 @@ type StationToken struct {
 // Webhook is a receiver of events (CONTRACT 2.4). Token and SigningSecret
 // are stored encrypted; they appear here in the clear for admins only.
 type Webhook struct {
-	ID               int64     `json:"id"`
-	URL              string    `json:"url"`
-	Description      string    `json:"description"`
-	Token            string    `json:"token"`
-	Enabled          bool      `json:"enabled"`
-	OnUserCreated    bool      `json:"on_user_created"`
-	OnUserDeleted    bool      `json:"on_user_deleted"`
-	OnUserModified   bool      `json:"on_user_modified"`
-	OnHWKeyProvision bool      `json:"on_hwkey_provision"`
-	Method           string    `json:"method"`
-	Events           []string  `json:"events"`
-	SigningSecret    string    `json:"signing_secret"`
-	CreatedAt        time.Time `json:"created_at"`
+	ID          int64  `json:"id"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	Token       string `json:"token"`
+	Enabled     bool   `json:"enabled"`
+	Triggers
+	Method        string    `json:"method"`
+	Events        []string  `json:"events"`
+	SigningSecret string    `json:"signing_secret"`
+	CreatedAt     time.Time `json:"created_at"`
 	// DisabledReason says why Herald disabled the webhook itself (a 410
 	// Gone), empty otherwise.
 	DisabledReason string `json:"disabled_reason"`
@@ -130,9 +114,6 @@ type Webhook struct {
 	PreviousSecret      string    `json:"-"`
 	PreviousSecretUntil time.Time `json:"-"`
 }
-
-// AddedEvents are the events a webhook may ask for in Events (CONTRACT 1.2).
-var AddedEvents = []string{EventGroupCreated, EventGroupModified, EventGroupDeleted}
 
 // Delivery states.
 const (

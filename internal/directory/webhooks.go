@@ -26,16 +26,13 @@ const rotationOverlap = 24 * time.Hour
 // false, a missing method is GET, missing events are none, missing enabled
 // is true.
 type WebhookInput struct {
-	URL              string
-	Description      string
-	Token            string
-	Enabled          *bool
-	OnUserCreated    bool
-	OnUserDeleted    bool
-	OnUserModified   bool
-	OnHWKeyProvision bool
-	Method           string
-	Events           []string
+	URL         string
+	Description string
+	Token       string
+	Enabled     *bool
+	herald.Triggers
+	Method string
+	Events []string
 }
 
 // validate checks and normalises the input. Returns EINVALID naming the field.
@@ -90,8 +87,8 @@ func (in *WebhookInput) validate() error {
 	}
 	events := append([]string{}, normalizeNames(in.Events)...)
 	for _, e := range events {
-		if !slices.Contains(herald.AddedEvents, e) {
-			return invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", "))
+		if !slices.Contains(herald.Subscriptions(), e) {
+			return invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.Subscriptions(), ", "))
 		}
 	}
 	in.Events = events
@@ -100,7 +97,7 @@ func (in *WebhookInput) validate() error {
 
 func (in WebhookInput) apply(w *herald.Webhook) {
 	w.URL, w.Description, w.Token, w.Method, w.Events = in.URL, in.Description, in.Token, in.Method, in.Events
-	w.OnUserCreated, w.OnUserDeleted, w.OnUserModified, w.OnHWKeyProvision = in.OnUserCreated, in.OnUserDeleted, in.OnUserModified, in.OnHWKeyProvision
+	w.Triggers = in.Triggers
 	w.Enabled = in.Enabled == nil || *in.Enabled
 	if w.Enabled {
 		w.DisabledReason = ""

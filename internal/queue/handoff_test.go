@@ -162,7 +162,7 @@ func TestHandoff(t *testing.T) {
 
 	// A deleted webhook's queued handoffs are not sent.
 	h.sqlite.handoff.start()
-	w2 := herald.Webhook{URL: "https://other.example/hook", Enabled: true, OnUserCreated: true, Method: "POST", SigningSecret: "sealed", Events: []string{}}
+	w2 := herald.Webhook{URL: "https://other.example/hook", Enabled: true, Triggers: herald.Triggers{OnUserCreated: true}, Method: "POST", SigningSecret: "sealed", Events: []string{}}
 	update(func(tx *store.Tx) error { return tx.CreateWebhook(ctx, &w2) })
 	emit(herald.EventUserCreated, "gina") // w is dirty (a restart of handoffs), w2 clean
 	update(func(tx *store.Tx) error { _, err := tx.DeleteWebhook(ctx, w2.ID); return err })
@@ -236,7 +236,7 @@ func newHandoffQueue(t *testing.T) *handoffQueue {
 
 // testHook is a webhook for user_created and user_modified.
 func testHook() herald.Webhook {
-	return herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+	return herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, Triggers: herald.Triggers{OnUserCreated: true, OnUserModified: true},
 		Method: "POST", SigningSecret: "sealed", Events: []string{}}
 }
 

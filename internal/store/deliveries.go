@@ -12,22 +12,18 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// triggerColumn is the webhook flag that subscribes to each seed event.
-var triggerColumn = map[string]string{
-	herald.EventUserCreated:  "on_user_created",
-	herald.EventUserModified: "on_user_modified",
-	herald.EventUserDeleted:  "on_user_deleted",
-	herald.EventUserKeys:     "on_hwkey_provision",
-}
-
 // webhookMatches is the SQL condition (on table webhooks, with the event
 // type as the LIKE pattern in parameter $n) for "this webhook wants events
 // of type typ".
 func webhookMatches(typ string, n int) (string, any) {
-	if col, ok := triggerColumn[typ]; ok {
-		return col, nil
+	et, _ := herald.LookupEventType(typ)
+	if et.Trigger != "" {
+		return et.Trigger, nil // the column is named as the trigger
 	}
-	return fmt.Sprintf("events LIKE $%d", n), "%," + typ + ",%"
+	if et.Subscription == "" {
+		return "FALSE", nil
+	}
+	return fmt.Sprintf("events LIKE $%d", n), "%," + et.Subscription + ",%"
 }
 
 // fanOut queues ev for every enabled webhook that wants it, in the event's
@@ -206,15 +202,11 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 		return 0, err
 	}
 	var types []string
-	for typ, on := range map[string]bool{
-		herald.EventUserCreated: w.OnUserCreated, herald.EventUserModified: w.OnUserModified,
-		herald.EventUserDeleted: w.OnUserDeleted, herald.EventUserKeys: w.OnHWKeyProvision,
-	} {
-		if on {
-			types = append(types, typ)
+	for _, et := range herald.EventTypes {
+		if w.Wants(et.Name) {
+			types = append(types, et.Name)
 		}
 	}
-	types = append(types, w.Events...)
 	if len(types) == 0 {
 		return 0, nil
 	}

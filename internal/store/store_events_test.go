@@ -109,7 +109,7 @@ func TestFanOut(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		useClock(db)
 		hooks := map[string]herald.Webhook{
-			"all":          newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Events = slices.Clone(herald.AddedEvents) }),
+			"all":          newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Events = herald.Subscriptions() }),
 			"created":      newWebhook(t, db, func(w *herald.Webhook) { w.OnUserCreated = true }),
 			"modified":     newWebhook(t, db, func(w *herald.Webhook) { w.OnUserModified = true }),
 			"deleted":      newWebhook(t, db, func(w *herald.Webhook) { w.OnUserDeleted = true }),
@@ -120,7 +120,7 @@ func TestFanOut(t *testing.T) {
 			}),
 			"disabled": newWebhook(t, db, allUser, func(w *herald.Webhook) {
 				w.Enabled = false
-				w.Events = slices.Clone(herald.AddedEvents)
+				w.Events = herald.Subscriptions()
 			}),
 			"nothing": newWebhook(t, db),
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -12,21 +13,58 @@ import (
 // Webhooks are stored with Token, SigningSecret and PreviousSecret already
 // sealed by the caller: the store never sees them in the clear.
 
-const webhookColumns = `id, url, description, token_enc, enabled, on_user_created, on_user_modified, on_user_deleted,
-	on_hwkey_provision, method, events, secret_enc, old_secret_enc, old_secret_until, disabled_reason, created_at`
+// triggerColumns are the webhooks table's trigger flags, one column per
+// trigger named as the trigger (herald.EventTypes).
+var triggerColumns = func() []string {
+	var cols []string
+	for _, et := range herald.TriggerTypes() {
+		cols = append(cols, et.Trigger)
+	}
+	return cols
+}()
+
+// triggerFlags returns pointers to w's trigger flags, in triggerColumns' order.
+func triggerFlags(t *herald.Triggers) []any {
+	var out []any
+	for _, et := range herald.TriggerTypes() {
+		out = append(out, et.Flag(t))
+	}
+	return out
+}
+
+func triggerValues(t herald.Triggers) []any {
+	out := triggerFlags(&t)
+	for i, p := range out {
+		out[i] = *p.(*bool)
+	}
+	return out
+}
+
+var webhookColumns = `id, url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc, old_secret_until,
+	disabled_reason, created_at, ` + strings.Join(triggerColumns, ", ")
 
 func scanWebhook(row interface{ Scan(...any) error }) (herald.Webhook, error) {
 	var w herald.Webhook
 	var events string
 	var oldUntil, created int64
-	err := row.Scan(&w.ID, &w.URL, &w.Description, &w.Token, &w.Enabled, &w.OnUserCreated, &w.OnUserModified, &w.OnUserDeleted,
-		&w.OnHWKeyProvision, &w.Method, &events, &w.SigningSecret, &w.PreviousSecret, &oldUntil, &w.DisabledReason, &created)
+	dest := append([]any{&w.ID, &w.URL, &w.Description, &w.Token, &w.Enabled, &w.Method, &events, &w.SigningSecret, &w.PreviousSecret,
+		&oldUntil, &w.DisabledReason, &created}, triggerFlags(&w.Triggers)...)
+	err := row.Scan(dest...)
 	w.Events = splitEvents(events)
 	if oldUntil > 0 {
 		w.PreviousSecretUntil = fromMicros(oldUntil)
 	}
 	w.CreatedAt = fromMicros(created)
 	return w, err
+}
+
+// placeholders returns ", $first, ..." for n parameters.
+func placeholders(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ", $%d", first+i)
+	}
+	return b.String()
 }
 
 // joinEvents stores added events as ",a,b," so "events LIKE '%,a,%'" finds
@@ -51,11 +89,11 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if !w.PreviousSecretUntil.IsZero() {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
-	id, err := tx.insert(ctx, `INSERT INTO webhooks (url, description, token_enc, enabled, on_user_created, on_user_modified,
-		on_user_deleted, on_hwkey_provision, method, events, secret_enc, old_secret_enc, old_secret_until, disabled_reason, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
-		w.URL, w.Description, w.Token, w.Enabled, w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision,
-		w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret, oldUntil, w.DisabledReason, micros(tx.Now))
+	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
+		oldUntil, w.DisabledReason, micros(tx.Now)}, triggerValues(w.Triggers)...)
+	id, err := tx.insert(ctx, `INSERT INTO webhooks (url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc,
+		old_secret_until, disabled_reason, created_at, updated_at, `+strings.Join(triggerColumns, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11`+placeholders(12, len(triggerColumns))+`)`, args...)
 	if err != nil {
 		return err
 	}
@@ -71,11 +109,14 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if !w.PreviousSecretUntil.IsZero() {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
-	res, err := tx.exec(ctx, `UPDATE webhooks SET url = $1, description = $2, token_enc = $3, enabled = $4, on_user_created = $5,
-		on_user_modified = $6, on_user_deleted = $7, on_hwkey_provision = $8, method = $9, events = $10, secret_enc = $11,
-		old_secret_enc = $12, old_secret_until = $13, disabled_reason = $14, updated_at = $15 WHERE id = $16`,
-		w.URL, w.Description, w.Token, w.Enabled, w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision,
-		w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret, oldUntil, w.DisabledReason, micros(tx.Now), w.ID)
+	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
+		oldUntil, w.DisabledReason, micros(tx.Now), w.ID}, triggerValues(w.Triggers)...)
+	set := ""
+	for i, col := range triggerColumns {
+		set += fmt.Sprintf(", %s = $%d", col, 13+i)
+	}
+	res, err := tx.exec(ctx, `UPDATE webhooks SET url = $1, description = $2, token_enc = $3, enabled = $4, method = $5, events = $6,
+		secret_enc = $7, old_secret_enc = $8, old_secret_until = $9, disabled_reason = $10, updated_at = $11`+set+` WHERE id = $12`, args...)
 	if err != nil {
 		return err
 	}
