@@ -44,7 +44,7 @@ type Event struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`
 	Subject    string          `json:"subject"`
-	Actor      string          `json:"actor"`
+	Actor      Actor           `json:"actor"`
 	OccurredAt time.Time       `json:"occurred_at"`
 	Payload    json.RawMessage `json:"payload"`
 }

@@ -62,7 +62,7 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 		default:
 			p, err = tx.SessionPrincipal(ctx, hashSecret(sessionToken))
 		}
-		a = Actor{UserID: p.UserID, Username: p.Username, IsAdmin: p.IsAdmin}
+		a = Actor{UserID: p.UserID, Username: p.Username, IsAdmin: p.IsAdmin, TokenID: p.TokenID}
 		if bearer == "" {
 			a.session = hashSecret(sessionToken)
 		}

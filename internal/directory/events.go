@@ -63,7 +63,7 @@ func groupSubject(name string) string    { return "group:" + name }
 
 // emit records one event in tx.
 func emit(ctx context.Context, tx *store.Tx, a Actor, typ, subject string, payload []byte) error {
-	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.name(), Payload: payload})
+	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.Event(), Payload: payload})
 }
 
 // snapshot remembers how users looked to receivers before a change, so that

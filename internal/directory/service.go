@@ -47,6 +47,8 @@ type Actor struct {
 	IsAdmin  bool
 	// Station is set, and the user fields are empty, for a station token.
 	Station string
+	// TokenID is the API token's id when the user came with one.
+	TokenID int64
 	// session is the hash of the session token the actor came with, ""
 	// for a bearer token: a password change keeps this session.
 	session string
@@ -64,6 +66,21 @@ func (a Actor) name() string {
 		return a.Username
 	default:
 		return "system"
+	}
+}
+
+// Event is the actor as events record it. The command line (CLI) is the
+// system.
+func (a Actor) Event() herald.Actor {
+	switch {
+	case a.Station != "":
+		return herald.Actor{Type: herald.ActorStation, Station: a.Station}
+	case a.UserID < 0 || a.Username == "":
+		return herald.Actor{Type: herald.ActorSystem}
+	case a.TokenID != 0:
+		return herald.Actor{Type: herald.ActorAPIToken, Username: a.Username, TokenID: a.TokenID}
+	default:
+		return herald.Actor{Type: herald.ActorUser, Username: a.Username}
 	}
 }
 

@@ -85,8 +85,8 @@ func TestProvisioningToUserKeys(t *testing.T) {
 		jsonString(fpr) + `,"pgp_key":` + jsonString(pgpKey) + `,"phone":"123456789","ssh_key":` + jsonString(sshKey) + `,"username":"jdoe"}`
 	evs := admin.eventsAfter(start)
 	wantEvents(t, evs, [3]string{"user_keys", "user:jdoe", payload})
-	if evs[0].Actor != "worker:station1" {
-		t.Fatalf("actor = %q", evs[0].Actor)
+	if evs[0].Actor != (actor{Type: "station", Station: "station1"}) {
+		t.Fatalf("actor = %+v", evs[0].Actor)
 	}
 
 	// sshd's AuthorizedKeysCommand gets the key, by user or by group.

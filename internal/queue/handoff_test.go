@@ -35,7 +35,7 @@ func TestHandoff(t *testing.T) {
 	w := createHook(t, db)
 	emit := func(typ, subject string) herald.Event {
 		t.Helper()
-		ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+		ev := herald.Event{Type: typ, Subject: subject, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{"username":"` + subject + `"}`)}
 		update(func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
 		return ev
 	}
@@ -118,7 +118,7 @@ func TestHandoff(t *testing.T) {
 
 	// A change that rolls back hands nothing off.
 	err := db.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: "admin", Payload: []byte("{}")}); err != nil {
+		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte("{}")}); err != nil {
 			return err
 		}
 		return errors.New("changed my mind")
@@ -251,7 +251,7 @@ func createHook(t *testing.T, db *store.DB) herald.Webhook {
 
 // userEvent is an event of typ about subject, to append.
 func userEvent(typ, subject string) *herald.Event {
-	return &herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+	return &herald.Event{Type: typ, Subject: subject, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{"username":"` + subject + `"}`)}
 }
 
 func appendEvent(t *testing.T, db *store.DB, ev *herald.Event) {

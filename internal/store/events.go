@@ -19,7 +19,7 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	ev.ID = newEventID(tx.Now)
 	ev.OccurredAt = tx.Now
 	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ev.ID, ev.Type, ev.Subject, ev.Actor, string(ev.Payload), micros(ev.OccurredAt))
+		ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), string(ev.Payload), micros(ev.OccurredAt))
 	if err != nil {
 		return err
 	}
@@ -51,11 +51,12 @@ func scanEvents(rows *sql.Rows) ([]herald.Event, error) {
 	events := []herald.Event{}
 	for rows.Next() {
 		var ev herald.Event
-		var payload string
+		var payload, actor string
 		var at int64
-		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.Subject, &ev.Actor, &payload, &at); err != nil {
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.Subject, &actor, &payload, &at); err != nil {
 			return nil, err
 		}
+		ev.Actor = herald.UnmarshalActor(actor)
 		ev.Payload, ev.OccurredAt = []byte(payload), fromMicros(at)
 		events = append(events, ev)
 	}

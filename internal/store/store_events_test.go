@@ -18,8 +18,8 @@ func TestEvents(t *testing.T) {
 		e1 := emit(t, db, herald.EventUserCreated, "alice")
 		c.Advance(time.Second)
 		// Several events in one transaction.
-		e2 := herald.Event{Type: herald.EventUserModified, Subject: "alice", Actor: "bob", Payload: []byte(`{"username":"alice","n":2}`)}
-		e3 := herald.Event{Type: herald.EventGroupCreated, Subject: "devs", Actor: "bob", Payload: []byte(`{"name":"devs"}`)}
+		e2 := herald.Event{Type: herald.EventUserModified, Subject: "alice", Actor: herald.Actor{Type: herald.ActorAPIToken, Username: "bob", TokenID: 3}, Payload: []byte(`{"username":"alice","n":2}`)}
+		e3 := herald.Event{Type: herald.EventGroupCreated, Subject: "devs", Actor: herald.Actor{Type: herald.ActorStation, Station: "desk-1"}, Payload: []byte(`{"name":"devs"}`)}
 		update(t, db, func(tx *store.Tx) error {
 			if err := tx.AppendEvent(ctx, &e2); err != nil {
 				return err

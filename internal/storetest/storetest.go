@@ -182,7 +182,7 @@ func NewWebhook(t *testing.T, db *store.DB, mods ...func(*herald.Webhook)) heral
 func Emit(t *testing.T, db *store.DB, typ, subject string) herald.Event {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]string{"username": subject, "type": typ})
-	ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: payload}
+	ev := herald.Event{Type: typ, Subject: subject, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: payload}
 	Update(t, db, func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
 	return ev
 }
