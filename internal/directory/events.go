@@ -25,6 +25,22 @@ type userPayload struct {
 	Username  string   `json:"username"`
 }
 
+// userKeysPayload is the body of user_keys: the user's keys and also the
+// serial number of the hardware key that holds them, as Defguard sends it.
+type userKeysPayload struct {
+	Email     string   `json:"email"`
+	FirstName string   `json:"first_name"`
+	LastName  string   `json:"last_name"`
+	Groups    []string `json:"groups"`
+	IsAdmin   bool     `json:"is_admin"`
+	PGPCertID string   `json:"pgp_cert_id"`
+	PGPKey    string   `json:"pgp_key"`
+	Phone     string   `json:"phone"`
+	Serial    string   `json:"serial"`
+	SSHKey    string   `json:"ssh_key"`
+	Username  string   `json:"username"`
+}
+
 // groupPayload is the body of the group events (CONTRACT 1.2).
 type groupPayload struct {
 	Name    string   `json:"name"`
@@ -41,6 +57,19 @@ func renderUser(u herald.User) []byte {
 		Groups: groups, IsAdmin: u.IsAdmin,
 		PGPCertID: u.PGPCertID, PGPKey: u.PGPKey, Phone: u.Phone, SSHKey: u.SSHKey,
 		Username: u.Username,
+	})
+}
+
+// renderUserKeys returns the exact bytes of user_keys for u with the keys
+// on the hardware key with this serial number.
+func renderUserKeys(u herald.User, serial string) []byte {
+	var p userPayload
+	if err := json.Unmarshal(renderUser(u), &p); err != nil {
+		panic(err) // just marshalled
+	}
+	return mustJSON(userKeysPayload{
+		Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Groups: p.Groups, IsAdmin: p.IsAdmin,
+		PGPCertID: p.PGPCertID, PGPKey: p.PGPKey, Phone: p.Phone, Serial: serial, SSHKey: p.SSHKey, Username: p.Username,
 	})
 }
 

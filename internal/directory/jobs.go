@@ -136,7 +136,7 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 		if err := tx.SetJobStatus(ctx, id, herald.JobDone, r.Serial, ""); err != nil {
 			return err
 		}
-		return emit(ctx, tx, a, herald.EventUserKeys, userSubject(u.Username), renderUser(u))
+		return emit(ctx, tx, a, herald.EventUserKeys, userSubject(u.Username), renderUserKeys(u, r.Serial))
 	})
 }
 
