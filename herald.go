@@ -47,6 +47,10 @@ type Event struct {
 	Actor      Actor           `json:"actor"`
 	OccurredAt time.Time       `json:"occurred_at"`
 	Payload    json.RawMessage `json:"payload"`
+	// Previous is the subject's state before the change, rendered like
+	// Payload and stored with the event; nil when there was none (a
+	// *_created event, and events without a subject's state).
+	Previous json.RawMessage `json:"-"`
 }
 
 // Job is a hardware key provisioning job taken by a provisioning station.
@@ -95,8 +99,15 @@ type Webhook struct {
 	Token       string `json:"token"`
 	Enabled     bool   `json:"enabled"`
 	Triggers
-	Method        string    `json:"method"`
-	Events        []string  `json:"events"`
+	Method string   `json:"method"`
+	Events []string `json:"events"`
+	// Format is FormatDefguard or FormatEnvelope.
+	Format string `json:"format"`
+	// IgnoreActors are actors (Actor.Keys) whose events the webhook does
+	// not get; OnlyGroups, when not empty, the groups whose user and
+	// group events alone it gets (Event.FilterGroups).
+	IgnoreActors  []string  `json:"ignore_actors"`
+	OnlyGroups    []string  `json:"only_groups"`
 	SigningSecret string    `json:"signing_secret"`
 	CreatedAt     time.Time `json:"created_at"`
 	// DisabledReason says why Herald disabled the webhook itself (a 410

@@ -35,8 +35,11 @@ type webhookBody struct {
 	Token       string `json:"token"`
 	Enabled     *bool  `json:"enabled"`
 	herald.Triggers
-	Method string   `json:"method"`
-	Events []string `json:"events"`
+	Method       string   `json:"method"`
+	Events       []string `json:"events"`
+	Format       string   `json:"format"`
+	IgnoreActors []string `json:"ignore_actors"`
+	OnlyGroups   []string `json:"only_groups"`
 
 	ID             any `json:"id"`
 	SigningSecret  any `json:"signing_secret"`
@@ -51,6 +54,7 @@ func (b webhookBody) input() directory.WebhookInput {
 	return directory.WebhookInput{
 		URL: b.URL, Description: b.Description, Token: b.Token, Enabled: b.Enabled,
 		Triggers: b.Triggers, Method: b.Method, Events: b.Events,
+		Format: b.Format, IgnoreActors: b.IgnoreActors, OnlyGroups: b.OnlyGroups,
 	}
 }
 

@@ -421,7 +421,9 @@ func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook) herald.Attem
 	if opened.err != "" {
 		return herald.Attempt{N: 1, StartedAt: time.Now().UTC(), Error: opened.err}
 	}
-	msg := Message{EventID: "evt_" + rand.Text(), EventType: herald.EventWebhookTest, Payload: body}
+	ev := herald.Event{ID: "evt_" + rand.Text(), Type: herald.EventWebhookTest, OccurredAt: time.Now().UTC().Truncate(time.Microsecond),
+		Actor: herald.Actor{Type: herald.ActorSystem}, Payload: body}
+	msg := Message{EventID: ev.ID, EventType: ev.Type, Payload: ev.Body(hook.Format)}
 	deadline := time.Now().Add(e.cfg.RequestTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -175,11 +175,11 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (created 
 		if err := tx.AddMember(ctx, gid, u.ID); err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, system, herald.EventUserCreated, userSubject(u.Username), renderUser(u)); err != nil {
+		if err := emit(ctx, tx, system, herald.EventUserCreated, userSubject(u.Username), renderUser(u), nil); err != nil {
 			return err
 		}
 		created = true
-		return emit(ctx, tx, system, herald.EventGroupCreated, groupSubject("admin"), renderGroup(herald.Group{Name: "admin", Members: []string{"admin"}, IsAdmin: true}))
+		return emit(ctx, tx, system, herald.EventGroupCreated, groupSubject("admin"), renderGroup(herald.Group{Name: "admin", Members: []string{"admin"}, IsAdmin: true}), nil)
 	})
 	return created, pw, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 
 	"github.com/heraldhq/herald"
@@ -90,9 +91,10 @@ func mustJSON(v any) []byte {
 func userSubject(username string) string { return "user:" + username }
 func groupSubject(name string) string    { return "group:" + name }
 
-// emit records one event in tx.
-func emit(ctx context.Context, tx *store.Tx, a Actor, typ, subject string, payload []byte) error {
-	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.Event(), Payload: payload})
+// emit records one event in tx: payload is the subject's state after the
+// change, previous its state before (nil for none), rendered alike.
+func emit(ctx context.Context, tx *store.Tx, a Actor, typ, subject string, payload, previous []byte) error {
+	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.Event(), Payload: payload, Previous: previous})
 }
 
 // snapshot remembers how users looked to receivers before a change, so that
@@ -132,11 +134,22 @@ func (snap snapshot) emitChanged(ctx context.Context, tx *store.Tx, a Actor) err
 		if err := tx.TouchUser(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, a, herald.EventUserModified, userSubject(u.Username), after); err != nil {
+		if err := emit(ctx, tx, a, herald.EventUserModified, userSubject(u.Username), after, snap[u.ID]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// groupBefore returns g as it was before username joined it (joined) or
+// left it (not joined), for a group_modified's previous state.
+func groupBefore(g herald.Group, username string, joined bool) herald.Group {
+	if joined {
+		g.Members = slices.DeleteFunc(slices.Clone(g.Members), func(m string) bool { return m == username })
+	} else {
+		g.Members = append(slices.Clone(g.Members), username)
+	}
+	return g
 }
 
 // ensureAdminLeft fails the change if it would leave nobody able to

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -33,7 +34,17 @@ type WebhookInput struct {
 	herald.Triggers
 	Method string
 	Events []string
+	// Format is FormatDefguard (when empty) or FormatEnvelope.
+	Format string
+	// IgnoreActors: "api_token:<id>", "user:<username>" or
+	// "station:<name>"; OnlyGroups: group names.
+	IgnoreActors []string
+	OnlyGroups   []string
 }
+
+// maxFilterEntries bounds ignore_actors and only_groups: each is looked
+// through for every event.
+const maxFilterEntries = 100
 
 // validate checks and normalises the input. Returns EINVALID naming the field.
 func (in *WebhookInput) validate() error {
@@ -92,11 +103,69 @@ func (in *WebhookInput) validate() error {
 		}
 	}
 	in.Events = events
+	switch in.Format {
+	case "", herald.FormatDefguard:
+		in.Format = herald.FormatDefguard
+	case herald.FormatEnvelope:
+	default:
+		return invalid("format", "must be %s", strings.Join(herald.Formats, " or "))
+	}
+	in.IgnoreActors = normalizeNames(in.IgnoreActors)
+	if len(in.IgnoreActors) > maxFilterEntries {
+		return invalid("ignore_actors", "may list at most %d actors", maxFilterEntries)
+	}
+	for _, key := range in.IgnoreActors {
+		if err := validateActorKey(key); err != nil {
+			return err
+		}
+	}
+	in.OnlyGroups = normalizeNames(in.OnlyGroups)
+	if len(in.OnlyGroups) > maxFilterEntries {
+		return invalid("only_groups", "may list at most %d groups", maxFilterEntries)
+	}
+	for _, g := range in.OnlyGroups {
+		if err := validateName("only_groups", g); err != nil {
+			return invalid("only_groups", "%q is not a group name: %s", g, messageOf(err))
+		}
+	}
+	return nil
+}
+
+// messageOf is the message of a validation error, without its field.
+func messageOf(err error) string {
+	var e *herald.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// validateActorKey checks an entry of ignore_actors: "api_token:<id>",
+// "user:<username>" or "station:<name>". Returns EINVALID.
+func validateActorKey(key string) error {
+	kind, name, _ := strings.Cut(key, ":")
+	var err error
+	switch kind {
+	case "api_token":
+		if id, perr := strconv.ParseInt(name, 10, 64); perr != nil || id < 1 || strconv.FormatInt(id, 10) != name {
+			err = invalid("ignore_actors", "must be a token id (a positive number)")
+		}
+	case "user":
+		err = validateName("ignore_actors", name)
+	case "station":
+		err = validateStation(name)
+	default:
+		return invalid("ignore_actors", "%q must be api_token:<id>, user:<username> or station:<name>", key)
+	}
+	if err != nil {
+		return invalid("ignore_actors", "%q: %s", key, messageOf(err))
+	}
 	return nil
 }
 
 func (in WebhookInput) apply(w *herald.Webhook) {
 	w.URL, w.Description, w.Token, w.Method, w.Events = in.URL, in.Description, in.Token, in.Method, in.Events
+	w.Format, w.IgnoreActors, w.OnlyGroups = in.Format, in.IgnoreActors, in.OnlyGroups
 	w.Triggers = in.Triggers
 	w.Enabled = in.Enabled == nil || *in.Enabled
 	if w.Enabled {
@@ -395,10 +464,11 @@ func (s *Service) GetDelivery(ctx context.Context, a Actor, webhookID, id int64)
 		if err != nil {
 			return err
 		}
-		var payload []byte
-		if d.Delivery, payload, err = tx.DeliveryByID(ctx, webhookID, id); err != nil {
+		var ev herald.Event
+		if d.Delivery, ev, err = tx.DeliveryByID(ctx, webhookID, id); err != nil {
 			return err
 		}
+		payload := ev.Body(w.Format)
 		if d.Attempts, err = tx.Attempts(ctx, id); err != nil {
 			return err
 		}

@@ -379,7 +379,7 @@ func TestHandoffLimits(t *testing.T) {
 	var h handoff
 	h.start()
 	h.clean[1], h.clean[2] = true, true
-	small := &freshEvent{id: "evt_small", typ: herald.EventUserCreated, payload: []byte("{}")}
+	small := &freshEvent{ev: herald.Event{ID: "evt_small", Type: herald.EventUserCreated, Payload: []byte("{}")}}
 	for i := range handoffPerWebhook {
 		if handed, _ := h.reserve([]handedOff{{id: int64(i + 1), webhook: 1, subject: fmt.Sprint("u", i), ev: small}}); len(handed) != 1 {
 			t.Fatalf("delivery %d of webhook 1 not handed off", i)
@@ -389,10 +389,10 @@ func TestHandoffLimits(t *testing.T) {
 	if len(handed) != 0 || !slices.Equal(dirty, []int64{1}) || h.clean[1] {
 		t.Errorf("beyond the per-webhook count: handed %v, dirty %v, clean %v", handed, dirty, h.clean[1])
 	}
-	if h.bytes != len(small.payload)+handoffPerWebhook*handoffEntryBytes {
+	if h.bytes != small.size()+handoffPerWebhook*handoffEntryBytes {
 		t.Errorf("bytes = %d, want one payload and %d entries", h.bytes, handoffPerWebhook)
 	}
-	big := &freshEvent{id: "evt_big", typ: herald.EventUserCreated, payload: make([]byte, handoffBytes)}
+	big := &freshEvent{ev: herald.Event{ID: "evt_big", Type: herald.EventUserCreated, Payload: make([]byte, handoffBytes)}}
 	handed, dirty = h.reserve([]handedOff{{id: 1<<20 + 1, webhook: 2, subject: "big", ev: big}})
 	if len(handed) != 0 || !slices.Equal(dirty, []int64{2}) {
 		t.Errorf("beyond the memory budget: handed %v, dirty %v", handed, dirty)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,7 +28,9 @@ func webhookMatches(typ string, n int) (string, any) {
 }
 
 // fanOut queues ev for every enabled webhook that wants it, in the event's
-// own transaction: if the change commits, so do its deliveries.
+// own transaction: if the change commits, so do its deliveries. The
+// webhooks' filters (ignore_actors, only_groups) are decided in the same
+// statement: no query per webhook.
 func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if ev.Type == herald.EventWebhookTest {
 		return nil
@@ -37,6 +40,7 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if arg != nil {
 		args = append(args, arg)
 	}
+	cond, args = tx.filterConditions(ev, cond, args)
 	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
 		FROM webhooks WHERE enabled AND ` + cond
@@ -51,6 +55,26 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 		tx.wake = true
 	}
 	return nil
+}
+
+// filterConditions adds to cond (on table webhooks) that the event's actor
+// is not among a webhook's ignore_actors and, for user and group events,
+// that one of the event's groups is among its only_groups, if it has any.
+// Actors and group names are stored as ",a,b," (joinEvents): looking for
+// ",a," cannot match a part of a name.
+func (tx *Tx) filterConditions(ev *herald.Event, cond string, args []any) (string, []any) {
+	strpos := tx.dialect.strpos
+	for _, key := range ev.Actor.Keys() {
+		args = append(args, ","+key+",")
+		cond += fmt.Sprintf(" AND %s(ignore_actors, CAST($%d AS TEXT)) = 0", strpos, len(args))
+	}
+	if groups := ev.FilterGroups(); groups != nil {
+		list, _ := json.Marshal(groups) // strings: cannot fail
+		args = append(args, string(list))
+		cond += fmt.Sprintf(" AND (only_groups = ',' OR EXISTS (SELECT 1 FROM %s WHERE %s(only_groups, ',' || value || ',') > 0))",
+			fmt.Sprintf(tx.dialect.jsonTexts, fmt.Sprintf("$%d", len(args))), strpos)
+	}
+	return cond, args
 }
 
 // fanOutObserved runs fanOut's insert when a queue observer listens, and
@@ -138,18 +162,25 @@ func (tx *Tx) ListDeliveries(ctx context.Context, webhookID int64, status string
 
 // DeliveryByID returns one delivery of a webhook with the event's payload.
 // Returns ENOTFOUND if the webhook has no such delivery.
-func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, []byte, error) {
-	var payload string
-	d, err := scanDelivery(tx.queryRow(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
-		WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id), &payload)
+func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, herald.Event, error) {
+	var ev herald.Event
+	var d herald.Delivery
+	err := ScanEvent(rowFunc(func(dest ...any) error {
+		var err error
+		d, err = scanDelivery(tx.queryRow(ctx, `SELECT `+deliveryColumns+`, `+EventColumns+` FROM deliveries d JOIN events e ON e.seq = d.event_seq
+			WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id), dest...)
+		return err
+	}), &ev)
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, nil, herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
+		return d, ev, herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
 	}
-	if err != nil {
-		return d, nil, err
-	}
-	return d, []byte(payload), nil
+	return d, ev, err
 }
+
+// rowFunc is a Scan method.
+type rowFunc func(dest ...any) error
+
+func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
 
 // Attempts returns every attempt of a delivery, first first.
 func (tx *Tx) Attempts(ctx context.Context, deliveryID int64) ([]herald.Attempt, error) {

@@ -330,9 +330,9 @@ func TestListDeliveries(t *testing.T) {
 			t.Errorf("pending before d: %v, want %v", got, want)
 		}
 		view(t, db, func(tx *store.Tx) error {
-			d, payload, err := tx.DeliveryByID(ctx, w.ID, ids[0])
-			if err != nil || d.ID != ids[0] || d.EventID != evs[0].ID || d.Event != herald.EventUserCreated || string(payload) != string(evs[0].Payload) {
-				t.Errorf("DeliveryByID = %+v, %s, %v", d, payload, err)
+			d, ev, err := tx.DeliveryByID(ctx, w.ID, ids[0])
+			if err != nil || d.ID != ids[0] || d.EventID != evs[0].ID || d.Event != herald.EventUserCreated || string(ev.Payload) != string(evs[0].Payload) {
+				t.Errorf("DeliveryByID = %+v, %s, %v", d, ev.Payload, err)
 			}
 			_, _, err = tx.DeliveryByID(ctx, other.ID, ids[0])
 			wantCode(t, "DeliveryByID through another webhook", err, herald.ENOTFOUND)

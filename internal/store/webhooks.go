@@ -41,16 +41,16 @@ func triggerValues(t herald.Triggers) []any {
 }
 
 var webhookColumns = `id, url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc, old_secret_until,
-	disabled_reason, created_at, ` + strings.Join(triggerColumns, ", ")
+	disabled_reason, created_at, format, ignore_actors, only_groups, ` + strings.Join(triggerColumns, ", ")
 
 func scanWebhook(row interface{ Scan(...any) error }) (herald.Webhook, error) {
 	var w herald.Webhook
-	var events string
+	var events, ignore, only string
 	var oldUntil, created int64
 	dest := append([]any{&w.ID, &w.URL, &w.Description, &w.Token, &w.Enabled, &w.Method, &events, &w.SigningSecret, &w.PreviousSecret,
-		&oldUntil, &w.DisabledReason, &created}, triggerFlags(&w.Triggers)...)
+		&oldUntil, &w.DisabledReason, &created, &w.Format, &ignore, &only}, triggerFlags(&w.Triggers)...)
 	err := row.Scan(dest...)
-	w.Events = splitEvents(events)
+	w.Events, w.IgnoreActors, w.OnlyGroups = splitEvents(events), splitEvents(ignore), splitEvents(only)
 	if oldUntil > 0 {
 		w.PreviousSecretUntil = fromMicros(oldUntil)
 	}
@@ -67,9 +67,19 @@ func placeholders(first, n int) string {
 	return b.String()
 }
 
-// joinEvents stores added events as ",a,b," so "events LIKE '%,a,%'" finds
-// a webhook that wants a.
+func formatOrDefault(f string) string {
+	if f == "" {
+		return herald.FormatDefguard
+	}
+	return f
+}
+
+// joinEvents stores a list (added events, ignored actors, groups) as
+// ",a,b," so that looking for ",a," finds a webhook that lists a.
 func joinEvents(events []string) string {
+	if len(events) == 0 {
+		return "," // what the filters compare with: no entries
+	}
 	return "," + strings.Join(events, ",") + ","
 }
 
@@ -90,10 +100,11 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
 	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
-		oldUntil, w.DisabledReason, micros(tx.Now)}, triggerValues(w.Triggers)...)
+		oldUntil, w.DisabledReason, micros(tx.Now), formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups)},
+		triggerValues(w.Triggers)...)
 	id, err := tx.insert(ctx, `INSERT INTO webhooks (url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc,
-		old_secret_until, disabled_reason, created_at, updated_at, `+strings.Join(triggerColumns, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11`+placeholders(12, len(triggerColumns))+`)`, args...)
+		old_secret_until, disabled_reason, created_at, updated_at, format, ignore_actors, only_groups, `+strings.Join(triggerColumns, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14`+placeholders(15, len(triggerColumns))+`)`, args...)
 	if err != nil {
 		return err
 	}
@@ -110,13 +121,15 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
 	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
-		oldUntil, w.DisabledReason, micros(tx.Now), w.ID}, triggerValues(w.Triggers)...)
+		oldUntil, w.DisabledReason, micros(tx.Now), w.ID, formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups)},
+		triggerValues(w.Triggers)...)
 	set := ""
 	for i, col := range triggerColumns {
-		set += fmt.Sprintf(", %s = $%d", col, 13+i)
+		set += fmt.Sprintf(", %s = $%d", col, 16+i)
 	}
 	res, err := tx.exec(ctx, `UPDATE webhooks SET url = $1, description = $2, token_enc = $3, enabled = $4, method = $5, events = $6,
-		secret_enc = $7, old_secret_enc = $8, old_secret_until = $9, disabled_reason = $10, updated_at = $11`+set+` WHERE id = $12`, args...)
+		secret_enc = $7, old_secret_enc = $8, old_secret_until = $9, disabled_reason = $10, updated_at = $11,
+		format = $13, ignore_actors = $14, only_groups = $15`+set+` WHERE id = $12`, args...)
 	if err != nil {
 		return err
 	}
@@ -178,6 +191,25 @@ func (tx *Tx) DisableWebhook(ctx context.Context, id int64, reason string) error
 	_, err := tx.exec(ctx, `UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3`, reason, micros(tx.Now), id)
 	tx.webhookChanged(id, false)
 	return err
+}
+
+// RenameGroupInFilters follows a group's rename in every webhook's
+// only_groups, so a webhook that followed the group still does.
+func (tx *Tx) RenameGroupInFilters(ctx context.Context, oldName, newName string) error {
+	rows, err := tx.query(ctx, `UPDATE webhooks SET only_groups = replace(only_groups, $1, $2)
+		WHERE `+tx.dialect.strpos+`(only_groups, $1) > 0 RETURNING id`, ","+oldName+",", ","+newName+",")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		tx.webhookChanged(id, false)
+	}
+	return rows.Err()
 }
 
 // webhookChanged tells the queue observer, if any, of a webhook created

@@ -33,7 +33,7 @@ func (h *Handler) webhookRoutes() []web.Route {
 	}
 }
 
-var webhookFields = []string{"url", "description", "token", "method", "events", "since"}
+var webhookFields = []string{"url", "description", "token", "method", "events", "format", "ignore_actors", "only_groups", "since"}
 
 // webhookRow is a webhook as the list shows it.
 type webhookRow struct {
@@ -91,7 +91,8 @@ func webhookInput(f url.Values) directory.WebhookInput {
 	enabled := f.Get("enabled") != ""
 	in := directory.WebhookInput{
 		URL: f.Get("url"), Description: f.Get("description"), Token: f.Get("token"), Enabled: &enabled,
-		Method: f.Get("method"), Events: f["events"],
+		Method: f.Get("method"), Events: f["events"], Format: f.Get("format"),
+		IgnoreActors: listField(f.Get("ignore_actors")), OnlyGroups: listField(f.Get("only_groups")),
 	}
 	for _, et := range herald.TriggerTypes() {
 		*et.Flag(&in.Triggers) = f.Get(et.Trigger) != ""
@@ -106,8 +107,14 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	}, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
 }
 
+// listField splits a form field of names separated by spaces or commas.
+func listField(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+}
+
 func webhookForm(hk herald.Webhook) url.Values {
-	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "token": {hk.Token}, "method": {hk.Method}, "events": hk.Events}
+	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "token": {hk.Token}, "method": {hk.Method}, "events": hk.Events,
+		"format": {hk.Format}, "ignore_actors": {strings.Join(hk.IgnoreActors, " ")}, "only_groups": {strings.Join(hk.OnlyGroups, " ")}}
 	on := map[string]bool{"enabled": hk.Enabled, "token_unreadable": hk.TokenUnreadable} // token_unreadable: shown as a note, not a field
 	for _, et := range herald.TriggerTypes() {
 		on[et.Trigger] = *et.Flag(&hk.Triggers)
