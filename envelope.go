@@ -126,3 +126,24 @@ func (ev Event) FilterGroups() []string {
 	}
 	return out
 }
+
+// Passes reports whether ev passes w's filters: its actor is not among
+// IgnoreActors and, for user and group events, one of its groups is among
+// OnlyGroups, if there are any. (Fan-out decides the same in SQL.)
+func (w Webhook) Passes(ev Event) bool {
+	for _, key := range ev.Actor.Keys() {
+		if slices.Contains(w.IgnoreActors, key) {
+			return false
+		}
+	}
+	groups := ev.FilterGroups()
+	if groups == nil || len(w.OnlyGroups) == 0 {
+		return true
+	}
+	for _, g := range groups {
+		if slices.Contains(w.OnlyGroups, g) {
+			return true
+		}
+	}
+	return false
+}

@@ -110,7 +110,7 @@ func (in *WebhookInput) validate() error {
 	default:
 		return invalid("format", "must be %s", strings.Join(herald.Formats, " or "))
 	}
-	in.IgnoreActors = normalizeNames(in.IgnoreActors)
+	in.IgnoreActors = append([]string{}, normalizeNames(in.IgnoreActors)...)
 	if len(in.IgnoreActors) > maxFilterEntries {
 		return invalid("ignore_actors", "may list at most %d actors", maxFilterEntries)
 	}
@@ -119,7 +119,7 @@ func (in *WebhookInput) validate() error {
 			return err
 		}
 	}
-	in.OnlyGroups = normalizeNames(in.OnlyGroups)
+	in.OnlyGroups = append([]string{}, normalizeNames(in.OnlyGroups)...)
 	if len(in.OnlyGroups) > maxFilterEntries {
 		return invalid("only_groups", "may list at most %d groups", maxFilterEntries)
 	}

@@ -57,6 +57,27 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	return nil
 }
 
+// replayed returns the seqs of the events query finds that pass w's
+// filters (herald.Webhook.Passes).
+func (tx *Tx) replayed(ctx context.Context, w herald.Webhook, query string, args []any) ([]string, error) {
+	rows, err := tx.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seqs := []string{}
+	for rows.Next() {
+		var ev herald.Event
+		if err := ScanEvent(rows, &ev); err != nil {
+			return nil, err
+		}
+		if w.Passes(ev) {
+			seqs = append(seqs, strconv.FormatInt(ev.Seq, 10))
+		}
+	}
+	return seqs, rows.Err()
+}
+
 // filterConditions adds to cond (on table webhooks) that the event's actor
 // is not among a webhook's ignore_actors and, for user and group events,
 // that one of the event's groups is among its only_groups, if it has any.
@@ -247,10 +268,26 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 		args = append(args, t)
 		marks = append(marks, "$"+strconv.Itoa(len(args)))
 	}
+	where := `occurred_at >= $3 AND type IN (` + strings.Join(marks, ", ") + `)`
+	if len(w.IgnoreActors) > 0 || len(w.OnlyGroups) > 0 {
+		// The filters, as fan-out applied them, decided here event by
+		// event: a replay is rare, and reads the events once.
+		var own []string // the same condition, numbered for the select's own parameters
+		for i := range types {
+			own = append(own, "$"+strconv.Itoa(i+2))
+		}
+		seqs, err := tx.replayed(ctx, w, `SELECT `+eventColumns+` FROM events WHERE occurred_at >= $1 AND type IN (`+
+			strings.Join(own, ", ")+`) ORDER BY seq`, args[2:])
+		if err != nil {
+			return 0, err
+		}
+		list, _ := json.Marshal(seqs)
+		args = []any{webhookID, micros(tx.Now), string(list)}
+		where = `seq IN (SELECT CAST(value AS BIGINT) FROM ` + fmt.Sprintf(tx.dialect.jsonTexts, "$3") + `)`
+	}
 	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT seq, CAST($1 AS BIGINT), subject, 'pending', CAST($2 AS BIGINT), CAST($2 AS BIGINT)
-		FROM events WHERE occurred_at >= $3 AND type IN (`+strings.Join(marks, ", ")+`)
-		ORDER BY seq`, args...)
+		FROM events WHERE `+where+` ORDER BY seq`, args...)
 	if err != nil {
 		return 0, err
 	}
