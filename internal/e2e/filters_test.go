@@ -112,14 +112,14 @@ func TestOnlyGroups(t *testing.T) {
 	hook := admin.addWebhook(rc.URL, map[string]any{"only_groups": []string{"devs"}, "events": groupEvents, "format": "envelope"})
 	other := admin.addWebhook(newReceiver(t).URL, map[string]any{"only_groups": []string{"ops"}, "events": groupEvents})
 
-	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "devs"}, nil)                            // sent
-	admin.expect(http.StatusOK, "POST", "/api/v1/group/devs", map[string]string{"username": "alice"}, nil)                    // sent: joins
-	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/alice", map[string]string{"phone": "1"}, nil)                          // sent: a member
-	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/bob", map[string]string{"phone": "1"}, nil)                            // not
-	admin.expect(http.StatusNoContent, "DELETE", "/api/v1/group/devs/user/alice", nil, nil)                                   // sent: leaves
-	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/alice", map[string]string{"phone": "2"}, nil)                          // not: left
-	admin.expect(http.StatusOK, "POST", "/api/v1/group/ops", map[string]string{"username": "alice"}, nil)                     // not: ops
-	admin.expect(http.StatusOK, "POST", "/api/v1/group/devs", map[string]string{"username": "bob"}, nil)                      // sent
+	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "devs"}, nil)                                               // sent
+	admin.expect(http.StatusOK, "POST", "/api/v1/group/devs", map[string]string{"username": "alice"}, nil)                                       // sent: joins
+	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/alice", map[string]string{"phone": "1"}, nil)                                             // sent: a member
+	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/bob", map[string]string{"phone": "1"}, nil)                                               // not
+	admin.expect(http.StatusNoContent, "DELETE", "/api/v1/group/devs/user/alice", nil, nil)                                                      // sent: leaves
+	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/alice", map[string]string{"phone": "2"}, nil)                                             // not: left
+	admin.expect(http.StatusOK, "POST", "/api/v1/group/ops", map[string]string{"username": "alice"}, nil)                                        // not: ops
+	admin.expect(http.StatusOK, "POST", "/api/v1/group/devs", map[string]string{"username": "bob"}, nil)                                         // sent
 	admin.expect(http.StatusOK, "PUT", "/api/v1/group/devs", map[string]any{"name": "team", "members": []string{"bob"}, "is_admin": false}, nil) // sent: renamed
 	var after webhook
 	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/webhook/%d", hook.ID), nil, &after)
