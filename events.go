@@ -52,6 +52,7 @@ var EventTypes = []EventType{
 	{Name: EventGroupCreated, Subscription: EventGroupCreated, Label: "Group created"},
 	{Name: EventGroupModified, Subscription: EventGroupModified, Label: "Group modified"},
 	{Name: EventGroupDeleted, Subscription: EventGroupDeleted, Label: "Group deleted"},
+	{Name: EventAuditEntry, Subscription: "audit", Label: "Audit log entry"},
 	{Name: EventWebhookTest, Label: "Test"},
 }
 

@@ -32,7 +32,7 @@ func TestTriggersMatchTable(t *testing.T) {
 	if !slices.Equal(keys, fromTable) {
 		t.Errorf("Triggers has %v, the table %v", keys, fromTable)
 	}
-	if got := Subscriptions(); !slices.Equal(got, []string{"group_created", "group_modified", "group_deleted"}) {
+	if got := Subscriptions(); !slices.Equal(got, []string{"group_created", "group_modified", "group_deleted", "audit"}) {
 		t.Errorf("Subscriptions() = %v", got)
 	}
 }

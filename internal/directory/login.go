@@ -25,6 +25,9 @@ type Limits struct {
 	// come back (429).
 	Hashing  int
 	HashWait time.Duration
+	// AuditRetention is how long audit log entries are kept
+	// (DefaultAuditRetention when zero).
+	AuditRetention time.Duration
 }
 
 // DefaultLimits are 5 failures per username and address and 30 per
@@ -47,6 +50,10 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HashWait > 0 {
 		d.HashWait = l.HashWait
+	}
+	d.AuditRetention = DefaultAuditRetention
+	if l.AuditRetention > 0 {
+		d.AuditRetention = l.AuditRetention
 	}
 	return d
 }
@@ -124,9 +131,14 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
 	}
 	userKey, addrKey := throttleKeys(username, from)
+	anonymous := Actor{Client: from}
 	// One budget for all waiting: on the counts, then for a turn to hash.
 	deadline := time.Now().Add(s.limits.HashWait)
 	if err := s.countLogin(ctx, userKey, addrKey, deadline); err != nil {
+		if herald.ErrorCode(err) == herald.ETOOMANY {
+			// The typed username is not recorded: it may be a password.
+			s.auditAlone(ctx, anonymous, herald.AuditLoginThrottled, "", "")
+		}
 		return herald.User{}, "", err
 	}
 	u, hash, err := s.passwordOf(ctx, username)
@@ -153,6 +165,11 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 			name = u.Username
 		}
 		s.log.Warn("failed login", "username", name, "client", addressKey(from))
+		target := ""
+		if u.ID != 0 {
+			target = userSubject(u.Username)
+		}
+		s.auditAlone(ctx, anonymous, herald.AuditLoginFailed, target, "")
 		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
 	}
 	token, tokenHash := newSecret("")
@@ -168,7 +185,11 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 		if err := tx.DeleteExpiredSessions(ctx); err != nil {
 			return err
 		}
-		return tx.CreateSession(ctx, tokenHash, u.ID, tx.Now.Add(SessionTTL))
+		if err := tx.CreateSession(ctx, tokenHash, u.ID, tx.Now.Add(SessionTTL)); err != nil {
+			return err
+		}
+		who := Actor{UserID: u.ID, Username: u.Username, Client: from}
+		return audit(ctx, tx, who, herald.AuditLoginSucceeded, userSubject(u.Username), "")
 	})
 	return u, token, err
 }

@@ -8,6 +8,7 @@ package directory
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/password"
@@ -49,6 +50,9 @@ type Actor struct {
 	Station string
 	// TokenID is the API token's id when the user came with one.
 	TokenID int64
+	// Client is the address the request came from (invalid when none),
+	// for the audit log.
+	Client netip.Addr
 	// session is the hash of the session token the actor came with, ""
 	// for a bearer token: a password change keeps this session.
 	session string

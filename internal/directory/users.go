@@ -373,6 +373,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 		if err := tx.SetPasswordHash(ctx, u.ID, hash); err != nil {
 			return err
 		}
+		if err := audit(ctx, tx, a, herald.AuditPasswordChanged, userSubject(u.Username), ""); err != nil {
+			return err
+		}
 		if a.UserID == u.ID {
 			// Whoever else was logged in as them is out; they stay.
 			return tx.DeleteUserSessionsExcept(ctx, u.ID, a.session)

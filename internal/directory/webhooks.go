@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -244,7 +245,10 @@ func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (
 	w.SigningSecret = delivery.NewSigningSecret()
 	sealed := s.seal(w)
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.CreateWebhook(ctx, &sealed)
+		if err := tx.CreateWebhook(ctx, &sealed); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditWebhookCreated, webhookTarget(sealed.ID), w.Description)
 	})
 	w.ID, w.CreatedAt = sealed.ID, sealed.CreatedAt
 	if err == nil {
@@ -263,7 +267,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in Webho
 	if err := in.validate(); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+	return s.changeWebhook(ctx, a, herald.AuditWebhookUpdated, id, func(w *herald.Webhook) {
 		in.apply(w)
 		w.TokenUnreadable = false
 	})
@@ -275,7 +279,11 @@ func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enab
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+	action := herald.AuditWebhookDisabled
+	if enabled {
+		action = herald.AuditWebhookEnabled
+	}
+	return s.changeWebhook(ctx, a, action, id, func(w *herald.Webhook) {
 		w.Enabled = enabled
 		w.DisabledReason = ""
 	})
@@ -288,7 +296,7 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, id int64) (herald.W
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) { s.rotate(w) })
+	return s.changeWebhook(ctx, a, herald.AuditSecretRotated, id, func(w *herald.Webhook) { s.rotate(w) })
 }
 
 func (s *Service) rotate(w *herald.Webhook) {
@@ -299,11 +307,12 @@ func (s *Service) rotate(w *herald.Webhook) {
 	w.SigningSecret, w.SigningSecretUnreadable = delivery.NewSigningSecret(), false
 }
 
-// changeWebhook reads, changes and writes a webhook in one transaction. A
+// changeWebhook reads, changes and writes a webhook in one transaction,
+// with an audit log entry of action by a. A
 // secret the key cannot open is written back as it was stored unless
 // change overwrote it (and cleared its flag): it may open again with the
 // right key.
-func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
+func (s *Service) changeWebhook(ctx context.Context, a Actor, action string, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
 	var out herald.Webhook
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		stored, err := tx.WebhookByID(ctx, id)
@@ -329,7 +338,7 @@ func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*hera
 			return err
 		}
 		out = w
-		return nil
+		return audit(ctx, tx, a, action, webhookTarget(id), w.Description)
 	})
 	return out, err
 }
@@ -387,8 +396,10 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 	}
 	var dropped int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		dropped, err = tx.DeleteWebhook(ctx, id)
-		return err
+		if dropped, err = tx.DeleteWebhook(ctx, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditWebhookDeleted, webhookTarget(id), fmt.Sprintf("%d unfinished deliveries dropped", dropped))
 	})
 	if err == nil {
 		s.log.Info("webhook deleted", "webhook_id", id, "by", a.name(), "dropped_pending_deliveries", dropped)
@@ -505,7 +516,10 @@ func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) e
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.Redeliver(ctx, webhookID, id)
+		if err := tx.Redeliver(ctx, webhookID, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditRedelivered, webhookTarget(webhookID), fmt.Sprintf("delivery %d", id))
 	})
 }
 
@@ -521,8 +535,10 @@ func (s *Service) Replay(ctx context.Context, a Actor, webhookID int64, since ti
 	}
 	var n int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		n, err = tx.Replay(ctx, webhookID, since)
-		return err
+		if n, err = tx.Replay(ctx, webhookID, since); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditReplayed, webhookTarget(webhookID), fmt.Sprintf("%d events since %s", n, since.UTC().Format(time.RFC3339)))
 	})
 	return n, err
 }

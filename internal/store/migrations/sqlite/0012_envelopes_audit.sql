@@ -13,12 +13,14 @@ ALTER TABLE webhooks ADD COLUMN ignore_actors TEXT NOT NULL DEFAULT ',';
 ALTER TABLE webhooks ADD COLUMN only_groups TEXT NOT NULL DEFAULT ',';
 
 -- The audit log: who did what to which target, from which client address.
--- actor is the JSON of herald.Actor.
+-- actor is the JSON of herald.Actor, actor_keys its keys (herald.Actor.Keys)
+-- as ",api_token:7,user:jdoe," for the actor filter.
 CREATE TABLE audit_log (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     at          INTEGER NOT NULL,
     action      TEXT    NOT NULL,
     actor       TEXT    NOT NULL,
+    actor_keys  TEXT    NOT NULL,
     client      TEXT    NOT NULL,
     target      TEXT    NOT NULL,
     detail      TEXT    NOT NULL DEFAULT ''
