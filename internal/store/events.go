@@ -45,10 +45,12 @@ func newEventID(now time.Time) string {
 }
 
 // ListEvents returns up to limit events with seq greater than after, in
-// commit order.
+// commit order. The audit log's events (audit_entry) are left out: the
+// feed is the directory's changes, and the log has its own list
+// (ListAudit).
 func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
 	rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+		WHERE seq > $1 AND type <> '`+herald.EventAuditEntry+`' ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +95,13 @@ func scanEvents(rows *sql.Rows) ([]herald.Event, error) {
 }
 
 // ListEventsBefore returns up to limit events with seq below before (0 for
-// the newest), newest first.
+// the newest), newest first; like ListEvents, without audit_entry.
 func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]herald.Event, error) {
 	if before <= 0 {
 		before = 1 << 62
 	}
 	rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE seq < $1 ORDER BY seq DESC LIMIT $2`, before, limit)
+		WHERE seq < $1 AND type <> '`+herald.EventAuditEntry+`' ORDER BY seq DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, err
 	}
