@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -190,5 +191,44 @@ func TestWebhookFilterValidation(t *testing.T) {
 	admin.expect(http.StatusOK, "GET", "/api/v1/webhook", nil, &hooks)
 	if len(hooks) != 1 || !slices.Equal(hooks[0].OnlyGroups, []string{"devs"}) || hooks[0].Format != "defguard" {
 		t.Fatalf("after refused changes: %+v", hooks)
+	}
+}
+
+// The web UI's webhook form sets the format and both filters (lists
+// separated by spaces or commas), shows them on the webhook's page and in
+// the edit form, and shows a bad entry next to its field, keeping what was
+// typed.
+func TestWebhookFormFilters(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	rc := newReceiver(t)
+	form := url.Values{"url": {rc.URL}, "description": {"filtered"}, "method": {"POST"}, "enabled": {"on"}, "on_user_modified": {"on"},
+		"format": {"envelope"}, "ignore_actors": {"user:jdoe, api_token:3"}, "only_groups": {"ops devs"}}
+	if r := admin.postForm("/webhooks/new", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("add webhook: %d %s", r.Status, r.Body)
+	}
+	var hooks []webhook
+	admin.expect(http.StatusOK, "GET", "/api/v1/webhook", nil, &hooks)
+	h := hooks[0]
+	if h.Format != "envelope" || !slices.Equal(h.IgnoreActors, []string{"api_token:3", "user:jdoe"}) || !slices.Equal(h.OnlyGroups, []string{"devs", "ops"}) {
+		t.Fatalf("webhook from the form: %+v", h)
+	}
+	page := admin.do("GET", fmt.Sprintf("/webhooks/%d", h.ID), nil)
+	if !containsAll(string(page.Body), "envelope", "api_token:3, user:jdoe", "devs, ops") {
+		t.Errorf("webhook page: %s", page.Body)
+	}
+	edit := admin.do("GET", fmt.Sprintf("/webhooks/%d/edit", h.ID), nil)
+	if !containsAll(string(edit.Body), `value="envelope" selected`, `value="api_token:3 user:jdoe"`, `value="devs ops"`) {
+		t.Errorf("edit form: %s", edit.Body)
+	}
+	form.Set("only_groups", "devs Bad_Group")
+	r := admin.postForm(fmt.Sprintf("/webhooks/%d/edit", h.ID), form)
+	if r.Status != http.StatusBadRequest || !containsAll(string(r.Body), "Bad_Group", "only_groups-error", `value="devs Bad_Group"`) {
+		t.Errorf("bad only_groups: %d %s", r.Status, r.Body)
+	}
+	admin.expect(http.StatusOK, "GET", "/api/v1/webhook", nil, &hooks)
+	if !slices.Equal(hooks[0].OnlyGroups, []string{"devs", "ops"}) {
+		t.Errorf("a refused edit changed only_groups: %v", hooks[0].OnlyGroups)
 	}
 }
