@@ -197,3 +197,65 @@ func (rc *receiver) hookID(t *testing.T, c *client) int64 {
 	t.Fatalf("no webhook sends to %s", rc.URL)
 	return 0
 }
+
+// The envelope of user_keys (previous with serial "") and of the test
+// action (data the test body, previous null), and audit_entry in an
+// envelope (data the entry).
+func TestEnvelopeKeysTestAndAudit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	createUser(admin, "jdoe")
+	rc := newReceiver(t)
+	hook := admin.addWebhook(rc.URL, map[string]any{"format": "envelope", "on_user_created": false, "on_user_modified": false,
+		"on_user_deleted": false, "events": []string{"audit"}})
+	var st struct {
+		Token string `json:"token"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/token", map[string]string{"worker": "desk-1"}, &st)
+	var job struct {
+		ID int64 `json:"id"`
+	}
+	admin.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "jdoe", "worker": "desk-1"}, &job)
+	station := s.withToken(st.Token)
+	station.expect(http.StatusOK, "GET", "/api/v1/worker/job?worker=desk-1", nil, nil)
+	sshKey := testdata(t, "ssh_ed25519.pub")
+	station.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/worker/job/%d/done", job.ID), map[string]any{"success": true, "ssh_key": sshKey, "serial": "77"}, nil)
+
+	// webhook_created (the audit entry of this very webhook, in its
+	// transaction) and station_token_created, in this order (one
+	// subject), and user_keys.
+	got := rc.waitFor(3, 10*time.Second)
+	byType := map[string]envelopeBody{}
+	for _, r := range got[:3] {
+		byType[r.event()] = parseEnvelope(t, r) // the last audit_entry wins
+	}
+	keys := byType["user_keys"]
+	user := func(ssh, serial string) string {
+		return fmt.Sprintf(`{"email":"jdoe@example.com","first_name":"jdoe","last_name":"X","groups":[],"is_admin":false,"pgp_cert_id":"","pgp_key":"","phone":"","serial":%q,"ssh_key":%s,"username":"jdoe"}`, serial, ssh)
+	}
+	if string(keys.Data) != user(jsonString(sshKey), "77") || string(keys.Previous) != user(`""`, "") ||
+		strings.Join(keys.Changed, ",") != "serial,ssh_key" || string(keys.Actor) != `{"type":"station","station":"desk-1"}` {
+		t.Errorf("user_keys envelope: %+v", keys)
+	}
+	audit := byType["audit_entry"]
+	var entry auditEntry
+	if err := json.Unmarshal(audit.Data, &entry); err != nil || entry.Action != "station_token_created" || string(audit.Previous) != "null" ||
+		string(audit.Actor) != `{"type":"user","username":"admin"}` {
+		t.Errorf("audit_entry envelope: %+v (%v)", audit, err)
+	}
+
+	var res struct {
+		Success bool `json:"success"`
+	}
+	admin.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/webhook/%d/test", hook.ID), nil, &res)
+	last := rc.all()[len(rc.all())-1]
+	test := parseEnvelope(t, last)
+	if !res.Success || last.event() != "webhook_test" || test.Type != "webhook_test" || test.ID != last.id() ||
+		string(test.Data) != fmt.Sprintf(`{"webhook_id":%d,"message":"test event from Herald"}`, hook.ID) || string(test.Previous) != "null" {
+		t.Errorf("webhook_test envelope: %s", last.Body)
+	}
+	if err := verifySignature(hook.SigningSecret, last.Header, last.Body); err != nil {
+		t.Error(err)
+	}
+}
