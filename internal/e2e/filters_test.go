@@ -112,6 +112,7 @@ func TestOnlyGroups(t *testing.T) {
 	groupEvents := []string{"group_created", "group_modified", "group_deleted"}
 	hook := admin.addWebhook(rc.URL, map[string]any{"only_groups": []string{"devs"}, "events": groupEvents, "format": "envelope"})
 	other := admin.addWebhook(newReceiver(t).URL, map[string]any{"only_groups": []string{"ops"}, "events": groupEvents})
+	third := admin.addWebhook(newReceiver(t).URL, map[string]any{"only_groups": []string{"devs", "sales"}})
 
 	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "devs"}, nil)                                               // sent
 	admin.expect(http.StatusOK, "POST", "/api/v1/group/devs", map[string]string{"username": "alice"}, nil)                                       // sent: joins
@@ -126,6 +127,10 @@ func TestOnlyGroups(t *testing.T) {
 	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/webhook/%d", hook.ID), nil, &after)
 	if !slices.Equal(after.OnlyGroups, []string{"team"}) {
 		t.Fatalf("only_groups after the rename: %v", after.OnlyGroups)
+	}
+	admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/webhook/%d", third.ID), nil, &after)
+	if !slices.Equal(after.OnlyGroups, []string{"sales", "team"}) {
+		t.Fatalf("only_groups [devs sales] after the rename: %v, want sorted [sales team]", after.OnlyGroups)
 	}
 	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/bob", map[string]string{"phone": "2"}, nil) // sent: in team
 	admin.expect(http.StatusNoContent, "DELETE", "/api/v1/group/team", nil, nil)                   // sent, and bob's user_modified

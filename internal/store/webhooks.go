@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -194,22 +195,41 @@ func (tx *Tx) DisableWebhook(ctx context.Context, id int64, reason string) error
 }
 
 // RenameGroupInFilters follows a group's rename in every webhook's
-// only_groups, so a webhook that followed the group still does.
+// only_groups, so a webhook that followed the group still does; the list
+// stays sorted and without duplicates.
 func (tx *Tx) RenameGroupInFilters(ctx context.Context, oldName, newName string) error {
-	rows, err := tx.query(ctx, `UPDATE webhooks SET only_groups = replace(only_groups, $1, $2)
-		WHERE `+tx.dialect.strpos+`(only_groups, $1) > 0 RETURNING id`, ","+oldName+",", ","+newName+",")
+	rows, err := tx.query(ctx, `SELECT id, only_groups FROM webhooks WHERE `+tx.dialect.strpos+`(only_groups, $1) > 0`, ","+oldName+",")
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	changed := map[int64][]string{}
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var only string
+		if err := rows.Scan(&id, &only); err != nil {
+			rows.Close()
+			return err
+		}
+		groups := splitEvents(only)
+		for i, g := range groups {
+			if g == oldName {
+				groups[i] = newName
+			}
+		}
+		slices.Sort(groups)
+		changed[id] = slices.Compact(groups)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, groups := range changed {
+		if _, err := tx.exec(ctx, `UPDATE webhooks SET only_groups = $1, updated_at = $2 WHERE id = $3`, joinEvents(groups), micros(tx.Now), id); err != nil {
 			return err
 		}
 		tx.webhookChanged(id, false)
 	}
-	return rows.Err()
+	return nil
 }
 
 // webhookChanged tells the queue observer, if any, of a webhook created
