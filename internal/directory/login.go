@@ -31,8 +31,10 @@ type Limits struct {
 }
 
 // DefaultLimits are 5 failures per username and address and 30 per
-// address in 15 minutes; 4 password checks at once, waiting up to 2 s.
-var DefaultLimits = Limits{LoginPerUser: 5, LoginPerAddress: 30, LoginWindow: 15 * time.Minute, Hashing: 4, HashWait: 2 * time.Second}
+// address in 15 minutes; 4 password checks at once, waiting up to 2 s; the
+// audit log kept 30 days.
+var DefaultLimits = Limits{LoginPerUser: 5, LoginPerAddress: 30, LoginWindow: 15 * time.Minute, Hashing: 4, HashWait: 2 * time.Second,
+	AuditRetention: DefaultAuditRetention}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -51,7 +53,6 @@ func (l Limits) withDefaults() Limits {
 	if l.HashWait > 0 {
 		d.HashWait = l.HashWait
 	}
-	d.AuditRetention = DefaultAuditRetention
 	if l.AuditRetention > 0 {
 		d.AuditRetention = l.AuditRetention
 	}
