@@ -232,6 +232,7 @@ func TestWebhooks(t *testing.T) {
 			w.URL, w.Description, w.Token, w.Method = "https://a.example/x?y=1", "first", "sealed-token", "GET"
 			w.OnUserCreated, w.OnHWKeyProvision = true, true
 			w.Events = []string{herald.EventGroupCreated, herald.EventGroupDeleted}
+			w.Format, w.IgnoreActors, w.OnlyGroups = herald.FormatEnvelope, []string{"api_token:3", "user:a_b"}, []string{"dev_ops", "ops"}
 			w.PreviousSecret, w.PreviousSecretUntil = "sealed-old", until
 		})
 		c.Advance(time.Second)
@@ -265,6 +266,7 @@ func TestWebhooks(t *testing.T) {
 		w1.URL, w1.Description, w1.Token, w1.Method = "http://b.example/", "second", "", "POST"
 		w1.OnUserCreated, w1.OnUserModified, w1.OnUserDeleted, w1.OnHWKeyProvision = false, true, true, false
 		w1.Events, w1.SigningSecret, w1.PreviousSecret, w1.PreviousSecretUntil = []string{}, "sealed-new", "", time.Time{}
+		w1.Format, w1.IgnoreActors, w1.OnlyGroups = herald.FormatDefguard, []string{}, []string{"x"}
 		w1.Enabled = false
 		update(t, db, func(tx *store.Tx) error { return tx.UpdateWebhook(ctx, &w1) })
 		wantWebhook(t, get(w1.ID), w1)

@@ -161,9 +161,11 @@ func CreateUser(t *testing.T, db *store.DB, username string) herald.User {
 	return u
 }
 
-// AllUser subscribes a webhook to the four seed events.
+// AllUser subscribes a webhook to the seed's events: every trigger.
 func AllUser(w *herald.Webhook) {
-	w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision = true, true, true, true
+	for _, et := range herald.TriggerTypes() {
+		*et.Flag(&w.Triggers) = true
+	}
 }
 
 // NewWebhook creates an enabled webhook with no triggers, adjusted by mods.
@@ -243,9 +245,17 @@ func WantWebhook(t *testing.T, got, want herald.Webhook) {
 
 func equalWebhooks(a, b herald.Webhook) bool {
 	return a.ID == b.ID && a.URL == b.URL && a.Description == b.Description && a.Token == b.Token && a.Enabled == b.Enabled &&
-		a.OnUserCreated == b.OnUserCreated && a.OnUserDeleted == b.OnUserDeleted && a.OnUserModified == b.OnUserModified &&
-		a.OnHWKeyProvision == b.OnHWKeyProvision && a.Method == b.Method && a.SigningSecret == b.SigningSecret &&
-		a.DisabledReason == b.DisabledReason && a.PreviousSecret == b.PreviousSecret
+		a.Triggers == b.Triggers && a.Method == b.Method && a.SigningSecret == b.SigningSecret &&
+		a.DisabledReason == b.DisabledReason && a.PreviousSecret == b.PreviousSecret && formatOf(a) == formatOf(b) &&
+		slices.Equal(a.Events, b.Events) && slices.Equal(a.IgnoreActors, b.IgnoreActors) && slices.Equal(a.OnlyGroups, b.OnlyGroups)
+}
+
+// formatOf is a webhook's format as stored ("" is stored as defguard).
+func formatOf(w herald.Webhook) string {
+	if w.Format == "" {
+		return herald.FormatDefguard
+	}
+	return w.Format
 }
 
 // Drain empties a Wakeups channel.
