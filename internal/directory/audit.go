@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -29,6 +30,32 @@ func (s *Service) auditAlone(ctx context.Context, a Actor, action, target, detai
 	if err != nil {
 		s.log.Error("write audit log", "action", action, "err", err)
 	}
+}
+
+// throttledAudits limits the audit log's throttled logins to one per
+// client address a minute: a client hammering the login would otherwise
+// write an entry (and its deliveries) for every refused attempt.
+type throttledAudits struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// throttledAuditEvery is how often a throttled client is audited at most.
+const throttledAuditEvery = time.Minute
+
+// due reports whether a throttled login from addr is to be audited now,
+// and if so notes it.
+func (ta *throttledAudits) due(addr string, now time.Time) bool {
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
+	if ta.last == nil || len(ta.last) > 10000 {
+		ta.last = map[string]time.Time{} // forgetting only audits some again
+	}
+	if t, ok := ta.last[addr]; ok && now.Sub(t) < throttledAuditEvery {
+		return false
+	}
+	ta.last[addr] = now
+	return true
 }
 
 // client is the actor's client address as the audit log records it.

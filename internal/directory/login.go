@@ -136,9 +136,9 @@ func (s *Service) Login(ctx context.Context, username, pw string, from netip.Add
 	// One budget for all waiting: on the counts, then for a turn to hash.
 	deadline := time.Now().Add(s.limits.HashWait)
 	if err := s.countLogin(ctx, userKey, addrKey, deadline); err != nil {
-		if herald.ErrorCode(err) == herald.ETOOMANY {
+		if herald.ErrorCode(err) == herald.ETOOMANY && s.throttled.due(addrKey, time.Now()) {
 			// The typed username is not recorded: it may be a password.
-			s.auditAlone(ctx, anonymous, herald.AuditLoginThrottled, "", "")
+			s.auditAlone(ctx, anonymous, herald.AuditLoginThrottled, "", "further throttled logins from this address are not logged for a minute")
 		}
 		return herald.User{}, "", err
 	}

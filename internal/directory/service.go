@@ -25,6 +25,9 @@ type Service struct {
 	limits Limits
 	// hasher bounds the password hashes and checks running at once.
 	hasher *password.Gate
+	// throttled remembers when a throttled login was last audited, per
+	// client address (auditThrottled).
+	throttled throttledAudits
 }
 
 // WebhookTester sends a webhook_test request at once (the delivery engine).

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWebhookInputFormatAndFilters(t *testing.T) {
@@ -68,4 +69,25 @@ func prefixed(p string, names []string) []string {
 		names[i] = p + names[i]
 	}
 	return names
+}
+
+func TestThrottledAuditsOncePerMinute(t *testing.T) {
+	var ta throttledAudits
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		addr string
+		at   time.Duration
+		want bool
+	}{
+		{"a:1.2.3.4", 0, true},
+		{"a:1.2.3.4", 10 * time.Second, false},
+		{"a:5.6.7.8", 10 * time.Second, true},
+		{"a:1.2.3.4", 59 * time.Second, false},
+		{"a:1.2.3.4", 61 * time.Second, true},
+		{"a:1.2.3.4", 62 * time.Second, false},
+	} {
+		if got := ta.due(tc.addr, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("due(%s, +%v) = %v, want %v", tc.addr, tc.at, got, tc.want)
+		}
+	}
 }
