@@ -37,19 +37,6 @@ type Group struct {
 	IsAdmin bool     `json:"is_admin"`
 }
 
-// Event types. The first four are the seed's triggers; the rest are Herald's
-// additions that webhooks must ask for by name.
-const (
-	EventUserCreated   = "user_created"
-	EventUserModified  = "user_modified"
-	EventUserDeleted   = "user_deleted"
-	EventUserKeys      = "user_keys"
-	EventGroupCreated  = "group_created"
-	EventGroupModified = "group_modified"
-	EventGroupDeleted  = "group_deleted"
-	EventWebhookTest   = "webhook_test"
-)
-
 // Event is one recorded change. Payload is the request body receivers get,
 // rendered when the change happened and never re-rendered.
 type Event struct {
@@ -57,9 +44,13 @@ type Event struct {
 	ID         string          `json:"id"`
 	Type       string          `json:"type"`
 	Subject    string          `json:"subject"`
-	Actor      string          `json:"actor"`
+	Actor      Actor           `json:"actor"`
 	OccurredAt time.Time       `json:"occurred_at"`
 	Payload    json.RawMessage `json:"payload"`
+	// Previous is the subject's state before the change, rendered like
+	// Payload and stored with the event; nil when there was none (a
+	// *_created event, and events without a subject's state).
+	Previous json.RawMessage `json:"-"`
 }
 
 // Job is a hardware key provisioning job taken by a provisioning station.
@@ -102,19 +93,23 @@ type StationToken struct {
 // Webhook is a receiver of events (CONTRACT 2.4). Token and SigningSecret
 // are stored encrypted; they appear here in the clear for admins only.
 type Webhook struct {
-	ID               int64     `json:"id"`
-	URL              string    `json:"url"`
-	Description      string    `json:"description"`
-	Token            string    `json:"token"`
-	Enabled          bool      `json:"enabled"`
-	OnUserCreated    bool      `json:"on_user_created"`
-	OnUserDeleted    bool      `json:"on_user_deleted"`
-	OnUserModified   bool      `json:"on_user_modified"`
-	OnHWKeyProvision bool      `json:"on_hwkey_provision"`
-	Method           string    `json:"method"`
-	Events           []string  `json:"events"`
-	SigningSecret    string    `json:"signing_secret"`
-	CreatedAt        time.Time `json:"created_at"`
+	ID          int64  `json:"id"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	Token       string `json:"token"`
+	Enabled     bool   `json:"enabled"`
+	Triggers
+	Method string   `json:"method"`
+	Events []string `json:"events"`
+	// Format is FormatDefguard or FormatEnvelope.
+	Format string `json:"format"`
+	// IgnoreActors are actors (Actor.Keys) whose events the webhook does
+	// not get; OnlyGroups, when not empty, the groups whose user and
+	// group events alone it gets (Event.FilterGroups).
+	IgnoreActors  []string  `json:"ignore_actors"`
+	OnlyGroups    []string  `json:"only_groups"`
+	SigningSecret string    `json:"signing_secret"`
+	CreatedAt     time.Time `json:"created_at"`
 	// DisabledReason says why Herald disabled the webhook itself (a 410
 	// Gone), empty otherwise.
 	DisabledReason string `json:"disabled_reason"`
@@ -130,9 +125,6 @@ type Webhook struct {
 	PreviousSecret      string    `json:"-"`
 	PreviousSecretUntil time.Time `json:"-"`
 }
-
-// AddedEvents are the events a webhook may ask for in Events (CONTRACT 1.2).
-var AddedEvents = []string{EventGroupCreated, EventGroupModified, EventGroupDeleted}
 
 // Delivery states.
 const (

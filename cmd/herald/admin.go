@@ -183,7 +183,7 @@ func webhookTest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if at.StatusCode >= 200 && at.StatusCode < 300 {
+	if herald.Succeeded(at.StatusCode) {
 		fmt.Printf("ok: the receiver answered %d in %d ms\n", at.StatusCode, at.DurationMS)
 		return nil
 	}

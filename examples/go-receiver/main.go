@@ -90,6 +90,18 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	event := r.Header.Get("X-Defguard-Event")
+	// A webhook with format "envelope" wraps the body: {"id", "type",
+	// "occurred_at", "actor", "data", "previous", "changed"}, data being
+	// the body a "defguard" webhook gets. Take data, and see who did it.
+	var env struct {
+		Data    json.RawMessage `json:"data"`
+		Actor   struct{ Type, Username, Station string }
+		Changed []string `json:"changed"`
+	}
+	if json.Unmarshal(body, &env) == nil && len(env.Data) > 0 && event != "webhook_test" {
+		log.Printf("%s by %s %s%s, changed %v", event, env.Actor.Type, env.Actor.Username, env.Actor.Station, env.Changed)
+		body = env.Data
+	}
 	var b struct {
 		Username  string `json:"username"`   // user_* events
 		Name      string `json:"name"`       // group_* events

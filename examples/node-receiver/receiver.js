@@ -111,6 +111,14 @@ function handle(req, res, body) {
     seen.delete(id); // not handled: let a retry try again
     return answer(res, 400, 'body is not a JSON object');
   }
+  // A webhook with format "envelope" wraps the body: {"id", "type",
+  // "occurred_at", "actor", "data", "previous", "changed"}, data being the
+  // body a "defguard" webhook gets. Take data, and see who did it.
+  if (event !== 'webhook_test' && data.data !== null && typeof data.data === 'object') {
+    const actor = data.actor || {};
+    console.error(`${event} by ${actor.type} ${actor.username || actor.station || ''}, changed ${JSON.stringify(data.changed)}`);
+    data = data.data;
+  }
   // Do the real work here (send a welcome mail, close an account...). If it
   // fails, call seen.delete(id) and answer 5xx: Herald will retry.
   switch (event) {

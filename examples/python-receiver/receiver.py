@@ -179,6 +179,14 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.seen.remove(webhook_id)  # not handled: let a retry try again
             return self.answer(400, "body is not a JSON object")
+        # A webhook with format "envelope" wraps the body: {"id", "type",
+        # "occurred_at", "actor", "data", "previous", "changed"}, data being
+        # the body a "defguard" webhook gets. Take data, and see who did it.
+        if event != "webhook_test" and isinstance(data.get("data"), dict):
+            actor = data.get("actor") or {}
+            log("%s by %s %s, changed %s" % (event, actor.get("type"),
+                actor.get("username") or actor.get("station") or "", data.get("changed")))
+            data = data["data"]
         # Do the real work here (send a welcome mail, close an account...).
         # If it fails, call self.seen.remove(webhook_id) and answer 5xx:
         # Herald will retry.

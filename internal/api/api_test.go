@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/server"
@@ -65,7 +66,7 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	f.station = st.Token
-	hook, err := dir.CreateWebhook(ctx, directory.CLI, directory.WebhookInput{URL: "http://127.0.0.1:9/hook", Description: "test", OnUserCreated: true})
+	hook, err := dir.CreateWebhook(ctx, directory.CLI, directory.WebhookInput{URL: "http://127.0.0.1:9/hook", Description: "test", Triggers: herald.Triggers{OnUserCreated: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

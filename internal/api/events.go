@@ -3,12 +3,15 @@ package api
 import (
 	"net/http"
 
+	"github.com/heraldhq/herald"
+
 	"github.com/heraldhq/herald/internal/web"
 )
 
 func (h *Handler) eventRoutes() []web.Route {
 	return []web.Route{
 		{Pattern: "GET /api/v1/event", Access: web.Admin, Handle: h.listEvents},
+		{Pattern: "GET /api/v1/audit", Access: web.Admin, Handle: h.listAudit},
 		{Pattern: "GET /api/v1/health", Access: web.Anyone, Handle: h.health},
 		{Pattern: "GET /api/v1/ready", Access: web.Anyone, Handle: h.ready},
 	}
@@ -30,6 +33,23 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return respond(w, http.StatusOK)(h.dir.ListEvents(r.Context(), actor(r), after, int(limit)))
+}
+
+// listAudit is the audit log after an id, oldest first, filtered by
+// action, actor (api_token:<id>, user:<name>, station:<name> or system)
+// and target.
+func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
+	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	return respond(w, http.StatusOK)(h.dir.ListAudit(r.Context(), actor(r), herald.AuditFilter{After: after, Limit: int(limit),
+		Action: q.Get("action"), Actor: q.Get("actor"), Target: q.Get("target")}))
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) error {

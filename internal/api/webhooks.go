@@ -30,16 +30,16 @@ func (h *Handler) webhookRoutes() []web.Route {
 // webhookBody is the body of POST and PUT. The read-only fields of WEBHOOK
 // are accepted and ignored, so what a GET returns may be sent back.
 type webhookBody struct {
-	URL              string   `json:"url"`
-	Description      string   `json:"description"`
-	Token            string   `json:"token"`
-	Enabled          *bool    `json:"enabled"`
-	OnUserCreated    bool     `json:"on_user_created"`
-	OnUserDeleted    bool     `json:"on_user_deleted"`
-	OnUserModified   bool     `json:"on_user_modified"`
-	OnHWKeyProvision bool     `json:"on_hwkey_provision"`
-	Method           string   `json:"method"`
-	Events           []string `json:"events"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+	Token       string `json:"token"`
+	Enabled     *bool  `json:"enabled"`
+	herald.Triggers
+	Method       string   `json:"method"`
+	Events       []string `json:"events"`
+	Format       string   `json:"format"`
+	IgnoreActors []string `json:"ignore_actors"`
+	OnlyGroups   []string `json:"only_groups"`
 
 	ID             any `json:"id"`
 	SigningSecret  any `json:"signing_secret"`
@@ -53,8 +53,8 @@ type webhookBody struct {
 func (b webhookBody) input() directory.WebhookInput {
 	return directory.WebhookInput{
 		URL: b.URL, Description: b.Description, Token: b.Token, Enabled: b.Enabled,
-		OnUserCreated: b.OnUserCreated, OnUserDeleted: b.OnUserDeleted, OnUserModified: b.OnUserModified,
-		OnHWKeyProvision: b.OnHWKeyProvision, Method: b.Method, Events: b.Events,
+		Triggers: b.Triggers, Method: b.Method, Events: b.Events,
+		Format: b.Format, IgnoreActors: b.IgnoreActors, OnlyGroups: b.OnlyGroups,
 	}
 }
 
@@ -109,7 +109,7 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"success": a.StatusCode >= 200 && a.StatusCode < 300, "status_code": a.StatusCode,
+		"success": herald.Succeeded(a.StatusCode), "status_code": a.StatusCode,
 		"duration_ms": a.DurationMS, "response_body": a.ResponseBody, "error": a.Error, "started_at": a.StartedAt,
 	})
 }

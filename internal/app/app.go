@@ -221,7 +221,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)
 	}
 	engine := delivery.New(q, box, ecfg, log)
-	dir := directory.New(db, box, testWithin(engine, cfg.WholeRequestTimeout), log, cfg.Limits)
+	limits := cfg.Limits
+	if limits.AuditRetention == 0 {
+		limits.AuditRetention = cfg.DeliveryRetention // the audit log is kept as long as the delivery log
+	}
+	dir := directory.New(db, box, testWithin(engine, cfg.WholeRequestTimeout), log, limits)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_password_checks_total",
 		Help: "Passwords checked against their hash (logins and password changes).",

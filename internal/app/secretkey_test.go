@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/directory"
 	"github.com/heraldhq/herald/internal/testdb"
 )
@@ -42,7 +43,7 @@ func openWithWebhook(t *testing.T, cfg Config) int64 {
 	}
 	defer a.Close()
 	w, err := a.Dir.CreateWebhook(context.Background(), directory.CLI, directory.WebhookInput{
-		URL: "http://127.0.0.1:9/hook", Description: "crm", Token: "token-of-the-crm", OnUserCreated: true})
+		URL: "http://127.0.0.1:9/hook", Description: "crm", Token: "token-of-the-crm", Triggers: herald.Triggers{OnUserCreated: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

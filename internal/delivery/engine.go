@@ -416,7 +416,8 @@ func (e *Engine) SendTest(ctx context.Context, hook herald.Webhook, ev herald.Ev
 	if opened.err != "" {
 		return herald.Attempt{N: 1, StartedAt: time.Now().UTC(), Error: opened.err}
 	}
-	msg := Message{EventID: ev.ID, EventType: herald.EventWebhookTest, Payload: ev.Payload}
+	// The body in the webhook's format (an envelope carries the actor).
+	msg := Message{EventID: ev.ID, EventType: herald.EventWebhookTest, Payload: ev.Body(hook.Format)}
 	deadline := time.Now().Add(e.cfg.RequestTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d

@@ -59,7 +59,7 @@ func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 	o := queue.Outcome{DeliveryID: c.ID, WebhookID: c.WebhookID, Attempt: r.attempt, RoundAttempts: c.RoundAttempts + 1}
 	code := r.attempt.StatusCode
 	switch {
-	case code >= 200 && code < 300:
+	case herald.Succeeded(code):
 		o.State = herald.DeliverySucceeded
 		return o
 	case code == http.StatusGone:

@@ -160,7 +160,7 @@ func send(client *fasthttp.Client, deadline time.Time, t *target, msg Message, n
 		// goes through them all.
 		r.retryAfter = responseHeader(resp, "Retry-After")
 	}
-	if readErr != nil && code >= 200 && code < 300 {
+	if readErr != nil && herald.Succeeded(code) {
 		// The status counts; a broken body after it is only noted.
 		r.attempt.Error = "reading the response: " + readErr.Error()
 	}

@@ -34,9 +34,17 @@ func hashSecret(secret string) string {
 }
 
 // Logout ends a session. Ending an unknown session is not an error.
+// The actor (ActorFrom(ctx)) is recorded in the audit log if known.
 func (s *Service) Logout(ctx context.Context, sessionToken string) error {
+	a := ActorFrom(ctx)
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.DeleteSession(ctx, hashSecret(sessionToken))
+		if err := tx.DeleteSession(ctx, hashSecret(sessionToken)); err != nil {
+			return err
+		}
+		if a.Anonymous() {
+			return nil
+		}
+		return audit(ctx, tx, a, herald.AuditLogout, userSubject(a.Username), "")
 	})
 }
 
@@ -62,7 +70,7 @@ func (s *Service) Authenticate(ctx context.Context, sessionToken, bearer string)
 		default:
 			p, err = tx.SessionPrincipal(ctx, hashSecret(sessionToken))
 		}
-		a = Actor{UserID: p.UserID, Username: p.Username, IsAdmin: p.IsAdmin}
+		a = Actor{UserID: p.UserID, Username: p.Username, IsAdmin: p.IsAdmin, TokenID: p.TokenID}
 		if bearer == "" {
 			a.session = hashSecret(sessionToken)
 		}
@@ -103,8 +111,10 @@ func (s *Service) CreateAPIToken(ctx context.Context, a Actor, username, name st
 		if err != nil {
 			return err
 		}
-		t.APIToken, err = tx.CreateAPIToken(ctx, u.ID, name, hash)
-		return err
+		if t.APIToken, err = tx.CreateAPIToken(ctx, u.ID, name, hash); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditAPITokenCreated, fmt.Sprintf("api_token:%d", t.ID), fmt.Sprintf("of user %s, named %q", u.Username, name))
 	})
 	t.Token = secret
 	return t, err
@@ -139,7 +149,10 @@ func (s *Service) DeleteAPIToken(ctx context.Context, a Actor, username string, 
 		if err != nil {
 			return err
 		}
-		return tx.DeleteAPIToken(ctx, u.ID, id)
+		if err := tx.DeleteAPIToken(ctx, u.ID, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditAPITokenRevoked, fmt.Sprintf("api_token:%d", id), "of user "+u.Username)
 	})
 }
 
@@ -186,11 +199,11 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (created 
 		if err := tx.AddMember(ctx, gid, u.ID); err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, system, herald.EventUserCreated, userSubject(u.Username), renderUser(u)); err != nil {
+		if err := emit(ctx, tx, system, herald.EventUserCreated, userSubject(u.Username), renderUser(u), nil); err != nil {
 			return err
 		}
 		created = true
-		return emit(ctx, tx, system, herald.EventGroupCreated, groupSubject("admin"), renderGroup(herald.Group{Name: "admin", Members: []string{"admin"}, IsAdmin: true}))
+		return emit(ctx, tx, system, herald.EventGroupCreated, groupSubject("admin"), renderGroup(herald.Group{Name: "admin", Members: []string{"admin"}, IsAdmin: true}), nil)
 	})
 	return created, pw, err
 }

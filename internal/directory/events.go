@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 
 	"github.com/heraldhq/herald"
@@ -21,6 +22,22 @@ type userPayload struct {
 	PGPCertID string   `json:"pgp_cert_id"`
 	PGPKey    string   `json:"pgp_key"`
 	Phone     string   `json:"phone"`
+	SSHKey    string   `json:"ssh_key"`
+	Username  string   `json:"username"`
+}
+
+// userKeysPayload is the body of user_keys: the user's keys and also the
+// serial number of the hardware key that holds them, as Defguard sends it.
+type userKeysPayload struct {
+	Email     string   `json:"email"`
+	FirstName string   `json:"first_name"`
+	LastName  string   `json:"last_name"`
+	Groups    []string `json:"groups"`
+	IsAdmin   bool     `json:"is_admin"`
+	PGPCertID string   `json:"pgp_cert_id"`
+	PGPKey    string   `json:"pgp_key"`
+	Phone     string   `json:"phone"`
+	Serial    string   `json:"serial"`
 	SSHKey    string   `json:"ssh_key"`
 	Username  string   `json:"username"`
 }
@@ -44,6 +61,19 @@ func renderUser(u herald.User) []byte {
 	})
 }
 
+// renderUserKeys returns the exact bytes of user_keys for u with the keys
+// on the hardware key with this serial number.
+func renderUserKeys(u herald.User, serial string) []byte {
+	var p userPayload
+	if err := json.Unmarshal(renderUser(u), &p); err != nil {
+		panic(err) // just marshalled
+	}
+	return mustJSON(userKeysPayload{
+		Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Groups: p.Groups, IsAdmin: p.IsAdmin,
+		PGPCertID: p.PGPCertID, PGPKey: p.PGPKey, Phone: p.Phone, Serial: serial, SSHKey: p.SSHKey, Username: p.Username,
+	})
+}
+
 func renderGroup(g herald.Group) []byte {
 	members := append([]string{}, g.Members...)
 	sort.Strings(members)
@@ -61,9 +91,10 @@ func mustJSON(v any) []byte {
 func userSubject(username string) string { return "user:" + username }
 func groupSubject(name string) string    { return "group:" + name }
 
-// emit records one event in tx.
-func emit(ctx context.Context, tx *store.Tx, a Actor, typ, subject string, payload []byte) error {
-	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.name(), Payload: payload})
+// emit records one event in tx: payload is the subject's state after the
+// change, previous its state before (nil for none), rendered alike.
+func emit(ctx context.Context, tx *store.Tx, a Actor, typ, subject string, payload, previous []byte) error {
+	return tx.AppendEvent(ctx, &herald.Event{Type: typ, Subject: subject, Actor: a.Event(), Payload: payload, Previous: previous})
 }
 
 // snapshot remembers how users looked to receivers before a change, so that
@@ -103,11 +134,22 @@ func (snap snapshot) emitChanged(ctx context.Context, tx *store.Tx, a Actor) err
 		if err := tx.TouchUser(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, a, herald.EventUserModified, userSubject(u.Username), after); err != nil {
+		if err := emit(ctx, tx, a, herald.EventUserModified, userSubject(u.Username), after, snap[u.ID]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// groupBefore returns g as it was before username joined it (joined) or
+// left it (not joined), for a group_modified's previous state.
+func groupBefore(g herald.Group, username string, joined bool) herald.Group {
+	if joined {
+		g.Members = slices.DeleteFunc(slices.Clone(g.Members), func(m string) bool { return m == username })
+	} else {
+		g.Members = append(slices.Clone(g.Members), username)
+	}
+	return g
 }
 
 // ensureAdminLeft fails the change if it would leave nobody able to

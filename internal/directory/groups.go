@@ -71,7 +71,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in herald.Group) (he
 			return err
 		}
 		out = g.Group
-		if err := emit(ctx, tx, a, herald.EventGroupCreated, groupSubject(g.Name), renderGroup(g.Group)); err != nil {
+		if err := emit(ctx, tx, a, herald.EventGroupCreated, groupSubject(g.Name), renderGroup(g.Group), nil); err != nil {
 			return err
 		}
 		return snap.emitChanged(ctx, tx, a)
@@ -206,7 +206,7 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, name string) error {
 		if err := ensureAdminLeft(ctx, tx); err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, a, herald.EventGroupDeleted, groupSubject(g.Name), renderGroup(g.Group)); err != nil {
+		if err := emit(ctx, tx, a, herald.EventGroupDeleted, groupSubject(g.Name), renderGroup(g.Group), renderGroup(g.Group)); err != nil {
 			return err
 		}
 		return snap.emitChanged(ctx, tx, a)
@@ -223,6 +223,11 @@ func applyGroupChange(ctx context.Context, tx *store.Tx, a Actor, g store.GroupR
 	}
 	if newName != g.Name || isAdmin != g.IsAdmin {
 		if err := tx.UpdateGroup(ctx, g.ID, newName, isAdmin); err != nil {
+			return herald.Group{}, err
+		}
+	}
+	if newName != g.Name {
+		if err := tx.RenameGroupInFilters(ctx, g.Name, newName); err != nil {
 			return herald.Group{}, err
 		}
 	}
@@ -248,7 +253,7 @@ func applyGroupChange(ctx context.Context, tx *store.Tx, a Actor, g store.GroupR
 		return herald.Group{}, err
 	}
 	if string(renderGroup(after.Group)) != string(renderGroup(g.Group)) {
-		if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(after.Name), renderGroup(after.Group)); err != nil {
+		if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(after.Name), renderGroup(after.Group), renderGroup(g.Group)); err != nil {
 			return herald.Group{}, err
 		}
 	}

@@ -136,6 +136,7 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 		if err != nil {
 			return err
 		}
+		before := u
 		u.SSHKey, u.PGPKey, u.PGPCertID = r.SSHKey, r.PGPKey, r.PGPCertID
 		if u.SSHKey == "" && u.PGPKey == "" {
 			return invalid("ssh_key", "a successful job must report at least one key")
@@ -149,7 +150,7 @@ func (s *Service) FinishJob(ctx context.Context, a Actor, id int64, r JobResult)
 		if err := tx.SetJobStatus(ctx, id, herald.JobDone, r.Serial, ""); err != nil {
 			return err
 		}
-		return emit(ctx, tx, a, herald.EventUserKeys, userSubject(u.Username), renderUser(u))
+		return emit(ctx, tx, a, herald.EventUserKeys, userSubject(u.Username), renderUserKeys(u, r.Serial), renderUserKeys(before, ""))
 	})
 }
 

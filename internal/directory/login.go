@@ -26,11 +26,16 @@ type Limits struct {
 	// come back (429).
 	Hashing  int
 	HashWait time.Duration
+	// AuditRetention is how long audit log entries are kept
+	// (DefaultAuditRetention when zero).
+	AuditRetention time.Duration
 }
 
 // DefaultLimits are 5 failures per username and address and 30 per
-// address in 15 minutes; 4 password checks at once, waiting up to 2 s.
-var DefaultLimits = Limits{LoginPerUser: 5, LoginPerAddress: 30, LoginWindow: 15 * time.Minute, Hashing: 4, HashWait: 2 * time.Second}
+// address in 15 minutes; 4 password checks at once, waiting up to 2 s; the
+// audit log kept 30 days.
+var DefaultLimits = Limits{LoginPerUser: 5, LoginPerAddress: 30, LoginWindow: 15 * time.Minute, Hashing: 4, HashWait: 2 * time.Second,
+	AuditRetention: DefaultAuditRetention}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -48,6 +53,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HashWait > 0 {
 		d.HashWait = l.HashWait
+	}
+	if l.AuditRetention > 0 {
+		d.AuditRetention = l.AuditRetention
 	}
 	return d
 }
@@ -142,9 +150,14 @@ func (s *Service) Login(ctx context.Context, login, pw string, from netip.Addr) 
 		return herald.User{}, "", err
 	}
 	userKey, addrKey := throttleKeys(account, from)
+	anonymous := Actor{Client: from}
 	// One budget for all waiting: on the counts, then for a turn to hash.
 	deadline := time.Now().Add(s.limits.HashWait)
 	if err := s.countLogin(ctx, userKey, addrKey, deadline); err != nil {
+		if herald.ErrorCode(err) == herald.ETOOMANY && s.throttled.due(addrKey, time.Now()) {
+			// The typed username is not recorded: it may be a password.
+			s.auditAlone(ctx, anonymous, herald.AuditLoginThrottled, "", "further throttled logins from this address are not logged for a minute")
+		}
 		return herald.User{}, "", err
 	}
 	// Read after counting, so a password changed meanwhile is not missed.
@@ -172,6 +185,11 @@ func (s *Service) Login(ctx context.Context, login, pw string, from netip.Addr) 
 			name = u.Username
 		}
 		s.log.Warn("failed login", "username", name, "client", addressKey(from))
+		target := ""
+		if u.ID != 0 {
+			target = userSubject(u.Username)
+		}
+		s.auditAlone(ctx, anonymous, herald.AuditLoginFailed, target, "")
 		return herald.User{}, "", herald.Errorf(herald.EUNAUTHORIZED, "wrong username or password")
 	}
 	token, tokenHash := newSecret("")
@@ -187,7 +205,11 @@ func (s *Service) Login(ctx context.Context, login, pw string, from netip.Addr) 
 		if err := tx.DeleteExpiredSessions(ctx); err != nil {
 			return err
 		}
-		return tx.CreateSession(ctx, tokenHash, u.ID, tx.Now.Add(SessionTTL))
+		if err := tx.CreateSession(ctx, tokenHash, u.ID, tx.Now.Add(SessionTTL)); err != nil {
+			return err
+		}
+		who := Actor{UserID: u.ID, Username: u.Username, Client: from}
+		return audit(ctx, tx, who, herald.AuditLoginSucceeded, userSubject(u.Username), "")
 	})
 	return u, token, err
 }

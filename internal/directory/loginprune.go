@@ -20,16 +20,19 @@ func (s *Service) PruneLogins(ctx context.Context) error {
 	})
 }
 
-// KeepLoginsPruned runs PruneLogins at once and then every interval until
-// ctx ends, whether or not anyone logs in: counts left by a burst of
-// failed logins go once their window is over. A failed round is logged;
-// the next one tries again.
+// KeepLoginsPruned runs PruneLogins (and PruneAudit) at once and then
+// every interval until ctx ends, whether or not anyone logs in: counts
+// left by a burst of failed logins go once their window is over. A failed
+// round is logged; the next one tries again.
 func (s *Service) KeepLoginsPruned(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if err := s.PruneLogins(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("prune login throttling counts", "err", err)
+		}
+		if err := s.PruneAudit(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("prune audit log", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -8,6 +8,7 @@ package directory
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/password"
@@ -24,6 +25,9 @@ type Service struct {
 	limits Limits
 	// hasher bounds the password hashes and checks running at once.
 	hasher *password.Gate
+	// throttled remembers when a throttled login was last audited, per
+	// client address (auditThrottled).
+	throttled throttledAudits
 }
 
 // WebhookTester sends a webhook_test request at once (the delivery engine).
@@ -47,6 +51,11 @@ type Actor struct {
 	IsAdmin  bool
 	// Station is set, and the user fields are empty, for a station token.
 	Station string
+	// TokenID is the API token's id when the user came with one.
+	TokenID int64
+	// Client is the address the request came from (invalid when none),
+	// for the audit log.
+	Client netip.Addr
 	// session is the hash of the session token the actor came with, ""
 	// for a bearer token: a password change keeps this session.
 	session string
@@ -64,6 +73,21 @@ func (a Actor) name() string {
 		return a.Username
 	default:
 		return "system"
+	}
+}
+
+// Event is the actor as events record it. The command line (CLI) is the
+// system.
+func (a Actor) Event() herald.Actor {
+	switch {
+	case a.Station != "":
+		return herald.Actor{Type: herald.ActorStation, Station: a.Station}
+	case a.UserID < 0 || a.Username == "":
+		return herald.Actor{Type: herald.ActorSystem}
+	case a.TokenID != 0:
+		return herald.Actor{Type: herald.ActorAPIToken, Username: a.Username, TokenID: a.TokenID}
+	default:
+		return herald.Actor{Type: herald.ActorUser, Username: a.Username}
 	}
 }
 

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -38,8 +39,10 @@ func (s *Service) CreateStationToken(ctx context.Context, a Actor, station strin
 	secret, hash := newSecret(stationTokenPrefix)
 	var t NewStationToken
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		t.StationToken, err = tx.CreateStationToken(ctx, station, hash, expires)
-		return err
+		if t.StationToken, err = tx.CreateStationToken(ctx, station, hash, expires); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditStationTokenCreated, fmt.Sprintf("station_token:%d", t.ID), "for station "+station)
 	})
 	t.Token = secret
 	return t, err
@@ -66,7 +69,10 @@ func (s *Service) RevokeStationToken(ctx context.Context, a Actor, id int64) err
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.DeleteStationToken(ctx, id)
+		if err := tx.DeleteStationToken(ctx, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditStationTokenRevoked, fmt.Sprintf("station_token:%d", id), "")
 	})
 }
 

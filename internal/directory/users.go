@@ -116,7 +116,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 		if err := tx.CreateUser(ctx, &u, hash); err != nil {
 			return err
 		}
-		return emit(ctx, tx, a, herald.EventUserCreated, userSubject(u.Username), renderUser(u))
+		return emit(ctx, tx, a, herald.EventUserCreated, userSubject(u.Username), renderUser(u), nil)
 	})
 	return u, err
 }
@@ -221,7 +221,9 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, username string, ch U
 			if err != nil {
 				return err
 			}
-			if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(g.Name), renderGroup(g.Group)); err != nil {
+			joined := slices.Contains(g.Members, u.Username)
+			if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(g.Name), renderGroup(g.Group),
+				renderGroup(groupBefore(g.Group, u.Username, joined))); err != nil {
 				return err
 			}
 		}
@@ -301,7 +303,7 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) erro
 		} else if err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, a, herald.EventUserDeleted, userSubject(u.Username), mustJSON(map[string]string{"username": u.Username})); err != nil {
+		if err := emit(ctx, tx, a, herald.EventUserDeleted, userSubject(u.Username), mustJSON(map[string]string{"username": u.Username}), renderUser(u)); err != nil {
 			return err
 		}
 		// The user's groups lost a member.
@@ -310,7 +312,8 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, username string) erro
 			if err != nil {
 				return err
 			}
-			if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(g.Name), renderGroup(g.Group)); err != nil {
+			if err := emit(ctx, tx, a, herald.EventGroupModified, groupSubject(g.Name), renderGroup(g.Group),
+				renderGroup(groupBefore(g.Group, u.Username, false))); err != nil {
 				return err
 			}
 		}
@@ -370,6 +373,9 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 			}
 		}
 		if err := tx.SetPasswordHash(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		if err := audit(ctx, tx, a, herald.AuditPasswordChanged, userSubject(u.Username), ""); err != nil {
 			return err
 		}
 		if a.UserID == u.ID {

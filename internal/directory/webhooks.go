@@ -3,6 +3,8 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -26,17 +28,24 @@ const rotationOverlap = 24 * time.Hour
 // false, a missing method is GET, missing events are none, missing enabled
 // is true.
 type WebhookInput struct {
-	URL              string
-	Description      string
-	Token            string
-	Enabled          *bool
-	OnUserCreated    bool
-	OnUserDeleted    bool
-	OnUserModified   bool
-	OnHWKeyProvision bool
-	Method           string
-	Events           []string
+	URL         string
+	Description string
+	Token       string
+	Enabled     *bool
+	herald.Triggers
+	Method string
+	Events []string
+	// Format is FormatDefguard (when empty) or FormatEnvelope.
+	Format string
+	// IgnoreActors: "api_token:<id>", "user:<username>" or
+	// "station:<name>"; OnlyGroups: group names.
+	IgnoreActors []string
+	OnlyGroups   []string
 }
+
+// maxFilterEntries bounds ignore_actors and only_groups: each is looked
+// through for every event.
+const maxFilterEntries = 100
 
 // validate checks and normalises the input. Returns EINVALID naming each
 // field at fault, all at once (herald.Errors).
@@ -68,14 +77,43 @@ func (in *WebhookInput) validate() error {
 	}
 	events := append([]string{}, normalizeNames(in.Events)...)
 	for _, e := range events {
-		if !slices.Contains(herald.AddedEvents, e) {
-			errs.Add(invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.AddedEvents, ", ")))
+		if !slices.Contains(herald.Subscriptions(), e) {
+			errs.Add(invalid("events", "%q is not an added event; choose from %s", e, strings.Join(herald.Subscriptions(), ", ")))
 			break
 		}
 	}
 	in.Events = events
 	if !in.OnUserCreated && !in.OnUserModified && !in.OnUserDeleted && !in.OnHWKeyProvision && len(events) == 0 {
 		errs.Add(invalid("events", "choose at least one trigger or event; a webhook with none would never be sent anything"))
+	}
+	switch in.Format {
+	case "", herald.FormatDefguard:
+		in.Format = herald.FormatDefguard
+	case herald.FormatEnvelope:
+	default:
+		errs.Add(invalid("format", "must be %s", strings.Join(herald.Formats, " or ")))
+	}
+	in.IgnoreActors = append([]string{}, normalizeNames(in.IgnoreActors)...)
+	if len(in.IgnoreActors) > maxFilterEntries {
+		errs.Add(invalid("ignore_actors", "may list at most %d actors", maxFilterEntries))
+	} else {
+		for _, key := range in.IgnoreActors {
+			if err := validateActorKey(key); err != nil {
+				errs.Add(err)
+				break
+			}
+		}
+	}
+	in.OnlyGroups = append([]string{}, normalizeNames(in.OnlyGroups)...)
+	if len(in.OnlyGroups) > maxFilterEntries {
+		errs.Add(invalid("only_groups", "may list at most %d groups", maxFilterEntries))
+	} else {
+		for _, g := range in.OnlyGroups {
+			if err := validateName("only_groups", g); err != nil {
+				errs.Add(invalid("only_groups", "%q is not a group name: %s", g, messageOf(err)))
+				break
+			}
+		}
 	}
 	return errs.Err()
 }
@@ -107,9 +145,42 @@ func validateWebhookURL(s string) error {
 	return nil
 }
 
+// messageOf is the message of a validation error, without its field.
+func messageOf(err error) string {
+	var e *herald.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// validateActorKey checks an entry of ignore_actors: "api_token:<id>",
+// "user:<username>" or "station:<name>". Returns EINVALID.
+func validateActorKey(key string) error {
+	kind, name, _ := strings.Cut(key, ":")
+	var err error
+	switch kind {
+	case "api_token":
+		if id, perr := strconv.ParseInt(name, 10, 64); perr != nil || id < 1 || strconv.FormatInt(id, 10) != name {
+			err = invalid("ignore_actors", "must be a token id (a positive number)")
+		}
+	case "user":
+		err = validateName("ignore_actors", name)
+	case "station":
+		err = validateStation(name)
+	default:
+		return invalid("ignore_actors", "%q must be api_token:<id>, user:<username> or station:<name>", key)
+	}
+	if err != nil {
+		return invalid("ignore_actors", "%q: %s", key, messageOf(err))
+	}
+	return nil
+}
+
 func (in WebhookInput) apply(w *herald.Webhook) {
 	w.URL, w.Description, w.Token, w.Method, w.Events = in.URL, in.Description, in.Token, in.Method, in.Events
-	w.OnUserCreated, w.OnUserDeleted, w.OnUserModified, w.OnHWKeyProvision = in.OnUserCreated, in.OnUserDeleted, in.OnUserModified, in.OnHWKeyProvision
+	w.Format, w.IgnoreActors, w.OnlyGroups = in.Format, in.IgnoreActors, in.OnlyGroups
+	w.Triggers = in.Triggers
 	w.Enabled = in.Enabled == nil || *in.Enabled
 	if w.Enabled {
 		w.DisabledReason = ""
@@ -187,7 +258,10 @@ func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (
 	w.SigningSecret = delivery.NewSigningSecret()
 	sealed := s.seal(w)
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.CreateWebhook(ctx, &sealed)
+		if err := tx.CreateWebhook(ctx, &sealed); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditWebhookCreated, webhookTarget(sealed.ID), w.Description)
 	})
 	w.ID, w.CreatedAt = sealed.ID, sealed.CreatedAt
 	if err == nil {
@@ -206,7 +280,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in Webho
 	if err := in.validate(); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+	return s.changeWebhook(ctx, a, herald.AuditWebhookUpdated, id, func(w *herald.Webhook) {
 		in.apply(w)
 		w.TokenUnreadable = false
 	})
@@ -218,7 +292,11 @@ func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enab
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) {
+	action := herald.AuditWebhookDisabled
+	if enabled {
+		action = herald.AuditWebhookEnabled
+	}
+	return s.changeWebhook(ctx, a, action, id, func(w *herald.Webhook) {
 		w.Enabled = enabled
 		w.DisabledReason = ""
 	})
@@ -231,7 +309,7 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, id int64) (herald.W
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, id, func(w *herald.Webhook) { s.rotate(w) })
+	return s.changeWebhook(ctx, a, herald.AuditSecretRotated, id, func(w *herald.Webhook) { s.rotate(w) })
 }
 
 func (s *Service) rotate(w *herald.Webhook) {
@@ -242,11 +320,12 @@ func (s *Service) rotate(w *herald.Webhook) {
 	w.SigningSecret, w.SigningSecretUnreadable = delivery.NewSigningSecret(), false
 }
 
-// changeWebhook reads, changes and writes a webhook in one transaction. A
+// changeWebhook reads, changes and writes a webhook in one transaction,
+// with an audit log entry of action by a. A
 // secret the key cannot open is written back as it was stored unless
 // change overwrote it (and cleared its flag): it may open again with the
 // right key.
-func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
+func (s *Service) changeWebhook(ctx context.Context, a Actor, action string, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
 	var out herald.Webhook
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		stored, err := tx.WebhookByID(ctx, id)
@@ -272,7 +351,7 @@ func (s *Service) changeWebhook(ctx context.Context, id int64, change func(*hera
 			return err
 		}
 		out = w
-		return nil
+		return audit(ctx, tx, a, action, webhookTarget(id), w.Description)
 	})
 	return out, err
 }
@@ -330,8 +409,10 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 	}
 	var dropped int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		dropped, err = tx.DeleteWebhook(ctx, id)
-		return err
+		if dropped, err = tx.DeleteWebhook(ctx, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditWebhookDeleted, webhookTarget(id), fmt.Sprintf("%d unfinished deliveries dropped", dropped))
 	})
 	if err == nil {
 		s.log.Info("webhook deleted", "webhook_id", id, "by", a.name(), "dropped_pending_deliveries", dropped)
@@ -356,7 +437,8 @@ func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.At
 		return herald.Attempt{}, err
 	}
 	ev := herald.Event{
-		ID: store.NewEventID(time.Now()), Type: herald.EventWebhookTest, Subject: "webhook:" + itoa(id), Actor: a.Username,
+		ID: store.NewEventID(time.Now()), Type: herald.EventWebhookTest, Subject: "webhook:" + itoa(id), Actor: a.Event(),
+		OccurredAt: time.Now().UTC().Truncate(time.Microsecond),
 		Payload: mustJSON(struct {
 			WebhookID int64  `json:"webhook_id"`
 			Message   string `json:"message"`
@@ -398,9 +480,14 @@ func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, 
 }
 
 // deliveryEvents are the values of the event filter: every event a
-// webhook can be sent, and the test.
-var deliveryEvents = append([]string{herald.EventUserCreated, herald.EventUserModified, herald.EventUserDeleted, herald.EventUserKeys},
-	append(slices.Clone(herald.AddedEvents), herald.EventWebhookTest)...)
+// webhook can be sent, the test included (herald.EventTypes).
+var deliveryEvents = func() []string {
+	var out []string
+	for _, et := range herald.EventTypes {
+		out = append(out, et.Name)
+	}
+	return out
+}()
 
 // DeliveryEvents returns the event types the delivery log can be filtered by.
 func DeliveryEvents() []string { return slices.Clone(deliveryEvents) }
@@ -463,10 +550,11 @@ func (s *Service) GetDelivery(ctx context.Context, a Actor, webhookID, id int64)
 		if err != nil {
 			return err
 		}
-		var payload []byte
-		if d.Delivery, payload, err = tx.DeliveryByID(ctx, webhookID, id); err != nil {
+		var ev herald.Event
+		if d.Delivery, ev, err = tx.DeliveryByID(ctx, webhookID, id); err != nil {
 			return err
 		}
+		payload := ev.Body(w.Format)
 		if d.Attempts, err = tx.Attempts(ctx, id); err != nil {
 			return err
 		}
@@ -503,7 +591,10 @@ func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) e
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.Redeliver(ctx, webhookID, id)
+		if err := tx.Redeliver(ctx, webhookID, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditRedelivered, webhookTarget(webhookID), fmt.Sprintf("delivery %d", id))
 	})
 }
 
@@ -519,8 +610,10 @@ func (s *Service) Replay(ctx context.Context, a Actor, webhookID int64, since ti
 	}
 	var n int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		n, err = tx.Replay(ctx, webhookID, since)
-		return err
+		if n, err = tx.Replay(ctx, webhookID, since); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a, herald.AuditReplayed, webhookTarget(webhookID), fmt.Sprintf("%d events since %s", n, since.UTC().Format(time.RFC3339)))
 	})
 	return n, err
 }

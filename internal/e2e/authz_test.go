@@ -794,6 +794,7 @@ func authzRows() []authzRow {
 
 		// Events, health and readiness.
 		{route: "GET /api/v1/event", path: authzFixed("/api/v1/event"), want: authzAdminOnly(ok)},
+		{route: "GET /api/v1/audit", path: authzFixed("/api/v1/audit"), want: authzAdminOnly(ok)},
 		{route: "GET /api/v1/health", path: authzFixed("/api/v1/health"), want: authzEveryone(ok)},
 		{route: "GET /api/v1/ready", path: authzFixed("/api/v1/ready"), want: authzEveryone(ok)},
 		{route: "GET /api/v1/openapi.json", path: authzFixed("/api/v1/openapi.json"), want: authzEveryone(ok)},

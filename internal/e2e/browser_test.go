@@ -280,6 +280,18 @@ func TestBrowserAdminWorkflow(t *testing.T) {
 	}
 	b.screenshot("events")
 
+	// The audit log, filtered by target through its form.
+	b.open("/audit")
+	if !containsAll(b.text("#audit"), "login_succeeded", "webhook_created", "user:admin") {
+		t.Fatalf("audit page: %s", b.text("#audit"))
+	}
+	b.do(chromedp.SendKeys(chromedp.CSS("#target"), "webhook:1"))
+	b.submit("#filter")
+	if log := b.text("#audit"); !strings.Contains(log, "webhook_created") || strings.Contains(log, "login_succeeded") {
+		t.Fatalf("audit page filtered by webhook:1: %s", log)
+	}
+	b.screenshot("audit")
+
 	// Delete through the confirmation page.
 	b.open("/users/jdoe")
 	b.submit("#delete-user")
@@ -365,7 +377,7 @@ func TestBrowserPlainUser(t *testing.T) {
 	if !strings.Contains(b.text("main"), "Saved") || b.value("#phone") != "+1 555" {
 		t.Fatalf("profile save: %s", b.text("main"))
 	}
-	for _, path := range []string{"/webhooks", "/users", "/groups", "/events", "/users/admin", "/webhooks/new"} {
+	for _, path := range []string{"/webhooks", "/users", "/groups", "/events", "/audit", "/users/admin", "/webhooks/new"} {
 		b.open(path)
 		if msg := b.text("main"); !strings.Contains(msg, "403") || !strings.Contains(msg, "Not allowed") {
 			t.Fatalf("%s as a plain user: %s", path, msg)

@@ -216,6 +216,16 @@ func testReceiverExample(t *testing.T, command ...string) {
 			t.Errorf("POST %d: receiver answered %d (%s), want 2xx", i+1, status, body)
 		}
 	}
+	// A webhook of format "envelope": the example reads data.
+	env := fresh(hook.SigningSecret, "msg_example_envelope", time.Now().Unix(), `{"id":"msg_example_envelope","type":"user_modified",`+
+		`"occurred_at":"2026-01-01T00:00:00Z","actor":{"type":"api_token","username":"admin","token_id":7},`+
+		`"data":{"email":"e@example.com","first_name":"e","last_name":"e","groups":[],"is_admin":false,"pgp_cert_id":"","pgp_key":"","phone":"2","ssh_key":"","username":"envjdoe"},`+
+		`"previous":{"email":"e@example.com","first_name":"e","last_name":"e","groups":[],"is_admin":false,"pgp_cert_id":"","pgp_key":"","phone":"1","ssh_key":"","username":"envjdoe"},`+
+		`"changed":["phone"]}`)
+	env.Header.Set("X-Defguard-Event", "user_modified")
+	if status, body := sendTo(t, ex.URL, env); status != http.StatusOK {
+		t.Errorf("envelope: receiver answered %d (%s), want 200", status, body)
+	}
 	// A last event marks the end: whatever the receiver printed for the
 	// requests above is before it.
 	last := fresh(hook.SigningSecret, "msg_example_last", time.Now().Unix(), `{"name":"viapost","members":[],"is_admin":false}`)
@@ -224,7 +234,7 @@ func testReceiverExample(t *testing.T, command ...string) {
 		t.Fatalf("last event: receiver answered %d (%s), want 200", status, body)
 	}
 	all := ex.waitFor(t, "group_deleted viapost", 10*time.Second)
-	want := append(slices.Clone(lines), testLine, "group_created viapost", "group_deleted viapost")
+	want := append(slices.Clone(lines), testLine, "group_created viapost", "user_modified envjdoe", "group_deleted viapost")
 	if !slices.Equal(all, want) {
 		t.Fatalf("receiver printed\n%s\nwant\n%s", strings.Join(all, "\n"), strings.Join(want, "\n"))
 	}

@@ -17,8 +17,16 @@ type event struct {
 	ID      string          `json:"id"`
 	Type    string          `json:"type"`
 	Subject string          `json:"subject"`
-	Actor   string          `json:"actor"`
+	Actor   actor           `json:"actor"`
 	Payload json.RawMessage `json:"payload"`
+}
+
+// actor is who caused an event, as the event feed and envelopes give it.
+type actor struct {
+	Type     string `json:"type"`
+	Username string `json:"username,omitempty"`
+	TokenID  int64  `json:"token_id,omitempty"`
+	Station  string `json:"station,omitempty"`
 }
 
 // user is the USER object of CONTRACT 2.2.

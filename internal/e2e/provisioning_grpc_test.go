@@ -135,11 +135,11 @@ func TestGRPCProvisioningToUserKeys(t *testing.T) {
 		t.Fatalf("keys on the user: ssh %q pgp_cert_id %q (want %q), pgp key set: %v", u.SSHKey, u.PGPCertID, fpr, u.PGPKey == pgpKey)
 	}
 	payload := `{"email":"janedoe@email.pl","first_name":"jane","last_name":"doe","groups":[],"is_admin":false,"pgp_cert_id":` +
-		jsonString(fpr) + `,"pgp_key":` + jsonString(pgpKey) + `,"phone":"123456789","ssh_key":` + jsonString(sshKey) + `,"username":"jdoe"}`
+		jsonString(fpr) + `,"pgp_key":` + jsonString(pgpKey) + `,"phone":"123456789","serial":"16009123","ssh_key":` + jsonString(sshKey) + `,"username":"jdoe"}`
 	evs := f.admin.eventsAfter(start)
 	wantEvents(t, evs, [3]string{"user_keys", "user:jdoe", payload})
-	if evs[0].Actor != "worker:yubi-1" {
-		t.Fatalf("actor = %q", evs[0].Actor)
+	if evs[0].Actor != (actor{Type: "station", Station: "yubi-1"}) {
+		t.Fatalf("actor = %+v", evs[0].Actor)
 	}
 	reqs := rc.waitFor(1, 10*time.Second)
 	if reqs[0].event() != "user_keys" || string(reqs[0].Body) != payload {

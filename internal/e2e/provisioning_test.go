@@ -82,11 +82,11 @@ func TestProvisioningToUserKeys(t *testing.T) {
 		t.Fatalf("keys not set: %+v", u)
 	}
 	payload := `{"email":"janedoe@email.pl","first_name":"jane","last_name":"doe","groups":[],"is_admin":false,"pgp_cert_id":` +
-		jsonString(fpr) + `,"pgp_key":` + jsonString(pgpKey) + `,"phone":"123456789","ssh_key":` + jsonString(sshKey) + `,"username":"jdoe"}`
+		jsonString(fpr) + `,"pgp_key":` + jsonString(pgpKey) + `,"phone":"123456789","serial":"123456","ssh_key":` + jsonString(sshKey) + `,"username":"jdoe"}`
 	evs := admin.eventsAfter(start)
 	wantEvents(t, evs, [3]string{"user_keys", "user:jdoe", payload})
-	if evs[0].Actor != "worker:station1" {
-		t.Fatalf("actor = %q", evs[0].Actor)
+	if evs[0].Actor != (actor{Type: "station", Station: "station1"}) {
+		t.Fatalf("actor = %+v", evs[0].Actor)
 	}
 
 	// sshd's AuthorizedKeysCommand gets the key, by user or by group.

@@ -189,6 +189,9 @@ type webhook struct {
 	OnHWKeyProvision bool     `json:"on_hwkey_provision"`
 	Method           string   `json:"method"`
 	Events           []string `json:"events"`
+	Format           string   `json:"format"`
+	IgnoreActors     []string `json:"ignore_actors"`
+	OnlyGroups       []string `json:"only_groups"`
 	SigningSecret    string   `json:"signing_secret"`
 	CreatedAt        string   `json:"created_at"`
 

@@ -49,8 +49,8 @@ func TestUserLifecycleEvents(t *testing.T) {
 		[3]string{"group_modified", "group:admin", `{"name":"admin","members":["admin"],"is_admin":true}`},
 	)
 	for i, e := range evs {
-		if e.Actor != "admin" || e.ID == "" || (i > 0 && e.Seq <= evs[i-1].Seq) {
-			t.Fatalf("event %d: actor %q id %q seq %d", i, e.Actor, e.ID, e.Seq)
+		if e.Actor != (actor{Type: "user", Username: "admin"}) || e.ID == "" || (i > 0 && e.Seq <= evs[i-1].Seq) {
+			t.Fatalf("event %d: actor %+v id %q seq %d", i, e.Actor, e.ID, e.Seq)
 		}
 	}
 }

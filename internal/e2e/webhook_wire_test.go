@@ -53,7 +53,7 @@ func TestWebhookWireContract(t *testing.T) {
 	want := []struct{ event, body string }{
 		{"user_created", user("doe", "[]", false, "")},
 		{"user_modified", user("Doe", "[]", false, "")},
-		{"user_keys", user("Doe", "[]", false, sshKey)},
+		{"user_keys", strings.Replace(user("Doe", "[]", false, sshKey), `,"ssh_key"`, `,"serial":"42","ssh_key"`, 1)},
 		{"group_created", `{"name":"devs","members":["jdoe"],"is_admin":false}`},
 		{"user_modified", user("Doe", `["devs"]`, false, sshKey)},
 		{"group_modified", `{"name":"devs","members":["jdoe"],"is_admin":true}`},

@@ -212,7 +212,7 @@ func TestConcurrentClaims(t *testing.T) {
 		const events, subjects = 100, 50 // 200 deliveries, queues two deep
 		update(t, db1, func(tx *store.Tx) error {
 			for i := range events {
-				ev := herald.Event{Type: herald.EventUserModified, Subject: fmt.Sprintf("user%02d", i%subjects), Actor: "admin",
+				ev := herald.Event{Type: herald.EventUserModified, Subject: fmt.Sprintf("user%02d", i%subjects), Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"},
 					Payload: fmt.Appendf(nil, `{"n":%d}`, i)}
 				if err := tx.AppendEvent(ctx, &ev); err != nil {
 					return err

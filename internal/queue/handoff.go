@@ -54,13 +54,15 @@ const (
 	handoffEntryBytes = 160
 )
 
-// freshEvent is what sending needs of an event, shared by its deliveries;
-// held counts those reserved or queued here (under handoff.mu).
+// freshEvent is the event, shared by its deliveries; held counts those
+// reserved or queued here (under handoff.mu).
 type freshEvent struct {
-	id, typ string
-	payload []byte
-	held    int
+	ev   herald.Event
+	held int
 }
+
+// size is what the event holds in memory, for handoffBytes.
+func (e *freshEvent) size() int { return len(e.ev.Payload) + len(e.ev.Previous) }
 
 // handedOff is a delivery handed to the engine, in the epoch (start) that
 // reserved it.
@@ -156,7 +158,7 @@ func (h *handoff) reserve(ds []handedOff) (handed []handedOff, dirty []int64) {
 		d.epoch = h.epoch
 		cost := handoffEntryBytes
 		if d.ev.held == 0 {
-			cost += len(d.ev.payload)
+			cost += d.ev.size()
 		}
 		switch {
 		case !h.clean[d.webhook]:
@@ -180,7 +182,7 @@ func (h *handoff) reserve(ds []handedOff) (handed []handedOff, dirty []int64) {
 // hold and release count d's memory while it is reserved or queued.
 func (h *handoff) hold(d handedOff) {
 	if d.ev.held == 0 {
-		h.bytes += len(d.ev.payload)
+		h.bytes += d.ev.size()
 	}
 	d.ev.held++
 	h.bytes += handoffEntryBytes
@@ -190,7 +192,7 @@ func (h *handoff) release(d handedOff) {
 	d.ev.held--
 	h.bytes -= handoffEntryBytes
 	if d.ev.held == 0 {
-		h.bytes -= len(d.ev.payload)
+		h.bytes -= d.ev.size()
 	}
 }
 
@@ -456,8 +458,8 @@ func (h *handoff) cleaned(webhook int64, before marks) {
 
 // claimed is d as the engine takes it, with its webhook as stored.
 func (d handedOff) claimed(hook herald.Webhook) Claimed {
-	return Claimed{ID: d.id, WebhookID: d.webhook, Subject: d.subject, EventID: d.ev.id, EventType: d.ev.typ,
-		Payload: d.ev.payload, Webhook: hook, handedOff: true}
+	return Claimed{ID: d.id, WebhookID: d.webhook, Subject: d.subject, EventID: d.ev.ev.ID, EventType: d.ev.ev.Type,
+		Payload: d.ev.ev.Body(hook.Format), Webhook: hook, handedOff: true}
 }
 
 // untakeAll gives back the handoffs among cs (a failed claim's) with

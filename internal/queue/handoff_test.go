@@ -35,7 +35,7 @@ func TestHandoff(t *testing.T) {
 	w := createHook(t, db)
 	emit := func(typ, subject string) herald.Event {
 		t.Helper()
-		ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+		ev := herald.Event{Type: typ, Subject: subject, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{"username":"` + subject + `"}`)}
 		update(func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
 		return ev
 	}
@@ -118,7 +118,7 @@ func TestHandoff(t *testing.T) {
 
 	// A change that rolls back hands nothing off.
 	err := db.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: "admin", Payload: []byte("{}")}); err != nil {
+		if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "ghost", Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte("{}")}); err != nil {
 			return err
 		}
 		return errors.New("changed my mind")
@@ -162,7 +162,7 @@ func TestHandoff(t *testing.T) {
 
 	// A deleted webhook's queued handoffs are not sent.
 	h.sqlite.handoff.start()
-	w2 := herald.Webhook{URL: "https://other.example/hook", Enabled: true, OnUserCreated: true, Method: "POST", SigningSecret: "sealed", Events: []string{}}
+	w2 := herald.Webhook{URL: "https://other.example/hook", Enabled: true, Triggers: herald.Triggers{OnUserCreated: true}, Method: "POST", SigningSecret: "sealed", Events: []string{}}
 	update(func(tx *store.Tx) error { return tx.CreateWebhook(ctx, &w2) })
 	emit(herald.EventUserCreated, "gina") // w is dirty (a restart of handoffs), w2 clean
 	update(func(tx *store.Tx) error { _, err := tx.DeleteWebhook(ctx, w2.ID); return err })
@@ -236,7 +236,7 @@ func newHandoffQueue(t *testing.T) *handoffQueue {
 
 // testHook is a webhook for user_created and user_modified.
 func testHook() herald.Webhook {
-	return herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, OnUserCreated: true, OnUserModified: true,
+	return herald.Webhook{URL: "https://receiver.example/hook", Enabled: true, Triggers: herald.Triggers{OnUserCreated: true, OnUserModified: true},
 		Method: "POST", SigningSecret: "sealed", Events: []string{}}
 }
 
@@ -251,7 +251,7 @@ func createHook(t *testing.T, db *store.DB) herald.Webhook {
 
 // userEvent is an event of typ about subject, to append.
 func userEvent(typ, subject string) *herald.Event {
-	return &herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: []byte(`{"username":"` + subject + `"}`)}
+	return &herald.Event{Type: typ, Subject: subject, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{"username":"` + subject + `"}`)}
 }
 
 func appendEvent(t *testing.T, db *store.DB, ev *herald.Event) {
@@ -379,7 +379,7 @@ func TestHandoffLimits(t *testing.T) {
 	var h handoff
 	h.start()
 	h.clean[1], h.clean[2] = true, true
-	small := &freshEvent{id: "evt_small", typ: herald.EventUserCreated, payload: []byte("{}")}
+	small := &freshEvent{ev: herald.Event{ID: "evt_small", Type: herald.EventUserCreated, Payload: []byte("{}")}}
 	for i := range handoffPerWebhook {
 		if handed, _ := h.reserve([]handedOff{{id: int64(i + 1), webhook: 1, subject: fmt.Sprint("u", i), ev: small}}); len(handed) != 1 {
 			t.Fatalf("delivery %d of webhook 1 not handed off", i)
@@ -389,10 +389,10 @@ func TestHandoffLimits(t *testing.T) {
 	if len(handed) != 0 || !slices.Equal(dirty, []int64{1}) || h.clean[1] {
 		t.Errorf("beyond the per-webhook count: handed %v, dirty %v, clean %v", handed, dirty, h.clean[1])
 	}
-	if h.bytes != len(small.payload)+handoffPerWebhook*handoffEntryBytes {
+	if h.bytes != small.size()+handoffPerWebhook*handoffEntryBytes {
 		t.Errorf("bytes = %d, want one payload and %d entries", h.bytes, handoffPerWebhook)
 	}
-	big := &freshEvent{id: "evt_big", typ: herald.EventUserCreated, payload: make([]byte, handoffBytes)}
+	big := &freshEvent{ev: herald.Event{ID: "evt_big", Type: herald.EventUserCreated, Payload: make([]byte, handoffBytes)}}
 	handed, dirty = h.reserve([]handedOff{{id: 1<<20 + 1, webhook: 2, subject: "big", ev: big}})
 	if len(handed) != 0 || !slices.Equal(dirty, []int64{2}) {
 		t.Errorf("beyond the memory budget: handed %v, dirty %v", handed, dirty)

@@ -31,7 +31,7 @@ func (o *observer) BeginBatch() { o.q.handoff.beginBatch() }
 // webhook is clean: reserve marks the webhooks whose deliveries stay in
 // the database, so that no claim cleans one before they are visible.
 func (o *observer) Queued(ev *herald.Event, ds []store.QueuedDelivery) {
-	fresh := &freshEvent{id: ev.ID, typ: ev.Type, payload: ev.Payload}
+	fresh := &freshEvent{ev: *ev}
 	hs := make([]handedOff, len(ds))
 	for i, d := range ds {
 		hs[i] = handedOff{id: d.ID, webhook: d.WebhookID, subject: ev.Subject, ev: fresh}

@@ -85,7 +85,8 @@ type Claimed struct {
 	RoundAttempts int // before this one, since last queued
 	EventID       string
 	EventType     string
-	Payload       []byte
+	// Payload is the request body: the event's, in the webhook's format.
+	Payload []byte
 	// Webhook is the delivery's webhook as stored (secrets sealed): read
 	// in the claim's transaction on PostgreSQL, as of the last webhook
 	// change on SQLite (sqliteQueue.webhooks).

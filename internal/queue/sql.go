@@ -35,7 +35,7 @@ func claimHeads(ctx context.Context, tx *store.Tx, hook herald.Webhook, now int6
 		skipHeld = ` AND d.id NOT IN (SELECT value FROM json_each($4))`
 		args = append(args, "["+idList(held)+"]")
 	}
-	rows, err := tx.Query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, e.id, e.type, e.payload
+	rows, err := tx.Query(ctx, `SELECT d.id, d.subject, d.attempts, d.round_attempts, `+store.EventColumns+`
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		WHERE d.webhook_id = CAST($1 AS BIGINT) AND d.state IN ('pending', 'retrying')
 		AND d.next_attempt_at <= $2 AND d.lease_until <= $2`+skipHeld+`
@@ -49,14 +49,14 @@ func claimHeads(ctx context.Context, tx *store.Tx, hook herald.Webhook, now int6
 	var out []Claimed
 	for rows.Next() {
 		c := Claimed{WebhookID: hook.ID, Webhook: hook}
-		var payload string
-		if err := rows.Scan(&c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts, &c.EventID, &c.EventType, &payload); err != nil {
+		var ev herald.Event
+		if err := store.ScanEvent(rows, &ev, &c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts); err != nil {
 			return nil, err
 		}
 		if running[c.ID] {
 			continue
 		}
-		c.Payload = []byte(payload)
+		c.EventID, c.EventType, c.Payload = ev.ID, ev.Type, ev.Body(hook.Format)
 		if out = append(out, c); len(out) == room {
 			break
 		}

@@ -40,6 +40,7 @@ func authenticate(dir *directory.Service, log *slog.Logger, next http.Handler) h
 			api.WriteError(w, err)
 			return
 		}
+		a.Client = web.ClientOf(r).Addr
 		next.ServeHTTP(w, r.WithContext(directory.WithActor(r.Context(), a)))
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -21,6 +22,8 @@ type Principal struct {
 	UserID   int64
 	Username string
 	IsAdmin  bool // a member of a group with is_admin
+	// TokenID is the API token's id when the principal came with one.
+	TokenID int64
 }
 
 // principalOf selects a Principal from a table of credentials t joined to
@@ -28,6 +31,9 @@ type Principal struct {
 const principalOf = `SELECT u.id, u.username, EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id
 		WHERE m.user_id = u.id AND g.is_admin)
 	FROM users u JOIN `
+
+// tokenPrincipalOf is principalOf with the token's id last.
+var tokenPrincipalOf = strings.Replace(principalOf, "FROM users", ", t.id FROM users", 1)
 
 // SessionPrincipal returns the user of an unexpired session.
 // Returns EUNAUTHORIZED if there is none.
@@ -77,8 +83,8 @@ func (tx *Tx) CreateAPIToken(ctx context.Context, userID int64, name, tokenHash 
 // Returns EUNAUTHORIZED if there is none (unknown or revoked).
 func (tx *Tx) APITokenPrincipal(ctx context.Context, tokenHash string) (Principal, error) {
 	var p Principal
-	err := tx.queryRow(ctx, principalOf+`api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1`,
-		tokenHash).Scan(&p.UserID, &p.Username, &p.IsAdmin)
+	err := tx.queryRow(ctx, tokenPrincipalOf+`api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1`,
+		tokenHash).Scan(&p.UserID, &p.Username, &p.IsAdmin, &p.TokenID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, herald.Errorf(herald.EUNAUTHORIZED, "unknown or revoked API token")
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,26 +13,24 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// triggerColumn is the webhook flag that subscribes to each seed event.
-var triggerColumn = map[string]string{
-	herald.EventUserCreated:  "on_user_created",
-	herald.EventUserModified: "on_user_modified",
-	herald.EventUserDeleted:  "on_user_deleted",
-	herald.EventUserKeys:     "on_hwkey_provision",
-}
-
 // webhookMatches is the SQL condition (on table webhooks, with the event
 // type as the LIKE pattern in parameter $n) for "this webhook wants events
 // of type typ".
 func webhookMatches(typ string, n int) (string, any) {
-	if col, ok := triggerColumn[typ]; ok {
-		return col, nil
+	et, _ := herald.LookupEventType(typ)
+	if et.Trigger != "" {
+		return et.Trigger, nil // the column is named as the trigger
 	}
-	return fmt.Sprintf("events LIKE $%d", n), "%," + typ + ",%"
+	if et.Subscription == "" {
+		return "FALSE", nil
+	}
+	return fmt.Sprintf("events LIKE $%d", n), "%," + et.Subscription + ",%"
 }
 
 // fanOut queues ev for every enabled webhook that wants it, in the event's
-// own transaction: if the change commits, so do its deliveries.
+// own transaction: if the change commits, so do its deliveries. The
+// webhooks' filters (ignore_actors, only_groups) are decided in the same
+// statement: no query per webhook.
 func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if ev.Type == herald.EventWebhookTest {
 		return nil
@@ -41,6 +40,7 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if arg != nil {
 		args = append(args, arg)
 	}
+	cond, args = tx.filterConditions(ev, cond, args)
 	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
 		FROM webhooks WHERE enabled AND ` + cond
@@ -55,6 +55,47 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 		tx.wake = true
 	}
 	return nil
+}
+
+// replayed returns the seqs of the events query finds that pass w's
+// filters (herald.Webhook.Passes).
+func (tx *Tx) replayed(ctx context.Context, w herald.Webhook, query string, args []any) ([]string, error) {
+	rows, err := tx.query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seqs := []string{}
+	for rows.Next() {
+		var ev herald.Event
+		if err := ScanEvent(rows, &ev); err != nil {
+			return nil, err
+		}
+		if w.Passes(ev) {
+			seqs = append(seqs, strconv.FormatInt(ev.Seq, 10))
+		}
+	}
+	return seqs, rows.Err()
+}
+
+// filterConditions adds to cond (on table webhooks) that the event's actor
+// is not among a webhook's ignore_actors and, for user and group events,
+// that one of the event's groups is among its only_groups, if it has any.
+// Actors and group names are stored as ",a,b," (joinEvents): looking for
+// ",a," cannot match a part of a name.
+func (tx *Tx) filterConditions(ev *herald.Event, cond string, args []any) (string, []any) {
+	strpos := tx.dialect.strpos
+	for _, key := range ev.Actor.Keys() {
+		args = append(args, ","+key+",")
+		cond += fmt.Sprintf(" AND %s(ignore_actors, CAST($%d AS TEXT)) = 0", strpos, len(args))
+	}
+	if groups := ev.FilterGroups(); groups != nil {
+		list, _ := json.Marshal(groups) // strings: cannot fail
+		args = append(args, string(list))
+		cond += fmt.Sprintf(" AND (only_groups = ',' OR EXISTS (SELECT 1 FROM %s WHERE %s(only_groups, ',' || value || ',') > 0))",
+			fmt.Sprintf(tx.dialect.jsonTexts, fmt.Sprintf("$%d", len(args))), strpos)
+	}
+	return cond, args
 }
 
 // fanOutObserved runs fanOut's insert when a queue observer listens, and
@@ -142,18 +183,25 @@ func (tx *Tx) ListDeliveries(ctx context.Context, webhookID int64, status string
 
 // DeliveryByID returns one delivery of a webhook with the event's payload.
 // Returns ENOTFOUND if the webhook has no such delivery.
-func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, []byte, error) {
-	var payload string
-	d, err := scanDelivery(tx.queryRow(ctx, `SELECT `+deliveryColumns+`, e.payload FROM deliveries d JOIN events e ON e.seq = d.event_seq
-		WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id), &payload)
+func (tx *Tx) DeliveryByID(ctx context.Context, webhookID, id int64) (herald.Delivery, herald.Event, error) {
+	var ev herald.Event
+	var d herald.Delivery
+	err := ScanEvent(rowFunc(func(dest ...any) error {
+		var err error
+		d, err = scanDelivery(tx.queryRow(ctx, `SELECT `+deliveryColumns+`, `+EventColumns+` FROM deliveries d JOIN events e ON e.seq = d.event_seq
+			WHERE d.webhook_id = $1 AND d.id = $2`, webhookID, id), dest...)
+		return err
+	}), &ev)
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, nil, herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
+		return d, ev, herald.Errorf(herald.ENOTFOUND, "webhook %d has no delivery %d", webhookID, id)
 	}
-	if err != nil {
-		return d, nil, err
-	}
-	return d, []byte(payload), nil
+	return d, ev, err
 }
+
+// rowFunc is a Scan method.
+type rowFunc func(dest ...any) error
+
+func (f rowFunc) Scan(dest ...any) error { return f(dest...) }
 
 // Attempts returns every attempt of a delivery, first first.
 func (tx *Tx) Attempts(ctx context.Context, deliveryID int64) ([]herald.Attempt, error) {
@@ -206,15 +254,11 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 		return 0, err
 	}
 	var types []string
-	for typ, on := range map[string]bool{
-		herald.EventUserCreated: w.OnUserCreated, herald.EventUserModified: w.OnUserModified,
-		herald.EventUserDeleted: w.OnUserDeleted, herald.EventUserKeys: w.OnHWKeyProvision,
-	} {
-		if on {
-			types = append(types, typ)
+	for _, et := range herald.EventTypes {
+		if w.Wants(et.Name) {
+			types = append(types, et.Name)
 		}
 	}
-	types = append(types, w.Events...)
 	if len(types) == 0 {
 		return 0, nil
 	}
@@ -224,10 +268,26 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 		args = append(args, t)
 		marks = append(marks, "$"+strconv.Itoa(len(args)))
 	}
+	where := `occurred_at >= $3 AND type IN (` + strings.Join(marks, ", ") + `)`
+	if len(w.IgnoreActors) > 0 || len(w.OnlyGroups) > 0 {
+		// The filters, as fan-out applied them, decided here event by
+		// event: a replay is rare, and reads the events once.
+		var own []string // the same condition, numbered for the select's own parameters
+		for i := range types {
+			own = append(own, "$"+strconv.Itoa(i+2))
+		}
+		seqs, err := tx.replayed(ctx, w, `SELECT `+eventColumns+` FROM events WHERE occurred_at >= $1 AND type IN (`+
+			strings.Join(own, ", ")+`) ORDER BY seq`, args[2:])
+		if err != nil {
+			return 0, err
+		}
+		list, _ := json.Marshal(seqs)
+		args = []any{webhookID, micros(tx.Now), string(list)}
+		where = `seq IN (SELECT CAST(value AS BIGINT) FROM ` + fmt.Sprintf(tx.dialect.jsonTexts, "$3") + `)`
+	}
 	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT seq, CAST($1 AS BIGINT), subject, 'pending', CAST($2 AS BIGINT), CAST($2 AS BIGINT)
-		FROM events WHERE occurred_at >= $3 AND type IN (`+strings.Join(marks, ", ")+`)
-		ORDER BY seq`, args...)
+		FROM events WHERE `+where+` ORDER BY seq`, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -31,12 +31,20 @@ type dialect struct {
 	// notify, if set, runs in a transaction that queued deliveries, to wake
 	// the engines of other instances at commit.
 	notify string
+	// strpos is the function that finds a string in another, 0 if it is
+	// not there: strpos(haystack, needle). Not LIKE: names may hold "_".
+	strpos string
+	// jsonTexts turns a parameter holding a JSON array of strings into a
+	// table with one column, value (%s is the parameter).
+	jsonTexts string
 }
 
 var sqliteDialect = dialect{
-	kind:     SQLite,
-	name:     "sqlite",
-	prepares: true,
+	kind:      SQLite,
+	name:      "sqlite",
+	prepares:  true,
+	strpos:    "instr",
+	jsonTexts: "json_each(%s)",
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		if errors.As(err, &e) {

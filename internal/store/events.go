@@ -17,9 +17,18 @@ import (
 // and its deliveries exist if and only if the change commits.
 func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	ev.ID = newEventID(tx.Now)
-	ev.OccurredAt = tx.Now
-	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ev.ID, ev.Type, ev.Subject, ev.Actor, string(ev.Payload), micros(ev.OccurredAt))
+	// As stored: an envelope rendered from this event now must be the one
+	// rendered from the row later.
+	ev.OccurredAt = fromMicros(micros(tx.Now))
+	if ev.Actor.Type == "" {
+		ev.Actor.Type = herald.ActorSystem
+	}
+	var previous any // NULL
+	if len(ev.Previous) > 0 {
+		previous = string(ev.Previous)
+	}
+	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous)
 	if err != nil {
 		return err
 	}
@@ -39,10 +48,12 @@ func NewEventID(now time.Time) string {
 }
 
 // ListEvents returns up to limit events with seq greater than after, in
-// commit order.
+// commit order. The audit log's events (audit_entry) are left out: the
+// feed is the directory's changes, and the log has its own list
+// (ListAudit).
 func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
-	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
-		WHERE seq > $1 AND type <> 'webhook_test' ORDER BY seq LIMIT $2`, after, limit)
+	rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE seq > $1 AND type NOT IN ('`+herald.EventAuditEntry+`', '`+herald.EventWebhookTest+`') ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -50,29 +61,50 @@ func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.
 	return scanEvents(rows)
 }
 
+// eventColumns are what ScanEvent reads, of table events (as e, if the
+// query names it so).
+const eventColumns = `seq, id, type, subject, actor, payload, occurred_at, previous`
+
+// EventColumns are eventColumns of events e, for the queue's claims.
+const EventColumns = `e.seq, e.id, e.type, e.subject, e.actor, e.payload, e.occurred_at, e.previous`
+
+// ScanEvent reads an event's EventColumns, with extra destinations first.
+func ScanEvent(row interface{ Scan(...any) error }, ev *herald.Event, extra ...any) error {
+	var payload, actor string
+	var previous sql.NullString
+	var at int64
+	if err := row.Scan(append(extra, &ev.Seq, &ev.ID, &ev.Type, &ev.Subject, &actor, &payload, &at, &previous)...); err != nil {
+		return err
+	}
+	ev.Actor = herald.UnmarshalActor(actor)
+	ev.Payload, ev.OccurredAt = []byte(payload), fromMicros(at)
+	ev.Previous = nil
+	if previous.Valid {
+		ev.Previous = []byte(previous.String)
+	}
+	return nil
+}
+
 func scanEvents(rows *sql.Rows) ([]herald.Event, error) {
 	events := []herald.Event{}
 	for rows.Next() {
 		var ev herald.Event
-		var payload string
-		var at int64
-		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Type, &ev.Subject, &ev.Actor, &payload, &at); err != nil {
+		if err := ScanEvent(rows, &ev); err != nil {
 			return nil, err
 		}
-		ev.Payload, ev.OccurredAt = []byte(payload), fromMicros(at)
 		events = append(events, ev)
 	}
 	return events, rows.Err()
 }
 
 // ListEventsBefore returns up to limit events with seq below before (0 for
-// the newest), newest first.
+// the newest), newest first; like ListEvents, without audit_entry.
 func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]herald.Event, error) {
 	if before <= 0 {
 		before = 1 << 62
 	}
-	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at FROM events
-		WHERE seq < $1 AND type <> 'webhook_test' ORDER BY seq DESC LIMIT $2`, before, limit)
+	rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE seq < $1 AND type NOT IN ('`+herald.EventAuditEntry+`', '`+herald.EventWebhookTest+`') ORDER BY seq DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func TestGroupCommitKeepsChangesSeparate(t *testing.T) {
 				if err := tx.CreateUser(ctx, &u, ""); err != nil {
 					return err
 				}
-				if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "user:" + u.Username, Actor: "t", Payload: []byte("{}")}); err != nil {
+				if err := tx.AppendEvent(ctx, &herald.Event{Type: herald.EventUserCreated, Subject: "user:" + u.Username, Actor: herald.Actor{Type: herald.ActorSystem}, Payload: []byte("{}")}); err != nil {
 					return err
 				}
 				if i%3 == 0 {

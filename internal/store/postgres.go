@@ -46,6 +46,8 @@ var postgresDialect = dialect{
 	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
 	serializeWrites: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
 	notify:          `SELECT pg_notify('` + notifyChan + `', '')`,
+	strpos:          "strpos",
+	jsonTexts:       "json_array_elements_text(CAST(%s AS json))",
 }
 
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {

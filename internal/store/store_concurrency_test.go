@@ -38,7 +38,7 @@ func TestConcurrentDirectoryWrites(t *testing.T) {
 						if err := tx.CreateUser(ctx, &u, ""); err != nil {
 							return err
 						}
-						ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: "admin", Payload: []byte(`{}`)}
+						ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{}`)}
 						return tx.AppendEvent(ctx, &ev)
 					})
 					if err != nil {
@@ -257,7 +257,7 @@ func TestManyConcurrentTransactions(t *testing.T) {
 					if err := tx.CreateUser(tctx, &u, ""); err != nil {
 						return err
 					}
-					ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: "admin", Payload: []byte(`{}`)}
+					ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{}`)}
 					return tx.AppendEvent(tctx, &ev)
 				})
 			})
@@ -318,7 +318,7 @@ func TestConcurrentUpdatesAllOrNothing(t *testing.T) {
 					if err := tx.CreateUser(tctx, &u, ""); err != nil {
 						return err
 					}
-					ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: "admin", Payload: []byte(`{}`)}
+					ev := herald.Event{Type: herald.EventUserCreated, Subject: u.Username, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{}`)}
 					if err := tx.AppendEvent(tctx, &ev); err != nil {
 						return err
 					}

@@ -597,7 +597,7 @@ func TestAPITokens(t *testing.T) {
 		wantCode(t, "CreateAPIToken(existing hash)", err, herald.ECONFLICT)
 
 		view(t, db, func(tx *store.Tx) error {
-			want := store.Principal{UserID: alice.ID, Username: "alice"}
+			want := store.Principal{UserID: alice.ID, Username: "alice", TokenID: t2.ID}
 			if p, err := tx.APITokenPrincipal(ctx, "hash2"); err != nil || p != want {
 				t.Errorf("APITokenPrincipal(hash2) = %+v, %v; want %+v", p, err, want)
 			}
@@ -619,7 +619,7 @@ func TestAPITokens(t *testing.T) {
 		// The admin flag follows the user's groups: only a group with
 		// is_admin counts.
 		update(t, db, func(tx *store.Tx) error {
-			want := store.Principal{UserID: alice.ID, Username: "alice"}
+			want := store.Principal{UserID: alice.ID, Username: "alice", TokenID: t2.ID}
 			for _, g := range []struct {
 				name  string
 				admin bool

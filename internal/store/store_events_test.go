@@ -18,8 +18,8 @@ func TestEvents(t *testing.T) {
 		e1 := emit(t, db, herald.EventUserCreated, "alice")
 		c.Advance(time.Second)
 		// Several events in one transaction.
-		e2 := herald.Event{Type: herald.EventUserModified, Subject: "alice", Actor: "bob", Payload: []byte(`{"username":"alice","n":2}`)}
-		e3 := herald.Event{Type: herald.EventGroupCreated, Subject: "devs", Actor: "bob", Payload: []byte(`{"name":"devs"}`)}
+		e2 := herald.Event{Type: herald.EventUserModified, Subject: "alice", Actor: herald.Actor{Type: herald.ActorAPIToken, Username: "bob", TokenID: 3}, Payload: []byte(`{"username":"alice","n":2}`)}
+		e3 := herald.Event{Type: herald.EventGroupCreated, Subject: "devs", Actor: herald.Actor{Type: herald.ActorStation, Station: "desk-1"}, Payload: []byte(`{"name":"devs"}`)}
 		update(t, db, func(tx *store.Tx) error {
 			if err := tx.AppendEvent(ctx, &e2); err != nil {
 				return err
@@ -109,7 +109,7 @@ func TestFanOut(t *testing.T) {
 	eachBackend(t, func(t *testing.T, db *store.DB) {
 		useClock(db)
 		hooks := map[string]herald.Webhook{
-			"all":          newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Events = slices.Clone(herald.AddedEvents) }),
+			"all":          newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Events = herald.Subscriptions() }),
 			"created":      newWebhook(t, db, func(w *herald.Webhook) { w.OnUserCreated = true }),
 			"modified":     newWebhook(t, db, func(w *herald.Webhook) { w.OnUserModified = true }),
 			"deleted":      newWebhook(t, db, func(w *herald.Webhook) { w.OnUserDeleted = true }),
@@ -120,7 +120,7 @@ func TestFanOut(t *testing.T) {
 			}),
 			"disabled": newWebhook(t, db, allUser, func(w *herald.Webhook) {
 				w.Enabled = false
-				w.Events = slices.Clone(herald.AddedEvents)
+				w.Events = herald.Subscriptions()
 			}),
 			"nothing": newWebhook(t, db),
 		}
@@ -232,6 +232,7 @@ func TestWebhooks(t *testing.T) {
 			w.URL, w.Description, w.Token, w.Method = "https://a.example/x?y=1", "first", "sealed-token", "GET"
 			w.OnUserCreated, w.OnHWKeyProvision = true, true
 			w.Events = []string{herald.EventGroupCreated, herald.EventGroupDeleted}
+			w.Format, w.IgnoreActors, w.OnlyGroups = herald.FormatEnvelope, []string{"api_token:3", "user:a_b"}, []string{"dev_ops", "ops"}
 			w.PreviousSecret, w.PreviousSecretUntil = "sealed-old", until
 		})
 		c.Advance(time.Second)
@@ -265,6 +266,7 @@ func TestWebhooks(t *testing.T) {
 		w1.URL, w1.Description, w1.Token, w1.Method = "http://b.example/", "second", "", "POST"
 		w1.OnUserCreated, w1.OnUserModified, w1.OnUserDeleted, w1.OnHWKeyProvision = false, true, true, false
 		w1.Events, w1.SigningSecret, w1.PreviousSecret, w1.PreviousSecretUntil = []string{}, "sealed-new", "", time.Time{}
+		w1.Format, w1.IgnoreActors, w1.OnlyGroups = herald.FormatDefguard, []string{}, []string{"x"}
 		w1.Enabled = false
 		update(t, db, func(tx *store.Tx) error { return tx.UpdateWebhook(ctx, &w1) })
 		wantWebhook(t, get(w1.ID), w1)
@@ -330,9 +332,9 @@ func TestListDeliveries(t *testing.T) {
 			t.Errorf("pending before d: %v, want %v", got, want)
 		}
 		view(t, db, func(tx *store.Tx) error {
-			d, payload, err := tx.DeliveryByID(ctx, w.ID, ids[0])
-			if err != nil || d.ID != ids[0] || d.EventID != evs[0].ID || d.Event != herald.EventUserCreated || string(payload) != string(evs[0].Payload) {
-				t.Errorf("DeliveryByID = %+v, %s, %v", d, payload, err)
+			d, ev, err := tx.DeliveryByID(ctx, w.ID, ids[0])
+			if err != nil || d.ID != ids[0] || d.EventID != evs[0].ID || d.Event != herald.EventUserCreated || string(ev.Payload) != string(evs[0].Payload) {
+				t.Errorf("DeliveryByID = %+v, %s, %v", d, ev.Payload, err)
 			}
 			_, _, err = tx.DeliveryByID(ctx, other.ID, ids[0])
 			wantCode(t, "DeliveryByID through another webhook", err, herald.ENOTFOUND)

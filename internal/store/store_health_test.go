@@ -31,7 +31,7 @@ func TestTestSendsAndHealth(t *testing.T) {
 		}
 		send := func(status int, at time.Time) {
 			t.Helper()
-			ev := herald.Event{ID: store.NewEventID(at), Type: herald.EventWebhookTest, Subject: "webhook:1", Actor: "admin", Payload: []byte(`{"n":1}`)}
+			ev := herald.Event{ID: store.NewEventID(at), Type: herald.EventWebhookTest, Subject: "webhook:1", Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{"n":1}`)}
 			a := herald.Attempt{N: 1, StartedAt: at, DurationMS: 5, StatusCode: status}
 			if status == 0 {
 				a.Error = "connection refused"

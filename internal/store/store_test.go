@@ -235,7 +235,7 @@ func TestUpdateRollsBack(t *testing.T) {
 			if _, err := tx.CreateGroup(ctx, "devs", false); err != nil {
 				return err
 			}
-			ev := herald.Event{Type: herald.EventUserCreated, Subject: "bob", Actor: "admin", Payload: []byte(`{}`)}
+			ev := herald.Event{Type: herald.EventUserCreated, Subject: "bob", Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{}`)}
 			if err := tx.AppendEvent(ctx, &ev); err != nil {
 				return err
 			}
@@ -251,7 +251,7 @@ func TestUpdateRollsBack(t *testing.T) {
 			if err := tx.CreateUser(ctx, &u, ""); err != nil {
 				return err
 			}
-			ev := herald.Event{Type: herald.EventUserCreated, Subject: "carol", Actor: "admin", Payload: []byte(`{}`)}
+			ev := herald.Event{Type: herald.EventUserCreated, Subject: "carol", Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{}`)}
 			if err := tx.AppendEvent(ctx, &ev); err != nil {
 				return err
 			}
@@ -396,7 +396,7 @@ func TestTxNow(t *testing.T) {
 			if err := tx.CreateUser(ctx, &u, ""); err != nil {
 				return err
 			}
-			ev = herald.Event{Type: herald.EventUserCreated, Subject: "alice", Actor: "admin", Payload: []byte(`{}`)}
+			ev = herald.Event{Type: herald.EventUserCreated, Subject: "alice", Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: []byte(`{}`)}
 			return tx.AppendEvent(ctx, &ev)
 		})
 		view(t, db, func(tx *store.Tx) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/heraldhq/herald"
@@ -12,16 +14,44 @@ import (
 // Webhooks are stored with Token, SigningSecret and PreviousSecret already
 // sealed by the caller: the store never sees them in the clear.
 
-const webhookColumns = `id, url, description, token_enc, enabled, on_user_created, on_user_modified, on_user_deleted,
-	on_hwkey_provision, method, events, secret_enc, old_secret_enc, old_secret_until, disabled_reason, created_at`
+// triggerColumns are the webhooks table's trigger flags, one column per
+// trigger named as the trigger (herald.EventTypes).
+var triggerColumns = func() []string {
+	var cols []string
+	for _, et := range herald.TriggerTypes() {
+		cols = append(cols, et.Trigger)
+	}
+	return cols
+}()
+
+// triggerFlags returns pointers to w's trigger flags, in triggerColumns' order.
+func triggerFlags(t *herald.Triggers) []any {
+	var out []any
+	for _, et := range herald.TriggerTypes() {
+		out = append(out, et.Flag(t))
+	}
+	return out
+}
+
+func triggerValues(t herald.Triggers) []any {
+	out := triggerFlags(&t)
+	for i, p := range out {
+		out[i] = *p.(*bool)
+	}
+	return out
+}
+
+var webhookColumns = `id, url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc, old_secret_until,
+	disabled_reason, created_at, format, ignore_actors, only_groups, ` + strings.Join(triggerColumns, ", ")
 
 func scanWebhook(row interface{ Scan(...any) error }) (herald.Webhook, error) {
 	var w herald.Webhook
-	var events string
+	var events, ignore, only string
 	var oldUntil, created int64
-	err := row.Scan(&w.ID, &w.URL, &w.Description, &w.Token, &w.Enabled, &w.OnUserCreated, &w.OnUserModified, &w.OnUserDeleted,
-		&w.OnHWKeyProvision, &w.Method, &events, &w.SigningSecret, &w.PreviousSecret, &oldUntil, &w.DisabledReason, &created)
-	w.Events = splitEvents(events)
+	dest := append([]any{&w.ID, &w.URL, &w.Description, &w.Token, &w.Enabled, &w.Method, &events, &w.SigningSecret, &w.PreviousSecret,
+		&oldUntil, &w.DisabledReason, &created, &w.Format, &ignore, &only}, triggerFlags(&w.Triggers)...)
+	err := row.Scan(dest...)
+	w.Events, w.IgnoreActors, w.OnlyGroups = splitEvents(events), splitEvents(ignore), splitEvents(only)
 	if oldUntil > 0 {
 		w.PreviousSecretUntil = fromMicros(oldUntil)
 	}
@@ -29,9 +59,28 @@ func scanWebhook(row interface{ Scan(...any) error }) (herald.Webhook, error) {
 	return w, err
 }
 
-// joinEvents stores added events as ",a,b," so "events LIKE '%,a,%'" finds
-// a webhook that wants a.
+// placeholders returns ", $first, ..." for n parameters.
+func placeholders(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ", $%d", first+i)
+	}
+	return b.String()
+}
+
+func formatOrDefault(f string) string {
+	if f == "" {
+		return herald.FormatDefguard
+	}
+	return f
+}
+
+// joinEvents stores a list (added events, ignored actors, groups) as
+// ",a,b," so that looking for ",a," finds a webhook that lists a.
 func joinEvents(events []string) string {
+	if len(events) == 0 {
+		return "," // what the filters compare with: no entries
+	}
 	return "," + strings.Join(events, ",") + ","
 }
 
@@ -51,11 +100,12 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if !w.PreviousSecretUntil.IsZero() {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
-	id, err := tx.insert(ctx, `INSERT INTO webhooks (url, description, token_enc, enabled, on_user_created, on_user_modified,
-		on_user_deleted, on_hwkey_provision, method, events, secret_enc, old_secret_enc, old_secret_until, disabled_reason, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
-		w.URL, w.Description, w.Token, w.Enabled, w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision,
-		w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret, oldUntil, w.DisabledReason, micros(tx.Now))
+	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
+		oldUntil, w.DisabledReason, micros(tx.Now), formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups)},
+		triggerValues(w.Triggers)...)
+	id, err := tx.insert(ctx, `INSERT INTO webhooks (url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc,
+		old_secret_until, disabled_reason, created_at, updated_at, format, ignore_actors, only_groups, `+strings.Join(triggerColumns, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14`+placeholders(15, len(triggerColumns))+`)`, args...)
 	if err != nil {
 		return err
 	}
@@ -71,11 +121,16 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	if !w.PreviousSecretUntil.IsZero() {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
-	res, err := tx.exec(ctx, `UPDATE webhooks SET url = $1, description = $2, token_enc = $3, enabled = $4, on_user_created = $5,
-		on_user_modified = $6, on_user_deleted = $7, on_hwkey_provision = $8, method = $9, events = $10, secret_enc = $11,
-		old_secret_enc = $12, old_secret_until = $13, disabled_reason = $14, updated_at = $15 WHERE id = $16`,
-		w.URL, w.Description, w.Token, w.Enabled, w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision,
-		w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret, oldUntil, w.DisabledReason, micros(tx.Now), w.ID)
+	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
+		oldUntil, w.DisabledReason, micros(tx.Now), w.ID, formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups)},
+		triggerValues(w.Triggers)...)
+	set := ""
+	for i, col := range triggerColumns {
+		set += fmt.Sprintf(", %s = $%d", col, 16+i)
+	}
+	res, err := tx.exec(ctx, `UPDATE webhooks SET url = $1, description = $2, token_enc = $3, enabled = $4, method = $5, events = $6,
+		secret_enc = $7, old_secret_enc = $8, old_secret_until = $9, disabled_reason = $10, updated_at = $11,
+		format = $13, ignore_actors = $14, only_groups = $15`+set+` WHERE id = $12`, args...)
 	if err != nil {
 		return err
 	}
@@ -137,6 +192,44 @@ func (tx *Tx) DisableWebhook(ctx context.Context, id int64, reason string) error
 	_, err := tx.exec(ctx, `UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3`, reason, micros(tx.Now), id)
 	tx.webhookChanged(id, false)
 	return err
+}
+
+// RenameGroupInFilters follows a group's rename in every webhook's
+// only_groups, so a webhook that followed the group still does; the list
+// stays sorted and without duplicates.
+func (tx *Tx) RenameGroupInFilters(ctx context.Context, oldName, newName string) error {
+	rows, err := tx.query(ctx, `SELECT id, only_groups FROM webhooks WHERE `+tx.dialect.strpos+`(only_groups, $1) > 0`, ","+oldName+",")
+	if err != nil {
+		return err
+	}
+	changed := map[int64][]string{}
+	for rows.Next() {
+		var id int64
+		var only string
+		if err := rows.Scan(&id, &only); err != nil {
+			rows.Close()
+			return err
+		}
+		groups := splitEvents(only)
+		for i, g := range groups {
+			if g == oldName {
+				groups[i] = newName
+			}
+		}
+		slices.Sort(groups)
+		changed[id] = slices.Compact(groups)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, groups := range changed {
+		if _, err := tx.exec(ctx, `UPDATE webhooks SET only_groups = $1, updated_at = $2 WHERE id = $3`, joinEvents(groups), micros(tx.Now), id); err != nil {
+			return err
+		}
+		tx.webhookChanged(id, false)
+	}
+	return nil
 }
 
 // webhookChanged tells the queue observer, if any, of a webhook created

@@ -171,9 +171,11 @@ func CreateUser(t *testing.T, db *store.DB, username string) herald.User {
 	return u
 }
 
-// AllUser subscribes a webhook to the four seed events.
+// AllUser subscribes a webhook to the seed's events: every trigger.
 func AllUser(w *herald.Webhook) {
-	w.OnUserCreated, w.OnUserModified, w.OnUserDeleted, w.OnHWKeyProvision = true, true, true, true
+	for _, et := range herald.TriggerTypes() {
+		*et.Flag(&w.Triggers) = true
+	}
 }
 
 // NewWebhook creates an enabled webhook with no triggers, adjusted by mods.
@@ -192,7 +194,7 @@ func NewWebhook(t *testing.T, db *store.DB, mods ...func(*herald.Webhook)) heral
 func Emit(t *testing.T, db *store.DB, typ, subject string) herald.Event {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]string{"username": subject, "type": typ})
-	ev := herald.Event{Type: typ, Subject: subject, Actor: "admin", Payload: payload}
+	ev := herald.Event{Type: typ, Subject: subject, Actor: herald.Actor{Type: herald.ActorUser, Username: "admin"}, Payload: payload}
 	Update(t, db, func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
 	return ev
 }
@@ -253,9 +255,17 @@ func WantWebhook(t *testing.T, got, want herald.Webhook) {
 
 func equalWebhooks(a, b herald.Webhook) bool {
 	return a.ID == b.ID && a.URL == b.URL && a.Description == b.Description && a.Token == b.Token && a.Enabled == b.Enabled &&
-		a.OnUserCreated == b.OnUserCreated && a.OnUserDeleted == b.OnUserDeleted && a.OnUserModified == b.OnUserModified &&
-		a.OnHWKeyProvision == b.OnHWKeyProvision && a.Method == b.Method && a.SigningSecret == b.SigningSecret &&
-		a.DisabledReason == b.DisabledReason && a.PreviousSecret == b.PreviousSecret
+		a.Triggers == b.Triggers && a.Method == b.Method && a.SigningSecret == b.SigningSecret &&
+		a.DisabledReason == b.DisabledReason && a.PreviousSecret == b.PreviousSecret && formatOf(a) == formatOf(b) &&
+		slices.Equal(a.Events, b.Events) && slices.Equal(a.IgnoreActors, b.IgnoreActors) && slices.Equal(a.OnlyGroups, b.OnlyGroups)
+}
+
+// formatOf is a webhook's format as stored ("" is stored as defguard).
+func formatOf(w herald.Webhook) string {
+	if w.Format == "" {
+		return herald.FormatDefguard
+	}
+	return w.Format
 }
 
 // Drain empties a Wakeups channel.

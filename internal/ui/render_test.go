@@ -30,7 +30,7 @@ func renderPage(t *testing.T, name string, p page) string {
 // The edit form of a webhook with a token never has the token in its HTML.
 func TestWebhookFormHasNoToken(t *testing.T) {
 	hook := herald.Webhook{ID: 7, URL: "https://hooks.example.com/h", Description: "crm", Token: "my-secret-token",
-		SigningSecret: "whsec_c2VjcmV0", Method: "GET", OnUserCreated: true, Enabled: true}
+		SigningSecret: "whsec_c2VjcmV0", Method: "GET", Triggers: herald.Triggers{OnUserCreated: true}, Enabled: true}
 	v := formView(hook.ID)
 	v.HasToken = true
 	html := renderPage(t, "webhook_form", page{Title: "Edit · crm · Webhooks", Form: webhookForm(hook), Data: v})

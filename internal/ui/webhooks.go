@@ -35,21 +35,7 @@ func (h *Handler) webhookRoutes() []web.Route {
 	}
 }
 
-var webhookFields = []string{"url", "description", "token", "method", "events", "since"}
-
-// triggers are the seed page's triggers with their form names.
-var triggers = []struct{ Name, Label string }{
-	{"on_user_created", "New user created"},
-	{"on_user_modified", "User modified"},
-	{"on_user_deleted", "User deleted"},
-	{"on_hwkey_provision", "User YubiKey provision"},
-}
-
-var addedEventLabels = map[string]string{
-	herald.EventGroupCreated:  "Group created",
-	herald.EventGroupModified: "Group modified",
-	herald.EventGroupDeleted:  "Group deleted",
-}
+var webhookFields = []string{"url", "description", "token", "method", "events", "format", "ignore_actors", "only_groups", "since"}
 
 // webhookRow is a webhook as the list shows it.
 type webhookRow struct {
@@ -59,18 +45,13 @@ type webhookRow struct {
 	State    string // herald.WebhookHealth.State
 }
 
+// triggerNames names the events w subscribes to, for people.
 func triggerNames(w herald.Webhook) []string {
 	var out []string
-	for _, t := range []struct {
-		on    bool
-		label string
-	}{{w.OnUserCreated, "user created"}, {w.OnUserModified, "user modified"}, {w.OnUserDeleted, "user deleted"}, {w.OnHWKeyProvision, "YubiKey provision"}} {
-		if t.on {
-			out = append(out, t.label)
+	for _, et := range herald.EventTypes {
+		if w.Wants(et.Name) {
+			out = append(out, strings.ToLower(et.Label[:1])+et.Label[1:])
 		}
-	}
-	for _, e := range w.Events {
-		out = append(out, strings.ToLower(addedEventLabels[e]))
 	}
 	return out
 }
@@ -122,9 +103,12 @@ type webhookFormView struct {
 }
 
 func formView(id int64) webhookFormView {
-	v := webhookFormView{ID: id, Triggers: triggers}
-	for _, e := range herald.AddedEvents {
-		v.AddedEvents = append(v.AddedEvents, struct{ Name, Label string }{e, addedEventLabels[e]})
+	v := webhookFormView{ID: id}
+	for _, et := range herald.TriggerTypes() {
+		v.Triggers = append(v.Triggers, struct{ Name, Label string }{et.Trigger, et.Label})
+	}
+	for _, et := range herald.SubscriptionTypes() {
+		v.AddedEvents = append(v.AddedEvents, struct{ Name, Label string }{et.Subscription, et.Label})
 	}
 	return v
 }
@@ -136,13 +120,15 @@ func (h *Handler) newWebhookPage(w http.ResponseWriter, r *http.Request) error {
 
 func webhookInput(f url.Values) directory.WebhookInput {
 	enabled := f.Get("enabled") != ""
-	events := f["events"]
-	return directory.WebhookInput{
+	in := directory.WebhookInput{
 		URL: f.Get("url"), Description: f.Get("description"), Token: f.Get("token"), Enabled: &enabled,
-		OnUserCreated: f.Get("on_user_created") != "", OnUserModified: f.Get("on_user_modified") != "",
-		OnUserDeleted: f.Get("on_user_deleted") != "", OnHWKeyProvision: f.Get("on_hwkey_provision") != "",
-		Method: f.Get("method"), Events: events,
+		Method: f.Get("method"), Events: f["events"], Format: f.Get("format"),
+		IgnoreActors: listField(f.Get("ignore_actors")), OnlyGroups: listField(f.Get("only_groups")),
 	}
+	for _, et := range herald.TriggerTypes() {
+		*et.Flag(&in.Triggers) = f.Get(et.Trigger) != ""
+	}
+	return in
 }
 
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
@@ -166,12 +152,20 @@ func withoutToken(f url.Values) url.Values {
 	return out
 }
 
+// listField splits a form field of names separated by spaces or commas.
+func listField(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+}
+
 // webhookForm is the edit form's values for hk: everything but its secrets.
 func webhookForm(hk herald.Webhook) url.Values {
-	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "method": {hk.Method}, "events": hk.Events}
-	for name, on := range map[string]bool{"on_user_created": hk.OnUserCreated, "on_user_modified": hk.OnUserModified,
-		"on_user_deleted": hk.OnUserDeleted, "on_hwkey_provision": hk.OnHWKeyProvision, "enabled": hk.Enabled,
-		"token_unreadable": hk.TokenUnreadable} { // shown as a note, not a field
+	f := url.Values{"url": {hk.URL}, "description": {hk.Description}, "method": {hk.Method}, "events": hk.Events,
+		"format": {hk.Format}, "ignore_actors": {strings.Join(hk.IgnoreActors, " ")}, "only_groups": {strings.Join(hk.OnlyGroups, " ")}}
+	on := map[string]bool{"enabled": hk.Enabled, "token_unreadable": hk.TokenUnreadable} // token_unreadable: shown as a note, not a field
+	for _, et := range herald.TriggerTypes() {
+		on[et.Trigger] = *et.Flag(&hk.Triggers)
+	}
+	for name, on := range on {
 		if on {
 			f.Set(name, "on")
 		}
@@ -253,7 +247,7 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 		back = "/webhooks"
 	}
 	switch {
-	case a.StatusCode >= 200 && a.StatusCode < 300:
+	case herald.Succeeded(a.StatusCode):
 		return h.redirect(w, r, back, fmt.Sprintf("Test sent: the receiver answered %d in %d ms. It is in the delivery log.", a.StatusCode, a.DurationMS))
 	case a.StatusCode != 0:
 		return h.redirectFailed(w, r, back, fmt.Sprintf("Test failed: the receiver answered %d %s. It is in the delivery log.", a.StatusCode, http.StatusText(a.StatusCode)))

@@ -1,0 +1,63 @@
+package herald
+
+import "time"
+
+// EventAuditEntry is the event of an audit log entry, sent to webhooks
+// that subscribe to "audit".
+const EventAuditEntry = "audit_entry"
+
+// AuditEntry is one entry of the audit log: who did what to which target,
+// from which client address. It is also the body of an audit_entry event.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Action string    `json:"action"`
+	Actor  Actor     `json:"actor"`
+	// Client is the client's address ("" for the command line).
+	Client string `json:"client"`
+	// Target is what was acted on: "user:jdoe", "webhook:7",
+	// "api_token:3", "station_token:2", "delivery:12" (of a webhook).
+	Target string `json:"target"`
+	// Detail says more, for people: never a secret.
+	Detail string `json:"detail"`
+}
+
+// Audit actions.
+const (
+	AuditLoginSucceeded      = "login_succeeded"
+	AuditLoginFailed         = "login_failed"
+	AuditLoginThrottled      = "login_throttled"
+	AuditLogout              = "logout"
+	AuditPasswordChanged     = "password_changed"
+	AuditAPITokenCreated     = "api_token_created"
+	AuditAPITokenRevoked     = "api_token_revoked"
+	AuditStationTokenCreated = "station_token_created"
+	AuditStationTokenRevoked = "station_token_revoked"
+	AuditWebhookCreated      = "webhook_created"
+	AuditWebhookUpdated      = "webhook_updated"
+	AuditWebhookEnabled      = "webhook_enabled"
+	AuditWebhookDisabled     = "webhook_disabled"
+	AuditWebhookDeleted      = "webhook_deleted"
+	AuditSecretRotated       = "webhook_secret_rotated"
+	AuditRedelivered         = "delivery_redelivered"
+	AuditReplayed            = "webhook_replayed"
+)
+
+// AuditActions are every audit action, for filters.
+var AuditActions = []string{AuditLoginSucceeded, AuditLoginFailed, AuditLoginThrottled, AuditLogout, AuditPasswordChanged,
+	AuditAPITokenCreated, AuditAPITokenRevoked, AuditStationTokenCreated, AuditStationTokenRevoked,
+	AuditWebhookCreated, AuditWebhookUpdated, AuditWebhookEnabled, AuditWebhookDisabled, AuditWebhookDeleted,
+	AuditSecretRotated, AuditRedelivered, AuditReplayed}
+
+// AuditFilter selects audit entries: those with an id above After, oldest
+// first, or with NewestFirst those with an id below Before (0: the
+// newest), newest first; at most Limit. Action, Actor (an Actor.Keys
+// entry) and Target must match exactly when set.
+type AuditFilter struct {
+	After, Before int64
+	NewestFirst   bool
+	Limit         int
+	Action        string
+	Actor         string
+	Target        string
+}

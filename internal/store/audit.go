@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// AppendAudit records e in the audit log, in the caller's transaction (so
+// with what it records), and sets its ID and At. It also appends the
+// audit_entry event, with e as its body, for webhooks subscribed to
+// "audit": the entry and its deliveries exist if and only if it commits.
+func (tx *Tx) AppendAudit(ctx context.Context, e *herald.AuditEntry) error {
+	if e.Actor.Type == "" {
+		e.Actor.Type = herald.ActorSystem
+	}
+	e.At = fromMicros(micros(tx.Now))
+	id, err := tx.insert(ctx, `INSERT INTO audit_log (at, action, actor, actor_keys, client, target, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		micros(e.At), e.Action, herald.MarshalActor(e.Actor), joinEvents(e.Actor.Keys()), e.Client, e.Target, e.Detail)
+	if err != nil {
+		return err
+	}
+	e.ID = id
+	body, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	// One subject: receivers get the log in its order.
+	return tx.AppendEvent(ctx, &herald.Event{Type: herald.EventAuditEntry, Subject: "audit", Actor: e.Actor, Payload: body})
+}
+
+// ListAudit returns the audit entries f selects (herald.AuditFilter).
+func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.AuditEntry, error) {
+	query := `SELECT id, at, action, actor, client, target, detail FROM audit_log WHERE id > $1`
+	args := []any{f.After}
+	order := ` ORDER BY id`
+	if f.NewestFirst {
+		before := f.Before
+		if before <= 0 {
+			before = 1 << 62
+		}
+		query, args, order = `SELECT id, at, action, actor, client, target, detail FROM audit_log WHERE id < $1`, []any{before}, ` ORDER BY id DESC`
+	}
+	for _, c := range []struct{ col, value string }{{"action", f.Action}, {"target", f.Target}} {
+		if c.value != "" {
+			args = append(args, c.value)
+			query += ` AND ` + c.col + ` = $` + strconv.Itoa(len(args))
+		}
+	}
+	if f.Actor == herald.ActorSystem {
+		query += ` AND actor_keys = ','` // the system has no keys
+	} else if f.Actor != "" {
+		args = append(args, ","+f.Actor+",")
+		query += ` AND ` + tx.dialect.strpos + `(actor_keys, $` + strconv.Itoa(len(args)) + `) > 0`
+	}
+	args = append(args, f.Limit)
+	rows, err := tx.query(ctx, query+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []herald.AuditEntry{}
+	for rows.Next() {
+		var e herald.AuditEntry
+		var at int64
+		var actor string
+		if err := rows.Scan(&e.ID, &at, &e.Action, &actor, &e.Client, &e.Target, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At, e.Actor = fromMicros(at), herald.UnmarshalActor(actor)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// PruneAudit deletes audit entries older than cutoff and returns how many.
+func (tx *Tx) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM audit_log WHERE at < $1`, micros(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,94 @@
+package store_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// The audit log: entries and their audit_entry events commit or roll back
+// with the change; filters; pruning by age.
+func TestAudit(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		c := useClock(db)
+		sink := newWebhook(t, db, func(w *herald.Webhook) { w.Events = []string{"audit"} })
+		jdoe := herald.Actor{Type: herald.ActorAPIToken, Username: "jdoe", TokenID: 4}
+		add := func(e herald.AuditEntry) herald.AuditEntry {
+			update(t, db, func(tx *store.Tx) error { return tx.AppendAudit(ctx, &e) })
+			c.Advance(time.Hour)
+			return e
+		}
+		e1 := add(herald.AuditEntry{Action: herald.AuditLoginFailed, Client: "10.0.0.1", Target: "user:jdoe"})
+		e2 := add(herald.AuditEntry{Action: herald.AuditWebhookCreated, Actor: jdoe, Client: "10.0.0.2", Target: "webhook:1", Detail: "x"})
+		e3 := add(herald.AuditEntry{Action: herald.AuditLogout, Actor: herald.Actor{Type: herald.ActorUser, Username: "ann"}, Target: "user:ann"})
+		// A change that rolls back takes its entry with it.
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			if err := tx.AppendAudit(ctx, &herald.AuditEntry{Action: herald.AuditLogout}); err != nil {
+				return err
+			}
+			return herald.Errorf(herald.EINVALID, "no")
+		})
+		wantCode(t, "rolled back", err, herald.EINVALID)
+
+		list := func(f herald.AuditFilter) []int64 {
+			t.Helper()
+			if f.Limit == 0 {
+				f.Limit = 100
+			}
+			var out []herald.AuditEntry
+			view(t, db, func(tx *store.Tx) (err error) { out, err = tx.ListAudit(ctx, f); return err })
+			ids := []int64{}
+			for _, e := range out {
+				ids = append(ids, e.ID)
+			}
+			return ids
+		}
+		for name, tc := range map[string]struct {
+			f    herald.AuditFilter
+			want []int64
+		}{
+			"all":             {herald.AuditFilter{}, []int64{e1.ID, e2.ID, e3.ID}},
+			"after":           {herald.AuditFilter{After: e1.ID}, []int64{e2.ID, e3.ID}},
+			"limit":           {herald.AuditFilter{Limit: 1}, []int64{e1.ID}},
+			"newest first":    {herald.AuditFilter{NewestFirst: true}, []int64{e3.ID, e2.ID, e1.ID}},
+			"before":          {herald.AuditFilter{NewestFirst: true, Before: e3.ID}, []int64{e2.ID, e1.ID}},
+			"action":          {herald.AuditFilter{Action: herald.AuditLogout}, []int64{e3.ID}},
+			"token":           {herald.AuditFilter{Actor: "api_token:4"}, []int64{e2.ID}},
+			"token's user":    {herald.AuditFilter{Actor: "user:jdoe"}, []int64{e2.ID}},
+			"not a prefix":    {herald.AuditFilter{Actor: "user:jdo"}, []int64{}},
+			"system":          {herald.AuditFilter{Actor: herald.ActorSystem}, []int64{e1.ID}},
+			"target":          {herald.AuditFilter{Target: "user:ann"}, []int64{e3.ID}},
+			"action & target": {herald.AuditFilter{Action: herald.AuditLogout, Target: "user:jdoe"}, []int64{}},
+		} {
+			if got := list(tc.f); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %v, want %v", name, got, tc.want)
+			}
+		}
+		// Each entry went out as an audit_entry event whose body is the entry.
+		ds := deliveries(t, db, sink.ID)
+		if len(ds) != 3 || ds[0].Event != herald.EventAuditEntry {
+			t.Fatalf("sink deliveries: %+v", ds)
+		}
+		view(t, db, func(tx *store.Tx) error {
+			_, ev, err := tx.DeliveryByID(ctx, sink.ID, ds[1].ID)
+			var got herald.AuditEntry
+			if err == nil {
+				err = json.Unmarshal(ev.Payload, &got)
+			}
+			if err != nil || got != e2 || ev.Actor != jdoe {
+				t.Errorf("audit_entry of e2: %s (actor %+v), %v; want %+v", ev.Payload, ev.Actor, err, e2)
+			}
+			return nil
+		})
+		var n int64
+		update(t, db, func(tx *store.Tx) (err error) { n, err = tx.PruneAudit(ctx, e2.At); return err })
+		if got := list(herald.AuditFilter{}); n != 1 || !slices.Equal(got, []int64{e2.ID, e3.ID}) {
+			t.Errorf("after pruning before e2 (%d gone): %v", n, got)
+		}
+	})
+}
