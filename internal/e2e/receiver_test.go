@@ -142,6 +142,36 @@ func (rc *receiver) waitFor(n int, timeout time.Duration) []received {
 	}
 }
 
+// waitForEvents waits until the receiver has had a request of every event
+// type in want, and returns all it got.
+func (rc *receiver) waitForEvents(want []string, timeout time.Duration) []received {
+	rc.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := rc.all()
+		have := map[string]bool{}
+		for _, r := range got {
+			have[r.event()] = true
+		}
+		var missing []string
+		for _, ev := range want {
+			if !have[ev] {
+				missing = append(missing, ev)
+			}
+		}
+		if len(missing) == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			rc.t.Fatalf("receiver got no %v in %v", missing, timeout)
+		}
+		select {
+		case <-rc.signal:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // verifySignature checks a webhook-signature header the way the Standard
 // Webhooks spec describes it, independently of Herald's code: HMAC-SHA256
 // keyed with the base64-decoded part of "whsec_...", over

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -131,6 +132,16 @@ func TestOpenAPIWebhooks(t *testing.T) {
 	getRC, postRC := newReceiver(t), newReceiver(t)
 	getHook := admin.addWebhook(getRC.URL, map[string]any{"token": "get-token", "events": groupEvents})
 	postHook := admin.addWebhook(postRC.URL, map[string]any{"method": "POST", "events": groupEvents})
+	// The envelope format, and the audit log's entries in both formats.
+	withAudit := append(slices.Clone(groupEvents), "audit")
+	envGetRC, envPostRC, auditGetRC, auditPostRC := newReceiver(t), newReceiver(t), newReceiver(t), newReceiver(t)
+	envGet := admin.addWebhook(envGetRC.URL, map[string]any{"format": "envelope", "events": withAudit})
+	envPost := admin.addWebhook(envPostRC.URL, map[string]any{"format": "envelope", "method": "POST", "events": withAudit})
+	noTriggers := map[string]any{"on_user_created": false, "on_user_modified": false, "on_user_deleted": false,
+		"on_hwkey_provision": false, "events": []string{"audit"}}
+	admin.addWebhook(auditGetRC.URL, noTriggers)
+	noTriggers["method"] = "POST"
+	admin.addWebhook(auditPostRC.URL, noTriggers)
 
 	// Every event: a user's life, with hardware keys, and a group's.
 	admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
@@ -157,7 +168,7 @@ func TestOpenAPIWebhooks(t *testing.T) {
 	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/jdoe", map[string]any{"phone": "+48 123-456 (7)"}, nil)
 	admin.expect(http.StatusNoContent, "DELETE", "/api/v1/group/developers", nil, nil)
 	admin.expect(http.StatusNoContent, "DELETE", "/api/v1/user/jdoe", nil, nil)
-	for _, id := range []int64{getHook.ID, postHook.ID} {
+	for _, id := range []int64{getHook.ID, postHook.ID, envGet.ID, envPost.ID} {
 		admin.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/webhook/%d/test", id), nil, nil)
 	}
 
@@ -167,6 +178,20 @@ func TestOpenAPIWebhooks(t *testing.T) {
 	for _, rc := range []*receiver{getRC, postRC} {
 		got := rc.waitFor(n, 15*time.Second)
 		for _, r := range got {
+			seen[r.event()+" "+r.Method] = true
+			if err := checkWebhookRequest(doc, r); err != nil {
+				t.Errorf("%s %s does not match openapi.json's webhooks: %v\nbody: %s", r.Method, r.event(), err, clip(r.Body))
+			}
+		}
+	}
+	// The envelope receivers get every event type, audit entries among
+	// them; the audit-only ones get audit entries in the defguard format.
+	for _, c := range []struct {
+		rc   *receiver
+		want []string
+	}{{envGetRC, sortedKeys(doc.Webhooks)}, {envPostRC, sortedKeys(doc.Webhooks)},
+		{auditGetRC, []string{"audit_entry"}}, {auditPostRC, []string{"audit_entry"}}} {
+		for _, r := range c.rc.waitForEvents(c.want, 15*time.Second) {
 			seen[r.event()+" "+r.Method] = true
 			if err := checkWebhookRequest(doc, r); err != nil {
 				t.Errorf("%s %s does not match openapi.json's webhooks: %v\nbody: %s", r.Method, r.event(), err, clip(r.Body))

@@ -308,12 +308,12 @@ func (tx *Tx) RecordTestSend(ctx context.Context, webhookID int64, ev herald.Eve
 		return err
 	}
 	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ev.ID, herald.EventWebhookTest, ev.Subject, ev.Actor, string(ev.Payload), micros(a.StartedAt))
+		ev.ID, herald.EventWebhookTest, ev.Subject, herald.MarshalActor(ev.Actor), string(ev.Payload), micros(a.StartedAt))
 	if err != nil {
 		return err
 	}
 	state := herald.DeliveryFailed
-	if a.StatusCode >= 200 && a.StatusCode < 300 {
+	if herald.Succeeded(a.StatusCode) {
 		state = herald.DeliverySucceeded
 	}
 	done := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)

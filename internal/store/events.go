@@ -115,9 +115,9 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 // FindEvents returns up to limit events with seq below before (0 for the
 // newest), newest first, whose type, subject or actor contains q (without
 // case; all for ""), and how many match in all (before aside). Test sends
-// are left out, as from every event list.
+// and audit entries are left out, as from every event list.
 func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
-	where := ` FROM events WHERE type <> 'webhook_test'`
+	where := ` FROM events WHERE type NOT IN ('` + herald.EventAuditEntry + `', '` + herald.EventWebhookTest + `')`
 	var args []any
 	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
 		args = append(args, "%"+likeEscaper.Replace(q)+"%")
@@ -132,7 +132,7 @@ func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int)
 		where += ` AND seq < $` + strconv.Itoa(len(args))
 	}
 	args = append(args, limit)
-	rows, err := tx.query(ctx, `SELECT seq, id, type, subject, actor, payload, occurred_at`+where+` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	rows, err := tx.query(ctx, `SELECT `+eventColumns+where+` ORDER BY seq DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, 0, err
 	}
