@@ -90,7 +90,7 @@ type StationToken struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
-// Webhook is a receiver of events (CONTRACT 2.4). Token and SigningSecret
+// Webhook is a receiver of events (docs/receivers.md). Token and SigningSecret
 // are stored encrypted; they appear here in the clear for admins only.
 type Webhook struct {
 	ID          int64  `json:"id"`

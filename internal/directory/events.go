@@ -12,7 +12,7 @@ import (
 )
 
 // userPayload is the body of user_created, user_modified and user_keys, with
-// the seed page's keys in the seed page's order (CONTRACT 1.1).
+// the keys of Defguard's webhook body in its order (docs/receivers.md).
 type userPayload struct {
 	Email     string   `json:"email"`
 	FirstName string   `json:"first_name"`
@@ -42,7 +42,7 @@ type userKeysPayload struct {
 	Username  string   `json:"username"`
 }
 
-// groupPayload is the body of the group events (CONTRACT 1.2).
+// groupPayload is the body of the group events (docs/receivers.md).
 type groupPayload struct {
 	Name    string   `json:"name"`
 	Members []string `json:"members"`

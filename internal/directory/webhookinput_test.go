@@ -41,6 +41,7 @@ func TestWebhookInputFormatAndFilters(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
 			in.URL, in.Description = "https://hooks.example.com/x", "test"
+			in.OnUserCreated = true // a webhook needs a trigger
 			err := in.validate()
 			checkValidation(t, err, tc.field != "", tc.field)
 			if tc.field != "" {

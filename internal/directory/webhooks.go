@@ -18,7 +18,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Webhook management (CONTRACT 2.4). Every call is for admins only.
+// Webhook management (the API: internal/api/openapi.json). Every call is for admins only.
 
 // rotationOverlap is how long the previous signing secret keeps signing
 // after a rotation.

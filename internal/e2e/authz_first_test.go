@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,6 +145,13 @@ func TestRoutesRefuseBeforeReadingInput(t *testing.T) {
 				req.Header.Set("Content-Type", b.contentType)
 				req.Header.Set("Expect", "100-continue")
 				resp, err := caller.hc.Do(req)
+				if err != nil && caller.want == 0 && b.name == "a body over every limit" && errors.Is(err, syscall.ECONNRESET) {
+					// A route the caller may use reads the body up to its
+					// cap, answers 413 and closes the connection: the
+					// client, still writing the rest, may see the reset
+					// before the answer. Nothing to check then.
+					continue
+				}
 				if err != nil {
 					t.Errorf("%s as %s with %s: %v", rt.Pattern, caller.name, b.name, err)
 					continue
