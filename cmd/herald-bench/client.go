@@ -82,10 +82,19 @@ func (c *client) call(method, path string, body any, want int, out any) error {
 
 // createWebhook subscribes url to every user event, sent with POST.
 func (c *client) createWebhook(url, description string) error {
-	return c.call("POST", "/api/v1/webhook", map[string]any{
+	return c.createWebhookWith(url, description, nil)
+}
+
+// createWebhookWith is createWebhook with extra fields (filters).
+func (c *client) createWebhookWith(url, description string, extra map[string]any) error {
+	body := map[string]any{
 		"url": url, "description": description, "enabled": true, "method": "POST",
 		"on_user_created": true, "on_user_modified": true, "on_user_deleted": true, "on_hwkey_provision": true,
-	}, http.StatusCreated, nil)
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return c.call("POST", "/api/v1/webhook", body, http.StatusCreated, nil)
 }
 
 // createUser creates one user, which fires user_created to every webhook.

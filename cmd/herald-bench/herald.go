@@ -298,8 +298,17 @@ func (b *bench) heraldWithWebhooks(scenario string, rcv *receiver, hooks int) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if b.filters {
+		if err := c.call("POST", "/api/v1/group", map[string]any{"name": filterGroup, "members": []string{}}, http.StatusCreated, nil); err != nil {
+			return nil, nil, err
+		}
+	}
 	for i := range hooks {
-		if err := c.createWebhook(rcv.url(i), fmt.Sprintf("bench receiver %d", i)); err != nil {
+		var extra map[string]any
+		if b.filters && filtered(i) {
+			extra = filterFields
+		}
+		if err := c.createWebhookWith(rcv.url(i), fmt.Sprintf("bench receiver %d", i), extra); err != nil {
 			return nil, nil, err
 		}
 	}

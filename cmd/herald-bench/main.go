@@ -42,6 +42,8 @@
 //     procedure at the top of backlog.go.
 //   - api (apiscenario.go): 10 webhooks, receiver up; 10,000 users created
 //     by 32 clients; user_creates_per_sec.
+//   - -filters (filters.go), with throughput and api only: half the
+//     webhooks have ignore_actors and only_groups, decided by the fan-out.
 //   - cluster (cluster.go, PostgreSQL only; skipped on SQLite): 10
 //     webhooks, 20,000 users by 32 clients against one Herald, then against
 //     three Herald processes on one fresh database (clients spread over
@@ -76,8 +78,10 @@ import (
 
 // results is the -json output. A scenario not run stays nil and is omitted.
 type results struct {
-	Machine    string             `json:"machine"`
-	Database   string             `json:"database"`
+	Machine  string `json:"machine"`
+	Database string `json:"database"`
+	// Filters: run with -filters (half the webhooks filter; filters.go).
+	Filters    bool               `json:"filters,omitempty"`
 	Throughput *throughputResult  `json:"throughput,omitempty"`
 	Latency    *latencyResult     `json:"latency,omitempty"`
 	Isolation  *isolationResult   `json:"isolation,omitempty"`
@@ -96,6 +100,7 @@ func main() {
 	heraldBin := flag.String("herald", "", "a prebuilt herald binary (default: go build ./cmd/herald)")
 	keep := flag.Bool("keep", false, "keep the temporary folder (herald logs, SQLite databases)")
 	backlogSize := flag.Int("backlog", 0, "deliveries to queue in the backlog scenario (default 1000000; 10000 with -quick)")
+	filters := flag.Bool("filters", false, "throughput and api only: half the webhooks have ignore_actors and only_groups that the bench's events do not pass (see filters.go)")
 	flag.Parse()
 
 	var run []string
@@ -117,6 +122,15 @@ func main() {
 		os.Exit(1)
 	}
 	b.backlogSize = *backlogSize
+	b.filters = *filters
+	if b.filters {
+		for _, name := range run {
+			if name != "throughput" && name != "api" {
+				fmt.Fprintf(os.Stderr, "herald-bench: -filters applies to the throughput and api scenarios only, not %s (use -scenario throughput,api)\n", name)
+				os.Exit(2)
+			}
+		}
+	}
 	output := func(res *results) {
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
@@ -182,6 +196,8 @@ type bench struct {
 	start     time.Time
 	dropDBs   []string
 	// backlogSize overrides the backlog scenario's size (deliveries).
+	// filters: half of each scenario's webhooks filter (filters.go).
+	filters     bool
 	backlogSize int
 
 	mu    sync.Mutex // procs and res: also used by the Ctrl-C handler
@@ -246,7 +262,7 @@ func moduleRoot() (string, error) {
 
 func (b *bench) run(names []string) (*results, error) {
 	b.mu.Lock()
-	b.res = results{Machine: machine(), Database: "sqlite"}
+	b.res = results{Machine: machine(), Database: "sqlite", Filters: b.filters}
 	if b.postgres != "" {
 		b.res.Database = "postgres"
 	}
@@ -401,6 +417,9 @@ func printTable(r *results) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "machine\t%s\n", r.Machine)
 	fmt.Fprintf(w, "database\t%s\n", r.Database)
+	if r.Filters {
+		fmt.Fprintf(w, "filters\thalf the webhooks filter (ignore_actors, only_groups)\n")
+	}
 	row := func(scenario, name string, v any, unit string) {
 		fmt.Fprintf(w, "%s\t%s\t%v\t%s\n", scenario, name, v, unit)
 	}

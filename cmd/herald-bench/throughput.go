@@ -32,7 +32,7 @@ type throughputResult struct {
 func (b *bench) throughput() (*throughputResult, error) {
 	const hooks = 10
 	users := b.scale(20000, 200)
-	total := int64(users * hooks)
+	total := int64(users * b.delivering(hooks))
 
 	rcv, err := newReceiverUp()
 	if err != nil {
