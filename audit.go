@@ -15,8 +15,9 @@ type AuditEntry struct {
 	Actor  Actor     `json:"actor"`
 	// Client is the client's address ("" for the command line).
 	Client string `json:"client"`
-	// Target is what was acted on: "user:jdoe", "webhook:7",
-	// "api_token:3", "station_token:2", "delivery:12" (of a webhook).
+	// Target is what was acted on: "user:jdoe", "webhook:7" (also for
+	// its redeliveries, with the delivery in Detail, and replays),
+	// "api_token:3", "station_token:2".
 	Target string `json:"target"`
 	// Detail says more, for people: never a secret.
 	Detail string `json:"detail"`

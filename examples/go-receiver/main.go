@@ -98,7 +98,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Actor   struct{ Type, Username, Station string }
 		Changed []string `json:"changed"`
 	}
-	if json.Unmarshal(body, &env) == nil && len(env.Data) > 0 && event != "webhook_test" {
+	if json.Unmarshal(body, &env) == nil && len(env.Data) > 0 {
 		log.Printf("%s by %s %s%s, changed %v", event, env.Actor.Type, env.Actor.Username, env.Actor.Station, env.Changed)
 		body = env.Data
 	}

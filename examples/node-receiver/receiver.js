@@ -114,7 +114,7 @@ function handle(req, res, body) {
   // A webhook with format "envelope" wraps the body: {"id", "type",
   // "occurred_at", "actor", "data", "previous", "changed"}, data being the
   // body a "defguard" webhook gets. Take data, and see who did it.
-  if (event !== 'webhook_test' && data.data !== null && typeof data.data === 'object') {
+  if (data.data !== null && typeof data.data === 'object') {
     const actor = data.actor || {};
     console.error(`${event} by ${actor.type} ${actor.username || actor.station || ''}, changed ${JSON.stringify(data.changed)}`);
     data = data.data;

@@ -182,7 +182,7 @@ class Handler(BaseHTTPRequestHandler):
         # A webhook with format "envelope" wraps the body: {"id", "type",
         # "occurred_at", "actor", "data", "previous", "changed"}, data being
         # the body a "defguard" webhook gets. Take data, and see who did it.
-        if event != "webhook_test" and isinstance(data.get("data"), dict):
+        if isinstance(data.get("data"), dict):
             actor = data.get("actor") or {}
             log("%s by %s %s, changed %s" % (event, actor.get("type"),
                 actor.get("username") or actor.get("station") or "", data.get("changed")))

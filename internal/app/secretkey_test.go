@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -254,6 +255,12 @@ func TestResetSecrets(t *testing.T) {
 	}
 	if w.Token != "" || w.TokenUnreadable || w.SigningSecretUnreadable || !strings.HasPrefix(w.SigningSecret, "whsec_") || w.PreviousSecret != "" {
 		t.Fatalf("webhook after the reset: %+v", w)
+	}
+	// The reset is in the audit log, by the system (the command line).
+	log, err := a.Dir.ListAudit(context.Background(), directory.CLI, herald.AuditFilter{Action: herald.AuditSecretRotated})
+	if err != nil || len(log) != 1 || log[0].Target != fmt.Sprintf("webhook:%d", id) || log[0].Detail != "reset: secret key lost" ||
+		log[0].Actor.Type != herald.ActorSystem {
+		t.Fatalf("audit log after the reset: %+v, %v", log, err)
 	}
 	// Nothing left to do.
 	a.Close()

@@ -105,7 +105,7 @@ func (s *Service) PruneAudit(ctx context.Context) error {
 		return err
 	})
 	if n > 0 {
-		s.log.Info("pruned audit log", "entries", n, "older_than", s.limits.AuditRetention)
+		s.log.Info("pruned audit log", "entries", n, "older_than", s.limits.AuditRetention.String())
 	}
 	return err
 }

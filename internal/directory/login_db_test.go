@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -417,5 +418,25 @@ func (f loginFixture) countAttempts(t *testing.T, key string, n, failed int) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPruneAuditLogsRetention: pruning the audit log says how old the
+// entries it deleted were as a duration an operator reads ("1h0m0s"), in
+// JSON logs too (not nanoseconds).
+func TestPruneAuditLogsRetention(t *testing.T) {
+	t.Parallel()
+	f := newLoginFixture(t, filepath.Join(t.TempDir(), "herald.db"), Limits{AuditRetention: time.Hour})
+	f.dir.log = slog.New(slog.NewJSONHandler(f.logs, nil))
+	clock := storetest.UseClock(f.db)
+	if _, _, err := f.dir.Login(bg, "alice", "not-her-password", netip.MustParseAddr(aliceAddr)); herald.ErrorCode(err) != herald.EUNAUTHORIZED {
+		t.Fatalf("wrong password: %v", err)
+	}
+	clock.Advance(2 * time.Hour)
+	if err := f.dir.PruneAudit(bg); err != nil {
+		t.Fatal(err)
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, `"msg":"pruned audit log","entries":1,"older_than":"1h0m0s"`) {
+		t.Errorf("logs: %s", logs)
 	}
 }

@@ -388,6 +388,9 @@ func (s *Service) ResetUnreadableSecrets(ctx context.Context, a Actor) ([]herald
 			if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
 				return err
 			}
+			if err := audit(ctx, tx, a, herald.AuditSecretRotated, webhookTarget(w.ID), "reset: secret key lost"); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -226,6 +226,15 @@ func testReceiverExample(t *testing.T, command ...string) {
 	if status, body := sendTo(t, ex.URL, env); status != http.StatusOK {
 		t.Errorf("envelope: receiver answered %d (%s), want 200", status, body)
 	}
+	// An envelope webhook's test send is an envelope too: the example reads
+	// webhook_id from data.
+	envTest := fresh(hook.SigningSecret, "msg_example_envelope_test", time.Now().Unix(), `{"id":"msg_example_envelope_test","type":"webhook_test",`+
+		`"occurred_at":"2026-01-01T00:00:00Z","actor":{"type":"user","username":"admin"},`+
+		`"data":{"webhook_id":4242,"message":"test event from Herald"},"previous":null,"changed":[]}`)
+	envTest.Header.Set("X-Defguard-Event", "webhook_test")
+	if status, body := sendTo(t, ex.URL, envTest); status != http.StatusOK {
+		t.Errorf("envelope webhook_test: receiver answered %d (%s), want 200", status, body)
+	}
 	// A last event marks the end: whatever the receiver printed for the
 	// requests above is before it.
 	last := fresh(hook.SigningSecret, "msg_example_last", time.Now().Unix(), `{"name":"viapost","members":[],"is_admin":false}`)
@@ -234,7 +243,7 @@ func testReceiverExample(t *testing.T, command ...string) {
 		t.Fatalf("last event: receiver answered %d (%s), want 200", status, body)
 	}
 	all := ex.waitFor(t, "group_deleted viapost", 10*time.Second)
-	want := append(slices.Clone(lines), testLine, "group_created viapost", "user_modified envjdoe", "group_deleted viapost")
+	want := append(slices.Clone(lines), testLine, "group_created viapost", "user_modified envjdoe", "webhook_test 4242", "group_deleted viapost")
 	if !slices.Equal(all, want) {
 		t.Fatalf("receiver printed\n%s\nwant\n%s", strings.Join(all, "\n"), strings.Join(want, "\n"))
 	}

@@ -163,6 +163,11 @@ func openAPISession(t *testing.T, s *testServer, sc *specChecker, rc *receiver) 
 	sc.call("create webhook with defaults", admin, 201, "POST", "/api/v1/webhook", map[string]any{
 		"url": rc.URL + "?second", "description": "to be deleted", "on_user_deleted": true,
 	}, nil)
+	// Station names may have capitals (as stations name themselves).
+	sc.call("create webhook ignoring a station", admin, 201, "POST", "/api/v1/webhook", map[string]any{
+		"url": rc.URL + "?third", "description": "not from the desk", "on_user_modified": true,
+		"ignore_actors": []string{"station:Desk-1", "api_token:3", "user:jdoe"},
+	}, nil)
 	sc.call("create webhook with no trigger", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": rc.URL, "description": "never sent"}, nil)
 	sc.call("create webhook with an ftp url", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": "ftp://example.com/x", "description": "ftp"}, nil)
 	sc.call("create webhook without a description", admin, 400, "POST", "/api/v1/webhook", map[string]any{"url": rc.URL, "description": ""}, nil, requestInvalid)

@@ -77,10 +77,28 @@ func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.Aud
 }
 
 // PruneAudit deletes audit entries older than cutoff and returns how many.
+// Their audit_entry events go too, with their finished deliveries, so a
+// pruned entry is gone from every list and replay; an event still being
+// delivered stays until a later prune finds it finished.
 func (tx *Tx) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error) {
 	res, err := tx.exec(ctx, `DELETE FROM audit_log WHERE at < $1`, micros(cutoff))
 	if err != nil {
 		return 0, err
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	old := `SELECT seq FROM events WHERE type = '` + herald.EventAuditEntry + `' AND occurred_at < $1`
+	if _, err := tx.exec(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND event_seq IN (`+old+`)`, micros(cutoff)); err != nil {
+		return 0, err
+	}
+	_, err = tx.exec(ctx, `DELETE FROM events WHERE seq IN (`+old+`)
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`, micros(cutoff))
+	return n, err
 }
+
+// notPrunedAudit is a condition on events: no audit_entry older than the
+// oldest audit entry left (or any, with none left), which PruneAudit
+// deleted from the log. An audit_entry event has its entry's time.
+const notPrunedAudit = `(type <> '` + herald.EventAuditEntry + `' OR occurred_at >= COALESCE((SELECT min(at) FROM audit_log), ` + "9223372036854775807" + `))`

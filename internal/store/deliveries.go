@@ -247,7 +247,7 @@ func (tx *Tx) Redeliver(ctx context.Context, webhookID, id int64) error {
 
 // Replay queues, for one webhook, a new delivery of every event since
 // since that the webhook's triggers match now, in event order, and returns
-// how many.
+// how many. Audit entries the log has pruned are not sent again.
 func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int, error) {
 	w, err := tx.WebhookByID(ctx, webhookID)
 	if err != nil {
@@ -287,7 +287,7 @@ func (tx *Tx) Replay(ctx context.Context, webhookID int64, since time.Time) (int
 	}
 	res, err := tx.exec(ctx, `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
 		SELECT seq, CAST($1 AS BIGINT), subject, 'pending', CAST($2 AS BIGINT), CAST($2 AS BIGINT)
-		FROM events WHERE `+where+` ORDER BY seq`, args...)
+		FROM events WHERE `+where+` AND `+notPrunedAudit+` ORDER BY seq`, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -27,13 +27,22 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	if len(ev.Previous) > 0 {
 		previous = string(ev.Previous)
 	}
-	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous)
+	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, actor_keys, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous)
 	if err != nil {
 		return err
 	}
 	ev.Seq = seq
 	return tx.fanOut(ctx, ev)
+}
+
+// actorSearch is an event's actor as the events page's search reads it
+// (column actor_keys): its keys joined by spaces, "system" for none.
+func actorSearch(a herald.Actor) string {
+	if keys := a.Keys(); len(keys) > 0 {
+		return strings.Join(keys, " ")
+	}
+	return herald.ActorSystem
 }
 
 // newEventID returns "evt_", the time in fixed-width base 36 and 80 random
@@ -113,7 +122,8 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 }
 
 // FindEvents returns up to limit events with seq below before (0 for the
-// newest), newest first, whose type, subject or actor contains q (without
+// newest), newest first, whose type, subject or actor (its keys, as
+// "api_token:7 user:jdoe" or "system") contains q (without
 // case; all for ""), and how many match in all (before aside). Test sends
 // and audit entries are left out, as from every event list.
 func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
@@ -121,7 +131,7 @@ func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int)
 	var args []any
 	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
 		args = append(args, "%"+likeEscaper.Replace(q)+"%")
-		where += ` AND lower(type || ' ' || subject || ' ' || actor) LIKE $1 ESCAPE '\'`
+		where += ` AND lower(type || ' ' || subject || ' ' || actor_keys) LIKE $1 ESCAPE '\'`
 	}
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {

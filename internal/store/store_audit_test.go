@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -89,6 +90,61 @@ func TestAudit(t *testing.T) {
 		update(t, db, func(tx *store.Tx) (err error) { n, err = tx.PruneAudit(ctx, e2.At); return err })
 		if got := list(herald.AuditFilter{}); n != 1 || !slices.Equal(got, []int64{e2.ID, e3.ID}) {
 			t.Errorf("after pruning before e2 (%d gone): %v", n, got)
+		}
+	})
+}
+
+// Pruning the audit log takes the entries' audit_entry events with it once
+// delivered, and a replay never sends a pruned entry again.
+func TestAuditPruneTakesEvents(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		c := useClock(db)
+		sink := newWebhook(t, db, func(w *herald.Webhook) { w.Events = []string{"audit"} })
+		var entries []herald.AuditEntry
+		for range 3 {
+			e := herald.AuditEntry{Action: herald.AuditLogout, Target: "user:ann"}
+			update(t, db, func(tx *store.Tx) error { return tx.AppendAudit(ctx, &e) })
+			entries = append(entries, e)
+			c.Advance(time.Hour)
+		}
+		finish := func(max int) {
+			for i := 0; i < max; i++ {
+				cs := claim(t, db, claimAll)
+				if len(cs) == 0 {
+					return
+				}
+				var outs []queue.Outcome
+				for _, cl := range cs {
+					outs = append(outs, outcome(cl, herald.DeliverySucceeded, 200, c.Now()))
+				}
+				record(t, db, outs...)
+			}
+		}
+		auditEvents := func() (n int) {
+			t.Helper()
+			if err := db.ReadPool().QueryRowContext(ctx, `SELECT count(*) FROM events WHERE type = 'audit_entry'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		finish(1) // the first entry's delivery is done, the second's pending
+		prune := func() {
+			update(t, db, func(tx *store.Tx) error { _, err := tx.PruneAudit(ctx, entries[2].At); return err })
+		}
+		prune()
+		if n := auditEvents(); n != 2 {
+			t.Errorf("after pruning two entries, one delivered: %d audit_entry events, want 2 (the pending one and the kept one)", n)
+		}
+		var queued int
+		update(t, db, func(tx *store.Tx) (err error) { queued, err = tx.Replay(ctx, sink.ID, t0.Add(-time.Hour)); return err })
+		if queued != 1 {
+			t.Errorf("replay after pruning queued %d, want 1 (the entry kept)", queued)
+		}
+		finish(10)
+		prune()
+		if n := auditEvents(); n != 1 {
+			t.Errorf("after every delivery finished: %d audit_entry events, want 1", n)
 		}
 	})
 }

@@ -348,3 +348,41 @@ func TestListDeliveries(t *testing.T) {
 		})
 	})
 }
+
+// The events page's search finds an event by its actor as the page shows
+// it (api_token:1, user:admin), not by the JSON it is stored as.
+func TestFindEventsByActor(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		for _, a := range []herald.Actor{
+			{Type: herald.ActorAPIToken, TokenID: 1, Username: "admin"},
+			{Type: herald.ActorUser, Username: "jdoe"},
+			{Type: herald.ActorStation, Station: "Desk-1"},
+			{},
+		} {
+			ev := herald.Event{Type: herald.EventUserModified, Subject: "ann", Actor: a, Payload: []byte(`{}`)}
+			update(t, db, func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
+		}
+		for q, want := range map[string]herald.Actor{
+			"api_token:1":    {Type: herald.ActorAPIToken, TokenID: 1, Username: "admin"},
+			"user:admin":     {Type: herald.ActorAPIToken, TokenID: 1, Username: "admin"},
+			"USER:JDOE":      {Type: herald.ActorUser, Username: "jdoe"},
+			"station:desk-1": {Type: herald.ActorStation, Station: "Desk-1"},
+			"system":         {Type: herald.ActorSystem},
+			"token_id":       {}, // the stored JSON's keys are not searched
+		} {
+			view(t, db, func(tx *store.Tx) error {
+				evs, total, err := tx.FindEvents(ctx, q, 0, 100)
+				switch {
+				case err != nil:
+					t.Errorf("FindEvents(%q): %v", q, err)
+				case want == (herald.Actor{}) && total != 0:
+					t.Errorf("FindEvents(%q) found %d, want none", q, total)
+				case want != (herald.Actor{}) && (total != 1 || len(evs) != 1 || evs[0].Actor != want):
+					t.Errorf("FindEvents(%q) = %+v (total %d), want the event of %+v", q, evs, total, want)
+				}
+				return nil
+			})
+		}
+	})
+}

@@ -1,0 +1,44 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/app"
+)
+
+// TestAuditPrunedNotReplayed: audit entries older than the retention are
+// pruned when Herald starts, and a replay of the audit stream afterwards
+// sends only the entries still in the log, not the pruned ones.
+func TestAuditPrunedNotReplayed(t *testing.T) {
+	t.Parallel()
+	retention := func(c *app.Config) { c.DeliveryRetention = 2 * time.Second }
+	s := startServer(t, retention)
+	rc := newReceiver(t)
+	admin := s.admin()
+	sink := admin.addWebhook(rc.URL, map[string]any{"on_user_created": false, "on_user_modified": false, "on_user_deleted": false,
+		"on_hwkey_provision": false, "events": []string{"audit"}, "method": "POST"})
+	s.anon().do("POST", "/api/v1/auth", map[string]string{"username": "admin", "password": "wrong-password"})
+	admin.waitDeliveries(sink.ID, "succeeded", 1, 10*time.Second)
+	s.stop()
+
+	time.Sleep(2500 * time.Millisecond)
+	s = startServerOn(t, s.DBPath, retention) // prunes at once
+	admin = s.admin()
+	var kept []auditEntry
+	admin.expect(http.StatusOK, "GET", "/api/v1/audit", nil, &kept)
+	for _, e := range kept {
+		if e.Action == "login_failed" || e.Action == "webhook_created" {
+			t.Errorf("entry older than the retention still listed: %+v", e)
+		}
+	}
+	var replay struct {
+		Queued int `json:"queued"`
+	}
+	admin.expect(http.StatusAccepted, "POST", fmt.Sprintf("/api/v1/webhook/%d/replay", sink.ID), map[string]string{"since": "2000-01-01T00:00:00Z"}, &replay)
+	if replay.Queued != len(kept) {
+		t.Errorf("replay queued %d audit entries, want the %d still in the log", replay.Queued, len(kept))
+	}
+}
