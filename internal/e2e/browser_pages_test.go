@@ -51,6 +51,7 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		{"stations", "/stations"},
 		{"api-tokens", "/users/pat/tokens"},
 		{"not-found", "/no/such/page"},
+		{"audit", "/audit"},
 	}
 	b := newBrowser(t, f.s)
 	b.login("admin", adminPassword)
