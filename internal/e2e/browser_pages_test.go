@@ -22,6 +22,8 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		"username": "pat", "first_name": "Patricia-Maximiliane", "last_name": "Featherstonehaugh-Wolfeschlegelsteinhausen",
 		"email": "patricia.maximiliane.featherstonehaugh@a-long-company-name.example.com", "password": "pat-password",
 	}, nil)
+	// A description, a path and searches with no space to break at.
+	unbroken := admin.addWebhook("http://127.0.0.1:9/x", map[string]any{"description": strings.Repeat("unbrokendescription", 13)})
 	ds := admin.deliveries(f.failing.ID, "")
 	if len(ds) == 0 {
 		t.Fatal("no delivery to show")
@@ -52,6 +54,11 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		{"api-tokens", "/users/pat/tokens"},
 		{"not-found", "/no/such/page"},
 		{"audit", "/audit"},
+		{"long-404", "/no/such/" + strings.Repeat("averylongpathsegment", 8)},
+		{"webhook-unbroken-description", hook(unbroken.ID, "")},
+		{"webhooks-unbroken-description", "/webhooks?q=unbroken"},
+		{"group-long-member-search", "/groups/ops?add=" + strings.Repeat("averylongsearch", 8)},
+		{"audit-long-filter", "/audit?actor=" + strings.Repeat("averylongactorname", 8)},
 	}
 	b := newBrowser(t, f.s)
 	b.login("admin", adminPassword)
