@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/heraldhq/herald/internal/app"
 )
 
@@ -80,6 +82,18 @@ func TestBrowserWebhookHealth(t *testing.T) {
 	}
 	if got := row(f.dead.ID); !containsAll(got, "Failing", "2 failed attempts in a row", "Last error", "connect") {
 		t.Errorf("dead row: %s", got)
+	}
+	// At 1280 px each row's actions sit in a table cell level with the
+	// row's other cells, not in a flex box pushed down by a margin.
+	misplaced, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#webhooks tbody tr")).flatMap(tr => {
+		const cells = Array.from(tr.cells);
+		const actions = cells[cells.length - 1];
+		return getComputedStyle(actions).display == "table-cell" && actions.getBoundingClientRect().top == cells[0].getBoundingClientRect().top
+			? [] : [tr.id + ": " + getComputedStyle(actions).display];
+	})`))
+	b.check(err)
+	if len(misplaced) > 0 {
+		t.Errorf("actions cells out of line at 1280 px: %v", misplaced)
 	}
 	b.screenshot("webhooks-health")
 	b.open("/webhooks?q=WIKI")
