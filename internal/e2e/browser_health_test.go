@@ -165,8 +165,27 @@ func TestBrowserWebhookHealth(t *testing.T) {
 		t.Fatal("opening the confirmation rotated the secret")
 	}
 	b.submit("#confirm")
-	if secret() == before {
+	after := secret()
+	if after == before {
 		t.Fatal("confirming did not rotate the secret")
+	}
+	// The rotation's answer shows the new secret once; no GET shows it.
+	if got := b.text("#new-signing-secret"); got != after {
+		t.Errorf("the rotation's answer shows %q, not the new secret %q", got, after)
+	}
+	for _, path := range []string{"", "?show_secret=1", "/edit"} {
+		path = fmt.Sprintf("/webhooks/%d%s", f.failing.ID, path)
+		page := string(admin.expect(http.StatusOK, "GET", path, nil, nil).Body)
+		if !strings.HasPrefix(after, "whsec_") || strings.Contains(page, after) || strings.Contains(page, before) {
+			t.Errorf("GET %s has the signing secret in its HTML", path)
+		}
+		b.open(path)
+		if strings.Contains(b.html(), after) {
+			t.Errorf("%s in the browser shows the signing secret", path)
+		}
+	}
+	if got := string(admin.expect(http.StatusOK, "GET", fmt.Sprintf("/webhooks/%d", f.failing.ID), nil, nil).Body); !strings.Contains(got, fmt.Sprintf("GET /api/v1/webhook/%d", f.failing.ID)) {
+		t.Error("the webhook page does not say where to read the signing secret")
 	}
 	b.open(fmt.Sprintf("/webhooks/%d", f.failing.ID))
 	b.submit("#rotate")
