@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,30 @@ func TestBrowserWebhookHealth(t *testing.T) {
 	b.open(fmt.Sprintf("/webhooks/%d?event=group_deleted&status=failed", f.failing.ID))
 	if got := b.text("#deliveries tbody"); !strings.Contains(got, "No deliveries with status failed of group_deleted") {
 		t.Errorf("empty filtered log: %s", got)
+	}
+	// And by free text in the subject or the event id, typed into its box.
+	logged := f.s.admin().deliveries(f.failing.ID, "")
+	if len(logged) != 1 || logged[0].Subject != "user:hal" {
+		t.Fatalf("the failing webhook's log: %+v", logged)
+	}
+	b.open(fmt.Sprintf("/webhooks/%d?status=retrying", f.failing.ID))
+	b.do(chromedp.SendKeys(chromedp.CSS("#delivery-q"), "HAL"))
+	b.submit("#filter-deliveries")
+	if got, rows := b.text("#deliveries-total"), b.text("#deliveries tbody"); got != "1 delivery match" || !strings.Contains(rows, "user:hal") {
+		t.Errorf("search HAL: %q, %s", got, rows)
+	}
+	if got := b.value("#delivery-q"); got != "HAL" {
+		t.Errorf("the search box after searching holds %q", got)
+	}
+	for q, want := range map[string]string{strings.ToUpper(logged[0].EventID): "1 delivery match", "user%": "0 deliveries match", "webhook": "0 deliveries match"} {
+		b.open(fmt.Sprintf("/webhooks/%d?q=%s", f.failing.ID, url.QueryEscape(q)))
+		if got := b.text("#deliveries-total"); got != want {
+			t.Errorf("search %q: %q, want %q", q, got, want)
+		}
+	}
+	b.open(fmt.Sprintf("/webhooks/%d?q=webhook", f.failing.ID))
+	if got := b.text("#deliveries tbody"); !strings.Contains(got, "No deliveries matching “webhook”") {
+		t.Errorf("a search that finds nothing: %s", got)
 	}
 	b.open(fmt.Sprintf("/webhooks/%d?event=nonsense", f.failing.ID))
 	if got := b.text("main"); !containsAll(got, "400", "event: must be one of") {

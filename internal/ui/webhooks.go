@@ -295,6 +295,7 @@ type webhookView struct {
 	Statuses   []string
 	Event      string
 	Events     []string
+	Q          string // the search in subjects and event ids
 	Total      int    // deliveries that pass the filter
 	Older      string // the link to the next page of older ones, "" at the end
 	Newest     string // the link back to the newest ones, "" when shown
@@ -324,8 +325,8 @@ func (h *Handler) showWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	}
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	st, event := q.Get("status"), q.Get("event")
-	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Before: before, Limit: deliveriesPerPage})
+	st, event, search := q.Get("status"), q.Get("event"), strings.TrimSpace(q.Get("q"))
+	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Q: search, Before: before, Limit: deliveriesPerPage})
 	if err != nil {
 		return err
 	}
@@ -335,10 +336,10 @@ func (h *Handler) showWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	}
 	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, NewSecret: newSecret,
 		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed},
-		Event:    event, Events: directory.DeliveryEvents(), Total: total}
+		Event:    event, Events: directory.DeliveryEvents(), Q: search, Total: total}
 	link := func(before int64) string {
 		v := url.Values{}
-		for k, s := range map[string]string{"status": st, "event": event} {
+		for k, s := range map[string]string{"status": st, "event": event, "q": search} {
 			if s != "" {
 				v.Set(k, s)
 			}
