@@ -68,6 +68,19 @@ func TestBrowserAllFieldErrors(t *testing.T) {
 		t.Fatalf("a webhook without triggers was stored: %+v", hooks)
 	}
 
+	// A profile with a bad PGP key and a bad fingerprint: both errors.
+	b.open("/users/admin")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS("#pgp_key"), "not a key"),
+		chromedp.SendKeys(chromedp.CSS("#pgp_cert_id"), "xyz"),
+	)
+	b.submit("#save")
+	for sel, want := range map[string]string{"#pgp_key-error": "not an ASCII-armored", "#pgp_cert_id-error": "40 hexadecimal digits"} {
+		if got := b.text(sel); !strings.Contains(got, want) {
+			t.Errorf("user form: %s = %q, want it to say %q", sel, got, want)
+		}
+	}
+
 	// A station token with no name and a bad date: both errors, nothing
 	// made, whether the date is no date (typed where the browser has no
 	// date picker) or one in the past (refused by the directory).
