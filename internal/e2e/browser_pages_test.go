@@ -60,6 +60,13 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		{"webhook-unbroken-description", hook(unbroken.ID, ""), strings.Repeat("unbrokendescription", 13) + " · Webhooks"},
 		{"webhooks-unbroken-description", "/webhooks?q=unbroken", "Webhooks"},
 		{"group-long-member-search", "/groups/ops?add=" + strings.Repeat("averylongsearch", 8), "ops · Groups"},
+		// A page number too big for an int shows the last page, no 500.
+		{"users-huge-page", "/users?page=99999999999999999999", "Users"},
+		{"groups-huge-page", "/groups?page=9223372036854775807", "Groups"},
+		{"members-huge-page", "/groups/ops?page=9223372036854775807", "ops · Groups"},
+		{"webhooks-huge-page", "/webhooks?page=99999999999999999999", "Webhooks"},
+		{"stations-huge-page", "/stations?page=9223372036854775807", "Stations"},
+		{"tokens-huge-page", "/users/admin/tokens?page=-99999999999999999999", "API tokens · admin · Users"},
 		{"audit-long-filter", "/audit?actor=" + strings.Repeat("averylongactorname", 8), "Cannot do that"},
 	}
 	b := newBrowser(t, f.s)
@@ -68,6 +75,9 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		b.open(p.path)
 		if got := b.title(); got != p.title+" · Herald" {
 			t.Errorf("%s (%s) is titled %q, want %q", p.name, p.path, got, p.title+" · Herald")
+		}
+		if strings.HasSuffix(p.name, "-huge-page") && strings.Contains(b.html(), `id="total"`) && strings.Contains(b.text("#total"), "-") {
+			t.Errorf("%s (%s) counts %q", p.name, p.path, b.text("#total"))
 		}
 		if n := b.overflow(); n > 0 {
 			t.Errorf("%s (%s) is %d px wider than a 390 px window", p.name, p.path, n)
