@@ -19,22 +19,30 @@ type NewStationToken struct {
 // recording every use would be a write per call.
 const stationTouchEvery = time.Minute
 
+// CheckStation says what is wrong with station as a worker's name
+// (EINVALID), or nil; for a form that reports every error at once.
+func CheckStation(station string) error { return validateStation(station) }
+
 // CreateStationToken makes a token for a provisioning station, valid until
 // expires (nil: until revoked). Admins only.
-// Returns EINVALID (station name, an expiry in the past).
+// Returns EINVALID (station name and an expiry in the past, together as
+// herald.Errors when both are wrong).
+
 func (s *Service) CreateStationToken(ctx context.Context, a Actor, station string, expires *time.Time) (NewStationToken, error) {
 	if err := RequireAdmin(a); err != nil {
 		return NewStationToken{}, err
 	}
-	if err := validateStation(station); err != nil {
-		return NewStationToken{}, err
-	}
+	var errs herald.Errors
+	errs.Add(validateStation(station))
 	if expires != nil {
 		t := expires.UTC().Truncate(time.Microsecond)
 		if !t.After(s.db.Now()) {
-			return NewStationToken{}, invalid("expires_at", "is in the past")
+			errs.Add(invalid("expires_at", "is in the past"))
 		}
 		expires = &t
+	}
+	if err := errs.Err(); err != nil {
+		return NewStationToken{}, err
 	}
 	secret, hash := newSecret(stationTokenPrefix)
 	var t NewStationToken

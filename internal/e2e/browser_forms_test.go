@@ -67,6 +67,38 @@ func TestBrowserAllFieldErrors(t *testing.T) {
 	if len(hooks) != 0 {
 		t.Fatalf("a webhook without triggers was stored: %+v", hooks)
 	}
+
+	// A profile with a bad PGP key and a bad fingerprint: both errors.
+	b.open("/users/admin")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS("#pgp_key"), "not a key"),
+		chromedp.SendKeys(chromedp.CSS("#pgp_cert_id"), "xyz"),
+	)
+	b.submit("#save")
+	for sel, want := range map[string]string{"#pgp_key-error": "not an ASCII-armored", "#pgp_cert_id-error": "40 hexadecimal digits"} {
+		if got := b.text(sel); !strings.Contains(got, want) {
+			t.Errorf("user form: %s = %q, want it to say %q", sel, got, want)
+		}
+	}
+
+	// A station token with no name and a bad date: both errors, nothing
+	// made, whether the date is no date (typed where the browser has no
+	// date picker) or one in the past (refused by the directory).
+	for date, want := range map[string]string{"next tuesday": "give a date and time", "2001-01-01T00:00": "is in the past"} {
+		b.open("/stations")
+		_, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`document.querySelector("#expires_at").type = "text", true`))
+		b.check(err)
+		b.do(chromedp.SendKeys(chromedp.CSS("#expires_at"), date))
+		b.submit("#create-token")
+		for sel, want := range map[string]string{"#worker-error": "required", "#expires_at-error": want} {
+			if got := b.text(sel); !strings.Contains(got, want) {
+				t.Errorf("stations form with %q: %s = %q, want it to say %q", date, sel, got, want)
+			}
+		}
+	}
+	if strings.Contains(b.html(), `id="new-station-token"`) {
+		t.Error("a refused stations form made a token")
+	}
 }
 
 // The API answers every field error at once: msg joins them, and errors

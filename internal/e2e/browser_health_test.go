@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/heraldhq/herald/internal/app"
 )
@@ -81,6 +84,18 @@ func TestBrowserWebhookHealth(t *testing.T) {
 	if got := row(f.dead.ID); !containsAll(got, "Failing", "2 failed attempts in a row", "Last error", "connect") {
 		t.Errorf("dead row: %s", got)
 	}
+	// At 1280 px each row's actions sit in a table cell level with the
+	// row's other cells, not in a flex box pushed down by a margin.
+	misplaced, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#webhooks tbody tr")).flatMap(tr => {
+		const cells = Array.from(tr.cells);
+		const actions = cells[cells.length - 1];
+		return getComputedStyle(actions).display == "table-cell" && actions.getBoundingClientRect().top == cells[0].getBoundingClientRect().top
+			? [] : [tr.id + ": " + getComputedStyle(actions).display];
+	})`))
+	b.check(err)
+	if len(misplaced) > 0 {
+		t.Errorf("actions cells out of line at 1280 px: %v", misplaced)
+	}
 	b.screenshot("webhooks-health")
 	b.open("/webhooks?q=WIKI")
 	if got := b.text("#total"); got != "1–1 of 1 webhooks matching “WIKI”" || !strings.Contains(b.text("#webhooks tbody"), "failing wiki") {
@@ -118,6 +133,30 @@ func TestBrowserWebhookHealth(t *testing.T) {
 	if got := b.text("#deliveries tbody"); !strings.Contains(got, "No deliveries with status failed of group_deleted") {
 		t.Errorf("empty filtered log: %s", got)
 	}
+	// And by free text in the subject or the event id, typed into its box.
+	logged := f.s.admin().deliveries(f.failing.ID, "")
+	if len(logged) != 1 || logged[0].Subject != "user:hal" {
+		t.Fatalf("the failing webhook's log: %+v", logged)
+	}
+	b.open(fmt.Sprintf("/webhooks/%d?status=retrying", f.failing.ID))
+	b.do(chromedp.SendKeys(chromedp.CSS("#delivery-q"), "HAL"))
+	b.submit("#filter-deliveries")
+	if got, rows := b.text("#deliveries-total"), b.text("#deliveries tbody"); got != "1 delivery match" || !strings.Contains(rows, "user:hal") {
+		t.Errorf("search HAL: %q, %s", got, rows)
+	}
+	if got := b.value("#delivery-q"); got != "HAL" {
+		t.Errorf("the search box after searching holds %q", got)
+	}
+	for q, want := range map[string]string{strings.ToUpper(logged[0].EventID): "1 delivery match", "user%": "0 deliveries match", "webhook": "0 deliveries match"} {
+		b.open(fmt.Sprintf("/webhooks/%d?q=%s", f.failing.ID, url.QueryEscape(q)))
+		if got := b.text("#deliveries-total"); got != want {
+			t.Errorf("search %q: %q, want %q", q, got, want)
+		}
+	}
+	b.open(fmt.Sprintf("/webhooks/%d?q=webhook", f.failing.ID))
+	if got := b.text("#deliveries tbody"); !strings.Contains(got, "No deliveries matching “webhook”") {
+		t.Errorf("a search that finds nothing: %s", got)
+	}
 	b.open(fmt.Sprintf("/webhooks/%d?event=nonsense", f.failing.ID))
 	if got := b.text("main"); !containsAll(got, "400", "event: must be one of") {
 		t.Errorf("a bad event filter: %s", got)
@@ -151,8 +190,27 @@ func TestBrowserWebhookHealth(t *testing.T) {
 		t.Fatal("opening the confirmation rotated the secret")
 	}
 	b.submit("#confirm")
-	if secret() == before {
+	after := secret()
+	if after == before {
 		t.Fatal("confirming did not rotate the secret")
+	}
+	// The rotation's answer shows the new secret once; no GET shows it.
+	if got := b.text("#new-signing-secret"); got != after {
+		t.Errorf("the rotation's answer shows %q, not the new secret %q", got, after)
+	}
+	for _, path := range []string{"", "?show_secret=1", "/edit"} {
+		path = fmt.Sprintf("/webhooks/%d%s", f.failing.ID, path)
+		page := string(admin.expect(http.StatusOK, "GET", path, nil, nil).Body)
+		if !strings.HasPrefix(after, "whsec_") || strings.Contains(page, after) || strings.Contains(page, before) {
+			t.Errorf("GET %s has the signing secret in its HTML", path)
+		}
+		b.open(path)
+		if strings.Contains(b.html(), after) {
+			t.Errorf("%s in the browser shows the signing secret", path)
+		}
+	}
+	if got := string(admin.expect(http.StatusOK, "GET", fmt.Sprintf("/webhooks/%d", f.failing.ID), nil, nil).Body); !strings.Contains(got, fmt.Sprintf("GET /api/v1/webhook/%d", f.failing.ID)) {
+		t.Error("the webhook page does not say where to read the signing secret")
 	}
 	b.open(fmt.Sprintf("/webhooks/%d", f.failing.ID))
 	b.submit("#rotate")

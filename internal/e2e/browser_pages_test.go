@@ -22,40 +22,63 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		"username": "pat", "first_name": "Patricia-Maximiliane", "last_name": "Featherstonehaugh-Wolfeschlegelsteinhausen",
 		"email": "patricia.maximiliane.featherstonehaugh@a-long-company-name.example.com", "password": "pat-password",
 	}, nil)
+	// A description, a path and searches with no space to break at.
+	unbroken := admin.addWebhook("http://127.0.0.1:9/x", map[string]any{"description": strings.Repeat("unbrokendescription", 13)})
 	ds := admin.deliveries(f.failing.ID, "")
 	if len(ds) == 0 {
 		t.Fatal("no delivery to show")
 	}
 	hook := func(id int64, rest string) string { return fmt.Sprintf("/webhooks/%d%s", id, rest) }
-	pages := []struct{ name, path string }{
-		{"dashboard", "/"},
-		{"users", "/users"},
-		{"users-search", "/users?q=pat"},
-		{"user-new", "/users/new"},
-		{"user", "/users/pat"},
-		{"user-delete", "/users/pat/delete"},
-		{"groups", "/groups"},
-		{"group-new", "/groups/new"},
-		{"group", "/groups/ops"},
-		{"group-add-member", "/groups/ops?add=a"},
-		{"group-delete", "/groups/ops/delete"},
-		{"webhooks", "/webhooks"},
-		{"webhook-new", "/webhooks/new"},
-		{"webhook", hook(f.failing.ID, "")},
-		{"webhook-long-url", hook(long.ID, "")},
-		{"webhook-edit", hook(long.ID, "/edit")},
-		{"webhook-delete", hook(long.ID, "/delete")},
-		{"webhook-rotate", hook(f.failing.ID, "/rotate")},
-		{"delivery", hook(f.failing.ID, fmt.Sprintf("/deliveries/%d", ds[len(ds)-1].ID))},
-		{"events", "/events"},
-		{"stations", "/stations"},
-		{"api-tokens", "/users/pat/tokens"},
-		{"not-found", "/no/such/page"},
+	// Each page's title (before " · Herald"): an error page where none is
+	// meant would pass the width check without showing the page.
+	pages := []struct{ name, path, title string }{
+		{"dashboard", "/", "Dashboard"},
+		{"users", "/users", "Users"},
+		{"users-search", "/users?q=pat", "Users"},
+		{"user-new", "/users/new", "Add user · Users"},
+		{"user", "/users/pat", "pat · Users"},
+		{"user-delete", "/users/pat/delete", "Delete pat · Users"},
+		{"groups", "/groups", "Groups"},
+		{"group-new", "/groups/new", "Add group · Groups"},
+		{"group", "/groups/ops", "ops · Groups"},
+		{"group-add-member", "/groups/ops?add=a", "ops · Groups"},
+		{"group-delete", "/groups/ops/delete", "Delete ops · Groups"},
+		{"webhooks", "/webhooks", "Webhooks"},
+		{"webhook-new", "/webhooks/new", "Add webhook · Webhooks"},
+		{"webhook", hook(f.failing.ID, ""), "failing wiki · Webhooks"},
+		{"webhook-long-url", hook(long.ID, ""), "a receiver with a very long URL and a description that says a lot about it · Webhooks"},
+		{"webhook-edit", hook(long.ID, "/edit"), "Edit · a receiver with a very long URL and a description that says a lot about it · Webhooks"},
+		{"webhook-delete", hook(long.ID, "/delete"), "Delete · a receiver with a very long URL and a description that says a lot about it · Webhooks"},
+		{"webhook-rotate", hook(f.failing.ID, "/rotate"), "Rotate secret · failing wiki · Webhooks"},
+		{"delivery", hook(f.failing.ID, fmt.Sprintf("/deliveries/%d", ds[len(ds)-1].ID)), fmt.Sprintf("Delivery %d · failing wiki · Webhooks", ds[len(ds)-1].ID)},
+		{"events", "/events", "Events"},
+		{"stations", "/stations", "Stations"},
+		{"api-tokens", "/users/pat/tokens", "API tokens · pat · Users"},
+		{"not-found", "/no/such/page", "Not found"},
+		{"audit", "/audit", "Audit log"},
+		{"long-404", "/no/such/" + strings.Repeat("averylongpathsegment", 8), "Not found"},
+		{"webhook-unbroken-description", hook(unbroken.ID, ""), strings.Repeat("unbrokendescription", 13) + " · Webhooks"},
+		{"webhooks-unbroken-description", "/webhooks?q=unbroken", "Webhooks"},
+		{"group-long-member-search", "/groups/ops?add=" + strings.Repeat("averylongsearch", 8), "ops · Groups"},
+		// A page number too big for an int shows the last page, no 500.
+		{"users-huge-page", "/users?page=99999999999999999999", "Users"},
+		{"groups-huge-page", "/groups?page=9223372036854775807", "Groups"},
+		{"members-huge-page", "/groups/ops?page=9223372036854775807", "ops · Groups"},
+		{"webhooks-huge-page", "/webhooks?page=99999999999999999999", "Webhooks"},
+		{"stations-huge-page", "/stations?page=9223372036854775807", "Stations"},
+		{"tokens-huge-page", "/users/admin/tokens?page=-99999999999999999999", "API tokens · admin · Users"},
+		{"audit-long-filter", "/audit?actor=" + strings.Repeat("averylongactorname", 8), "Cannot do that"},
 	}
 	b := newBrowser(t, f.s)
 	b.login("admin", adminPassword)
 	for _, p := range pages {
 		b.open(p.path)
+		if got := b.title(); got != p.title+" · Herald" {
+			t.Errorf("%s (%s) is titled %q, want %q", p.name, p.path, got, p.title+" · Herald")
+		}
+		if strings.HasSuffix(p.name, "-huge-page") && strings.Contains(b.html(), `id="total"`) && strings.Contains(b.text("#total"), "-") {
+			t.Errorf("%s (%s) counts %q", p.name, p.path, b.text("#total"))
+		}
 		if n := b.overflow(); n > 0 {
 			t.Errorf("%s (%s) is %d px wider than a 390 px window", p.name, p.path, n)
 		}
@@ -68,13 +91,21 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 	// A plain user's pages, and the login form.
 	b.submit("nav .me button")
 	b.open("/login")
+	if got := b.title(); got != "Log in · Herald" {
+		t.Errorf("the login page is titled %q", got)
+	}
 	if n := b.overflow(); n > 0 {
 		t.Errorf("the login page is %d px wider than a 390 px window", n)
 	}
 	b.screenshot("page-login")
 	b.login("pat", "pat-password")
-	for _, p := range []struct{ name, path string }{{"profile", "/users/pat"}, {"my-api-tokens", "/users/pat/tokens"}, {"forbidden", "/webhooks"}} {
+	for _, p := range []struct{ name, path, title string }{
+		{"profile", "/users/pat", "My profile"}, {"my-api-tokens", "/users/pat/tokens", "API tokens · pat · My profile"}, {"forbidden", "/webhooks", "Not allowed"},
+	} {
 		b.open(p.path)
+		if got := b.title(); got != p.title+" · Herald" {
+			t.Errorf("%s (%s) is titled %q, want %q", p.name, p.path, got, p.title+" · Herald")
+		}
 		if n := b.overflow(); n > 0 {
 			t.Errorf("%s (%s) is %d px wider than a 390 px window", p.name, p.path, n)
 		}

@@ -75,7 +75,7 @@ func TestUnreadableWebhookSecrets(t *testing.T) {
 	if !strings.Contains(page, fmt.Sprintf(`id="secrets-unreadable-%d"`, hook.ID)) || strings.Contains(page, fmt.Sprintf(`id="secrets-unreadable-%d"`, other.ID)) {
 		t.Errorf("the Webhooks page does not mark exactly the unreadable webhook:\n%s", page)
 	}
-	page = string(admin.expect(http.StatusOK, "GET", fmt.Sprintf("/webhooks/%d?show_secret=1", hook.ID), nil, nil).Body)
+	page = string(admin.expect(http.StatusOK, "GET", fmt.Sprintf("/webhooks/%d", hook.ID), nil, nil).Body)
 	if !containsAll(page, `id="token-unreadable"`, `id="signing-secret-unreadable"`) {
 		t.Errorf("the webhook's page does not say its secrets are unreadable:\n%s", page)
 	}

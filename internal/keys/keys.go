@@ -256,7 +256,13 @@ func CheckPGP(armored, certID string) (string, error) {
 	// Check the format before parsing the key: it is cheaper and the
 	// message is more precise than a mismatch.
 	if len(id) != 40 || !isHex(id) {
-		return "", herald.Invalid("pgp_cert_id", "must be 40 hexadecimal digits")
+		// Say what is wrong with the key too, so a form shows both at once.
+		var errs herald.Errors
+		if _, err := ParsePGP(armored); err != nil {
+			errs.Add(err)
+		}
+		errs.Add(herald.Invalid("pgp_cert_id", "must be 40 hexadecimal digits"))
+		return "", errs.Err()
 	}
 
 	key, err := ParsePGP(armored)

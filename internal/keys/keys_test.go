@@ -361,6 +361,9 @@ func TestCheckPGP(t *testing.T) {
 		{name: "id with 0x prefix", armored: ed, certID: "0x" + edFpr, wantField: "pgp_cert_id", wantErr: "must be 40 hexadecimal digits"},
 		{name: "invalid key", armored: "not a key", certID: edFpr, wantField: "pgp_key", wantErr: "not an ASCII-armored OpenPGP public key"},
 		{name: "private key", armored: private, certID: edFpr, wantField: "pgp_key", wantErr: "a private key was given"},
+		// Both wrong: both errors, the key's first as on the form.
+		{name: "invalid key and id", armored: "not a key", certID: "xyz", wantField: "pgp_key",
+			wantErr: "not an ASCII-armored OpenPGP public key; it must start with -----BEGIN PGP PUBLIC KEY BLOCK----- and end with -----END PGP PUBLIC KEY BLOCK-----; pgp_cert_id: must be 40 hexadecimal digits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -85,8 +85,10 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// recoverPanics turns a panic into a 500 and a log line with the stack.
-func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+// recoverPanics turns a panic into a 500 and a log line with the stack. The
+// 500 is the API's JSON error under /api/ and the page written by pageFail
+// (the UI's styled error page) for every other path, which a browser shows.
+func recoverPanics(log *slog.Logger, pageFail web.ErrorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -94,7 +96,12 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				api.WriteError(w, herald.Errorf(herald.EINTERNAL, "internal error"))
+				err := herald.Errorf(herald.EINTERNAL, "internal error")
+				if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+					api.WriteError(w, err)
+					return
+				}
+				pageFail(w, r, err)
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -81,7 +81,7 @@ func New(dir *directory.Service, reg *prometheus.Registry, log *slog.Logger, box
 	h = securityHeaders(h)
 	h = logRequests(log, h)
 	h = resolveClient(opts.Edge, h)
-	h = recoverPanics(log, h)
+	h = recoverPanics(log, pages.Fail, h)
 	h = metrics.observeRequests(h)
 	return h, nil
 }

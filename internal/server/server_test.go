@@ -19,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/session"
 	"github.com/heraldhq/herald/internal/storetest"
+	"github.com/heraldhq/herald/internal/ui"
 	"github.com/heraldhq/herald/internal/web"
 )
 
@@ -316,24 +317,40 @@ func TestCrossSiteWrites(t *testing.T) {
 	}
 }
 
-// TestRecoverPanics: a handler's panic is a 500 that shows nothing of it,
-// and a log line with the stack; http.ErrAbortHandler goes on up, as
-// net/http expects.
+// TestRecoverPanics: a handler's panic is a 500 that shows nothing of it
+// (JSON under /api/, the UI's styled error page elsewhere), and a log line
+// with the stack; http.ErrAbortHandler goes on up, as net/http expects.
 func TestRecoverPanics(t *testing.T) {
 	logs := &bytes.Buffer{}
-	h := recoverPanics(slog.New(slog.NewTextHandler(logs, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	box, err := secretbox.New("test-secret-key-0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := ui.New(directory.New(storetest.SQLite(t), box, nil, log, directory.Limits{}), log, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := recoverPanics(log, pages.Fail, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic("secret detail")
 	}))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
-	if w.Code != 500 || strings.Contains(w.Body.String(), "secret detail") || !strings.Contains(w.Body.String(), "internal error") {
-		t.Errorf("panic answered %d %s", w.Code, w.Body)
+	for _, tt := range []struct{ path, contentType, body string }{
+		{"/api/v1/user", "application/json", `"internal error"`},
+		{"/groups", "text/html", `id="error-message"`},
+		{"/webhooks/1", "text/html", "internal error"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", tt.path, nil))
+		if w.Code != 500 || strings.Contains(w.Body.String(), "secret detail") || !strings.Contains(w.Body.String(), tt.body) ||
+			!strings.HasPrefix(w.Header().Get("Content-Type"), tt.contentType) {
+			t.Errorf("%s: panic answered %d %s %s", tt.path, w.Code, w.Header().Get("Content-Type"), w.Body)
+		}
 	}
 	if !strings.Contains(logs.String(), "secret detail") || !strings.Contains(logs.String(), "stack=") {
 		t.Errorf("panic logged as %q", logs)
 	}
 
-	abort := recoverPanics(slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	abort := recoverPanics(slog.New(slog.DiscardHandler), pages.Fail, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
 	defer func() {
@@ -344,8 +361,6 @@ func TestRecoverPanics(t *testing.T) {
 	abort.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
 }
 
-// TestMetricsRoute: /metrics is served with the rest, anonymously, unless
-// it has a listener of its own.
 func TestMetricsRoute(t *testing.T) {
 	here, _ := newHandler(t, Options{})
 	elsewhere, _ := newHandler(t, Options{MetricsElsewhere: true})

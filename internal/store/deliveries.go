@@ -332,7 +332,10 @@ func (tx *Tx) RecordTestSend(ctx context.Context, webhookID int64, ev herald.Eve
 type DeliveryFilter struct {
 	Status string // "" for any
 	Event  string // the event type, "" for any
-	Before int64  // ids below this one (0: from the newest)
+	// Q is free text the delivery's subject or event id contains, without
+	// case ("" for any).
+	Q      string
+	Before int64 // ids below this one (0: from the newest)
 	Limit  int
 }
 
@@ -348,6 +351,10 @@ func (tx *Tx) FindDeliveries(ctx context.Context, webhookID int64, f DeliveryFil
 	if f.Event != "" {
 		args = append(args, f.Event)
 		where += ` AND e.type = $` + strconv.Itoa(len(args))
+	}
+	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
+		args = append(args, "%"+likeEscaper.Replace(q)+"%")
+		where += ` AND lower(d.subject || ' ' || e.id) LIKE $` + strconv.Itoa(len(args)) + ` ESCAPE '\'`
 	}
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {

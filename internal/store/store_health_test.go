@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,13 @@ func TestTestSendsAndHealth(t *testing.T) {
 				{store.DeliveryFilter{Event: herald.EventWebhookTest, Limit: 100}, 4, 4},
 				{store.DeliveryFilter{Event: herald.EventWebhookTest, Status: herald.DeliveryFailed, Limit: 100}, 3, 3},
 				{store.DeliveryFilter{Status: herald.DeliveryPending, Limit: 2}, 2, 3},
+				// Free text in the subject or event id, without case;
+				// LIKE's wildcards are plain characters.
+				{store.DeliveryFilter{Q: " WEBHOOK:1 ", Limit: 100}, 4, 4},
+				{store.DeliveryFilter{Q: "webhook:1", Status: herald.DeliveryFailed, Limit: 100}, 3, 3},
+				{store.DeliveryFilter{Q: "webhook_1", Limit: 100}, 0, 0},
+				{store.DeliveryFilter{Q: "%", Limit: 100}, 0, 0},
+				{store.DeliveryFilter{Q: "nobody", Limit: 100}, 0, 0},
 			} {
 				ds, total, err := tx.FindDeliveries(ctx, w.ID, tc.f)
 				if err != nil {
@@ -78,6 +86,9 @@ func TestTestSendsAndHealth(t *testing.T) {
 			}
 			if d := ds[0]; d.Status != herald.DeliveryFailed || d.Attempts != 1 || d.LastError != "connection refused" || d.CompletedAt == nil {
 				t.Errorf("the newest test send: %+v", d)
+			}
+			if byID, total, err := tx.FindDeliveries(ctx, w.ID, store.DeliveryFilter{Q: strings.ToUpper(ds[0].EventID), Limit: 100}); err != nil || total != 1 || len(byID) != 1 || byID[0].ID != ds[0].ID {
+				t.Errorf("search by event id %s: %+v, total %d, %v", ds[0].EventID, byID, total, err)
 			}
 			attempts, err := tx.Attempts(ctx, ds[0].ID)
 			if err != nil || len(attempts) != 1 || attempts[0].Error != "connection refused" {

@@ -24,11 +24,23 @@ type pager struct {
 // listPerPage is how many rows a list shows on one page.
 const listPerPage = 50
 
-// pagerFor reads ?q= and ?page= of r (a page past the end shows the last).
+// maxPage bounds ?page= so that a page's row offsets cannot overflow an
+// int; a page past the end shows the last page anyway.
+const maxPage = 1 << 30
+
+// pagerFor reads ?q= and ?page= of r. A page below 1 or not a number is the
+// first page; a page too big to hold is clamped to maxPage, and the list
+// then shows its last page (see pageOf and clamp).
 func pagerFor(r *http.Request, noun string) pager {
 	q := r.URL.Query()
-	n, _ := strconv.Atoi(q.Get("page"))
-	return pager{Path: r.URL.Path, Q: strings.TrimSpace(q.Get("q")), Page: max(n, 1), Per: listPerPage, Noun: noun}
+	// Out of range, ParseInt gives the largest number of the sign.
+	n, _ := strconv.ParseInt(q.Get("page"), 10, 64)
+	return pager{Path: r.URL.Path, Q: strings.TrimSpace(q.Get("q")), Page: int(min(max(n, 1), maxPage)), Per: listPerPage, Noun: noun}
+}
+
+// clamp moves a page past the end (once Total is known) to the last page.
+func (p *pager) clamp() {
+	p.Page = min(max(p.Page, 1), p.Pages())
 }
 
 // Offset is the index of the page's first row.
@@ -86,6 +98,7 @@ func pageOf[T any](items []T, p *pager, hay func(T) string) []T {
 		}
 	}
 	p.Total = len(match)
+	p.clamp()
 	if p.Offset() >= len(match) {
 		return nil
 	}

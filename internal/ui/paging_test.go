@@ -23,6 +23,12 @@ func TestPager(t *testing.T) {
 		{"/users?page=3", 101, 120, 120, "/users?page=2", "", "user101", 3},
 		{"/users?page=0", 1, 50, 120, "", "/users?page=2", "user1", 3},
 		{"/users?page=x", 1, 50, 120, "", "/users?page=2", "user1", 3},
+		{"/users?page=-5", 1, 50, 120, "", "/users?page=2", "user1", 3},
+		{"/users?page=-99999999999999999999", 1, 50, 120, "", "/users?page=2", "user1", 3},
+		// A page past the end, even one too big for an int, shows the last.
+		{"/users?page=4", 101, 120, 120, "/users?page=2", "", "user101", 3},
+		{"/users?page=9223372036854775807", 101, 120, 120, "/users?page=2", "", "user101", 3},
+		{"/users?page=99999999999999999999", 101, 120, 120, "/users?page=2", "", "user101", 3},
 		// user1, user10-user19, user100-user120: 32, searched without case.
 		{"/users?q=USER1", 1, 32, 32, "", "", "user1", 1},
 		{"/users?q=nobody", 0, 0, 0, "", "", "", 1},
@@ -46,7 +52,12 @@ func TestPager(t *testing.T) {
 	if got := p.Next(); got != "/groups/ops?add=x+y&page=3&q=a%26b" {
 		t.Errorf("next with a search: %q", got)
 	}
-	if !slices.Equal(pageOf([]string{"a"}, &pager{Page: 5, Per: 50}, func(s string) string { return s }), nil) {
-		t.Error("a page past the end is not empty")
+	if got := pageOf([]string{"a"}, &pager{Page: 5, Per: 50}, func(s string) string { return s }); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("a page past the end shows %q, not the last page", got)
+	}
+	// Offsets of the largest page do not overflow.
+	big := pagerFor(httptest.NewRequest("GET", "/users?page=9223372036854775807", nil), "users")
+	if big.Offset() < 0 || big.Offset()+big.Per < 0 {
+		t.Errorf("page %d: offset %d overflows", big.Page, big.Offset())
 	}
 }

@@ -57,7 +57,11 @@ func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) err
 	if s := strings.TrimSpace(f.Get("expires_at")); s != "" {
 		t, err := parseSince(s)
 		if err != nil {
-			return h.showStations(w, r, f, herald.Invalid("expires_at", "give a date and time like 2027-01-02T15:04 (UTC)"), nil)
+			// Say what else is wrong too, as the directory would.
+			errs := herald.Errors{}
+			errs.Add(directory.CheckStation(strings.TrimSpace(f.Get("worker"))))
+			errs.Add(herald.Invalid("expires_at", "give a date and time like 2027-01-02T15:04 (UTC)"))
+			return h.showStations(w, r, f, errs.Err(), nil)
 		}
 		expires = &t
 	}

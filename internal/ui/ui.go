@@ -245,6 +245,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	_ = h.render(w, r, status, "error", page{Title: title, Section: "-", Data: errorPage{Status: status, Message: msg}})
 }
 
+// Fail answers r with the UI's error page for err (a 500 page for an
+// internal error), for errors that arise outside the UI's routes, such as a
+// panic recovered further out.
+func (h *Handler) Fail(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, err) }
+
 // fieldView is one labelled form field with its value and error.
 type fieldView struct {
 	Name, Label, Type, Value, Error string

@@ -273,11 +273,16 @@ func (h *Handler) confirmRotate(w http.ResponseWriter, r *http.Request, id int64
 	}})
 }
 
+// rotateSecret makes a new signing secret and answers with the webhook
+// page showing it, this once: no GET shows a signing secret (the admin API
+// reads it, GET /api/v1/webhook/{id}), so a page's HTML holds one only
+// here, like a new token's.
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
-	if _, err := h.dir.RotateSecret(r.Context(), actor(r), id); err != nil {
+	hook, err := h.dir.RotateSecret(r.Context(), actor(r), id)
+	if err != nil {
 		return err
 	}
-	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d?show_secret=1", id), "New signing secret made; the old one also signs for 24 hours.")
+	return h.showWebhookPage(w, r, id, nil, nil, hook.SigningSecret)
 }
 
 // webhookView is what the webhook page shows.
@@ -290,10 +295,12 @@ type webhookView struct {
 	Statuses   []string
 	Event      string
 	Events     []string
+	Q          string // the search in subjects and event ids
 	Total      int    // deliveries that pass the filter
 	Older      string // the link to the next page of older ones, "" at the end
 	Newest     string // the link back to the newest ones, "" when shown
-	ShowSecret bool
+	// NewSecret is the signing secret just made by a rotation, shown once.
+	NewSecret string
 }
 
 const deliveriesPerPage = 50
@@ -305,6 +312,12 @@ func (h *Handler) webhookPage(w http.ResponseWriter, r *http.Request, id int64) 
 // showWebhook renders the webhook page; form and formErr, when given, keep
 // what the user typed into the replay form and say what is wrong.
 func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, form url.Values, formErr error) error {
+	return h.showWebhookPage(w, r, id, form, formErr, "")
+}
+
+// showWebhookPage is showWebhook that also shows newSecret, a signing
+// secret just made, when it is not "".
+func (h *Handler) showWebhookPage(w http.ResponseWriter, r *http.Request, id int64, form url.Values, formErr error, newSecret string) error {
 	a := actor(r)
 	hook, err := h.dir.GetWebhook(r.Context(), a, id)
 	if err != nil {
@@ -312,8 +325,8 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 	}
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	st, event := q.Get("status"), q.Get("event")
-	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Before: before, Limit: deliveriesPerPage})
+	st, event, search := q.Get("status"), q.Get("event"), strings.TrimSpace(q.Get("q"))
+	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Q: search, Before: before, Limit: deliveriesPerPage})
 	if err != nil {
 		return err
 	}
@@ -321,12 +334,12 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 	if err != nil {
 		return err
 	}
-	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, ShowSecret: q.Get("show_secret") == "1",
+	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, NewSecret: newSecret,
 		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed},
-		Event:    event, Events: directory.DeliveryEvents(), Total: total}
+		Event:    event, Events: directory.DeliveryEvents(), Q: search, Total: total}
 	link := func(before int64) string {
 		v := url.Values{}
-		for k, s := range map[string]string{"status": st, "event": event} {
+		for k, s := range map[string]string{"status": st, "event": event, "q": search} {
 			if s != "" {
 				v.Set(k, s)
 			}
@@ -349,6 +362,9 @@ func (h *Handler) showWebhook(w http.ResponseWriter, r *http.Request, id int64, 
 		form = url.Values{}
 	}
 	p := page{Title: hook.Description + " · Webhooks", Form: form, Data: v}
+	if newSecret != "" {
+		p.Notice = "New signing secret made; the old one also signs for 24 hours."
+	}
 	if formErr != nil {
 		return h.formError(w, r, "webhook", p, formErr, webhookFields)
 	}
