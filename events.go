@@ -77,21 +77,20 @@ func LookupEventType(name string) (EventType, bool) {
 
 // TriggerTypes are the event types with a trigger flag (the seed's four).
 func TriggerTypes() []EventType {
-	var out []EventType
-	for _, et := range EventTypes {
-		if et.Trigger != "" {
-			out = append(out, et)
-		}
-	}
-	return out
+	return typesWhere(func(et EventType) bool { return et.Trigger != "" })
 }
 
 // SubscriptionTypes are the event types a webhook subscribes to by listing
 // their Subscription in its events.
 func SubscriptionTypes() []EventType {
+	return typesWhere(func(et EventType) bool { return et.Subscription != "" })
+}
+
+// typesWhere returns the event types for which keep is true, in order.
+func typesWhere(keep func(EventType) bool) []EventType {
 	var out []EventType
 	for _, et := range EventTypes {
-		if et.Subscription != "" {
+		if keep(et) {
 			out = append(out, et)
 		}
 	}

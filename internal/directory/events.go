@@ -13,6 +13,8 @@ import (
 
 // userPayload is the body of user_created, user_modified and user_keys, with
 // the keys of Defguard's webhook body in its order (docs/receivers.md).
+// Serial is set for user_keys only: the serial number of the hardware key
+// holding the keys, as Defguard sends it; other bodies leave the key out.
 type userPayload struct {
 	Email     string   `json:"email"`
 	FirstName string   `json:"first_name"`
@@ -22,22 +24,7 @@ type userPayload struct {
 	PGPCertID string   `json:"pgp_cert_id"`
 	PGPKey    string   `json:"pgp_key"`
 	Phone     string   `json:"phone"`
-	SSHKey    string   `json:"ssh_key"`
-	Username  string   `json:"username"`
-}
-
-// userKeysPayload is the body of user_keys: the user's keys and also the
-// serial number of the hardware key that holds them, as Defguard sends it.
-type userKeysPayload struct {
-	Email     string   `json:"email"`
-	FirstName string   `json:"first_name"`
-	LastName  string   `json:"last_name"`
-	Groups    []string `json:"groups"`
-	IsAdmin   bool     `json:"is_admin"`
-	PGPCertID string   `json:"pgp_cert_id"`
-	PGPKey    string   `json:"pgp_key"`
-	Phone     string   `json:"phone"`
-	Serial    string   `json:"serial"`
+	Serial    *string  `json:"serial,omitempty"`
 	SSHKey    string   `json:"ssh_key"`
 	Username  string   `json:"username"`
 }
@@ -51,27 +38,27 @@ type groupPayload struct {
 
 // renderUser returns the exact bytes receivers get for u.
 func renderUser(u herald.User) []byte {
-	groups := append([]string{}, u.Groups...)
-	sort.Strings(groups)
-	return mustJSON(userPayload{
-		Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
-		Groups: groups, IsAdmin: u.IsAdmin,
-		PGPCertID: u.PGPCertID, PGPKey: u.PGPKey, Phone: u.Phone, SSHKey: u.SSHKey,
-		Username: u.Username,
-	})
+	return mustJSON(payloadOf(u))
 }
 
 // renderUserKeys returns the exact bytes of user_keys for u with the keys
 // on the hardware key with this serial number.
 func renderUserKeys(u herald.User, serial string) []byte {
-	var p userPayload
-	if err := json.Unmarshal(renderUser(u), &p); err != nil {
-		panic(err) // just marshalled
+	p := payloadOf(u)
+	p.Serial = &serial
+	return mustJSON(p)
+}
+
+// payloadOf is u as a user body, its groups sorted.
+func payloadOf(u herald.User) userPayload {
+	groups := append([]string{}, u.Groups...)
+	sort.Strings(groups)
+	return userPayload{
+		Email: u.Email, FirstName: u.FirstName, LastName: u.LastName,
+		Groups: groups, IsAdmin: u.IsAdmin,
+		PGPCertID: u.PGPCertID, PGPKey: u.PGPKey, Phone: u.Phone, SSHKey: u.SSHKey,
+		Username: u.Username,
 	}
-	return mustJSON(userKeysPayload{
-		Email: p.Email, FirstName: p.FirstName, LastName: p.LastName, Groups: p.Groups, IsAdmin: p.IsAdmin,
-		PGPCertID: p.PGPCertID, PGPKey: p.PGPKey, Phone: p.Phone, Serial: serial, SSHKey: p.SSHKey, Username: p.Username,
-	})
 }
 
 func renderGroup(g herald.Group) []byte {
