@@ -124,6 +124,12 @@ type Webhook struct {
 	// PreviousSecretUntil: a rotation gives receivers 24 h to switch.
 	PreviousSecret      string    `json:"-"`
 	PreviousSecretUntil time.Time `json:"-"`
+	// Kind is WebhookKindHTTP, or WebhookKindSCIM for a SCIM target stored
+	// as a webhook (scim.go); Deprovision and SyncGroups are a SCIM
+	// target's settings (SCIMTarget).
+	Kind        string `json:"-"`
+	Deprovision string `json:"-"`
+	SyncGroups  bool   `json:"-"`
 }
 
 // Delivery states.
