@@ -86,8 +86,9 @@ func freePort() (string, error) {
 // heraldProc is one "herald serve" child process.
 type heraldProc struct {
 	cmd     *exec.Cmd
-	url     string
-	started time.Time // just before the process was started
+	url      string
+	database string // its HERALD_DATABASE
+	started  time.Time // just before the process was started
 	done    chan struct{}
 	logFile *os.File
 	logPath string
@@ -131,7 +132,7 @@ func (b *bench) startHerald(scenario, database string) (*heraldProc, error) {
 	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	p := &heraldProc{cmd: cmd, url: "http://" + addr, done: make(chan struct{}), logFile: logFile, logPath: logPath}
+	p := &heraldProc{cmd: cmd, url: "http://" + addr, database: database, done: make(chan struct{}), logFile: logFile, logPath: logPath}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

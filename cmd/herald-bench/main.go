@@ -49,6 +49,9 @@
 //     three Herald processes on one fresh database (clients spread over
 //     the three APIs): both rates and their ratio, p99 from the request,
 //     duplicates, and the most requests in flight at one webhook.
+//   - statements (statements.go, PostgreSQL only): 10 webhooks, 2,000
+//     users by 32 clients; the statements (round trips) Herald sent per
+//     user created and per delivery, counted by pg_stat_statements.
 //
 // Output (-json): exactly one object on stdout; progress goes to stderr.
 // Scenarios that were not run are left out of the object. The exit status
@@ -88,9 +91,10 @@ type results struct {
 	Backlog    *backlogResult     `json:"backlog,omitempty"`
 	API        *apiScenarioResult `json:"api,omitempty"`
 	Cluster    *clusterResult     `json:"cluster,omitempty"`
+	Statements *statementsResult  `json:"statements,omitempty"`
 }
 
-var scenarios = []string{"throughput", "latency", "isolation", "backlog", "api", "cluster"}
+var scenarios = []string{"throughput", "latency", "isolation", "backlog", "api", "cluster", "statements"}
 
 func main() {
 	scenario := flag.String("scenario", "all", "all, or one of "+strings.Join(scenarios, ", "))
@@ -301,6 +305,14 @@ func (b *bench) run(names []string) (*results, error) {
 			var r *clusterResult
 			r, err = b.cluster()
 			b.record(func(res *results) { res.Cluster = r })
+		case "statements":
+			if b.postgres == "" {
+				b.logf("statements: skipped: it counts what PostgreSQL runs (-database postgres://...)")
+				continue
+			}
+			var r *statementsResult
+			r, err = b.statements()
+			b.record(func(res *results) { res.Statements = r })
 		}
 		b.killAll()
 		if err != nil {
@@ -460,6 +472,15 @@ func printTable(r *results) {
 		row("", "p99 from the request (cluster)", c.P99FromRequestMS, "ms")
 		row("", "duplicates", c.Duplicates, "")
 		row("", "most in flight at one webhook", c.MaxInFlight, "")
+	}
+	if s := r.Statements; s != nil {
+		row("statements", fmt.Sprintf("directory's per user created (%d users)", s.Users), s.PerUser, "")
+		row("", fmt.Sprintf("queue's per delivery (%d deliveries)", s.Deliveries), s.PerDelivery, "")
+		row("", "BEGIN and COMMIT", s.TransactionControl, "")
+		row("", "commits", s.Commits, "")
+		for _, t := range s.Top {
+			row("", fmt.Sprintf("%.70s", t.Query), t.Calls, fmt.Sprintf("calls, %d rows, %.3f ms mean", t.Rows, t.MeanMS))
+		}
 	}
 	w.Flush()
 }
