@@ -85,13 +85,13 @@ func freePort() (string, error) {
 
 // heraldProc is one "herald serve" child process.
 type heraldProc struct {
-	cmd     *exec.Cmd
+	cmd      *exec.Cmd
 	url      string
-	database string // its HERALD_DATABASE
+	database string    // its HERALD_DATABASE
 	started  time.Time // just before the process was started
-	done    chan struct{}
-	logFile *os.File
-	logPath string
+	done     chan struct{}
+	logFile  *os.File
+	logPath  string
 
 	mu      sync.Mutex
 	peakKiB int64 // highest VmHWM seen
