@@ -61,10 +61,13 @@ func (q *postgresQueue) stop() {
 
 func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]herald.Webhook) []share) ([]Claimed, error) {
 	var out []Claimed
-	err := q.db.UpdateQueue(ctx, func(tx *store.Tx) error {
+	// Two statements, each alone: in a transaction at READ COMMITTED
+	// each would read a snapshot of its own all the same, and BEGIN and
+	// COMMIT would be two more round trips.
+	err := q.db.UpdateQueueEach(ctx, func(tx *store.Tx) error {
 		// Every delivery belongs to an existing webhook (deleting one
 		// deletes its deliveries), and the table is small: read it whole,
-		// and hand each claim its webhook as of this transaction.
+		// and hand each claim its webhook as of this claim.
 		hooks, err := tx.ListWebhooks(ctx)
 		if err != nil {
 			return err
@@ -75,37 +78,73 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	return out, err
 }
 
+// claimLeaseQuery claims and leases in one statement: for each planned
+// webhook in turn ($1, with its room $2), the due heads of its queues on
+// the per-webhook due index, locked (SKIP LOCKED: rows another instance
+// is claiming are passed over), $4 in all; it leases them until $5 and
+// returns them with their events, in the plan's order. The outer LIMIT
+// stops the nested loop once $4 rows are found, so the webhooks after
+// that are not queried, as a query per webhook stopped. Rows a webhook's
+// subquery locked beyond the limit are released when the statement ends.
+const claimLeaseQuery = `WITH c AS (
+		SELECT h.id, w.turn, h.next_attempt_at
+		FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS w(id, room, turn)
+		CROSS JOIN LATERAL (
+			SELECT d.id, d.next_attempt_at FROM deliveries d
+			WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying')
+			AND d.next_attempt_at <= $3 AND d.lease_until <= $3
+			AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
+				AND p.state IN ('pending', 'retrying') AND p.id < d.id)
+			ORDER BY d.next_attempt_at, d.id LIMIT w.room` + lockRows + `) h
+		LIMIT $4
+	), l AS (
+		UPDATE deliveries d SET lease_until = $5 FROM c WHERE d.id = c.id
+		RETURNING d.webhook_id, d.id, d.subject, d.attempts, d.round_attempts, d.event_seq, c.turn, c.next_attempt_at
+	)
+	SELECT l.webhook_id, l.id, l.subject, l.attempts, l.round_attempts, ` + store.EventColumns + `
+	FROM l JOIN events e ON e.seq = l.event_seq ORDER BY l.turn, l.next_attempt_at, l.id`
+
 // claimAndLease claims the due heads of the planned webhooks worth a
-// query, one small query each on the per-webhook due index, req.Limit in
-// all, and leases them in the transaction.
+// query, req.Limit in all, and leases them: one statement
+// (claimLeaseQuery), which commits by itself.
 func claimAndLease(ctx context.Context, tx *store.Tx, req Request, shares []share) ([]Claimed, error) {
-	now := micros(tx.Now)
-	var out []Claimed
+	var ids []int64
+	var rooms []int32
+	hooks := map[int64]herald.Webhook{}
 	for _, s := range shares {
-		if !s.query {
-			continue
+		if s.query && s.room > 0 {
+			ids, rooms = append(ids, s.hook.ID), append(rooms, int32(min(s.room, req.Limit)))
+			hooks[s.hook.ID] = s.hook
 		}
-		room := min(s.room, req.Limit-len(out))
-		if room <= 0 {
-			break
-		}
-		claimed, err := claimHeads(ctx, tx, s.hook, now, room, nil, nil, lockRows)
-		if err != nil {
+	}
+	if len(ids) == 0 || req.Limit <= 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, claimLeaseQuery, ids, rooms, micros(tx.Now), req.Limit, micros(tx.Now.Add(req.Lease)))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Claimed
+	for rows.Next() {
+		var c Claimed
+		var ev herald.Event
+		if err := store.ScanEvent(rows, &ev, &c.WebhookID, &c.ID, &c.Subject, &c.Attempts, &c.RoundAttempts); err != nil {
 			return nil, err
 		}
-		if len(claimed) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE deliveries SET lease_until = $1 WHERE id IN (`+idList(claimIDs(claimed))+`)`,
-				micros(tx.Now.Add(req.Lease))); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, claimed...)
+		c.Webhook = hooks[c.WebhookID]
+		c.EventID, c.EventType, c.Payload = ev.ID, ev.Type, ev.Body(c.Webhook.Format)
+		out = append(out, c)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
-	err := q.db.UpdateQueue(ctx, func(tx *store.Tx) error {
+	update := q.db.UpdateQueueEach // one statement, which commits by itself
+	if disables(outs) {
+		update = q.db.UpdateQueue // the outcomes and the webhook's disabling, all or nothing
+	}
+	err := update(ctx, func(tx *store.Tx) error {
 		if err := recordBulk(ctx, tx, outs); err != nil {
 			return err
 		}
@@ -115,6 +154,16 @@ func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
 		q.maybeVacuum(len(outs))
 	}
 	return err
+}
+
+// disables reports whether an outcome disables its webhook.
+func disables(outs []Outcome) bool {
+	for _, o := range outs {
+		if o.DisableReason != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // recordBulk writes a batch of outcomes in one statement: a statement per

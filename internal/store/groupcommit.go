@@ -141,7 +141,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 				return
 			}
 		}
-		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
+		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, q: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
 			observer: obs}
 		err := call(j.fn, tx)
 		if obs != nil {

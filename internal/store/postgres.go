@@ -69,6 +69,11 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	}
 	for i, size := range []int{2, 6, 3} { // writer, reader, queue
 		c := cfg.Copy()
+		if i == 1 {
+			// Reads run outside a transaction (View, runEach): the
+			// connection itself refuses writes, as BEGIN READ ONLY would.
+			c.RuntimeParams["default_transaction_read_only"] = "on"
+		}
 		if i == 2 {
 			// The claim query's plan must follow the queue's size: a
 			// generic plan made while the table was small (a scan) would

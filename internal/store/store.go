@@ -201,9 +201,12 @@ func (db *DB) Ping(ctx context.Context) error {
 // Tx is one database transaction with a fixed clock: every row it writes
 // carries the same Now.
 type Tx struct {
-	db      *DB
-	pool    *sql.DB // the pool tx came from, for its prepared statements
-	tx      *sql.Tx
+	db   *DB
+	pool *sql.DB // the pool tx came from, for its prepared statements
+	tx   *sql.Tx
+	// q runs the statements: tx, or on PostgreSQL a connection whose
+	// statements each commit alone (see runEach).
+	q       querier
 	dialect dialect
 	Now     time.Time
 	// wake is set when the transaction queued deliveries: after commit the
@@ -241,6 +244,9 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 // View runs fn in a read-only transaction.
 // Returns EUNAVAILABLE when the database cannot be reached.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	if db.dialect.kind == PostgreSQL {
+		return db.runEach(ctx, db.reader, true, fn)
+	}
 	return db.run(ctx, db.reader, true, fn)
 }
 
@@ -255,6 +261,19 @@ func (db *DB) UpdateQueue(ctx context.Context, fn func(*Tx) error) error {
 	return db.run(ctx, db.queuePool, false, fn)
 }
 
+// UpdateQueueEach is UpdateQueue for fn whose every statement stands
+// alone: on PostgreSQL they run on one of the queue's connections outside
+// a transaction, each committing by itself, which saves the round trips
+// of BEGIN and COMMIT (a claim, whose one statement selects and leases; a
+// record, whose one statement writes the outcomes and their attempts). On
+// SQLite it is UpdateQueue.
+func (db *DB) UpdateQueueEach(ctx context.Context, fn func(*Tx) error) error {
+	if db.queuePool == nil {
+		return db.submit(ctx, fn)
+	}
+	return db.runEach(ctx, db.queuePool, false, fn)
+}
+
 // ReadPool returns the pool of read-only connections, for the delivery
 // queue's reads outside a transaction.
 func (db *DB) ReadPool() *sql.DB { return db.reader }
@@ -262,6 +281,53 @@ func (db *DB) ReadPool() *sql.DB { return db.reader }
 // QueuePool returns the delivery queue's own pool on PostgreSQL (see
 // UpdateQueue), for its statements outside a transaction; nil on SQLite.
 func (db *DB) QueuePool() *sql.DB { return db.queuePool }
+
+// querier runs statements: *sql.Tx, or *sql.Conn outside a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// runEach runs fn's statements on one connection of pool with no
+// transaction around them: each commits (or, read-only, reads) alone.
+// PostgreSQL only. For reads it is what a transaction would be: at READ
+// COMMITTED, Herald's level, every statement of a transaction takes a
+// snapshot of its own anyway, and the reader pool's connections are
+// read-only by default (default_transaction_read_only). What it saves is
+// BEGIN and COMMIT (or ROLLBACK): two round trips of the three a
+// one-statement read costs (the token lookup of every API call). For the
+// queue's writes it is for fn whose every statement stands alone (a
+// claim, a record: UpdateQueueEach).
+func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
+	failed := db.readFailed
+	if !readOnly {
+		failed = db.writeFailed
+	}
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return failed(fmt.Errorf("connect: %w", err))
+	}
+	defer conn.Close()
+	tx := &Tx{db: db, pool: pool, q: conn, dialect: db.dialect}
+	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
+	if err := call(fn, tx); err != nil {
+		return failed(err)
+	}
+	if readOnly {
+		return nil
+	}
+	if tx.wake && db.dialect.notify != "" {
+		if _, err := conn.ExecContext(ctx, db.dialect.notify); err != nil {
+			return failed(err)
+		}
+	}
+	db.writeSucceeded()
+	if tx.wake {
+		db.Wake()
+	}
+	return nil
+}
 
 // run runs fn in a transaction of its own on pool.
 func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
@@ -273,7 +339,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	if err != nil {
 		return failed(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{db: db, pool: pool, tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{db: db, pool: pool, tx: sqlTx, q: sqlTx, dialect: db.dialect}
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
 	if err := call(fn, tx); err != nil {
 		_ = sqlTx.Rollback()
@@ -368,7 +434,7 @@ func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 		return nil, err
 	}
 	if s == nil {
-		return tx.tx.QueryContext(ctx, query, args...)
+		return tx.q.QueryContext(ctx, query, args...)
 	}
 	return s.QueryContext(ctx, args...)
 }
@@ -393,7 +459,7 @@ func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) Row {
 		return Row{err: err}
 	}
 	if s == nil {
-		return Row{Row: tx.tx.QueryRowContext(ctx, query, args...)}
+		return Row{Row: tx.q.QueryRowContext(ctx, query, args...)}
 	}
 	return Row{Row: s.QueryRowContext(ctx, args...)}
 }
@@ -406,7 +472,7 @@ func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	}
 	var res sql.Result
 	if s == nil {
-		res, err = tx.tx.ExecContext(ctx, query, args...)
+		res, err = tx.q.ExecContext(ctx, query, args...)
 	} else {
 		res, err = s.ExecContext(ctx, args...)
 	}
