@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
-
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -115,17 +116,22 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		fail(db.writeFailed(fmt.Errorf("begin: %w", err)))
 		return
 	}
+	// Statements of the committer's own (the turn, savepoints, NOTIFY)
+	// wait in pending and go with the next one it must send: on
+	// PostgreSQL, where each is a round trip, several share one
+	// (execPending).
+	var pending []string
 	// PostgreSQL: instances take turns (see postgres.go); the whole batch
-	// holds the turn.
+	// holds the turn, taken before its first change writes.
 	if db.dialect.serializeWrites != "" {
-		if _, err := sqlTx.ExecContext(ctx, db.dialect.serializeWrites); err != nil {
-			_ = sqlTx.Rollback()
-			fail(db.writeFailed(err))
-			return
-		}
+		pending = append(pending, db.dialect.serializeWrites)
+	}
+	fault := func(err error) {
+		_ = sqlTx.Rollback()
+		fail(db.writeFailed(err))
 	}
 	single := len(batch) == 1
-	wake := false
+	wake, notified := false, false
 	// refused: a change failed for a storage fault; the batch's commit
 	// then does not clear it.
 	refused := false
@@ -134,12 +140,20 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			results[i] = err
 			continue
 		}
+		if wake && !notified && db.dialect.notify != "" {
+			// A change queued deliveries: NOTIFY now, with the next
+			// savepoint, rather than in a round trip of its own at the
+			// end. Outside any savepoint, so that no later change's
+			// rollback takes it back; PostgreSQL sends it at the
+			// commit, which also keeps the deliveries.
+			pending, notified = append(pending, db.dialect.notify), true
+		}
 		if !single {
-			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT change"); err != nil {
-				_ = sqlTx.Rollback()
-				fail(db.writeFailed(err))
-				return
-			}
+			pending = append(pending, "SAVEPOINT change")
+		}
+		if err := db.execPending(ctx, sqlTx, &pending); err != nil {
+			fault(err)
+			return
 		}
 		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, q: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
 			observer: obs}
@@ -156,12 +170,8 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		case err != nil:
 			results[i] = db.writeFailed(err)
 			refused = refused || classify(err) != faultNone
-			_, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO change")
-			if rerr == nil {
-				_, rerr = sqlTx.ExecContext(ctx, "RELEASE change")
-			}
-			if rerr != nil {
-				_ = sqlTx.Rollback()
+			pending = append(pending, "ROLLBACK TO change", "RELEASE change")
+			if rerr := db.execPending(ctx, sqlTx, &pending); rerr != nil {
 				if classify(err) != faultNone {
 					// SQLite rolls the whole transaction back after
 					// some faults (SQLITE_FULL): the savepoint is gone,
@@ -169,26 +179,30 @@ func (db *DB) commitBatch(batch []*writeJob) {
 					// reason.
 					rerr = err
 				}
-				fail(db.writeFailed(rerr))
+				fault(rerr)
 				return
 			}
 		default:
 			wake = wake || tx.wake
 			if !single {
-				if _, err := sqlTx.ExecContext(ctx, "RELEASE change"); err != nil {
-					_ = sqlTx.Rollback()
-					fail(db.writeFailed(err))
-					return
-				}
+				// Sent with the next change's savepoint; COMMIT
+				// releases the last one.
+				pending = append(pending, "RELEASE change")
 			}
 		}
 	}
-	if wake && db.dialect.notify != "" {
-		if _, err := sqlTx.ExecContext(ctx, db.dialect.notify); err != nil {
-			_ = sqlTx.Rollback()
-			fail(db.writeFailed(err))
-			return
-		}
+	if db.dialect.serializeWrites != "" && len(pending) > 0 && pending[0] == db.dialect.serializeWrites {
+		pending = pending[1:] // no change ran: nothing to take turns for
+	}
+	if db.dialect.kind == PostgreSQL && len(pending) > 0 && pending[len(pending)-1] == "RELEASE change" {
+		pending = pending[:len(pending)-1] // COMMIT releases it
+	}
+	if wake && !notified && db.dialect.notify != "" {
+		pending = append(pending, db.dialect.notify)
+	}
+	if err := db.execPending(ctx, sqlTx, &pending); err != nil {
+		fault(err)
+		return
 	}
 	if err := sqlTx.Commit(); err != nil {
 		fail(db.writeFailed(fmt.Errorf("commit: %w", err)))
@@ -205,6 +219,28 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		db.Wake()
 	}
 	answer()
+}
+
+// execPending runs the statements in pending and empties it: on
+// PostgreSQL in one round trip (statements without parameters may be sent
+// together: the simple query protocol), on SQLite, where a statement is
+// a call, one by one.
+func (db *DB) execPending(ctx context.Context, sqlTx *sql.Tx, pending *[]string) error {
+	stmts := *pending
+	*pending = (*pending)[:0]
+	if len(stmts) == 0 {
+		return nil
+	}
+	if db.dialect.kind == PostgreSQL {
+		_, err := sqlTx.ExecContext(ctx, strings.Join(stmts, "; "))
+		return err
+	}
+	for _, s := range stmts {
+		if _, err := sqlTx.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // changed reports whether a change of a committed batch succeeded: a
