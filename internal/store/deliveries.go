@@ -35,15 +35,8 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if ev.Type == herald.EventWebhookTest {
 		return nil
 	}
-	cond, arg := webhookMatches(ev.Type, 4)
-	args := []any{ev.Seq, ev.Subject, micros(tx.Now)}
-	if arg != nil {
-		args = append(args, arg)
-	}
-	cond, args = tx.filterConditions(ev, cond, args)
-	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
-		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
-		FROM webhooks WHERE enabled AND ` + cond
+	sel, args := tx.fanOutSelect(ev, "CAST($1 AS BIGINT)", []any{ev.Seq})
+	insert := fanOutInsert + sel
 	if tx.observer != nil {
 		return tx.fanOutObserved(ctx, ev, insert+` RETURNING id, webhook_id`, args)
 	}
@@ -55,6 +48,24 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 		tx.wake = true
 	}
 	return nil
+}
+
+// fanOutInsert, followed by fanOutSelect's SELECT, is the fan-out.
+const fanOutInsert = `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at) `
+
+// fanOutSelect returns the SELECT of fanOut's insert, one row for each
+// enabled webhook that wants ev, whose seq is seqSQL, and args with the
+// parameters it needs appended.
+func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any) (string, []any) {
+	args = append(args, ev.Subject, micros(tx.Now))
+	subject, now := len(args)-1, len(args)
+	cond, arg := webhookMatches(ev.Type, len(args)+1)
+	if arg != nil {
+		args = append(args, arg)
+	}
+	cond, args = tx.filterConditions(ev, cond, args)
+	return fmt.Sprintf(`SELECT %s, id, CAST($%d AS TEXT), 'pending', CAST($%d AS BIGINT), CAST($%d AS BIGINT)
+		FROM webhooks WHERE enabled AND `, seqSQL, subject, now, now) + cond, args
 }
 
 // replayed returns the seqs of the events query finds that pass w's

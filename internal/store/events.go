@@ -27,13 +27,36 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	if len(ev.Previous) > 0 {
 		previous = string(ev.Previous)
 	}
-	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, actor_keys, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous)
+	args := []any{ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous}
+	if tx.dialect.kind == PostgreSQL && tx.observer == nil && ev.Type != herald.EventWebhookTest {
+		return tx.appendAndFanOut(ctx, ev, args)
+	}
+	seq, err := tx.insertReturning(ctx, "seq", insertEvent, args...)
 	if err != nil {
 		return err
 	}
 	ev.Seq = seq
 	return tx.fanOut(ctx, ev)
+}
+
+const insertEvent = `INSERT INTO events (id, type, subject, actor, actor_keys, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
+// appendAndFanOut inserts the event and its deliveries (fanOut) in one
+// statement, on PostgreSQL: each statement of a change is a round trip,
+// taken while every other instance's changes wait for the turn.
+func (tx *Tx) appendAndFanOut(ctx context.Context, ev *herald.Event, args []any) error {
+	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args)
+	var queued int64
+	err := tx.queryRow(ctx, `WITH e AS (`+insertEvent+` RETURNING seq),
+		d AS (`+fanOutInsert+sel+` RETURNING 1)
+		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d)`, args...).Scan(&ev.Seq, &queued)
+	if err != nil && tx.dialect.isUniqueViolation(err) {
+		return herald.Errorf(herald.ECONFLICT, "already exists")
+	}
+	if queued > 0 {
+		tx.wake = true
+	}
+	return err
 }
 
 // actorSearch is an event's actor as the events page's search reads it
