@@ -86,7 +86,16 @@ func (p *Provider) PageSize(n int) {
 	p.mu.Unlock()
 }
 
-// FailNext makes the next n requests fail with status (e.g. 500, 503).
+// failTypes are the scimType of the failures FailNext and FailFor answer
+// with, as a provider would give them (RFC 7644 §3.12).
+var failTypes = map[int]scimerrors.ScimType{
+	http.StatusBadRequest: scimerrors.ScimTypeInvalidValue,
+	http.StatusConflict:   scimerrors.ScimTypeUniqueness,
+}
+
+// FailNext makes the next n requests fail with status (e.g. 500, 503),
+// an RFC 7644 error body (a 400 says scimType invalidValue, a 409
+// uniqueness).
 func (p *Provider) FailNext(n, status int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -159,7 +168,7 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", retryAfter)
 		}
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(scimerrors.ScimError{Status: status, Detail: "scimtest: " + http.StatusText(status)})
+		_ = json.NewEncoder(w).Encode(scimerrors.ScimError{Status: status, ScimType: failTypes[status], Detail: "scimtest: " + http.StatusText(status)})
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/scim/v2") {
