@@ -190,6 +190,9 @@ func inScope(only, groups []string) bool {
 // filterEq is the SCIM filter `attr eq "value"`, value quoted as a JSON
 // string (RFC 7644 §3.4.2.2).
 func filterEq(attr, value string) string {
-	q, _ := json.Marshal(value)
-	return attr + " eq " + string(q)
+	var q strings.Builder
+	enc := json.NewEncoder(&q)
+	enc.SetEscapeHTML(false) // & < > as they are: providers need not decode \u0026
+	_ = enc.Encode(value)
+	return attr + " eq " + strings.TrimSuffix(q.String(), "\n")
 }
