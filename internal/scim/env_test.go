@@ -56,9 +56,16 @@ type env struct {
 	tg scim.Target
 }
 
-func newEnv(t *testing.T, mods ...func(*scim.Target)) *env {
+// eachDB runs test on a fresh SQLite database and a fresh PostgreSQL
+// one (skipped without a server, as the store's suite).
+func eachDB(t *testing.T, test func(t *testing.T, db *store.DB)) {
+	storetest.EachDSN(t, func(t *testing.T, dsn string) {
+		test(t, storetest.OpenMigrated(t, dsn))
+	})
+}
+
+func newEnv(t *testing.T, db *store.DB, mods ...func(*scim.Target)) *env {
 	t.Helper()
-	db := storetest.SQLite(t)
 	p := scimtest.New(t, "tok")
 	hook := storetest.NewWebhook(t, db)
 	tg := scim.Target{ID: hook.ID, BaseURL: p.URL, Token: "tok", Deprovision: scim.DeprovisionDelete}
