@@ -58,8 +58,18 @@ func (r *run) applyUser(name string, c Change) {
 		r.deprovisionUser(name, &data)
 	default:
 		data.Username = name
-		r.provisionUser(data)
+		// Only what SCIM does not carry changed (keys, the admin flag,
+		// groups, which group changes carry): a mapped user needs no call.
+		same := c.Type == "user_modified" && hasPrev && inScope(r.t.OnlyGroups, prev.Groups) && sameMapped(prev, data)
+		r.provisionUser(data, same)
 	}
+}
+
+// sameMapped reports whether two states of a user look the same at a
+// target.
+func sameMapped(a, b userBody) bool {
+	return a.Username == b.Username && a.FirstName == b.FirstName && a.LastName == b.LastName &&
+		a.Email == b.Email && a.Phone == b.Phone
 }
 
 // userID is Herald's id of the user (the externalId), 0 when it is gone.
@@ -72,18 +82,23 @@ func (r *run) userID(name string) (int64, bool) {
 	return id, true
 }
 
-// provisionUser creates or updates the user b at the target.
-func (r *run) provisionUser(b userBody) {
-	ext, ok := r.userID(b.Username)
-	if !ok {
-		return
-	}
-	res := userResource(b, ext, true)
+// provisionUser creates or updates the user b at the target; same: b
+// looks as it did, so a mapped user is left as it is.
+func (r *run) provisionUser(b userBody, same bool) {
 	id, mapped, err := r.s.RemoteID(r.ctx, r.t.ID, KindUser, b.Username)
 	if err != nil {
 		r.storeFailed(err)
 		return
 	}
+	if mapped && same {
+		r.entries = append(r.entries, "nothing the target is sent changed: no call")
+		return
+	}
+	ext, ok := r.userID(b.Username)
+	if !ok {
+		return
+	}
+	res := userResource(b, ext, true)
 	if mapped {
 		path := resourcePath("/Users", id)
 		a := r.call(http.MethodPut, path, res)

@@ -167,3 +167,20 @@ func TestApplyGroups(t *testing.T) {
 		}
 	})
 }
+
+// A change of what SCIM does not carry (keys) makes no call for a mapped
+// user, and creates an unmapped one.
+func TestApplySkipsUnmappedChanges(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		body := e.user("fay")
+		e.apply("user_modified", "user:fay", body, body, scim.Done)
+		if _, ok := e.p.User("fay"); !ok {
+			t.Fatal("an unmapped user was not created")
+		}
+		n := e.p.Requests()
+		if r := e.apply("user_modified", "user:fay", body, body, scim.Done); e.p.Requests() != n || r.Status != 0 {
+			t.Errorf("calls %q for an unchanged mapped user", e.p.Calls()[n:])
+		}
+	})
+}
