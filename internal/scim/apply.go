@@ -19,7 +19,9 @@ import (
 // adopted if the provider has its userName (filter), else POSTed (409:
 // adopted by filter). A new or adopted user is added to its mapped groups
 // (PATCH) when t.SyncGroups. Deleted or out of scope, it is deprovisioned
-// per t.Deprovision. Groups are provisioned only when t.SyncGroups.
+// per t.Deprovision (anything but "delete" deactivates, the default and
+// the step that loses nothing). Groups are provisioned only when
+// t.SyncGroups.
 func Apply(ctx context.Context, d Doer, s Store, t Target, c Change) Result {
 	r := &run{ctx: ctx, d: d, s: s, t: t}
 	kind, name, _ := strings.Cut(c.Subject, ":")
@@ -204,7 +206,7 @@ func (r *run) deprovisionUser(name string, b *userBody) {
 		}
 	}
 	path := resourcePath("/Users", id)
-	if r.t.Deprovision != DeprovisionDeactivate {
+	if r.t.Deprovision == DeprovisionDelete {
 		a := r.call(http.MethodDelete, path, nil)
 		if !a.succeeded() && !(a.ok && a.Status == http.StatusNotFound) {
 			r.reject(http.MethodDelete, path, a)

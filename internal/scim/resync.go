@@ -144,7 +144,7 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 			if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindUser, name); err != nil {
 				return nil, err
 			}
-		case r.t.Deprovision == DeprovisionDeactivate && x.Active != nil && !*x.Active:
+		case r.t.Deprovision != DeprovisionDelete && x.Active != nil && !*x.Active:
 			n.Unchanged++
 		default:
 			n.Deprovisioned++
@@ -161,7 +161,7 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 		switch {
 		case !known[strings.ToLower(x.UserName)]:
 			n.Unmanaged++
-		case r.t.Deprovision == DeprovisionDeactivate && inactive:
+		case r.t.Deprovision != DeprovisionDelete && inactive:
 			n.Unchanged++
 		default:
 			n.Deprovisioned++
