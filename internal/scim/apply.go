@@ -154,14 +154,19 @@ func (r *run) provisionUser(b userBody, same bool) {
 			return
 		}
 	}
-	// Group events may have reached the target before the user existed
-	// there: add it to its mapped groups. The id is stored after, so a
-	// retry adopts the user again and adds it again.
-	if r.t.SyncGroups && !r.joinGroups(b, id) {
+	// The id is stored first, then the user joins its mapped groups:
+	// group events may have reached the target before the user existed
+	// there, and a group change sent meanwhile reads the ids after its
+	// call and sends its members again (provisionGroup), so one of the
+	// two sees the other. A failed join forgets the id again, so the
+	// retry adopts the user and joins again.
+	if r.setID(KindUser, b.Username, id); r.ended || !r.t.SyncGroups {
 		return
 	}
-	if err := r.s.SetRemoteID(r.ctx, r.t.ID, KindUser, b.Username, id); err != nil {
-		r.storeFailed(err)
+	if !r.joinGroups(b, id) {
+		if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindUser, b.Username); err != nil {
+			r.err += "; database: " + err.Error()
+		}
 	}
 }
 

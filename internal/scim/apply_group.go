@@ -69,19 +69,29 @@ func (r *run) deleteGroup(name string) {
 	r.forget(KindGroup, name)
 }
 
-// provisionGroup creates or updates the group with the members Herald has
-// mapped at the target (the others join when they are created there).
-func (r *run) provisionGroup(name string, members []string) {
+// memberIDs returns the target's ids of the members it has, sorted.
+func (r *run) memberIDs(members []string) ([]string, bool) {
 	var ids []string
 	for _, m := range members {
 		id, ok, err := r.s.RemoteID(r.ctx, r.t.ID, KindUser, m)
 		if err != nil {
 			r.storeFailed(err)
-			return
+			return nil, false
 		}
 		if ok {
 			ids = append(ids, id)
 		}
+	}
+	slices.Sort(ids)
+	return ids, true
+}
+
+// provisionGroup creates or updates the group with the members Herald has
+// mapped at the target (the others join when they are created there).
+func (r *run) provisionGroup(name string, members []string) {
+	ids, ok := r.memberIDs(members)
+	if !ok {
+		return
 	}
 	res := groupResource(name, ids)
 	id, mapped, err := r.s.RemoteID(r.ctx, r.t.ID, KindGroup, name)
@@ -94,6 +104,7 @@ func (r *run) provisionGroup(name string, members []string) {
 		a := r.call(http.MethodPut, path, res)
 		switch {
 		case a.succeeded():
+			r.resend(name, id, members, ids)
 			return
 		case a.ok && a.Status == http.StatusNotFound:
 			if r.forget(KindGroup, name); r.ended {
@@ -116,7 +127,9 @@ func (r *run) provisionGroup(name string, members []string) {
 				r.end(Failed, "POST /Groups: the target's answer has no id")
 				return
 			}
-			r.setID(KindGroup, name, id)
+			if r.setID(KindGroup, name, id); !r.ended {
+				r.resend(name, id, members, ids)
+			}
 			return
 		case a.ok && a.Status == http.StatusConflict:
 			if id, found = r.find("/Groups", "displayName", name); r.ended {
@@ -138,6 +151,27 @@ func (r *run) provisionGroup(name string, members []string) {
 	path := resourcePath("/Groups", id)
 	if a := r.call(http.MethodPut, path, res); !a.succeeded() {
 		r.reject(http.MethodPut, path, a)
+		return
+	}
+	r.resend(name, id, members, ids)
+}
+
+// resend sends the group's members again if a member was created at the
+// target while the group's call was on its way (its id stored after this
+// change read the ids, and its join read the group's before it was
+// stored). A few rounds at most: members are created at most once each.
+func (r *run) resend(name, id string, members, sent []string) {
+	for range 3 {
+		now, ok := r.memberIDs(members)
+		if !ok || slices.Equal(now, sent) {
+			return
+		}
+		path := resourcePath("/Groups", id)
+		if a := r.call(http.MethodPut, path, groupResource(name, now)); !a.succeeded() {
+			r.reject(http.MethodPut, path, a)
+			return
+		}
+		sent = now
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/scim"
@@ -181,6 +182,38 @@ func TestApplySkipsUnmappedChanges(t *testing.T) {
 		n := e.p.Requests()
 		if r := e.apply("user_modified", "user:fay", body, body, scim.Done); e.p.Requests() != n || r.Status != 0 {
 			t.Errorf("calls %q for an unchanged mapped user", e.p.Calls()[n:])
+		}
+	})
+}
+
+// Users and their group created at the same time (a resync queues them
+// together, and the engine sends different subjects at once) end up
+// with every user in the group, whichever calls come first.
+func TestApplyConcurrentGroupAndUsers(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, func(t *scim.Target) { t.SyncGroups = true })
+		var names []string
+		var changes []scim.Change
+		for i := range 8 {
+			name := "u" + strconv.Itoa(i)
+			names = append(names, name)
+			changes = append(changes, scim.Change{Type: scim.ChangeSync, Subject: "user:" + name, Data: e.user(name, "ops")})
+		}
+		changes = append(changes, scim.Change{Type: scim.ChangeSync, Subject: "group:ops", Data: groupBody("ops", names...)})
+		var wg sync.WaitGroup
+		results := make([]scim.Result, len(changes))
+		for i, c := range slices.Backward(changes) {
+			wg.Go(func() { results[i] = scim.Apply(ctx, httpDoer{}, e.db, e.tg, c) })
+		}
+		wg.Wait()
+		for i, r := range results {
+			if r.Verdict != scim.Done {
+				t.Fatalf("%s: %v %s", changes[i].Subject, r.Verdict, r.Error)
+			}
+		}
+		g, _ := e.p.Group("ops")
+		if len(g.Members()) != len(names) {
+			t.Errorf("the group has %d members, want %d: %v", len(g.Members()), len(names), e.p.Calls())
 		}
 	})
 }
