@@ -126,6 +126,13 @@ func (e *Engine) applySCIM(c queue.Claimed, t *target) (herald.Attempt, scim.Res
 	}
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.StatusCode, a.ResponseBody, a.Error = res.Status, res.Log, res.Error
+	if res.Verdict == scim.Done && !herald.Succeeded(res.Status) {
+		// The delivery log and the target's health read a 2xx as
+		// success: a change that needed no call, or whose last answer
+		// counts as done (a 404 to a DELETE), is recorded as 204; the
+		// log shows the real answers.
+		a.StatusCode = http.StatusNoContent
+	}
 	return a, res
 }
 

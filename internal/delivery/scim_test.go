@@ -101,6 +101,16 @@ func TestDeliverSCIM(t *testing.T) {
 	if _, there := s.p.User("alice"); o.State != herald.DeliverySucceeded || there {
 		t.Errorf("user_deleted: %+v, still there: %v", o, there)
 	}
+	// Done without a 2xx (nothing to delete: a 404 counts as done) is
+	// recorded as 204, so the target's health reads it as a success.
+	id := s.p.AddUser(map[string]any{"userName": "zed"})
+	if err := s.db.SetRemoteID(context.Background(), s.hook.ID, scim.KindUser, "zed", id+"-gone"); err != nil {
+		t.Fatal(err)
+	}
+	o = s.deliver(herald.EventUserDeleted, "user:zed", []byte(`{"username":"zed"}`), nil)
+	if o.State != herald.DeliverySucceeded || o.Attempt.StatusCode != 204 || !strings.Contains(o.Attempt.ResponseBody, "→ 404") {
+		t.Errorf("DELETE answered 404: %+v", o)
+	}
 }
 
 // A target whose token the key cannot open waits, as a webhook does; a
