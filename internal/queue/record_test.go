@@ -343,3 +343,35 @@ func TestStats(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletedWebhookTakesItsAttempts: deleting a webhook deletes its
+// deliveries and their logged attempts with them (on PostgreSQL a
+// trigger does, in place of a foreign key checked for every attempt).
+func TestDeletedWebhookTakesItsAttempts(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB, q *queue.Queue) {
+		useClock(db)
+		gone, kept := newWebhook(t, db, allUser), newWebhook(t, db, allUser)
+		e := emit(t, db, herald.EventUserCreated, "alice")
+		dGone, dKept := deliveryID(t, db, gone.ID, e), deliveryID(t, db, kept.ID, e)
+		cs := claim(t, q, claimAll)
+		wantClaimed(t, "claim", cs, dGone, dKept)
+		if err := q.Record(ctx, []queue.Outcome{outcome(findClaimed(t, cs, dGone), herald.DeliverySucceeded, 200, t0),
+			outcome(findClaimed(t, cs, dKept), herald.DeliverySucceeded, 200, t0)}); err != nil {
+			t.Fatal(err)
+		}
+		update(t, db, func(tx *store.Tx) error {
+			_, err := tx.DeleteWebhook(ctx, gone.ID)
+			return err
+		})
+		view(t, db, func(tx *store.Tx) error {
+			if as, err := tx.Attempts(ctx, dGone); err != nil || len(as) != 0 {
+				t.Errorf("attempts of the deleted webhook's delivery = %v, %v; want none", as, err)
+			}
+			if as, err := tx.Attempts(ctx, dKept); err != nil || len(as) != 1 {
+				t.Errorf("attempts of the other webhook's delivery = %v, %v; want its one", as, err)
+			}
+			return nil
+		})
+	})
+}
