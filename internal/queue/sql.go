@@ -74,14 +74,6 @@ func idList(ids []int64) string {
 	return strings.Join(list, ",")
 }
 
-func claimIDs(cs []Claimed) []int64 {
-	ids := make([]int64, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-	}
-	return ids
-}
-
 // micros and fromMicros convert times to and from their stored form (as
 // the store does).
 func micros(t time.Time) int64 { return t.UnixMicro() }
