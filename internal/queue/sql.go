@@ -21,14 +21,13 @@ import (
 // running; held are the webhook's leased ids among them (SQLite), which
 // the query skips before reading their rows (leased deliveries are the
 // oldest due, and under load there are several times room of them).
-// lockRows ends the query: PostgreSQL locks the rows it returns, skipping
-// those another instance has locked. The webhook id and the limit are
+// SQLite's claim query; PostgreSQL claims every webhook's in one
+// statement with their leases (claimLeaseQuery). The webhook id and the limit are
 // cast: SQLite prepares a statement anew whenever a bare parameter its
 // plan looked at takes another value (both are such; measured: a claim
 // took twice as long when the webhook differed from the last one), and
 // does not look into a cast.
-func claimHeads(ctx context.Context, tx *store.Tx, hook herald.Webhook, now int64, room int, held []int64, running map[int64]bool,
-	lockRows string) ([]Claimed, error) {
+func claimHeads(ctx context.Context, tx *store.Tx, hook herald.Webhook, now int64, room int, held []int64, running map[int64]bool) ([]Claimed, error) {
 	args := []any{hook.ID, now, room}
 	skipHeld := ""
 	if len(held) > 0 {
@@ -41,7 +40,7 @@ func claimHeads(ctx context.Context, tx *store.Tx, hook herald.Webhook, now int6
 		AND d.next_attempt_at <= $2 AND d.lease_until <= $2`+skipHeld+`
 		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
 			AND p.state IN ('pending', 'retrying') AND p.id < d.id)
-		ORDER BY d.next_attempt_at, d.id LIMIT CAST($3 AS BIGINT)`+lockRows, args...)
+		ORDER BY d.next_attempt_at, d.id LIMIT CAST($3 AS BIGINT)`, args...)
 	if err != nil {
 		return nil, err
 	}

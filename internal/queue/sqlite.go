@@ -164,7 +164,7 @@ func (q *sqliteQueue) claimFromDB(ctx context.Context, tx *store.Tx, limit int, 
 		if room <= 0 {
 			break
 		}
-		claimed, err := claimHeads(ctx, tx, s.hook, now, room, held[s.hook.ID], running, "")
+		claimed, err := claimHeads(ctx, tx, s.hook, now, room, held[s.hook.ID], running)
 		if err != nil {
 			return nil, nil, err
 		}
