@@ -345,8 +345,8 @@ func TestStats(t *testing.T) {
 }
 
 // TestDeletedWebhookTakesItsAttempts: deleting a webhook deletes its
-// deliveries and their logged attempts with them (on PostgreSQL a
-// trigger does, in place of a foreign key checked for every attempt).
+// deliveries and their logged attempts with them (on PostgreSQL triggers
+// do, in place of foreign keys checked for every row inserted).
 func TestDeletedWebhookTakesItsAttempts(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB, q *queue.Queue) {
