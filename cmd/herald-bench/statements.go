@@ -24,6 +24,10 @@ type statementsResult struct {
 	PerUser            float64 `json:"statements_per_user"`
 	PerDelivery        float64 `json:"statements_per_delivery"`
 	TransactionControl int64   `json:"transaction_control"`
+	// Updates of deliveries rows (leases and outcomes), and those
+	// PostgreSQL made in place (HOT: no index written again).
+	DeliveryUpdates    int64 `json:"delivery_updates"`
+	DeliveryHOTUpdates int64 `json:"delivery_hot_updates"`
 	// Top lists the statements by calls.
 	Top []statementRow `json:"top"`
 }
@@ -112,6 +116,9 @@ func (b *bench) statements() (*statementsResult, error) {
 		return nil, err
 	}
 	res := &statementsResult{Users: users, Deliveries: rcv.count.Load(), Commits: after - before}
+	if err := tableUpdates(ctx, h.database, res); err != nil {
+		return nil, err
+	}
 	rows, err := conn.Query(ctx, `SELECT query, calls, rows, mean_exec_time, total_exec_time FROM pg_stat_statements
 		WHERE dbid = $1 ORDER BY calls DESC, query`, dbid)
 	if err != nil {
@@ -143,6 +150,7 @@ func (b *bench) statements() (*statementsResult, error) {
 	}
 	res.PerUser = round(float64(perUser)/float64(users), 2)
 	res.PerDelivery = round(float64(perDelivery)/float64(max(res.Deliveries, 1)), 3)
+	b.logf("statements: deliveries rows updated %d times, %d of them in place (HOT)", res.DeliveryUpdates, res.DeliveryHOTUpdates)
 	b.logf("statements: %d users in %v, %d deliveries in %v; %d statements, %d commits, %d BEGIN/COMMIT; %.2f per user (directory), %.3f per delivery (queue)",
 		users, took.Round(time.Millisecond), res.Deliveries, span.Round(time.Millisecond), res.Statements, res.Commits, res.TransactionControl,
 		res.PerUser, res.PerDelivery)
@@ -167,4 +175,16 @@ func queueStatement(q string) bool {
 		return true
 	}
 	return false
+}
+
+// tableUpdates reads how often the deliveries table's rows were updated
+// in the scenario's database, and how often in place.
+func tableUpdates(ctx context.Context, database string, res *statementsResult) error {
+	conn, err := pgx.Connect(ctx, database)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return conn.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'deliveries'`).
+		Scan(&res.DeliveryUpdates, &res.DeliveryHOTUpdates)
 }
