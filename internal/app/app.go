@@ -226,6 +226,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		limits.AuditRetention = cfg.DeliveryRetention // the audit log is kept as long as the delivery log
 	}
 	dir := directory.New(db, box, testWithin(engine, cfg.WholeRequestTimeout), log, limits)
+	// The engine compares SCIM targets with the directory once it has a
+	// SCIM sender (Engine.ResyncSCIM); a build without one refuses a
+	// resync (503) and delivers the rest.
+	if r, ok := any(engine).(directory.SCIMResyncer); ok {
+		dir.SetSCIMResyncer(r)
+	}
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_password_checks_total",
 		Help: "Passwords checked against their hash (logins and password changes).",
