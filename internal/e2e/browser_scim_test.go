@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// An admin adds a SCIM target through the form, reached from the nav: a
+// bad base URL is refused beside its field, a good form lands on the
+// target's page, which says a token is set without showing it, and the
+// list shows the target with its base URL's host. The webhook list does
+// not show it.
+func TestBrowserSCIMTargetAdded(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	admin.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "staff"}, nil)
+	b := newBrowser(t, s)
+	b.login("admin", adminPassword)
+
+	b.open("/")
+	b.submit(`nav a[href="/scim"]`)
+	if got := b.text("h1"); got != "SCIM targets" {
+		t.Fatalf("the nav's SCIM link leads to %q", got)
+	}
+	b.submit("#add-scim-target")
+	b.do(chromedp.SendKeys(chromedp.CSS("#name"), "Ticketing app"),
+		chromedp.SendKeys(chromedp.CSS("#base_url"), "ftp://tickets.example.com/scim"),
+		chromedp.SendKeys(chromedp.CSS("#token"), "scim-bearer-token"),
+		chromedp.SendKeys(chromedp.CSS("#only_groups"), "staff"))
+	b.submit("#save")
+	if got := b.text("#base_url-error"); !strings.Contains(got, "http") {
+		t.Fatalf("base_url error %q", got)
+	}
+	if strings.Contains(b.html(), "scim-bearer-token") {
+		t.Fatal("the form shown again has the typed token in its HTML")
+	}
+	b.do(chromedp.Clear(chromedp.CSS("#base_url")), chromedp.SendKeys(chromedp.CSS("#base_url"), "http://127.0.0.1:9/scim/v2"),
+		chromedp.SendKeys(chromedp.CSS("#token"), "scim-bearer-token"))
+	b.submit("#save")
+	if got := b.text("h1"); got != "Ticketing app" {
+		t.Fatalf("after adding: page %q", got)
+	}
+	if got := b.text("#token-state"); !strings.HasPrefix(got, "Set") {
+		t.Fatalf("token state %q", got)
+	}
+	if got := b.text("#only-groups"); got != "staff" {
+		t.Fatalf("only groups %q", got)
+	}
+	if got := b.text("#deprovision"); !strings.Contains(got, "deactivated") {
+		t.Fatalf("deprovision %q, want the default, deactivate", got)
+	}
+	if got := b.text("#no-resync"); !strings.Contains(got, "Never resynced") {
+		t.Fatalf("last resync %q", got)
+	}
+	if strings.Contains(b.html(), "scim-bearer-token") {
+		t.Fatal("the target's page has the token in its HTML")
+	}
+	b.screenshot("scim-target")
+
+	b.open("/scim")
+	if got := b.text("#scim-targets tbody"); !strings.Contains(got, "Ticketing app") || !strings.Contains(got, "127.0.0.1:9") {
+		t.Fatalf("the SCIM list shows %q", got)
+	}
+	b.open("/webhooks")
+	if strings.Contains(b.html(), "Ticketing app") {
+		t.Fatal("the webhook list shows the SCIM target")
+	}
+	var targets []struct {
+		Name     string `json:"name"`
+		TokenSet bool   `json:"token_set"`
+	}
+	admin.expect(http.StatusOK, "GET", "/api/v1/scim_target", nil, &targets)
+	if len(targets) != 1 || targets[0].Name != "Ticketing app" || !targets[0].TokenSet {
+		t.Fatalf("the API lists %+v", targets)
+	}
+}
