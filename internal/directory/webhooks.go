@@ -255,7 +255,7 @@ func listWebhooksOfKind(ctx context.Context, tx *store.Tx, kind string) ([]heral
 // the webhook API, nor the other way round.
 func webhookOfKind(ctx context.Context, tx *store.Tx, id int64, kind string) (herald.Webhook, error) {
 	w, err := tx.WebhookByID(ctx, id)
-	if err == nil && w.Kind != kind {
+	if (err == nil && w.Kind != kind) || herald.ErrorCode(err) == herald.ENOTFOUND {
 		return herald.Webhook{}, notFoundOfKind(kind, id)
 	}
 	return w, err
