@@ -293,6 +293,13 @@ func (s *Service) GetSCIMDelivery(ctx context.Context, a Actor, id, deliveryID i
 	return s.getDelivery(ctx, a, herald.WebhookKindSCIM, id, deliveryID)
 }
 
+// RedeliverSCIM queues one of a SCIM target's deliveries again with a
+// fresh retry schedule (after fixing what the target refused).
+// Returns ENOTFOUND or ECONFLICT (being sent right now).
+func (s *Service) RedeliverSCIM(ctx context.Context, a Actor, id, deliveryID int64) error {
+	return s.redeliver(ctx, a, herald.WebhookKindSCIM, id, deliveryID)
+}
+
 // ResyncSCIMTarget compares an enabled SCIM target with the directory
 // (through the SCIMResyncer) and, in one transaction, queues for it alone
 // what makes them equal and stores the report, which it returns. A resync

@@ -654,17 +654,21 @@ func maskedRequest(w herald.Webhook, d herald.Delivery, payload []byte, attempts
 // Redeliver queues a delivery again with a fresh retry schedule.
 // Returns ENOTFOUND or ECONFLICT (being sent right now).
 func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) error {
+	return s.redeliver(ctx, a, herald.WebhookKindHTTP, webhookID, id)
+}
+
+func (s *Service) redeliver(ctx context.Context, a Actor, kind string, webhookID, id int64) error {
 	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := webhookOfKind(ctx, tx, webhookID, herald.WebhookKindHTTP); err != nil {
+		if _, err := webhookOfKind(ctx, tx, webhookID, kind); err != nil {
 			return err
 		}
 		if err := tx.Redeliver(ctx, webhookID, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, herald.AuditRedelivered, webhookTarget(webhookID), fmt.Sprintf("delivery %d", id))
+		return audit(ctx, tx, a, herald.AuditRedelivered, targetOfKind(kind, webhookID), fmt.Sprintf("delivery %d", id))
 	})
 }
 

@@ -24,7 +24,7 @@ func TestBrowserSCIMTargetAdded(t *testing.T) {
 	b.open("/")
 	b.submit(`nav a[href="/scim"]`)
 	if got := b.text("h1"); got != "SCIM targets" {
-		t.Fatalf("the nav's SCIM link leads to %q", got)
+		t.Fatalf("the nav's SCIM targets link leads to %q", got)
 	}
 	b.submit("#add-scim-target")
 	b.do(chromedp.SendKeys(chromedp.CSS("#name"), "Ticketing app"),
@@ -60,6 +60,28 @@ func TestBrowserSCIMTargetAdded(t *testing.T) {
 		t.Fatal("the target's page has the token in its HTML")
 	}
 	b.screenshot("scim-target")
+
+	// A resync answers on the page: without a SCIM sender in this build it
+	// is refused, saying why.
+	b.submit("#resync")
+	notice := b.text("#notice")
+	if engineResyncs() && !strings.HasPrefix(notice, "Resync") || !engineResyncs() && !strings.Contains(notice, "not available") {
+		t.Fatalf("after a resync the notice says %q", notice)
+	}
+
+	// A change that concerns the target is in its delivery log, with a
+	// page of its own.
+	admin.expect(http.StatusOK, "POST", "/api/v1/group/staff", map[string]any{"username": "admin"}, nil)
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	b.check(err)
+	b.do(chromedp.Navigate(loc), chromedp.WaitReady(chromedp.CSS("body")))
+	if got := b.text("#deliveries tbody"); !strings.Contains(got, "user_modified") || !strings.Contains(got, "user:admin") {
+		t.Fatalf("the target's delivery log shows %q", got)
+	}
+	b.submit("#deliveries tbody a")
+	if got := b.title(); !strings.HasSuffix(got, "· Ticketing app · SCIM targets · Herald") || !strings.Contains(b.html(), `id="redeliver"`) {
+		t.Fatalf("the delivery page is titled %q", got)
+	}
 
 	b.open("/scim")
 	if got := b.text("#scim-targets tbody"); !strings.Contains(got, "Ticketing app") || !strings.Contains(got, "127.0.0.1:9") {

@@ -26,6 +26,7 @@ func (h *Handler) scimRoutes() []web.Route {
 		{Pattern: "POST /scim/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteSCIMTarget)},
 		{Pattern: "POST /scim/{id}/resync", Access: web.Admin, Handle: web.WithID("id", h.resyncSCIMTarget)},
 		{Pattern: "GET /scim/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.scimDeliveryPage)},
+		{Pattern: "POST /scim/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.scimRedeliver)},
 	}
 }
 
@@ -77,7 +78,7 @@ func (h *Handler) scimTargets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "scim_targets", page{Title: "SCIM", Data: scimTargetsView{Targets: rows, Pager: pg}})
+	return h.render(w, r, http.StatusOK, "scim_targets", page{Title: "SCIM targets", Data: scimTargetsView{Targets: rows, Pager: pg}})
 }
 
 // scimFormView is what the add and edit forms show: never the token,
@@ -89,7 +90,7 @@ type scimFormView struct {
 
 func (h *Handler) newSCIMTargetPage(w http.ResponseWriter, r *http.Request) error {
 	form := url.Values{"deprovision": {"deactivate"}, "enabled": {"on"}}
-	return h.render(w, r, http.StatusOK, "scim_form", page{Title: "Add SCIM target · SCIM", Form: form, Data: scimFormView{}})
+	return h.render(w, r, http.StatusOK, "scim_form", page{Title: "Add a target · SCIM targets", Form: form, Data: scimFormView{}})
 }
 
 // scimInput reads the form. An empty token field keeps the stored token
@@ -112,7 +113,7 @@ func scimInput(f url.Values) directory.SCIMTargetInput {
 func (h *Handler) createSCIMTarget(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.dir.CreateSCIMTarget(r.Context(), actor(r), scimInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "scim_form", page{Title: "Add SCIM target · SCIM", Form: withoutToken(r.PostForm), Data: scimFormView{}}, err, scimFields)
+		return h.formError(w, r, "scim_form", page{Title: "Add a target · SCIM targets", Form: withoutToken(r.PostForm), Data: scimFormView{}}, err, scimFields)
 	}, fmt.Sprintf("/scim/%d", t.ID), "SCIM target added. Resync it to provision the users who exist already.")
 }
 
@@ -132,7 +133,7 @@ func (h *Handler) editSCIMTargetPage(w http.ResponseWriter, r *http.Request, id 
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "scim_form", page{Title: "Edit · " + t.Name + " · SCIM", Form: scimForm(t),
+	return h.render(w, r, http.StatusOK, "scim_form", page{Title: "Edit · " + t.Name + " · SCIM targets", Form: scimForm(t),
 		Data: scimFormView{ID: id, HasToken: t.TokenSet}})
 }
 
@@ -143,7 +144,7 @@ func (h *Handler) saveSCIMTarget(w http.ResponseWriter, r *http.Request, id int6
 	}
 	_, err = h.dir.UpdateSCIMTarget(r.Context(), actor(r), id, scimInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "scim_form", page{Title: "Edit · " + t.Name + " · SCIM", Form: withoutToken(r.PostForm),
+		return h.formError(w, r, "scim_form", page{Title: "Edit · " + t.Name + " · SCIM targets", Form: withoutToken(r.PostForm),
 			Data: scimFormView{ID: id, HasToken: t.TokenSet}}, err, scimFields)
 	}, fmt.Sprintf("/scim/%d", id), "SCIM target saved.")
 }
@@ -169,7 +170,7 @@ func (h *Handler) confirmDeleteSCIMTarget(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + t.Name + " · SCIM", Data: confirmView{
+	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + t.Name + " · SCIM targets", Data: confirmView{
 		Heading: "Delete SCIM target",
 		Question: fmt.Sprintf("Delete the SCIM target %s (%s)? Changes not yet sent are dropped, with its delivery log. "+
 			"What it provisioned at the target stays there.", t.Name, t.BaseURL),
@@ -223,7 +224,7 @@ func (h *Handler) scimTargetPage(w http.ResponseWriter, r *http.Request, id int6
 	if err != nil {
 		return err
 	}
-	return h.render(w, r, http.StatusOK, "scim_target", page{Title: t.Name + " · SCIM", Data: scimTargetView{Target: rows[0], DeliveryLog: log}})
+	return h.render(w, r, http.StatusOK, "scim_target", page{Title: t.Name + " · SCIM targets", Data: scimTargetView{Target: rows[0], DeliveryLog: log}})
 }
 
 func (h *Handler) scimDeliveryPage(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -240,7 +241,18 @@ func (h *Handler) scimDeliveryPage(w http.ResponseWriter, r *http.Request, id in
 	if err != nil {
 		return err
 	}
-	title := fmt.Sprintf("Delivery %d · %s · SCIM", d.ID, t.Name)
+	title := fmt.Sprintf("Delivery %d · %s · SCIM targets", d.ID, t.Name)
 	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: herald.Webhook{ID: id, Description: t.Name},
-		Delivery: d, Base: fmt.Sprintf("/scim/%d", id), Kind: "SCIM target"}})
+		Delivery: d, Base: fmt.Sprintf("/scim/%d", id), Kind: "SCIM target", Redeliver: true}})
+}
+
+func (h *Handler) scimRedeliver(w http.ResponseWriter, r *http.Request, id int64) error {
+	did, err := web.PathID(r, "did")
+	if err != nil {
+		return err
+	}
+	if err := h.dir.RedeliverSCIM(r.Context(), actor(r), id, did); err != nil {
+		return err
+	}
+	return h.redirect(w, r, fmt.Sprintf("/scim/%d/deliveries/%d", id, did), "Queued for redelivery.")
 }
