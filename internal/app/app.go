@@ -216,6 +216,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
 	ecfg.Retention = cfg.DeliveryRetention
 	ecfg.Registerer = reg
+	ecfg.SCIM = db // the ids SCIM targets gave users and groups
 	if ecfg.Proxy == nil && proxy != nil {
 		ecfg.Proxy = proxy.Choose
 		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)
@@ -226,12 +227,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		limits.AuditRetention = cfg.DeliveryRetention // the audit log is kept as long as the delivery log
 	}
 	dir := directory.New(db, box, testWithin(engine, cfg.WholeRequestTimeout), log, limits)
-	// The engine compares SCIM targets with the directory once it has a
-	// SCIM sender (Engine.ResyncSCIM); a build without one refuses a
-	// resync (503) and delivers the rest.
-	if r, ok := any(engine).(directory.SCIMResyncer); ok {
-		dir.SetSCIMResyncer(r)
-	}
+	// The engine compares SCIM targets with the directory (a resync),
+	// through its client: the egress guard and proxy apply.
+	dir.SetSCIMResyncer(engine)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_password_checks_total",
 		Help: "Passwords checked against their hash (logins and password changes).",

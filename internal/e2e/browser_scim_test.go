@@ -61,12 +61,14 @@ func TestBrowserSCIMTargetAdded(t *testing.T) {
 	}
 	b.screenshot("scim-target")
 
-	// A resync answers on the page: without a SCIM sender in this build it
-	// is refused, saying why.
+	// A resync answers on the page: this target refuses connections, so it
+	// fails, saying why, and the page shows the failed report.
 	b.submit("#resync")
-	notice := b.text("#notice")
-	if engineResyncs() && !strings.HasPrefix(notice, "Resync") || !engineResyncs() && !strings.Contains(notice, "not available") {
+	if notice := b.text("#notice"); !strings.HasPrefix(notice, "Resync failed") {
 		t.Fatalf("after a resync the notice says %q", notice)
+	}
+	if got := b.text("#last-resync"); !strings.Contains(got, "failed") || !strings.Contains(got, "Nothing was queued") {
+		t.Fatalf("the last resync shows %q", got)
 	}
 
 	// A change that concerns the target is in its delivery log, with a

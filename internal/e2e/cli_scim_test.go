@@ -45,14 +45,13 @@ func TestCLISCIM(t *testing.T) {
 		strings.Contains(list, "cli-scim-token") {
 		t.Fatalf("scim list: %q %v", list, err)
 	}
-	// No SCIM sender in this build yet: the resync is refused, naming why.
+	// The target refuses connections: the resync reports it and fails.
 	out, err = herald("", "scim", "resync", "1")
-	if engineResyncs() {
-		if !strings.Contains(out, "SCIM target 1 resynced") {
-			t.Fatalf("scim resync: %q %v", out, err)
-		}
-	} else if err == nil || !strings.Contains(err.Error(), "not available") {
-		t.Fatalf("scim resync without a SCIM sender: %q %v", out, err)
+	if err == nil || !strings.Contains(out, "SCIM target 1 resynced") || !strings.Contains(out, "failed") {
+		t.Fatalf("scim resync of a target that refuses connections: %q %v", out, err)
+	}
+	if list, _ := herald("", "scim", "list"); !strings.Contains(list, "failed") {
+		t.Fatalf("scim list after a failed resync: %q", list)
 	}
 	if out, err := herald("", "scim", "remove", "1"); err != nil || !strings.Contains(out, "removed") {
 		t.Fatalf("scim remove: %q %v", out, err)
