@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -120,6 +121,15 @@ func TestSCIMTargetLifecycle(t *testing.T) {
 		ds, err := dir.ListSCIMDeliveries(bg, CLI, created.ID, "", 0, 100)
 		if err != nil || len(ds) != 2 || ds[0].Event != scim.ChangeRemove || ds[1].Event != scim.ChangeSync || ds[0].Subject != "user:gone" {
 			t.Errorf("the target's deliveries after the resync: %+v, %v", ds, err)
+		}
+		if len(ds) > 0 {
+			detail, err := dir.GetSCIMDelivery(bg, CLI, created.ID, ds[0].ID)
+			if err != nil || detail.Request.Method != "SCIM" || detail.Request.URL != in.BaseURL || strings.Contains(fmt.Sprint(detail.Request.Headers), token) {
+				t.Errorf("the resync's delivery: %+v, %v", detail.Request, err)
+			}
+			if _, err := dir.GetDelivery(bg, CLI, created.ID, ds[0].ID); herald.ErrorCode(err) != herald.ENOTFOUND {
+				t.Errorf("the target's delivery through the webhook log: %v, want not found", err)
+			}
 		}
 		if evs, err := dir.ListEvents(bg, CLI, 0, 100); err == nil {
 			for _, ev := range evs {

@@ -632,8 +632,18 @@ func (s *Service) getDelivery(ctx context.Context, a Actor, kind string, webhook
 }
 
 // maskedRequest rebuilds the request's headers as sent at the last attempt
-// (or as they will be sent), with the token and signatures masked.
+// (or as they will be sent), with the token and signatures masked. A SCIM
+// target's change is no one request but the calls it needs (each
+// attempt's response body logs them): its "request" is the change, the
+// base URL and the masked bearer token.
 func maskedRequest(w herald.Webhook, d herald.Delivery, payload []byte, attempts []herald.Attempt) DeliveryRequest {
+	if w.Kind == herald.WebhookKindSCIM {
+		h := map[string]string{"Content-Type": "application/scim+json", "User-Agent": "Herald/" + herald.Version}
+		if w.Token != "" {
+			h["Authorization"] = "Bearer ********"
+		}
+		return DeliveryRequest{Method: "SCIM", URL: w.URL, Headers: h, Body: payload}
+	}
 	h := map[string]string{
 		"X-Defguard-Event":  d.Event,
 		"Content-Type":      "application/json",
