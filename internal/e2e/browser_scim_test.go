@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -83,6 +84,23 @@ func TestBrowserSCIMTargetAdded(t *testing.T) {
 	b.submit("#deliveries tbody a")
 	if got := b.title(); !strings.HasSuffix(got, "· Ticketing app · SCIM targets · Herald") || !strings.Contains(b.html(), `id="redeliver"`) {
 		t.Fatalf("the delivery page is titled %q", got)
+	}
+
+	// Its address refuses connections: it is failing, and the dashboard
+	// says so.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.open("/")
+		if strings.Contains(b.text("#attention"), "Ticketing app") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard never listed the failing target: %q", b.text("#attention"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := b.text("#count-scim-targets"); !strings.HasPrefix(got, "1") {
+		t.Fatalf("the dashboard counts %q", got)
 	}
 
 	b.open("/scim")
