@@ -58,7 +58,13 @@ func (in *SCIMTargetInput) validate() error {
 		errs.Add(validateText("name", in.Name, 128))
 	}
 	in.BaseURL = strings.TrimSpace(in.BaseURL)
-	errs.Add(validateURLField("base_url", in.BaseURL, "https://app.example.com/scim/v2"))
+	if err := validateURLField("base_url", in.BaseURL, "https://app.example.com/scim/v2"); err != nil {
+		errs.Add(err)
+	} else if strings.Contains(in.BaseURL, "?") {
+		// Herald appends /Users and /Groups to the base URL: after a
+		// query they would land in it, and every call would miss.
+		errs.Add(invalid("base_url", "must not contain a ?query: Herald appends /Users and /Groups to it"))
+	}
 	if in.Token != nil {
 		if utf8.RuneCountInString(*in.Token) > 4096 {
 			errs.Add(invalid("token", "must be at most 4096 characters"))

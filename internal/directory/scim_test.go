@@ -25,6 +25,11 @@ func TestSCIMTargetInputValidation(t *testing.T) {
 		{name: "ftp base_url", in: SCIMTargetInput{BaseURL: "ftp://app.example.com/scim"}, field: "base_url", message: "http"},
 		{name: "credentials in base_url", in: SCIMTargetInput{BaseURL: "https://u:p@app.example.com/scim"}, field: "base_url", message: "password"},
 		{name: "fragment", in: SCIMTargetInput{BaseURL: "https://app.example.com/scim#x"}, field: "base_url", message: "fragment"},
+		// Herald appends /Users and /Groups: after a query they would be
+		// part of the query, and every call would miss the endpoint.
+		{name: "query", in: SCIMTargetInput{BaseURL: "https://app.example.com/scim/v2?tenant=a"}, field: "base_url", message: "query"},
+		{name: "empty query", in: SCIMTargetInput{BaseURL: "https://app.example.com/scim/v2?"}, field: "base_url", message: "query"},
+		{name: "trailing slash", in: SCIMTargetInput{BaseURL: "https://app.example.com/scim/v2/"}, deprovision: "deactivate"},
 		{name: "token with a space", in: SCIMTargetInput{Token: &spaced}, field: "token"},
 		{name: "bad group", in: SCIMTargetInput{OnlyGroups: []string{"Dev Ops"}}, field: "only_groups", message: `"Dev Ops"`},
 		{name: "too many groups", in: SCIMTargetInput{OnlyGroups: manyNames(maxFilterEntries + 1)}, field: "only_groups", message: "at most"},
