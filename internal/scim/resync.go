@@ -55,9 +55,19 @@ func Resync(ctx context.Context, d Doer, s Store, t Target, local Local) (herald
 	return rep, changes, nil
 }
 
-// list reads every resource of endpoint, page by page.
+// maxResources bounds how many resources of one endpoint a resync reads:
+// a provider that invents new ones on every page must not hold it forever.
+const maxResources = 1_000_000
+
+// list reads every resource of endpoint, page by page, until a page is
+// empty or totalResults are read. A page that lists nothing new (a
+// provider that ignores startIndex answers its first page forever, and
+// may claim any totalResults) ends the run, as does going past
+// maxResources: what was read is not the whole target, and comparing it
+// would queue wrong changes.
 func (r *run) list(endpoint string) ([]remote, bool) {
 	var all []remote
+	seen := map[string]bool{}
 	for start := 1; ; {
 		path := fmt.Sprintf("%s?startIndex=%d&count=%d", endpoint, start, pageSize)
 		a := r.call(http.MethodGet, path, nil)
@@ -73,9 +83,27 @@ func (r *run) list(endpoint string) ([]remote, bool) {
 			r.end(Failed, "GET "+path+": the answer is not a list response: "+err.Error())
 			return nil, false
 		}
-		all = append(all, page.Resources...)
+		if len(page.Resources) == 0 {
+			return all, true
+		}
+		fresh := 0
+		for _, x := range page.Resources {
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				all = append(all, x)
+				fresh++
+			}
+		}
+		switch {
+		case fresh == 0:
+			r.end(Failed, "GET "+path+": the target listed only resources it had listed already (does it ignore startIndex?); the resync stopped")
+			return nil, false
+		case len(all) > maxResources:
+			r.end(Failed, fmt.Sprintf("GET %s: the target lists more than %d resources; the resync stopped", path, maxResources))
+			return nil, false
+		}
 		start += len(page.Resources)
-		if len(page.Resources) == 0 || len(all) >= page.TotalResults {
+		if len(all) >= page.TotalResults {
 			return all, true
 		}
 	}
