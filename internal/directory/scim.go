@@ -1,7 +1,9 @@
 package directory
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
@@ -346,7 +348,11 @@ func (s *Service) ResyncSCIMTarget(ctx context.Context, a Actor, id int64) (hera
 		report.At = s.db.Now().UTC()
 	}
 	err = s.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		for _, c := range changes {
+		now, err := localDirectory(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, c := range current(local, now, changes) {
 			ev := herald.Event{Type: c.Type, Subject: c.Subject, Actor: a.Event(), Payload: c.Data, Previous: c.Previous}
 			if err := tx.AppendTargetedEvent(ctx, id, &ev); err != nil {
 				return err
@@ -362,6 +368,49 @@ func (s *Service) ResyncSCIMTarget(ctx context.Context, a Actor, id int64) (hera
 	}
 	s.log.Info("SCIM target resynced", "scim_target_id", id, "queued", len(changes), "by", a.name(), "failed", report.Error != "")
 	return report, nil
+}
+
+// current brings a resync's changes, computed from the directory as it
+// was read (then), up to date with the directory now, in the transaction
+// that queues them: a user or group changed or deleted while the target
+// was read has its own event queued already, and a change queued after it
+// must not put back the state the resync started from. A subject as it
+// was is left as the resync decided; one that changed is synced as it is
+// now (Apply decides from its data whether it is in scope), and one that
+// is gone is removed.
+func current(then, now scim.Local, changes []scim.Change) []scim.Change {
+	before, after := byName(then), byName(now)
+	out := make([]scim.Change, 0, len(changes))
+	for _, c := range changes {
+		kind, name, _ := strings.Cut(c.Subject, ":")
+		was, is := before[kind][name], after[kind][name]
+		switch {
+		case bytes.Equal(was, is):
+			out = append(out, c)
+		case is != nil:
+			out = append(out, scim.Change{Type: scim.ChangeSync, Subject: c.Subject, Data: is})
+		default:
+			key := "username"
+			if kind == scim.KindGroup {
+				key = "name"
+			}
+			data, _ := json.Marshal(map[string]string{key: name}) // strings: cannot fail
+			out = append(out, scim.Change{Type: scim.ChangeRemove, Subject: c.Subject, Data: data})
+		}
+	}
+	return out
+}
+
+// byName indexes a directory's bodies by kind ("user", "group") and name.
+func byName(l scim.Local) map[string]map[string][]byte {
+	m := map[string]map[string][]byte{scim.KindUser: {}, scim.KindGroup: {}}
+	for _, u := range l.Users {
+		m[scim.KindUser][u.Name] = u.Data
+	}
+	for _, g := range l.Groups {
+		m[scim.KindGroup][g.Name] = g.Data
+	}
+	return m
 }
 
 // resyncDetail sums a resync up for the audit log.

@@ -178,3 +178,83 @@ func TestSCIMTargetLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// changingStub is a resync during which the directory changes (the target
+// is read over the network, which takes its time): it returns the
+// changes a comparison with the snapshot it was given makes.
+type changingStub struct {
+	change  func()
+	changes func(local scim.Local) []scim.Change
+}
+
+func (r *changingStub) ResyncSCIM(_ context.Context, _ herald.Webhook, local scim.Local) (herald.SCIMResync, []scim.Change, error) {
+	r.change()
+	return herald.SCIMResync{}, r.changes(local), nil
+}
+
+// TestSCIMResyncDuringChanges: a user changed or deleted while a resync
+// reads the target has its own event queued already; the resync's change,
+// queued after it, must not put back the state the resync started from.
+func TestSCIMResyncDuringChanges(t *testing.T) {
+	t.Parallel()
+	storetest.EachDSN(t, func(t *testing.T, dsn string) {
+		f := newLoginFixture(t, dsn, Limits{}) // alice exists
+		dir := f.dir
+		if _, err := dir.CreateUser(bg, CLI, NewUser{Username: "dave", FirstName: "Dave", LastName: "D",
+			Email: "dave@example.com", Password: alicePassword}); err != nil {
+			t.Fatal(err)
+		}
+		// Someone stays admin when dave goes.
+		if _, err := dir.CreateGroup(bg, CLI, herald.Group{Name: "admins", IsAdmin: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dir.UpdateUser(bg, CLI, "alice", UserChange{Groups: &[]string{"admins"}}); err != nil {
+			t.Fatal(err)
+		}
+		target, err := dir.CreateSCIMTarget(bg, CLI, SCIMTargetInput{Name: "App", BaseURL: "https://app.example.com/scim/v2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newEmail := "alice@new.example.com"
+		dir.SetSCIMResyncer(&changingStub{
+			change: func() {
+				if _, err := dir.UpdateUser(bg, CLI, "alice", UserChange{Email: &newEmail}); err != nil {
+					t.Error(err)
+				}
+				if err := dir.DeleteUser(bg, CLI, "dave"); err != nil {
+					t.Error(err)
+				}
+			},
+			changes: func(local scim.Local) []scim.Change {
+				// Both differ at the target: synced as they were read.
+				var out []scim.Change
+				for _, u := range local.Users {
+					out = append(out, scim.Change{Type: scim.ChangeSync, Subject: "user:" + u.Name, Data: u.Data})
+				}
+				return out
+			},
+		})
+		if _, err := dir.ResyncSCIMTarget(bg, CLI, target.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The last delivery for each user is what the target ends with.
+		ds, err := dir.ListSCIMDeliveries(bg, CLI, target.ID, "", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]DeliveryDetail{}
+		for i := len(ds) - 1; i >= 0; i-- { // oldest first
+			d, err := dir.GetSCIMDelivery(bg, CLI, target.ID, ds[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last[ds[i].Subject] = d
+		}
+		if a := last["user:alice"]; !strings.Contains(string(a.Request.Body), newEmail) {
+			t.Errorf("alice's last change (%s) sends %s: not her new email", a.Event, a.Request.Body)
+		}
+		if d := last["user:dave"]; d.Event == scim.ChangeSync {
+			t.Errorf("dave, deleted during the resync, is synced back by his last change: %s", d.Request.Body)
+		}
+	})
+}
