@@ -123,10 +123,12 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 	for _, id := range mapped {
 		claimed[id] = true
 	}
-	known := map[string]bool{} // every local username
+	// every local username, by its lower case (userName is
+	// case-insensitive at a provider)
+	known := map[string]string{}
 	var changes []Change
 	for _, l := range locals {
-		known[strings.ToLower(l.Name)] = true
+		known[strings.ToLower(l.Name)] = l.Name
 		var b userBody
 		if err := json.Unmarshal(l.Data, &b); err != nil || !inScope(r.t.OnlyGroups, b.Groups) {
 			continue
@@ -186,14 +188,17 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 			continue
 		}
 		inactive := x.Active != nil && !*x.Active
+		name, ok := known[strings.ToLower(x.UserName)]
 		switch {
-		case !known[strings.ToLower(x.UserName)]:
+		case !ok:
 			n.Unmanaged++
 		case r.t.Deprovision != DeprovisionDelete && inactive:
 			n.Unchanged++
 		default:
+			// Under Herald's name: its changes are ordered by it, and
+			// Apply stores the id under it.
 			n.Deprovisioned++
-			changes = append(changes, removeUser(x.UserName))
+			changes = append(changes, removeUser(name))
 		}
 	}
 	return changes, nil
