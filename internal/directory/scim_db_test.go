@@ -258,3 +258,36 @@ func TestSCIMResyncDuringChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMRedeliverStale: a SCIM change is the state of its user then:
+// redelivering one after a later change of the same user would put the
+// older state back at the target, so it is refused (a resync makes the
+// target agree instead); the latest one may be redelivered.
+func TestSCIMRedeliverStale(t *testing.T) {
+	t.Parallel()
+	storetest.EachDSN(t, func(t *testing.T, dsn string) {
+		f := newLoginFixture(t, dsn, Limits{}) // alice exists
+		dir := f.dir
+		target, err := dir.CreateSCIMTarget(bg, CLI, SCIMTargetInput{Name: "App", BaseURL: "https://app.example.com/scim/v2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, email := range []string{"alice@old.example.com", "alice@new.example.com"} {
+			if _, err := dir.UpdateUser(bg, CLI, "alice", UserChange{Email: &email}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ds, err := dir.ListSCIMDeliveries(bg, CLI, target.ID, "", 0, 100)
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("deliveries %+v, %v; want alice's two changes", ds, err)
+		}
+		newest, older := ds[0], ds[1]
+		err = dir.RedeliverSCIM(bg, CLI, target.ID, older.ID)
+		if herald.ErrorCode(err) != herald.ECONFLICT || !strings.Contains(err.Error(), "resync") {
+			t.Errorf("redeliver the older change: %v, want a conflict pointing to a resync", err)
+		}
+		if err := dir.RedeliverSCIM(bg, CLI, target.ID, newest.ID); err != nil {
+			t.Errorf("redeliver the latest change: %v", err)
+		}
+	})
+}

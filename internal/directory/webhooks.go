@@ -675,6 +675,18 @@ func (s *Service) redeliver(ctx context.Context, a Actor, kind string, webhookID
 		if _, err := webhookOfKind(ctx, tx, webhookID, kind); err != nil {
 			return err
 		}
+		if kind == herald.WebhookKindSCIM {
+			// A SCIM change is its subject's state then: after a later
+			// change it would put the older state back at the target.
+			later, err := tx.LaterDelivery(ctx, webhookID, id)
+			if err != nil {
+				return err
+			}
+			if later {
+				return herald.Errorf(herald.ECONFLICT, "a later change of the same user or group was queued after delivery %d: "+
+					"sending it again would put back what it said; run a resync to make the target agree", id)
+			}
+		}
 		if err := tx.Redeliver(ctx, webhookID, id); err != nil {
 			return err
 		}

@@ -112,3 +112,14 @@ func (tx *Tx) SCIMResync(ctx context.Context, id int64) (*herald.SCIMResync, err
 	}
 	return &r, nil
 }
+
+// LaterDelivery reports whether webhook has a delivery of a later event
+// about the same subject than its delivery id (a SCIM change carries its
+// subject's state then: sending an older one again would put it back);
+// false if webhook has no delivery id.
+func (tx *Tx) LaterDelivery(ctx context.Context, webhook, id int64) (bool, error) {
+	var n int
+	err := tx.queryRow(ctx, `SELECT count(*) FROM deliveries l JOIN deliveries d ON d.webhook_id = l.webhook_id AND d.subject = l.subject
+		WHERE d.webhook_id = $1 AND d.id = $2 AND l.event_seq > d.event_seq`, webhook, id).Scan(&n)
+	return n > 0, err
+}
