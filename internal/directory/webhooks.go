@@ -237,6 +237,24 @@ func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, 
 	return hooks, err
 }
 
+// ListSealed returns every webhook and SCIM target (herald.Webhook.Kind
+// tells which) with its secrets, flagged where the key cannot open them:
+// what the secret key seals, for `herald webhook reset-secrets`.
+func (s *Service) ListSealed(ctx context.Context, a Actor) ([]herald.Webhook, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, err
+	}
+	var hooks []herald.Webhook
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		hooks, err = tx.ListWebhooks(ctx)
+		return err
+	})
+	for i := range hooks {
+		hooks[i] = s.open(hooks[i])
+	}
+	return hooks, err
+}
+
 // listWebhooksOfKind returns the webhooks of one kind (herald.Webhook.Kind),
 // oldest first: people see webhooks and SCIM targets apart.
 func listWebhooksOfKind(ctx context.Context, tx *store.Tx, kind string) ([]herald.Webhook, error) {
@@ -437,7 +455,7 @@ func (s *Service) ResetUnreadableSecrets(ctx context.Context, a Actor) ([]herald
 			if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
 				return err
 			}
-			if err := audit(ctx, tx, a, herald.AuditSecretRotated, webhookTarget(w.ID), "reset: secret key lost"); err != nil {
+			if err := audit(ctx, tx, a, herald.AuditSecretRotated, targetOfKind(w.Kind, w.ID), "reset: secret key lost"); err != nil {
 				return err
 			}
 		}
