@@ -12,8 +12,13 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// pageSize is how many resources a resync asks for per page.
-const pageSize = 100
+// How many resources a resync asks for per page: groups fewer, since a
+// provider lists each with its members, and the Doer reads a bounded
+// answer.
+const (
+	userPageSize  = 100
+	groupPageSize = 10
+)
 
 // Resync compares target t with the directory (local) and returns what it
 // found and the changes that make t agree: scim_sync for a user or group
@@ -69,7 +74,11 @@ func (r *run) list(endpoint string) ([]remote, bool) {
 	var all []remote
 	seen := map[string]bool{}
 	for start := 1; ; {
-		path := fmt.Sprintf("%s?startIndex=%d&count=%d", endpoint, start, pageSize)
+		count := userPageSize
+		if endpoint == "/Groups" {
+			count = groupPageSize
+		}
+		path := fmt.Sprintf("%s?startIndex=%d&count=%d", endpoint, start, count)
 		a := r.call(http.MethodGet, path, nil)
 		if !a.succeeded() {
 			r.reject(http.MethodGet, path, a)

@@ -78,6 +78,9 @@ type Response struct {
 	Status     int
 	Body       []byte
 	RetryAfter string // the Retry-After header on a 429 or 503
+	// TooLarge: the body went past the Doer's cap and Body is its start
+	// only, which no step can read.
+	TooLarge bool
 }
 
 // Doer sends requests to a target. It adds the Authorization, Accept and
