@@ -17,6 +17,8 @@ func TestResync(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, func(t *scim.Target) { t.OnlyGroups = []string{"staff"}; t.SyncGroups = true })
 		e.p.PageSize(2)
+		e.group("staff")
+		e.group("elsewhere")
 		same, changed := e.user("same", "staff"), e.user("changed", "staff")
 		e.apply("user_created", "user:same", same, nil, scim.Done)
 		e.apply("user_created", "user:changed", changed, nil, scim.Done)

@@ -104,6 +104,8 @@ type Store interface {
 	// UserID is Herald's id of the user named username (the SCIM
 	// externalId), ok == false if there is no such user now.
 	UserID(ctx context.Context, username string) (id int64, ok bool, err error)
+	// GroupExists reports whether Herald has a group named name now.
+	GroupExists(ctx context.Context, name string) (bool, error)
 }
 
 // Verdict is what a Change's calls mean for its delivery.
