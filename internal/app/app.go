@@ -216,6 +216,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ecfg.DenyPrivate = cfg.WebhookDenyPrivate
 	ecfg.Retention = cfg.DeliveryRetention
 	ecfg.Registerer = reg
+	ecfg.SCIM = db // the ids SCIM targets gave users and groups
 	if ecfg.Proxy == nil && proxy != nil {
 		ecfg.Proxy = proxy.Choose
 		log.Info("webhook requests go through a proxy", "https_proxy", proxy.HTTPS, "http_proxy", proxy.HTTP, "no_proxy", proxy.NoProxy)

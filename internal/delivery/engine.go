@@ -18,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/queue"
+	"github.com/heraldhq/herald/internal/scim"
 	"github.com/heraldhq/herald/internal/secretbox"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	Unrecorded int
 	// Registerer receives the engine's metrics; nil for none.
 	Registerer prometheus.Registerer
+	// SCIM keeps the ids SCIM targets gave users and groups (the
+	// database); without it SCIM deliveries wait, retrying.
+	SCIM scim.Store
 }
 
 // Engine delivers webhooks. Create with New, start with Run.
@@ -242,10 +246,23 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 			r.attempt.Error += "; the delivery waits, keeping its retries, until the webhook is saved with its token (PUT) " +
 				"or its signing secret is rotated, or the key is restored"
 		}
+	case c.Webhook.Kind == herald.WebhookKindSCIM:
+		attempt, res := e.applySCIM(c, hook.target)
+		e.metrics.latency.Observe(float64(attempt.DurationMS) / 1000)
+		e.release(c)
+		e.outcomes <- e.judgeSCIM(c, attempt, res)
+		return
 	default:
 		r = send(e.client, time.Now().Add(e.cfg.RequestTimeout), hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
 	}
+	e.release(c)
+	e.outcomes <- e.judge(c, r)
+}
+
+// release frees c's slot under its webhook's cap once its request is
+// over, and wakes the claimer.
+func (e *Engine) release(c queue.Claimed) {
 	// The request is over: the webhook's cap counts requests in flight,
 	// so its slot is free now, while the outcome waits to be recorded (the
 	// delivery stays leased until then, and its successors wait).
@@ -255,7 +272,6 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 	}
 	e.mu.Unlock()
 	e.signal()
-	e.outcomes <- e.judge(c, r)
 }
 
 // record writes outcomes in batches: whatever has arrived while the last

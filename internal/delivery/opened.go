@@ -33,10 +33,16 @@ func (e *Engine) open(w herald.Webhook) openedHook {
 		return o.hook
 	}
 	var hook openedHook
-	for _, f := range []struct {
+	secrets := []struct {
 		name  string
 		value *string
-	}{{"token", &w.Token}, {"signing secret", &w.SigningSecret}} {
+	}{{"token", &w.Token}, {"signing secret", &w.SigningSecret}}
+	if w.Kind == herald.WebhookKindSCIM {
+		// A SCIM target signs nothing: its token alone must open.
+		secrets = secrets[:1]
+		w.SigningSecret, w.PreviousSecret = "", ""
+	}
+	for _, f := range secrets {
 		var err error
 		if *f.value, err = e.box.Open(*f.value); err != nil {
 			hook.err = "cannot decrypt the webhook's secrets: Herald's secret key cannot open its " + f.name + " (sealed under another key)"

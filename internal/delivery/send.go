@@ -66,6 +66,9 @@ func newTarget(hook herald.Webhook) (*target, error) {
 	if t.method == "" {
 		t.method = http.MethodGet
 	}
+	if hook.Kind == herald.WebhookKindSCIM {
+		return t, nil // it signs nothing
+	}
 	if t.key, err = decodeSecret(hook.SigningSecret); err != nil {
 		return nil, err
 	}

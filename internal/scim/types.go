@@ -95,6 +95,9 @@ type Store interface {
 	RemoteID(ctx context.Context, target int64, kind, name string) (id string, ok bool, err error)
 	SetRemoteID(ctx context.Context, target int64, kind, name, id string) error
 	DeleteRemoteID(ctx context.Context, target int64, kind, name string) error
+	// ListRemoteIDs returns every id target gave resources of kind, by
+	// name (a resync compares them).
+	ListRemoteIDs(ctx context.Context, target int64, kind string) (map[string]string, error)
 	// UserID is Herald's id of the user named username (the SCIM
 	// externalId), ok == false if there is no such user now.
 	UserID(ctx context.Context, username string) (id int64, ok bool, err error)

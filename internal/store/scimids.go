@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// The ids SCIM targets gave Herald's users and groups (the remote ids,
+// table scim_resources). *DB implements scim.Store with these; the store
+// does not import internal/scim, so kinds are plain strings ("user",
+// "group"). Writes go through Update, the group committer on SQLite.
+
+// RemoteID returns the id target gave the resource of kind named name;
+// ok is false when there is none.
+func (db *DB) RemoteID(ctx context.Context, target int64, kind, name string) (id string, ok bool, err error) {
+	err = db.View(ctx, func(tx *Tx) error {
+		err := tx.queryRow(ctx, `SELECT remote_id FROM scim_resources WHERE target_id = $1 AND kind = $2 AND name = $3`,
+			target, kind, name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	return id, ok, err
+}
+
+// SetRemoteID stores id as the id target gave the resource of kind named
+// name, replacing any it had. It returns an error (a foreign key failure)
+// when the target no longer exists.
+func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
+	return db.Update(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO scim_resources (target_id, kind, name, remote_id, updated_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (target_id, kind, name) DO UPDATE SET remote_id = excluded.remote_id, updated_at = excluded.updated_at`,
+			target, kind, name, id, micros(tx.Now))
+		return err
+	})
+}
+
+// DeleteRemoteID forgets the id target gave the resource of kind named
+// name; forgetting one it does not have is no error.
+func (db *DB) DeleteRemoteID(ctx context.Context, target int64, kind, name string) error {
+	return db.Update(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `DELETE FROM scim_resources WHERE target_id = $1 AND kind = $2 AND name = $3`, target, kind, name)
+		return err
+	})
+}
+
+// ListRemoteIDs returns every id target gave resources of kind, by name
+// (for a resync's comparison).
+func (db *DB) ListRemoteIDs(ctx context.Context, target int64, kind string) (map[string]string, error) {
+	ids := map[string]string{}
+	err := db.View(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `SELECT name, remote_id FROM scim_resources WHERE target_id = $1 AND kind = $2`, target, kind)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name, id string
+			if err := rows.Scan(&name, &id); err != nil {
+				return err
+			}
+			ids[name] = id
+		}
+		return rows.Err()
+	})
+	return ids, err
+}
+
+// UserID returns Herald's id of the user named username; ok is false when
+// there is no such user.
+func (db *DB) UserID(ctx context.Context, username string) (id int64, ok bool, err error) {
+	err = db.View(ctx, func(tx *Tx) error {
+		err := tx.queryRow(ctx, `SELECT id FROM users WHERE username = $1`, username).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	return id, ok, err
+}
