@@ -21,6 +21,13 @@ func TestSCIMResyncAfterDataLoss(t *testing.T) {
 		s := startServer(t)
 		admin := s.admin()
 		target := addSCIMTarget(admin, p, func(c *scimTargetConfig) { c.SyncGroups = true })
+		// What existed before the target (the first admin and its group)
+		// reaches it by a first resync.
+		var rep herald.SCIMResync
+		admin.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/scim_target/%d/resync", target), nil, &rep)
+		if want := (herald.SCIMResyncCounts{Created: 1}); rep.Users != want || rep.Groups != want || rep.Error != "" {
+			t.Errorf("first resync = users %+v, groups %+v (error %q), want the admin and its group created", rep.Users, rep.Groups, rep.Error)
+		}
 		for _, name := range []string{"ann", "ben", "cat"} {
 			createUser(admin, name)
 		}
@@ -54,7 +61,6 @@ func TestSCIMResyncAfterDataLoss(t *testing.T) {
 		waitDelivered(t, admin, target)
 
 		p.reset(t)
-		var rep herald.SCIMResync
 		admin.expect(http.StatusOK, "POST", fmt.Sprintf("/api/v1/scim_target/%d/resync", target), nil, &rep)
 		if rep.Error != "" {
 			t.Fatalf("resync error: %s", rep.Error)

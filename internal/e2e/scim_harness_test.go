@@ -32,12 +32,23 @@ type scimProvider interface {
 	setFailing(t *testing.T, on bool)
 	// reset drops every user and group: the provider lost its data.
 	reset(t *testing.T)
+	// calls lists the SCIM requests so far ("METHOD /path?query"), for
+	// failure messages.
+	calls(t *testing.T) []string
 }
 
 // scimState is what a provider holds.
 type scimState struct {
-	Users  []scimUser  `json:"users"`
-	Groups []scimGroup `json:"groups"`
+	Users    []scimUser      `json:"users"`
+	Groups   []scimGroup     `json:"groups"`
+	Requests []scimmyRequest `json:"requests"` // the scimmy server's only
+}
+
+// scimmyRequest is one entry of the scimmy server's request log.
+type scimmyRequest struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Status int    `json:"status"`
 }
 
 type scimUser struct {
@@ -255,6 +266,15 @@ func (p *scimmyProvider) state(t *testing.T) scimState {
 	return s
 }
 
+func (p *scimmyProvider) calls(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, r := range p.state(t).Requests {
+		out = append(out, fmt.Sprintf("%s %s -> %d", r.Method, strings.TrimPrefix(r.Path, "/scim"), r.Status))
+	}
+	return out
+}
+
 func (p *scimmyProvider) setFailing(t *testing.T, on bool) {
 	t.Helper()
 	if on {
@@ -374,8 +394,8 @@ func waitSCIM(t *testing.T, p scimProvider, c *client, targetID int64, what stri
 			if c != nil {
 				log = describeDeliveries(c.scimDeliveries(targetID))
 			}
-			t.Fatalf("%s: after %v the provider still disagrees: %s\nprovider users: %+v\nprovider groups: %+v\ndelivery log:\n%s",
-				what, scimWait(), problem, s.Users, s.Groups, log)
+			t.Fatalf("%s: after %v the provider still disagrees: %s\nprovider users: %+v\nprovider groups: %+v\ndelivery log:\n%sSCIM requests:\n  %s",
+				what, scimWait(), problem, s.Users, s.Groups, log, strings.Join(p.calls(t), "\n  "))
 		}
 		time.Sleep(25 * time.Millisecond)
 	}

@@ -63,3 +63,5 @@ func (g goSCIMProvider) setFailing(t *testing.T, on bool) {
 }
 
 func (g goSCIMProvider) reset(t *testing.T) { g.p.Lose() }
+
+func (g goSCIMProvider) calls(t *testing.T) []string { return g.p.Calls() }

@@ -136,7 +136,7 @@ func TestSCIMGroups(t *testing.T) {
 		admin.expect(http.StatusNoContent, "DELETE", "/api/v1/group/devs/user/amy", nil, nil)
 		waitSCIM(t, p, admin, target, "amy leaves", members("devs", "bob"))
 
-		admin.expect(http.StatusOK, "PUT", "/api/v1/group/devs", map[string]any{"name": "ops", "members": []string{"bob"}}, nil)
+		admin.expect(http.StatusOK, "PUT", "/api/v1/group/devs", map[string]any{"name": "ops", "members": []string{"bob"}, "is_admin": false}, nil)
 		st = waitSCIM(t, p, admin, target, "rename", func(st scimState) string {
 			if _, ok := st.group("devs"); ok {
 				return "group devs still there"

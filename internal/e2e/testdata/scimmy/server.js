@@ -125,7 +125,15 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User)
 
 SCIMMY.Resources.declare(SCIMMY.Resources.Group)
     .ingress((resource, instance) => {
+        if (resource.id && !groups.has(resource.id)) throw notFound(resource.id);
         const data = plain(instance);
+        // Members are a set: adding one who is a member already (a PATCH
+        // "add" racing a PUT of the whole list) changes nothing (RFC 7644
+        // 3.5.2.1), where scimmy's patch would append a second copy.
+        if (data.members) {
+            const seen = new Set();
+            data.members = data.members.filter((m) => !seen.has(m.value) && seen.add(m.value));
+        }
         for (const m of data.members ?? []) {
             if (!users.has(m.value) && !groups.has(m.value)) {
                 throw new SCIMMY.Types.Error(400, "invalidValue", `member ${m.value} does not exist`);
