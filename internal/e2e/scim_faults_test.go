@@ -199,7 +199,7 @@ func TestSCIMCrashLosesNothing(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		proc.kill(t)
-		t.Logf("SIGKILL with %d of %d users at the provider", len(p.state(t).Users), n+1)
+		t.Logf("SIGKILL with %d of %d users at the provider", len(p.state(t).Users), n)
 
 		proc = startHeraldProcess(t, bin, dir, database, logs)
 		api.base = proc.url
