@@ -205,11 +205,11 @@ func TestSCIMOnlyGroups(t *testing.T) {
 		createUser(admin, "inside")
 		createUser(admin, "outside")
 		admin.expect(http.StatusOK, "POST", "/api/v1/group/staff", map[string]string{"username": "inside"}, nil)
-		st := waitSCIM(t, p, admin, target, "member of staff", func(st scimState) string {
+		waitSCIM(t, p, admin, target, "member of staff", func(st scimState) string {
 			return wantUser(st, "inside", "inside", "X", "inside@example.com", "", true)
 		})
 		waitDelivered(t, admin, target)
-		st = p.state(t)
+		st := p.state(t)
 		for _, name := range []string{"outside", "admin"} {
 			if problem := noUser(st, name); problem != "" {
 				t.Errorf("%s is in none of the target's groups: %s", name, problem)
