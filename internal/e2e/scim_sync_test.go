@@ -187,6 +187,16 @@ func TestSCIMAdoption(t *testing.T) {
 			t.Errorf("carol at the provider has id %q, want the existing account's %q", u.ID, existing)
 		}
 		waitDelivered(t, admin, target)
+		// Only the test itself created a user there.
+		posts := 0
+		for _, c := range p.calls(t) {
+			if strings.HasPrefix(c, "POST /Users") {
+				posts++
+			}
+		}
+		if posts != 1 {
+			t.Errorf("%d POST /Users at the provider, want 1 (the account made before Herald): %q", posts, p.calls(t))
+		}
 	})
 }
 
