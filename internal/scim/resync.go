@@ -165,6 +165,14 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 		delete(mapped, l.Name) // what is left is mapped but not provisioned
 		switch {
 		case !there:
+			// An id the target no longer has (it lost its data) is
+			// forgotten now: a group sent before the user is created
+			// again must not list it as a member.
+			if isMapped {
+				if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindUser, l.Name); err != nil {
+					return nil, err
+				}
+			}
 			n.Created++
 			changes = append(changes, sync)
 		case sameUser(x, want):
@@ -266,6 +274,11 @@ func (r *run) resyncGroups(n *herald.SCIMResyncCounts, remotes []remote, locals 
 		delete(mapped, l.Name)
 		switch {
 		case !there:
+			if isMapped {
+				if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindGroup, l.Name); err != nil {
+					return nil, err
+				}
+			}
 			n.Created++
 			changes = append(changes, sync)
 		case sameGroup(x, want):
