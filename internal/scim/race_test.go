@@ -15,6 +15,7 @@ func TestApplyJoinAfterGroupRace(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, func(t *scim.Target) { t.SyncGroups = true })
 		amy := e.user("amy")
+		e.group("devs")
 		// The group's change ran first: amy had no id at the target yet.
 		e.apply("group_created", "group:devs", groupBody("devs", "amy"), nil, scim.Done)
 		e.apply("user_created", "user:amy", amy, nil, scim.Done)
@@ -37,6 +38,7 @@ func TestResyncForgetsLostIDs(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, func(t *scim.Target) { t.SyncGroups = true })
 		amy := e.user("amy", "devs")
+		e.group("devs")
 		e.apply("group_created", "group:devs", groupBody("devs"), nil, scim.Done)
 		e.apply("user_created", "user:amy", amy, nil, scim.Done)
 		e.p.Lose()
