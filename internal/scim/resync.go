@@ -132,12 +132,8 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 	for _, id := range mapped {
 		claimed[id] = true
 	}
-	// every local username, by its lower case (userName is
-	// case-insensitive at a provider)
-	known := map[string]string{}
 	var changes []Change
 	for _, l := range locals {
-		known[strings.ToLower(l.Name)] = l.Name
 		var b userBody
 		if err := json.Unmarshal(l.Data, &b); err != nil || !inScope(r.t.OnlyGroups, b.Groups) {
 			continue
@@ -198,24 +194,13 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 			changes = append(changes, removeUser(name))
 		}
 	}
-	// The target's own: left alone, unless named as a user Herald has
-	// that is out of scope (deprovisioned, as Apply would).
+	// The target's own: left alone, even when named as a user Herald has
+	// that is out of scope. Herald never provisioned it, and taking away
+	// an account it did not make (perhaps the target's own admin) would
+	// be a surprise; a change of that user reaches it as Apply decides.
 	for _, x := range remotes {
-		if claimed[x.ID] {
-			continue
-		}
-		inactive := x.Active != nil && !*x.Active
-		name, ok := known[strings.ToLower(x.UserName)]
-		switch {
-		case !ok:
+		if !claimed[x.ID] {
 			n.Unmanaged++
-		case r.t.Deprovision != DeprovisionDelete && inactive:
-			n.Unchanged++
-		default:
-			// Under Herald's name: its changes are ordered by it, and
-			// Apply stores the id under it.
-			n.Deprovisioned++
-			changes = append(changes, removeUser(name))
 		}
 	}
 	return changes, nil
