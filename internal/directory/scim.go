@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -226,6 +227,10 @@ func (s *Service) UpdateSCIMTarget(ctx context.Context, a Actor, id int64, in SC
 		return herald.SCIMTarget{}, err
 	}
 	return s.changeSCIMTarget(ctx, a, herald.AuditSCIMTargetUpdated, id, func(tx *store.Tx, w *herald.Webhook) error {
+		if in.Token == nil && (w.Token != "" || w.TokenUnreadable) && !sameOrigin(w.URL, in.BaseURL) {
+			// The kept token would go to a server it was not issued for.
+			return herald.Invalid("token", "give the token again when base_url moves to another host: the stored one is not sent to a new address")
+		}
 		in.apply(w)
 		return checkGroups(ctx, tx, in.OnlyGroups)
 	})
@@ -441,4 +446,12 @@ func localDirectory(ctx context.Context, tx *store.Tx) (scim.Local, error) {
 		local.Groups = append(local.Groups, scim.LocalResource{Name: g.Name, Data: renderGroup(g)})
 	}
 	return local, nil
+}
+
+// sameOrigin reports whether two URLs have the same scheme, host and port
+// (a SCIM target's token stays with its origin).
+func sameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	return errA == nil && errB == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
 }

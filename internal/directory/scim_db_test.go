@@ -96,6 +96,16 @@ func TestSCIMTargetLifecycle(t *testing.T) {
 		if err != nil || !got.TokenSet || got.Deprovision != "delete" || got.SyncGroups {
 			t.Errorf("update without a token: %+v, %v; want the token kept", got, err)
 		}
+		// Moving to another host without the token again is refused: the
+		// kept token would go to a server it was not issued for.
+		moved := in
+		moved.BaseURL = "https://elsewhere.example.net/scim/v2"
+		if _, err := dir.UpdateSCIMTarget(bg, CLI, created.ID, moved); herald.ErrorCode(err) != herald.EINVALID || !strings.HasPrefix(err.Error(), "token:") {
+			t.Errorf("a new host without a token: %v, want token invalid", err)
+		}
+		if got, _ := dir.GetSCIMTarget(bg, CLI, created.ID); got.BaseURL != in.BaseURL {
+			t.Errorf("the refused update changed base_url to %q", got.BaseURL)
+		}
 		storetest.View(t, f.db, func(tx *store.Tx) (err error) { w, err = tx.WebhookByID(bg, created.ID); return err })
 		if len(w.Events) != 0 {
 			t.Errorf("without sync_groups the row lists events %v", w.Events)
