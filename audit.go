@@ -17,7 +17,7 @@ type AuditEntry struct {
 	Client string `json:"client"`
 	// Target is what was acted on: "user:jdoe", "webhook:7" (also for
 	// its redeliveries, with the delivery in Detail, and replays),
-	// "api_token:3", "station_token:2".
+	// "scim_target:8", "api_token:3", "station_token:2".
 	Target string `json:"target"`
 	// Detail says more, for people: never a secret.
 	Detail string `json:"detail"`
@@ -42,13 +42,21 @@ const (
 	AuditSecretRotated       = "webhook_secret_rotated"
 	AuditRedelivered         = "delivery_redelivered"
 	AuditReplayed            = "webhook_replayed"
+	AuditSCIMTargetCreated   = "scim_target_created"
+	AuditSCIMTargetUpdated   = "scim_target_updated"
+	AuditSCIMTargetEnabled   = "scim_target_enabled"
+	AuditSCIMTargetDisabled  = "scim_target_disabled"
+	AuditSCIMTargetDeleted   = "scim_target_deleted"
+	AuditSCIMTargetResynced  = "scim_target_resynced"
 )
 
 // AuditActions are every audit action, for filters.
 var AuditActions = []string{AuditLoginSucceeded, AuditLoginFailed, AuditLoginThrottled, AuditLogout, AuditPasswordChanged,
 	AuditAPITokenCreated, AuditAPITokenRevoked, AuditStationTokenCreated, AuditStationTokenRevoked,
 	AuditWebhookCreated, AuditWebhookUpdated, AuditWebhookEnabled, AuditWebhookDisabled, AuditWebhookDeleted,
-	AuditSecretRotated, AuditRedelivered, AuditReplayed}
+	AuditSecretRotated, AuditRedelivered, AuditReplayed,
+	AuditSCIMTargetCreated, AuditSCIMTargetUpdated, AuditSCIMTargetEnabled, AuditSCIMTargetDisabled, AuditSCIMTargetDeleted,
+	AuditSCIMTargetResynced}
 
 // AuditFilter selects audit entries: those with an id above After, oldest
 // first, or with NewestFirst those with an id below Before (0: the

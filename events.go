@@ -15,6 +15,11 @@ const (
 	EventGroupModified = "group_modified"
 	EventGroupDeleted  = "group_deleted"
 	EventWebhookTest   = "webhook_test"
+	// EventSCIMSync and EventSCIMRemove are a resync's events, each for one
+	// SCIM target only (scim.ChangeSync, scim.ChangeRemove): no trigger or
+	// subscription fans them out, and the event feed leaves them out.
+	EventSCIMSync   = "scim_sync"
+	EventSCIMRemove = "scim_remove"
 )
 
 // Triggers are the seed's four webhook flags, one per seed event. Webhook
@@ -54,6 +59,15 @@ var EventTypes = []EventType{
 	{Name: EventGroupDeleted, Subscription: EventGroupDeleted, Label: "Group deleted"},
 	{Name: EventAuditEntry, Subscription: "audit", Label: "Audit log entry"},
 	{Name: EventWebhookTest, Label: "Test"},
+	{Name: EventSCIMSync, Label: "SCIM resync: sync"},
+	{Name: EventSCIMRemove, Label: "SCIM resync: remove"},
+}
+
+// Targeted reports whether events of type typ are each meant for one
+// webhook alone (a test send, a resync's SCIM changes): they are never
+// fanned out, and the event feed leaves them out with the audit log's.
+func Targeted(typ string) bool {
+	return typ == EventWebhookTest || typ == EventSCIMSync || typ == EventSCIMRemove
 }
 
 // Flag returns the field of t that subscribes to this event type, or nil

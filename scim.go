@@ -13,13 +13,16 @@ const (
 
 // SCIMTarget is a SCIM 2.0 service provider Herald keeps in step with its
 // directory (docs/scim.md). Token is sent as a bearer token and stored
-// sealed, as a webhook's secrets are.
+// sealed, as a webhook's secrets are. Herald never shows it again once
+// set: reads leave Token empty (so it is left out of JSON) and say
+// whether one is set (TokenSet).
 type SCIMTarget struct {
-	ID      int64  `json:"id"`
-	Name    string `json:"name"`
-	BaseURL string `json:"base_url"`
-	Token   string `json:"token"`
-	Enabled bool   `json:"enabled"`
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	BaseURL  string `json:"base_url"`
+	Token    string `json:"token,omitempty"`
+	TokenSet bool   `json:"token_set"`
+	Enabled  bool   `json:"enabled"`
 	// OnlyGroups, when not empty: only users in one of these groups are
 	// provisioned (and, with SyncGroups, only these groups).
 	OnlyGroups []string `json:"only_groups"`

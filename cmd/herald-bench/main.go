@@ -52,6 +52,11 @@
 //   - statements (statements.go, PostgreSQL only): 10 webhooks, 2,000
 //     users by 32 clients; the statements (round trips) Herald sent per
 //     user created and per delivery, counted by pg_stat_statements.
+//   - scim (scimbench.go): 20,000 users by 32 clients to one webhook, then
+//     on a fresh Herald to one SCIM target (the bench's own minimal SCIM
+//     endpoint): changes/s at the endpoint (first to last POST /Users),
+//     p99 from the API request, the webhook's deliveries/s, and their
+//     ratio (ratio_to_webhook).
 //
 // Output (-json): exactly one object on stdout; progress goes to stderr.
 // Scenarios that were not run are left out of the object. The exit status
@@ -92,9 +97,10 @@ type results struct {
 	API        *apiScenarioResult `json:"api,omitempty"`
 	Cluster    *clusterResult     `json:"cluster,omitempty"`
 	Statements *statementsResult  `json:"statements,omitempty"`
+	SCIM       *scimResult        `json:"scim,omitempty"`
 }
 
-var scenarios = []string{"throughput", "latency", "isolation", "backlog", "api", "cluster", "statements"}
+var scenarios = []string{"throughput", "latency", "isolation", "backlog", "api", "cluster", "scim", "statements"}
 
 func main() {
 	scenario := flag.String("scenario", "all", "all, or one of "+strings.Join(scenarios, ", "))
@@ -305,6 +311,10 @@ func (b *bench) run(names []string) (*results, error) {
 			var r *clusterResult
 			r, err = b.cluster()
 			b.record(func(res *results) { res.Cluster = r })
+		case "scim":
+			var r *scimResult
+			r, err = b.scim()
+			b.record(func(res *results) { res.SCIM = r })
 		case "statements":
 			if b.postgres == "" {
 				b.logf("statements: skipped: it counts what PostgreSQL runs (-database postgres://...)")
@@ -472,6 +482,12 @@ func printTable(r *results) {
 		row("", "p99 from the request (cluster)", c.P99FromRequestMS, "ms")
 		row("", "duplicates", c.Duplicates, "")
 		row("", "most in flight at one webhook", c.MaxInFlight, "")
+	}
+	if sc := r.SCIM; sc != nil {
+		row("scim", fmt.Sprintf("user creations provisioned (%d, one target)", sc.Changes), sc.ChangesPerSec, "/s")
+		row("", "p99 from the request", sc.P99FromRequestMS, "ms")
+		row("", "same users, one webhook", sc.WebhookDeliveriesPerSec, "deliveries/s")
+		row("", "ratio SCIM/webhook", sc.RatioToWebhook, "")
 	}
 	if s := r.Statements; s != nil {
 		row("statements", fmt.Sprintf("directory's per user created (%d users)", s.Users), s.PerUser, "")

@@ -63,5 +63,12 @@ func (res *results) insane() []string {
 			out = append(out, fmt.Sprintf("cluster: %d requests in flight at one webhook, want 1..%d", c.MaxInFlight, c.Instances*clusterCap))
 		}
 	}
+	if sc := res.SCIM; sc != nil {
+		positive("scim.changes", float64(sc.Changes))
+		positive("scim.changes_per_sec", sc.ChangesPerSec)
+		positive("scim.p99_from_request_ms", sc.P99FromRequestMS)
+		positive("scim.webhook_deliveries_per_sec", sc.WebhookDeliveriesPerSec)
+		positive("scim.ratio_to_webhook", sc.RatioToWebhook)
+	}
 	return out
 }

@@ -17,6 +17,7 @@ func TestInsane(t *testing.T) {
 			API:       &apiScenarioResult{Webhooks: 10, Concurrency: 32, UserCreatesPerSec: 2400},
 			Cluster: &clusterResult{Instances: 3, Webhooks: 10, OnePerSec: 4000, ClusterPerSec: 3500, Ratio: 0.875,
 				P99FromRequestMS: 40, Duplicates: 0, MaxInFlight: 16},
+			SCIM: &scimResult{Changes: 200, ChangesPerSec: 1500, P99FromRequestMS: 30, WebhookDeliveriesPerSec: 2500, RatioToWebhook: 0.6},
 		}
 	}
 	tests := []struct {
@@ -38,6 +39,8 @@ func TestInsane(t *testing.T) {
 		{"cluster duplicates", func(r *results) { r.Cluster.Duplicates = 2 }, "duplicate"},
 		{"cluster over the cap", func(r *results) { r.Cluster.MaxInFlight = 49 }, "in flight"},
 		{"no creates", func(r *results) { r.API.UserCreatesPerSec = -3 }, "api.user_creates_per_sec"},
+		{"no SCIM changes", func(r *results) { r.SCIM.ChangesPerSec = 0 }, "scim.changes_per_sec"},
+		{"no SCIM ratio", func(r *results) { r.SCIM.RatioToWebhook = math.NaN() }, "scim.ratio_to_webhook"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

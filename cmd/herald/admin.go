@@ -218,7 +218,7 @@ func webhookResetSecrets(ctx context.Context, args []string) error {
 		return nil
 	}
 	for _, h := range rep.Unreadable {
-		fmt.Printf("webhook %d (%s): %s\n", h.ID, h.Description, resetWhat(h))
+		fmt.Printf("%s %d (%s): %s\n", kindName(h), h.ID, h.Description, resetWhat(h))
 	}
 	if rep.KeyCreated {
 		fmt.Printf("Created a new key: %s. Back it up with the database.\n", rep.Key)
@@ -230,7 +230,8 @@ func webhookResetSecrets(ctx context.Context, args []string) error {
 	fmt.Println("Herald now starts with this key.")
 	if len(rep.Unreadable) > 0 {
 		fmt.Println("Next: set each token again (PUT /api/v1/webhook/ID, or the webhook's Edit page), and give each receiver\n" +
-			"its new signing secret (GET /api/v1/webhook/ID, or the webhook's page). Deliveries go out signed with it.")
+			"its new signing secret (GET /api/v1/webhook/ID, or the webhook's page). Deliveries go out signed with it.\n" +
+			"Set each SCIM target's token again (PUT /api/v1/scim_target/ID, or the target's Edit page).")
 	}
 	return nil
 }
@@ -255,14 +256,22 @@ func printUnreadable(rep app.SecretsReport) {
 		fmt.Printf("%s cannot open the secrets of these webhooks (%d of %d):\n", rep.Key, len(rep.Unreadable), rep.Webhooks)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tDESCRIPTION\tWITH --yes")
+	fmt.Fprintln(w, "ID\tKIND\tDESCRIPTION\tWITH --yes")
 	for _, h := range rep.Unreadable {
-		fmt.Fprintf(w, "%d\t%s\t%s\n", h.ID, h.Description, resetWhat(h))
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", h.ID, kindName(h), h.Description, resetWhat(h))
 	}
 	w.Flush()
 	fmt.Println("If the key that sealed them can still be found (a backup of the key file, another instance's\n" +
 		"HERALD_SECRET_KEY), put it back instead: nothing is lost then. Otherwise run again with --yes,\n" +
 		"then set each token again and give each receiver its new signing secret. This cannot be undone.")
+}
+
+// kindName is what people call h: a webhook or a SCIM target.
+func kindName(h herald.Webhook) string {
+	if h.Kind == herald.WebhookKindSCIM {
+		return "SCIM target"
+	}
+	return "webhook"
 }
 
 // resetWhat says what reset-secrets does to a webhook it cannot read.

@@ -143,6 +143,11 @@ var commandSettings = map[string][]string{
 	"token station create": openAppSettings,
 	"token station list":   openAppSettings,
 	"token station revoke": openAppSettings,
+	"scim list":            openAppSettings,
+	"scim add":             openAppSettings,
+	"scim remove":          openAppSettings,
+	// A resync reads the target as a request does.
+	"scim resync": append(slices.Clone(openAppSettings), "request_timeout", "webhook_deny_private"),
 	// It opens the database alone (app.ResetSecrets): no admin is made.
 	"webhook reset-secrets": {"database", "secret_key", "log_level", "log_format"},
 }

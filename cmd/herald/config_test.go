@@ -339,6 +339,10 @@ func TestHelpListsTheCommandsSettings(t *testing.T) {
 		"token station create":  openApp,
 		"token station list":    openApp,
 		"token station revoke":  openApp,
+		"scim list":             openApp,
+		"scim add":              openApp,
+		"scim remove":           openApp,
+		"scim resync":           append(slices.Clone(openApp), "request-timeout", "webhook-deny-private"),
 		"backup":                {"database"},
 		"healthcheck":           {"addr"},
 	}

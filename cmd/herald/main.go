@@ -46,6 +46,13 @@ Usage:
                                     once; --expires-at RFC 3339 time)
   herald token station list         list station tokens (no secrets)
   herald token station revoke ID    revoke a station token at once
+  herald scim list                  list SCIM targets (no tokens)
+  herald scim add NAME              add a SCIM target (--base-url; --deprovision
+                                    deactivate|delete, --sync-groups, --only-groups,
+                                    --disabled; bearer token from --token-stdin)
+  herald scim remove ID             remove a SCIM target
+  herald scim resync ID             compare a SCIM target with the directory and
+                                    queue what makes them equal
   herald backup FILE                write a consistent copy of the SQLite database to FILE
   herald healthcheck                exit 0 when the server on --addr is ready (for containers)
   herald version                    print the version
@@ -77,6 +84,10 @@ var commands = map[string]func(context.Context, []string) error{
 	"token station create": stationTokenCreate,
 	"token station list":   stationTokenList,
 	"token station revoke": stationTokenRevoke,
+	"scim list":            scimList,
+	"scim add":             scimAdd,
+	"scim remove":          scimRemove,
+	"scim resync":          scimResync,
 
 	// When the secret key is lost for good (docs/backup.md).
 	"webhook reset-secrets": webhookResetSecrets,
@@ -91,7 +102,7 @@ func run(args []string) int {
 	defer stop()
 
 	cmd, rest := args[0], args[1:]
-	if (cmd == "user" || cmd == "webhook" || cmd == "token") && len(rest) > 0 {
+	if (cmd == "user" || cmd == "webhook" || cmd == "token" || cmd == "scim") && len(rest) > 0 {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	if cmd == "token station" && len(rest) > 0 {

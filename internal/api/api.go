@@ -32,7 +32,7 @@ func New(dir *directory.Service, log *slog.Logger) *Handler {
 func (h *Handler) Routes() []web.Route {
 	var routes []web.Route
 	for _, group := range [][]web.Route{
-		h.authRoutes(), h.userRoutes(), h.groupRoutes(), h.workerRoutes(), h.eventRoutes(), h.webhookRoutes(),
+		h.authRoutes(), h.userRoutes(), h.groupRoutes(), h.workerRoutes(), h.eventRoutes(), h.webhookRoutes(), h.scimRoutes(),
 		{{Pattern: "GET /api/v1/openapi.json", Access: web.Anyone, Handle: serveOpenAPI}},
 	} {
 		routes = append(routes, group...)

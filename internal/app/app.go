@@ -227,6 +227,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		limits.AuditRetention = cfg.DeliveryRetention // the audit log is kept as long as the delivery log
 	}
 	dir := directory.New(db, box, testWithin(engine, cfg.WholeRequestTimeout), log, limits)
+	// The engine compares SCIM targets with the directory (a resync),
+	// through its client: the egress guard and proxy apply.
+	dir.SetSCIMResyncer(engine)
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "herald_password_checks_total",
 		Help: "Passwords checked against their hash (logins and password changes).",

@@ -233,8 +233,8 @@ func idList(ids []int64) string {
 // SecretsReport is what ResetSecrets found, and did when told to.
 type SecretsReport struct {
 	Key      string // the key's name: HERALD_SECRET_KEY or the key file
-	Webhooks int    // webhooks in the database
-	// Unreadable are the webhooks whose token, signing secret or previous
+	Webhooks int    // webhooks and SCIM targets in the database
+	// Unreadable are the webhooks and SCIM targets whose token, signing secret or previous
 	// signing secret the key cannot open, as found (their flags say which).
 	Unreadable []herald.Webhook
 	KeyMissing bool // the key file is missing
@@ -302,7 +302,9 @@ func ResetSecrets(ctx context.Context, cfg Config, log *slog.Logger, apply bool)
 		}
 	}
 	dir := directory.New(db, box, nil, log, directory.Limits{})
-	hooks, err := dir.ListWebhooks(ctx, directory.CLI)
+	// SCIM targets too: their tokens are sealed with the same key, and
+	// ResetUnreadableSecrets resets them with the webhooks'.
+	hooks, err := dir.ListSealed(ctx, directory.CLI)
 	if err != nil {
 		return rep, err
 	}

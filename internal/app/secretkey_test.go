@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -267,5 +268,59 @@ func TestResetSecrets(t *testing.T) {
 	rep, err = ResetSecrets(context.Background(), cfg, quietLog(), true)
 	if err != nil || len(rep.Unreadable) != 0 || rep.KeyCreated || rep.KeyAdopted {
 		t.Fatalf("second reset: %+v %v", rep, err)
+	}
+}
+
+// A SCIM target's token is sealed with the same key: reset-secrets
+// without --yes lists it with the webhooks, as --yes then clears it, and
+// the reset is audited under the SCIM target.
+func TestResetSecretsSCIMTarget(t *testing.T) {
+	cfg := sqliteConfig(t, "")
+	hook := openWithWebhook(t, cfg)
+	a, err := Open(context.Background(), cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "bearer-of-the-app"
+	target, err := a.Dir.CreateSCIMTarget(context.Background(), directory.CLI, directory.SCIMTargetInput{
+		Name: "App", BaseURL: "http://127.0.0.1:9/scim/v2", Token: &token})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(cfg.Database + ".key"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ResetSecrets(context.Background(), cfg, quietLog(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, w := range rep.Unreadable {
+		ids = append(ids, w.ID)
+	}
+	if rep.Webhooks != 2 || !slices.Contains(ids, hook) || !slices.Contains(ids, target.ID) {
+		t.Fatalf("dry run: %d webhooks, unreadable %v; want the webhook %d and the SCIM target %d", rep.Webhooks, ids, hook, target.ID)
+	}
+	rep, err = ResetSecrets(context.Background(), cfg, quietLog(), true)
+	if err != nil || len(rep.Unreadable) != 2 {
+		t.Fatalf("reset: %+v, %v", rep, err)
+	}
+	a, err = Open(context.Background(), cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	got, err := a.Dir.GetSCIMTarget(context.Background(), directory.CLI, target.ID)
+	if err != nil || got.TokenSet || got.TokenUnreadable {
+		t.Errorf("SCIM target after the reset: %+v, %v; want its token cleared", got, err)
+	}
+	log, err := a.Dir.ListAudit(context.Background(), directory.CLI, herald.AuditFilter{Action: herald.AuditSecretRotated})
+	var targets []string
+	for _, e := range log {
+		targets = append(targets, e.Target)
+	}
+	if err != nil || !slices.Contains(targets, fmt.Sprintf("scim_target:%d", target.ID)) {
+		t.Errorf("audit targets %v, %v; want the SCIM target's", targets, err)
 	}
 }

@@ -242,7 +242,10 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 	switch {
 	case hook.err != "":
 		r.attempt = herald.Attempt{N: c.Attempts + 1, StartedAt: time.Now().UTC(), Error: hook.err}
-		if r.unreadable = hook.unreadable; r.unreadable {
+		if r.unreadable = hook.unreadable; r.unreadable && c.Webhook.Kind == herald.WebhookKindSCIM {
+			r.attempt.Error += "; the change waits, keeping its retries, until the SCIM target is saved with a token " +
+				"(PUT /api/v1/scim_target/{id}, or Edit on its page), or the key is restored"
+		} else if r.unreadable {
 			r.attempt.Error += "; the delivery waits, keeping its retries, until the webhook is saved with its token (PUT) " +
 				"or its signing secret is rotated, or the key is restored"
 		}

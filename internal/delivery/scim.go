@@ -60,11 +60,14 @@ func (d scimDoer) Do(ctx context.Context, t scim.Target, req scim.Request) (scim
 	var body []byte
 	if stream := resp.BodyStream(); stream != nil {
 		var err error
-		if body, err = io.ReadAll(io.LimitReader(stream, maxSCIMBody)); err != nil {
+		if body, err = io.ReadAll(io.LimitReader(stream, maxSCIMBody+1)); err != nil {
 			return scim.Response{}, err
 		}
 	}
 	out := scim.Response{Status: resp.StatusCode(), Body: body}
+	if len(body) > maxSCIMBody {
+		out.Body, out.TooLarge = body[:maxSCIMBody], true
+	}
 	if out.Status == http.StatusTooManyRequests || out.Status == http.StatusServiceUnavailable {
 		out.RetryAfter = responseHeader(resp, "Retry-After")
 	}

@@ -134,7 +134,7 @@ func TestSCIMTokenAndResync(t *testing.T) {
 	broken := s.hook
 	broken.Token = "not sealed"
 	s.hook = broken
-	if o := s.deliver(herald.EventUserCreated, "user:bob", user("bob", "Bob"), nil); o.State != herald.DeliveryRetrying || !strings.Contains(o.Attempt.Error, "token") {
+	if o := s.deliver(herald.EventUserCreated, "user:bob", user("bob", "Bob"), nil); o.State != herald.DeliveryRetrying || !strings.Contains(o.Attempt.Error, "SCIM target is saved with a token") {
 		t.Errorf("unreadable token: %+v", o)
 	}
 	if rep, _, _ := s.e.ResyncSCIM(context.Background(), broken, scim.Local{}); rep.Error == "" {

@@ -68,6 +68,16 @@ func (a Actor) client() string {
 
 func webhookTarget(id int64) string { return fmt.Sprintf("webhook:%d", id) }
 
+func scimTargetTarget(id int64) string { return fmt.Sprintf("scim_target:%d", id) }
+
+// targetOfKind is the audit target of a webhook of kind.
+func targetOfKind(kind string, id int64) string {
+	if kind == herald.WebhookKindSCIM {
+		return scimTargetTarget(id)
+	}
+	return webhookTarget(id)
+}
+
 // maxAuditLimit caps a page of the audit log.
 const maxAuditLimit = 1000
 

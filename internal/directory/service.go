@@ -21,8 +21,10 @@ type Service struct {
 	db     *store.DB
 	box    *secretbox.Box
 	tester WebhookTester
-	log    *slog.Logger
-	limits Limits
+	// resyncer compares SCIM targets with the directory (SetSCIMResyncer).
+	resyncer SCIMResyncer
+	log      *slog.Logger
+	limits   Limits
 	// hasher bounds the password hashes and checks running at once.
 	hasher *password.Gate
 	// throttled remembers when a throttled login was last audited, per

@@ -121,25 +121,33 @@ func (in *WebhookInput) validate() error {
 // validateWebhookURL checks a receiver's address: absolute http(s) with a
 // host, no fragment, no credentials, a real port.
 func validateWebhookURL(s string) error {
+	return validateURLField("url", s, "https://hooks.example.com/herald")
+}
+
+// validateURLField checks an address Herald sends to, in field (a
+// webhook's url, a SCIM target's base_url), as validateWebhookURL
+// describes; example shows a good one. Where it connects to is checked at
+// every request, after DNS, by the egress guard.
+func validateURLField(field, s, example string) error {
 	if s == "" {
-		return invalid("url", "is required")
+		return invalid(field, "is required")
 	}
 	if len(s) > 2048 {
-		return invalid("url", "must be at most 2048 characters")
+		return invalid(field, "must be at most 2048 characters")
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return invalid("url", "must be an absolute http:// or https:// URL with a host, like https://hooks.example.com/herald")
+		return invalid(field, "must be an absolute http:// or https:// URL with a host, like %s", example)
 	}
 	if strings.Contains(s, "#") {
-		return invalid("url", "must not contain a #fragment")
+		return invalid(field, "must not contain a #fragment")
 	}
 	if u.User != nil {
-		return invalid("url", "must not contain a user name or password; send credentials as the secret token")
+		return invalid(field, "must not contain a user name or password; send credentials as the secret token")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return invalid("url", "port %q is not a port number (1-65535)", p)
+			return invalid(field, "port %q is not a port number (1-65535)", p)
 		}
 	}
 	return nil
@@ -220,6 +228,24 @@ func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, 
 	}
 	var hooks []herald.Webhook
 	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+		hooks, err = listWebhooksOfKind(ctx, tx, herald.WebhookKindHTTP)
+		return err
+	})
+	for i := range hooks {
+		hooks[i] = s.open(hooks[i])
+	}
+	return hooks, err
+}
+
+// ListSealed returns every webhook and SCIM target (herald.Webhook.Kind
+// tells which) with its secrets, flagged where the key cannot open them:
+// what the secret key seals, for `herald webhook reset-secrets`.
+func (s *Service) ListSealed(ctx context.Context, a Actor) ([]herald.Webhook, error) {
+	if err := RequireAdmin(a); err != nil {
+		return nil, err
+	}
+	var hooks []herald.Webhook
+	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
 		hooks, err = tx.ListWebhooks(ctx)
 		return err
 	})
@@ -229,6 +255,37 @@ func (s *Service) ListWebhooks(ctx context.Context, a Actor) ([]herald.Webhook, 
 	return hooks, err
 }
 
+// listWebhooksOfKind returns the webhooks of one kind (herald.Webhook.Kind),
+// oldest first: people see webhooks and SCIM targets apart.
+func listWebhooksOfKind(ctx context.Context, tx *store.Tx, kind string) ([]herald.Webhook, error) {
+	all, err := tx.ListWebhooks(ctx)
+	out := []herald.Webhook{}
+	for _, w := range all {
+		if w.Kind == kind {
+			out = append(out, w)
+		}
+	}
+	return out, err
+}
+
+// webhookOfKind returns webhook id if it is of kind. Returns ENOTFOUND, as
+// for none, for one of the other kind: a SCIM target is not a webhook to
+// the webhook API, nor the other way round.
+func webhookOfKind(ctx context.Context, tx *store.Tx, id int64, kind string) (herald.Webhook, error) {
+	w, err := tx.WebhookByID(ctx, id)
+	if (err == nil && w.Kind != kind) || herald.ErrorCode(err) == herald.ENOTFOUND {
+		return herald.Webhook{}, notFoundOfKind(kind, id)
+	}
+	return w, err
+}
+
+func notFoundOfKind(kind string, id int64) error {
+	if kind == herald.WebhookKindSCIM {
+		return herald.Errorf(herald.ENOTFOUND, "no SCIM target with id %d", id)
+	}
+	return herald.Errorf(herald.ENOTFOUND, "no webhook with id %d", id)
+}
+
 // GetWebhook returns one webhook. Returns ENOTFOUND.
 func (s *Service) GetWebhook(ctx context.Context, a Actor, id int64) (herald.Webhook, error) {
 	if err := RequireAdmin(a); err != nil {
@@ -236,7 +293,7 @@ func (s *Service) GetWebhook(ctx context.Context, a Actor, id int64) (herald.Web
 	}
 	var w herald.Webhook
 	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
-		w, err = tx.WebhookByID(ctx, id)
+		w, err = webhookOfKind(ctx, tx, id, herald.WebhookKindHTTP)
 		return err
 	})
 	if err != nil {
@@ -280,7 +337,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id int64, in Webho
 	if err := in.validate(); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, a, herald.AuditWebhookUpdated, id, func(w *herald.Webhook) {
+	return s.changeWebhook(ctx, a, herald.AuditWebhookUpdated, herald.WebhookKindHTTP, id, func(w *herald.Webhook) {
 		in.apply(w)
 		w.TokenUnreadable = false
 	})
@@ -296,7 +353,7 @@ func (s *Service) SetWebhookEnabled(ctx context.Context, a Actor, id int64, enab
 	if enabled {
 		action = herald.AuditWebhookEnabled
 	}
-	return s.changeWebhook(ctx, a, action, id, func(w *herald.Webhook) {
+	return s.changeWebhook(ctx, a, action, herald.WebhookKindHTTP, id, func(w *herald.Webhook) {
 		w.Enabled = enabled
 		w.DisabledReason = ""
 	})
@@ -309,7 +366,7 @@ func (s *Service) RotateSecret(ctx context.Context, a Actor, id int64) (herald.W
 	if err := RequireAdmin(a); err != nil {
 		return herald.Webhook{}, err
 	}
-	return s.changeWebhook(ctx, a, herald.AuditSecretRotated, id, func(w *herald.Webhook) { s.rotate(w) })
+	return s.changeWebhook(ctx, a, herald.AuditSecretRotated, herald.WebhookKindHTTP, id, func(w *herald.Webhook) { s.rotate(w) })
 }
 
 func (s *Service) rotate(w *herald.Webhook) {
@@ -320,21 +377,31 @@ func (s *Service) rotate(w *herald.Webhook) {
 	w.SigningSecret, w.SigningSecretUnreadable = delivery.NewSigningSecret(), false
 }
 
-// changeWebhook reads, changes and writes a webhook in one transaction,
-// with an audit log entry of action by a. A
+// changeWebhook reads, changes and writes a webhook of kind in one
+// transaction, with an audit log entry of action by a. A
 // secret the key cannot open is written back as it was stored unless
 // change overwrote it (and cleared its flag): it may open again with the
 // right key.
-func (s *Service) changeWebhook(ctx context.Context, a Actor, action string, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
+func (s *Service) changeWebhook(ctx context.Context, a Actor, action, kind string, id int64, change func(*herald.Webhook)) (herald.Webhook, error) {
+	return s.changeWebhookTx(ctx, a, action, kind, id, func(_ *store.Tx, w *herald.Webhook) error {
+		change(w)
+		return nil
+	})
+}
+
+// changeWebhookTx is changeWebhook whose change may read tx and refuse.
+func (s *Service) changeWebhookTx(ctx context.Context, a Actor, action, kind string, id int64, change func(*store.Tx, *herald.Webhook) error) (herald.Webhook, error) {
 	var out herald.Webhook
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		stored, err := tx.WebhookByID(ctx, id)
+		stored, err := webhookOfKind(ctx, tx, id, kind)
 		if err != nil {
 			return err
 		}
 		w := s.open(stored)
 		opened := w
-		change(&w)
+		if err := change(tx, &w); err != nil {
+			return err
+		}
 		sealed := s.seal(w)
 		if w.TokenUnreadable {
 			sealed.Token = stored.Token
@@ -351,7 +418,7 @@ func (s *Service) changeWebhook(ctx context.Context, a Actor, action string, id 
 			return err
 		}
 		out = w
-		return audit(ctx, tx, a, action, webhookTarget(id), w.Description)
+		return audit(ctx, tx, a, action, targetOfKind(kind, id), w.Description)
 	})
 	return out, err
 }
@@ -388,7 +455,7 @@ func (s *Service) ResetUnreadableSecrets(ctx context.Context, a Actor) ([]herald
 			if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
 				return err
 			}
-			if err := audit(ctx, tx, a, herald.AuditSecretRotated, webhookTarget(w.ID), "reset: secret key lost"); err != nil {
+			if err := audit(ctx, tx, a, herald.AuditSecretRotated, targetOfKind(w.Kind, w.ID), "reset: secret key lost"); err != nil {
 				return err
 			}
 		}
@@ -412,6 +479,9 @@ func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 	}
 	var dropped int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+		if _, err := webhookOfKind(ctx, tx, id, herald.WebhookKindHTTP); err != nil {
+			return err
+		}
 		if dropped, err = tx.DeleteWebhook(ctx, id); err != nil {
 			return err
 		}
@@ -433,7 +503,7 @@ func (s *Service) TestWebhook(ctx context.Context, a Actor, id int64) (herald.At
 	}
 	var w herald.Webhook
 	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
-		w, err = tx.WebhookByID(ctx, id)
+		w, err = webhookOfKind(ctx, tx, id, herald.WebhookKindHTTP)
 		return err
 	})
 	if err != nil {
@@ -464,6 +534,10 @@ var deliveryStatuses = []string{herald.DeliveryPending, herald.DeliveryRetrying,
 // ListDeliveries returns a webhook's deliveries, newest first.
 // Returns ENOTFOUND or EINVALID (status).
 func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, status string, before int64, limit int) ([]herald.Delivery, error) {
+	return s.listDeliveries(ctx, a, herald.WebhookKindHTTP, webhookID, status, before, limit)
+}
+
+func (s *Service) listDeliveries(ctx context.Context, a Actor, kind string, webhookID int64, status string, before int64, limit int) ([]herald.Delivery, error) {
 	if err := RequireAdmin(a); err != nil {
 		return nil, err
 	}
@@ -472,7 +546,7 @@ func (s *Service) ListDeliveries(ctx context.Context, a Actor, webhookID int64, 
 	}
 	var out []herald.Delivery
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+		if _, err := webhookOfKind(ctx, tx, webhookID, kind); err != nil {
 			return err
 		}
 		var err error
@@ -499,6 +573,10 @@ func DeliveryEvents() []string { return slices.Clone(deliveryEvents) }
 // newest first, and how many pass it in all.
 // Returns ENOTFOUND or EINVALID (status or event).
 func (s *Service) FindDeliveries(ctx context.Context, a Actor, webhookID int64, f store.DeliveryFilter) ([]herald.Delivery, int, error) {
+	return s.findDeliveries(ctx, a, herald.WebhookKindHTTP, webhookID, f)
+}
+
+func (s *Service) findDeliveries(ctx context.Context, a Actor, kind string, webhookID int64, f store.DeliveryFilter) ([]herald.Delivery, int, error) {
 	if err := RequireAdmin(a); err != nil {
 		return nil, 0, err
 	}
@@ -515,7 +593,7 @@ func (s *Service) FindDeliveries(ctx context.Context, a Actor, webhookID int64, 
 	var out []herald.Delivery
 	var total int
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		if _, err := tx.WebhookByID(ctx, webhookID); err != nil {
+		if _, err := webhookOfKind(ctx, tx, webhookID, kind); err != nil {
 			return err
 		}
 		var err error
@@ -544,12 +622,16 @@ type DeliveryRequest struct {
 // GetDelivery returns one delivery with its request and attempts.
 // Returns ENOTFOUND.
 func (s *Service) GetDelivery(ctx context.Context, a Actor, webhookID, id int64) (DeliveryDetail, error) {
+	return s.getDelivery(ctx, a, herald.WebhookKindHTTP, webhookID, id)
+}
+
+func (s *Service) getDelivery(ctx context.Context, a Actor, kind string, webhookID, id int64) (DeliveryDetail, error) {
 	if err := RequireAdmin(a); err != nil {
 		return DeliveryDetail{}, err
 	}
 	var d DeliveryDetail
 	err := s.db.View(ctx, func(tx *store.Tx) error {
-		w, err := tx.WebhookByID(ctx, webhookID)
+		w, err := webhookOfKind(ctx, tx, webhookID, kind)
 		if err != nil {
 			return err
 		}
@@ -568,8 +650,18 @@ func (s *Service) GetDelivery(ctx context.Context, a Actor, webhookID, id int64)
 }
 
 // maskedRequest rebuilds the request's headers as sent at the last attempt
-// (or as they will be sent), with the token and signatures masked.
+// (or as they will be sent), with the token and signatures masked. A SCIM
+// target's change is no one request but the calls it needs (each
+// attempt's response body logs them): its "request" is the change, the
+// base URL and the masked bearer token.
 func maskedRequest(w herald.Webhook, d herald.Delivery, payload []byte, attempts []herald.Attempt) DeliveryRequest {
+	if w.Kind == herald.WebhookKindSCIM {
+		h := map[string]string{"Content-Type": "application/scim+json", "User-Agent": "Herald/" + herald.Version}
+		if w.Token != "" {
+			h["Authorization"] = "Bearer ********"
+		}
+		return DeliveryRequest{Method: "SCIM", URL: w.URL, Headers: h, Body: payload}
+	}
 	h := map[string]string{
 		"X-Defguard-Event":  d.Event,
 		"Content-Type":      "application/json",
@@ -590,14 +682,33 @@ func maskedRequest(w herald.Webhook, d herald.Delivery, payload []byte, attempts
 // Redeliver queues a delivery again with a fresh retry schedule.
 // Returns ENOTFOUND or ECONFLICT (being sent right now).
 func (s *Service) Redeliver(ctx context.Context, a Actor, webhookID, id int64) error {
+	return s.redeliver(ctx, a, herald.WebhookKindHTTP, webhookID, id)
+}
+
+func (s *Service) redeliver(ctx context.Context, a Actor, kind string, webhookID, id int64) error {
 	if err := RequireAdmin(a); err != nil {
 		return err
 	}
 	return s.db.Update(ctx, func(tx *store.Tx) error {
+		if _, err := webhookOfKind(ctx, tx, webhookID, kind); err != nil {
+			return err
+		}
+		if kind == herald.WebhookKindSCIM {
+			// A SCIM change is its subject's state then: after a later
+			// change it would put the older state back at the target.
+			later, err := tx.LaterDelivery(ctx, webhookID, id)
+			if err != nil {
+				return err
+			}
+			if later {
+				return herald.Errorf(herald.ECONFLICT, "a later change of the same user or group was queued after delivery %d: "+
+					"sending it again would put back what it said; run a resync to make the target agree", id)
+			}
+		}
 		if err := tx.Redeliver(ctx, webhookID, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, herald.AuditRedelivered, webhookTarget(webhookID), fmt.Sprintf("delivery %d", id))
+		return audit(ctx, tx, a, herald.AuditRedelivered, targetOfKind(kind, webhookID), fmt.Sprintf("delivery %d", id))
 	})
 }
 
@@ -613,6 +724,9 @@ func (s *Service) Replay(ctx context.Context, a Actor, webhookID int64, since ti
 	}
 	var n int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+		if _, err := webhookOfKind(ctx, tx, webhookID, herald.WebhookKindHTTP); err != nil {
+			return err
+		}
 		if n, err = tx.Replay(ctx, webhookID, since); err != nil {
 			return err
 		}

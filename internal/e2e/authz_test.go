@@ -361,6 +361,16 @@ func authzNewWebhook(f *authzFixture) {
 	f.webhook = hook.ID
 }
 
+// authzNewSCIMTarget makes a SCIM target, enabled, at an address that
+// refuses connections, and keeps its id in f.webhook.
+func authzNewSCIMTarget(f *authzFixture) {
+	var target struct{ ID int64 }
+	f.admin.expect(http.StatusCreated, "POST", "/api/v1/scim_target", map[string]any{
+		"name": "spare", "base_url": "http://127.0.0.1:9/scim/v2",
+	}, &target)
+	f.webhook = target.ID
+}
+
 // Checks for rows.
 
 func (f *authzFixture) getUser(username string) (response, map[string]any) {
@@ -442,6 +452,9 @@ func authzRows() []authzRow {
 		created   = http.StatusCreated
 		noContent = http.StatusNoContent
 	)
+	scimPath := func(suffix string) func(*authzFixture) string {
+		return func(f *authzFixture) string { return fmt.Sprintf("/api/v1/scim_target/%d%s", f.webhook, suffix) }
+	}
 	webhookPath := func(suffix string) func(*authzFixture) string {
 		return func(f *authzFixture) string { return fmt.Sprintf("/api/v1/webhook/%d%s", f.webhook, suffix) }
 	}
@@ -791,6 +804,48 @@ func authzRows() []authzRow {
 			body: func(*authzFixture) any { return map[string]string{"since": "2000-01-01T00:00:00Z"} },
 			want: authzAdminOnly(http.StatusAccepted),
 		},
+
+		// SCIM targets: admins only, like webhooks. The setup makes one (in
+		// f.webhook) at an address that refuses connections.
+		{route: "GET /api/v1/scim_target", path: authzFixed("/api/v1/scim_target"), want: authzAdminOnly(ok)},
+		{
+			route: "POST /api/v1/scim_target", path: authzFixed("/api/v1/scim_target"),
+			body: func(*authzFixture) any {
+				return map[string]any{"name": "new target", "base_url": "http://127.0.0.1:9/scim/v2", "enabled": false}
+			},
+			check: func(f *authzFixture, allowed bool) {
+				var list []struct{ Name string }
+				f.admin.expect(ok, "GET", "/api/v1/scim_target", nil, &list)
+				found := slices.ContainsFunc(list, func(w struct{ Name string }) bool { return w.Name == "new target" })
+				authzWantState(f, "new SCIM target listed", found, allowed)
+			},
+			want: authzAdminOnly(created),
+		},
+		{route: "GET /api/v1/scim_target/{id}", setup: authzNewSCIMTarget, path: scimPath(""), want: authzAdminOnly(ok)},
+		{
+			route: "PUT /api/v1/scim_target/{id}", setup: authzNewSCIMTarget, path: scimPath(""),
+			body: func(*authzFixture) any {
+				return map[string]any{"name": "replaced", "base_url": "http://127.0.0.1:9/scim/v2"}
+			},
+			check: func(f *authzFixture, allowed bool) {
+				var got struct{ Name string }
+				f.admin.expect(ok, "GET", fmt.Sprintf("/api/v1/scim_target/%d", f.webhook), nil, &got)
+				authzWantState(f, "name", got.Name, map[bool]string{true: "replaced", false: "spare"}[allowed])
+			},
+			want: authzAdminOnly(ok),
+		},
+		{
+			route: "DELETE /api/v1/scim_target/{id}", setup: authzNewSCIMTarget, path: scimPath(""),
+			check: func(f *authzFixture, allowed bool) {
+				f.exists(fmt.Sprintf("/api/v1/scim_target/%d", f.webhook), true, allowed)
+			},
+			want: authzAdminOnly(noContent),
+		},
+		{
+			route: "POST /api/v1/scim_target/{id}/resync", setup: authzNewSCIMTarget, path: scimPath("/resync"),
+			want: authzAdminOnly(ok),
+		},
+		{route: "GET /api/v1/scim_target/{id}/deliveries", setup: authzNewSCIMTarget, path: scimPath("/deliveries"), want: authzAdminOnly(ok)},
 
 		// Events, health and readiness.
 		{route: "GET /api/v1/event", path: authzFixed("/api/v1/event"), want: authzAdminOnly(ok)},

@@ -29,6 +29,11 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		t.Fatal("no delivery to show")
 	}
 	hook := func(id int64, rest string) string { return fmt.Sprintf("/webhooks/%d%s", id, rest) }
+	var target struct{ ID int64 }
+	admin.expect(http.StatusCreated, "POST", "/api/v1/scim_target", map[string]any{"name": "a ticketing service with a long name",
+		"base_url": "http://127.0.0.1:9/" + strings.Repeat("a-very-long-path-segment/", 8) + "scim/v2", "token": "secret-token",
+		"only_groups": []string{"ops"}, "sync_groups": true}, &target)
+	scimPage := func(rest string) string { return fmt.Sprintf("/scim/%d%s", target.ID, rest) }
 	// Each page's title (before " · Herald"): an error page where none is
 	// meant would pass the width check without showing the page.
 	pages := []struct{ name, path, title string }{
@@ -51,6 +56,11 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		{"webhook-delete", hook(long.ID, "/delete"), "Delete · a receiver with a very long URL and a description that says a lot about it · Webhooks"},
 		{"webhook-rotate", hook(f.failing.ID, "/rotate"), "Rotate secret · failing wiki · Webhooks"},
 		{"delivery", hook(f.failing.ID, fmt.Sprintf("/deliveries/%d", ds[len(ds)-1].ID)), fmt.Sprintf("Delivery %d · failing wiki · Webhooks", ds[len(ds)-1].ID)},
+		{"scim-targets", "/scim", "SCIM targets"},
+		{"scim-target-new", "/scim/new", "Add a target · SCIM targets"},
+		{"scim-target", scimPage(""), "a ticketing service with a long name · SCIM targets"},
+		{"scim-target-edit", scimPage("/edit"), "Edit · a ticketing service with a long name · SCIM targets"},
+		{"scim-target-delete", scimPage("/delete"), "Delete · a ticketing service with a long name · SCIM targets"},
 		{"events", "/events", "Events"},
 		{"stations", "/stations", "Stations"},
 		{"api-tokens", "/users/pat/tokens", "API tokens · pat · Users"},

@@ -418,6 +418,30 @@ func openAPISession(t *testing.T, s *testServer, sc *specChecker, rc *receiver) 
 	sc.call("rotate secret of a missing webhook", admin, 404, "POST", "/api/v1/webhook/999999/rotate_secret", nil, nil)
 	var hooks []webhook
 	sc.call("list webhooks again", admin, 200, "GET", "/api/v1/webhook", nil, &hooks)
+
+	// A SCIM target, at an address that refuses connections: nothing
+	// changes after it is created, so only a resync queues anything.
+	var target struct {
+		ID int64 `json:"id"`
+	}
+	targetBody := map[string]any{"name": "App", "base_url": "http://127.0.0.1:9/scim/v2", "token": "scim-token", "only_groups": []string{"admin"}}
+	sc.call("create SCIM target", admin, 201, "POST", "/api/v1/scim_target", targetBody, &target)
+	targetPath := fmt.Sprintf("/api/v1/scim_target/%d", target.ID)
+	sc.call("create SCIM target without a name", admin, 400, "POST", "/api/v1/scim_target", map[string]any{"base_url": "https://a.example"}, nil, requestInvalid)
+	sc.call("create SCIM target with an ftp base_url", admin, 400, "POST", "/api/v1/scim_target", map[string]any{"name": "x", "base_url": "ftp://a.example"}, nil)
+	sc.call("create SCIM target as a user", jdoeC, 403, "POST", "/api/v1/scim_target", targetBody, nil)
+	sc.call("list SCIM targets", admin, 200, "GET", "/api/v1/scim_target", nil, nil)
+	var targetNow map[string]any
+	sc.call("read SCIM target", admin, 200, "GET", targetPath, nil, &targetNow)
+	sc.call("read a missing SCIM target", admin, 404, "GET", "/api/v1/scim_target/999999", nil, nil)
+	sc.call("read a webhook as a SCIM target", admin, 404, "GET", fmt.Sprintf("/api/v1/scim_target/%d", hook.ID), nil, nil)
+	sc.call("replace SCIM target with what GET returned", admin, 200, "PUT", targetPath, targetNow, nil)
+	sc.call("replace SCIM target with a bad deprovision", admin, 400, "PUT", targetPath, map[string]any{"name": "App", "base_url": "http://127.0.0.1:9/scim/v2", "deprovision": "purge"}, nil, requestInvalid)
+	sc.call("resync SCIM target that refuses connections", admin, 200, "POST", targetPath+"/resync", nil, nil)
+	sc.call("list SCIM target deliveries", admin, 200, "GET", targetPath+"/deliveries?limit=10", nil, nil)
+	sc.call("delete SCIM target", admin, 204, "DELETE", targetPath, nil, nil)
+	sc.call("delete it again", admin, 404, "DELETE", targetPath, nil, nil)
+
 	for _, h := range hooks {
 		if h.ID != hook.ID {
 			sc.call("delete webhook", admin, 204, "DELETE", fmt.Sprintf("/api/v1/webhook/%d", h.ID), nil, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -63,8 +64,23 @@ func (r *run) applyUser(name string, c Change) {
 		// Only what SCIM does not carry changed (keys, the admin flag,
 		// groups, which group changes carry): a mapped user needs no call.
 		same := c.Type == "user_modified" && hasPrev && inScope(r.t.OnlyGroups, prev.Groups) && sameMapped(prev, data)
-		r.provisionUser(data, same)
+		var joined []string
+		if hasPrev {
+			joined = added(prev.Groups, data.Groups)
+		}
+		r.provisionUser(data, same, joined)
 	}
+}
+
+// added returns the groups in after that are not in before.
+func added(before, after []string) []string {
+	var out []string
+	for _, g := range after {
+		if !slices.Contains(before, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // sameMapped reports whether two states of a user look the same at a
@@ -85,15 +101,23 @@ func (r *run) userID(name string) (int64, bool) {
 }
 
 // provisionUser creates or updates the user b at the target; same: b
-// looks as it did, so a mapped user is left as it is.
-func (r *run) provisionUser(b userBody, same bool) {
+// looks as it did, so a mapped user is left as it is. joined: the groups
+// the change added the user to.
+func (r *run) provisionUser(b userBody, same bool, joined []string) {
 	id, mapped, err := r.s.RemoteID(r.ctx, r.t.ID, KindUser, b.Username)
 	if err != nil {
 		r.storeFailed(err)
 		return
 	}
 	if mapped && same {
-		r.entries = append(r.entries, "nothing the target is sent changed: no call")
+		r.entries = append(r.entries, "nothing the target is sent changed: no call for the user")
+		// The group's own change may have reached the target while this
+		// user's creation was on its way (neither saw the other's id), so
+		// the user joins the groups it was added to; adding a member who
+		// is one already changes nothing.
+		if r.t.SyncGroups && len(joined) > 0 {
+			r.joinGroups(userBody{Groups: joined}, id)
+		}
 		return
 	}
 	ext, ok := r.userID(b.Username)

@@ -30,6 +30,19 @@ func (r *run) applyGroup(name string, c Change) {
 		r.deleteGroup(name)
 		return
 	}
+	// Changes are ordered per subject, and a rename changes the subject:
+	// a change of a group renamed or deleted since, applied after the
+	// change that renamed or deleted it, would create it again under its
+	// old name. The later change speaks for the group.
+	exists, err := r.s.GroupExists(r.ctx, name)
+	if err != nil {
+		r.storeFailed(err)
+		return
+	}
+	if !exists {
+		r.entries = append(r.entries, "the group "+name+" is no longer in Herald (renamed or deleted since this change): no call")
+		return
+	}
 	r.provisionGroup(name, data.Members)
 }
 

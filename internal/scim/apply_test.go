@@ -147,6 +147,7 @@ func TestApplyGroups(t *testing.T) {
 		e := newEnv(t, db, func(t *scim.Target) { t.SyncGroups = true })
 		e.apply("user_created", "user:alice", e.user("alice", "ops"), nil, scim.Done)
 		bobBody := e.user("bob", "ops")
+		e.group("ops")
 		e.apply("group_created", "group:ops", groupBody("ops", "alice", "bob"), nil, scim.Done)
 		g, ok := e.p.Group("ops")
 		alice := e.provided("alice").ID
@@ -158,6 +159,7 @@ func TestApplyGroups(t *testing.T) {
 		if g, _ := e.p.Group("ops"); !slices.Equal(g.Members(), []string{alice, bob}) {
 			t.Errorf("after bob was created the group has %v", g.Members())
 		}
+		e.renameGroup("ops", "sre")
 		e.apply("group_modified", "group:sre", groupBody("sre", "alice", "bob"), groupBody("ops", "alice", "bob"), scim.Done)
 		if s, ok := e.p.Group("sre"); !ok || s.ID != g.ID || e.remoteID(scim.KindGroup, "sre") != g.ID || e.remoteID(scim.KindGroup, "ops") != "" {
 			t.Errorf("after the rename: %v", e.p.Groups())
@@ -192,6 +194,7 @@ func TestApplySkipsUnmappedChanges(t *testing.T) {
 func TestApplyConcurrentGroupAndUsers(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db, func(t *scim.Target) { t.SyncGroups = true })
+		e.group("ops")
 		var names []string
 		var changes []scim.Change
 		for i := range 8 {

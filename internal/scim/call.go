@@ -65,6 +65,11 @@ func (r *run) call(method, path string, body any) answer {
 	}
 	r.status = resp.Status
 	r.entries = append(r.entries, fmt.Sprintf("%s%d\n%s", entry, resp.Status, clip(string(resp.Body))))
+	if resp.TooLarge {
+		// A cut-off list would read as a shorter one, or not at all.
+		r.end(Failed, fmt.Sprintf("%s %s: the target's answer is larger than Herald reads", method, path))
+		return answer{}
+	}
 	return answer{Response: resp, ok: true}
 }
 

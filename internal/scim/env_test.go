@@ -82,6 +82,31 @@ func (e *env) user(name string, groups ...string) []byte {
 	return userBody(name, "First "+name, groups...)
 }
 
+// group creates a group in Herald's database and returns its id.
+func (e *env) group(name string) int64 {
+	e.t.Helper()
+	var id int64
+	storetest.Update(e.t, e.db, func(tx *store.Tx) (err error) { id, err = tx.CreateGroup(ctx, name, false); return err })
+	return id
+}
+
+// renameGroup renames a group in Herald's database (the row only: no
+// event).
+func (e *env) renameGroup(from, to string) {
+	e.t.Helper()
+	storetest.Update(e.t, e.db, func(tx *store.Tx) error {
+		id, err := tx.GroupIDByName(ctx, from)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteGroup(ctx, id); err != nil {
+			return err
+		}
+		_, err = tx.CreateGroup(ctx, to, false)
+		return err
+	})
+}
+
 func userBody(name, first string, groups ...string) []byte {
 	if groups == nil {
 		groups = []string{}

@@ -12,8 +12,13 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// pageSize is how many resources a resync asks for per page.
-const pageSize = 100
+// How many resources a resync asks for per page: groups fewer, since a
+// provider lists each with its members, and the Doer reads a bounded
+// answer.
+const (
+	userPageSize  = 100
+	groupPageSize = 10
+)
 
 // Resync compares target t with the directory (local) and returns what it
 // found and the changes that make t agree: scim_sync for a user or group
@@ -55,11 +60,25 @@ func Resync(ctx context.Context, d Doer, s Store, t Target, local Local) (herald
 	return rep, changes, nil
 }
 
-// list reads every resource of endpoint, page by page.
+// maxResources bounds how many resources of one endpoint a resync reads:
+// a provider that invents new ones on every page must not hold it forever.
+const maxResources = 1_000_000
+
+// list reads every resource of endpoint, page by page, until a page is
+// empty or totalResults are read. A page that lists nothing new (a
+// provider that ignores startIndex answers its first page forever, and
+// may claim any totalResults) ends the run, as does going past
+// maxResources: what was read is not the whole target, and comparing it
+// would queue wrong changes.
 func (r *run) list(endpoint string) ([]remote, bool) {
 	var all []remote
+	seen := map[string]bool{}
 	for start := 1; ; {
-		path := fmt.Sprintf("%s?startIndex=%d&count=%d", endpoint, start, pageSize)
+		count := userPageSize
+		if endpoint == "/Groups" {
+			count = groupPageSize
+		}
+		path := fmt.Sprintf("%s?startIndex=%d&count=%d", endpoint, start, count)
 		a := r.call(http.MethodGet, path, nil)
 		if !a.succeeded() {
 			r.reject(http.MethodGet, path, a)
@@ -73,9 +92,27 @@ func (r *run) list(endpoint string) ([]remote, bool) {
 			r.end(Failed, "GET "+path+": the answer is not a list response: "+err.Error())
 			return nil, false
 		}
-		all = append(all, page.Resources...)
+		if len(page.Resources) == 0 {
+			return all, true
+		}
+		fresh := 0
+		for _, x := range page.Resources {
+			if !seen[x.ID] {
+				seen[x.ID] = true
+				all = append(all, x)
+				fresh++
+			}
+		}
+		switch {
+		case fresh == 0:
+			r.end(Failed, "GET "+path+": the target listed only resources it had listed already (does it ignore startIndex?); the resync stopped")
+			return nil, false
+		case len(all) > maxResources:
+			r.end(Failed, fmt.Sprintf("GET %s: the target lists more than %d resources; the resync stopped", path, maxResources))
+			return nil, false
+		}
 		start += len(page.Resources)
-		if len(page.Resources) == 0 || len(all) >= page.TotalResults {
+		if len(all) >= page.TotalResults {
 			return all, true
 		}
 	}
@@ -95,10 +132,8 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 	for _, id := range mapped {
 		claimed[id] = true
 	}
-	known := map[string]bool{} // every local username
 	var changes []Change
 	for _, l := range locals {
-		known[strings.ToLower(l.Name)] = true
 		var b userBody
 		if err := json.Unmarshal(l.Data, &b); err != nil || !inScope(r.t.OnlyGroups, b.Groups) {
 			continue
@@ -126,6 +161,14 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 		delete(mapped, l.Name) // what is left is mapped but not provisioned
 		switch {
 		case !there:
+			// An id the target no longer has (it lost its data) is
+			// forgotten now: a group sent before the user is created
+			// again must not list it as a member.
+			if isMapped {
+				if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindUser, l.Name); err != nil {
+					return nil, err
+				}
+			}
 			n.Created++
 			changes = append(changes, sync)
 		case sameUser(x, want):
@@ -151,21 +194,13 @@ func (r *run) resyncUsers(n *herald.SCIMResyncCounts, remotes []remote, locals [
 			changes = append(changes, removeUser(name))
 		}
 	}
-	// The target's own: left alone, unless named as a user Herald has
-	// that is out of scope (deprovisioned, as Apply would).
+	// The target's own: left alone, even when named as a user Herald has
+	// that is out of scope. Herald never provisioned it, and taking away
+	// an account it did not make (perhaps the target's own admin) would
+	// be a surprise; a change of that user reaches it as Apply decides.
 	for _, x := range remotes {
-		if claimed[x.ID] {
-			continue
-		}
-		inactive := x.Active != nil && !*x.Active
-		switch {
-		case !known[strings.ToLower(x.UserName)]:
+		if !claimed[x.ID] {
 			n.Unmanaged++
-		case r.t.Deprovision != DeprovisionDelete && inactive:
-			n.Unchanged++
-		default:
-			n.Deprovisioned++
-			changes = append(changes, removeUser(x.UserName))
 		}
 	}
 	return changes, nil
@@ -224,6 +259,11 @@ func (r *run) resyncGroups(n *herald.SCIMResyncCounts, remotes []remote, locals 
 		delete(mapped, l.Name)
 		switch {
 		case !there:
+			if isMapped {
+				if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindGroup, l.Name); err != nil {
+					return nil, err
+				}
+			}
 			n.Created++
 			changes = append(changes, sync)
 		case sameGroup(x, want):

@@ -78,6 +78,9 @@ type Response struct {
 	Status     int
 	Body       []byte
 	RetryAfter string // the Retry-After header on a 429 or 503
+	// TooLarge: the body went past the Doer's cap and Body is its start
+	// only, which no step can read.
+	TooLarge bool
 }
 
 // Doer sends requests to a target. It adds the Authorization, Accept and
@@ -101,6 +104,8 @@ type Store interface {
 	// UserID is Herald's id of the user named username (the SCIM
 	// externalId), ok == false if there is no such user now.
 	UserID(ctx context.Context, username string) (id int64, ok bool, err error)
+	// GroupExists reports whether Herald has a group named name now.
+	GroupExists(ctx context.Context, name string) (bool, error)
 }
 
 // Verdict is what a Change's calls mean for its delivery.

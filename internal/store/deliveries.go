@@ -32,7 +32,7 @@ func webhookMatches(typ string, n int) (string, any) {
 // webhooks' filters (ignore_actors, only_groups) are decided in the same
 // statement: no query per webhook.
 func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
-	if ev.Type == herald.EventWebhookTest {
+	if herald.Targeted(ev.Type) {
 		return nil
 	}
 	sel, args := tx.fanOutSelect(ev, "CAST($1 AS BIGINT)", []any{ev.Seq})

@@ -85,13 +85,20 @@ func NewEventID(now time.Time) string {
 // (ListAudit).
 func (tx *Tx) ListEvents(ctx context.Context, after int64, limit int) ([]herald.Event, error) {
 	rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE seq > $1 AND type NOT IN ('`+herald.EventAuditEntry+`', '`+herald.EventWebhookTest+`') ORDER BY seq LIMIT $2`, after, limit)
+		WHERE seq > $1 AND type NOT IN `+hiddenTypes+` ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	return scanEvents(rows)
 }
+
+// hiddenTypes are the event types no event list shows, as an SQL list:
+// the audit log's entries (ListAudit lists them) and the events meant for
+// one webhook alone (herald.Targeted), which are no change of the
+// directory.
+const hiddenTypes = `('` + herald.EventAuditEntry + `', '` + herald.EventWebhookTest + `', '` +
+	herald.EventSCIMSync + `', '` + herald.EventSCIMRemove + `')`
 
 // eventColumns are what ScanEvent reads, of table events (as e, if the
 // query names it so).
@@ -136,7 +143,7 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 		before = 1 << 62
 	}
 	rows, err := tx.query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE seq < $1 AND type NOT IN ('`+herald.EventAuditEntry+`', '`+herald.EventWebhookTest+`') ORDER BY seq DESC LIMIT $2`, before, limit)
+		WHERE seq < $1 AND type NOT IN `+hiddenTypes+` ORDER BY seq DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +157,7 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 // case; all for ""), and how many match in all (before aside). Test sends
 // and audit entries are left out, as from every event list.
 func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
-	where := ` FROM events WHERE type NOT IN ('` + herald.EventAuditEntry + `', '` + herald.EventWebhookTest + `')`
+	where := ` FROM events WHERE type NOT IN ` + hiddenTypes
 	var args []any
 	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
 		args = append(args, "%"+likeEscaper.Replace(q)+"%")

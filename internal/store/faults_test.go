@@ -295,6 +295,11 @@ func TestFileRemovedOrReplaced(t *testing.T) {
 			if err := read(); err != nil {
 				t.Fatal(err)
 			}
+			// The read prepares its statement in the background, on a
+			// connection of its own if the read's is busy: let it finish,
+			// or the read below may need a new connection, which cannot
+			// open a file that is gone.
+			db.prepares.Wait()
 			tc.change(t, path)
 			for range 3 {
 				if err := db.Ready(ctx); herald.ErrorCode(err) != herald.EUNAVAILABLE || herald.ErrorMessage(err) != goneMessage {

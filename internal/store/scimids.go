@@ -83,3 +83,12 @@ func (db *DB) UserID(ctx context.Context, username string) (id int64, ok bool, e
 	})
 	return id, ok, err
 }
+
+// GroupExists reports whether there is a group named name.
+func (db *DB) GroupExists(ctx context.Context, name string) (bool, error) {
+	var n int
+	err := db.View(ctx, func(tx *Tx) error {
+		return tx.queryRow(ctx, `SELECT count(*) FROM groups WHERE name = $1`, name).Scan(&n)
+	})
+	return n > 0, err
+}

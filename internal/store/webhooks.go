@@ -42,14 +42,14 @@ func triggerValues(t herald.Triggers) []any {
 }
 
 var webhookColumns = `id, url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc, old_secret_until,
-	disabled_reason, created_at, format, ignore_actors, only_groups, ` + strings.Join(triggerColumns, ", ")
+	disabled_reason, created_at, format, ignore_actors, only_groups, kind, deprovision, sync_groups, ` + strings.Join(triggerColumns, ", ")
 
 func scanWebhook(row interface{ Scan(...any) error }) (herald.Webhook, error) {
 	var w herald.Webhook
 	var events, ignore, only string
 	var oldUntil, created int64
 	dest := append([]any{&w.ID, &w.URL, &w.Description, &w.Token, &w.Enabled, &w.Method, &events, &w.SigningSecret, &w.PreviousSecret,
-		&oldUntil, &w.DisabledReason, &created, &w.Format, &ignore, &only}, triggerFlags(&w.Triggers)...)
+		&oldUntil, &w.DisabledReason, &created, &w.Format, &ignore, &only, &w.Kind, &w.Deprovision, &w.SyncGroups}, triggerFlags(&w.Triggers)...)
 	err := row.Scan(dest...)
 	w.Events, w.IgnoreActors, w.OnlyGroups = splitEvents(events), splitEvents(ignore), splitEvents(only)
 	if oldUntil > 0 {
@@ -66,6 +66,13 @@ func placeholders(first, n int) string {
 		fmt.Fprintf(&b, ", $%d", first+i)
 	}
 	return b.String()
+}
+
+func kindOrDefault(k string) string {
+	if k == "" {
+		return herald.WebhookKindHTTP
+	}
+	return k
 }
 
 func formatOrDefault(f string) string {
@@ -101,20 +108,22 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w *herald.Webhook) error {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
 	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
-		oldUntil, w.DisabledReason, micros(tx.Now), formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups)},
-		triggerValues(w.Triggers)...)
+		oldUntil, w.DisabledReason, micros(tx.Now), formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups),
+		kindOrDefault(w.Kind), w.Deprovision, w.SyncGroups}, triggerValues(w.Triggers)...)
 	id, err := tx.insert(ctx, `INSERT INTO webhooks (url, description, token_enc, enabled, method, events, secret_enc, old_secret_enc,
-		old_secret_until, disabled_reason, created_at, updated_at, format, ignore_actors, only_groups, `+strings.Join(triggerColumns, ", ")+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14`+placeholders(15, len(triggerColumns))+`)`, args...)
+		old_secret_until, disabled_reason, created_at, updated_at, format, ignore_actors, only_groups, kind, deprovision, sync_groups, `+
+		strings.Join(triggerColumns, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $17`+placeholders(18, len(triggerColumns))+`)`, args...)
 	if err != nil {
 		return err
 	}
-	w.ID, w.CreatedAt = id, tx.Now
+	w.ID, w.CreatedAt, w.Kind = id, tx.Now, kindOrDefault(w.Kind)
 	tx.webhookChanged(id, true)
 	return nil
 }
 
-// UpdateWebhook writes every field of w but ID and CreatedAt.
+// UpdateWebhook writes every field of w but ID, CreatedAt and Kind (a
+// webhook never becomes a SCIM target, nor the other way round).
 // Returns ENOTFOUND if there is no such webhook.
 func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 	var oldUntil int64
@@ -122,15 +131,15 @@ func (tx *Tx) UpdateWebhook(ctx context.Context, w *herald.Webhook) error {
 		oldUntil = micros(w.PreviousSecretUntil)
 	}
 	args := append([]any{w.URL, w.Description, w.Token, w.Enabled, w.Method, joinEvents(w.Events), w.SigningSecret, w.PreviousSecret,
-		oldUntil, w.DisabledReason, micros(tx.Now), w.ID, formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups)},
-		triggerValues(w.Triggers)...)
+		oldUntil, w.DisabledReason, micros(tx.Now), w.ID, formatOrDefault(w.Format), joinEvents(w.IgnoreActors), joinEvents(w.OnlyGroups),
+		w.Deprovision, w.SyncGroups}, triggerValues(w.Triggers)...)
 	set := ""
 	for i, col := range triggerColumns {
-		set += fmt.Sprintf(", %s = $%d", col, 16+i)
+		set += fmt.Sprintf(", %s = $%d", col, 18+i)
 	}
 	res, err := tx.exec(ctx, `UPDATE webhooks SET url = $1, description = $2, token_enc = $3, enabled = $4, method = $5, events = $6,
 		secret_enc = $7, old_secret_enc = $8, old_secret_until = $9, disabled_reason = $10, updated_at = $11,
-		format = $13, ignore_actors = $14, only_groups = $15`+set+` WHERE id = $12`, args...)
+		format = $13, ignore_actors = $14, only_groups = $15, deprovision = $16, sync_groups = $17`+set+` WHERE id = $12`, args...)
 	if err != nil {
 		return err
 	}

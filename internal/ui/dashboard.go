@@ -19,8 +19,10 @@ type dashboardView struct {
 	Deliveries    store.DeliveryCounts
 	Events        []herald.Event
 	// Attention are the webhooks failing now or disabled by Herald (a
-	// 410), each linked to its page.
-	Attention []webhookRow
+	// 410), each linked to its page; SCIMAttention the SCIM targets alike.
+	Attention     []webhookRow
+	SCIMTargets   int
+	SCIMAttention []scimRow
 }
 
 // dashboardEvents is how many of the newest events the dashboard lists.
@@ -63,6 +65,20 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) error {
 		v.ByHealth[row.State]++
 		if row.State == herald.HealthFailing || row.DisabledReason != "" {
 			v.Attention = append(v.Attention, row)
+		}
+	}
+	targets, err := h.dir.ListSCIMTargets(ctx, a)
+	if err != nil {
+		return err
+	}
+	scimRows, err := h.scimRows(r, targets)
+	if err != nil {
+		return err
+	}
+	v.SCIMTargets = len(scimRows)
+	for _, row := range scimRows {
+		if row.State == herald.HealthFailing || row.DisabledReason != "" {
+			v.SCIMAttention = append(v.SCIMAttention, row)
 		}
 	}
 	if v.Deliveries, err = h.dir.DeliveryCounts(ctx, a, time.Now().Add(-24*time.Hour)); err != nil {

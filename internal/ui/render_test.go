@@ -67,3 +67,28 @@ func TestDeliveryPageAttempts(t *testing.T) {
 		t.Fatal("the attempt count is not 7")
 	}
 }
+
+// A SCIM target's pages say whether a token is set and never show it; its
+// page shows the last resync.
+func TestSCIMTargetPagesHaveNoToken(t *testing.T) {
+	target := herald.SCIMTarget{ID: 4, Name: "App", BaseURL: "https://app.example.com/scim/v2", Token: "scim-secret-token", TokenSet: true,
+		Enabled: true, Deprovision: "deactivate", LastResync: &herald.SCIMResync{At: time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC),
+			Users: herald.SCIMResyncCounts{Created: 3, Unchanged: 9}}}
+	html := renderPage(t, "scim_form", page{Title: "Edit · App · SCIM targets", Form: scimForm(target), Data: scimFormView{ID: 4, HasToken: true}})
+	if strings.Contains(html, "scim-secret-token") || !strings.Contains(html, "A token is set") {
+		t.Fatalf("the edit form:\n%s", html)
+	}
+	html = renderPage(t, "scim_target", page{Title: "App · SCIM targets", Data: scimTargetView{Target: scimRow{SCIMTarget: target, State: "new"},
+		DeliveryLog: DeliveryLog{Base: "/scim/4"}}})
+	if strings.Contains(html, "scim-secret-token") || !strings.Contains(html, `id="resync-counts"`) || !strings.Contains(html, "<td>3</td>") {
+		t.Fatalf("the target's page:\n%s", html)
+	}
+	// The form keeps an empty token field as "keep", and removes it only
+	// when asked.
+	if in := scimInput(url.Values{"name": {"x"}}); in.Token != nil {
+		t.Errorf("an empty token field gives token %q, want nil (keep)", *in.Token)
+	}
+	if in := scimInput(url.Values{"clear_token": {"on"}}); in.Token == nil || *in.Token != "" {
+		t.Error("Remove the token does not clear it")
+	}
+}

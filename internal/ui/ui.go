@@ -112,7 +112,7 @@ func (h *Handler) Routes() []web.Route {
 			{Pattern: "GET /static/", Access: web.Anyone, Handle: serveStatic},
 			{Pattern: "GET /{$}", Access: web.Anyone, Handle: h.home},
 		},
-		h.authRoutes(), h.userRoutes(), h.tokenRoutes(), h.groupRoutes(), h.webhookRoutes(), h.eventRoutes(), h.stationRoutes(),
+		h.authRoutes(), h.userRoutes(), h.tokenRoutes(), h.groupRoutes(), h.webhookRoutes(), h.scimRoutes(), h.eventRoutes(), h.stationRoutes(),
 	} {
 		routes = append(routes, group...)
 	}

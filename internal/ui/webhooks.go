@@ -287,9 +287,18 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64)
 
 // webhookView is what the webhook page shows.
 type webhookView struct {
-	Hook       herald.Webhook
-	Row        webhookRow // with its health
-	Triggers   []string
+	Hook     herald.Webhook
+	Row      webhookRow // with its health
+	Triggers []string
+	DeliveryLog
+	// NewSecret is the signing secret just made by a rotation, shown once.
+	NewSecret string
+}
+
+// DeliveryLog is one page of a webhook's (or SCIM target's) delivery log,
+// as the delivery-log template shows it.
+type DeliveryLog struct {
+	Base       string // the page it is on, /webhooks/{id} or /scim/{id}
 	Deliveries []herald.Delivery
 	Status     string
 	Statuses   []string
@@ -299,8 +308,44 @@ type webhookView struct {
 	Total      int    // deliveries that pass the filter
 	Older      string // the link to the next page of older ones, "" at the end
 	Newest     string // the link back to the newest ones, "" when shown
-	// NewSecret is the signing secret just made by a rotation, shown once.
-	NewSecret string
+}
+
+// deliveryLog reads the page of the delivery log r asks for (its status,
+// event, q and before), with find (the directory's FindDeliveries or
+// FindSCIMDeliveries), for the page at base.
+func deliveryLog(r *http.Request, base string, find func(store.DeliveryFilter) ([]herald.Delivery, int, error)) (DeliveryLog, error) {
+	q := r.URL.Query()
+	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
+	st, event, search := q.Get("status"), q.Get("event"), strings.TrimSpace(q.Get("q"))
+	ds, total, err := find(store.DeliveryFilter{Status: st, Event: event, Q: search, Before: before, Limit: deliveriesPerPage})
+	if err != nil {
+		return DeliveryLog{}, err
+	}
+	v := DeliveryLog{Base: base, Deliveries: ds, Status: st,
+		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed},
+		Event:    event, Events: directory.DeliveryEvents(), Q: search, Total: total}
+	link := func(before int64) string {
+		v := url.Values{}
+		for k, s := range map[string]string{"status": st, "event": event, "q": search} {
+			if s != "" {
+				v.Set(k, s)
+			}
+		}
+		if before > 0 {
+			v.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(v) == 0 {
+			return base + "#deliveries"
+		}
+		return base + "?" + v.Encode() + "#deliveries"
+	}
+	if len(ds) == deliveriesPerPage {
+		v.Older = link(ds[len(ds)-1].ID)
+	}
+	if before > 0 {
+		v.Newest = link(0)
+	}
+	return v, nil
 }
 
 const deliveriesPerPage = 50
@@ -323,10 +368,9 @@ func (h *Handler) showWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	st, event, search := q.Get("status"), q.Get("event"), strings.TrimSpace(q.Get("q"))
-	ds, total, err := h.dir.FindDeliveries(r.Context(), a, id, store.DeliveryFilter{Status: st, Event: event, Q: search, Before: before, Limit: deliveriesPerPage})
+	log, err := deliveryLog(r, fmt.Sprintf("/webhooks/%d", id), func(f store.DeliveryFilter) ([]herald.Delivery, int, error) {
+		return h.dir.FindDeliveries(r.Context(), a, id, f)
+	})
 	if err != nil {
 		return err
 	}
@@ -334,30 +378,7 @@ func (h *Handler) showWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	if err != nil {
 		return err
 	}
-	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), Deliveries: ds, Status: st, NewSecret: newSecret,
-		Statuses: []string{herald.DeliveryPending, herald.DeliveryRetrying, herald.DeliverySucceeded, herald.DeliveryFailed},
-		Event:    event, Events: directory.DeliveryEvents(), Q: search, Total: total}
-	link := func(before int64) string {
-		v := url.Values{}
-		for k, s := range map[string]string{"status": st, "event": event, "q": search} {
-			if s != "" {
-				v.Set(k, s)
-			}
-		}
-		if before > 0 {
-			v.Set("before", strconv.FormatInt(before, 10))
-		}
-		if len(v) == 0 {
-			return fmt.Sprintf("/webhooks/%d#deliveries", id)
-		}
-		return fmt.Sprintf("/webhooks/%d?%s#deliveries", id, v.Encode())
-	}
-	if len(ds) == deliveriesPerPage {
-		v.Older = link(ds[len(ds)-1].ID)
-	}
-	if before > 0 {
-		v.Newest = link(0)
-	}
+	v := webhookView{Hook: hook, Row: rows[0], Triggers: triggerNames(hook), DeliveryLog: log, NewSecret: newSecret}
 	if form == nil {
 		form = url.Values{}
 	}
@@ -394,10 +415,15 @@ func parseSince(s string) (time.Time, error) {
 	return time.Time{}, herald.Invalid("since", "give a date and time like 2026-01-02T15:04 (UTC)")
 }
 
-// deliveryView is what the delivery page shows.
+// deliveryView is what the delivery page shows: Base is the page of its
+// webhook or SCIM target (Kind names which), Redeliver whether it offers
+// to queue it again.
 type deliveryView struct {
-	Hook     herald.Webhook
-	Delivery directory.DeliveryDetail
+	Hook      herald.Webhook
+	Delivery  directory.DeliveryDetail
+	Base      string
+	Kind      string
+	Redeliver bool
 }
 
 func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -415,7 +441,8 @@ func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64)
 		return err
 	}
 	title := fmt.Sprintf("Delivery %d · %s · Webhooks", d.ID, hook.Description)
-	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: hook, Delivery: d}})
+	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: hook, Delivery: d,
+		Base: fmt.Sprintf("/webhooks/%d", id), Kind: "Webhook", Redeliver: true}})
 }
 
 func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
