@@ -28,7 +28,9 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 		previous = string(ev.Previous)
 	}
 	args := []any{ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous}
-	if tx.dialect.kind == PostgreSQL && tx.observer == nil && ev.Type != herald.EventWebhookTest {
+	// As fanOut decides: a targeted event (herald.Targeted) is never
+	// fanned out.
+	if tx.dialect.kind == PostgreSQL && tx.observer == nil && !herald.Targeted(ev.Type) {
 		return tx.appendAndFanOut(ctx, ev, args)
 	}
 	seq, err := tx.insertReturning(ctx, "seq", insertEvent, args...)

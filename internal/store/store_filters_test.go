@@ -58,3 +58,25 @@ func TestFanOutFilters(t *testing.T) {
 		}
 	})
 }
+
+// A targeted event (a test send, a SCIM resync's) appended as any other
+// is fanned out to no webhook, on PostgreSQL too, where the event and
+// its fan-out are one statement.
+func TestTargetedEventsAreNotFannedOut(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		hook := newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Events = []string{"audit"} })
+		for _, typ := range []string{herald.EventWebhookTest, herald.EventSCIMSync, herald.EventSCIMRemove} {
+			ev := herald.Event{Type: typ, Subject: "user:u", Payload: []byte(`{}`)}
+			update(t, db, func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
+			if ev.Seq == 0 {
+				t.Errorf("%s: no seq", typ)
+			}
+		}
+		ev := herald.Event{Type: herald.EventUserCreated, Subject: "user:u", Payload: []byte(`{"username":"u","groups":[]}`)}
+		update(t, db, func(tx *store.Tx) error { return tx.AppendEvent(ctx, &ev) })
+		if ds := deliveries(t, db, hook.ID); len(ds) != 1 || ds[0].Event != herald.EventUserCreated {
+			t.Errorf("deliveries = %+v, want the user_created one alone", ds)
+		}
+	})
+}
