@@ -60,6 +60,13 @@ func (q *postgresQueue) stop() {
 }
 
 func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]herald.Webhook) []share) ([]Claimed, error) {
+	// The claim commits by itself: cut short by ctx (a shutdown), its
+	// statement could lease rows whose caller never hears of them, and
+	// they would wait out their lease (no other instance, or this one
+	// restarted, could send them sooner). So it runs to its end, within
+	// a lease, and the caller sends what it returns.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(req.Lease, time.Second))
+	defer cancel()
 	var out []Claimed
 	// Two statements, each alone: in a transaction at READ COMMITTED
 	// each would read a snapshot of its own all the same, and BEGIN and
