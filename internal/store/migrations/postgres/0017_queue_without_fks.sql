@@ -14,12 +14,15 @@
 --     commits).
 --
 -- What the keys did besides, deleting a webhook's deliveries and a
--- delivery's attempts with it, triggers do, once per statement.
+-- delivery's attempts with it, triggers do, once per statement. They
+-- keep the search_path of this migration, as a key is bound to its
+-- table: a session with another search_path deletes from Herald's
+-- tables, not from some other schema's.
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_event_seq_fkey;
 ALTER TABLE deliveries DROP CONSTRAINT deliveries_webhook_id_fkey;
 ALTER TABLE attempts DROP CONSTRAINT attempts_delivery_id_fkey;
 
-CREATE FUNCTION delete_deliveries_of_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION delete_deliveries_of_webhooks() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
 	DELETE FROM deliveries WHERE webhook_id IN (SELECT id FROM gone);
 	RETURN NULL;
@@ -29,7 +32,7 @@ $$;
 CREATE TRIGGER webhooks_delete_deliveries AFTER DELETE ON webhooks
 	REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION delete_deliveries_of_webhooks();
 
-CREATE FUNCTION delete_attempts_of_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION delete_attempts_of_deliveries() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
 	DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM gone);
 	RETURN NULL;
