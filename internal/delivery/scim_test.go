@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ type scimEnv struct {
 	hook herald.Webhook
 }
 
-func newSCIMEnv(t *testing.T) *scimEnv {
+func newSCIMEnv(t *testing.T, configure ...func(*Config)) *scimEnv {
 	t.Helper()
 	box, err := secretbox.New(strings.Repeat("k", 32))
 	if err != nil {
@@ -38,7 +39,11 @@ func newSCIMEnv(t *testing.T) *scimEnv {
 	row := storetest.NewWebhook(t, db)
 	hook := herald.Webhook{ID: row.ID, Kind: herald.WebhookKindSCIM, URL: p.URL, Enabled: true, Format: herald.FormatEnvelope,
 		Token: box.Seal("s3cret-token"), SigningSecret: box.Seal(NewSigningSecret()), Deprovision: scim.DeprovisionDelete}
-	e := New(nil, box, Config{RetrySchedule: []time.Duration{0, 10 * time.Second, time.Minute}, SCIM: db}, slog.New(slog.DiscardHandler))
+	cfg := Config{RetrySchedule: []time.Duration{0, 10 * time.Second, time.Minute}, SCIM: db}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	e := New(nil, box, cfg, slog.New(slog.DiscardHandler))
 	return &scimEnv{e: e, db: db, p: p, hook: hook}
 }
 
@@ -140,4 +145,37 @@ func TestSCIMTokenAndResync(t *testing.T) {
 	if rep, _, _ := s.e.ResyncSCIM(context.Background(), broken, scim.Local{}); rep.Error == "" {
 		t.Error("a resync with an unreadable token reported no error")
 	}
+}
+
+// A SCIM target's requests go out as a webhook's do: the egress guard
+// refuses a target on a private address when asked to (the delivery
+// fails, nothing reaches the target), and a proxy, when set, carries
+// every request (one that does not answer keeps them from the target).
+func TestSCIMEgressGuardAndProxy(t *testing.T) {
+	t.Run("guard", func(t *testing.T) {
+		s := newSCIMEnv(t, func(c *Config) { c.DenyPrivate = true })
+		storetest.CreateUser(t, s.db, "alice")
+		o := s.deliver(herald.EventUserCreated, "user:alice", user("alice", "Alice"), nil)
+		if o.State != herald.DeliveryFailed || !strings.Contains(o.Attempt.Error, "is blocked") {
+			t.Errorf("a target on loopback with private addresses denied: %+v", o)
+		}
+		if n := s.p.Requests(); n != 0 {
+			t.Errorf("the target got %d requests past the guard", n)
+		}
+	})
+	t.Run("proxy", func(t *testing.T) {
+		dead, err := url.Parse("http://127.0.0.1:1") // nothing listens: the proxy cannot be reached
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newSCIMEnv(t, func(c *Config) { c.Proxy = viaProxy(dead) })
+		storetest.CreateUser(t, s.db, "alice")
+		o := s.deliver(herald.EventUserCreated, "user:alice", user("alice", "Alice"), nil)
+		if o.State != herald.DeliveryRetrying || o.Attempt.Error == "" {
+			t.Errorf("through a proxy that does not answer: %+v, want a retry", o)
+		}
+		if n := s.p.Requests(); n != 0 {
+			t.Errorf("the target got %d requests around the proxy", n)
+		}
+	})
 }
