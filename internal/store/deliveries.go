@@ -36,7 +36,13 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 		return nil
 	}
 	sel, args := tx.fanOutSelect(ev, "CAST($1 AS BIGINT)", []any{ev.Seq})
-	insert := fanOutInsert + sel
+	return tx.queueDeliveries(ctx, ev, fanOutInsert+sel, args)
+}
+
+// queueDeliveries runs insert, an INSERT of ev's deliveries, and tells
+// the queue: its observer which deliveries (SQLite's handoffs), or the
+// engine that some were queued (the wake-up after commit).
+func (tx *Tx) queueDeliveries(ctx context.Context, ev *herald.Event, insert string, args []any) error {
 	if tx.observer != nil {
 		return tx.fanOutObserved(ctx, ev, insert+` RETURNING id, webhook_id`, args)
 	}

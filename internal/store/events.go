@@ -16,9 +16,24 @@ import (
 // trigger matches. Because it runs in the caller's transaction, the event
 // and its deliveries exist if and only if the change commits.
 func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
+	args := tx.eventRow(ev)
+	// As fanOut decides: a targeted event (herald.Targeted) is never
+	// fanned out.
+	if tx.dialect.kind == PostgreSQL && tx.observer == nil && !herald.Targeted(ev.Type) {
+		return tx.appendAndFanOut(ctx, ev, args)
+	}
+	if err := tx.insertEventRow(ctx, ev, args); err != nil {
+		return err
+	}
+	return tx.fanOut(ctx, ev)
+}
+
+// eventRow stamps ev as it is stored (its ID, its OccurredAt to the
+// microsecond, the system as actor when it has none) and returns the
+// parameters of insertEvent. As stored: an envelope rendered from the
+// event now must be the one rendered from the row later.
+func (tx *Tx) eventRow(ev *herald.Event) []any {
 	ev.ID = newEventID(tx.Now)
-	// As stored: an envelope rendered from this event now must be the one
-	// rendered from the row later.
 	ev.OccurredAt = fromMicros(micros(tx.Now))
 	if ev.Actor.Type == "" {
 		ev.Actor.Type = herald.ActorSystem
@@ -27,18 +42,17 @@ func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	if len(ev.Previous) > 0 {
 		previous = string(ev.Previous)
 	}
-	args := []any{ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous}
-	// As fanOut decides: a targeted event (herald.Targeted) is never
-	// fanned out.
-	if tx.dialect.kind == PostgreSQL && tx.observer == nil && !herald.Targeted(ev.Type) {
-		return tx.appendAndFanOut(ctx, ev, args)
-	}
+	return []any{ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous}
+}
+
+// insertEventRow inserts ev with eventRow's parameters and sets its Seq.
+func (tx *Tx) insertEventRow(ctx context.Context, ev *herald.Event, args []any) error {
 	seq, err := tx.insertReturning(ctx, "seq", insertEvent, args...)
 	if err != nil {
 		return err
 	}
 	ev.Seq = seq
-	return tx.fanOut(ctx, ev)
+	return nil
 }
 
 const insertEvent = `INSERT INTO events (id, type, subject, actor, actor_keys, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`

@@ -27,35 +27,13 @@ func (tx *Tx) AppendTargetedEvent(ctx context.Context, webhook int64, ev *herald
 	if _, err := tx.WebhookByID(ctx, webhook); err != nil {
 		return err
 	}
-	ev.ID = newEventID(tx.Now)
-	ev.OccurredAt = fromMicros(micros(tx.Now))
-	if ev.Actor.Type == "" {
-		ev.Actor.Type = herald.ActorSystem
-	}
-	var previous any // NULL
-	if len(ev.Previous) > 0 {
-		previous = string(ev.Previous)
-	}
-	seq, err := tx.insertReturning(ctx, "seq", `INSERT INTO events (id, type, subject, actor, actor_keys, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		ev.ID, ev.Type, ev.Subject, herald.MarshalActor(ev.Actor), actorSearch(ev.Actor), string(ev.Payload), micros(ev.OccurredAt), previous)
-	if err != nil {
+	if err := tx.insertEventRow(ctx, ev, tx.eventRow(ev)); err != nil {
 		return err
 	}
-	ev.Seq = seq
 	// The fan-out's insert, narrowed to the one webhook, so the observer
 	// (SQLite's handoffs) hears of it the same way.
-	insert := `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at)
-		SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
-		FROM webhooks WHERE id = $4`
-	args := []any{ev.Seq, ev.Subject, micros(tx.Now), webhook}
-	if tx.observer != nil {
-		return tx.fanOutObserved(ctx, ev, insert+` RETURNING id, webhook_id`, args)
-	}
-	if _, err := tx.exec(ctx, insert, args...); err != nil {
-		return err
-	}
-	tx.wake = true
-	return nil
+	return tx.queueDeliveries(ctx, ev, fanOutInsert+`SELECT CAST($1 AS BIGINT), id, CAST($2 AS TEXT), 'pending', CAST($3 AS BIGINT), CAST($3 AS BIGINT)
+		FROM webhooks WHERE id = $4`, []any{ev.Seq, ev.Subject, micros(tx.Now), webhook})
 }
 
 // SaveSCIMResync stores r as the last resync of SCIM target id.
