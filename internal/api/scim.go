@@ -82,13 +82,5 @@ func (h *Handler) resyncSCIMTarget(w http.ResponseWriter, r *http.Request, id in
 }
 
 func (h *Handler) listSCIMDeliveries(w http.ResponseWriter, r *http.Request, id int64) error {
-	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
-	if err != nil {
-		return err
-	}
-	before, err := queryInt(r, "before", 0, 1, 1<<62)
-	if err != nil {
-		return err
-	}
-	return respond(w, http.StatusOK)(h.dir.ListSCIMDeliveries(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit)))
+	return listDeliveriesWith(w, r, id, h.dir.ListSCIMDeliveries)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -115,6 +116,13 @@ func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 }
 
 func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request, id int64) error {
+	return listDeliveriesWith(w, r, id, h.dir.ListDeliveries)
+}
+
+// listDeliveriesWith answers a delivery log's page (status, before,
+// limit) as list, a webhook's or a SCIM target's, gives it.
+func listDeliveriesWith(w http.ResponseWriter, r *http.Request, id int64,
+	list func(ctx context.Context, a directory.Actor, id int64, status string, before int64, limit int) ([]herald.Delivery, error)) error {
 	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
 	if err != nil {
 		return err
@@ -123,7 +131,7 @@ func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request, id int6
 	if err != nil {
 		return err
 	}
-	return respond(w, http.StatusOK)(h.dir.ListDeliveries(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit)))
+	return respond(w, http.StatusOK)(list(r.Context(), actor(r), id, r.URL.Query().Get("status"), before, int(limit)))
 }
 
 func (h *Handler) getDelivery(w http.ResponseWriter, r *http.Request, id int64) error {

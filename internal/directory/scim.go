@@ -271,23 +271,7 @@ func (s *Service) changeSCIMTarget(ctx context.Context, a Actor, action string, 
 // dropped. What it provisioned at the target stays there. Returns
 // ENOTFOUND.
 func (s *Service) DeleteSCIMTarget(ctx context.Context, a Actor, id int64) error {
-	if err := RequireAdmin(a); err != nil {
-		return err
-	}
-	var dropped int
-	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		if _, err := webhookOfKind(ctx, tx, id, herald.WebhookKindSCIM); err != nil {
-			return err
-		}
-		if dropped, err = tx.DeleteWebhook(ctx, id); err != nil {
-			return err
-		}
-		return audit(ctx, tx, a, herald.AuditSCIMTargetDeleted, scimTargetTarget(id), fmt.Sprintf("%d unfinished deliveries dropped", dropped))
-	})
-	if err == nil {
-		s.log.Info("SCIM target deleted", "scim_target_id", id, "by", a.name(), "dropped_pending_deliveries", dropped)
-	}
-	return err
+	return s.deleteWebhookOfKind(ctx, a, herald.WebhookKindSCIM, id)
 }
 
 // ListSCIMDeliveries, FindSCIMDeliveries and GetSCIMDelivery are the

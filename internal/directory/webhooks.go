@@ -474,21 +474,33 @@ func (s *Service) ResetUnreadableSecrets(ctx context.Context, a Actor) ([]herald
 // DeleteWebhook deletes a webhook; its unfinished deliveries are dropped,
 // and the log says how many. Returns ENOTFOUND.
 func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
+	return s.deleteWebhookOfKind(ctx, a, herald.WebhookKindHTTP, id)
+}
+
+// deleteWebhookOfKind deletes webhook id of kind (a webhook or a SCIM
+// target), audited and logged under the kind's names with how many
+// unfinished deliveries went with it. Returns ENOTFOUND, also for another
+// kind's id.
+func (s *Service) deleteWebhookOfKind(ctx context.Context, a Actor, kind string, id int64) error {
 	if err := RequireAdmin(a); err != nil {
 		return err
 	}
+	action, target, logged, idKey := herald.AuditWebhookDeleted, webhookTarget(id), "webhook deleted", "webhook_id"
+	if kind == herald.WebhookKindSCIM {
+		action, target, logged, idKey = herald.AuditSCIMTargetDeleted, scimTargetTarget(id), "SCIM target deleted", "scim_target_id"
+	}
 	var dropped int
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		if _, err := webhookOfKind(ctx, tx, id, herald.WebhookKindHTTP); err != nil {
+		if _, err := webhookOfKind(ctx, tx, id, kind); err != nil {
 			return err
 		}
 		if dropped, err = tx.DeleteWebhook(ctx, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, herald.AuditWebhookDeleted, webhookTarget(id), fmt.Sprintf("%d unfinished deliveries dropped", dropped))
+		return audit(ctx, tx, a, action, target, fmt.Sprintf("%d unfinished deliveries dropped", dropped))
 	})
 	if err == nil {
-		s.log.Info("webhook deleted", "webhook_id", id, "by", a.name(), "dropped_pending_deliveries", dropped)
+		s.log.Info(logged, idKey, id, "by", a.name(), "dropped_pending_deliveries", dropped)
 	}
 	return err
 }
