@@ -80,18 +80,26 @@ func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 		o.NextAttemptAt = now.Add(e.cfg.SecretsWait)
 		return o
 	}
+	// Only 429 and 503 carry a Retry-After (send).
+	if o = e.retryLater(o, r.retryAfter, now); o.State == herald.DeliveryRetrying && o.Attempt.Error == "" && code != 0 {
+		o.Attempt.Error = "receiver answered " + http.StatusText(code)
+	}
+	return o
+}
+
+// retryLater makes o, a failed attempt's outcome, wait for the next step
+// of the retry schedule (or retryAfterValue, a Retry-After header, when
+// set), or fail when the schedule is over.
+func (e *Engine) retryLater(o queue.Outcome, retryAfterValue string, now time.Time) queue.Outcome {
 	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
 	if !ok {
 		o.State = herald.DeliveryFailed
 		return o
 	}
-	if d, ok := retryAfter(r.retryAfter, now); ok {
-		delay = d // only 429 and 503 carry one (send)
+	if d, ok := retryAfter(retryAfterValue, now); ok {
+		delay = d
 	}
 	o.State = herald.DeliveryRetrying
 	o.NextAttemptAt = now.Add(delay)
-	if o.Attempt.Error == "" && code != 0 {
-		o.Attempt.Error = "receiver answered " + http.StatusText(code)
-	}
 	return o
 }

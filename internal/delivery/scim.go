@@ -157,18 +157,7 @@ func (e *Engine) judgeSCIM(c queue.Claimed, a herald.Attempt, res scim.Result) q
 		o.State = herald.DeliveryFailed
 		return o
 	}
-	now := time.Now()
-	delay, ok := nextDelay(e.cfg.RetrySchedule, o.RoundAttempts)
-	if !ok {
-		o.State = herald.DeliveryFailed
-		return o
-	}
-	if d, ok := retryAfter(res.RetryAfter, now); ok {
-		delay = d
-	}
-	o.State = herald.DeliveryRetrying
-	o.NextAttemptAt = now.Add(delay)
-	return o
+	return e.retryLater(o, res.RetryAfter, time.Now())
 }
 
 // ResyncSCIM compares the SCIM target hook (as stored: token sealed) with
