@@ -196,7 +196,8 @@ func (s *Service) CreateSCIMTarget(ctx context.Context, a Actor, in SCIMTargetIn
 	}
 	var w herald.Webhook
 	in.apply(&w)
-	// Signed like any webhook's requests, so the engine opens it unchanged.
+	// A signing secret as every webhook row has one (the column is
+	// required); SCIM requests are not signed, the bearer token is theirs.
 	w.SigningSecret = delivery.NewSigningSecret()
 	sealed := s.seal(w)
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
