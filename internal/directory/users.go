@@ -113,7 +113,8 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (herald.U
 		}
 	}
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		if err := tx.CreateUser(ctx, &u, hash); err != nil {
+		// Nothing below needs u.ID before the commit.
+		if err := tx.CreateUserDeferred(ctx, &u, hash); err != nil {
 			return err
 		}
 		return emit(ctx, tx, a, herald.EventUserCreated, userSubject(u.Username), renderUser(u), nil)

@@ -93,6 +93,13 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 // stops the nested loop once $4 rows are found, so the webhooks after
 // that are not queried, as a query per webhook stopped. Rows a webhook's
 // subquery locked beyond the limit are released when the statement ends.
+//
+// OFFSET 0 keeps the head check (NOT EXISTS) a probe per candidate on
+// deliveries_queue by webhook, subject and id: without it PostgreSQL may
+// turn it into an anti join that reads every unfinished delivery of the
+// webhook for each candidate (seen: 28 pages per delivery claimed, half
+// of all the time PostgreSQL spent on claims).
+
 const claimLeaseQuery = `WITH c AS (
 		SELECT h.id, w.turn, h.next_attempt_at
 		FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS w(id, room, turn)
@@ -101,7 +108,7 @@ const claimLeaseQuery = `WITH c AS (
 			WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying')
 			AND d.next_attempt_at <= $3 AND d.lease_until <= $3
 			AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
-				AND p.state IN ('pending', 'retrying') AND p.id < d.id)
+				AND p.state IN ('pending', 'retrying') AND p.id < d.id OFFSET 0)
 			ORDER BY d.next_attempt_at, d.id LIMIT w.room` + lockRows + `) h
 		LIMIT $4
 	), l AS (

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heraldhq/herald"
 )
 
@@ -60,19 +62,39 @@ const insertEvent = `INSERT INTO events (id, type, subject, actor, actor_keys, p
 // appendAndFanOut inserts the event and its deliveries (fanOut) in one
 // statement, on PostgreSQL: each statement of a change is a round trip,
 // taken while every other instance's changes wait for the turn.
+//
+// In a group commit batch the statement is not sent at once: nothing
+// the change does next needs its result, so it goes with the batch's
+// next round trip (writebatch.go), and ev.Seq is set then, before the
+// commit. It NOTIFYs other instances itself when it queued deliveries.
 func (tx *Tx) appendAndFanOut(ctx context.Context, ev *herald.Event, args []any) error {
 	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args)
-	var queued int64
-	err := tx.queryRow(ctx, `WITH e AS (`+insertEvent+` RETURNING seq),
-		d AS (`+fanOutInsert+sel+` RETURNING 1)
-		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d)`, args...).Scan(&ev.Seq, &queued)
-	if err != nil && tx.dialect.isUniqueViolation(err) {
-		return herald.Errorf(herald.ECONFLICT, "already exists")
+	query := `WITH e AS (` + insertEvent + ` RETURNING seq),
+		d AS (` + fanOutInsert + sel + ` RETURNING 1),
+		n AS (SELECT pg_notify('` + notifyChan + `', '') WHERE EXISTS (SELECT 1 FROM d))
+		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM n)`
+	conflict := func(err error) error {
+		if err != nil && tx.dialect.isUniqueViolation(err) {
+			return herald.Errorf(herald.ECONFLICT, "already exists")
+		}
+		return err
 	}
-	if queued > 0 {
-		tx.wake = true
+	if wb := tx.batch; wb != nil {
+		wb.deferStmt(query, args, func(row pgx.Row) error {
+			var queued, notified int64
+			if err := row.Scan(&ev.Seq, &queued, &notified); err != nil {
+				return conflict(err)
+			}
+			wb.wake = wb.wake || queued > 0
+			return nil
+		})
+		return nil
 	}
-	return err
+	var queued, notified int64
+	err := tx.queryRow(ctx, query, args...).Scan(&ev.Seq, &queued, &notified)
+	// runEach NOTIFYs for tx.wake; this statement has already.
+	tx.wake = tx.wake || queued > 0
+	return conflict(err)
 }
 
 // actorSearch is an event's actor as the events page's search reads it

@@ -167,7 +167,7 @@ func (db *DB) Ready(ctx context.Context) error {
 func (db *DB) probe(tx *Tx) error {
 	ctx := context.Background()
 	if db.Kind() == PostgreSQL {
-		_, err := tx.tx.ExecContext(ctx, `UPDATE schema_migrations SET applied_at = applied_at
+		_, err := tx.execRaw(ctx, `UPDATE schema_migrations SET applied_at = applied_at
 			WHERE version = (SELECT max(version) FROM schema_migrations)`)
 		return err
 	}

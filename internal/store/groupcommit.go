@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -111,102 +109,135 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		return
 	}
 	ctx := context.Background()
-	sqlTx, err := db.writer.BeginTx(ctx, nil)
+	wb, err := db.beginBatch(ctx)
 	if err != nil {
 		fail(db.writeFailed(fmt.Errorf("begin: %w", err)))
 		return
 	}
 	// Statements of the committer's own (the turn, savepoints, NOTIFY)
-	// wait in pending and go with the next one it must send: on
-	// PostgreSQL, where each is a round trip, several share one
-	// (execPending).
-	var pending []string
+	// wait in wb's pending and go with the next one it must send: on
+	// PostgreSQL, where each is a round trip, several share one.
 	// PostgreSQL: instances take turns (see postgres.go); the whole batch
 	// holds the turn, taken before its first change writes.
 	if db.dialect.serializeWrites != "" {
-		pending = append(pending, db.dialect.serializeWrites)
+		wb.queue(db.dialect.serializeWrites)
 	}
 	fault := func(err error) {
-		_ = sqlTx.Rollback()
+		wb.rollback()
 		fail(db.writeFailed(err))
 	}
 	single := len(batch) == 1
-	wake, notified := false, false
+	wake := false
 	// refused: a change failed for a storage fault; the batch's commit
 	// then does not clear it.
 	refused := false
+	// failChange records change i's failure and, in a batch of several,
+	// rolls it back to its savepoint; false: the batch has failed (and
+	// been answered).
+	failChange := func(i int, err error) bool {
+		results[i] = db.writeFailed(err)
+		refused = refused || classify(err) != faultNone
+		if single {
+			wb.rollback()
+			answer()
+			return false
+		}
+		wb.queue("ROLLBACK TO change", "RELEASE change")
+		if rerr := wb.flush(ctx); rerr != nil {
+			if classify(err) != faultNone {
+				// SQLite rolls the whole transaction back after
+				// some faults (SQLITE_FULL): the savepoint is gone,
+				// and every change of the batch failed for the same
+				// reason.
+				rerr = err
+			}
+			fault(rerr)
+			return false
+		}
+		return true
+	}
+	last := -1 // the change whose deferred statements may wait in pending
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if wake && !notified && db.dialect.notify != "" {
-			// A change queued deliveries: NOTIFY now, with the next
-			// savepoint, rather than in a round trip of its own at the
-			// end. Outside any savepoint, so that no later change's
-			// rollback takes it back; PostgreSQL sends it at the
-			// commit, which also keeps the deliveries.
-			pending, notified = append(pending, db.dialect.notify), true
-		}
 		if !single {
-			pending = append(pending, "SAVEPOINT change")
+			wb.queue("SAVEPOINT change")
 		}
-		if err := db.execPending(ctx, sqlTx, &pending); err != nil {
-			fault(err)
-			return
+		if err := wb.flush(ctx); err != nil {
+			var d *deferredError
+			if !errors.As(err, &d) {
+				fault(err)
+				return
+			}
+			// The previous change's event failed when sent: that
+			// change fails, and this one starts over.
+			if !failChange(last, d.err) {
+				return
+			}
+			wb.queue("SAVEPOINT change")
+			if err := wb.flush(ctx); err != nil {
+				fault(err)
+				return
+			}
 		}
-		tx := &Tx{db: db, pool: db.writer, tx: sqlTx, q: sqlTx, dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
+		tx := &Tx{db: db, pool: db.writer, tx: wb.tx, q: wb.querier(), dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
 			observer: obs}
+		if wb.conn != nil {
+			tx.batch = wb
+		}
 		err := call(j.fn, tx)
 		if obs != nil {
 			obs.EndChange(err == nil)
 		}
-		switch {
-		case err != nil && single:
-			_ = sqlTx.Rollback()
-			results[i] = db.writeFailed(err)
-			answer()
-			return
-		case err != nil:
-			results[i] = db.writeFailed(err)
-			refused = refused || classify(err) != faultNone
-			pending = append(pending, "ROLLBACK TO change", "RELEASE change")
-			if rerr := db.execPending(ctx, sqlTx, &pending); rerr != nil {
-				if classify(err) != faultNone {
-					// SQLite rolls the whole transaction back after
-					// some faults (SQLITE_FULL): the savepoint is gone,
-					// and every change of the batch failed for the same
-					// reason.
-					rerr = err
-				}
-				fault(rerr)
+		last = i
+		if err != nil {
+			if !failChange(i, err) {
 				return
 			}
-		default:
-			wake = wake || tx.wake
-			if !single {
-				// Sent with the next change's savepoint; COMMIT
-				// releases the last one.
-				pending = append(pending, "RELEASE change")
-			}
+			continue
+		}
+		wake = wake || tx.wake
+		if !single {
+			// Sent with the next change's savepoint; COMMIT
+			// releases the last one.
+			wb.queue("RELEASE change")
 		}
 	}
-	if db.dialect.serializeWrites != "" && len(pending) > 0 && pending[0] == db.dialect.serializeWrites {
-		pending = pending[1:] // no change ran: nothing to take turns for
-	}
-	if db.dialect.kind == PostgreSQL && len(pending) > 0 && pending[len(pending)-1] == "RELEASE change" {
-		pending = pending[:len(pending)-1] // COMMIT releases it
-	}
-	if wake && !notified && db.dialect.notify != "" {
-		pending = append(pending, db.dialect.notify)
-	}
-	if err := db.execPending(ctx, sqlTx, &pending); err != nil {
-		fault(err)
+	if last < 0 && wb.conn != nil {
+		// No change ran: nothing to take turns for, nothing was sent.
+		wb.rollback()
+		answer()
 		return
 	}
-	if err := sqlTx.Commit(); err != nil {
-		fail(db.writeFailed(fmt.Errorf("commit: %w", err)))
-		return
+	if db.dialect.kind == PostgreSQL && wb.pendingLast("RELEASE change") {
+		wb.dropLast() // COMMIT releases it
+	}
+	for {
+		if wake && db.dialect.notify != "" {
+			// A change queued deliveries without a fan-out's own
+			// NOTIFY (a redelivery, a test, a SCIM call): PostgreSQL
+			// sends it at the commit, which also keeps the deliveries.
+			wb.queue(db.dialect.notify)
+		}
+		err := wb.commit(ctx)
+		if err == nil {
+			break
+		}
+		var d *deferredError
+		if !errors.As(err, &d) {
+			if wb.tx == nil {
+				err = fmt.Errorf("commit: %w", err)
+			}
+			fail(db.writeFailed(err))
+			return
+		}
+		// The last change's event failed when sent with COMMIT: that
+		// change fails, the others commit.
+		if !failChange(last, d.err) {
+			return
+		}
 	}
 	committed = true
 	if !refused && changed(results) {
@@ -215,32 +246,10 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	if obs != nil {
 		obs.EndBatch(true)
 	}
-	if wake {
+	if wake || wb.wake {
 		db.Wake()
 	}
 	answer()
-}
-
-// execPending runs the statements in pending and empties it: on
-// PostgreSQL in one round trip (statements without parameters may be sent
-// together: the simple query protocol), on SQLite, where a statement is
-// a call, one by one.
-func (db *DB) execPending(ctx context.Context, sqlTx *sql.Tx, pending *[]string) error {
-	stmts := *pending
-	*pending = (*pending)[:0]
-	if len(stmts) == 0 {
-		return nil
-	}
-	if db.dialect.kind == PostgreSQL {
-		_, err := sqlTx.ExecContext(ctx, strings.Join(stmts, "; "))
-		return err
-	}
-	for _, s := range stmts {
-		if _, err := sqlTx.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // changed reports whether a change of a committed batch succeeded: a

@@ -220,6 +220,10 @@ type Tx struct {
 	// observer hears what the transaction does to the delivery queue
 	// (observer.go); set only in the group committer's transactions.
 	observer QueueObserver
+	// batch: the group commit batch tx belongs to, on PostgreSQL, where
+	// statements whose result the change does not read wait for the next
+	// round trip (writebatch.go); nil elsewhere.
+	batch *writeBatch
 }
 
 // ctx is the context statements of tx run with (see batched).
@@ -429,6 +433,9 @@ func (tx *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = tx.ctx(ctx)
+	if err := tx.flushDeferred(ctx); err != nil {
+		return nil, err
+	}
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -454,6 +461,9 @@ func (r Row) Scan(dest ...any) error {
 
 func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) Row {
 	ctx = tx.ctx(ctx)
+	if err := tx.flushDeferred(ctx); err != nil {
+		return Row{err: err}
+	}
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return Row{err: err}
@@ -466,6 +476,9 @@ func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) Row {
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = tx.ctx(ctx)
+	if err := tx.flushDeferred(ctx); err != nil {
+		return nil, err
+	}
 	s, err := tx.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -496,6 +509,16 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) Row {
 
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return tx.exec(ctx, query, args...)
+}
+
+// execRaw runs query as it is: unprepared, with a unique violation's
+// error unchanged (exec turns it into "already exists").
+func (tx *Tx) execRaw(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = tx.ctx(ctx)
+	if err := tx.flushDeferred(ctx); err != nil {
+		return nil, err
+	}
+	return tx.q.ExecContext(ctx, query, args...)
 }
 
 // insert runs an INSERT ... RETURNING id and returns the id.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heraldhq/herald"
 )
 
@@ -180,17 +182,44 @@ func (tx *Tx) EmailTaken(ctx context.Context, email string, exceptID int64) (boo
 // field if the username or email is taken.
 func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash string) error {
 	var id int64
-	err := tx.queryRow(ctx, `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`,
-		u.Username, u.FirstName, u.LastName, u.Email, emailKey(u.Email), u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now)).Scan(&id)
+	err := tx.queryRow(ctx, insertUser, tx.userRow(u, passwordHash)...).Scan(&id)
 	if err != nil {
 		return tx.userConflict(err, u)
 	}
-	u.ID, u.CreatedAt, u.UpdatedAt = id, tx.Now, tx.Now
+	u.ID = id
+	return nil
+}
+
+// CreateUserDeferred is CreateUser for a change that does not use u.ID
+// before it commits: in a group commit batch on PostgreSQL the INSERT
+// goes with the batch's next round trip (writebatch.go), and u.ID is set
+// then, before the commit. A taken username or email then fails the
+// change with the same ECONFLICT, when the INSERT is sent.
+func (tx *Tx) CreateUserDeferred(ctx context.Context, u *herald.User, passwordHash string) error {
+	wb := tx.batch
+	if wb == nil {
+		return tx.CreateUser(ctx, u, passwordHash)
+	}
+	wb.deferStmt(insertUser, tx.userRow(u, passwordHash), func(row pgx.Row) error {
+		if err := row.Scan(&u.ID); err != nil {
+			return tx.userConflict(err, u)
+		}
+		return nil
+	})
+	return nil
+}
+
+const insertUser = `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id`
+
+// userRow stamps a new user u as CreateUser stores it and returns
+// insertUser's parameters.
+func (tx *Tx) userRow(u *herald.User, passwordHash string) []any {
+	u.CreatedAt, u.UpdatedAt = tx.Now, tx.Now
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
-	return nil
+	return []any{u.Username, u.FirstName, u.LastName, u.Email, emailKey(u.Email), u.Phone, passwordHash, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now)}
 }
 
 // UpdateUser writes u's profile and key fields and sets UpdatedAt.
@@ -199,7 +228,7 @@ func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash strin
 func (tx *Tx) UpdateUser(ctx context.Context, u *herald.User) error {
 	// Not tx.exec, which would replace a unique violation with a message
 	// that does not name the field.
-	res, err := tx.tx.ExecContext(tx.ctx(ctx), `UPDATE users SET first_name = $1, last_name = $2, email = $3, email_key = $10, phone = $4,
+	res, err := tx.execRaw(ctx, `UPDATE users SET first_name = $1, last_name = $2, email = $3, email_key = $10, phone = $4,
 		ssh_key = $5, pgp_key = $6, pgp_cert_id = $7, updated_at = $8 WHERE id = $9`,
 		u.FirstName, u.LastName, u.Email, u.Phone, u.SSHKey, u.PGPKey, u.PGPCertID, micros(tx.Now), u.ID, emailKey(u.Email))
 	if err != nil {
