@@ -97,9 +97,8 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 // OFFSET 0 keeps the head check (NOT EXISTS) a probe per candidate on
 // deliveries_queue by webhook, subject and id: without it PostgreSQL may
 // turn it into an anti join that reads every unfinished delivery of the
-// webhook for each candidate (seen: 28 pages per delivery claimed, half
-// of all the time PostgreSQL spent on claims).
-
+// webhook for each candidate (seen in a claim of 160 deliveries: 4,485
+// of its 7,582 pages).
 const claimLeaseQuery = `WITH c AS (
 		SELECT h.id, w.turn, h.next_attempt_at
 		FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS w(id, room, turn)

@@ -15,7 +15,8 @@ import (
 
 // AppendEvent records ev in the transaction and sets its Seq, ID and
 // OccurredAt, and queues a delivery for every enabled webhook whose
-// trigger matches. Because it runs in the caller's transaction, the event
+// trigger matches. In a group commit batch on PostgreSQL the Seq is set
+// later, before the commit (appendAndFanOut). Because it runs in the caller's transaction, the event
 // and its deliveries exist if and only if the change commits.
 func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	args := tx.eventRow(ev)

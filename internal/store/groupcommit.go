@@ -142,6 +142,9 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			answer()
 			return false
 		}
+		// What the change deferred and nobody sent yet goes with it:
+		// sent now, a failing one would fail the rollback too.
+		wb.dropDeferred()
 		wb.queue("ROLLBACK TO change", "RELEASE change")
 		if rerr := wb.flush(ctx); rerr != nil {
 			if classify(err) != faultNone {
@@ -227,10 +230,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		}
 		var d *deferredError
 		if !errors.As(err, &d) {
-			if wb.tx == nil {
-				err = fmt.Errorf("commit: %w", err)
-			}
-			fail(db.writeFailed(err))
+			fail(db.writeFailed(fmt.Errorf("commit: %w", err)))
 			return
 		}
 		// The last change's event failed when sent with COMMIT: that

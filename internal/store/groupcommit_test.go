@@ -21,7 +21,8 @@ func TestGroupCommitKeepsChangesSeparate(t *testing.T) {
 			dsn := filepath.Join(t.TempDir(), "g.db")
 			if backend == "postgres" {
 				// The committer's own statements share round trips
-				// there (execPending): savepoints, RELEASE, NOTIFY.
+				// there (writeBatch.flush): savepoints, RELEASE, COMMIT,
+				// and the changes' events.
 				dsn = testdb.Postgres(t)
 			}
 			testGroupCommitKeepsChangesSeparate(t, dsn)

@@ -203,7 +203,7 @@ func (db *DB) Ping(ctx context.Context) error {
 type Tx struct {
 	db   *DB
 	pool *sql.DB // the pool tx came from, for its prepared statements
-	tx   *sql.Tx
+	tx   *sql.Tx // SQLite's transactions; nil on PostgreSQL (q runs the statements)
 	// q runs the statements: tx, or on PostgreSQL a connection whose
 	// statements each commit alone (see runEach).
 	q       querier

@@ -53,7 +53,7 @@ type pendingStmt struct {
 
 // errRolledBack: PostgreSQL answers COMMIT of a failed transaction with
 // ROLLBACK, not an error.
-var errRolledBack = errors.New("commit: the transaction was rolled back")
+var errRolledBack = errors.New("the transaction was rolled back")
 
 // deferred reports whether a change deferred one of stmts.
 func deferred(stmts []pendingStmt) bool {
@@ -110,9 +110,22 @@ func (wb *writeBatch) queue(stmts ...string) {
 
 // deferStmt adds a change's statement to pending (PostgreSQL only): it
 // is sent with the next round trip, and row, if not nil, scans its one
-// row then.
+// row then. row runs while flush holds the connection: it must not run
+// statements of its own.
 func (wb *writeBatch) deferStmt(query string, args []any, row func(pgx.Row) error) {
 	wb.pending = append(wb.pending, pendingStmt{sql: query, args: args, row: row, change: true})
+}
+
+// dropDeferred removes the statements changes deferred from pending,
+// keeping the committer's own.
+func (wb *writeBatch) dropDeferred() {
+	kept := wb.pending[:0]
+	for _, s := range wb.pending {
+		if !s.change {
+			kept = append(kept, s)
+		}
+	}
+	wb.pending = kept
 }
 
 // pendingLast reports whether the last statement waiting is stmt.

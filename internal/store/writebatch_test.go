@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -25,9 +26,15 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		type created struct {
 			user  herald.User
 			event herald.Event
+			txid  int64 // PostgreSQL: the transaction the change ran in
 		}
 		create := func(c *created, name string) func(*store.Tx) error {
 			return func(tx *store.Tx) error {
+				if db.Kind() == store.PostgreSQL {
+					if err := tx.QueryRow(ctx, `SELECT txid_current()`).Scan(&c.txid); err != nil {
+						return err
+					}
+				}
 				c.user = herald.User{Username: name, Email: name + "-new@example.com"}
 				if err := tx.CreateUserDeferred(ctx, &c.user, ""); err != nil {
 					return err
@@ -67,7 +74,7 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 			}
 		}
 
-		var a, taken1, b, taken2, taken3 created
+		var a, taken1, b, taken2, taken3, c, refused created
 		errs := batch(create(&a, "a"), create(&taken1, "taken"), create(&b, "b"), create(&taken2, "taken"))
 		if errs[0] != nil || errs[2] != nil {
 			t.Fatalf("errors = %v, want the first and third to commit", errs)
@@ -76,6 +83,29 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		wantTaken(errs[3])
 		wantCreated(&a)
 		wantCreated(&b)
+		if a.txid != taken1.txid || a.txid != b.txid || a.txid != taken2.txid {
+			t.Fatalf("transactions %d, %d, %d, %d: the changes did not share one batch", a.txid, taken1.txid, b.txid, taken2.txid)
+		}
+
+		// A change that fails after deferring (here a taken username,
+		// then its own error) fails alone: its deferred statements go
+		// with it, unsent. (SQLite finds the username taken at once.)
+		errRefused := herald.Errorf(herald.EINVALID, "refused after deferring")
+		errs = batch(create(&c, "c"), func(tx *store.Tx) error {
+			if err := create(&refused, "taken")(tx); err != nil {
+				return err
+			}
+			return errRefused
+		})
+		if errs[0] != nil {
+			t.Fatalf("errors = %v, want the first to commit", errs)
+		}
+		if db.Kind() == store.PostgreSQL && errs[1] != errRefused {
+			t.Errorf("the change that failed after deferring: %v, want its own error", errs[1])
+		} else if db.Kind() != store.PostgreSQL {
+			wantTaken(errs[1])
+		}
+		wantCreated(&c)
 		if err := db.Update(ctx, create(&taken3, "taken")); err != nil {
 			wantTaken(err)
 		} else {
@@ -86,9 +116,9 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		for _, d := range deliveries(t, db, hook.ID) {
 			subjects = append(subjects, d.Subject)
 		}
-		if len(subjects) != 2 || subjects[0] == subjects[1] || (subjects[0] != "user:a" && subjects[0] != "user:b") ||
-			(subjects[1] != "user:a" && subjects[1] != "user:b") {
-			t.Errorf("deliveries of %v, want user:a's and user:b's alone", subjects)
+		slices.Sort(subjects)
+		if !slices.Equal(subjects, []string{"user:a", "user:b", "user:c"}) {
+			t.Errorf("deliveries of %v, want user:a's, user:b's and user:c's alone", subjects)
 		}
 		var users []herald.User
 		view(t, db, func(tx *store.Tx) (err error) {
@@ -99,8 +129,8 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		for _, u := range users {
 			byName[u.Username] = u.ID
 		}
-		if len(users) != 3 || byName["a"] != a.user.ID || byName["b"] != b.user.ID {
-			t.Errorf("users %v, want taken, a (id %d) and b (id %d)", byName, a.user.ID, b.user.ID)
+		if len(users) != 4 || byName["a"] != a.user.ID || byName["b"] != b.user.ID || byName["c"] != c.user.ID {
+			t.Errorf("users %v, want taken, a (id %d), b (id %d) and c (id %d)", byName, a.user.ID, b.user.ID, c.user.ID)
 		}
 	})
 }
