@@ -81,7 +81,7 @@ func (tx *Tx) appendAndFanOut(ctx context.Context, ev *herald.Event, args []any)
 		return err
 	}
 	if wb := tx.batch; wb != nil {
-		wb.deferStmt(query, args, func(row pgx.Row) error {
+		return tx.deferStmt(query, args, func(row pgx.Row) error {
 			var queued, notified int64
 			if err := row.Scan(&ev.Seq, &queued, &notified); err != nil {
 				return conflict(err)
@@ -89,7 +89,6 @@ func (tx *Tx) appendAndFanOut(ctx context.Context, ev *herald.Event, args []any)
 			wb.wake = wb.wake || queued > 0
 			return nil
 		})
-		return nil
 	}
 	var queued, notified int64
 	err := tx.queryRow(ctx, query, args...).Scan(&ev.Seq, &queued, &notified)

@@ -109,24 +109,25 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		return
 	}
 	ctx := context.Background()
-	wb, err := db.beginBatch(ctx)
+	single := len(batch) == 1
+	wb, err := db.beginBatch(ctx, single)
 	if err != nil {
 		fail(db.writeFailed(fmt.Errorf("begin: %w", err)))
 		return
 	}
 	// Statements of the committer's own (the turn, savepoints, NOTIFY)
 	// wait in wb's pending and go with the next one it must send: on
-	// PostgreSQL, where each is a round trip, several share one.
+	// PostgreSQL, where each is a round trip, several share one, with
+	// the changes' deferred statements (writebatch.go).
 	// PostgreSQL: instances take turns (see postgres.go); the whole batch
 	// holds the turn, taken before its first change writes.
 	if db.dialect.serializeWrites != "" {
-		wb.queue(db.dialect.serializeWrites)
+		wb.queue(-1, db.dialect.serializeWrites)
 	}
 	fault := func(err error) {
 		wb.rollback()
 		fail(db.writeFailed(err))
 	}
-	single := len(batch) == 1
 	wake := false
 	// refused: a change failed for a storage fault; the batch's commit
 	// then does not clear it.
@@ -142,10 +143,13 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			answer()
 			return false
 		}
-		// What the change deferred and nobody sent yet goes with it:
-		// sent now, a failing one would fail the rollback too.
-		wb.dropDeferred()
-		wb.queue("ROLLBACK TO change", "RELEASE change")
+		// What the change deferred and nobody sent yet goes with it,
+		// unsent; if its savepoint has not been sent either, nothing of
+		// it reached the database.
+		if wb.pipelined() && wb.drop(i) {
+			return true
+		}
+		wb.queue(-1, "ROLLBACK TO change", "RELEASE change")
 		if rerr := wb.flush(ctx); rerr != nil {
 			if classify(err) != faultNone {
 				// SQLite rolls the whole transaction back after
@@ -159,42 +163,37 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		}
 		return true
 	}
-	last := -1 // the change whose deferred statements may wait in pending
+	ran := false
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
+		ran = true
 		if !single {
-			wb.queue("SAVEPOINT change")
+			wb.queue(i, "SAVEPOINT change")
 		}
-		if err := wb.flush(ctx); err != nil {
-			var d *deferredError
-			if !errors.As(err, &d) {
-				fault(err)
-				return
-			}
-			// The previous change's event failed when sent: that
-			// change fails, and this one starts over.
-			if !failChange(last, d.err) {
-				return
-			}
-			wb.queue("SAVEPOINT change")
+		if !wb.pipelined() {
 			if err := wb.flush(ctx); err != nil {
 				fault(err)
 				return
 			}
 		}
 		tx := &Tx{db: db, pool: db.writer, tx: wb.tx, q: wb.querier(), dialect: db.dialect, Now: db.Now().UTC().Truncate(time.Microsecond), batched: true,
-			observer: obs}
-		if wb.conn != nil {
+			observer: obs, change: i}
+		if wb.pipelined() {
 			tx.batch = wb
 		}
 		err := call(j.fn, tx)
 		if obs != nil {
 			obs.EndChange(err == nil)
 		}
-		last = i
+		if wb.failed[i] != nil {
+			// A deferred statement of its own failed when sent: flush
+			// has rolled it back already.
+			wb.drop(i)
+			continue
+		}
 		if err != nil {
 			if !failChange(i, err) {
 				return
@@ -203,41 +202,40 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		}
 		wake = wake || tx.wake
 		if !single {
-			// Sent with the next change's savepoint; COMMIT
-			// releases the last one.
-			wb.queue("RELEASE change")
+			// Sent with what comes next; COMMIT releases the last one.
+			wb.queue(i, "RELEASE change")
 		}
 	}
-	if last < 0 && wb.conn != nil {
+	if !ran && wb.pipelined() {
 		// No change ran: nothing to take turns for, nothing was sent.
 		wb.rollback()
 		answer()
 		return
 	}
-	if db.dialect.kind == PostgreSQL && wb.pendingLast("RELEASE change") {
+	if wb.pipelined() && wb.pendingLast("RELEASE change") {
 		wb.dropLast() // COMMIT releases it
 	}
-	for {
-		if wake && db.dialect.notify != "" {
-			// A change queued deliveries without a fan-out's own
-			// NOTIFY (a redelivery, a test, a SCIM call): PostgreSQL
-			// sends it at the commit, which also keeps the deliveries.
-			wb.queue(db.dialect.notify)
-		}
-		err := wb.commit(ctx)
-		if err == nil {
-			break
-		}
+	if wake && db.dialect.notify != "" {
+		// A change queued deliveries without a fan-out's own NOTIFY (a
+		// redelivery, a test, a SCIM call): PostgreSQL sends it at the
+		// commit, which also keeps the deliveries.
+		wb.queue(-1, db.dialect.notify)
+	}
+	if err := wb.commit(ctx); err != nil {
 		var d *deferredError
-		if !errors.As(err, &d) {
-			fail(db.writeFailed(fmt.Errorf("commit: %w", err)))
+		if errors.As(err, &d) {
+			// The single change's deferred statement failed.
+			failChange(0, d.err)
 			return
 		}
-		// The last change's event failed when sent with COMMIT: that
-		// change fails, the others commit.
-		if !failChange(last, d.err) {
-			return
-		}
+		fail(db.writeFailed(fmt.Errorf("commit: %w", err)))
+		return
+	}
+	// Changes whose deferred statements failed after they returned
+	// were rolled back; the others committed.
+	for i, err := range wb.failed {
+		results[i] = db.writeFailed(err)
+		refused = refused || classify(err) != faultNone
 	}
 	committed = true
 	if !refused && changed(results) {

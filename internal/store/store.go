@@ -222,8 +222,10 @@ type Tx struct {
 	observer QueueObserver
 	// batch: the group commit batch tx belongs to, on PostgreSQL, where
 	// statements whose result the change does not read wait for the next
-	// round trip (writebatch.go); nil elsewhere.
-	batch *writeBatch
+	// round trip (writebatch.go); nil elsewhere. change is tx's index in
+	// the batch.
+	batch  *writeBatch
+	change int
 }
 
 // ctx is the context statements of tx run with (see batched).

@@ -196,17 +196,15 @@ func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash strin
 // then, before the commit. A taken username or email then fails the
 // change with the same ECONFLICT, when the INSERT is sent.
 func (tx *Tx) CreateUserDeferred(ctx context.Context, u *herald.User, passwordHash string) error {
-	wb := tx.batch
-	if wb == nil {
+	if tx.batch == nil {
 		return tx.CreateUser(ctx, u, passwordHash)
 	}
-	wb.deferStmt(insertUser, tx.userRow(u, passwordHash), func(row pgx.Row) error {
+	return tx.deferStmt(insertUser, tx.userRow(u, passwordHash), func(row pgx.Row) error {
 		if err := row.Scan(&u.ID); err != nil {
 			return tx.userConflict(err, u)
 		}
 		return nil
 	})
-	return nil
 }
 
 const insertUser = `INSERT INTO users (username, first_name, last_name, email, email_key, phone, password_hash, ssh_key, pgp_key, pgp_cert_id, created_at, updated_at)

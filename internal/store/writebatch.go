@@ -22,19 +22,31 @@ import (
 // On PostgreSQL every statement is a round trip, taken while every other
 // change of every instance waits for the turn (the advisory lock). There
 // the batch runs on one connection, with BEGIN and COMMIT as statements
-// of their own, and the statements whose result nobody waits for (the
-// committer's own: BEGIN, the turn, savepoints, COMMIT; and a change's
-// event with its fan-out, deferred by AppendEvent) wait in pending and
-// go together, as one pipeline, with the next round trip: before the
-// next statement of the change, before the next change, or with COMMIT.
-// A user created is then two round trips (its row; its event with the
-// savepoints around it) instead of three, and a batch of one change
-// three instead of five.
+// of their own, and the statements whose result nobody waits for wait in
+// pending and go together, as one pipeline, when a statement whose result
+// is needed must be sent, or with COMMIT: the committer's own (BEGIN, the
+// turn, savepoints, NOTIFY, COMMIT) and a change's deferred statements (an
+// event with its fan-out from AppendEvent, a new user from
+// CreateUserDeferred). A batch of changes that only create users is then
+// one round trip, whatever its size; before, each change took three.
+//
+// A deferred statement that fails fails its change alone (flush): the
+// change is rolled back to its savepoint, and what the failure kept the
+// database from running (PostgreSQL skips the rest of a pipeline) is
+// sent again without it.
 type writeBatch struct {
 	db      *DB
 	tx      *sql.Tx   // SQLite
 	conn    *sql.Conn // PostgreSQL
 	pending []pendingStmt
+	// single: the batch has one change, run without a savepoint; its
+	// deferred statement's failure is the batch's (flush returns it as a
+	// *deferredError).
+	single bool
+	// failed[i] is change i's error once flush has rolled it back for a
+	// deferred statement of its own: the change is over, whatever it
+	// returns, and statements it still tries are refused.
+	failed map[int]error
 	// wake: a deferred fan-out queued deliveries, so the engine is woken
 	// after the commit (the statement itself NOTIFYs other instances).
 	wake bool
@@ -46,27 +58,20 @@ type pendingStmt struct {
 	args []any
 	// row scans the statement's one row (nil: its result is not read).
 	row func(pgx.Row) error
-	// change: deferred by a change (deferStmt), whose failure is that
-	// change's, not the batch's (errDeferred).
-	change bool
+	// owner is the change the statement belongs to (its savepoint, its
+	// RELEASE, its deferred statements), -1 for the batch's own.
+	owner int
+	// deferred: a change's own statement (deferStmt), whose failure is
+	// that change's; the committer's statements failing fail the batch.
+	deferred bool
 }
 
 // errRolledBack: PostgreSQL answers COMMIT of a failed transaction with
 // ROLLBACK, not an error.
 var errRolledBack = errors.New("the transaction was rolled back")
 
-// deferred reports whether a change deferred one of stmts.
-func deferred(stmts []pendingStmt) bool {
-	for _, s := range stmts {
-		if s.change {
-			return true
-		}
-	}
-	return false
-}
-
-// deferredError is the error of a statement a change deferred, found
-// when the statement was sent later: the change fails, the batch goes on.
+// deferredError is the error of a single change's deferred statement
+// (writeBatch.single): the change, and with it the batch, failed.
 type deferredError struct{ err error }
 
 func (e *deferredError) Error() string { return e.err.Error() }
@@ -74,8 +79,8 @@ func (e *deferredError) Unwrap() error { return e.err }
 
 // beginBatch starts a batch's transaction on the writer pool. On
 // PostgreSQL BEGIN waits in pending, for the batch's first round trip.
-func (db *DB) beginBatch(ctx context.Context) (*writeBatch, error) {
-	wb := &writeBatch{db: db}
+func (db *DB) beginBatch(ctx context.Context, single bool) (*writeBatch, error) {
+	wb := &writeBatch{db: db, single: single, failed: map[int]error{}}
 	if db.dialect.kind != PostgreSQL {
 		tx, err := db.writer.BeginTx(ctx, nil)
 		if err != nil {
@@ -89,9 +94,13 @@ func (db *DB) beginBatch(ctx context.Context) (*writeBatch, error) {
 		return nil, err
 	}
 	wb.conn = conn
-	wb.queue("BEGIN")
+	wb.queue(-1, "BEGIN")
 	return wb, nil
 }
+
+// pipelined reports whether statements wait for the next round trip
+// (PostgreSQL) rather than run at once (SQLite: flush after queue).
+func (wb *writeBatch) pipelined() bool { return wb.conn != nil }
 
 // querier is what the batch's changes run their statements on.
 func (wb *writeBatch) querier() querier {
@@ -101,64 +110,98 @@ func (wb *writeBatch) querier() querier {
 	return wb.conn
 }
 
-// queue adds statements of the committer's own to pending.
-func (wb *writeBatch) queue(stmts ...string) {
+// queue adds statements of the committer's own to pending, for change
+// owner (its savepoint) or the batch (-1).
+func (wb *writeBatch) queue(owner int, stmts ...string) {
 	for _, s := range stmts {
-		wb.pending = append(wb.pending, pendingStmt{sql: s})
+		wb.pending = append(wb.pending, pendingStmt{sql: s, owner: owner})
 	}
 }
 
-// deferStmt adds a change's statement to pending (PostgreSQL only): it
-// is sent with the next round trip, and row, if not nil, scans its one
+// deferStmt adds change owner's statement to pending (PostgreSQL only):
+// it is sent with the next round trip, and row, if not nil, scans its one
 // row then. row runs while flush holds the connection: it must not run
 // statements of its own.
-func (wb *writeBatch) deferStmt(query string, args []any, row func(pgx.Row) error) {
-	wb.pending = append(wb.pending, pendingStmt{sql: query, args: args, row: row, change: true})
+func (wb *writeBatch) deferStmt(owner int, query string, args []any, row func(pgx.Row) error) {
+	wb.pending = append(wb.pending, pendingStmt{sql: query, args: args, row: row, owner: owner, deferred: true})
 }
 
-// dropDeferred removes the statements changes deferred from pending,
-// keeping the committer's own.
-func (wb *writeBatch) dropDeferred() {
+// drop removes change owner's statements from pending and reports
+// whether its savepoint was among them (never sent: nothing of the change
+// reached the database).
+func (wb *writeBatch) drop(owner int) (unsentSavepoint bool) {
 	kept := wb.pending[:0]
 	for _, s := range wb.pending {
-		if !s.change {
+		if s.owner != owner {
 			kept = append(kept, s)
+		} else if s.sql == "SAVEPOINT change" {
+			unsentSavepoint = true
 		}
 	}
 	wb.pending = kept
+	return unsentSavepoint
 }
 
 // pendingLast reports whether the last statement waiting is stmt.
 func (wb *writeBatch) pendingLast(stmt string) bool {
 	n := len(wb.pending)
-	return n > 0 && !wb.pending[n-1].change && wb.pending[n-1].sql == stmt
+	return n > 0 && !wb.pending[n-1].deferred && wb.pending[n-1].sql == stmt
 }
 
 // dropLast removes the last statement waiting.
 func (wb *writeBatch) dropLast() { wb.pending = wb.pending[:len(wb.pending)-1] }
 
 // flush sends what waits in pending and empties it: on SQLite one
-// statement at a time, on PostgreSQL in one round trip. It returns a
-// *deferredError when a change's deferred statement failed (the
-// statements after it did not run).
+// statement at a time, on PostgreSQL in one round trip. When a change's
+// deferred statement fails, flush rolls that change back to its savepoint
+// (failed records why), sends again what the failure kept PostgreSQL from
+// running, and goes on; in a single change's batch it returns a
+// *deferredError instead. Any other error is the batch's.
 func (wb *writeBatch) flush(ctx context.Context) error {
-	stmts := wb.pending
-	wb.pending = nil
-	if len(stmts) == 0 {
-		return nil
-	}
-	if wb.tx != nil {
-		for _, s := range stmts {
-			if _, err := wb.tx.ExecContext(ctx, s.sql, s.args...); err != nil {
-				return err
+	for len(wb.pending) > 0 {
+		stmts := wb.pending
+		wb.pending = nil
+		if wb.tx != nil {
+			for _, s := range stmts {
+				if _, err := wb.tx.ExecContext(ctx, s.sql, s.args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		failed, err := wb.send(ctx, stmts)
+		if err == nil {
+			return nil
+		}
+		if failed < 0 || !stmts[failed].deferred {
+			return err
+		}
+		if wb.single {
+			return &deferredError{err}
+		}
+		// The failing statement's change is the innermost savepoint:
+		// its RELEASE, after it, did not run.
+		owner := stmts[failed].owner
+		wb.failed[owner] = err
+		if _, err := wb.send(ctx, []pendingStmt{{sql: "ROLLBACK TO change", owner: -1}, {sql: "RELEASE change", owner: -1}}); err != nil {
+			return err
+		}
+		for _, s := range stmts[failed+1:] {
+			if s.owner != owner {
+				wb.pending = append(wb.pending, s)
 			}
 		}
-		return nil
 	}
+	return nil
+}
+
+// send sends stmts in one round trip and returns the index of the one
+// that failed (-1: none, or the round trip itself).
+func (wb *writeBatch) send(ctx context.Context, stmts []pendingStmt) (int, error) {
 	failed := -1
 	err := wb.conn.Raw(func(dc any) error {
 		conn := dc.(*stdlib.Conn).Conn()
-		if !deferred(stmts) {
+		if !hasDeferred(stmts) {
 			// The committer's own statements alone: one simple query,
 			// which runs in a failed transaction too (ROLLBACK TO),
 			// where a batch's first use of a statement, which prepares
@@ -198,21 +241,28 @@ func (wb *writeBatch) flush(ctx context.Context) error {
 		}
 		return conn.SendBatch(ctx, batch).Close()
 	})
-	if err != nil && failed >= 0 && stmts[failed].change {
-		return &deferredError{err}
-	}
-	return err
+	return failed, err
 }
 
-// commit commits the batch. On PostgreSQL COMMIT goes with what waits
-// in pending; a *deferredError says a change's deferred statement failed
-// and nothing was committed (the transaction is still open: roll that
-// change back and commit again, or roll back).
+// hasDeferred reports whether a change deferred one of stmts.
+func hasDeferred(stmts []pendingStmt) bool {
+	for _, s := range stmts {
+		if s.deferred {
+			return true
+		}
+	}
+	return false
+}
+
+// commit commits the batch. On PostgreSQL COMMIT goes with what waits in
+// pending, and a *deferredError says the single change's deferred
+// statement failed: nothing was committed, and the transaction is still
+// open (roll it back).
 func (wb *writeBatch) commit(ctx context.Context) error {
 	if wb.tx != nil {
 		return wb.tx.Commit()
 	}
-	wb.queue("COMMIT")
+	wb.queue(-1, "COMMIT")
 	err := wb.flush(ctx)
 	var d *deferredError
 	if errors.As(err, &d) {
@@ -228,7 +278,7 @@ func (wb *writeBatch) rollback() {
 		_ = wb.tx.Rollback()
 		return
 	}
-	begun := !(len(wb.pending) > 0 && wb.pending[0].sql == "BEGIN" && !wb.pending[0].change)
+	begun := !(len(wb.pending) > 0 && wb.pending[0].sql == "BEGIN" && !wb.pending[0].deferred)
 	wb.pending = nil
 	var err error
 	if begun {
@@ -247,17 +297,36 @@ func (wb *writeBatch) release(err error) {
 	_ = wb.conn.Close()
 }
 
+// deferStmt defers query for tx's change (writeBatch.deferStmt). It
+// returns the change's error if a deferred statement of its own has
+// already failed.
+func (tx *Tx) deferStmt(query string, args []any, row func(pgx.Row) error) error {
+	if err := tx.batch.failed[tx.change]; err != nil {
+		return err
+	}
+	tx.batch.deferStmt(tx.change, query, args, row)
+	return nil
+}
+
 // flushDeferred sends what waits in tx's batch before tx's next
 // statement, so that statements reach the database in the order the
-// change made them.
+// changes made them. It returns the change's error if a deferred
+// statement of its own failed (now or before): the change is over.
 func (tx *Tx) flushDeferred(ctx context.Context) error {
-	if tx.batch == nil || len(tx.batch.pending) == 0 {
+	wb := tx.batch
+	if wb == nil {
 		return nil
 	}
-	err := tx.batch.flush(ctx)
+	if err := wb.failed[tx.change]; err != nil {
+		return err
+	}
+	err := wb.flush(ctx)
 	var d *deferredError
 	if errors.As(err, &d) {
 		return d.err // the change's own statement: its error, as if sent at once
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return wb.failed[tx.change]
 }
