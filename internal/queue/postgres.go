@@ -220,10 +220,14 @@ func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
 
 // Vacuum the queue after this many outcomes, at most this often: often
 // enough that claims never step over many dead entries, rarely enough that
-// vacuuming costs little.
+// vacuuming costs little. Since leases are written in place (migration
+// 0018), a claim leaves no dead index entry behind, and 15 s between
+// vacuums kept claims as cheap as 5 s did while the latency's p99 from
+// the request fell (26, 28, 26 ms against 29, 50, 27 at 500 users/s,
+// interleaved): each vacuum takes about half a second of one core.
 const (
 	vacuumEvery    = 5000
-	vacuumInterval = 5 * time.Second
+	vacuumInterval = 15 * time.Second
 )
 
 // maybeVacuum counts recorded outcomes and, while the engine runs, starts
