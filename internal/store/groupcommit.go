@@ -163,13 +163,11 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		}
 		return true
 	}
-	ran := false
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		ran = true
 		if !single {
 			wb.queue(i, "SAVEPOINT change")
 		}
@@ -206,8 +204,9 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			wb.queue(i, "RELEASE change")
 		}
 	}
-	if !ran && wb.pipelined() {
-		// No change ran: nothing to take turns for, nothing was sent.
+	if wb.pipelined() && !changed(results) {
+		// No change ran, or all failed: nothing to commit (and, unless
+		// one sent a statement, nothing was sent).
 		wb.rollback()
 		answer()
 		return

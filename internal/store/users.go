@@ -196,7 +196,7 @@ func (tx *Tx) CreateUser(ctx context.Context, u *herald.User, passwordHash strin
 // then, before the commit. A taken username or email then fails the
 // change with the same ECONFLICT, when the INSERT is sent.
 func (tx *Tx) CreateUserDeferred(ctx context.Context, u *herald.User, passwordHash string) error {
-	if tx.batch == nil {
+	if tx.batch == nil || tx.observer != nil {
 		return tx.CreateUser(ctx, u, passwordHash)
 	}
 	return tx.deferStmt(insertUser, tx.userRow(u, passwordHash), func(row pgx.Row) error {

@@ -50,6 +50,10 @@ type writeBatch struct {
 	// wake: a deferred fan-out queued deliveries, so the engine is woken
 	// after the commit (the statement itself NOTIFYs other instances).
 	wake bool
+	// broken: a round trip failed for the batch, not for a change's
+	// deferred statement: what it carried is lost, and which savepoint
+	// is open unknown, so the batch must not commit.
+	broken error
 }
 
 // pendingStmt is a statement waiting in writeBatch.pending.
@@ -158,6 +162,9 @@ func (wb *writeBatch) dropLast() { wb.pending = wb.pending[:len(wb.pending)-1] }
 // running, and goes on; in a single change's batch it returns a
 // *deferredError instead. Any other error is the batch's.
 func (wb *writeBatch) flush(ctx context.Context) error {
+	if wb.broken != nil {
+		return wb.broken
+	}
 	for len(wb.pending) > 0 {
 		stmts := wb.pending
 		wb.pending = nil
@@ -174,6 +181,9 @@ func (wb *writeBatch) flush(ctx context.Context) error {
 			return nil
 		}
 		if failed < 0 || !stmts[failed].deferred {
+			if wb.pipelined() {
+				wb.broken = err
+			}
 			return err
 		}
 		if wb.single {
@@ -184,6 +194,7 @@ func (wb *writeBatch) flush(ctx context.Context) error {
 		owner := stmts[failed].owner
 		wb.failed[owner] = err
 		if _, err := wb.send(ctx, []pendingStmt{{sql: "ROLLBACK TO change", owner: -1}, {sql: "RELEASE change", owner: -1}}); err != nil {
+			wb.broken = err
 			return err
 		}
 		for _, s := range stmts[failed+1:] {
@@ -196,7 +207,9 @@ func (wb *writeBatch) flush(ctx context.Context) error {
 }
 
 // send sends stmts in one round trip and returns the index of the one
-// that failed (-1: none, or the round trip itself).
+// that failed: -1 for none, for the round trip itself, and for a failure
+// after which PostgreSQL did not skip the rest (a row callback's own
+// error: the transaction is not in the failed state).
 func (wb *writeBatch) send(ctx context.Context, stmts []pendingStmt) (int, error) {
 	failed := -1
 	err := wb.conn.Raw(func(dc any) error {
@@ -239,7 +252,11 @@ func (wb *writeBatch) send(ctx context.Context, stmts []pendingStmt) (int, error
 				return err
 			}
 		}
-		return conn.SendBatch(ctx, batch).Close()
+		err := conn.SendBatch(ctx, batch).Close()
+		if err != nil && failed >= 0 && conn.PgConn().TxStatus() != 'E' {
+			failed = -1
+		}
+		return err
 	})
 	return failed, err
 }

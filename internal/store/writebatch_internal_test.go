@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/testdb"
+)
+
+// The PostgreSQL batch's failure paths, run through commitBatch with the
+// batch made up in advance (no timing decides what shares a batch).
+
+func openPipelined(t *testing.T) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := Open(ctx, testdb.Postgres(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func job(ctx context.Context, fn func(*Tx) error) *writeJob {
+	return &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+}
+
+// runBatch commits jobs as one batch and returns each one's answer.
+func runBatch(db *DB, jobs ...*writeJob) []error {
+	db.commitBatch(jobs)
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		errs[i] = <-j.done
+	}
+	return errs
+}
+
+// createJob creates user name and its event, deferred, then returns then.
+func createJob(ctx context.Context, name string, then error) *writeJob {
+	return job(ctx, func(tx *Tx) error {
+		u := herald.User{Username: name, Email: name + "@example.com"}
+		if err := tx.CreateUserDeferred(ctx, &u, ""); err != nil {
+			return err
+		}
+		ev := herald.Event{Type: herald.EventUserCreated, Subject: "user:" + name, Actor: herald.Actor{Type: herald.ActorSystem}, Payload: []byte("{}")}
+		if err := tx.AppendEvent(ctx, &ev); err != nil {
+			return err
+		}
+		return then
+	})
+}
+
+func usernames(t *testing.T, db *DB) []string {
+	t.Helper()
+	var names []string
+	err := db.View(context.Background(), func(tx *Tx) error {
+		users, err := tx.ListUsers(context.Background())
+		for _, u := range users {
+			names = append(names, u.Username)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestBatchOutcomesPerChange: in one batch, each change gets its own
+// outcome, and only the changes answered nil leave rows and events: taken
+// usernames found when the batch is sent (twice in a row, and last, with
+// COMMIT), a change that fails after deferring (before anything was
+// sent), a change whose caller gave up, and a change that ignores the
+// failure of its own deferred statement and goes on (what it tries next is
+// refused, and it fails whatever it returns).
+func TestBatchOutcomesPerChange(t *testing.T) {
+	ctx := context.Background()
+	db := openPipelined(t)
+	if errs := runBatch(db, createJob(ctx, "taken", nil)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	errOwn := herald.Errorf(herald.EINVALID, "refused after deferring")
+	var ignoredNext error
+	ignoring := job(ctx, func(tx *Tx) error {
+		u := herald.User{Username: "taken", Email: "ignoring@example.com"}
+		_ = tx.CreateUserDeferred(ctx, &u, "")
+		var one int
+		_ = tx.QueryRow(ctx, `SELECT 1`).Scan(&one) // sends the INSERT: it fails
+		next := herald.User{Username: "ignored", Email: "ignored@example.com"}
+		ignoredNext = tx.CreateUserDeferred(ctx, &next, "")
+		return nil
+	})
+	errs := runBatch(db,
+		createJob(ctx, "a", nil),
+		createJob(ctx, "taken", nil),
+		createJob(ctx, "taken", nil),
+		createJob(ctx, "b", errOwn),
+		createJob(gone, "cancelled", nil),
+		createJob(ctx, "c", nil),
+		ignoring,
+		createJob(ctx, "d", nil),
+		createJob(ctx, "taken", nil),
+	)
+	conflict := func(err error) bool { return herald.ErrorCode(err) == herald.ECONFLICT }
+	for i, want := range []func(error) bool{
+		func(err error) bool { return err == nil },
+		conflict,
+		conflict,
+		func(err error) bool { return errors.Is(err, errOwn) },
+		func(err error) bool { return errors.Is(err, context.Canceled) },
+		func(err error) bool { return err == nil },
+		conflict,
+		func(err error) bool { return err == nil },
+		conflict,
+	} {
+		if !want(errs[i]) {
+			t.Errorf("change %d: %v", i, errs[i])
+		}
+	}
+	if !conflict(ignoredNext) {
+		t.Errorf("a statement after the change's own failure: %v, want its ECONFLICT again", ignoredNext)
+	}
+	if got, want := usernames(t, db), []string{"a", "c", "d", "taken"}; !slices.Equal(got, want) {
+		t.Errorf("users %v, want %v", got, want)
+	}
+	var subjects []string
+	err := db.View(ctx, func(tx *Tx) error {
+		events, err := tx.ListEvents(ctx, 0, 100)
+		for _, ev := range events {
+			subjects = append(subjects, ev.Subject)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"user:taken", "user:a", "user:c", "user:d"}; !slices.Equal(subjects, want) {
+		t.Errorf("events of %v, want %v (in commit order)", subjects, want)
+	}
+}
+
+// TestBatchRoundTripFailureFailsAll: a round trip that fails for the
+// batch (here a statement PostgreSQL cannot even prepare), not for one
+// change's deferred statement, fails every change of the batch, also one
+// whose statements went in an earlier round trip: what the failed round
+// trip carried is lost, so nothing of the batch may commit.
+func TestBatchRoundTripFailureFailsAll(t *testing.T) {
+	ctx := context.Background()
+	db := openPipelined(t)
+	errs := runBatch(db,
+		job(ctx, func(tx *Tx) error {
+			u := herald.User{Username: "early", Email: "early@example.com"}
+			return tx.CreateUser(ctx, &u, "") // sent at once
+		}),
+		createJob(ctx, "held", nil),
+		job(ctx, func(tx *Tx) error {
+			if err := tx.deferStmt(`SELEC 1`, nil, nil); err != nil {
+				return err
+			}
+			var one int
+			return tx.QueryRow(ctx, `SELECT 1`).Scan(&one)
+		}),
+	)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("change %d answered nil", i)
+		}
+	}
+	if got := usernames(t, db); len(got) != 0 {
+		t.Errorf("users %v after a failed batch, want none", got)
+	}
+	// The writer's connection is fit for the next batch.
+	if errs := runBatch(db, createJob(ctx, "after", nil)); errs[0] != nil {
+		t.Fatalf("the next batch: %v", errs[0])
+	}
+}
