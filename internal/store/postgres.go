@@ -80,6 +80,10 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 			// stay in use as it grows to a million rows. The queue's
 			// statements are few per batch, so planning each costs little.
 			c.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+			// The queue's own vacuums (queue.postgresQueue.vacuum) pace
+			// themselves as autovacuum does, rather than take a core
+			// for half a second while changes wait for it.
+			c.RuntimeParams["vacuum_cost_delay"] = "2ms"
 		}
 		pool := stdlib.OpenDB(*c)
 		pool.SetMaxOpenConns(size)
