@@ -220,16 +220,16 @@ func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
 
 // Vacuum the queue after this many outcomes, at most this often: often
 // enough that claims never step over many dead entries, rarely enough that
-// vacuuming costs little. Since leases are written in place (migration
-// 0018), a claim leaves no dead index entry behind, and 15 s between
-// vacuums kept claims as cheap as 5 s did while the latency's p99 from
-// the request fell (26, 28, 26 ms against 29, 50, 27 at 500 users/s,
-// interleaved): each vacuum takes about half a second of one core,
-// which the queue's connections spread out (vacuum_cost_delay, as
-// autovacuum's).
+// vacuuming costs little. Each vacuum takes about half a second of one
+// core, which the queue's connections spread out (vacuum_cost_delay, as
+// autovacuum's). Every 15 s instead of 5 cost a webhook with a deep queue
+// a third of its rate (the isolation scenario's healthy webhook alone:
+// 1,028 and 1,226/s against 1,666 and 1,718/s, interleaved): an outcome
+// leaves a dead entry in the due index, at its front, which every claim
+// of that webhook steps over until a vacuum removes it.
 const (
 	vacuumEvery    = 5000
-	vacuumInterval = 15 * time.Second
+	vacuumInterval = 5 * time.Second
 )
 
 // maybeVacuum counts recorded outcomes and, while the engine runs, starts
