@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,24 +52,7 @@ func TestGroupCommitFailedChangeLeavesNoOutbox(t *testing.T) {
 			conflict := func(tx *store.Tx) error {
 				return tx.CreateUser(ctx, &herald.User{Username: "taken", Email: "other@example.com"}, "")
 			}
-			// batch runs the changes in one batch: the writer is held
-			// until all are queued.
-			batch := func(changes ...func(*store.Tx) error) []error {
-				held, release := make(chan struct{}), make(chan struct{})
-				go db.Update(ctx, func(*store.Tx) error { close(held); <-release; return nil })
-				<-held
-				errs := make([]error, len(changes))
-				var wg sync.WaitGroup
-				for i, change := range changes {
-					wg.Go(func() { errs[i] = db.Update(ctx, change) })
-				}
-				time.Sleep(150 * time.Millisecond) // all queued behind the held one
-				close(release)
-				wg.Wait()
-				return errs
-			}
-
-			errs := batch(
+			errs := inOneBatch(db,
 				func(tx *store.Tx) error {
 					if err := emitIn(tx, "a"); err != nil {
 						return err
@@ -112,7 +94,7 @@ func TestGroupCommitFailedChangeLeavesNoOutbox(t *testing.T) {
 				t.Error("no NOTIFY for the batch that kept a delivery")
 			}
 
-			errs = batch(
+			errs = inOneBatch(db,
 				func(tx *store.Tx) error {
 					if err := emitIn(tx, "d"); err != nil {
 						return err

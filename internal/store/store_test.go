@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +58,25 @@ var (
 	claimedIDs     = storetest.ClaimedIDs
 	outcome        = storetest.Outcome
 )
+
+// inOneBatch runs the changes through db.Update in one group commit
+// batch, queued in the order given: the writer is held by a change of
+// its own until all are queued. It returns each change's answer.
+func inOneBatch(db *store.DB, changes ...func(*store.Tx) error) []error {
+	held, release := make(chan struct{}), make(chan struct{})
+	go db.Update(ctx, func(*store.Tx) error { close(held); <-release; return nil })
+	<-held
+	errs := make([]error, len(changes))
+	var wg sync.WaitGroup
+	for i, change := range changes {
+		wg.Go(func() { errs[i] = db.Update(ctx, change) })
+		time.Sleep(20 * time.Millisecond) // queued in this order
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	return errs
+}
 
 // eachBackend runs test once per backend with a fresh, migrated database,
 // and once more on SQLite with its queue started, as when this process's

@@ -2,9 +2,7 @@ package store_test
 
 import (
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -48,23 +46,6 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 			}
 		}
 		create := func(c *created, name string) func(*store.Tx) error { return createIn(c, name, false) }
-		// batch runs the changes in one batch: the writer is held until
-		// all are queued, in order.
-		batch := func(changes ...func(*store.Tx) error) []error {
-			held, release := make(chan struct{}), make(chan struct{})
-			go db.Update(ctx, func(*store.Tx) error { close(held); <-release; return nil })
-			<-held
-			errs := make([]error, len(changes))
-			var wg sync.WaitGroup
-			for i, change := range changes {
-				wg.Go(func() { errs[i] = db.Update(ctx, change) })
-				time.Sleep(20 * time.Millisecond) // queued in this order
-			}
-			time.Sleep(100 * time.Millisecond)
-			close(release)
-			wg.Wait()
-			return errs
-		}
 		wantTaken := func(err error) {
 			t.Helper()
 			if herald.ErrorCode(err) != herald.ECONFLICT || herald.ErrorField(err) != "username" {
@@ -79,7 +60,7 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		}
 
 		var a, taken1, b, taken2, taken3, c, refused created
-		errs := batch(create(&a, "a"), create(&taken1, "taken"), create(&b, "b"), create(&taken2, "taken"))
+		errs := inOneBatch(db, create(&a, "a"), create(&taken1, "taken"), create(&b, "b"), create(&taken2, "taken"))
 		if errs[0] != nil || errs[2] != nil {
 			t.Fatalf("errors = %v, want the first and third to commit", errs)
 		}
@@ -95,7 +76,7 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		// then its own error) fails alone: its deferred statements go
 		// with it, unsent. (SQLite finds the username taken at once.)
 		errRefused := herald.Errorf(herald.EINVALID, "refused after deferring")
-		errs = batch(create(&c, "c"), func(tx *store.Tx) error {
+		errs = inOneBatch(db, create(&c, "c"), func(tx *store.Tx) error {
 			if err := create(&refused, "taken")(tx); err != nil {
 				return err
 			}
@@ -120,7 +101,7 @@ func TestDeferredStatementsFailTheirChange(t *testing.T) {
 		// pipeline sent with COMMIT; the failing change in its middle
 		// fails alone, and those after it are sent again.
 		var d, taken4, e created
-		errs = batch(createIn(&d, "d", true), createIn(&taken4, "taken", true), createIn(&e, "e", true))
+		errs = inOneBatch(db, createIn(&d, "d", true), createIn(&taken4, "taken", true), createIn(&e, "e", true))
 		if errs[0] != nil || errs[2] != nil {
 			t.Fatalf("errors = %v, want the first and last to commit", errs)
 		}
