@@ -221,8 +221,8 @@ func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
 // Vacuum the queue after this many outcomes, at most this often: often
 // enough that claims never step over many dead entries, rarely enough that
 // vacuuming costs little. Each vacuum takes about half a second of one
-// core, which the queue's connections spread out (vacuum_cost_delay, as
-// autovacuum's). Every 15 s instead of 5 cost a webhook with a deep queue
+// core, paced as autovacuum's are (vacuum_cost_delay on the queue's
+// connections), so it takes longer and holds one of them meanwhile. Every 15 s instead of 5 cost a webhook with a deep queue
 // a third of its rate (the isolation scenario's healthy webhook alone:
 // 1,028 and 1,226/s against 1,666 and 1,718/s, interleaved): an outcome
 // leaves a dead entry in the due index, at its front, which every claim

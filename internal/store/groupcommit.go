@@ -186,9 +186,13 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		if obs != nil {
 			obs.EndChange(err == nil)
 		}
-		if wb.failed[i] != nil {
+		if e := wb.failed[i]; e != nil {
 			// A deferred statement of its own failed when sent: flush
-			// has rolled it back already.
+			// has rolled it back already (alone, the batch with it).
+			if single {
+				failChange(i, e)
+				return
+			}
 			wb.drop(i)
 			continue
 		}

@@ -203,9 +203,10 @@ func (db *DB) Ping(ctx context.Context) error {
 type Tx struct {
 	db   *DB
 	pool *sql.DB // the pool tx came from, for its prepared statements
-	tx   *sql.Tx // SQLite's transactions; nil on PostgreSQL (q runs the statements)
-	// q runs the statements: tx, or on PostgreSQL a connection whose
-	// statements each commit alone (see runEach).
+	tx   *sql.Tx // nil in a PostgreSQL group commit batch and in runEach
+	// q runs the statements: tx; in a PostgreSQL group commit batch its
+	// connection (writebatch.go); in runEach a connection whose
+	// statements each commit alone.
 	q       querier
 	dialect dialect
 	Now     time.Time

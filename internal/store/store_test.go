@@ -69,10 +69,12 @@ func inOneBatch(db *store.DB, changes ...func(*store.Tx) error) []error {
 	errs := make([]error, len(changes))
 	var wg sync.WaitGroup
 	for i, change := range changes {
+		queued := store.QueuedWrites(db)
 		wg.Go(func() { errs[i] = db.Update(ctx, change) })
-		time.Sleep(20 * time.Millisecond) // queued in this order
+		for deadline := time.Now().Add(10 * time.Second); store.QueuedWrites(db) == queued && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 	}
-	time.Sleep(100 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	return errs

@@ -125,7 +125,9 @@ func (wb *writeBatch) queue(owner int, stmts ...string) {
 // deferStmt adds change owner's statement to pending (PostgreSQL only):
 // it is sent with the next round trip, and row, if not nil, scans its one
 // row then. row runs while flush holds the connection: it must not run
-// statements of its own.
+// statements of its own, and it must fail only with the statement's own
+// error (a scan of its columns), for flush takes any other for the
+// batch's (broken): PostgreSQL runs the rest of the pipeline regardless.
 func (wb *writeBatch) deferStmt(owner int, query string, args []any, row func(pgx.Row) error) {
 	wb.pending = append(wb.pending, pendingStmt{sql: query, args: args, row: row, owner: owner, deferred: true})
 }
@@ -187,6 +189,9 @@ func (wb *writeBatch) flush(ctx context.Context) error {
 			return err
 		}
 		if wb.single {
+			// Its change's later statements are refused with this
+			// error, as in a batch of several (failed).
+			wb.failed[stmts[failed].owner] = err
 			return &deferredError{err}
 		}
 		// The failing statement's change is the innermost savepoint:
