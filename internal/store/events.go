@@ -16,14 +16,15 @@ import (
 // AppendEvent records ev in the transaction and sets its Seq, ID and
 // OccurredAt, and queues a delivery for every enabled webhook whose
 // trigger matches. In a group commit batch on PostgreSQL the Seq is set
-// later, before the commit (appendAndFanOut). Because it runs in the caller's transaction, the event
-// and its deliveries exist if and only if the change commits.
+// later, before the commit (appendAndFanOut). Because it runs in the
+// caller's transaction, the event and its deliveries exist if and only
+// if the change commits.
 func (tx *Tx) AppendEvent(ctx context.Context, ev *herald.Event) error {
 	args := tx.eventRow(ev)
 	// As fanOut decides: a targeted event (herald.Targeted) is never
 	// fanned out.
-	if tx.dialect.kind == PostgreSQL && tx.observer == nil && !herald.Targeted(ev.Type) {
-		return tx.appendAndFanOut(ctx, ev, args)
+	if tx.batch != nil && tx.observer == nil && !herald.Targeted(ev.Type) {
+		return tx.appendAndFanOut(ev, args)
 	}
 	if err := tx.insertEventRow(ctx, ev, args); err != nil {
 		return err
@@ -61,40 +62,30 @@ func (tx *Tx) insertEventRow(ctx context.Context, ev *herald.Event, args []any) 
 const insertEvent = `INSERT INTO events (id, type, subject, actor, actor_keys, payload, occurred_at, previous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
 // appendAndFanOut inserts the event and its deliveries (fanOut) in one
-// statement, on PostgreSQL: each statement of a change is a round trip,
-// taken while every other instance's changes wait for the turn.
-//
-// In a group commit batch the statement is not sent at once: nothing
-// the change does next needs its result, so it goes with the batch's
-// next round trip (writebatch.go), and ev.Seq is set then, before the
-// commit. It NOTIFYs other instances itself when it queued deliveries.
-func (tx *Tx) appendAndFanOut(ctx context.Context, ev *herald.Event, args []any) error {
+// statement, in a group commit batch on PostgreSQL (writebatch.go): each
+// statement is a round trip, taken while every other instance's changes
+// wait for the turn. Nothing the change does next needs its result, so
+// it is deferred to the batch's next round trip, and ev.Seq is set then,
+// before the commit. It NOTIFYs other instances itself when it queued
+// deliveries.
+func (tx *Tx) appendAndFanOut(ev *herald.Event, args []any) error {
 	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args)
 	query := `WITH e AS (` + insertEvent + ` RETURNING seq),
 		d AS (` + fanOutInsert + sel + ` RETURNING 1),
 		n AS (SELECT pg_notify('` + notifyChan + `', '') WHERE EXISTS (SELECT 1 FROM d))
 		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM n)`
-	conflict := func(err error) error {
-		if err != nil && tx.dialect.isUniqueViolation(err) {
-			return herald.Errorf(herald.ECONFLICT, "already exists")
-		}
-		return err
-	}
-	if wb := tx.batch; wb != nil {
-		return tx.deferStmt(query, args, func(row pgx.Row) error {
-			var queued, notified int64
-			if err := row.Scan(&ev.Seq, &queued, &notified); err != nil {
-				return conflict(err)
+	wb := tx.batch
+	return tx.deferStmt(query, args, func(row pgx.Row) error {
+		var queued, notified int64
+		if err := row.Scan(&ev.Seq, &queued, &notified); err != nil {
+			if tx.dialect.isUniqueViolation(err) {
+				return herald.Errorf(herald.ECONFLICT, "already exists")
 			}
-			wb.wake = wb.wake || queued > 0
-			return nil
-		})
-	}
-	var queued, notified int64
-	err := tx.queryRow(ctx, query, args...).Scan(&ev.Seq, &queued, &notified)
-	// runEach NOTIFYs for tx.wake; this statement has already.
-	tx.wake = tx.wake || queued > 0
-	return conflict(err)
+			return err
+		}
+		wb.wake = wb.wake || queued > 0
+		return nil
+	})
 }
 
 // actorSearch is an event's actor as the events page's search reads it

@@ -164,28 +164,28 @@ func (wb *writeBatch) dropLast() { wb.pending = wb.pending[:len(wb.pending)-1] }
 // running, and goes on; in a single change's batch it returns a
 // *deferredError instead. Any other error is the batch's.
 func (wb *writeBatch) flush(ctx context.Context) error {
+	if wb.tx != nil {
+		stmts := wb.pending
+		wb.pending = nil
+		for _, s := range stmts {
+			if _, err := wb.tx.ExecContext(ctx, s.sql, s.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if wb.broken != nil {
 		return wb.broken
 	}
 	for len(wb.pending) > 0 {
 		stmts := wb.pending
 		wb.pending = nil
-		if wb.tx != nil {
-			for _, s := range stmts {
-				if _, err := wb.tx.ExecContext(ctx, s.sql, s.args...); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
 		failed, err := wb.send(ctx, stmts)
 		if err == nil {
 			return nil
 		}
 		if failed < 0 || !stmts[failed].deferred {
-			if wb.pipelined() {
-				wb.broken = err
-			}
+			wb.broken = err
 			return err
 		}
 		if wb.single {
