@@ -362,12 +362,9 @@ func (e *Engine) wait(ctx context.Context, claimedAt time.Time) {
 	if failed {
 		e.log.Error("find the next due delivery", "err", err)
 	}
-	recheck := time.Duration(0)
-	if e.q.LeasesExpire() {
-		// Another instance may die holding leases: look again once they
-		// may have run out.
-		recheck = e.lease()
-	}
+	// On PostgreSQL another instance may die holding leases, and claims
+	// look at every webhook only so often: look again then.
+	recheck := e.q.RecheckEvery()
 	e.mu.Lock()
 	until := e.breaker.nextEnd(wakeAt(time.Now(), next, err == nil && ok, failed, recheck))
 	e.mu.Unlock()

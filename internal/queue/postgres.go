@@ -19,6 +19,9 @@ import (
 type postgresQueue struct {
 	db  *store.DB
 	log *slog.Logger
+	// handoff holds the deliveries this process's commits leased to its
+	// engine, and which webhooks claims must query (pghandoff.go).
+	handoff *pgHandoff
 	// Vacuums (under mu): runCtx is Start's, which they end with (nil:
 	// the engine does not run, no vacuums); outcomes recorded since the
 	// last one, when that began, and whether one runs now; Stop waits for
@@ -41,22 +44,66 @@ func (q *postgresQueue) close() error { return nil }
 // leasesExpire: a lease runs out after Request.Lease.
 func (q *postgresQueue) leasesExpire() bool { return true }
 
+// newPostgresQueue returns the driver of db, which leases new deliveries
+// to it at insert while its engine runs (pghandoff.go).
+func newPostgresQueue(db *store.DB, log *slog.Logger) *postgresQueue {
+	q := &postgresQueue{db: db, log: log}
+	q.handoff = newPGHandoff(q)
+	db.SetHandoffTaker(q.handoff)
+	db.OnNotify(q.handoff.notified)
+	return q
+}
+
 // start leaves leases alone: other instances' are theirs, and this
-// instance's own run out. It lets vacuums run until ctx ends.
+// instance's own run out. It takes handoffs, and lets vacuums run, until
+// ctx ends.
 func (q *postgresQueue) start(ctx context.Context) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.runCtx = ctx
+	q.handoff.start()
 	return 0, nil
 }
 
-// stop starts no more vacuums, and waits for one in progress (it ends
-// with Start's ctx).
+// stop takes no more handoffs and releases the leases of those not sent,
+// for any instance to claim at once; it starts no more vacuums, and waits
+// for one in progress (it ends with Start's ctx).
 func (q *postgresQueue) stop() {
+	q.releaseHanded(q.handoff.stop())
 	q.mu.Lock()
 	q.runCtx = nil
 	q.mu.Unlock()
 	q.vacuums.Wait()
+}
+
+// releaseHanded releases the leases of handoffs this process will not
+// send, each only if it is still the lease given at insert (if it ran
+// out, another instance may hold the delivery now), and NOTIFYs every
+// instance of their webhooks. A failure is logged: the leases then run
+// out by themselves.
+func (q *postgresQueue) releaseHanded(ds []store.Handed) {
+	if len(ds) == 0 {
+		return
+	}
+	ids, untils := make([]int64, len(ds)), make([]int64, len(ds))
+	for i, d := range ds {
+		ids[i], untils[i] = d.ID, micros(d.LeaseUntil)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := q.db.UpdateQueueEach(ctx, func(tx *store.Tx) error {
+		// Other instances hear which webhooks have deliveries to claim.
+		_, err := tx.Exec(ctx, `WITH r AS (
+				UPDATE deliveries d SET lease_until = 0 FROM unnest($1::bigint[], $2::bigint[]) AS h(id, until)
+				WHERE d.id = h.id AND d.lease_until = h.until AND d.state IN ('pending', 'retrying')
+				RETURNING d.webhook_id
+			)
+			SELECT pg_notify('`+store.NotifyChannel+`', string_agg(DISTINCT webhook_id::text, ',')) FROM r HAVING count(*) > 0`, ids, untils)
+		return err
+	})
+	if err != nil {
+		q.log.Warn("release the leases of deliveries not sent; they run out by themselves", "deliveries", len(ds), "err", err)
+	}
 }
 
 func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]herald.Webhook) []share) ([]Claimed, error) {
@@ -70,17 +117,41 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	var out []Claimed
 	// Two statements, each alone: in a transaction at READ COMMITTED
 	// each would read a snapshot of its own all the same, and BEGIN and
-	// COMMIT would be two more round trips.
+	// COMMIT would be two more round trips. The claim query runs only
+	// for the webhooks that may have deliveries this process was not
+	// handed (pghandoff.go).
 	err := q.db.UpdateQueueEach(ctx, func(tx *store.Tx) error {
 		// Every delivery belongs to an existing webhook (deleting one
 		// deletes its deliveries), and the table is small: read it whole,
 		// and hand each claim its webhook as of this claim.
+		takes := q.handoff.listed()
 		hooks, err := tx.ListWebhooks(ctx)
 		if err != nil {
 			return err
 		}
-		out, err = claimAndLease(ctx, tx, req, plan(hooks))
-		return err
+		exist := make(map[int64]bool, len(hooks))
+		for _, h := range hooks {
+			exist[h.ID] = true
+		}
+		// The database first: a webhook with deliveries waiting there
+		// (dirty) serves them before its handoffs, which would otherwise
+		// pass them for as long as new ones fill its room.
+		shares := plan(hooks)
+		queries, whole, begin := q.handoff.toQuery(shares, tx.Now)
+		var claimed []Claimed
+		if len(queries) > 0 {
+			if claimed, err = claimAndLease(ctx, tx, req, queries); err != nil {
+				return err
+			}
+		}
+		got := map[int64]int{}
+		for _, c := range claimed {
+			got[c.WebhookID]++
+		}
+		q.handoff.queried(hooks, queries, got, req.Limit, whole, begin, tx.Now)
+		handed := q.handoff.take(req, shares, got, req.Limit-len(claimed), exist, takes, tx.Now)
+		out = append(claimed, handed...)
+		return nil
 	})
 	return out, err
 }
@@ -157,16 +228,59 @@ func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
 	if disables(outs) {
 		update = q.db.UpdateQueue // the outcomes and the webhook's disabling, all or nothing
 	}
-	err := update(ctx, func(tx *store.Tx) error {
-		if err := recordBulk(ctx, tx, outs); err != nil {
+	var finished finishedOutcomes
+	err := update(ctx, func(tx *store.Tx) (err error) {
+		if finished, err = recordBulk(ctx, tx, outs); err != nil {
 			return err
 		}
 		return disableGone(ctx, tx, outs)
 	})
-	if err == nil {
-		q.maybeVacuum(len(outs))
+	if err != nil {
+		return err
 	}
-	return err
+	if err := q.unblocked(ctx, finished); err != nil {
+		// Recorded all the same; the next look at every webhook
+		// (pgRecheck) finds what they unblocked.
+		q.log.Warn("find the deliveries that recorded outcomes unblocked", "err", err)
+	}
+	for _, o := range outs {
+		if o.State == herald.DeliveryRetrying {
+			q.handoff.retrying(o.NextAttemptAt)
+		}
+	}
+	q.maybeVacuum(len(outs))
+	return nil
+}
+
+// finishedOutcomes are the deliveries an outcome finished (not a retry),
+// with their webhooks and subjects, as parallel lists.
+type finishedOutcomes struct {
+	ids, webhooks []int64
+	subjects      []string
+}
+
+// unblocked marks dirty the webhooks where a delivery of the same subject
+// waits behind one of finished: the head of its queue now. Asked after
+// the outcomes committed, not in their statement: a delivery queued while
+// they were being written (its fan-out saw its predecessor unfinished, so
+// it was not handed off) is either seen here, or committed after this
+// query, and then its notification comes later, when the predecessor's
+// outcome is visible to the claim it prompts.
+func (q *postgresQueue) unblocked(ctx context.Context, f finishedOutcomes) error {
+	if len(f.ids) == 0 {
+		return nil
+	}
+	var list string
+	err := q.db.QueuePool().QueryRowContext(ctx, `SELECT coalesce(string_agg(DISTINCT o.webhook_id::text, ','), '')
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS o(id, webhook_id, subject)
+		WHERE EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = o.webhook_id AND p.subject = o.subject
+			AND p.state IN ('pending', 'retrying') AND p.id > o.id)`, f.ids, f.webhooks, f.subjects).Scan(&list)
+	if err != nil {
+		return err
+	}
+	ids, _ := parseIDs(list) // the database's own list of ids
+	q.handoff.mark(ids)
+	return nil
 }
 
 // disables reports whether an outcome disables its webhook.
@@ -181,8 +295,9 @@ func disables(outs []Outcome) bool {
 
 // recordBulk writes a batch of outcomes in one statement: a statement per
 // row would cost a round trip each. Rows of deliveries deleted meanwhile
-// are not updated, so they get no attempt.
-func recordBulk(ctx context.Context, tx *store.Tx, outs []Outcome) error {
+// are not updated, so they get no attempt. It returns the deliveries
+// whose outcomes finished them.
+func recordBulk(ctx context.Context, tx *store.Tx, outs []Outcome) (finishedOutcomes, error) {
 	n := len(outs)
 	ids, nexts, completed, started, durations := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	states, errs, bodies := make([]string, n), make([]string, n), make([]string, n)
@@ -192,7 +307,8 @@ func recordBulk(ctx context.Context, tx *store.Tx, outs []Outcome) error {
 		statuses[i], errs[i], completed[i] = int32(o.Attempt.StatusCode), o.Attempt.Error, completedAt(o, tx.Now)
 		started[i], durations[i], bodies[i] = micros(o.Attempt.StartedAt), o.Attempt.DurationMS, o.Attempt.ResponseBody
 	}
-	_, err := tx.Exec(ctx, `WITH o AS (
+	var f finishedOutcomes
+	rows, err := tx.Query(ctx, `WITH o AS (
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[],
 				$8::bigint[], $9::bigint[], $10::text[])
 				AS o(id, state, round_attempts, next_attempt_at, status, error, completed_at, started_at, duration_ms, body)
@@ -201,12 +317,26 @@ func recordBulk(ctx context.Context, tx *store.Tx, outs []Outcome) error {
 				next_attempt_at = o.next_attempt_at, lease_until = 0, last_status = o.status, last_error = o.error,
 				completed_at = o.completed_at
 			FROM o WHERE d.id = o.id
-			RETURNING d.id, d.attempts
+			RETURNING d.id, d.attempts, d.webhook_id, d.subject, d.state
+		), a AS (
+			INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+			SELECT u.id, u.attempts, o.started_at, o.duration_ms, o.status, o.body, o.error FROM u JOIN o ON o.id = u.id
 		)
-		INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
-		SELECT u.id, u.attempts, o.started_at, o.duration_ms, o.status, o.body, o.error FROM u JOIN o ON o.id = u.id`,
+		SELECT id, webhook_id, subject FROM u WHERE state NOT IN ('pending', 'retrying')`,
 		ids, states, rounds, nexts, statuses, errs, completed, started, durations, bodies)
-	return err
+	if err != nil {
+		return f, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, webhook int64
+		var subject string
+		if err := rows.Scan(&id, &webhook, &subject); err != nil {
+			return f, err
+		}
+		f.ids, f.webhooks, f.subjects = append(f.ids, id), append(f.webhooks, webhook), append(f.subjects, subject)
+	}
+	return f, rows.Err()
 }
 
 // nextDue reads on the queue's own pool, beside its claims.
@@ -214,8 +344,17 @@ func (q *postgresQueue) nextDue(ctx context.Context, after time.Time) (time.Time
 	return nextDue(ctx, q.db.QueuePool(), after)
 }
 
+// recheckEvery: claims query every webhook at least this often
+// (pghandoff.go), which also finds the leases of an instance that died.
+func (q *postgresQueue) recheckEvery() time.Duration { return pgRecheck }
+
+// releaseLeases drops the handoffs not taken, and makes every webhook
+// dirty: what it released is claimable.
 func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
-	return releaseLeaseRows(ctx, q.db)
+	q.handoff.release(nil) // released below in any case: claims take them
+	n, err := releaseLeaseRows(ctx, q.db)
+	q.handoff.notified("")
+	return n, err
 }
 
 // Vacuum the queue after this many outcomes, at most this often: often

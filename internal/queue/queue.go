@@ -13,11 +13,16 @@
 //     straight from their commits (handoff.go, observer.go); a lock file
 //     keeps a second process from claiming (lock.go).
 //   - postgresQueue (postgres.go): several processes share the database.
-//     Claims lock rows (SKIP LOCKED) and lease them for a while; the queue
-//     is vacuumed as outcomes accumulate.
+//     Claims lock rows (SKIP LOCKED) and lease them for a while; a
+//     commit's new deliveries are leased to this process at insert and
+//     handed to its engine (pghandoff.go), so claims query only webhooks
+//     the database may hold others of; the queue is vacuumed as outcomes
+//     accumulate.
 //
-// The engine sees only Queue; the one difference it needs to know is that
-// leases run out on PostgreSQL and not on SQLite (LeasesExpire).
+// The engine sees only Queue; the one difference it needs to know is
+// that on PostgreSQL it must claim once in a while even when nothing is
+// due (RecheckEvery): leases run out there (LeasesExpire), and claims
+// look at every webhook only so often.
 //
 // The policy of a claim (which webhooks it serves, in what order, how many
 // deliveries of each) is decided once, in Go, for both (plan.go); the SQL
@@ -57,6 +62,7 @@ type driver interface {
 	nextDue(ctx context.Context, after time.Time) (time.Time, bool, error)
 	releaseLeases(ctx context.Context) (int, error)
 	leasesExpire() bool
+	recheckEvery() time.Duration
 }
 
 // Open returns the queue of db, with the driver for its kind of database.
@@ -69,7 +75,7 @@ func Open(db *store.DB, log *slog.Logger) *Queue {
 	}
 	q := &Queue{db: db}
 	if db.Kind() == store.PostgreSQL {
-		q.driver = &postgresQueue{db: db, log: log}
+		q.driver = newPostgresQueue(db, log)
 	} else {
 		q.driver = newSQLiteQueue(db)
 	}
@@ -189,7 +195,7 @@ func (q *Queue) Record(ctx context.Context, outs []Outcome) error {
 // though its time has passed: the caller claims again at once. Leases are
 // not considered: on PostgreSQL, where another instance may die holding
 // some, the engine wakes at least once a lease anyway (finding the
-// earliest lease would read every pending row).
+// earliest lease would read every pending row; RecheckEvery).
 func (q *Queue) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	return q.driver.nextDue(ctx, after)
 }
@@ -203,6 +209,14 @@ func (q *Queue) Wakeups() <-chan struct{} { return q.db.Wakeups() }
 // than holding until its outcome is recorded or the process ends (SQLite,
 // whose one process releases every lease at Start).
 func (q *Queue) LeasesExpire() bool { return q.driver.leasesExpire() }
+
+// RecheckEvery is how often the engine claims even when nothing is due,
+// or 0 for never. On PostgreSQL, a second: claims query the database
+// only for the webhooks that may need it (those a notification or an
+// outcome named), and every webhook at least that often, which finds
+// what no notification announces (another instance's leases that ran
+// out, its retries).
+func (q *Queue) RecheckEvery() time.Duration { return q.driver.recheckEvery() }
 
 // ReleaseLeases frees every lease and returns how many there were. Meant
 // for a database that one Herald process uses alone (SQLite, at start):

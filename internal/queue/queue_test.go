@@ -18,6 +18,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/queue"
 	"github.com/heraldhq/herald/internal/store"
@@ -55,20 +56,35 @@ var (
 )
 
 // eachBackend runs test once per driver with a fresh, migrated database
-// and its queue, and once more on SQLite with the queue started.
+// and its queue, and once more on each with the queue started, as when
+// this process's engine runs (handoffs on).
 func eachBackend(t *testing.T, test func(t *testing.T, db *store.DB, q *queue.Queue)) {
 	t.Helper()
 	eachBackendDSN(t, func(t *testing.T, dsn string) {
 		db := openMigrated(t, dsn)
 		test(t, db, queueOf(t, db))
 	})
-	t.Run("sqlite-handoff", func(t *testing.T) {
-		t.Parallel()
-		db := openMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
+	started := func(t *testing.T, dsn string) {
+		db := openMigrated(t, dsn)
 		q := queueOf(t, db)
-		if _, err := q.Start(ctx); err != nil {
+		runCtx, stop := context.WithCancel(ctx)
+		if _, err := q.Start(runCtx); err != nil {
 			t.Fatalf("start the queue: %v", err)
 		}
+		t.Cleanup(func() { stop(); q.Stop() })
+		// PostgreSQL's handoffs begin with the engine's first claim
+		// (it tells the lease).
+		if _, err := q.Claim(ctx, queue.Request{Lease: time.Minute}); err != nil {
+			t.Fatalf("first claim: %v", err)
+		}
 		test(t, db, q)
+	}
+	t.Run("sqlite-handoff", func(t *testing.T) {
+		t.Parallel()
+		started(t, filepath.Join(t.TempDir(), "herald.db"))
+	})
+	t.Run("postgres-handoff", func(t *testing.T) {
+		t.Parallel()
+		started(t, storetest.DSN(t, "postgres"))
 	})
 }

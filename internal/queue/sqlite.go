@@ -63,6 +63,9 @@ func (q *sqliteQueue) start(ctx context.Context) (int, error) {
 
 func (q *sqliteQueue) stop() { q.handoff.stop() }
 
+// recheckEvery: never; this process's engine is the only one.
+func (q *sqliteQueue) recheckEvery() time.Duration { return 0 }
+
 func (q *sqliteQueue) claim(ctx context.Context, req Request, plan func([]herald.Webhook) []share) ([]Claimed, error) {
 	if err := q.lock(); err != nil {
 		return nil, err

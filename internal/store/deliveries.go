@@ -35,7 +35,7 @@ func (tx *Tx) fanOut(ctx context.Context, ev *herald.Event) error {
 	if herald.Targeted(ev.Type) {
 		return nil
 	}
-	sel, args := tx.fanOutSelect(ev, "CAST($1 AS BIGINT)", []any{ev.Seq})
+	sel, args := tx.fanOutSelect(ev, "CAST($1 AS BIGINT)", []any{ev.Seq}, nil)
 	return tx.queueDeliveries(ctx, ev, fanOutInsert+sel, args)
 }
 
@@ -56,13 +56,18 @@ func (tx *Tx) queueDeliveries(ctx context.Context, ev *herald.Event, insert stri
 	return nil
 }
 
-// fanOutInsert, followed by fanOutSelect's SELECT, is the fan-out.
-const fanOutInsert = `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at) `
+// fanOutInsert, followed by fanOutSelect's SELECT, is the fan-out;
+// fanOutLeasedInsert is it with a lease (leaseAtInsert).
+const (
+	fanOutInsert       = `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at) `
+	fanOutLeasedInsert = `INSERT INTO deliveries (event_seq, webhook_id, subject, state, next_attempt_at, created_at, lease_until) `
+)
 
 // fanOutSelect returns the SELECT of fanOut's insert, one row for each
 // enabled webhook that wants ev, whose seq is seqSQL, and args with the
-// parameters it needs appended.
-func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any) (string, []any) {
+// parameters it needs appended. With a lease (PostgreSQL's handoff), the
+// SELECT has a seventh column, for lease_until (fanOutLeasedInsert).
+func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any, lease *leaseAtInsert) (string, []any) {
 	args = append(args, ev.Subject, micros(tx.Now))
 	subject, now := len(args)-1, len(args)
 	cond, arg := webhookMatches(ev.Type, len(args)+1)
@@ -70,8 +75,27 @@ func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any) (string,
 		args = append(args, arg)
 	}
 	cond, args = tx.filterConditions(ev, cond, args)
-	return fmt.Sprintf(`SELECT %s, id, CAST($%d AS TEXT), 'pending', CAST($%d AS BIGINT), CAST($%d AS BIGINT)
-		FROM webhooks WHERE enabled AND `, seqSQL, subject, now, now) + cond, args
+	leaseCol := ""
+	if lease != nil {
+		// Leased to this process only if it is the head of its queue
+		// (nothing unfinished of its webhook and subject before it: all
+		// that is in the table now is before it) and the taker takes
+		// its webhook. Another instance's change cannot queue one
+		// meanwhile: changes take turns (the advisory lock).
+		args = append(args, lease.except, micros(lease.until))
+		leaseCol = fmt.Sprintf(`, CASE WHEN id <> ALL(CAST($%d AS BIGINT[])) AND NOT EXISTS (SELECT 1 FROM deliveries p
+			WHERE p.webhook_id = webhooks.id AND p.subject = CAST($%d AS TEXT) AND p.state IN ('pending', 'retrying'))
+			THEN CAST($%d AS BIGINT) ELSE 0 END`, len(args)-1, subject, len(args))
+	}
+	return fmt.Sprintf(`SELECT %s, id, CAST($%d AS TEXT), 'pending', CAST($%d AS BIGINT), CAST($%d AS BIGINT)%s
+		FROM webhooks WHERE enabled AND `, seqSQL, subject, now, now, leaseCol) + cond, args
+}
+
+// leaseAtInsert is the lease a fan-out gives the deliveries it hands to
+// this process (HandoffTaker): every webhook's but except's, until until.
+type leaseAtInsert struct {
+	except []int64
+	until  time.Time
 }
 
 // replayed returns the seqs of the events query finds that pass w's
@@ -142,6 +166,7 @@ func (tx *Tx) fanOutObserved(ctx context.Context, ev *herald.Event, insert strin
 // requeued tells the queue observer, if any, that the transaction made
 // deliveries of webhook due other than by a fan-out.
 func (tx *Tx) requeued(webhook int64) {
+	tx.requeues = append(tx.requeues, webhook)
 	if tx.observer != nil {
 		tx.observer.Requeued(webhook)
 	}

@@ -66,24 +66,46 @@ const insertEvent = `INSERT INTO events (id, type, subject, actor, actor_keys, p
 // statement is a round trip, taken while every other instance's changes
 // wait for the turn. Nothing the change does next needs its result, so
 // it is deferred to the batch's next round trip, and ev.Seq is set then,
-// before the commit. It NOTIFYs other instances itself when it queued
-// deliveries.
+// before the commit. The deliveries this process's engine takes are
+// leased to it at insert, and handed to it after the commit
+// (HandoffTaker); for the others the statement NOTIFYs every instance
+// itself, naming their webhooks.
 func (tx *Tx) appendAndFanOut(ev *herald.Event, args []any) error {
-	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args)
+	insert, lease := fanOutInsert, (*leaseAtInsert)(nil)
+	if taker := tx.db.handoffTaker(); taker != nil {
+		if except, until, ok := taker.Taking(tx.Now); ok {
+			insert, lease = fanOutLeasedInsert, &leaseAtInsert{except: append([]int64{}, except...), until: until}
+		}
+	}
+	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args, lease)
 	query := `WITH e AS (` + insertEvent + ` RETURNING seq),
-		d AS (` + fanOutInsert + sel + ` RETURNING 1),
-		n AS (SELECT pg_notify('` + notifyChan + `', '') WHERE EXISTS (SELECT 1 FROM d))
-		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM n)`
-	wb := tx.batch
+		d AS (` + insert + sel + ` RETURNING id, webhook_id, lease_until),
+		w AS (SELECT string_agg(DISTINCT webhook_id::text, ',') AS ids FROM d WHERE lease_until = 0),
+		n AS (SELECT pg_notify('` + notifyChan + `', w.ids) FROM w WHERE w.ids IS NOT NULL)
+		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM n), (SELECT coalesce(max(ids), '') FROM w),
+			(SELECT array_agg(id ORDER BY id) FROM d WHERE lease_until > 0),
+			(SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE lease_until > 0)`
+	wb, change := tx.batch, tx.change
 	return tx.deferStmt(query, args, func(row pgx.Row) error {
-		var queued, notified int64
-		if err := row.Scan(&ev.Seq, &queued, &notified); err != nil {
+		var queued, notified int64 // n runs only if read
+		var unleased string
+		var ids, hooks []int64
+		if err := row.Scan(&ev.Seq, &queued, &notified, &unleased, &ids, &hooks); err != nil {
 			if tx.dialect.isUniqueViolation(err) {
 				return herald.Errorf(herald.ECONFLICT, "already exists")
 			}
 			return err
 		}
 		wb.wake = wb.wake || queued > 0
+		if unleased != "" {
+			wb.unleased[change] = append(wb.unleased[change], unleased)
+		}
+		if len(ids) > 0 && len(ids) == len(hooks) {
+			stored := *ev // as it is now: the caller's may change after the commit
+			for i, id := range ids {
+				wb.handed[change] = append(wb.handed[change], Handed{ID: id, WebhookID: hooks[i], Event: &stored, LeaseUntil: lease.until})
+			}
+		}
 		return nil
 	})
 }

@@ -129,6 +129,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		fail(db.writeFailed(err))
 	}
 	wake := false
+	var requeues []int64
 	// refused: a change failed for a storage fault; the batch's commit
 	// then does not clear it.
 	refused := false
@@ -203,6 +204,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 			continue
 		}
 		wake = wake || tx.wake
+		requeues = append(requeues, tx.requeues...)
 		if !single {
 			// Sent with what comes next; COMMIT releases the last one.
 			wb.queue(i, "RELEASE change")
@@ -222,7 +224,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		// A change queued deliveries without a fan-out's own NOTIFY (a
 		// redelivery, a test, a SCIM call): PostgreSQL sends it at the
 		// commit, which also keeps the deliveries.
-		wb.queue(-1, db.dialect.notify)
+		wb.queue(-1, notifyStmt(requeues))
 	}
 	if err := wb.commit(ctx); err != nil {
 		var d *deferredError
@@ -244,6 +246,10 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	if !refused && changed(results) {
 		db.writeSucceeded()
 	}
+	db.handOver(wb, results)
+	if wake && db.dialect.notify != "" {
+		db.notified(notifyPayload(requeues)) // as its NOTIFY will say
+	}
 	if obs != nil {
 		obs.EndBatch(true)
 	}
@@ -251,6 +257,33 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		db.Wake()
 	}
 	answer()
+}
+
+// handOver gives this process's HandoffTaker the deliveries the
+// committed changes of a batch leased to it at insert (those of changes
+// that failed were rolled back with them), and tells OnNotify's function
+// at once which webhooks have deliveries left for claims.
+func (db *DB) handOver(wb *writeBatch, results []error) {
+	for i, err := range results {
+		if err == nil {
+			for _, ids := range wb.unleased[i] {
+				db.notified(ids)
+			}
+		}
+	}
+	taker := db.handoffTaker()
+	if taker == nil || len(wb.handed) == 0 {
+		return
+	}
+	var ds []Handed
+	for i, err := range results {
+		if err == nil {
+			ds = append(ds, wb.handed[i]...)
+		}
+	}
+	if len(ds) > 0 {
+		taker.Take(ds)
+	}
 }
 
 // changed reports whether a change of a committed batch succeeded: a

@@ -126,11 +126,14 @@ func (db *DB) listen(ctx context.Context, dsn string, log *slog.Logger) {
 		if err == nil {
 			if _, err = conn.Exec(ctx, "LISTEN "+notifyChan); err == nil {
 				wait = time.Second
-				db.Wake() // anything committed while we were not listening
+				db.notified("") // anything committed while we were not listening
+				db.Wake()
 				for {
-					if _, err = conn.WaitForNotification(ctx); err != nil {
+					var n *pgconn.Notification
+					if n, err = conn.WaitForNotification(ctx); err != nil {
 						break
 					}
+					db.notified(n.Payload)
 					db.Wake()
 				}
 			}

@@ -63,6 +63,9 @@ type DB struct {
 	log *slog.Logger
 	// observer hears what changes do to the delivery queue (observer.go).
 	observer atomic.Pointer[QueueObserver]
+	// handoffs: PostgreSQL's handoff taker and notification hook
+	// (handoff.go).
+	handoffs handoffs
 	// stmts caches prepared statements by pool and query text; preparing
 	// marks those being prepared in the background.
 	stmts, preparing sync.Map
@@ -211,8 +214,10 @@ type Tx struct {
 	dialect dialect
 	Now     time.Time
 	// wake is set when the transaction queued deliveries: after commit the
-	// delivery engine is woken instead of polling.
-	wake bool
+	// delivery engine is woken instead of polling. requeues are the
+	// webhooks whose deliveries it made due again (Redeliver, Replay).
+	wake     bool
+	requeues []int64
 	// batched: the transaction is shared by a group commit batch, so a
 	// caller's context that ends must not cut a statement short (on
 	// PostgreSQL that closes the connection, failing every change of the
@@ -325,12 +330,15 @@ func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(
 		return nil
 	}
 	if tx.wake && db.dialect.notify != "" {
-		if _, err := conn.ExecContext(ctx, db.dialect.notify); err != nil {
+		if _, err := conn.ExecContext(ctx, notifyStmt(tx.requeues)); err != nil {
 			return failed(err)
 		}
 	}
 	db.writeSucceeded()
 	if tx.wake {
+		if db.dialect.notify != "" {
+			db.notified(notifyPayload(tx.requeues)) // as its NOTIFY will say
+		}
 		db.Wake()
 	}
 	return nil
@@ -356,7 +364,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 		return sqlTx.Rollback()
 	}
 	if tx.wake && db.dialect.notify != "" {
-		if _, err := sqlTx.ExecContext(ctx, db.dialect.notify); err != nil {
+		if _, err := sqlTx.ExecContext(ctx, notifyStmt(tx.requeues)); err != nil {
 			_ = sqlTx.Rollback()
 			return failed(err)
 		}
@@ -366,6 +374,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	}
 	db.writeSucceeded()
 	if tx.wake {
+		if db.dialect.notify != "" {
+			db.notified(notifyPayload(tx.requeues)) // as its NOTIFY will say
+		}
 		db.Wake()
 	}
 	return nil

@@ -50,6 +50,15 @@ type writeBatch struct {
 	// wake: a deferred fan-out queued deliveries, so the engine is woken
 	// after the commit (the statement itself NOTIFYs other instances).
 	wake bool
+	// handed[i] are the deliveries change i's fan-outs leased to this
+	// process at insert, for its HandoffTaker once the batch commits
+	// (dropped if the change rolls back).
+	handed map[int][]Handed
+	// unleased[i] are the webhooks, as NOTIFY names them, of the
+	// deliveries change i's fan-outs left for claims: this process's
+	// queue hears of them at the commit, before its own notification
+	// arrives.
+	unleased map[int][]string
 	// broken: a round trip failed for the batch, not for a change's
 	// deferred statement: what it carried is lost, and which savepoint
 	// is open unknown, so the batch must not commit.
@@ -84,7 +93,8 @@ func (e *deferredError) Unwrap() error { return e.err }
 // beginBatch starts a batch's transaction on the writer pool. On
 // PostgreSQL BEGIN waits in pending, for the batch's first round trip.
 func (db *DB) beginBatch(ctx context.Context, single bool) (*writeBatch, error) {
-	wb := &writeBatch{db: db, single: single, failed: map[int]error{}}
+	wb := &writeBatch{db: db, single: single, failed: map[int]error{}, handed: map[int][]Handed{},
+		unleased: map[int][]string{}}
 	if db.dialect.kind != PostgreSQL {
 		tx, err := db.writer.BeginTx(ctx, nil)
 		if err != nil {

@@ -1,0 +1,371 @@
+package queue
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Handoff on PostgreSQL (while this process's engine runs). As on SQLite
+// (handoff.go), a commit's new deliveries go to the engine in memory, not
+// back through a claim query; but several instances share the database,
+// so a delivery is handed off only if its fan-out leased it to this
+// process at insert (store.HandoffTaker): in the database it is then as
+// claimed by this process, and no other instance can take it. The fan-out
+// leases a delivery only if it is the head of its queue (nothing
+// unfinished of its webhook and subject before it): per-subject order
+// holds without any state here. The rest wait unleased in the database,
+// and the fan-out NOTIFYs every instance with their webhooks.
+//
+// The lease at insert runs for a claim's lease (Request.Lease) and a
+// quarter (handoffLease): a handoff waits here for a sender up to a
+// quarter of a lease, and then holds for a whole one, as a claimed
+// delivery does. One that waited longer is dropped, unsent: its lease
+// runs out, and a claim by any instance takes it then. An instance that
+// dies holding handoffs leaves them for that long, a quarter more than
+// its claims. At most
+// pgHandoffPerWebhook wait per webhook, pgHandoffTotal in all; beyond
+// them, and for a paused webhook, deliveries wait in the database.
+//
+// Claims. With its own commits handed off, a claim query mostly finds
+// nothing: the engine queries the database for a webhook only when it
+// may hold claimable deliveries this process was not handed (dirty):
+//
+//   - a notification names it (another instance's fan-out, or this
+//     one's, left deliveries unleased), or names none (a redelivery, a
+//     replay, a test: any webhook);
+//   - an outcome recorded here left an unfinished delivery of the same
+//     subject behind it (now the head of its queue);
+//   - the last claim that queried it found as many as it asked for, or
+//     could not query it (no room, paused);
+//   - and every webhook, at start, when a retry recorded here falls
+//     due, and at least every pgRecheck (others' retries, leases run
+//     out): the engine claims that often even when idle (RecheckEvery).
+//
+// A claim that queried a webhook and found fewer than it asked for cleans
+// it, unless it was dirtied again after the claim began.
+const (
+	pgHandoffPerWebhook = 256
+	pgHandoffTotal      = 4096
+	pgRecheck           = time.Second
+	pgDues              = 256
+)
+
+// due is a retry's time, noted at seq.
+type due struct {
+	at  time.Time
+	seq uint64
+}
+
+// pgHandoff is the handoff state of a postgresQueue, under mu.
+type pgHandoff struct {
+	q  *postgresQueue
+	mu sync.Mutex
+	// on: between start and stop. lease is the engine's claim lease,
+	// zero until its first claim; paused its paused webhooks then.
+	on     bool
+	lease  time.Duration
+	paused map[int64]bool
+	// waiting are the handoffs not taken yet, per webhook, oldest first;
+	// total counts them. takes counts Take's calls, and lastTake is the
+	// count at each webhook's last.
+	waiting  map[int64][]store.Handed
+	total    int
+	takes    uint64
+	lastTake map[int64]uint64
+	// Dirtiness (see above): seq counts dirtyings; dirty[w] is the seq
+	// of webhook w's last; all is set, at allSeq, when every webhook is
+	// dirty. checkedAt is when a claim last queried every webhook; dues
+	// are when retries recorded here fall due, earliest first, at most
+	// pgDues of them (later ones wait for a recheck), each with the seq
+	// it was noted at.
+	seq       uint64
+	dirty     map[int64]uint64
+	all       bool
+	allSeq    uint64
+	checkedAt time.Time
+	dues      []due
+}
+
+func newPGHandoff(q *postgresQueue) *pgHandoff {
+	return &pgHandoff{q: q, waiting: map[int64][]store.Handed{}, lastTake: map[int64]uint64{}, dirty: map[int64]uint64{},
+		all: true, allSeq: 1, seq: 1}
+}
+
+// start begins taking handoffs (from the engine's first claim, which
+// sets the lease); every webhook is dirty.
+func (h *pgHandoff) start() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.on, h.lease = true, 0
+	h.markAllLocked()
+}
+
+// stop takes no more handoffs, and returns those not taken, whose leases
+// the caller releases.
+func (h *pgHandoff) stop() []store.Handed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.on = false
+	var left []store.Handed
+	for _, ds := range h.waiting {
+		left = append(left, ds...)
+	}
+	h.waiting, h.total = map[int64][]store.Handed{}, 0
+	return left
+}
+
+// Taking is store.HandoffTaker's: not before the engine's first claim,
+// nor with pgHandoffTotal waiting; not for a paused webhook, nor one with
+// pgHandoffPerWebhook waiting.
+func (h *pgHandoff) Taking(now time.Time) (except []int64, until time.Time, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.on || h.lease == 0 || h.total >= pgHandoffTotal {
+		return nil, time.Time{}, false
+	}
+	for w := range h.paused {
+		except = append(except, w)
+	}
+	for w, ds := range h.waiting {
+		if len(ds) >= pgHandoffPerWebhook {
+			except = append(except, w)
+		}
+	}
+	return except, now.Add(handoffLease(h.lease)), true
+}
+
+// handoffLease is the lease a delivery gets at insert, for a claim lease
+// of lease: a quarter more, the time it may wait here for a sender, so
+// that it still holds for a whole claim's lease when taken.
+func handoffLease(lease time.Duration) time.Duration { return lease + lease/4 }
+
+// Take is store.HandoffTaker's. Handoffs that arrive after stop are not
+// sent here: their leases are released for any instance to claim.
+func (h *pgHandoff) Take(ds []store.Handed) {
+	h.mu.Lock()
+	if !h.on {
+		h.mu.Unlock()
+		go h.q.releaseHanded(ds)
+		return
+	}
+	h.takes++
+	for _, d := range ds {
+		h.waiting[d.WebhookID] = append(h.waiting[d.WebhookID], d)
+		h.lastTake[d.WebhookID] = h.takes
+	}
+	h.total += len(ds)
+	h.mu.Unlock()
+}
+
+// listed returns the count of Take's calls, to read before the webhook
+// list a claim passes to take.
+func (h *pgHandoff) listed() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.takes
+}
+
+// take removes from waiting, for each share in turn, up to its room
+// less what a claim query found of it (got), and limit in all, and
+// returns them as claimed. A handoff whose lease would run out before a
+// claim's would is dropped: a claim takes it once its lease has run out.
+// So are those of webhooks that no longer exist: not in exist, a list
+// read after listed returned takes, and handed nothing since (a webhook
+// created after the list was read may have been).
+func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit int, exist map[int64]bool, takes uint64, now time.Time) []Claimed {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.lease, h.paused = req.Lease, req.Paused
+	for w, ds := range h.waiting {
+		if !exist[w] && h.lastTake[w] <= takes {
+			delete(h.waiting, w)
+			h.total -= len(ds)
+		}
+	}
+	for w, n := range h.lastTake {
+		if _, ok := h.waiting[w]; !ok && n <= takes {
+			delete(h.lastTake, w)
+		}
+	}
+	var out []Claimed
+	for _, s := range shares {
+		ds := h.waiting[s.hook.ID]
+		room := s.room - got[s.hook.ID]
+		n := 0
+		for n < len(ds) && len(out) < limit && room > 0 {
+			d := ds[n]
+			n++
+			if d.LeaseUntil.Before(now.Add(req.Lease)) {
+				continue
+			}
+			out = append(out, Claimed{ID: d.ID, WebhookID: d.WebhookID, Subject: d.Event.Subject, EventID: d.Event.ID,
+				EventType: d.Event.Type, Payload: d.Event.Body(s.hook.Format), Webhook: s.hook, handedOff: true})
+			room--
+		}
+		if n == len(ds) {
+			delete(h.waiting, s.hook.ID)
+		} else if n > 0 {
+			h.waiting[s.hook.ID] = ds[n:]
+		}
+		h.total -= n
+	}
+	return out
+}
+
+// markAllLocked makes every webhook dirty. Under mu.
+func (h *pgHandoff) markAllLocked() {
+	h.seq++
+	h.all, h.allSeq = true, h.seq
+}
+
+// mark makes webhooks dirty.
+func (h *pgHandoff) mark(webhooks []int64) {
+	if len(webhooks) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	for _, w := range webhooks {
+		h.dirty[w] = h.seq
+	}
+}
+
+// notified marks the webhooks a notification names (store.OnNotify):
+// all of them if it names none, or cannot be read. Webhooks it names as
+// requeued lose their handoffs too: a redelivered delivery may now come
+// before them in their queues, so they go back to the database, their
+// leases released, to be claimed in order.
+func (h *pgHandoff) notified(payload string) {
+	requeued, ok := strings.CutPrefix(payload, "r:")
+	ids, valid := parseIDs(requeued)
+	if !valid || len(ids) == 0 {
+		h.mu.Lock()
+		h.markAllLocked()
+		h.mu.Unlock()
+		return
+	}
+	h.mark(ids)
+	if ok {
+		h.release(ids)
+	}
+}
+
+// release drops the handoffs of webhooks (all, for nil) and releases
+// their leases in the database.
+func (h *pgHandoff) release(webhooks []int64) {
+	h.mu.Lock()
+	var ds []store.Handed
+	drop := func(w int64) {
+		ds = append(ds, h.waiting[w]...)
+		h.total -= len(h.waiting[w])
+		delete(h.waiting, w)
+	}
+	if webhooks == nil {
+		for w := range h.waiting {
+			drop(w)
+		}
+	}
+	for _, w := range webhooks {
+		drop(w)
+	}
+	h.mu.Unlock()
+	h.q.releaseHanded(ds) // rare: a requeue, a release of every lease
+}
+
+// parseIDs reads ids joined by commas; "" is none. ok is false if one is
+// not an id.
+func parseIDs(list string) (ids []int64, ok bool) {
+	if list == "" {
+		return nil, true
+	}
+	for f := range strings.SplitSeq(list, ",") {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
+}
+
+// retrying notes when a retry recorded here falls due: every webhook is
+// queried then.
+func (h *pgHandoff) retrying(at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	i, _ := slices.BinarySearchFunc(h.dues, at, func(d due, at time.Time) int { return d.at.Compare(at) })
+	if i < pgDues {
+		h.dues = slices.Insert(h.dues, i, due{at: at, seq: h.seq})
+		h.dues = h.dues[:min(len(h.dues), pgDues)]
+	}
+}
+
+// toQuery returns the shares a claim queries the database for at now:
+// those with room that are worth a query (share.query) and dirty, or all
+// of them when every webhook is due a look (whole). begin is the seq the
+// claim began at, for queried.
+func (h *pgHandoff) toQuery(shares []share, now time.Time) (queries []share, whole bool, begin uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	whole = h.all || now.Sub(h.checkedAt) >= pgRecheck || (len(h.dues) > 0 && !now.Before(h.dues[0].at))
+	for _, s := range shares {
+		if s.query && s.room > 0 {
+			if _, dirty := h.dirty[s.hook.ID]; whole || dirty {
+				queries = append(queries, s)
+			}
+		}
+	}
+	return queries, whole, h.seq
+}
+
+// queried updates dirtiness after a claim that began at seq begin and
+// time now, and queried the given shares (whole: for every webhook, hooks) and
+// found got of each webhook: a webhook that gave fewer than its room is
+// clean, unless dirtied since begin; one that gave its room, or that a
+// whole claim did not query, is dirty.
+//
+// limit is the claim's limit: a claim that found that many may have
+// stopped before some webhooks' queries, which stay dirty.
+func (h *pgHandoff) queried(hooks []herald.Webhook, queries []share, got map[int64]int, limit int, whole bool, begin uint64, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	found := 0
+	for _, n := range got {
+		found += n
+	}
+	drained := make(map[int64]bool, len(queries))
+	for _, s := range queries {
+		w := s.hook.ID
+		if found < limit && got[w] < min(s.room, limit) {
+			drained[w] = true
+			if seq, ok := h.dirty[w]; ok && seq <= begin {
+				delete(h.dirty, w)
+			}
+		} else if _, ok := h.dirty[w]; !ok {
+			h.dirty[w] = begin
+		}
+	}
+	if !whole {
+		return
+	}
+	for _, hook := range hooks {
+		if _, ok := h.dirty[hook.ID]; !ok && !drained[hook.ID] {
+			h.dirty[hook.ID] = begin
+		}
+	}
+	if h.all && h.allSeq <= begin {
+		h.all = false
+	}
+	h.checkedAt = now
+	// A retry due by now was seen by the claim if it was recorded
+	// before the claim began; one recorded meanwhile, maybe not.
+	h.dues = slices.DeleteFunc(h.dues, func(d due) bool { return !d.at.After(now) && d.seq <= begin })
+}

@@ -1,0 +1,278 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/testdb"
+)
+
+// TestPGHandoffDirtiness: which webhooks a PostgreSQL claim queries
+// (pghandoff.go), after what happened since the last one.
+func TestPGHandoffDirtiness(t *testing.T) {
+	t0 := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
+	hooks := []herald.Webhook{{ID: 1}, {ID: 2}, {ID: 3}}
+	shares := func(rooms ...int) []share {
+		var out []share
+		for i, r := range rooms {
+			out = append(out, share{hook: hooks[i], room: r, query: true})
+		}
+		return out
+	}
+	// claimed runs a claim at now that finds got of each webhook queried,
+	// with the given rooms and limit.
+	claimed := func(h *pgHandoff, now time.Time, rooms []int, limit int, got map[int64]int) {
+		queries, whole, begin := h.toQuery(shares(rooms...), now)
+		h.queried(hooks, queries, got, limit, whole, begin, now)
+	}
+	for _, tc := range []struct {
+		name string
+		// then happens after a whole claim at t0 that found nothing of
+		// webhooks 1 and 2 (room 4 each) and could not query 3 (no room).
+		then func(h *pgHandoff)
+		at   time.Duration // after t0, when the next claim is made
+		want []int64       // the webhooks it queries (rooms 4, 4, 4)
+	}{
+		{"nothing new: only the one not queried", func(h *pgHandoff) {}, time.Millisecond, []int64{3}},
+		{"a notification names webhook 2", func(h *pgHandoff) { h.notified("2") }, time.Millisecond, []int64{2, 3}},
+		{"a notification names none: all", func(h *pgHandoff) { h.notified("") }, time.Millisecond, []int64{1, 2, 3}},
+		{"an unreadable notification: all", func(h *pgHandoff) { h.notified("2,x") }, time.Millisecond, []int64{1, 2, 3}},
+		{"a requeue of webhook 1", func(h *pgHandoff) { h.notified("r:1") }, time.Millisecond, []int64{1, 3}},
+		{"an outcome unblocked webhook 1", func(h *pgHandoff) { h.mark([]int64{1}) }, time.Millisecond, []int64{1, 3}},
+		{"a retry falls due: all", func(h *pgHandoff) { h.retrying(t0.Add(time.Second)) }, time.Second, []int64{1, 2, 3}},
+		{"a retry not due yet", func(h *pgHandoff) { h.retrying(t0.Add(time.Minute)) }, time.Second - time.Millisecond, []int64{3}},
+		{"the recheck: all", func(h *pgHandoff) {}, pgRecheck, []int64{1, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newPGHandoff(nil)
+			if q, whole, _ := h.toQuery(shares(4, 4, 0), t0); !whole || len(q) != 2 {
+				t.Fatalf("first claim: whole %v, %d queries; want every webhook with room", whole, len(q))
+			}
+			claimed(h, t0, []int{4, 4, 0}, 100, nil)
+			tc.then(h)
+			queries, _, _ := h.toQuery(shares(4, 4, 4), t0.Add(tc.at))
+			var got []int64
+			for _, s := range queries {
+				got = append(got, s.hook.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("queried %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	t.Run("a claim that found its room, or its limit, cleans nothing", func(t *testing.T) {
+		h := newPGHandoff(nil)
+		claimed(h, t0, []int{4, 4, 4}, 100, map[int64]int{1: 4})
+		claimed(h, t0.Add(time.Millisecond), []int{4, 4, 4}, 100, nil)
+		if q, _, _ := h.toQuery(shares(4, 4, 4), t0.Add(2*time.Millisecond)); len(q) != 0 {
+			t.Errorf("after webhook 1 gave fewer than its room: %d queries, want none", len(q))
+		}
+		h = newPGHandoff(nil)
+		claimed(h, t0, []int{4, 4, 4}, 2, map[int64]int{1: 1, 2: 1})
+		if q, _, _ := h.toQuery(shares(4, 4, 4), t0.Add(time.Millisecond)); len(q) != 3 {
+			t.Errorf("after a claim that reached its limit: %d queries, want 3", len(q))
+		}
+	})
+	t.Run("a retry recorded while a claim ran", func(t *testing.T) {
+		// The claim began before the retry's outcome committed: it could
+		// not see the delivery, though due by the claim's time.
+		h := newPGHandoff(nil)
+		queries, whole, begin := h.toQuery(shares(4, 4, 4), t0)
+		h.retrying(t0.Add(-time.Millisecond))
+		h.queried(hooks, queries, nil, 100, whole, begin, t0)
+		if _, whole, _ := h.toQuery(shares(4, 4, 4), t0.Add(time.Millisecond)); !whole {
+			t.Error("the next claim does not look at every webhook")
+		}
+	})
+	t.Run("dirtied while the claim ran", func(t *testing.T) {
+		h := newPGHandoff(nil)
+		queries, whole, begin := h.toQuery(shares(4, 4, 4), t0)
+		h.notified("2")
+		h.queried(hooks, queries, nil, 100, whole, begin, t0)
+		if q, _, _ := h.toQuery(shares(4, 4, 4), t0.Add(time.Millisecond)); len(q) != 1 || q[0].hook.ID != 2 {
+			t.Errorf("queries %v, want webhook 2's alone", q)
+		}
+	})
+}
+
+// TestPGHandoffTaking: what the fan-out may lease to this process.
+func TestPGHandoffTaking(t *testing.T) {
+	now := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
+	h := newPGHandoff(nil)
+	if _, _, ok := h.Taking(now); ok {
+		t.Error("taking before start")
+	}
+	h.start()
+	if _, _, ok := h.Taking(now); ok {
+		t.Error("taking before the engine's first claim (no lease known)")
+	}
+	h.take(Request{Lease: time.Minute, Paused: map[int64]bool{7: true}}, nil, nil, 0, nil, 0, now)
+	except, until, ok := h.Taking(now)
+	if !ok || !slices.Equal(except, []int64{7}) || !until.Equal(now.Add(75*time.Second)) {
+		t.Errorf("Taking = %v, %v, %v; want all but the paused webhook 7, for the lease and a quarter", except, until, ok)
+	}
+	ev := &herald.Event{ID: "evt_1", Type: herald.EventUserCreated, Subject: "alice", Payload: []byte(`{}`)}
+	var ds []store.Handed
+	for i := range pgHandoffPerWebhook {
+		ds = append(ds, store.Handed{ID: int64(i + 1), WebhookID: 1, Event: ev, LeaseUntil: until})
+	}
+	h.Take(ds)
+	if except, _, _ := h.Taking(now); !slices.Contains(except, 1) {
+		t.Errorf("Taking excepts %v, want webhook 1 too (%d waiting)", except, pgHandoffPerWebhook)
+	}
+
+	// take serves a share's room less what the database gave, skips the
+	// stale, and forgets deleted webhooks' handoffs.
+	exist := map[int64]bool{1: true}
+	got := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5}}, map[int64]int{1: 2}, 100, exist, h.listed(), now)
+	if len(got) != 3 || got[0].ID != 1 || !got[0].handedOff || got[0].Subject != "alice" {
+		t.Errorf("took %+v, want the first 3 handoffs", got)
+	}
+	if got := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5}}, nil, 100, exist, h.listed(), now.Add(16*time.Second)); len(got) != 0 {
+		t.Errorf("took %d handoffs whose lease would not hold for a claim's", len(got))
+	}
+	if h.total != 0 {
+		t.Errorf("%d handoffs wait after the stale ones were dropped", h.total)
+	}
+	// A webhook not in a claim's list: created after the list was read
+	// (handed off since), or deleted.
+	listed := h.listed()
+	h.Take(ds[:1])
+	h.take(Request{Lease: time.Minute}, nil, nil, 100, map[int64]bool{}, listed, now)
+	if h.total != 1 {
+		t.Errorf("the handoff of a webhook created after the claim's list was read was dropped")
+	}
+	h.take(Request{Lease: time.Minute}, nil, nil, 100, map[int64]bool{}, h.listed(), now)
+	if h.total != 0 || len(h.waiting) != 0 {
+		t.Errorf("handoffs of a deleted webhook kept: %v", h.waiting)
+	}
+	if left := h.stop(); len(left) != 0 {
+		t.Errorf("stop returned %d", len(left))
+	}
+	if _, _, ok := h.Taking(now); ok {
+		t.Error("taking after stop")
+	}
+}
+
+// TestPGHandoff runs two instances on one PostgreSQL database: what one
+// commits is leased to it at insert and handed to its engine, the other
+// cannot claim it; a second event of the same subject waits in the
+// database until the first's outcome; a change rolled back hands nothing;
+// Stop releases what was not sent.
+func TestPGHandoff(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.Postgres(t)
+	instance := func() (*store.DB, *Queue) {
+		db, err := store.Open(ctx, dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		q := Open(db, nil)
+		runCtx, stop := context.WithCancel(ctx)
+		t.Cleanup(stop)
+		if _, err := q.Start(runCtx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.Claim(ctx, Request{Lease: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		return db, q
+	}
+	dbA, qA := instance()
+	_, qB := instance()
+	w := createHook(t, dbA)
+	req := Request{Limit: 100, Lease: time.Minute, PerWebhook: 100}
+	claim := func(q *Queue, what string) []Claimed {
+		t.Helper()
+		cs, err := q.Claim(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return cs
+	}
+	leased := func(ev *herald.Event) bool {
+		t.Helper()
+		var until int64
+		if err := dbA.QueuePool().QueryRowContext(ctx, `SELECT d.lease_until FROM deliveries d JOIN events e ON e.seq = d.event_seq
+			WHERE e.id = $1 AND d.webhook_id = $2`, ev.ID, w.ID).Scan(&until); err != nil {
+			t.Fatal(err)
+		}
+		return until > 0
+	}
+
+	created := userEvent(herald.EventUserCreated, "alice")
+	appendEvent(t, dbA, created)
+	if !leased(created) {
+		t.Fatal("a new head of its queue is not leased at insert")
+	}
+	if cs := claim(qB, "B"); len(cs) != 0 {
+		t.Errorf("the other instance claimed %d deliveries leased to A", len(cs))
+	}
+	first := claim(qA, "A")
+	if len(first) != 1 || !first[0].handedOff || first[0].EventID != created.ID || string(first[0].Payload) != string(created.Payload) {
+		t.Fatalf("A claimed %+v, want alice's user_created handed off", first)
+	}
+
+	modified := userEvent(herald.EventUserModified, "alice")
+	appendEvent(t, dbA, modified)
+	if leased(modified) {
+		t.Error("a delivery behind one in flight of the same subject is leased at insert")
+	}
+	if cs, cb := claim(qA, "A"), claim(qB, "B"); len(cs)+len(cb) != 0 {
+		t.Errorf("claimed %d and %d while the head is in flight", len(cs), len(cb))
+	}
+	if err := qA.Record(ctx, []Outcome{{DeliveryID: first[0].ID, WebhookID: w.ID, State: herald.DeliverySucceeded,
+		Attempt: herald.Attempt{StatusCode: 200, StartedAt: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if next := claim(qA, "A after the outcome"); len(next) != 1 || next[0].handedOff || next[0].EventID != modified.ID {
+		t.Errorf("after the head's outcome A claimed %+v, want alice's user_modified from the database", next)
+	}
+
+	// A change rolled back after its event was sent hands nothing over.
+	err := dbA.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.AppendEvent(ctx, userEvent(herald.EventUserCreated, "carol")); err != nil {
+			return err
+		}
+		if _, err := tx.ListWebhooks(ctx); err != nil { // sends the deferred event first
+			return err
+		}
+		return errors.New("changed its mind")
+	})
+	if err == nil {
+		t.Fatal("the failing change committed")
+	}
+	pa := qA.driver.(*postgresQueue)
+	if pa.handoff.total != 0 {
+		t.Errorf("%d handoffs after a change that rolled back", pa.handoff.total)
+	}
+
+	bob := userEvent(herald.EventUserCreated, "bob")
+	appendEvent(t, dbA, bob)
+	if pa.handoff.total != 1 || !leased(bob) {
+		t.Fatalf("bob's delivery: %d handoffs, leased %v", pa.handoff.total, leased(bob))
+	}
+	qA.Stop()
+	if leased(bob) {
+		t.Error("Stop left the lease of a handoff it did not send")
+	}
+	// B hears of it (a notification), or finds it at its next look
+	// (pgRecheck) at the latest.
+	var cs []Claimed
+	for deadline := time.Now().Add(3 * pgRecheck); len(cs) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		cs = claim(qB, "B after A stopped")
+	}
+	if len(cs) != 1 || cs[0].EventID != bob.ID {
+		t.Errorf("B claimed %+v after A stopped, want bob's delivery", cs)
+	}
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// HandoffTaker is this process's delivery engine on PostgreSQL as the
+// group committer sees it (internal/queue). A fan-out in a group commit
+// batch leases the new deliveries the taker will send to this process
+// already at insert, and hands them to it when the batch commits: the
+// engine then needs no claim query for them, and no other instance can
+// claim them, as if this process had claimed them. Only a delivery that
+// is the head of its queue at insert (no unfinished delivery of its
+// webhook and subject before it) is leased so. The rest wait in the
+// database for a claim by any instance, whom the fan-out NOTIFYs.
+//
+// The group committer calls it from its one goroutine.
+type HandoffTaker interface {
+	// Taking says whether the taker takes new deliveries now (false:
+	// the engine does not run, or holds as many as it will), for which
+	// webhooks not (except: those it holds enough of, or that are
+	// paused), and until when their lease runs, from now.
+	Taking(now time.Time) (except []int64, until time.Time, ok bool)
+	// Take hands over deliveries leased at insert, once their batch has
+	// committed, before any of its callers hears so.
+	Take(ds []Handed)
+}
+
+// Handed is a delivery leased to this process at insert (HandoffTaker).
+type Handed struct {
+	ID, WebhookID int64
+	// Event is the delivery's event as stored, shared by the deliveries
+	// of one fan-out: read it, never change it.
+	Event *herald.Event
+	// LeaseUntil is when its lease in the database runs out.
+	LeaseUntil time.Time
+}
+
+// handoffs holds what SetHandoffTaker and OnNotify registered.
+type handoffs struct {
+	taker    atomic.Pointer[HandoffTaker]
+	onNotify atomic.Pointer[func(string)]
+}
+
+// SetHandoffTaker makes the group committer lease new deliveries to t at
+// insert and hand them to it after their commit (PostgreSQL; SQLite's
+// queue hears of commits through Observe instead). nil stops it.
+func (db *DB) SetHandoffTaker(t HandoffTaker) {
+	if t == nil {
+		db.handoffs.taker.Store(nil)
+		return
+	}
+	db.handoffs.taker.Store(&t)
+}
+
+// handoffTaker returns the registered HandoffTaker, or nil.
+func (db *DB) handoffTaker() HandoffTaker {
+	if p := db.handoffs.taker.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// OnNotify makes f hear, on PostgreSQL, the payload of every notification
+// of queued deliveries this process receives from any instance (this one
+// included, at its commit), before Wakeups is signalled: the webhooks
+// whose new deliveries wait in the database to be claimed, as decimal ids
+// joined by commas; the same after "r:" for webhooks whose deliveries
+// were made due again (Redeliver, Replay: a handoff of theirs may no
+// longer be the head of its queue); or "" when any webhook may have some.
+func (db *DB) OnNotify(f func(payload string)) { db.handoffs.onNotify.Store(&f) }
+
+// notified passes a notification's payload to OnNotify's function, if any.
+func (db *DB) notified(payload string) {
+	if p := db.handoffs.onNotify.Load(); p != nil {
+		(*p)(payload)
+	}
+}
+
+// NotifyChannel is the channel of PostgreSQL's notifications of queued
+// deliveries (OnNotify has their payloads): a queue that releases leases
+// tells other instances on it.
+const NotifyChannel = notifyChan
+
+// notifyPayload is the payload of a notification after a change that
+// queued deliveries other than by a fan-out: "r:" and the webhooks it
+// requeued, if any, else "" (OnNotify).
+func notifyPayload(requeues []int64) string {
+	if len(requeues) == 0 {
+		return ""
+	}
+	ids := make([]string, len(requeues))
+	for i, id := range requeues {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return "r:" + strings.Join(ids, ",")
+}
+
+// notifyStmt is the NOTIFY of such a change (PostgreSQL). The payload is
+// digits, commas and "r:" only: safe to write into the statement.
+func notifyStmt(requeues []int64) string {
+	return `SELECT pg_notify('` + notifyChan + `', '` + notifyPayload(requeues) + `')`
+}
