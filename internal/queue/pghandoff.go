@@ -25,12 +25,19 @@ import (
 // The lease at insert runs for a claim's lease (Request.Lease) and a
 // quarter (handoffLease): a handoff waits here for a sender up to a
 // quarter of a lease, and then holds for a whole one, as a claimed
-// delivery does. One that waited longer is dropped, unsent: its lease
-// runs out, and a claim by any instance takes it then. An instance that
-// dies holding handoffs leaves them for that long, a quarter more than
-// its claims. At most
-// pgHandoffPerWebhook wait per webhook, pgHandoffTotal in all; beyond
-// them, and for a paused webhook, deliveries wait in the database.
+// delivery does. One that waited longer is not sent here: its lease is
+// released, and a claim by any instance takes it from the database. An
+// instance that dies holding handoffs leaves them for that long, a
+// quarter more than its claims. Once pgHandoffPerWebhook wait for a
+// webhook, or pgHandoffTotal in all, new deliveries wait in the database
+// (the limits are checked at each fan-out, so a batch's fan-outs may pass
+// them by a batch's worth); so do those of a paused webhook.
+//
+// A claim serves a webhook's handoffs and the deliveries waiting for it in
+// the database side by side, at least half of its room each when both
+// have some: the database's are older (another instance's, released,
+// redelivered) or newer (queued when its handoffs were at their cap), and
+// neither may wait for as long as the other keeps coming.
 //
 // Claims. With its own commits handed off, a claim query mostly finds
 // nothing: the engine queries the database for a webhook only when it
@@ -146,13 +153,45 @@ func (h *pgHandoff) Taking(now time.Time) (except []int64, until time.Time, ok b
 func handoffLease(lease time.Duration) time.Duration { return lease + lease/4 }
 
 // Take is store.HandoffTaker's. Handoffs that arrive after stop are not
-// sent here: their leases are released for any instance to claim.
-func (h *pgHandoff) Take(ds []store.Handed) {
+// sent here: their leases are released for any instance to claim (at
+// once: Close may follow). So are those of requeued webhooks, with the
+// ones waiting here.
+func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 	h.mu.Lock()
 	if !h.on {
 		h.mu.Unlock()
-		go h.q.releaseHanded(ds)
+		h.q.releaseHanded(ds)
 		return
+	}
+	if len(requeued) > 0 {
+		drop := make(map[int64]bool, len(requeued))
+		for _, w := range requeued {
+			drop[w] = true
+		}
+		var kept, released []store.Handed
+		for _, d := range ds {
+			if drop[d.WebhookID] {
+				released = append(released, d)
+			} else {
+				kept = append(kept, d)
+			}
+		}
+		ds = kept
+		released = append(released, h.dropLocked(requeued)...)
+		h.markLocked(requeued)
+		if len(released) > 0 {
+			// Rare (an admin's redelivery or replay): released before
+			// the batch's callers hear of it, so that a claim after it
+			// finds them.
+			h.mu.Unlock()
+			h.q.releaseHanded(released)
+			h.mu.Lock()
+			if !h.on {
+				h.mu.Unlock()
+				h.q.releaseHanded(ds)
+				return
+			}
+		}
 	}
 	h.takes++
 	for _, d := range ds {
@@ -174,11 +213,12 @@ func (h *pgHandoff) listed() uint64 {
 // take removes from waiting, for each share in turn, up to its room
 // less what a claim query found of it (got), and limit in all, and
 // returns them as claimed. A handoff whose lease would run out before a
-// claim's would is dropped: a claim takes it once its lease has run out.
-// So are those of webhooks that no longer exist: not in exist, a list
-// read after listed returned takes, and handed nothing since (a webhook
+// claim's would is returned as stale instead, for the caller to release
+// its lease: a claim takes it from the database then. The handoffs of
+// webhooks that no longer exist are dropped: not in exist, a list read
+// after listed returned takes, and handed nothing since (a webhook
 // created after the list was read may have been).
-func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit int, exist map[int64]bool, takes uint64, now time.Time) []Claimed {
+func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit int, exist map[int64]bool, takes uint64, now time.Time) (out []Claimed, stale []store.Handed) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lease, h.paused = req.Lease, req.Paused
@@ -193,8 +233,14 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 			delete(h.lastTake, w)
 		}
 	}
-	var out []Claimed
 	for _, s := range shares {
+		if _, dirty := h.dirty[s.hook.ID]; !s.query && (dirty || h.all) {
+			// Not queried (too little room to be worth it), its
+			// deliveries in the database would wait for as long as its
+			// handoffs fill its room: neither goes until the room is
+			// worth a query.
+			continue
+		}
 		ds := h.waiting[s.hook.ID]
 		room := s.room - got[s.hook.ID]
 		n := 0
@@ -202,6 +248,7 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 			d := ds[n]
 			n++
 			if d.LeaseUntil.Before(now.Add(req.Lease)) {
+				stale = append(stale, d)
 				continue
 			}
 			out = append(out, Claimed{ID: d.ID, WebhookID: d.WebhookID, Subject: d.Event.Subject, EventID: d.Event.ID,
@@ -215,7 +262,7 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 		}
 		h.total -= n
 	}
-	return out
+	return out, stale
 }
 
 // markAllLocked makes every webhook dirty. Under mu.
@@ -231,6 +278,11 @@ func (h *pgHandoff) mark(webhooks []int64) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.markLocked(webhooks)
+}
+
+// markLocked is mark, under mu.
+func (h *pgHandoff) markLocked(webhooks []int64) {
 	h.seq++
 	for _, w := range webhooks {
 		h.dirty[w] = h.seq
@@ -239,7 +291,7 @@ func (h *pgHandoff) mark(webhooks []int64) {
 
 // notified marks the webhooks a notification names (store.OnNotify):
 // all of them if it names none, or cannot be read. Webhooks it names as
-// requeued lose their handoffs too: a redelivered delivery may now come
+// requeued ("r:" alone: all) lose their handoffs too: a redelivered delivery may now come
 // before them in their queues, so they go back to the database, their
 // leases released, to be claimed in order.
 func (h *pgHandoff) notified(payload string) {
@@ -249,6 +301,9 @@ func (h *pgHandoff) notified(payload string) {
 		h.mu.Lock()
 		h.markAllLocked()
 		h.mu.Unlock()
+		if ok {
+			h.release(nil)
+		}
 		return
 	}
 	h.mark(ids)
@@ -261,6 +316,14 @@ func (h *pgHandoff) notified(payload string) {
 // their leases in the database.
 func (h *pgHandoff) release(webhooks []int64) {
 	h.mu.Lock()
+	ds := h.dropLocked(webhooks)
+	h.mu.Unlock()
+	h.q.releaseHanded(ds) // rare: a requeue, a release of every lease
+}
+
+// dropLocked removes and returns the handoffs of webhooks (all, for nil).
+// Under mu.
+func (h *pgHandoff) dropLocked(webhooks []int64) []store.Handed {
 	var ds []store.Handed
 	drop := func(w int64) {
 		ds = append(ds, h.waiting[w]...)
@@ -275,8 +338,7 @@ func (h *pgHandoff) release(webhooks []int64) {
 	for _, w := range webhooks {
 		drop(w)
 	}
-	h.mu.Unlock()
-	h.q.releaseHanded(ds) // rare: a requeue, a release of every lease
+	return ds
 }
 
 // parseIDs reads ids joined by commas; "" is none. ok is false if one is
@@ -310,7 +372,8 @@ func (h *pgHandoff) retrying(at time.Time) {
 
 // toQuery returns the shares a claim queries the database for at now:
 // those with room that are worth a query (share.query) and dirty, or all
-// of them when every webhook is due a look (whole). begin is the seq the
+// of them when every webhook is due a look (whole), each with the room
+// the query may fill. begin is the seq the
 // claim began at, for queried.
 func (h *pgHandoff) toQuery(shares []share, now time.Time) (queries []share, whole bool, begin uint64) {
 	h.mu.Lock()
@@ -319,6 +382,10 @@ func (h *pgHandoff) toQuery(shares []share, now time.Time) (queries []share, who
 	for _, s := range shares {
 		if s.query && s.room > 0 {
 			if _, dirty := h.dirty[s.hook.ID]; whole || dirty {
+				// Up to half its room is kept for its handoffs: neither
+				// the database's deliveries nor the handoffs wait while
+				// the other keeps coming.
+				s.room -= min(len(h.waiting[s.hook.ID]), s.room/2)
 				queries = append(queries, s)
 			}
 		}
@@ -356,9 +423,16 @@ func (h *pgHandoff) queried(hooks []herald.Webhook, queries []share, got map[int
 	if !whole {
 		return
 	}
+	exist := make(map[int64]bool, len(hooks))
 	for _, hook := range hooks {
+		exist[hook.ID] = true
 		if _, ok := h.dirty[hook.ID]; !ok && !drained[hook.ID] {
 			h.dirty[hook.ID] = begin
+		}
+	}
+	for w, seq := range h.dirty {
+		if !exist[w] && seq <= begin {
+			delete(h.dirty, w) // deleted
 		}
 	}
 	if h.all && h.allSeq <= begin {

@@ -44,8 +44,9 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		{"an unreadable notification: all", func(h *pgHandoff) { h.notified("2,x") }, time.Millisecond, []int64{1, 2, 3}},
 		{"a requeue of webhook 1", func(h *pgHandoff) { h.notified("r:1") }, time.Millisecond, []int64{1, 3}},
 		{"an outcome unblocked webhook 1", func(h *pgHandoff) { h.mark([]int64{1}) }, time.Millisecond, []int64{1, 3}},
-		{"a retry falls due: all", func(h *pgHandoff) { h.retrying(t0.Add(time.Second)) }, time.Second, []int64{1, 2, 3}},
-		{"a retry not due yet", func(h *pgHandoff) { h.retrying(t0.Add(time.Minute)) }, time.Second - time.Millisecond, []int64{3}},
+		{"a retry falls due: all", func(h *pgHandoff) { h.retrying(t0.Add(time.Millisecond)) }, 2 * time.Millisecond, []int64{1, 2, 3}},
+		{"a retry not due yet", func(h *pgHandoff) { h.retrying(t0.Add(time.Minute)) }, 2 * time.Millisecond, []int64{3}},
+		{"a requeue of every webhook", func(h *pgHandoff) { h.notified("r:") }, time.Millisecond, []int64{1, 2, 3}},
 		{"the recheck: all", func(h *pgHandoff) {}, pgRecheck, []int64{1, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +78,26 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		claimed(h, t0, []int{4, 4, 4}, 2, map[int64]int{1: 1, 2: 1})
 		if q, _, _ := h.toQuery(shares(4, 4, 4), t0.Add(time.Millisecond)); len(q) != 3 {
 			t.Errorf("after a claim that reached its limit: %d queries, want 3", len(q))
+		}
+	})
+	t.Run("half the room for handoffs", func(t *testing.T) {
+		h := newPGHandoff(nil)
+		h.start()
+		ev := &herald.Event{ID: "evt_1"}
+		h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev}, {ID: 2, WebhookID: 1, Event: ev}, {ID: 3, WebhookID: 2, Event: ev}}, nil)
+		queries, _, _ := h.toQuery(shares(8, 8, 8), t0)
+		var rooms []int
+		for _, s := range queries {
+			rooms = append(rooms, s.room)
+		}
+		if !slices.Equal(rooms, []int{6, 7, 8}) {
+			t.Errorf("the query may fill %v of rooms of 8, want 6, 7 and 8 (2, 1 and no handoffs waiting)", rooms)
+		}
+		for i := range 20 {
+			h.Take([]store.Handed{{ID: int64(10 + i), WebhookID: 1, Event: ev}}, nil)
+		}
+		if queries, _, _ := h.toQuery(shares(8, 8, 8), t0); queries[0].room != 4 {
+			t.Errorf("with 22 handoffs waiting the query may fill %d of a room of 8, want 4", queries[0].room)
 		}
 	})
 	t.Run("a retry recorded while a claim ran", func(t *testing.T) {
@@ -112,7 +133,7 @@ func TestPGHandoffTaking(t *testing.T) {
 	if _, _, ok := h.Taking(now); ok {
 		t.Error("taking before the engine's first claim (no lease known)")
 	}
-	h.take(Request{Lease: time.Minute, Paused: map[int64]bool{7: true}}, nil, nil, 0, nil, 0, now)
+	_, _ = h.take(Request{Lease: time.Minute, Paused: map[int64]bool{7: true}}, nil, nil, 0, nil, 0, now)
 	except, until, ok := h.Taking(now)
 	if !ok || !slices.Equal(except, []int64{7}) || !until.Equal(now.Add(75*time.Second)) {
 		t.Errorf("Taking = %v, %v, %v; want all but the paused webhook 7, for the lease and a quarter", except, until, ok)
@@ -122,7 +143,7 @@ func TestPGHandoffTaking(t *testing.T) {
 	for i := range pgHandoffPerWebhook {
 		ds = append(ds, store.Handed{ID: int64(i + 1), WebhookID: 1, Event: ev, LeaseUntil: until})
 	}
-	h.Take(ds)
+	h.Take(ds, nil)
 	if except, _, _ := h.Taking(now); !slices.Contains(except, 1) {
 		t.Errorf("Taking excepts %v, want webhook 1 too (%d waiting)", except, pgHandoffPerWebhook)
 	}
@@ -130,12 +151,13 @@ func TestPGHandoffTaking(t *testing.T) {
 	// take serves a share's room less what the database gave, skips the
 	// stale, and forgets deleted webhooks' handoffs.
 	exist := map[int64]bool{1: true}
-	got := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5}}, map[int64]int{1: 2}, 100, exist, h.listed(), now)
+	got, _ := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5, query: true}}, map[int64]int{1: 2}, 100, exist, h.listed(), now)
 	if len(got) != 3 || got[0].ID != 1 || !got[0].handedOff || got[0].Subject != "alice" {
 		t.Errorf("took %+v, want the first 3 handoffs", got)
 	}
-	if got := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5}}, nil, 100, exist, h.listed(), now.Add(16*time.Second)); len(got) != 0 {
-		t.Errorf("took %d handoffs whose lease would not hold for a claim's", len(got))
+	got, stale := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5, query: true}}, nil, 100, exist, h.listed(), now.Add(16*time.Second))
+	if len(got) != 0 || len(stale) != pgHandoffPerWebhook-3 {
+		t.Errorf("took %d handoffs whose lease would not hold for a claim's, and returned %d as stale; want 0 and %d", len(got), len(stale), pgHandoffPerWebhook-3)
 	}
 	if h.total != 0 {
 		t.Errorf("%d handoffs wait after the stale ones were dropped", h.total)
@@ -143,14 +165,26 @@ func TestPGHandoffTaking(t *testing.T) {
 	// A webhook not in a claim's list: created after the list was read
 	// (handed off since), or deleted.
 	listed := h.listed()
-	h.Take(ds[:1])
-	h.take(Request{Lease: time.Minute}, nil, nil, 100, map[int64]bool{}, listed, now)
+	h.Take(ds[:1], nil)
+	_, _ = h.take(Request{Lease: time.Minute}, nil, nil, 100, map[int64]bool{}, listed, now)
 	if h.total != 1 {
 		t.Errorf("the handoff of a webhook created after the claim's list was read was dropped")
 	}
-	h.take(Request{Lease: time.Minute}, nil, nil, 100, map[int64]bool{}, h.listed(), now)
+	_, _ = h.take(Request{Lease: time.Minute}, nil, nil, 100, map[int64]bool{}, h.listed(), now)
 	if h.total != 0 || len(h.waiting) != 0 {
 		t.Errorf("handoffs of a deleted webhook kept: %v", h.waiting)
+	}
+	// A dirty webhook with too little room for a query gets no handoffs
+	// either: its deliveries in the database would wait behind them.
+	h.Take(ds[:2], nil)
+	h.mark([]int64{1})
+	small := []share{{hook: herald.Webhook{ID: 1}, room: 2, query: false}}
+	if got, _ := h.take(Request{Lease: time.Minute}, small, nil, 100, exist, h.listed(), now); len(got) != 0 {
+		t.Errorf("took %d handoffs of a dirty webhook not worth a query", len(got))
+	}
+	small[0].query = true
+	if got, _ := h.take(Request{Lease: time.Minute}, small, nil, 100, exist, h.listed(), now); len(got) != 2 {
+		t.Errorf("took %d handoffs of a dirty webhook queried, want 2", len(got))
 	}
 	if left := h.stop(); len(left) != 0 {
 		t.Errorf("stop returned %d", len(left))

@@ -98,7 +98,8 @@ func (q *postgresQueue) releaseHanded(ds []store.Handed) {
 				WHERE d.id = h.id AND d.lease_until = h.until AND d.state IN ('pending', 'retrying')
 				RETURNING d.webhook_id
 			)
-			SELECT pg_notify('`+store.NotifyChannel+`', string_agg(DISTINCT webhook_id::text, ',')) FROM r HAVING count(*) > 0`, ids, untils)
+			SELECT pg_notify('`+store.NotifyChannel+`', `+store.NotifyIDs("string_agg(DISTINCT webhook_id::text, ',')")+`)
+			FROM r HAVING count(*) > 0`, ids, untils)
 		return err
 	})
 	if err != nil {
@@ -133,9 +134,8 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		for _, h := range hooks {
 			exist[h.ID] = true
 		}
-		// The database first: a webhook with deliveries waiting there
-		// (dirty) serves them before its handoffs, which would otherwise
-		// pass them for as long as new ones fill its room.
+		// The database first, for its share of each dirty webhook's
+		// room, then handoffs (pghandoff.go).
 		shares := plan(hooks)
 		queries, whole, begin := q.handoff.toQuery(shares, tx.Now)
 		var claimed []Claimed
@@ -149,7 +149,12 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 			got[c.WebhookID]++
 		}
 		q.handoff.queried(hooks, queries, got, req.Limit, whole, begin, tx.Now)
-		handed := q.handoff.take(req, shares, got, req.Limit-len(claimed), exist, takes, tx.Now)
+		handed, stale := q.handoff.take(req, shares, got, req.Limit-len(claimed), exist, takes, tx.Now)
+		if len(stale) > 0 {
+			// Not sent: in the database again at once, and claimed in
+			// order (releaseHanded NOTIFYs this instance too).
+			go q.releaseHanded(stale)
+		}
 		out = append(claimed, handed...)
 		return nil
 	})

@@ -194,8 +194,8 @@ func (q *Queue) Record(ctx context.Context, outs []Outcome) error {
 // are not considered. One that fell due since the claim is returned even
 // though its time has passed: the caller claims again at once. Leases are
 // not considered: on PostgreSQL, where another instance may die holding
-// some, the engine wakes at least once a lease anyway (finding the
-// earliest lease would read every pending row; RecheckEvery).
+// some, the engine claims every RecheckEvery anyway (finding the
+// earliest lease would read every pending row).
 func (q *Queue) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	return q.driver.nextDue(ctx, after)
 }

@@ -246,7 +246,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	if !refused && changed(results) {
 		db.writeSucceeded()
 	}
-	db.handOver(wb, results)
+	db.handOver(wb, results, requeues)
 	if wake && db.dialect.notify != "" {
 		db.notified(notifyPayload(requeues)) // as its NOTIFY will say
 	}
@@ -261,9 +261,10 @@ func (db *DB) commitBatch(batch []*writeJob) {
 
 // handOver gives this process's HandoffTaker the deliveries the
 // committed changes of a batch leased to it at insert (those of changes
-// that failed were rolled back with them), and tells OnNotify's function
-// at once which webhooks have deliveries left for claims.
-func (db *DB) handOver(wb *writeBatch, results []error) {
+// that failed were rolled back with them), with the webhooks it requeued,
+// and tells OnNotify's function at once which webhooks have deliveries
+// left for claims.
+func (db *DB) handOver(wb *writeBatch, results []error, requeues []int64) {
 	for i, err := range results {
 		if err == nil {
 			for _, ids := range wb.unleased[i] {
@@ -272,7 +273,7 @@ func (db *DB) handOver(wb *writeBatch, results []error) {
 		}
 	}
 	taker := db.handoffTaker()
-	if taker == nil || len(wb.handed) == 0 {
+	if taker == nil || (len(wb.handed) == 0 && len(requeues) == 0) {
 		return
 	}
 	var ds []Handed
@@ -281,8 +282,8 @@ func (db *DB) handOver(wb *writeBatch, results []error) {
 			ds = append(ds, wb.handed[i]...)
 		}
 	}
-	if len(ds) > 0 {
-		taker.Take(ds)
+	if len(ds) > 0 || len(requeues) > 0 {
+		taker.Take(ds, requeues)
 	}
 }
 

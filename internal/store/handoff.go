@@ -27,8 +27,12 @@ type HandoffTaker interface {
 	// paused), and until when their lease runs, from now.
 	Taking(now time.Time) (except []int64, until time.Time, ok bool)
 	// Take hands over deliveries leased at insert, once their batch has
-	// committed, before any of its callers hears so.
-	Take(ds []Handed)
+	// committed, before any of its callers hears so. requeued are the
+	// webhooks the batch made deliveries due again of (Redeliver, Replay):
+	// their handoffs, these and earlier ones, may no longer head their
+	// queues, so the taker must not send them (OnNotify's "r:" says the
+	// same to every instance).
+	Take(ds []Handed, requeued []int64)
 }
 
 // Handed is a delivery leased to this process at insert (HandoffTaker).
@@ -72,7 +76,8 @@ func (db *DB) handoffTaker() HandoffTaker {
 // whose new deliveries wait in the database to be claimed, as decimal ids
 // joined by commas; the same after "r:" for webhooks whose deliveries
 // were made due again (Redeliver, Replay: a handoff of theirs may no
-// longer be the head of its queue); or "" when any webhook may have some.
+// longer be the head of its queue), "r:" alone for any webhook; or ""
+// when any webhook may have some.
 func (db *DB) OnNotify(f func(payload string)) { db.handoffs.onNotify.Store(&f) }
 
 // notified passes a notification's payload to OnNotify's function, if any.
@@ -87,9 +92,25 @@ func (db *DB) notified(payload string) {
 // tells other instances on it.
 const NotifyChannel = notifyChan
 
+// maxNotifyIDs is the longest list of ids a notification names:
+// PostgreSQL refuses a payload of 8,000 bytes or more. A longer one is
+// sent as none: any webhook.
+const maxNotifyIDs = 7900
+
+// NotifyIDs returns the SQL expression of a notification's payload that
+// names the webhooks of list, an SQL expression of ids joined by commas:
+// list, or "" (any webhook) if it is too long for a payload.
+func NotifyIDs(list string) string {
+	return `CASE WHEN length(` + list + `) > ` + strconv.Itoa(maxNotifyIDs) + ` THEN '' ELSE ` + list + ` END`
+}
+
+// notifyIDs is NotifyIDs.
+func notifyIDs(list string) string { return NotifyIDs(list) }
+
 // notifyPayload is the payload of a notification after a change that
 // queued deliveries other than by a fan-out: "r:" and the webhooks it
-// requeued, if any, else "" (OnNotify).
+// requeued, if any ("r:" alone, for any webhook, if they are too many to
+// name), else "" (OnNotify).
 func notifyPayload(requeues []int64) string {
 	if len(requeues) == 0 {
 		return ""
@@ -98,7 +119,11 @@ func notifyPayload(requeues []int64) string {
 	for i, id := range requeues {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	return "r:" + strings.Join(ids, ",")
+	list := strings.Join(ids, ",")
+	if len(list) > maxNotifyIDs {
+		list = ""
+	}
+	return "r:" + list
 }
 
 // notifyStmt is the NOTIFY of such a change (PostgreSQL). The payload is
