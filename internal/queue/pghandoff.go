@@ -57,8 +57,8 @@ import (
 // A claim that queried a webhook and found fewer than it asked for cleans
 // it, unless it was dirtied again after the claim began.
 const (
-	pgHandoffPerWebhook = 256
-	pgHandoffTotal      = 4096
+	pgHandoffPerWebhook = 2048
+	pgHandoffTotal      = 16384
 	pgRecheck           = time.Second
 	pgDues              = 256
 )
