@@ -76,6 +76,7 @@ type pgHandoff struct {
 	// on: between start and stop. lease is the engine's claim lease,
 	// zero until its first claim; paused its paused webhooks then.
 	on     bool
+	runs   uint64 // counts starts
 	lease  time.Duration
 	paused map[int64]bool
 	// waiting are the handoffs not taken yet, per webhook, oldest first;
@@ -106,11 +107,24 @@ func newPGHandoff(q *postgresQueue) *pgHandoff {
 
 // start begins taking handoffs (from the engine's first claim, which
 // sets the lease); every webhook is dirty.
-func (h *pgHandoff) start() {
+func (h *pgHandoff) start() (run uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on, h.lease = true, 0
+	h.runs++
 	h.markAllLocked()
+	return h.runs
+}
+
+// stopRun is stop if the engine's run is still run (start's count).
+func (h *pgHandoff) stopRun(run uint64) []store.Handed {
+	h.mu.Lock()
+	same := h.runs == run
+	h.mu.Unlock()
+	if !same {
+		return nil
+	}
+	return h.stop()
 }
 
 // stop takes no more handoffs, and returns those not taken, whose leases
@@ -163,12 +177,13 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 		h.q.releaseHanded(ds)
 		return
 	}
+	var released []store.Handed
 	if len(requeued) > 0 {
 		drop := make(map[int64]bool, len(requeued))
 		for _, w := range requeued {
 			drop[w] = true
 		}
-		var kept, released []store.Handed
+		var kept []store.Handed
 		for _, d := range ds {
 			if drop[d.WebhookID] {
 				released = append(released, d)
@@ -179,20 +194,9 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 		ds = kept
 		released = append(released, h.dropLocked(requeued)...)
 		h.markLocked(requeued)
-		if len(released) > 0 {
-			// Rare (an admin's redelivery or replay): released before
-			// the batch's callers hear of it, so that a claim after it
-			// finds them.
-			h.mu.Unlock()
-			h.q.releaseHanded(released)
-			h.mu.Lock()
-			if !h.on {
-				h.mu.Unlock()
-				h.q.releaseHanded(ds)
-				return
-			}
-		}
 	}
+	// Queued before the lock is let go, so that a requeue another
+	// instance announces meanwhile finds them (notified).
 	h.takes++
 	for _, d := range ds {
 		h.waiting[d.WebhookID] = append(h.waiting[d.WebhookID], d)
@@ -200,6 +204,9 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 	}
 	h.total += len(ds)
 	h.mu.Unlock()
+	// Rare (an admin's redelivery or replay): released before the
+	// batch's callers hear of it, so that a claim after it finds them.
+	h.q.releaseHanded(released)
 }
 
 // listed returns the count of Take's calls, to read before the webhook
@@ -231,6 +238,24 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 	for w, n := range h.lastTake {
 		if _, ok := h.waiting[w]; !ok && n <= takes {
 			delete(h.lastTake, w)
+		}
+	}
+	// The stale, oldest first, of every webhook: those of a webhook this
+	// claim does not serve (at its cap, paused) too, for another
+	// instance to claim.
+	for w, ds := range h.waiting {
+		n := 0
+		for n < len(ds) && ds[n].LeaseUntil.Before(now.Add(req.Lease)) {
+			n++
+		}
+		if n > 0 {
+			stale = append(stale, ds[:n]...)
+			h.total -= n
+			if n == len(ds) {
+				delete(h.waiting, w)
+			} else {
+				h.waiting[w] = ds[n:]
+			}
 		}
 	}
 	for _, s := range shares {

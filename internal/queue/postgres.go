@@ -61,7 +61,14 @@ func (q *postgresQueue) start(ctx context.Context) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.runCtx = ctx
-	q.handoff.start()
+	run := q.handoff.start()
+	go func() {
+		// The engine stops claiming when ctx ends: what it was handed
+		// and will not send goes back to the database at once, for
+		// other instances, while its requests in flight finish.
+		<-ctx.Done()
+		q.releaseHanded(q.handoff.stopRun(run))
+	}()
 	return 0, nil
 }
 
