@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -419,14 +418,15 @@ func (h *pgHandoff) toQuery(shares []share, now time.Time) (queries []share, who
 }
 
 // queried updates dirtiness after a claim that began at seq begin and
-// time now, and queried the given shares (whole: for every webhook, hooks) and
+// time now, and queried the given shares (whole: for every webhook, the
+// keys of exist, the webhooks that claim listed) and
 // found got of each webhook: a webhook that gave fewer than its room is
 // clean, unless dirtied since begin; one that gave its room, or that a
 // whole claim did not query, is dirty.
 //
 // limit is the claim's limit: a claim that found that many may have
 // stopped before some webhooks' queries, which stay dirty.
-func (h *pgHandoff) queried(hooks []herald.Webhook, queries []share, got map[int64]int, limit int, whole bool, begin uint64, now time.Time) {
+func (h *pgHandoff) queried(exist map[int64]bool, queries []share, got map[int64]int, limit int, whole bool, begin uint64, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	found := 0
@@ -448,11 +448,9 @@ func (h *pgHandoff) queried(hooks []herald.Webhook, queries []share, got map[int
 	if !whole {
 		return
 	}
-	exist := make(map[int64]bool, len(hooks))
-	for _, hook := range hooks {
-		exist[hook.ID] = true
-		if _, ok := h.dirty[hook.ID]; !ok && !drained[hook.ID] {
-			h.dirty[hook.ID] = begin
+	for w := range exist {
+		if _, ok := h.dirty[w]; !ok && !drained[w] {
+			h.dirty[w] = begin
 		}
 	}
 	for w, seq := range h.dirty {

@@ -17,6 +17,7 @@ import (
 func TestPGHandoffDirtiness(t *testing.T) {
 	t0 := time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 	hooks := []herald.Webhook{{ID: 1}, {ID: 2}, {ID: 3}}
+	listed := map[int64]bool{1: true, 2: true, 3: true}
 	shares := func(rooms ...int) []share {
 		var out []share
 		for i, r := range rooms {
@@ -28,7 +29,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 	// with the given rooms and limit.
 	claimed := func(h *pgHandoff, now time.Time, rooms []int, limit int, got map[int64]int) {
 		queries, whole, begin := h.toQuery(shares(rooms...), now)
-		h.queried(hooks, queries, got, limit, whole, begin, now)
+		h.queried(listed, queries, got, limit, whole, begin, now)
 	}
 	for _, tc := range []struct {
 		name string
@@ -106,7 +107,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		h := newPGHandoff(nil)
 		queries, whole, begin := h.toQuery(shares(4, 4, 4), t0)
 		h.retrying(t0.Add(-time.Millisecond))
-		h.queried(hooks, queries, nil, 100, whole, begin, t0)
+		h.queried(listed, queries, nil, 100, whole, begin, t0)
 		if _, whole, _ := h.toQuery(shares(4, 4, 4), t0.Add(time.Millisecond)); !whole {
 			t.Error("the next claim does not look at every webhook")
 		}
@@ -115,7 +116,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		h := newPGHandoff(nil)
 		queries, whole, begin := h.toQuery(shares(4, 4, 4), t0)
 		h.notified("2")
-		h.queried(hooks, queries, nil, 100, whole, begin, t0)
+		h.queried(listed, queries, nil, 100, whole, begin, t0)
 		if q, _, _ := h.toQuery(shares(4, 4, 4), t0.Add(time.Millisecond)); len(q) != 1 || q[0].hook.ID != 2 {
 			t.Errorf("queries %v, want webhook 2's alone", q)
 		}
@@ -202,7 +203,7 @@ func TestPGHandoffTaking(t *testing.T) {
 func TestPGHandoff(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Postgres(t)
-	instance := func() (*store.DB, *Queue) {
+	instance := func() (*store.DB, *Queue, context.CancelFunc) {
 		db, err := store.Open(ctx, dsn, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -220,10 +221,10 @@ func TestPGHandoff(t *testing.T) {
 		if _, err := q.Claim(ctx, Request{Lease: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
-		return db, q
+		return db, q, stop
 	}
-	dbA, qA := instance()
-	_, qB := instance()
+	dbA, qA, _ := instance()
+	dbB, qB, endB := instance()
 	w := createHook(t, dbA)
 	req := Request{Limit: 100, Lease: time.Minute, PerWebhook: 100}
 	claim := func(q *Queue, what string) []Claimed {
@@ -311,5 +312,19 @@ func TestPGHandoff(t *testing.T) {
 	}
 	if len(cs) != 1 || cs[0].EventID != bob.ID {
 		t.Errorf("B claimed %+v after A stopped, want bob's delivery", cs)
+	}
+
+	// An engine whose run ends (SIGTERM) gives back what it was handed
+	// as it stops claiming, before Stop, which waits for its requests.
+	dave := userEvent(herald.EventUserCreated, "dave")
+	appendEvent(t, dbB, dave)
+	if !leased(dave) {
+		t.Fatal("dave's delivery is not leased to B at insert")
+	}
+	endB()
+	for deadline := time.Now().Add(2 * time.Second); leased(dave); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("B's run ended, and the lease of a handoff it did not send holds")
+		}
 	}
 }

@@ -155,7 +155,7 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		for _, c := range claimed {
 			got[c.WebhookID]++
 		}
-		q.handoff.queried(hooks, queries, got, req.Limit, whole, begin, tx.Now)
+		q.handoff.queried(exist, queries, got, req.Limit, whole, begin, tx.Now)
 		handed, stale := q.handoff.take(req, shares, got, req.Limit-len(claimed), exist, takes, tx.Now)
 		if len(stale) > 0 {
 			// Not sent: in the database again at once, and claimed in

@@ -28,9 +28,9 @@ type dialect struct {
 	// serializeWrites, if set, runs first in every directory write
 	// transaction so such writes commit in order.
 	serializeWrites string
-	// notify, if set, runs in a transaction that queued deliveries, to wake
-	// the engines of other instances at commit.
-	notify string
+	// notifies: a transaction that queued deliveries NOTIFYs every
+	// instance at its commit (notifyStmt), to wake their engines.
+	notifies bool
 	// strpos is the function that finds a string in another, 0 if it is
 	// not there: strpos(haystack, needle). Not LIKE: names may hold "_".
 	strpos string

@@ -81,7 +81,7 @@ func (tx *Tx) appendAndFanOut(ev *herald.Event, args []any) error {
 	query := `WITH e AS (` + insertEvent + ` RETURNING seq),
 		d AS (` + insert + sel + ` RETURNING id, webhook_id, lease_until),
 		w AS (SELECT string_agg(DISTINCT webhook_id::text, ',') AS ids FROM d WHERE lease_until = 0),
-		n AS (SELECT pg_notify('` + notifyChan + `', ` + notifyIDs("w.ids") + `) FROM w WHERE w.ids IS NOT NULL)
+		n AS (SELECT pg_notify('` + notifyChan + `', ` + NotifyIDs("w.ids") + `) FROM w WHERE w.ids IS NOT NULL)
 		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM n), (SELECT coalesce(max(ids), '') FROM w),
 			(SELECT array_agg(id ORDER BY id) FROM d WHERE lease_until > 0),
 			(SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE lease_until > 0)`

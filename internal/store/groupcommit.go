@@ -220,7 +220,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 	if wb.pipelined() && wb.pendingLast("RELEASE change") {
 		wb.dropLast() // COMMIT releases it
 	}
-	if wake && db.dialect.notify != "" {
+	if wake && db.dialect.notifies {
 		// A change queued deliveries without a fan-out's own NOTIFY (a
 		// redelivery, a test, a SCIM call): PostgreSQL sends it at the
 		// commit, which also keeps the deliveries.
@@ -247,13 +247,12 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		db.writeSucceeded()
 	}
 	db.handOver(wb, results, requeues)
-	if wake && db.dialect.notify != "" {
-		db.notified(notifyPayload(requeues)) // as its NOTIFY will say
-	}
 	if obs != nil {
 		obs.EndBatch(true)
 	}
-	if wake || wb.wake {
+	if wake {
+		db.queuedCommitted(requeues)
+	} else if wb.wake {
 		db.Wake()
 	}
 	answer()
@@ -265,24 +264,17 @@ func (db *DB) commitBatch(batch []*writeJob) {
 // and tells OnNotify's function at once which webhooks have deliveries
 // left for claims.
 func (db *DB) handOver(wb *writeBatch, results []error, requeues []int64) {
-	for i, err := range results {
-		if err == nil {
-			for _, ids := range wb.unleased[i] {
-				db.notified(ids)
-			}
-		}
-	}
-	taker := db.handoffTaker()
-	if taker == nil || (len(wb.handed) == 0 && len(requeues) == 0) {
-		return
-	}
 	var ds []Handed
 	for i, err := range results {
-		if err == nil {
-			ds = append(ds, wb.handed[i]...)
+		if err != nil {
+			continue
 		}
+		for _, ids := range wb.unleased[i] {
+			db.notified(ids)
+		}
+		ds = append(ds, wb.handed[i]...)
 	}
-	if len(ds) > 0 || len(requeues) > 0 {
+	if taker := db.handoffTaker(); taker != nil && (len(ds) > 0 || len(requeues) > 0) {
 		taker.Take(ds, requeues)
 	}
 }

@@ -53,14 +53,8 @@ type handoffs struct {
 
 // SetHandoffTaker makes the group committer lease new deliveries to t at
 // insert and hand them to it after their commit (PostgreSQL; SQLite's
-// queue hears of commits through Observe instead). nil stops it.
-func (db *DB) SetHandoffTaker(t HandoffTaker) {
-	if t == nil {
-		db.handoffs.taker.Store(nil)
-		return
-	}
-	db.handoffs.taker.Store(&t)
-}
+// queue hears of commits through Observe instead).
+func (db *DB) SetHandoffTaker(t HandoffTaker) { db.handoffs.taker.Store(&t) }
 
 // handoffTaker returns the registered HandoffTaker, or nil.
 func (db *DB) handoffTaker() HandoffTaker {
@@ -103,9 +97,6 @@ const maxNotifyIDs = 7900
 func NotifyIDs(list string) string {
 	return `CASE WHEN length(` + list + `) > ` + strconv.Itoa(maxNotifyIDs) + ` THEN '' ELSE ` + list + ` END`
 }
-
-// notifyIDs is NotifyIDs.
-func notifyIDs(list string) string { return NotifyIDs(list) }
 
 // notifyPayload is the payload of a notification after a change that
 // queued deliveries other than by a fan-out: "r:" and the webhooks it

@@ -45,7 +45,7 @@ var postgresDialect = dialect{
 	},
 	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
 	serializeWrites: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
-	notify:          `SELECT pg_notify('` + notifyChan + `', '')`,
+	notifies:        true,
 	strpos:          "strpos",
 	jsonTexts:       "json_array_elements_text(CAST(%s AS json))",
 }

@@ -329,17 +329,14 @@ func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(
 	if readOnly {
 		return nil
 	}
-	if tx.wake && db.dialect.notify != "" {
+	if tx.wake && db.dialect.notifies {
 		if _, err := conn.ExecContext(ctx, notifyStmt(tx.requeues)); err != nil {
 			return failed(err)
 		}
 	}
 	db.writeSucceeded()
 	if tx.wake {
-		if db.dialect.notify != "" {
-			db.notified(notifyPayload(tx.requeues)) // as its NOTIFY will say
-		}
-		db.Wake()
+		db.queuedCommitted(tx.requeues)
 	}
 	return nil
 }
@@ -363,7 +360,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	if readOnly {
 		return sqlTx.Rollback()
 	}
-	if tx.wake && db.dialect.notify != "" {
+	if tx.wake && db.dialect.notifies {
 		if _, err := sqlTx.ExecContext(ctx, notifyStmt(tx.requeues)); err != nil {
 			_ = sqlTx.Rollback()
 			return failed(err)
@@ -374,12 +371,20 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	}
 	db.writeSucceeded()
 	if tx.wake {
-		if db.dialect.notify != "" {
-			db.notified(notifyPayload(tx.requeues)) // as its NOTIFY will say
-		}
-		db.Wake()
+		db.queuedCommitted(tx.requeues)
 	}
 	return nil
+}
+
+// queuedCommitted follows the commit of a change that queued deliveries
+// other than by a fan-out: on PostgreSQL this process's queue hears at
+// once what the change's NOTIFY says (notifyPayload), and the engine is
+// woken.
+func (db *DB) queuedCommitted(requeues []int64) {
+	if db.dialect.notifies {
+		db.notified(notifyPayload(requeues))
+	}
+	db.Wake()
 }
 
 // Wakeups delivers a signal after commits that queued deliveries. Signals
