@@ -203,6 +203,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	// PostgreSQL: every connection open and ready before the first
+	// request, rather than opened by it.
+	if err := db.Warm(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the database's connections: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -1,0 +1,74 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/testdb"
+)
+
+// TestWarm: on PostgreSQL, Warm leaves every connection of the read and
+// queue pools open, so the first requests after a start do not open them;
+// a database that went away is an error. On SQLite it does nothing.
+func TestWarm(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dsn := testdb.Postgres(t)
+		db := openMigrated(t, dsn)
+		pools := map[string]*sql.DB{"read": db.ReadPool(), "queue": db.QueuePool()}
+		want := 0
+		for name, p := range pools {
+			if n := p.Stats().OpenConnections; n > 1 {
+				t.Fatalf("before Warm the %s pool has %d connections open; the test expects them opened on demand", name, n)
+			}
+			want += p.Stats().MaxOpenConnections
+		}
+		if err := db.Warm(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range pools {
+			if s := p.Stats(); s.OpenConnections != s.MaxOpenConnections {
+				t.Errorf("after Warm the %s pool has %d connections open, want all %d", name, s.OpenConnections, s.MaxOpenConnections)
+			}
+		}
+		// The server has a process for each.
+		admin, err := pgx.Connect(ctx, testdb.ServerDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close(ctx)
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var backends int
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, cfg.Database).Scan(&backends); err != nil {
+			t.Fatal(err)
+		}
+		if backends < want {
+			t.Errorf("the server has %d connections to the database, want at least %d", backends, want)
+		}
+
+		// Gone: its connections end, and new ones are refused.
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+cfg.Database+" WITH (FORCE)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Warm(ctx); herald.ErrorCode(err) != herald.EUNAVAILABLE {
+			t.Errorf("Warm of a database that was dropped: %v, want the database unavailable", err)
+		}
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		db := openMigrated(t, filepath.Join(t.TempDir(), "herald.db"))
+		if err := db.Warm(ctx); err != nil {
+			t.Fatalf("Warm on SQLite: %v, want nil", err)
+		}
+	})
+}
