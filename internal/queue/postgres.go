@@ -15,7 +15,8 @@ import (
 // those another instance has locked) and leases them in the database for
 // Request.Lease: an instance that dies leaves leases that run out, and
 // another instance takes the deliveries over. While this process's engine
-// runs, the queue is vacuumed as outcomes accumulate (maybeVacuum).
+// runs, the queue is vacuumed as claims and outcomes accumulate
+// (maybeVacuum).
 type postgresQueue struct {
 	db  *store.DB
 	log *slog.Logger
@@ -23,12 +24,13 @@ type postgresQueue struct {
 	// engine, and which webhooks claims must query (pghandoff.go).
 	handoff *pgHandoff
 	// Vacuums (under mu): runCtx is Start's, which they end with (nil:
-	// the engine does not run, no vacuums); outcomes recorded since the
-	// last one, when that began, and whether one runs now; Stop waits for
-	// vacuums.
+	// the engine does not run, no vacuums); deliveries claimed and
+	// outcomes recorded since the last one, when that began, and whether
+	// one runs now; Stop waits for vacuums.
 	mu         sync.Mutex
 	runCtx     context.Context
-	unvacuumed int
+	claimed    int
+	recorded   int
 	vacuumedAt time.Time
 	vacuuming  bool
 	vacuums    sync.WaitGroup
@@ -163,6 +165,7 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 			go q.releaseHanded(stale)
 		}
 		out = append(claimed, handed...)
+		q.maybeVacuum(len(claimed), 0)
 		return nil
 	})
 	return out, err
@@ -260,7 +263,7 @@ func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
 			q.handoff.retrying(o.NextAttemptAt)
 		}
 	}
-	q.maybeVacuum(len(outs))
+	q.maybeVacuum(0, len(outs))
 	return nil
 }
 
@@ -369,30 +372,45 @@ func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Vacuum the queue after this many outcomes, at most this often: often
-// enough that claims never step over many dead entries, rarely enough that
-// vacuuming costs little. Each vacuum takes about half a second of one
-// core, paced as autovacuum's are (vacuum_cost_delay on the queue's
-// connections), so it takes longer and holds one of them meanwhile. Every 15 s instead of 5 cost a webhook with a deep queue
-// a third of its rate (the isolation scenario's healthy webhook alone:
-// 1,028 and 1,226/s against 1,666 and 1,718/s, interleaved): an outcome
-// leaves a dead entry in the due index, at its front, which every claim
-// of that webhook steps over until a vacuum removes it.
+// When to vacuum the queue. A claim steps over the dead entries that
+// finished deliveries leave at the front of the due index until a vacuum
+// removes them, so the queue is vacuumed once claims have taken
+// vacuumClaimed deliveries, at most every vacuumInterval: every 15 s
+// instead of 5 cost a webhook with a deep queue a third of its rate (the
+// isolation scenario's healthy webhook alone: 1,028 and 1,226/s against
+// 1,666 and 1,718/s, interleaved).
+//
+// Deliveries handed to the engine at their commit (pghandoff.go) are not
+// claimed, and a vacuum costs every change waiting meanwhile: each takes
+// about half a second of one core, paced as autovacuum's are
+// (vacuum_cost_delay on the queue's connections). At 500 changes/s
+// (1,500 handed deliveries/s) a vacuum every 5 s tripled the deliveries
+// that took over 25 ms from the request (docs/benchmarks.md). So handed
+// deliveries count only towards a vacuum after vacuumRecorded outcomes,
+// at most every vacuumIntervalAll, which keeps the table from bloating
+// where autovacuum is off.
 const (
-	vacuumEvery    = 5000
-	vacuumInterval = 5 * time.Second
+	vacuumClaimed     = 5000
+	vacuumInterval    = 5 * time.Second
+	vacuumRecorded    = 100_000
+	vacuumIntervalAll = time.Minute
 )
 
-// maybeVacuum counts recorded outcomes and, while the engine runs, starts
-// a vacuum of the queue in the background when enough have piled up.
-func (q *postgresQueue) maybeVacuum(recorded int) {
+// maybeVacuum counts deliveries claimed and outcomes recorded and, while
+// the engine runs, starts a vacuum of the queue in the background when
+// enough have piled up.
+func (q *postgresQueue) maybeVacuum(claimed, recorded int) {
 	q.mu.Lock()
-	q.unvacuumed += recorded
-	if q.runCtx == nil || q.vacuuming || q.unvacuumed < vacuumEvery || time.Since(q.vacuumedAt) < vacuumInterval {
+	q.claimed += claimed
+	q.recorded += recorded
+	since := time.Since(q.vacuumedAt)
+	due := q.claimed >= vacuumClaimed && since >= vacuumInterval ||
+		q.recorded >= vacuumRecorded && since >= vacuumIntervalAll
+	if q.runCtx == nil || q.vacuuming || !due {
 		q.mu.Unlock()
 		return
 	}
-	q.vacuuming, q.unvacuumed, q.vacuumedAt = true, 0, time.Now()
+	q.vacuuming, q.claimed, q.recorded, q.vacuumedAt = true, 0, 0, time.Now()
 	runCtx := q.runCtx
 	q.mu.Unlock()
 	q.vacuums.Go(func() {

@@ -11,7 +11,7 @@ import (
 )
 
 // TestVacuumWhileRunning: the PostgreSQL queue vacuums the deliveries
-// table once vacuumEvery outcomes have been recorded, but only while an
+// table once claims have taken vacuumClaimed deliveries, but only while an
 // engine runs (between Start and Stop, which waits for it).
 func TestVacuumWhileRunning(t *testing.T) {
 	ctx := context.Background()
@@ -36,7 +36,7 @@ func TestVacuumWhileRunning(t *testing.T) {
 	}
 	before := vacuums()
 
-	pq.maybeVacuum(vacuumEvery)
+	pq.maybeVacuum(vacuumClaimed, 0)
 	if !pq.vacuumedAt.IsZero() {
 		t.Fatal("vacuumed with no engine running")
 	}
@@ -45,16 +45,57 @@ func TestVacuumWhileRunning(t *testing.T) {
 	if _, err := q.Start(runCtx); err != nil {
 		t.Fatal(err)
 	}
-	pq.maybeVacuum(1)
+	pq.maybeVacuum(1, 0)
 	q.Stop()
 	for deadline := time.Now().Add(10 * time.Second); vacuums() == before; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no vacuum of deliveries after %d outcomes while running", vacuumEvery+1)
+			t.Fatalf("no vacuum of deliveries after %d claimed while running", vacuumClaimed+1)
 		}
 	}
 	pq.vacuumedAt = time.Time{} // as if long ago
-	pq.maybeVacuum(vacuumEvery)
+	pq.maybeVacuum(vacuumClaimed, vacuumRecorded)
 	if pq.vacuuming || !pq.vacuumedAt.IsZero() {
 		t.Error("vacuumed after Stop")
+	}
+}
+
+// TestVacuumPolicy: claimed deliveries call for a vacuum every
+// vacuumInterval; outcomes of deliveries handed over at their commit only
+// after vacuumRecorded of them, every vacuumIntervalAll.
+func TestVacuumPolicy(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, testdb.Postgres(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name              string
+		claimed, recorded int
+		ago               time.Duration // since the last vacuum
+		want              bool
+	}{
+		{"claims, a while after the last", vacuumClaimed, vacuumClaimed, vacuumInterval, true},
+		{"claims, too soon", vacuumClaimed, vacuumClaimed, vacuumInterval - time.Second, false},
+		{"too few claims", vacuumClaimed - 1, vacuumRecorded - 1, time.Hour, false},
+		{"handed outcomes, a minute after the last", 0, vacuumRecorded, vacuumIntervalAll, true},
+		{"handed outcomes, too soon", 0, vacuumRecorded, vacuumIntervalAll - time.Second, false},
+		{"too few handed outcomes", 0, vacuumRecorded - 1, time.Hour, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pq := Open(db, nil).driver.(*postgresQueue)
+			pq.runCtx = ctx // as if an engine ran
+			last := time.Now().Add(-c.ago)
+			pq.vacuumedAt = last
+			pq.maybeVacuum(c.claimed, 0)
+			pq.maybeVacuum(0, c.recorded)
+			pq.vacuums.Wait()
+			if got := pq.vacuumedAt != last; got != c.want {
+				t.Errorf("vacuumed: %v, want %v", got, c.want)
+			}
+		})
 	}
 }
