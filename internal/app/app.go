@@ -204,10 +204,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	// PostgreSQL: every connection open and ready before the first
-	// request, rather than opened by it.
-	if err := db.Warm(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open the database's connections: %w", err)
+	// request, rather than opened by it. Only a head start: a server
+	// that cannot open them all now (max_connections nearly reached)
+	// opens them when it needs them, as it would without it; an admin
+	// command needs one or two.
+	if !cfg.SendsNothing {
+		if err := db.Warm(ctx); err != nil {
+			log.Warn("could not open every database connection at start; requests open them as they need them", "err", err)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -259,6 +259,17 @@ func TestPGHandoff(t *testing.T) {
 	if len(first) != 1 || !first[0].handedOff || first[0].EventID != created.ID || string(first[0].Payload) != string(created.Payload) {
 		t.Fatalf("A claimed %+v, want alice's user_created handed off", first)
 	}
+	// Vacuums count what claims take from the database, and outcomes
+	// (maybeVacuum): a handoff is neither.
+	pa := qA.driver.(*postgresQueue)
+	counts := func() (claimed, recorded int) {
+		pa.mu.Lock()
+		defer pa.mu.Unlock()
+		return pa.claimed, pa.recorded
+	}
+	if c, r := counts(); c != 0 || r != 0 {
+		t.Errorf("after a handoff the vacuum counts %d claimed and %d recorded, want 0 and 0", c, r)
+	}
 
 	modified := userEvent(herald.EventUserModified, "alice")
 	appendEvent(t, dbA, modified)
@@ -276,6 +287,9 @@ func TestPGHandoff(t *testing.T) {
 	if next := claim(qA, "A after the outcome"); len(next) != 1 || next[0].handedOff || next[0].EventID != modified.ID {
 		t.Errorf("after the head's outcome A claimed %+v, want alice's user_modified from the database", next)
 	}
+	if c, r := counts(); c != 1 || r != 1 {
+		t.Errorf("after an outcome and a claim from the database the vacuum counts %d claimed and %d recorded, want 1 and 1", c, r)
+	}
 
 	// A change rolled back after its event was sent hands nothing over.
 	err := dbA.Update(ctx, func(tx *store.Tx) error {
@@ -290,7 +304,6 @@ func TestPGHandoff(t *testing.T) {
 	if err == nil {
 		t.Fatal("the failing change committed")
 	}
-	pa := qA.driver.(*postgresQueue)
 	if pa.handoff.total != 0 {
 		t.Errorf("%d handoffs after a change that rolled back", pa.handoff.total)
 	}

@@ -385,10 +385,13 @@ func (q *postgresQueue) releaseLeases(ctx context.Context) (int, error) {
 // about half a second of one core, paced as autovacuum's are
 // (vacuum_cost_delay on the queue's connections). At 500 changes/s
 // (1,500 handed deliveries/s) a vacuum every 5 s tripled the deliveries
-// that took over 25 ms from the request (docs/benchmarks.md). So handed
-// deliveries count only towards a vacuum after vacuumRecorded outcomes,
-// at most every vacuumIntervalAll, which keeps the table from bloating
-// where autovacuum is off.
+// that took over 25 ms from the request (docs/benchmarks.md). The
+// once-a-second claim of each webhook (pgRecheck) steps over the entries
+// of handed deliveries too, but after its first pass PostgreSQL marks
+// them dead in the index and later passes skip them without reading the
+// table. So outcomes of any kind call for a vacuum only after
+// vacuumRecorded of them, at most every vacuumIntervalAll, which keeps
+// the table from bloating where autovacuum is off.
 const (
 	vacuumClaimed     = 5000
 	vacuumInterval    = 5 * time.Second
@@ -412,7 +415,9 @@ func (q *postgresQueue) maybeVacuum(claimed, recorded int) {
 	}
 	q.vacuuming, q.claimed, q.recorded, q.vacuumedAt = true, 0, 0, time.Now()
 	runCtx := q.runCtx
-	q.mu.Unlock()
+	// Started under mu: Stop, which clears runCtx under mu and then
+	// waits for vacuums, either finds this one or prevents it.
+	defer q.mu.Unlock()
 	q.vacuums.Go(func() {
 		ctx, cancel := context.WithTimeout(runCtx, time.Minute)
 		defer cancel()

@@ -60,8 +60,8 @@ func TestVacuumWhileRunning(t *testing.T) {
 }
 
 // TestVacuumPolicy: claimed deliveries call for a vacuum every
-// vacuumInterval; outcomes of deliveries handed over at their commit only
-// after vacuumRecorded of them, every vacuumIntervalAll.
+// vacuumInterval; outcomes (of deliveries claimed or handed over at their
+// commit) only after vacuumRecorded of them, every vacuumIntervalAll.
 func TestVacuumPolicy(t *testing.T) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, testdb.Postgres(t), nil)
@@ -81,9 +81,9 @@ func TestVacuumPolicy(t *testing.T) {
 		{"claims, a while after the last", vacuumClaimed, vacuumClaimed, vacuumInterval, true},
 		{"claims, too soon", vacuumClaimed, vacuumClaimed, vacuumInterval - time.Second, false},
 		{"too few claims", vacuumClaimed - 1, vacuumRecorded - 1, time.Hour, false},
-		{"handed outcomes, a minute after the last", 0, vacuumRecorded, vacuumIntervalAll, true},
-		{"handed outcomes, too soon", 0, vacuumRecorded, vacuumIntervalAll - time.Second, false},
-		{"too few handed outcomes", 0, vacuumRecorded - 1, time.Hour, false},
+		{"outcomes, a minute after the last", 0, vacuumRecorded, vacuumIntervalAll, true},
+		{"outcomes, too soon", 0, vacuumRecorded, vacuumIntervalAll - time.Second, false},
+		{"too few outcomes", 0, vacuumRecorded - 1, time.Hour, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pq := Open(db, nil).driver.(*postgresQueue)
