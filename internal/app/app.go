@@ -209,7 +209,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// opens them when it needs them, as it would without it; an admin
 	// command needs one or two.
 	if !cfg.SendsNothing {
-		if err := db.Warm(ctx); err != nil {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := db.Warm(wctx)
+		cancel()
+		if err != nil {
 			log.Warn("could not open every database connection at start; requests open them as they need them", "err", err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // warmTables are the tables a change, a request's authentication or a
 // delivery reads or writes.
 var warmTables = []string{"users", "events", "deliveries", "attempts", "webhooks", "api_tokens", "sessions",
-	"group_members", "groups", "login_attempts", "login_failures", "audit_log"}
+	"group_members", "groups", "login_attempts", "login_failures", "audit_log", "scim_resources"}
 
 // Warm opens every connection of the PostgreSQL pools and has each
 // connection's server process read the catalog entries of the tables
