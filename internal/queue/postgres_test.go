@@ -10,19 +10,28 @@ import (
 	"github.com/heraldhq/herald/internal/testdb"
 )
 
-// TestVacuumWhileRunning: the PostgreSQL queue vacuums the deliveries
-// table once claims have taken vacuumClaimed deliveries, but only while an
-// engine runs (between Start and Stop, which waits for it).
-func TestVacuumWhileRunning(t *testing.T) {
+// migratedPostgres opens a fresh, migrated PostgreSQL database, closed
+// when the test ends. (storetest's helpers import this package.)
+func migratedPostgres(t *testing.T) *store.DB {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, testdb.Postgres(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// TestVacuumWhileRunning: the PostgreSQL queue vacuums the deliveries
+// table once claims have taken vacuumClaimed deliveries, but only while an
+// engine runs (between Start and Stop, which waits for it).
+func TestVacuumWhileRunning(t *testing.T) {
+	ctx := context.Background()
+	db := migratedPostgres(t)
 	q := Open(db, nil)
 	pq := q.driver.(*postgresQueue)
 	vacuums := func() int {
@@ -64,14 +73,7 @@ func TestVacuumWhileRunning(t *testing.T) {
 // commit) only after vacuumRecorded of them, every vacuumIntervalAll.
 func TestVacuumPolicy(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, testdb.Postgres(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedPostgres(t)
 	for _, c := range []struct {
 		name              string
 		claimed, recorded int
