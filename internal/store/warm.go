@@ -22,21 +22,34 @@ var warmTables = []string{"users", "events", "deliveries", "attempts", "webhooks
 // 500 changes/s load a delivery took 131–210 ms from the request on
 // average, and 25–32 ms after Warm (docs/benchmarks.md). Call it once the
 // schema is migrated. Connections idle for 5 minutes are closed as
-// before (openPostgres), and opened again on demand. On SQLite, where a
-// connection is a file handle, it does nothing. It returns the driver's
-// error for a connection that cannot be opened or used; the pools keep
-// what it opened.
+// before (openPostgres), and opened again on demand.
+//
+// On SQLite, where a connection is a file handle, it opens the read
+// pool's connections, which are never closed: reads then go on from the
+// file as opened even if it is later removed or replaced under Herald
+// (faults.go), where a connection opened after that would find no file,
+// or another file beside the first one's write-ahead log.
+//
+// It returns the driver's error for a connection that cannot be opened
+// or used; the pools keep what it opened.
 func (db *DB) Warm(ctx context.Context) error {
 	if db.dialect.kind != PostgreSQL {
-		return nil
+		return warmPool(ctx, db.reader, func(c *sql.Conn) error { return c.PingContext(ctx) })
 	}
 	stmts := make([]string, len(warmTables))
 	for i, t := range warmTables {
 		stmts[i] = "EXPLAIN SELECT * FROM " + t
 	}
 	warm := strings.Join(stmts, "; ")
+	run := func(c *sql.Conn) error {
+		return c.Raw(func(dc any) error {
+			// One simple query, one round trip, several statements.
+			_, err := dc.(*stdlib.Conn).Conn().PgConn().Exec(ctx, warm).ReadAll()
+			return err
+		})
+	}
 	for _, pool := range []*sql.DB{db.writer, db.reader, db.queuePool} {
-		if err := warmPool(ctx, pool, warm); err != nil {
+		if err := warmPool(ctx, pool, run); err != nil {
 			return err
 		}
 	}
@@ -45,7 +58,7 @@ func (db *DB) Warm(ctx context.Context) error {
 
 // warmPool holds all of pool's connections at once, so that the pool
 // opens as many as it may keep, and runs warm on each.
-func warmPool(ctx context.Context, pool *sql.DB, warm string) error {
+func warmPool(ctx context.Context, pool *sql.DB, warm func(*sql.Conn) error) error {
 	n := pool.Stats().MaxOpenConnections
 	conns := make([]*sql.Conn, 0, n)
 	defer func() {
@@ -59,12 +72,7 @@ func warmPool(ctx context.Context, pool *sql.DB, warm string) error {
 			return err
 		}
 		conns = append(conns, c)
-		err = c.Raw(func(dc any) error {
-			// One simple query, one round trip, several statements.
-			_, err := dc.(*stdlib.Conn).Conn().PgConn().Exec(ctx, warm).ReadAll()
-			return err
-		})
-		if err != nil {
+		if err := warm(c); err != nil {
 			return err
 		}
 	}
