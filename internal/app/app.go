@@ -203,11 +203,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	// PostgreSQL: every connection open and ready before the first
-	// request, rather than opened by it. Only a head start: a server
-	// that cannot open them all now (max_connections nearly reached)
-	// opens them when it needs them, as it would without it; an admin
-	// command needs one or two.
+	// Every connection open and ready before the first request, rather
+	// than opened by it (on SQLite: the read pool's, on the file as
+	// opened). Only a head start: a server that cannot open them all now
+	// (PostgreSQL's max_connections nearly reached) opens them when it
+	// needs them, as it would without it; an admin command needs one or
+	// two.
 	if !cfg.SendsNothing {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := db.Warm(wctx)

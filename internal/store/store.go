@@ -120,6 +120,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	}
 	reader.SetMaxOpenConns(8)
 	reader.SetMaxIdleConns(8)
+	// Kept for good (Warm): a connection opened after the file was
+	// removed or replaced would not read the file Herald opened.
+	reader.SetConnMaxLifetime(0)
+	reader.SetConnMaxIdleTime(0)
 	// The file as opened, to find out whether it is later removed or
 	// replaced (faults.go).
 	file, err := os.Stat(dsn)

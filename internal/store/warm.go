@@ -25,10 +25,13 @@ var warmTables = []string{"users", "events", "deliveries", "attempts", "webhooks
 // before (openPostgres), and opened again on demand.
 //
 // On SQLite, where a connection is a file handle, it opens the read
-// pool's connections, which are never closed: reads then go on from the
-// file as opened even if it is later removed or replaced under Herald
-// (faults.go), where a connection opened after that would find no file,
-// or another file beside the first one's write-ahead log.
+// pool's connections, which the pool keeps (no idle or lifetime limit):
+// reads then go on from the file as opened even if it is later removed or
+// replaced under Herald (faults.go), where a connection opened after that
+// would find no file, or another file beside the first one's write-ahead
+// log. The driver still discards a connection whose statement was
+// interrupted by its context (a health check whose client went away);
+// the pool then opens another on demand.
 //
 // It returns the driver's error for a connection that cannot be opened
 // or used; the pools keep what it opened.
