@@ -176,24 +176,6 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 		h.q.releaseHanded(ds)
 		return
 	}
-	var released []store.Handed
-	if len(requeued) > 0 {
-		drop := make(map[int64]bool, len(requeued))
-		for _, w := range requeued {
-			drop[w] = true
-		}
-		var kept []store.Handed
-		for _, d := range ds {
-			if drop[d.WebhookID] {
-				released = append(released, d)
-			} else {
-				kept = append(kept, d)
-			}
-		}
-		ds = kept
-		released = append(released, h.dropLocked(requeued)...)
-		h.markLocked(requeued)
-	}
 	// Queued before the lock is let go, so that a requeue another
 	// instance announces meanwhile finds them (notified).
 	h.takes++
@@ -202,6 +184,12 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 		h.lastTake[d.WebhookID] = h.takes
 	}
 	h.total += len(ds)
+	// A requeued webhook's handoffs, these and earlier ones, go back.
+	var released []store.Handed
+	if len(requeued) > 0 {
+		released = h.dropLocked(requeued)
+		h.markLocked(requeued)
+	}
 	h.mu.Unlock()
 	// Rare (an admin's redelivery or replay): released before the
 	// batch's callers hear of it, so that a claim after it finds them.
