@@ -169,12 +169,18 @@ func (r *run) provisionGroup(name string, members []string) {
 	r.resend(name, id, members, ids)
 }
 
-// resend sends the group's members again if a member was created at the
-// target while the group's call was on its way (its id stored after this
-// change read the ids, and its join read the group's before it was
-// stored). A few rounds at most: members are created at most once each.
+// resend sends the group's members again until the ids Herald has mapped
+// read after a PUT are the ones it sent. A member created at the target
+// while the group's call was on its way is otherwise lost: its id stored
+// after this change read the ids, and its join (PATCH) either read the
+// group's id before it was stored or reached the target before the PUT
+// that replaced the members. A member stored after the last read joins
+// by itself: it reads the group's id after this change stored it, and
+// its PATCH leaves after the PUT was answered. Each round that differs
+// saw a member appear, so there are at most as many rounds as members
+// (and one more, should a member be removed meanwhile).
 func (r *run) resend(name, id string, members, sent []string) {
-	for range 3 {
+	for range len(members) + 2 {
 		now, ok := r.memberIDs(members)
 		if !ok || slices.Equal(now, sent) {
 			return

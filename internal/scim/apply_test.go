@@ -197,7 +197,8 @@ func TestApplyConcurrentGroupAndUsers(t *testing.T) {
 		e.group("ops")
 		var names []string
 		var changes []scim.Change
-		for i := range 8 {
+		// More users than a few rounds of resending could catch up with.
+		for i := range 24 {
 			name := "u" + strconv.Itoa(i)
 			names = append(names, name)
 			changes = append(changes, scim.Change{Type: scim.ChangeSync, Subject: "user:" + name, Data: e.user(name, "ops")})
