@@ -62,8 +62,14 @@ func (b *bench) statements() (*statementsResult, error) {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
+	// The extension can be created where the server does not load its
+	// library; only reading its view tells.
 	if _, err := conn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
 		b.logf("statements: skipped: no pg_stat_statements (%v); the server must load it (shared_preload_libraries)", err)
+		return nil, nil
+	}
+	if _, err := conn.Exec(ctx, `SELECT 1 FROM pg_stat_statements LIMIT 1`); err != nil {
+		b.logf("statements: skipped: pg_stat_statements is not loaded (%v); add it to the server's shared_preload_libraries and restart it", err)
 		return nil, nil
 	}
 	rcv, err := newReceiverUp()
