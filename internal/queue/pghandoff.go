@@ -97,11 +97,24 @@ type pgHandoff struct {
 	allSeq    uint64
 	checkedAt time.Time
 	dues      []due
+	// What unblocked needs to know (pgsuccessors.go): when notifications
+	// last named each webhook, and every webhook (notifiedAll); and the
+	// handoffs given to the engine and not recorded yet, with the time
+	// of their change.
+	notifiedAt  map[int64]time.Time
+	notifiedAll time.Time
+	sent        map[int64]time.Time
+	// now is the clock the store stamps events with.
+	now func() time.Time
 }
 
 func newPGHandoff(q *postgresQueue) *pgHandoff {
-	return &pgHandoff{q: q, waiting: map[int64][]store.Handed{}, lastTake: map[int64]uint64{}, dirty: map[int64]uint64{},
-		all: true, allSeq: 1, seq: 1}
+	h := &pgHandoff{q: q, waiting: map[int64][]store.Handed{}, lastTake: map[int64]uint64{}, dirty: map[int64]uint64{},
+		all: true, allSeq: 1, seq: 1, notifiedAt: map[int64]time.Time{}, sent: map[int64]time.Time{}, now: time.Now}
+	if q != nil {
+		h.now = func() time.Time { return q.db.Now() }
+	}
+	return h
 }
 
 // start begins taking handoffs (from the engine's first claim, which
@@ -132,6 +145,7 @@ func (h *pgHandoff) stop() []store.Handed {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on = false
+	clear(h.sent) // the engine's outcomes are recorded before it stops
 	var left []store.Handed
 	for _, ds := range h.waiting {
 		left = append(left, ds...)
@@ -189,6 +203,7 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 	if len(requeued) > 0 {
 		released = h.dropLocked(requeued)
 		h.markLocked(requeued)
+		h.notifiedLocked(requeued, h.now())
 	}
 	h.mu.Unlock()
 	// Rare (an admin's redelivery or replay): released before the
@@ -265,6 +280,7 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 			}
 			out = append(out, Claimed{ID: d.ID, WebhookID: d.WebhookID, Subject: d.Event.Subject, EventID: d.Event.ID,
 				EventType: d.Event.Type, Payload: d.Event.Body(s.hook.Format), Webhook: s.hook, handedOff: true})
+			h.sentLocked(d)
 			room--
 		}
 		if n == len(ds) {
@@ -307,18 +323,23 @@ func (h *pgHandoff) markLocked(webhooks []int64) {
 // before them in their queues, so they go back to the database, their
 // leases released, to be claimed in order.
 func (h *pgHandoff) notified(payload string) {
+	now := h.now()
 	requeued, ok := strings.CutPrefix(payload, "r:")
 	ids, valid := parseIDs(requeued)
 	if !valid || len(ids) == 0 {
 		h.mu.Lock()
 		h.markAllLocked()
+		h.notifiedAll = now
 		h.mu.Unlock()
 		if ok {
 			h.release(nil)
 		}
 		return
 	}
-	h.mark(ids)
+	h.mu.Lock()
+	h.markLocked(ids)
+	h.notifiedLocked(ids, now)
+	h.mu.Unlock()
 	if ok {
 		h.release(ids)
 	}
@@ -380,6 +401,20 @@ func (h *pgHandoff) retrying(at time.Time) {
 		h.dues = slices.Insert(h.dues, i, due{at: at, seq: h.seq})
 		h.dues = h.dues[:min(len(h.dues), pgDues)]
 	}
+}
+
+// nextDue returns the earliest retry recorded here that falls due after
+// after (the start of the engine's last claim, which saw those due by
+// then), or false.
+func (h *pgHandoff) nextDue(after time.Time) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range h.dues { // earliest first
+		if d.at.After(after) {
+			return d.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // toQuery returns the shares a claim queries the database for at now:

@@ -112,6 +112,66 @@ func TestPGHandoffDirtiness(t *testing.T) {
 			t.Error("the next claim does not look at every webhook")
 		}
 	})
+	t.Run("the next due time is the earliest retry recorded here", func(t *testing.T) {
+		h := newPGHandoff(nil)
+		want := func(what string, after, at time.Time) {
+			t.Helper()
+			if got, ok := h.nextDue(after); ok != !at.IsZero() || !got.Equal(at) {
+				t.Errorf("%s: nextDue(%v) = %v, %v; want %v", what, after.Sub(t0), got, ok, at)
+			}
+		}
+		want("none recorded", t0, time.Time{})
+		h.retrying(t0.Add(30 * time.Second))
+		h.retrying(t0.Add(10 * time.Second))
+		want("two recorded", t0, t0.Add(10*time.Second))
+		want("the claim at the first one's time saw it", t0.Add(10*time.Second), t0.Add(30*time.Second))
+		claimed(h, t0.Add(10*time.Second), []int{4, 4, 4}, 100, nil)
+		want("after that claim", t0, t0.Add(30*time.Second))
+		want("all due by the last claim", t0.Add(30*time.Second), time.Time{})
+	})
+	t.Run("which finished outcomes ask for the deliveries behind them", func(t *testing.T) {
+		// Handoffs 1 (webhook 1) and 2 (webhook 2) of a change at t0,
+		// sent; delivery 3 (webhook 1) was claimed from the database.
+		setup := func() *pgHandoff {
+			h := newPGHandoff(nil)
+			h.now = func() time.Time { return t0.Add(time.Millisecond) } // the notifications' time
+			h.start()
+			ev := &herald.Event{ID: "evt_1", OccurredAt: t0}
+			h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)},
+				{ID: 2, WebhookID: 2, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
+			room := []share{{hook: hooks[0], room: 4, query: true}, {hook: hooks[1], room: 4, query: true}}
+			if out, _ := h.take(Request{Lease: time.Minute}, room, nil, 10, listed, h.listed(), t0); len(out) != 2 {
+				t.Fatalf("took %d handoffs, want 2", len(out))
+			}
+			return h
+		}
+		finished := finishedOutcomes{ids: []int64{1, 2, 3}, webhooks: []int64{1, 2, 1}, subjects: []string{"user:a", "user:b", "user:c"}}
+		outs := []Outcome{{DeliveryID: 1, WebhookID: 1}, {DeliveryID: 2, WebhookID: 2}, {DeliveryID: 3, WebhookID: 1}}
+		for _, tc := range []struct {
+			name string
+			then func(h *pgHandoff) // after the change, before the outcomes
+			want []int64            // the deliveries asked about
+		}{
+			{"no notification since: only the claimed one", func(h *pgHandoff) {}, []int64{3}},
+			{"a notification named webhook 1", func(h *pgHandoff) { h.notified("1") }, []int64{1, 3}},
+			{"a notification named another webhook", func(h *pgHandoff) { h.notified("3") }, []int64{3}},
+			{"a notification named none", func(h *pgHandoff) { h.notified("") }, []int64{1, 2, 3}},
+			{"webhook 2 requeued", func(h *pgHandoff) { h.notified("r:2") }, []int64{2, 3}},
+			{"this process requeued webhook 2", func(h *pgHandoff) { h.Take(nil, []int64{2}) }, []int64{2, 3}},
+		} {
+			h := setup()
+			h.notified("1") // before the change: tells nothing about it
+			h.notifiedAt[1], h.notifiedAll = t0.Add(-time.Second), t0.Add(-time.Second)
+			tc.then(h)
+			got := h.recorded(outs, finished)
+			if !slices.Equal(got.ids, tc.want) {
+				t.Errorf("%s: asked about %v, want %v", tc.name, got.ids, tc.want)
+			}
+			if len(h.sent) != 0 {
+				t.Errorf("%s: %d handoffs still noted as sent after their outcomes", tc.name, len(h.sent))
+			}
+		}
+	})
 	t.Run("dirtied while the claim ran", func(t *testing.T) {
 		h := newPGHandoff(nil)
 		queries, whole, begin := h.toQuery(shares(4, 4, 4), t0)

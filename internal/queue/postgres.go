@@ -253,7 +253,7 @@ func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
 	if err != nil {
 		return err
 	}
-	if err := q.unblocked(ctx, finished); err != nil {
+	if err := q.unblocked(ctx, q.handoff.recorded(outs, finished)); err != nil {
 		// Recorded all the same; the next look at every webhook
 		// (pgRecheck) finds what they unblocked.
 		q.log.Warn("find the deliveries that recorded outcomes unblocked", "err", err)
@@ -280,7 +280,8 @@ type finishedOutcomes struct {
 // they were being written (its fan-out saw its predecessor unfinished, so
 // it was not handed off) is either seen here, or committed after this
 // query, and then its notification comes later, when the predecessor's
-// outcome is visible to the claim it prompts.
+// outcome is visible to the claim it prompts. Most handoffs' outcomes
+// need no asking (pgHandoff.recorded, pgsuccessors.go).
 func (q *postgresQueue) unblocked(ctx context.Context, f finishedOutcomes) error {
 	if len(f.ids) == 0 {
 		return nil
@@ -354,9 +355,17 @@ func recordBulk(ctx context.Context, tx *store.Tx, outs []Outcome) (finishedOutc
 	return f, rows.Err()
 }
 
-// nextDue reads on the queue's own pool, beside its claims.
-func (q *postgresQueue) nextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
-	return nextDue(ctx, q.db.QueuePool(), after)
+// nextDue answers from the retries recorded here (pgHandoff.dues),
+// without a query. A retry another instance recorded, or one from before
+// this process started, is found by the claim that looks at every
+// webhook (every pgRecheck, which the engine's wait keeps to). Asking the
+// database cost a query each time the engine went idle (a tenth of
+// PostgreSQL's time at 500 changes a second) and bought little: woken at
+// such a retry's time, a claim did not query its webhook unless it was
+// dirty for another reason (pghandoff.go).
+func (q *postgresQueue) nextDue(_ context.Context, after time.Time) (time.Time, bool, error) {
+	at, ok := q.handoff.nextDue(after)
+	return at, ok, nil
 }
 
 // recheckEvery: claims query every webhook at least this often

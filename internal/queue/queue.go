@@ -195,7 +195,9 @@ func (q *Queue) Record(ctx context.Context, outs []Outcome) error {
 // though its time has passed: the caller claims again at once. Leases are
 // not considered: on PostgreSQL, where another instance may die holding
 // some, the engine claims every RecheckEvery anyway (finding the
-// earliest lease would read every pending row).
+// earliest lease would read every pending row). There it knows only the
+// retries this process recorded, without a query: the others are found
+// by the same claims.
 func (q *Queue) NextDue(ctx context.Context, after time.Time) (time.Time, bool, error) {
 	return q.driver.nextDue(ctx, after)
 }

@@ -100,19 +100,6 @@ func disableGone(ctx context.Context, tx *store.Tx, outs []Outcome) error {
 	return nil
 }
 
-// nextDue is Queue.NextDue read on pool.
-func nextDue(ctx context.Context, pool *sql.DB, after time.Time) (time.Time, bool, error) {
-	// Webhook by webhook on the per-webhook due index: one row each.
-	var earliest sql.NullInt64
-	err := pool.QueryRowContext(ctx, `SELECT min((SELECT d.next_attempt_at FROM deliveries d
-		WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying') AND d.next_attempt_at > $1
-		ORDER BY d.next_attempt_at LIMIT 1)) FROM webhooks w`, micros(after)).Scan(&earliest)
-	if err != nil || !earliest.Valid {
-		return time.Time{}, false, err
-	}
-	return fromMicros(earliest.Int64), true, nil
-}
-
 // releaseLeaseRows frees the leases kept in the database (PostgreSQL's
 // kind) and returns how many there were.
 func releaseLeaseRows(ctx context.Context, db *store.DB) (int, error) {

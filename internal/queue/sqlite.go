@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"strings"
 	"sync"
@@ -359,4 +360,17 @@ func (q *sqliteQueue) releaseLeases(ctx context.Context) (int, error) {
 	}
 	rows, err := releaseLeaseRows(ctx, q.db)
 	return n + rows, err
+}
+
+// nextDue is Queue.NextDue read on pool (the database's every retry).
+func nextDue(ctx context.Context, pool *sql.DB, after time.Time) (time.Time, bool, error) {
+	// Webhook by webhook on the per-webhook due index: one row each.
+	var earliest sql.NullInt64
+	err := pool.QueryRowContext(ctx, `SELECT min((SELECT d.next_attempt_at FROM deliveries d
+		WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying') AND d.next_attempt_at > $1
+		ORDER BY d.next_attempt_at LIMIT 1)) FROM webhooks w`, micros(after)).Scan(&earliest)
+	if err != nil || !earliest.Valid {
+		return time.Time{}, false, err
+	}
+	return fromMicros(earliest.Int64), true, nil
 }
