@@ -417,6 +417,25 @@ func (h *pgHandoff) nextDue(after time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// wholeLocked reports whether a claim at now looks at every webhook: at
+// start, every pgRecheck, and when a retry recorded here falls due. Under
+// mu.
+func (h *pgHandoff) wholeLocked(now time.Time) bool {
+	return h.all || now.Sub(h.checkedAt) >= pgRecheck || (len(h.dues) > 0 && !now.Before(h.dues[0].at))
+}
+
+// idle reports whether a claim at now would find nothing, so that it
+// need not read the webhook list: no handoff waits, no webhook is dirty,
+// and no look at every webhook is due. The engine claims again after
+// every claim that found some, and after every record, which at a steady
+// load is mostly such a claim. Whatever makes it find something later
+// wakes the engine (a commit's handoffs, a notification, an outcome).
+func (h *pgHandoff) idle(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.on && h.lease > 0 && h.total == 0 && len(h.dirty) == 0 && !h.wholeLocked(now)
+}
+
 // toQuery returns the shares a claim queries the database for at now:
 // those with room that are worth a query (share.query) and dirty, or all
 // of them when every webhook is due a look (whole), each with the room
@@ -425,7 +444,7 @@ func (h *pgHandoff) nextDue(after time.Time) (time.Time, bool) {
 func (h *pgHandoff) toQuery(shares []share, now time.Time) (queries []share, whole bool, begin uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	whole = h.all || now.Sub(h.checkedAt) >= pgRecheck || (len(h.dues) > 0 && !now.Before(h.dues[0].at))
+	whole = h.wholeLocked(now)
 	for _, s := range shares {
 		if s.query && s.room > 0 {
 			if _, dirty := h.dirty[s.hook.ID]; whole || dirty {

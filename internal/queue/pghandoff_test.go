@@ -129,6 +129,43 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		want("after that claim", t0, t0.Add(30*time.Second))
 		want("all due by the last claim", t0.Add(30*time.Second), time.Time{})
 	})
+	t.Run("idle: a claim would find nothing", func(t *testing.T) {
+		h := newPGHandoff(nil)
+		h.start()
+		req := Request{Lease: time.Minute}
+		// claim is a claim at now that finds nothing in the database.
+		claim := func(now time.Time) {
+			queries, whole, begin := h.toQuery(shares(4, 4, 4), now)
+			h.queried(listed, queries, nil, 100, whole, begin, now)
+			h.take(req, shares(4, 4, 4), nil, 100, listed, h.listed(), now)
+		}
+		want := func(what string, now time.Time, idle bool) {
+			t.Helper()
+			if got := h.idle(now); got != idle {
+				t.Errorf("%s: idle = %v, want %v", what, got, idle)
+			}
+		}
+		want("started, before its first claim", t0, false)
+		claim(t0)
+		want("after a claim that found nothing", t0.Add(time.Millisecond), true)
+		h.notified("2")
+		want("a notification named a webhook", t0.Add(time.Millisecond), false)
+		claim(t0.Add(time.Millisecond))
+		want("after claiming it", t0.Add(2*time.Millisecond), true)
+		ev := &herald.Event{ID: "evt_1", OccurredAt: t0}
+		h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
+		want("a handoff waits", t0.Add(2*time.Millisecond), false)
+		claim(t0.Add(2 * time.Millisecond))
+		want("after taking it", t0.Add(3*time.Millisecond), true)
+		h.retrying(t0.Add(10 * time.Millisecond))
+		want("a retry recorded, not due", t0.Add(3*time.Millisecond), true)
+		want("the retry due", t0.Add(10*time.Millisecond), false)
+		claim(t0.Add(10 * time.Millisecond))
+		want("after the claim at its time", t0.Add(11*time.Millisecond), true)
+		want("the recheck", t0.Add(10*time.Millisecond+pgRecheck), false)
+		h.stop()
+		want("stopped", t0.Add(11*time.Millisecond), false)
+	})
 	t.Run("which finished outcomes ask for the deliveries behind them", func(t *testing.T) {
 		// Handoffs 1 (webhook 1) and 2 (webhook 2) of a change at t0,
 		// sent; delivery 3 (webhook 1) was claimed from the database.
