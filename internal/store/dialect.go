@@ -37,10 +37,6 @@ type dialect struct {
 	// jsonTexts turns a parameter holding a JSON array of strings into a
 	// table with one column, value (%s is the parameter).
 	jsonTexts string
-	// durableQueueWrite, if set, runs first in a delivery queue
-	// transaction whose commit must be on disk before it returns: the
-	// queue's own connections do not wait for that (openPostgres).
-	durableQueueWrite string
 }
 
 var sqliteDialect = dialect{

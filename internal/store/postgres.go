@@ -43,12 +43,11 @@ var postgresDialect = dialect{
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23505"
 	},
-	skipLocked:        " FOR UPDATE OF d SKIP LOCKED",
-	serializeWrites:   `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
-	notifies:          true,
-	strpos:            "strpos",
-	jsonTexts:         "json_array_elements_text(CAST(%s AS json))",
-	durableQueueWrite: `SET LOCAL synchronous_commit = on`,
+	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
+	serializeWrites: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
+	notifies:        true,
+	strpos:          "strpos",
+	jsonTexts:       "json_array_elements_text(CAST(%s AS json))",
 }
 
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
@@ -85,18 +84,6 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 			// themselves as autovacuum does, rather than take a core
 			// for half a second while changes wait for it.
 			c.RuntimeParams["vacuum_cost_delay"] = "2ms"
-			// The queue's commits (claims' leases, outcomes and their
-			// attempts) do not wait for their WAL to reach the disk:
-			// PostgreSQL writes it within a fraction of a second, and a
-			// crash of the database before then loses only the last
-			// outcomes, whose deliveries are then sent again (a resend
-			// with the same webhook-id, as a crash of Herald between
-			// sending and recording makes). The WAL is written in order,
-			// so no later commit survives one lost, and every change's
-			// commit (the writer pool's, which waits) makes every outcome
-			// before it durable. One fsync per record of a few outcomes
-			// was a fifth of the machine at 500 changes a second.
-			c.RuntimeParams["synchronous_commit"] = "off"
 		}
 		pool := stdlib.OpenDB(*c)
 		pool.SetMaxOpenConns(size)

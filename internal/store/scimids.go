@@ -13,10 +13,7 @@ import (
 // the engine's sender writes them, they are no directory change (no
 // event, no order to keep with events), so on PostgreSQL they need not
 // wait for the directory writes' advisory lock; on SQLite the group
-// committer takes them as it takes every write. Unlike the queue's
-// outcomes they are on disk when the call returns: with an id lost to a
-// crash of the database, a later change would look the resource up by
-// its name, and one renamed meanwhile would be created again.
+// committer takes them as it takes every write.
 
 // RemoteID returns the id target gave the resource of kind named name;
 // ok is false when there is none.
@@ -38,9 +35,6 @@ func (db *DB) RemoteID(ctx context.Context, target int64, kind, name string) (id
 // when the target no longer exists.
 func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
 	return db.UpdateQueue(ctx, func(tx *Tx) error {
-		if err := tx.durableQueueWrite(ctx); err != nil {
-			return err
-		}
 		_, err := tx.exec(ctx, `INSERT INTO scim_resources (target_id, kind, name, remote_id, updated_at)
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (target_id, kind, name) DO UPDATE SET remote_id = excluded.remote_id, updated_at = excluded.updated_at`,
@@ -53,9 +47,6 @@ func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id stri
 // name; forgetting one it does not have is no error.
 func (db *DB) DeleteRemoteID(ctx context.Context, target int64, kind, name string) error {
 	return db.UpdateQueue(ctx, func(tx *Tx) error {
-		if err := tx.durableQueueWrite(ctx); err != nil {
-			return err
-		}
 		_, err := tx.exec(ctx, `DELETE FROM scim_resources WHERE target_id = $1 AND kind = $2 AND name = $3`, target, kind, name)
 		return err
 	})

@@ -534,17 +534,6 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	return tx.exec(ctx, query, args...)
 }
 
-// durableQueueWrite makes the commit of a delivery queue transaction
-// (UpdateQueue) wait until it is on disk, as a directory write's does
-// (dialect.durableQueueWrite); a no-op on SQLite, which always waits.
-func (tx *Tx) durableQueueWrite(ctx context.Context) error {
-	if tx.dialect.durableQueueWrite == "" {
-		return nil
-	}
-	_, err := tx.execRaw(ctx, tx.dialect.durableQueueWrite)
-	return err
-}
-
 // execRaw runs query as it is: unprepared, with a unique violation's
 // error unchanged (exec turns it into "already exists").
 func (tx *Tx) execRaw(ctx context.Context, query string, args ...any) (sql.Result, error) {
