@@ -97,24 +97,23 @@ type pgHandoff struct {
 	allSeq    uint64
 	checkedAt time.Time
 	dues      []due
-	// What unblocked needs to know (pgsuccessors.go): when notifications
-	// last named each webhook, and every webhook (notifiedAll); and the
-	// handoffs given to the engine and not recorded yet, with the time
-	// of their change.
-	notifiedAt  map[int64]time.Time
-	notifiedAll time.Time
-	sent        map[int64]time.Time
-	// now is the clock the store stamps events with.
-	now func() time.Time
+	// What unblocked needs to know (pgsuccessors.go), in counts of the
+	// notifications read (notes): the count at the last naming each
+	// webhook (noteOf) and every webhook (noteAll); the count at the
+	// first Taking since the last Take (taking, if takingSet); and the
+	// handoffs whose outcome is not recorded yet, with the count before
+	// their change began.
+	notes     uint64
+	noteOf    map[int64]uint64
+	noteAll   uint64
+	taking    uint64
+	takingSet bool
+	sent      map[int64]uint64
 }
 
 func newPGHandoff(q *postgresQueue) *pgHandoff {
-	h := &pgHandoff{q: q, waiting: map[int64][]store.Handed{}, lastTake: map[int64]uint64{}, dirty: map[int64]uint64{},
-		all: true, allSeq: 1, seq: 1, notifiedAt: map[int64]time.Time{}, sent: map[int64]time.Time{}, now: time.Now}
-	if q != nil {
-		h.now = func() time.Time { return q.db.Now() }
-	}
-	return h
+	return &pgHandoff{q: q, waiting: map[int64][]store.Handed{}, lastTake: map[int64]uint64{}, dirty: map[int64]uint64{},
+		all: true, allSeq: 1, seq: 1, noteOf: map[int64]uint64{}, sent: map[int64]uint64{}}
 }
 
 // start begins taking handoffs (from the engine's first claim, which
@@ -145,7 +144,6 @@ func (h *pgHandoff) stop() []store.Handed {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.on = false
-	clear(h.sent) // the engine's outcomes are recorded before it stops
 	var left []store.Handed
 	for _, ds := range h.waiting {
 		left = append(left, ds...)
@@ -160,6 +158,7 @@ func (h *pgHandoff) stop() []store.Handed {
 func (h *pgHandoff) Taking(now time.Time) (except []int64, until time.Time, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.takingLocked()
 	if !h.on || h.lease == 0 || h.total >= pgHandoffTotal {
 		return nil, time.Time{}, false
 	}
@@ -186,6 +185,7 @@ func handoffLease(lease time.Duration) time.Duration { return lease + lease/4 }
 func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 	h.mu.Lock()
 	if !h.on {
+		h.takingSet = false
 		h.mu.Unlock()
 		h.q.releaseHanded(ds)
 		return
@@ -203,8 +203,9 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 	if len(requeued) > 0 {
 		released = h.dropLocked(requeued)
 		h.markLocked(requeued)
-		h.notifiedLocked(requeued, h.now())
+		h.notedLocked(requeued)
 	}
+	h.sentLocked(ds)
 	h.mu.Unlock()
 	// Rare (an admin's redelivery or replay): released before the
 	// batch's callers hear of it, so that a claim after it finds them.
@@ -280,7 +281,6 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 			}
 			out = append(out, Claimed{ID: d.ID, WebhookID: d.WebhookID, Subject: d.Event.Subject, EventID: d.Event.ID,
 				EventType: d.Event.Type, Payload: d.Event.Body(s.hook.Format), Webhook: s.hook, handedOff: true})
-			h.sentLocked(d)
 			room--
 		}
 		if n == len(ds) {
@@ -323,13 +323,12 @@ func (h *pgHandoff) markLocked(webhooks []int64) {
 // before them in their queues, so they go back to the database, their
 // leases released, to be claimed in order.
 func (h *pgHandoff) notified(payload string) {
-	now := h.now()
 	requeued, ok := strings.CutPrefix(payload, "r:")
 	ids, valid := parseIDs(requeued)
 	if !valid || len(ids) == 0 {
 		h.mu.Lock()
 		h.markAllLocked()
-		h.notifiedAll = now
+		h.notedLocked(nil)
 		h.mu.Unlock()
 		if ok {
 			h.release(nil)
@@ -338,7 +337,7 @@ func (h *pgHandoff) notified(payload string) {
 	}
 	h.mu.Lock()
 	h.markLocked(ids)
-	h.notifiedLocked(ids, now)
+	h.notedLocked(ids)
 	h.mu.Unlock()
 	if ok {
 		h.release(ids)

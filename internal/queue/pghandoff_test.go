@@ -167,12 +167,14 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		want("stopped", t0.Add(11*time.Millisecond), false)
 	})
 	t.Run("which finished outcomes ask for the deliveries behind them", func(t *testing.T) {
-		// Handoffs 1 (webhook 1) and 2 (webhook 2) of a change at t0,
-		// sent; delivery 3 (webhook 1) was claimed from the database.
+		// Handoffs 1 (webhook 1) and 2 (webhook 2) of one batch, sent;
+		// delivery 3 (webhook 1) was claimed from the database.
 		setup := func() *pgHandoff {
 			h := newPGHandoff(nil)
-			h.now = func() time.Time { return t0.Add(time.Millisecond) } // the notifications' time
 			h.start()
+			h.notified("1") // before the batch: tells nothing about it
+			h.notified("")
+			h.Taking(t0) // the batch's first fan-out
 			ev := &herald.Event{ID: "evt_1", OccurredAt: t0}
 			h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)},
 				{ID: 2, WebhookID: 2, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
@@ -186,27 +188,47 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		outs := []Outcome{{DeliveryID: 1, WebhookID: 1}, {DeliveryID: 2, WebhookID: 2}, {DeliveryID: 3, WebhookID: 1}}
 		for _, tc := range []struct {
 			name string
-			then func(h *pgHandoff) // after the change, before the outcomes
+			then func(h *pgHandoff) // after the batch, before the outcomes
 			want []int64            // the deliveries asked about
 		}{
 			{"no notification since: only the claimed one", func(h *pgHandoff) {}, []int64{3}},
 			{"a notification named webhook 1", func(h *pgHandoff) { h.notified("1") }, []int64{1, 3}},
 			{"a notification named another webhook", func(h *pgHandoff) { h.notified("3") }, []int64{3}},
 			{"a notification named none", func(h *pgHandoff) { h.notified("") }, []int64{1, 2, 3}},
+			{"an unreadable notification", func(h *pgHandoff) { h.notified("x") }, []int64{1, 2, 3}},
 			{"webhook 2 requeued", func(h *pgHandoff) { h.notified("r:2") }, []int64{2, 3}},
 			{"this process requeued webhook 2", func(h *pgHandoff) { h.Take(nil, []int64{2}) }, []int64{2, 3}},
 		} {
 			h := setup()
-			h.notified("1") // before the change: tells nothing about it
-			h.notifiedAt[1], h.notifiedAll = t0.Add(-time.Second), t0.Add(-time.Second)
 			tc.then(h)
 			got := h.recorded(outs, finished)
 			if !slices.Equal(got.ids, tc.want) {
 				t.Errorf("%s: asked about %v, want %v", tc.name, got.ids, tc.want)
 			}
 			if len(h.sent) != 0 {
-				t.Errorf("%s: %d handoffs still noted as sent after their outcomes", tc.name, len(h.sent))
+				t.Errorf("%s: %d handoffs still noted after their outcomes", tc.name, len(h.sent))
 			}
+		}
+
+		// A notification read between the batch's first fan-out and its
+		// commit may be about a delivery behind one of its handoffs.
+		h := newPGHandoff(nil)
+		h.start()
+		h.Taking(t0)
+		h.notified("1")
+		h.Taking(t0) // the batch's second fan-out
+		ev := &herald.Event{ID: "evt_2", OccurredAt: t0}
+		h.Take([]store.Handed{{ID: 4, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
+		f := finishedOutcomes{ids: []int64{4}, webhooks: []int64{1}, subjects: []string{"user:d"}}
+		if got := h.recorded([]Outcome{{DeliveryID: 4, WebhookID: 1}}, f); !slices.Equal(got.ids, []int64{4}) {
+			t.Errorf("a notification during the batch: asked about %v, want [4]", got.ids)
+		}
+		// The next batch counts from its own first fan-out.
+		h.Taking(t0)
+		h.Take([]store.Handed{{ID: 5, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
+		f = finishedOutcomes{ids: []int64{5}, webhooks: []int64{1}, subjects: []string{"user:e"}}
+		if got := h.recorded([]Outcome{{DeliveryID: 5, WebhookID: 1}}, f); len(got.ids) != 0 {
+			t.Errorf("the next batch: asked about %v, want none", got.ids)
 		}
 	})
 	t.Run("dirtied while the claim ran", func(t *testing.T) {

@@ -1,10 +1,6 @@
 package queue
 
-import (
-	"time"
-
-	"github.com/heraldhq/herald/internal/store"
-)
+import "github.com/heraldhq/herald/internal/store"
 
 // Successors on PostgreSQL. An outcome that finishes a delivery may make
 // the next delivery of its webhook and subject the head of its queue;
@@ -15,61 +11,86 @@ import (
 // for a handoff it can usually be answered here:
 //
 // A delivery waits behind a handoff d only if its change committed after
-// d's, and saw d unfinished: its fan-out then left it unleased, and sent a
-// notification naming its webhook (the fan-out's NOTIFY, or this
-// process's handOver; a redelivery or replay names its webhook as
-// requeued, or none). So if no notification has named d's webhook, or
-// every webhook, since d's change began (its event's time, which this
-// process stamped), nothing waits behind d yet; and one that comes later
-// is read after d's outcome committed, so the claim it prompts finds its
-// delivery at the head of the queue. Only the other outcomes (of
-// deliveries claimed from the database, handed off before a notification
-// named their webhook) need the query.
+// d's, and saw d unfinished: its fan-out then left it unleased, and a
+// notification named its webhook (the fan-out's NOTIFY, read by the
+// listener, or this process's handOver; a redelivery or replay names its
+// webhook as requeued, or none; the listener names none when it
+// reconnects). That notification is read after d's change began. So if
+// none named d's webhook, or every webhook, since d's change began,
+// nothing waits behind d yet; and one that comes later is read after d's
+// outcome committed, so the claim it prompts finds its delivery at the
+// head of the queue. Only the other outcomes (of deliveries claimed
+// from the database, or of handoffs whose webhook a notification named
+// since) need the query.
 //
-// A wall clock stepped back between d's change and a notification could
-// hide the notification: the delivery then waits for the next claim that
-// looks at every webhook (pgRecheck).
+// "Since" is counted in notifications, not read on a clock, which could
+// be stepped back meanwhile: Taking, which the group committer calls
+// before a batch's first fan-out inserts anything, notes the count
+// (taking), and Take, after the batch committed, gives it to the
+// batch's handoffs. A batch that handed nothing leaves the count of its
+// Taking to the next one, which is then earlier than need be: more
+// notifications count, and more outcomes ask.
 
-// maxSent bounds sent. The engine holds at most a claim's limit of
-// deliveries at once and records each; should some not be recorded (an
-// error), the set is cleared rather than kept growing, and the outcomes
-// of the deliveries in it then ask the database.
+// maxSent bounds sent. Each handoff's entry goes when its outcome is
+// recorded; those never recorded here (released to the database and
+// claimed by another instance) would stay, so the set is cleared when
+// it reaches this size, and the outcomes of the handoffs it held then
+// ask the database.
 const maxSent = 4 * pgHandoffTotal
 
-// sentLocked notes a handoff given to the engine. Under mu.
-func (h *pgHandoff) sentLocked(d store.Handed) {
-	if len(h.sent) >= maxSent {
-		clear(h.sent)
+// takingLocked notes the count of notifications at a batch's first
+// Taking. Under mu.
+func (h *pgHandoff) takingLocked() {
+	if !h.takingSet {
+		h.taking, h.takingSet = h.notes, true
 	}
-	h.sent[d.ID] = d.Event.OccurredAt
 }
 
-// notifiedLocked notes that a notification read at now named webhooks.
-// Under mu.
-func (h *pgHandoff) notifiedLocked(webhooks []int64, now time.Time) {
+// sentLocked gives the batch's handoffs ds the count its first Taking
+// noted. Under mu.
+func (h *pgHandoff) sentLocked(ds []store.Handed) {
+	if len(ds) == 0 {
+		return
+	}
+	if len(h.sent)+len(ds) > maxSent {
+		clear(h.sent)
+	}
+	for _, d := range ds {
+		h.sent[d.ID] = h.taking
+	}
+	h.takingSet = false
+}
+
+// notedLocked counts a notification read that named webhooks (nil:
+// every webhook). Under mu.
+func (h *pgHandoff) notedLocked(webhooks []int64) {
+	h.notes++
+	if webhooks == nil {
+		h.noteAll = h.notes
+	}
 	for _, w := range webhooks {
-		h.notifiedAt[w] = now
+		h.noteOf[w] = h.notes
 	}
 }
 
 // recorded forgets the handoffs among outs, whose outcomes committed, and
 // returns the finished outcomes that may have left a delivery at the head
-// of its queue: those of deliveries claimed from the database, and those
-// of handoffs whose webhook a notification named since their change.
+// of its queue: those of deliveries not handed off here, and those of
+// handoffs whose webhook a notification named since their change began.
 func (h *pgHandoff) recorded(outs []Outcome, f finishedOutcomes) finishedOutcomes {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	changedAt := make(map[int64]time.Time, len(f.ids))
+	before := make(map[int64]uint64, len(f.ids))
 	for _, o := range outs {
-		if at, ok := h.sent[o.DeliveryID]; ok {
-			changedAt[o.DeliveryID] = at
+		if n, ok := h.sent[o.DeliveryID]; ok {
+			before[o.DeliveryID] = n
 			delete(h.sent, o.DeliveryID)
 		}
 	}
 	var out finishedOutcomes
 	for i, id := range f.ids {
-		at, handed := changedAt[id]
-		if handed && h.notifiedAll.Before(at) && h.notifiedAt[f.webhooks[i]].Before(at) {
+		n, handed := before[id]
+		if handed && h.noteAll <= n && h.noteOf[f.webhooks[i]] <= n {
 			continue
 		}
 		out.ids, out.webhooks, out.subjects = append(out.ids, id), append(out.webhooks, f.webhooks[i]), append(out.subjects, f.subjects[i])

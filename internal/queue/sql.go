@@ -12,7 +12,7 @@ import (
 )
 
 // The queue's SQL that both databases share: claiming the due heads of a
-// webhook's queues, the next due time, releasing leases, pruning and the
+// webhook's queues, releasing leases, pruning and the
 // figures. Queries use $1-style placeholders and SQL that SQLite and
 // PostgreSQL both understand.
 
