@@ -178,11 +178,16 @@ func (r *run) provisionGroup(name string, members []string) {
 // by itself: it reads the group's id after this change stored it, and
 // its PATCH leaves after the PUT was answered. Each round that differs
 // saw a member appear, so there are at most as many rounds as members
-// (and one more, should a member be removed meanwhile).
+// (and one more, should a member be removed meanwhile); should the ids
+// still differ then, the change is tried again later.
 func (r *run) resend(name, id string, members, sent []string) {
-	for range len(members) + 2 {
+	for round := 0; ; round++ {
 		now, ok := r.memberIDs(members)
 		if !ok || slices.Equal(now, sent) {
+			return
+		}
+		if round == len(members)+2 {
+			r.end(Retry, "the group's members kept changing while they were sent: tried again later")
 			return
 		}
 		path := resourcePath("/Groups", id)
