@@ -429,10 +429,16 @@ func (h *pgHandoff) wholeLocked(now time.Time) bool {
 // every claim that found some, and after every record, which at a steady
 // load is mostly such a claim. Whatever makes it find something later
 // wakes the engine (a commit's handoffs, a notification, an outcome).
-func (h *pgHandoff) idle(now time.Time) bool {
+// It keeps req's lease and paused webhooks, as a claim's take does, so
+// that Taking leases nothing to this process for a webhook just paused.
+func (h *pgHandoff) idle(req Request, now time.Time) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.on && h.lease > 0 && h.total == 0 && len(h.dirty) == 0 && !h.wholeLocked(now)
+	if h.lease == 0 {
+		return false // before the engine's first claim
+	}
+	h.lease, h.paused = req.Lease, req.Paused
+	return h.on && h.total == 0 && len(h.dirty) == 0 && !h.wholeLocked(now)
 }
 
 // toQuery returns the shares a claim queries the database for at now:

@@ -141,7 +141,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		}
 		want := func(what string, now time.Time, idle bool) {
 			t.Helper()
-			if got := h.idle(now); got != idle {
+			if got := h.idle(req, now); got != idle {
 				t.Errorf("%s: idle = %v, want %v", what, got, idle)
 			}
 		}
@@ -162,6 +162,13 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		want("the retry due", t0.Add(10*time.Millisecond), false)
 		claim(t0.Add(10 * time.Millisecond))
 		want("after the claim at its time", t0.Add(11*time.Millisecond), true)
+		// A webhook paused since the last claim: no handoff of it is
+		// taken, though no claim ran.
+		req.Paused = map[int64]bool{2: true}
+		want("webhook 2 paused", t0.Add(11*time.Millisecond), true)
+		if except, _, ok := h.Taking(t0.Add(11 * time.Millisecond)); !ok || !slices.Equal(except, []int64{2}) {
+			t.Errorf("after an idle claim with webhook 2 paused, Taking excepts %v (%v), want [2]", except, ok)
+		}
 		want("the recheck", t0.Add(10*time.Millisecond+pgRecheck), false)
 		h.stop()
 		want("stopped", t0.Add(11*time.Millisecond), false)

@@ -30,6 +30,11 @@ import "github.com/heraldhq/herald/internal/store"
 // batch's handoffs. A batch that handed nothing leaves the count of its
 // Taking to the next one, which is then earlier than need be: more
 // notifications count, and more outcomes ask.
+//
+// While the listener is disconnected, other instances' notifications are
+// not read: a delivery queued behind d then waits for the claim that
+// looks at every webhook (at the reconnection, which counts as naming
+// every webhook, or within pgRecheck), as when the query fails.
 
 // maxSent bounds sent. Each handoff's entry goes when its outcome is
 // recorded; those never recorded here (released to the database and

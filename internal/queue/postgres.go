@@ -122,7 +122,7 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	// they would wait out their lease (no other instance, or this one
 	// restarted, could send them sooner). So it runs to its end, within
 	// a lease, and the caller sends what it returns.
-	if q.handoff.idle(q.db.Now()) {
+	if q.handoff.idle(req, q.db.Now()) {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(req.Lease, time.Second))

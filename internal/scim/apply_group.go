@@ -177,9 +177,9 @@ func (r *run) provisionGroup(name string, members []string) {
 // that replaced the members. A member stored after the last read joins
 // by itself: it reads the group's id after this change stored it, and
 // its PATCH leaves after the PUT was answered. Each round that differs
-// saw a member appear, so there are at most as many rounds as members
-// (and one more, should a member be removed meanwhile); should the ids
-// still differ then, the change is tried again later.
+// saw a member appear, so as many rounds as members (and two more,
+// should a member be removed meanwhile) are enough; should the ids still
+// differ then, the change is tried again later.
 func (r *run) resend(name, id string, members, sent []string) {
 	for round := 0; ; round++ {
 		now, ok := r.memberIDs(members)
