@@ -326,31 +326,77 @@ func TestPGHandoffTaking(t *testing.T) {
 // cannot claim it; a second event of the same subject waits in the
 // database until the first's outcome; a change rolled back hands nothing;
 // Stop releases what was not sent.
+// pgInstance opens the PostgreSQL database dsn as one instance: its
+// queue started, and claimed from once (so it takes handoffs).
+func pgInstance(t *testing.T, dsn string) (*store.DB, *Queue, context.CancelFunc) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := Open(db, nil)
+	runCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	if _, err := q.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Claim(ctx, Request{Lease: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	return db, q, stop
+}
+
+// TestPGOthersRetry: NextDue knows only the retries this instance
+// recorded; another instance's retry is claimed by the claim that looks
+// at every webhook, at most pgRecheck after it falls due.
+func TestPGOthersRetry(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.Postgres(t)
+	dbA, qA, _ := pgInstance(t, dsn)
+	dbB, qB, _ := pgInstance(t, dsn)
+	t0 := time.Now()
+	dbA.Now, dbB.Now = func() time.Time { return t0 }, func() time.Time { return t0 }
+	createHook(t, dbA)
+	appendEvent(t, dbA, userEvent(herald.EventUserCreated, "alice"))
+	req := Request{Limit: 100, Lease: time.Minute, PerWebhook: 100}
+	cs, err := qA.Claim(ctx, req)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("A claimed %d deliveries (%v), want alice's", len(cs), err)
+	}
+	due := t0.Add(5 * time.Second)
+	if err := qA.Record(ctx, []Outcome{{DeliveryID: cs[0].ID, WebhookID: cs[0].WebhookID, State: herald.DeliveryRetrying,
+		NextAttemptAt: due, RoundAttempts: 1, Attempt: herald.Attempt{StartedAt: t0, StatusCode: 503}}}); err != nil {
+		t.Fatal(err)
+	}
+	if next, ok, _ := qA.NextDue(ctx, t0); !ok || !next.Equal(due) {
+		t.Errorf("A's NextDue = %v, %v; want its retry at %v", next, ok, due)
+	}
+	if next, ok, _ := qB.NextDue(ctx, t0); ok {
+		t.Errorf("B's NextDue = %v; want none (B did not record the retry)", next)
+	}
+	if _, err := qB.Claim(ctx, req); err != nil { // a whole claim at t0: nothing due
+		t.Fatal(err)
+	}
+	dbB.Now = func() time.Time { return due.Add(-time.Millisecond) }
+	if cs, err := qB.Claim(ctx, req); err != nil || len(cs) != 0 {
+		t.Errorf("B's claim before the retry fell due got %d deliveries (%v), want none", len(cs), err)
+	}
+	dbB.Now = func() time.Time { return due.Add(pgRecheck) }
+	if cs, err := qB.Claim(ctx, req); err != nil || len(cs) != 1 || cs[0].ID == 0 {
+		t.Errorf("B's claim a recheck after the retry fell due got %d deliveries (%v), want the retry", len(cs), err)
+	}
+}
+
 func TestPGHandoff(t *testing.T) {
 	ctx := context.Background()
 	dsn := testdb.Postgres(t)
-	instance := func() (*store.DB, *Queue, context.CancelFunc) {
-		db, err := store.Open(ctx, dsn, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		q := Open(db, nil)
-		runCtx, stop := context.WithCancel(ctx)
-		t.Cleanup(stop)
-		if _, err := q.Start(runCtx); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := q.Claim(ctx, Request{Lease: time.Minute}); err != nil {
-			t.Fatal(err)
-		}
-		return db, q, stop
-	}
-	dbA, qA, _ := instance()
-	dbB, qB, endB := instance()
+	dbA, qA, _ := pgInstance(t, dsn)
+	dbB, qB, endB := pgInstance(t, dsn)
 	w := createHook(t, dbA)
 	req := Request{Limit: 100, Lease: time.Minute, PerWebhook: 100}
 	claim := func(q *Queue, what string) []Claimed {
