@@ -117,14 +117,14 @@ func (q *postgresQueue) releaseHanded(ds []store.Handed) {
 }
 
 func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]herald.Webhook) []share) ([]Claimed, error) {
+	if q.handoff.idle(req, q.db.Now()) {
+		return nil, nil // nothing to find: no statement (pghandoff.go)
+	}
 	// The claim commits by itself: cut short by ctx (a shutdown), its
 	// statement could lease rows whose caller never hears of them, and
 	// they would wait out their lease (no other instance, or this one
 	// restarted, could send them sooner). So it runs to its end, within
 	// a lease, and the caller sends what it returns.
-	if q.handoff.idle(req, q.db.Now()) {
-		return nil, nil
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(req.Lease, time.Second))
 	defer cancel()
 	var out []Claimed
