@@ -331,14 +331,7 @@ func TestPGHandoffTaking(t *testing.T) {
 func pgInstance(t *testing.T, dsn string) (*store.DB, *Queue, context.CancelFunc) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, dsn, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migratedPostgres(t, dsn)
 	q := Open(db, nil)
 	runCtx, stop := context.WithCancel(ctx)
 	t.Cleanup(stop)

@@ -85,20 +85,16 @@ func (h *pgHandoff) notedLocked(webhooks []int64) {
 func (h *pgHandoff) recorded(outs []Outcome, f finishedOutcomes) finishedOutcomes {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	before := make(map[int64]uint64, len(f.ids))
-	for _, o := range outs {
-		if n, ok := h.sent[o.DeliveryID]; ok {
-			before[o.DeliveryID] = n
-			delete(h.sent, o.DeliveryID)
-		}
-	}
 	var out finishedOutcomes
-	for i, id := range f.ids {
-		n, handed := before[id]
+	for i, id := range f.ids { // finished outcomes are among outs
+		n, handed := h.sent[id]
 		if handed && h.noteAll <= n && h.noteOf[f.webhooks[i]] <= n {
 			continue
 		}
 		out.ids, out.webhooks, out.subjects = append(out.ids, id), append(out.webhooks, f.webhooks[i]), append(out.subjects, f.subjects[i])
+	}
+	for _, o := range outs {
+		delete(h.sent, o.DeliveryID)
 	}
 	return out
 }

@@ -10,12 +10,13 @@ import (
 	"github.com/heraldhq/herald/internal/testdb"
 )
 
-// migratedPostgres opens a fresh, migrated PostgreSQL database, closed
-// when the test ends. (storetest's helpers import this package.)
-func migratedPostgres(t *testing.T) *store.DB {
+// migratedPostgres opens the PostgreSQL database dsn (testdb.Postgres)
+// and migrates it; it is closed when the test ends. (storetest's helpers
+// import this package.)
+func migratedPostgres(t *testing.T, dsn string) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, testdb.Postgres(t), nil)
+	db, err := store.Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func migratedPostgres(t *testing.T) *store.DB {
 // engine runs (between Start and Stop, which waits for it).
 func TestVacuumWhileRunning(t *testing.T) {
 	ctx := context.Background()
-	db := migratedPostgres(t)
+	db := migratedPostgres(t, testdb.Postgres(t))
 	q := Open(db, nil)
 	pq := q.driver.(*postgresQueue)
 	vacuums := func() int {
@@ -73,7 +74,7 @@ func TestVacuumWhileRunning(t *testing.T) {
 // commit) only after vacuumRecorded of them, every vacuumIntervalAll.
 func TestVacuumPolicy(t *testing.T) {
 	ctx := context.Background()
-	db := migratedPostgres(t)
+	db := migratedPostgres(t, testdb.Postgres(t))
 	for _, c := range []struct {
 		name              string
 		claimed, recorded int
