@@ -26,7 +26,8 @@ type dialect struct {
 	// rows another has locked ("" where there is one writer).
 	skipLocked string
 	// serializeWrites, if set, runs first in every directory write
-	// transaction so such writes commit in order.
+	// transaction so such writes commit in order (the write lock). Its one row
+	// is how long it waited for the lock, in microseconds.
 	serializeWrites string
 	// notifies: a transaction that queued deliveries NOTIFYs every
 	// instance at its commit (notifyStmt), to wake their engines.

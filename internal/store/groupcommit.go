@@ -51,8 +51,23 @@ func (db *DB) submit(ctx context.Context, fn func(*Tx) error) error {
 	return <-job.done
 }
 
+// contendedWriteLock: a batch that waited longer than this for the write
+// lock (PostgreSQL's advisory lock, held by another instance's batch)
+// makes the next batch take the lock before it gathers its changes.
+//
+// A batch's changes are gathered when it starts, and it waits for the
+// lock with them: while other instances hold the lock, the changes that
+// reach this one meanwhile wait for the batch after, and each instance's
+// batches stay small (with three instances, a few changes each). Taken
+// first, the lock costs a round trip more, but the batch then takes
+// every change that arrived while it waited: fewer, larger batches share
+// the lock and its fsyncs. An instance alone never waits for the lock,
+// and keeps its one round trip per batch.
+const contendedWriteLock = time.Millisecond
+
 func (db *DB) writeLoop() {
 	defer close(db.writerDone)
+	lockFirst := false
 	for {
 		var first *writeJob
 		select {
@@ -60,22 +75,29 @@ func (db *DB) writeLoop() {
 		case <-db.quit:
 			return
 		}
-		batch := []*writeJob{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-db.writes:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		db.commitBatch(batch)
+		waited := db.commitBatch(db.fill([]*writeJob{first}), lockFirst)
+		lockFirst = waited > contendedWriteLock
 	}
 }
 
-// commitBatch runs the jobs in one transaction and answers each.
-func (db *DB) commitBatch(batch []*writeJob) {
+// fill adds the changes queued now to batch, up to maxBatch.
+func (db *DB) fill(batch []*writeJob) []*writeJob {
+	for len(batch) < maxBatch {
+		select {
+		case j := <-db.writes:
+			batch = append(batch, j)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commitBatch runs the jobs in one transaction and answers each. With
+// lockFirst (PostgreSQL) it takes the write lock before anything else,
+// and adds the changes queued meanwhile to the batch. waited is how long
+// the batch waited for the lock (0 on SQLite, or if it failed first).
+func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Duration) {
 	results := make([]error, len(batch))
 	// The queue observer hears of the batch from start to end; read once,
 	// so that it hears of all of it or nothing.
@@ -115,18 +137,29 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		fail(db.writeFailed(fmt.Errorf("begin: %w", err)))
 		return
 	}
-	// Statements of the committer's own (the turn, savepoints, NOTIFY)
-	// wait in wb's pending and go with the next one it must send: on
+	defer func() { waited = wb.lockWaited }()
+	// Statements of the committer's own (the write lock, savepoints,
+	// NOTIFY) wait in wb's pending and go with the next one it must send: on
 	// PostgreSQL, where each is a round trip, several share one, with
 	// the changes' deferred statements (writebatch.go).
 	// PostgreSQL: instances take turns (see postgres.go); the whole batch
-	// holds the turn, taken before its first change writes.
-	if db.dialect.serializeWrites != "" {
-		wb.queue(-1, db.dialect.serializeWrites)
-	}
+	// holds the write lock, taken before its first change writes.
 	fault := func(err error) {
 		wb.rollback()
 		fail(db.writeFailed(err))
+	}
+	if db.dialect.serializeWrites != "" {
+		wb.takeWriteLock(db.dialect.serializeWrites)
+		if lockFirst && wb.pipelined() {
+			if err := wb.flush(ctx); err != nil {
+				fault(err)
+				return
+			}
+			batch = db.fill(batch)
+			results = make([]error, len(batch))
+			single = len(batch) == 1
+			wb.single = single
+		}
 	}
 	wake := false
 	var requeues []int64
@@ -256,6 +289,7 @@ func (db *DB) commitBatch(batch []*writeJob) {
 		db.Wake()
 	}
 	answer()
+	return
 }
 
 // handOver gives this process's HandoffTaker the deliveries the

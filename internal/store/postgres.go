@@ -43,11 +43,14 @@ var postgresDialect = dialect{
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == "23505"
 	},
-	skipLocked:      " FOR UPDATE OF d SKIP LOCKED",
-	serializeWrites: `SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `)`,
-	notifies:        true,
-	strpos:          "strpos",
-	jsonTexts:       "json_array_elements_text(CAST(%s AS json))",
+	skipLocked: " FOR UPDATE OF d SKIP LOCKED",
+	// OFFSET 0 keeps the lock in a subquery of its own, taken before
+	// the clock is read.
+	serializeWrites: `SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp() - statement_timestamp()) * 1000000 AS bigint)
+		FROM (SELECT pg_advisory_xact_lock(` + strconv.Itoa(lockWrites) + `) OFFSET 0) AS write_lock`,
+	notifies:  true,
+	strpos:    "strpos",
+	jsonTexts: "json_array_elements_text(CAST(%s AS json))",
 }
 
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {

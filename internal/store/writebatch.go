@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,8 +21,8 @@ import (
 // batch is a database/sql transaction and each statement runs at once.
 //
 // On PostgreSQL every statement is a round trip, taken while every other
-// change of every instance waits for the turn (the advisory lock). There
-// the batch runs on one connection, with BEGIN and COMMIT as statements
+// change of every instance waits for the write lock (the advisory lock).
+// There the batch runs on one connection, with BEGIN and COMMIT as statements
 // of their own, and the statements whose result nobody waits for wait in
 // pending and go together, as one pipeline, when a statement whose result
 // is needed must be sent, or with COMMIT: the committer's own (BEGIN, the
@@ -59,6 +60,10 @@ type writeBatch struct {
 	// queue hears of them at the commit, before its own notification
 	// arrives.
 	unleased map[int][]string
+	// lockWaited is how long the batch waited for the write lock
+	// (PostgreSQL's advisory lock), once the statement that takes it has
+	// been sent.
+	lockWaited time.Duration
 	// broken: a round trip failed for the batch, not for a change's
 	// deferred statement: what it carried is lost, and which savepoint
 	// is open unknown, so the batch must not commit.
@@ -130,6 +135,18 @@ func (wb *writeBatch) queue(owner int, stmts ...string) {
 	for _, s := range stmts {
 		wb.pending = append(wb.pending, pendingStmt{sql: s, owner: owner})
 	}
+}
+
+// takeWriteLock adds the statement that takes the write lock (the
+// dialect's serializeWrites) to pending; its row says how long it waited
+// (lockWaited).
+func (wb *writeBatch) takeWriteLock(stmt string) {
+	wb.pending = append(wb.pending, pendingStmt{sql: stmt, owner: -1, row: func(r pgx.Row) error {
+		var us int64
+		err := r.Scan(&us)
+		wb.lockWaited = time.Duration(us) * time.Microsecond
+		return err
+	}})
 }
 
 // deferStmt adds change owner's statement to pending (PostgreSQL only):
@@ -229,7 +246,7 @@ func (wb *writeBatch) send(ctx context.Context, stmts []pendingStmt) (int, error
 	failed := -1
 	err := wb.conn.Raw(func(dc any) error {
 		conn := dc.(*stdlib.Conn).Conn()
-		if !hasDeferred(stmts) {
+		if !hasDeferred(stmts) && !readsRow(stmts) {
 			// The committer's own statements alone: one simple query,
 			// which runs in a failed transaction too (ROLLBACK TO),
 			// where a batch's first use of a statement, which prepares
@@ -274,6 +291,17 @@ func (wb *writeBatch) send(ctx context.Context, stmts []pendingStmt) (int, error
 		return err
 	})
 	return failed, err
+}
+
+// readsRow reports whether one of stmts has a row to scan (the write
+// lock's has; it never goes in a failed transaction: BEGIN precedes it).
+func readsRow(stmts []pendingStmt) bool {
+	for _, s := range stmts {
+		if s.row != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // hasDeferred reports whether a change deferred one of stmts.

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/testdb"
@@ -15,8 +18,13 @@ import (
 
 func openPipelined(t *testing.T) *DB {
 	t.Helper()
+	return openPipelinedAt(t, testdb.Postgres(t))
+}
+
+func openPipelinedAt(t *testing.T, dsn string) *DB {
+	t.Helper()
 	ctx := context.Background()
-	db, err := Open(ctx, testdb.Postgres(t), nil)
+	db, err := Open(ctx, dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +41,7 @@ func job(ctx context.Context, fn func(*Tx) error) *writeJob {
 
 // runBatch commits jobs as one batch and returns each one's answer.
 func runBatch(db *DB, jobs ...*writeJob) []error {
-	db.commitBatch(jobs)
+	db.commitBatch(jobs, false)
 	errs := make([]error, len(jobs))
 	for i, j := range jobs {
 		errs[i] = <-j.done
@@ -181,5 +189,103 @@ func TestBatchRoundTripFailureFailsAll(t *testing.T) {
 	// The writer's connection is fit for the next batch.
 	if errs := runBatch(db, createJob(ctx, "after", nil)); errs[0] != nil {
 		t.Fatalf("the next batch: %v", errs[0])
+	}
+}
+
+// TestBatchTakesWriteLockFirst: once a batch has waited for the write lock (the
+// advisory lock, held here by another "instance"), the writer takes the
+// next lock before gathering its changes, so the changes that arrive
+// while it waits join that batch: one transaction, in order. Batches
+// gathered first (the way of an instance that never waits) would commit
+// them in a batch of their own after it.
+func TestBatchTakesWriteLockFirst(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.Postgres(t)
+	db := openPipelinedAt(t, dsn)
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	const hold = 100 * time.Millisecond
+	// holdWriteLock holds the write lock, runs start, then once a writer waits for
+	// the lock, runs then, and lets go hold later.
+	holdWriteLock := func(start, then func()) {
+		t.Helper()
+		held, err := other.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Rollback(ctx) //nolint:errcheck // committed below
+		if _, err := held.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWrites); err != nil {
+			t.Fatal(err)
+		}
+		start()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			var waiting int
+			if err := held.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`,
+				lockWrites).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no writer waited for the write lock")
+			}
+		}
+		then()
+		time.Sleep(hold)
+		if err := held.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each change notes its transaction (txid_current is the top-level
+	// one inside a savepoint too).
+	names := []string{"waited", "first", "late1", "late2"}
+	xids := make([]int64, len(names))
+	errs := make(chan error, len(names))
+	update := func(i int) {
+		create := createJob(ctx, names[i], nil)
+		errs <- db.Update(ctx, func(tx *Tx) error {
+			if err := create.fn(tx); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT txid_current()`).Scan(&xids[i])
+		})
+	}
+	// A batch waits for the write lock: the next takes it first.
+	holdWriteLock(func() { go update(0) }, func() {})
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	holdWriteLock(func() { go update(1) }, func() {
+		// The writer waits for the write lock with "first": these arrive
+		// meanwhile. (Queued, not answered: the lock is still held.)
+		go update(2)
+		go update(3)
+		for len(db.writes) < 2 {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if xids[2] != xids[1] || xids[3] != xids[1] {
+		t.Errorf("transactions of first, late1, late2: %v; the changes that arrived while the batch waited for the write lock did not join it", xids[1:])
+	}
+	if got, want := usernames(t, db), []string{"first", "late1", "late2", "waited"}; !slices.Equal(got, want) {
+		t.Errorf("users %v, want %v", got, want)
+	}
+
+	// The lock free, a batch says it did not wait for it.
+	alone := createJob(ctx, "alone", nil)
+	if waited := db.commitBatch([]*writeJob{alone}, false); waited >= hold {
+		t.Errorf("a batch with the write lock free says it waited %v", waited)
+	}
+	if err := <-alone.done; err != nil {
+		t.Fatal(err)
 	}
 }
