@@ -109,6 +109,9 @@ type pgHandoff struct {
 	taking    uint64
 	takingSet bool
 	sent      map[int64]uint64
+	// webhooksVersion counts the notifications that the webhook list
+	// may have changed (pgwebhooks.go).
+	webhooksVersion uint64
 }
 
 func newPGHandoff(q *postgresQueue) *pgHandoff {
@@ -210,6 +213,25 @@ func (h *pgHandoff) Take(ds []store.Handed, requeued []int64) {
 	// Rare (an admin's redelivery or replay): released before the
 	// batch's callers hear of it, so that a claim after it finds them.
 	h.q.releaseHanded(released)
+}
+
+// listCurrent reports whether a claim at now may use the webhook list
+// read at version, holding exist, and returns the version a list read
+// now has: no notification since that the list changed, no look at
+// every webhook due, and no handoff waiting (of those counted in takes)
+// for a webhook the list does not hold.
+func (h *pgHandoff) listCurrent(exist map[int64]bool, version, takes uint64, now time.Time) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.webhooksVersion != version || h.wholeLocked(now) {
+		return h.webhooksVersion, false
+	}
+	for w := range h.waiting {
+		if !exist[w] && h.lastTake[w] <= takes {
+			return h.webhooksVersion, false
+		}
+	}
+	return h.webhooksVersion, true
 }
 
 // listed returns the count of Take's calls, to read before the webhook
@@ -323,6 +345,12 @@ func (h *pgHandoff) markLocked(webhooks []int64) {
 // before them in their queues, so they go back to the database, their
 // leases released, to be claimed in order.
 func (h *pgHandoff) notified(payload string) {
+	if payload == "" || strings.HasPrefix(payload, store.WebhooksChanged) {
+		// Read as naming no webhook below: all are dirty too.
+		h.mu.Lock()
+		h.webhooksVersion++
+		h.mu.Unlock()
+	}
 	requeued, ok := strings.CutPrefix(payload, "r:")
 	ids, valid := parseIDs(requeued)
 	if !valid || len(ids) == 0 {

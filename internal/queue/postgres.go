@@ -23,6 +23,8 @@ type postgresQueue struct {
 	// handoff holds the deliveries this process's commits leased to its
 	// engine, and which webhooks claims must query (pghandoff.go).
 	handoff *pgHandoff
+	// hooks is the webhook list claims read (pgwebhooks.go).
+	hooks pgWebhooks
 	// Vacuums (under mu): runCtx is Start's, which they end with (nil:
 	// the engine does not run, no vacuums); deliveries claimed and
 	// outcomes recorded since the last one, when that began, and whether
@@ -135,16 +137,13 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	// handed (pghandoff.go).
 	err := q.db.UpdateQueueEach(ctx, func(tx *store.Tx) error {
 		// Every delivery belongs to an existing webhook (deleting one
-		// deletes its deliveries), and the table is small: read it whole,
-		// and hand each claim its webhook as of this claim.
+		// deletes its deliveries), and the table is small: the whole
+		// list, read again only when it may be out of date
+		// (pgwebhooks.go), hands each claim its webhook.
 		takes := q.handoff.listed()
-		hooks, err := tx.ListWebhooks(ctx)
+		hooks, exist, err := q.webhooks(ctx, tx, takes, tx.Now)
 		if err != nil {
 			return err
-		}
-		exist := make(map[int64]bool, len(hooks))
-		for _, h := range hooks {
-			exist[h.ID] = true
 		}
 		// The database first, for its share of each dirty webhook's
 		// room, then handoffs (pghandoff.go).

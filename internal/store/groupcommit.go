@@ -161,7 +161,7 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 			wb.single = single
 		}
 	}
-	wake := false
+	wake, webhooksChanged := false, false
 	var requeues []int64
 	// refused: a change failed for a storage fault; the batch's commit
 	// then does not clear it.
@@ -237,6 +237,7 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 			continue
 		}
 		wake = wake || tx.wake
+		webhooksChanged = webhooksChanged || tx.webhooksChanged
 		requeues = append(requeues, tx.requeues...)
 		if !single {
 			// Sent with what comes next; COMMIT releases the last one.
@@ -259,6 +260,9 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 		// commit, which also keeps the deliveries.
 		wb.queue(-1, notifyStmt(requeues))
 	}
+	if webhooksChanged && db.dialect.notifies {
+		wb.queue(-1, db.notifyWebhooksStmt())
+	}
 	if err := wb.commit(ctx); err != nil {
 		var d *deferredError
 		if errors.As(err, &d) {
@@ -279,7 +283,7 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 	if !refused && changed(results) {
 		db.writeSucceeded()
 	}
-	db.handOver(wb, results, requeues)
+	db.handOver(wb, results, requeues, webhooksChanged)
 	if obs != nil {
 		obs.EndBatch(true)
 	}
@@ -296,8 +300,12 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 // committed changes of a batch leased to it at insert (those of changes
 // that failed were rolled back with them), with the webhooks it requeued,
 // and tells OnNotify's function at once which webhooks have deliveries
-// left for claims.
-func (db *DB) handOver(wb *writeBatch, results []error, requeues []int64) {
+// left for claims, and, before the handoffs, whether the batch changed
+// webhooks (a handoff may be of a webhook it created).
+func (db *DB) handOver(wb *writeBatch, results []error, requeues []int64, webhooksChanged bool) {
+	if webhooksChanged && db.dialect.notifies {
+		db.webhooksCommitted()
+	}
 	var ds []Handed
 	for i, err := range results {
 		if err != nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -45,10 +46,14 @@ type Handed struct {
 	LeaseUntil time.Time
 }
 
-// handoffs holds what SetHandoffTaker and OnNotify registered.
+// handoffs holds what SetHandoffTaker and OnNotify registered, and the
+// payload of this process's notifications that webhooks changed.
 type handoffs struct {
 	taker    atomic.Pointer[HandoffTaker]
 	onNotify atomic.Pointer[func(string)]
+	// webhooksPayload is WebhooksChanged and this process's own random
+	// suffix: its listener passes over its own, heard at the commit.
+	webhooksPayload string
 }
 
 // SetHandoffTaker makes the group committer lease new deliveries to t at
@@ -70,9 +75,48 @@ func (db *DB) handoffTaker() HandoffTaker {
 // whose new deliveries wait in the database to be claimed, as decimal ids
 // joined by commas; the same after "r:" for webhooks whose deliveries
 // were made due again (Redeliver, Replay: a handoff of theirs may no
-// longer be the head of its queue), "r:" alone for any webhook; or ""
-// when any webhook may have some.
+// longer be the head of its queue), "r:" alone for any webhook;
+// WebhooksChanged after a change of webhooks; or "" when any webhook may
+// have some (and the webhooks may have changed: this process was not
+// listening).
 func (db *DB) OnNotify(f func(payload string)) { db.handoffs.onNotify.Store(&f) }
+
+// WebhooksChanged begins the payload of the notification sent at the
+// commit of a transaction that created, changed or deleted a webhook
+// (PostgreSQL): every instance reads the webhook list again, and any
+// webhook may have deliveries to claim (one enabled again). What follows
+// it tells instances apart.
+const WebhooksChanged = "w:"
+
+// newWebhooksPayload returns a process's payload for WebhooksChanged
+// (handoffs.webhooksPayload).
+func newWebhooksPayload() string { return WebhooksChanged + strings.ToLower(rand.Text()[:12]) }
+
+// notifyWebhooksStmt is the notification that webhooks changed. The
+// payload is letters and digits: safe to write into the statement.
+func (db *DB) notifyWebhooksStmt() string {
+	return `SELECT pg_notify('` + notifyChan + `', '` + db.handoffs.webhooksPayload + `')`
+}
+
+// webhooksCommitted tells this process at once that its commit changed
+// webhooks (its listener passes over its own notification) and wakes
+// the engine, as that notification would. PostgreSQL only.
+func (db *DB) webhooksCommitted() {
+	db.notified(db.handoffs.webhooksPayload)
+	db.Wake()
+}
+
+// committed tells this process of what tx, just committed outside the
+// group committer, changed (the webhook list) and queued (the engine is
+// woken).
+func (db *DB) committed(tx *Tx) {
+	if tx.webhooksChanged && db.dialect.notifies {
+		db.webhooksCommitted()
+	}
+	if tx.wake {
+		db.queuedCommitted(tx.requeues)
+	}
+}
 
 // notified passes a notification's payload to OnNotify's function, if any.
 func (db *DB) notified(payload string) {

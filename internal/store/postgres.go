@@ -102,6 +102,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], dialect: postgresDialect, Now: time.Now,
 		wakeups: make(chan struct{}, 1), stopListen: stop,
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{}), log: log}
+	db.handoffs.webhooksPayload = newWebhooksPayload()
 	db.health = newStorageHealth(nil)
 	go db.listen(listenCtx, dsn, log)
 	return db, nil
@@ -135,6 +136,9 @@ func (db *DB) listen(ctx context.Context, dsn string, log *slog.Logger) {
 					var n *pgconn.Notification
 					if n, err = conn.WaitForNotification(ctx); err != nil {
 						break
+					}
+					if n.Payload == db.handoffs.webhooksPayload {
+						continue // heard at the commit (webhooksCommitted)
 					}
 					db.notified(n.Payload)
 					db.Wake()

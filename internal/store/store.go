@@ -222,6 +222,9 @@ type Tx struct {
 	// webhooks whose deliveries it made due again (Redeliver, Replay).
 	wake     bool
 	requeues []int64
+	// webhooksChanged: the transaction created, changed or deleted a
+	// webhook (webhookChanged).
+	webhooksChanged bool
 	// batched: the transaction is shared by a group commit batch, so a
 	// caller's context that ends must not cut a statement short (on
 	// PostgreSQL that closes the connection, failing every change of the
@@ -338,10 +341,13 @@ func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(
 			return failed(err)
 		}
 	}
-	db.writeSucceeded()
-	if tx.wake {
-		db.queuedCommitted(tx.requeues)
+	if tx.webhooksChanged && db.dialect.notifies {
+		if _, err := conn.ExecContext(ctx, db.notifyWebhooksStmt()); err != nil {
+			return failed(err)
+		}
 	}
+	db.writeSucceeded()
+	db.committed(tx)
 	return nil
 }
 
@@ -370,13 +376,17 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 			return failed(err)
 		}
 	}
+	if tx.webhooksChanged && db.dialect.notifies {
+		if _, err := sqlTx.ExecContext(ctx, db.notifyWebhooksStmt()); err != nil {
+			_ = sqlTx.Rollback()
+			return failed(err)
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return failed(fmt.Errorf("commit: %w", err))
 	}
 	db.writeSucceeded()
-	if tx.wake {
-		db.queuedCommitted(tx.requeues)
-	}
+	db.committed(tx)
 	return nil
 }
 

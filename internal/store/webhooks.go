@@ -242,8 +242,10 @@ func (tx *Tx) RenameGroupInFilters(ctx context.Context, oldName, newName string)
 }
 
 // webhookChanged tells the queue observer, if any, of a webhook created
-// (it has no deliveries yet) or changed or deleted.
+// (it has no deliveries yet) or changed or deleted; on PostgreSQL the
+// commit tells every instance (WebhooksChanged).
 func (tx *Tx) webhookChanged(id int64, created bool) {
+	tx.webhooksChanged = true
 	if tx.observer != nil {
 		tx.observer.WebhookChanged(id, created)
 	}
