@@ -50,8 +50,10 @@ import (
 //   - the last claim that queried it found as many as it asked for, or
 //     could not query it (no room, paused);
 //   - and every webhook, at start, when a retry recorded here falls
-//     due, and at least every pgRecheck (others' retries, leases run
-//     out): the engine claims that often even when idle (RecheckEvery).
+//     due, after a notification that webhooks changed (one enabled again
+//     may have deliveries waiting), and at least every pgRecheck (others'
+//     retries, leases run out): the engine claims that often even when
+//     idle (RecheckEvery).
 //
 // A claim that queried a webhook and found fewer than it asked for cleans
 // it, unless it was dirtied again after the claim began.
@@ -234,6 +236,14 @@ func (h *pgHandoff) listCurrent(exist map[int64]bool, version, takes uint64, now
 	return h.webhooksVersion, true
 }
 
+// webhooksAt reports whether no notification that webhooks changed has
+// come since version (listCurrent's).
+func (h *pgHandoff) webhooksAt(version uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.webhooksVersion == version
+}
+
 // listed returns the count of Take's calls, to read before the webhook
 // list a claim passes to take.
 func (h *pgHandoff) listed() uint64 {
@@ -247,9 +257,11 @@ func (h *pgHandoff) listed() uint64 {
 // returns them as claimed. A handoff whose lease would run out before a
 // claim's would is returned as stale instead, for the caller to release
 // its lease: a claim takes it from the database then. The handoffs of
-// webhooks that no longer exist are dropped: not in exist, a list read
-// after listed returned takes, and handed nothing since (a webhook
-// created after the list was read may have been).
+// webhooks that no longer exist are dropped: not in exist, and handed
+// nothing since listed returned takes (a webhook created after the list
+// was read may have been). exist may be a list kept from before takes
+// (pgwebhooks.go), but then listCurrent found every such webhook in it:
+// a drop is decided by a list read after takes.
 func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit int, exist map[int64]bool, takes uint64, now time.Time) (out []Claimed, stale []store.Handed) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

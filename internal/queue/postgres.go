@@ -130,18 +130,19 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(req.Lease, time.Second))
 	defer cancel()
 	var out []Claimed
-	// Two statements, each alone: in a transaction at READ COMMITTED
-	// each would read a snapshot of its own all the same, and BEGIN and
-	// COMMIT would be two more round trips. The claim query runs only
-	// for the webhooks that may have deliveries this process was not
-	// handed (pghandoff.go).
+	// At most two statements, each alone (the webhook list, when it may
+	// be out of date, and the claim query): in a transaction at READ
+	// COMMITTED each would read a snapshot of its own all the same, and
+	// BEGIN and COMMIT would be two more round trips. The claim query runs
+	// only for the webhooks that may have deliveries this process was not
+	// handed (pghandoff.go); a claim that only takes handoffs runs none.
 	err := q.db.UpdateQueueEach(ctx, func(tx *store.Tx) error {
 		// Every delivery belongs to an existing webhook (deleting one
 		// deletes its deliveries), and the table is small: the whole
 		// list, read again only when it may be out of date
 		// (pgwebhooks.go), hands each claim its webhook.
 		takes := q.handoff.listed()
-		hooks, exist, err := q.webhooks(ctx, tx, takes, tx.Now)
+		hooks, exist, version, err := q.webhooks(ctx, tx, takes, tx.Now)
 		if err != nil {
 			return err
 		}
@@ -149,6 +150,13 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		// room, then handoffs (pghandoff.go).
 		shares := plan(hooks)
 		queries, whole, begin := q.handoff.toQuery(shares, tx.Now)
+		if whole && !q.handoff.webhooksAt(version) {
+			// Webhooks changed after the list was read (one created
+			// may be missing from it): the claim queries what it
+			// lists, but does not count as one that looked at every
+			// webhook, and the next reads the list again.
+			whole = false
+		}
 		var claimed []Claimed
 		if len(queries) > 0 {
 			if claimed, err = claimAndLease(ctx, tx, req, queries); err != nil {

@@ -93,9 +93,9 @@ type Claimed struct {
 	EventType     string
 	// Payload is the request body: the event's, in the webhook's format.
 	Payload []byte
-	// Webhook is the delivery's webhook as stored (secrets sealed): read
-	// in the claim's transaction on PostgreSQL, as of the last webhook
-	// change on SQLite (sqliteQueue.webhooks).
+	// Webhook is the delivery's webhook as stored (secrets sealed), as of
+	// the last webhook change this process heard of (sqliteQueue.webhooks,
+	// PostgreSQL's pgWebhooks).
 	Webhook herald.Webhook
 	// handedOff: it came from a commit's handoff, not a claim query.
 	handedOff bool

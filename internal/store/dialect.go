@@ -30,7 +30,9 @@ type dialect struct {
 	// is how long it waited for the lock, in microseconds.
 	serializeWrites string
 	// notifies: a transaction that queued deliveries NOTIFYs every
-	// instance at its commit (notifyStmt), to wake their engines.
+	// instance at its commit (notifyStmt), to wake their engines; one
+	// that changed webhooks too (notifyWebhooksStmt), so that they read
+	// the webhook list again.
 	notifies bool
 	// strpos is the function that finds a string in another, 0 if it is
 	// not there: strpos(haystack, needle). Not LIKE: names may hold "_".

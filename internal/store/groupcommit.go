@@ -264,6 +264,11 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 		wb.queue(-1, db.notifyWebhooksStmt())
 	}
 	if err := wb.commit(ctx); err != nil {
+		if webhooksChanged && db.dialect.notifies {
+			// The commit may have happened all the same, and this
+			// process's listener passes over its own notification.
+			db.webhooksCommitted()
+		}
 		var d *deferredError
 		if errors.As(err, &d) {
 			// The single change's deferred statement failed.

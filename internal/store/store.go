@@ -330,7 +330,14 @@ func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(
 	defer conn.Close()
 	tx := &Tx{db: db, pool: pool, q: conn, dialect: db.dialect}
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
-	if err := call(fn, tx); err != nil {
+	err = call(fn, tx)
+	// Its statements commit one by one, whatever fails after them: this
+	// process hears of a change of webhooks in any case (its listener
+	// passes over its own notification).
+	if !readOnly && tx.webhooksChanged && db.dialect.notifies {
+		defer db.webhooksCommitted()
+	}
+	if err != nil {
 		return failed(err)
 	}
 	if readOnly {
@@ -347,7 +354,9 @@ func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(
 		}
 	}
 	db.writeSucceeded()
-	db.committed(tx)
+	if tx.wake {
+		db.queuedCommitted(tx.requeues)
+	}
 	return nil
 }
 
@@ -383,6 +392,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
+		if tx.webhooksChanged && db.dialect.notifies {
+			db.webhooksCommitted() // it may have committed all the same
+		}
 		return failed(fmt.Errorf("commit: %w", err))
 	}
 	db.writeSucceeded()
