@@ -53,16 +53,18 @@ func (db *DB) submit(ctx context.Context, fn func(*Tx) error) error {
 
 // contendedWriteLock: a batch that waited longer than this for the write
 // lock (PostgreSQL's advisory lock, held by another instance's batch)
-// makes the next batch take the lock before it gathers its changes.
+// makes the next batch take the lock first, before it runs its changes,
+// and add those that arrived while it waited.
 //
-// A batch's changes are gathered when it starts, and it waits for the
-// lock with them: while other instances hold the lock, the changes that
-// reach this one meanwhile wait for the batch after, and each instance's
-// batches stay small (with three instances, a few changes each). Taken
-// first, the lock costs a round trip more, but the batch then takes
-// every change that arrived while it waited: fewer, larger batches share
-// the lock and its fsyncs. An instance alone never waits for the lock,
-// and keeps its one round trip per batch.
+// A batch's changes are gathered when it starts, and usually it waits
+// for the lock with them: while other instances hold the lock, the
+// changes that reach this one meanwhile wait for the batch after, and
+// each instance's batches stay small (with three instances, about four
+// changes each). Taken first, the lock costs a round trip more (and the
+// changes' own work in Go runs while it is held), but the batch then
+// takes every change that arrived while it waited: fewer, larger batches
+// share the lock and its fsyncs. An instance alone never waits for the
+// lock, and keeps its one round trip per batch.
 const contendedWriteLock = time.Millisecond
 
 func (db *DB) writeLoop() {
@@ -142,8 +144,9 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 	// NOTIFY) wait in wb's pending and go with the next one it must send: on
 	// PostgreSQL, where each is a round trip, several share one, with
 	// the changes' deferred statements (writebatch.go).
-	// PostgreSQL: instances take turns (see postgres.go); the whole batch
-	// holds the write lock, taken before its first change writes.
+	// PostgreSQL: instances' batches take the write lock in turn (see
+	// postgres.go); the whole batch holds it, taken before its first
+	// change writes: with BEGIN alone when the lock is taken first.
 	fault := func(err error) {
 		wb.rollback()
 		fail(db.writeFailed(err))

@@ -56,10 +56,11 @@ var postgresDialect = dialect{
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	// Three pools per instance, 11 connections (and one to listen), which
 	// leaves room under PostgreSQL's default max_connections (100) for
-	// several instances. Directory writes take turns (an advisory lock) and
-	// are group-committed, one batch at a time: two connections serve
-	// them (the second for the start-up lock). Reads and the delivery
-	// queue have their own, so a burst of writes never starves them.
+	// several instances. Directory writes take the write lock (an
+	// advisory lock) in turn and are group-committed, one batch at a
+	// time: two connections serve them (the second for the start-up
+	// lock). Reads and the delivery queue have their own, so a burst of
+	// writes never starves them.
 	pools := make([]*sql.DB, 0, 3)
 	closeAll := func() {
 		for _, p := range pools {

@@ -26,10 +26,11 @@ import (
 // of their own, and the statements whose result nobody waits for wait in
 // pending and go together, as one pipeline, when a statement whose result
 // is needed must be sent, or with COMMIT: the committer's own (BEGIN, the
-// turn, savepoints, NOTIFY, COMMIT) and a change's deferred statements (an
+// write lock, savepoints, NOTIFY, COMMIT) and a change's deferred statements (an
 // event with its fan-out from AppendEvent, a new user from
 // CreateUserDeferred). A batch of changes that only create users is then
-// one round trip, whatever its size; before, each change took three.
+// one round trip, whatever its size (two when it takes the write lock
+// first, groupcommit.go); before, each change took three.
 //
 // A deferred statement that fails fails its change alone (flush): the
 // change is rolled back to its savepoint, and what the failure kept the
@@ -247,8 +248,9 @@ func (wb *writeBatch) send(ctx context.Context, stmts []pendingStmt) (int, error
 	err := wb.conn.Raw(func(dc any) error {
 		conn := dc.(*stdlib.Conn).Conn()
 		if !hasDeferred(stmts) && !readsRow(stmts) {
-			// The committer's own statements alone: one simple query,
-			// which runs in a failed transaction too (ROLLBACK TO),
+			// The committer's own statements alone, none of which
+			// reads a row: one simple query, which runs in a failed
+			// transaction too (ROLLBACK TO),
 			// where a batch's first use of a statement, which prepares
 			// it, would be refused.
 			sqls := make([]string, len(stmts))

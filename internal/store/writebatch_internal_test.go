@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 )
 
 // The PostgreSQL batch's failure paths, run through commitBatch with the
-// batch made up in advance (no timing decides what shares a batch).
+// batch made up in advance (no timing decides what shares a batch), and
+// the write lock taken first.
 
 func openPipelined(t *testing.T) *DB {
 	t.Helper()
@@ -223,7 +225,8 @@ func TestBatchTakesWriteLockFirst(t *testing.T) {
 		start()
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
 			var waiting int
-			if err := held.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted`,
+			if err := held.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1
+				AND objsubid = 1 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
 				lockWrites).Scan(&waiting); err != nil {
 				t.Fatal(err)
 			}
@@ -242,7 +245,7 @@ func TestBatchTakesWriteLockFirst(t *testing.T) {
 	}
 	// Each change notes its transaction (txid_current is the top-level
 	// one inside a savepoint too).
-	names := []string{"waited", "first", "late1", "late2"}
+	names := []string{"waited", "first", "late", "late"}
 	xids := make([]int64, len(names))
 	errs := make(chan error, len(names))
 	update := func(i int) {
@@ -262,30 +265,73 @@ func TestBatchTakesWriteLockFirst(t *testing.T) {
 	holdWriteLock(func() { go update(1) }, func() {
 		// The writer waits for the write lock with "first": these arrive
 		// meanwhile. (Queued, not answered: the lock is still held.)
+		// The second takes a username the first does: it fails alone,
+		// in the batch it joined.
 		go update(2)
 		go update(3)
-		for len(db.writes) < 2 {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); len(db.writes) < 2; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the 2 late changes queued", len(db.writes))
+			}
 		}
 	})
+	conflicts := 0
 	for range 3 {
-		if err := <-errs; err != nil {
+		if err := <-errs; herald.ErrorCode(err) == herald.ECONFLICT {
+			conflicts++
+		} else if err != nil {
 			t.Fatal(err)
 		}
 	}
-	if xids[2] != xids[1] || xids[3] != xids[1] {
-		t.Errorf("transactions of first, late1, late2: %v; the changes that arrived while the batch waited for the write lock did not join it", xids[1:])
+	if conflicts != 1 {
+		t.Errorf("%d changes failed for the taken username, want 1", conflicts)
 	}
-	if got, want := usernames(t, db), []string{"first", "late1", "late2", "waited"}; !slices.Equal(got, want) {
+	// The late change that failed noted nothing (its statements after
+	// the failing insert did not run).
+	if late := max(xids[2], xids[3]); late != xids[1] {
+		t.Errorf("transactions of first and the late changes: %v; the change that arrived while the batch waited for the write lock did not join it", xids[1:])
+	}
+	if got, want := usernames(t, db), []string{"first", "late", "waited"}; !slices.Equal(got, want) {
 		t.Errorf("users %v, want %v", got, want)
 	}
+}
 
-	// The lock free, a batch says it did not wait for it.
-	alone := createJob(ctx, "alone", nil)
-	if waited := db.commitBatch([]*writeJob{alone}, false); waited >= hold {
-		t.Errorf("a batch with the write lock free says it waited %v", waited)
-	}
-	if err := <-alone.done; err != nil {
+// TestBatchWriteLockWaited: the write lock's statement says how long the
+// batch waited for it, whether it went alone, with BEGIN, before the
+// changes (the lock taken first), or with them; a batch that finds the
+// lock free says it did not wait.
+func TestBatchWriteLockWaited(t *testing.T) {
+	ctx := context.Background()
+	dsn := testdb.Postgres(t)
+	db := openPipelinedAt(t, dsn)
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	const hold = 100 * time.Millisecond
+	for _, lockFirst := range []bool{true, false} {
+		held, err := other.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := held.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWrites); err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(hold, func() { _ = held.Commit(ctx) })
+		j := createJob(ctx, "held"+strconv.FormatBool(lockFirst), nil)
+		if waited := db.commitBatch([]*writeJob{j}, lockFirst); waited < hold/2 {
+			t.Errorf("lock first %v: the batch says it waited %v for a lock held %v", lockFirst, waited, hold)
+		}
+		if err := <-j.done; err != nil {
+			t.Fatal(err)
+		}
+		alone := createJob(ctx, "alone"+strconv.FormatBool(lockFirst), nil)
+		if waited := db.commitBatch([]*writeJob{alone}, lockFirst); waited >= hold/2 {
+			t.Errorf("lock first %v: a batch with the write lock free says it waited %v", lockFirst, waited)
+		}
+		if err := <-alone.done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
