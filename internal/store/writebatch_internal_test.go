@@ -23,6 +23,20 @@ func openPipelined(t *testing.T) *DB {
 	return openPipelinedAt(t, testdb.Postgres(t))
 }
 
+// openBesideAnother opens a database as openPipelined does, and another
+// connection to it, as another instance's.
+func openBesideAnother(t *testing.T) (*DB, *pgx.Conn) {
+	t.Helper()
+	dsn := testdb.Postgres(t)
+	db := openPipelinedAt(t, dsn)
+	other, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	return db, other
+}
+
 func openPipelinedAt(t *testing.T, dsn string) *DB {
 	t.Helper()
 	ctx := context.Background()
@@ -195,20 +209,14 @@ func TestBatchRoundTripFailureFailsAll(t *testing.T) {
 }
 
 // TestBatchTakesWriteLockFirst: once a batch has waited for the write lock (the
-// advisory lock, held here by another "instance"), the writer takes the
-// next lock before gathering its changes, so the changes that arrive
-// while it waits join that batch: one transaction, in order. Batches
+// advisory lock, held here by another "instance"), the writer's next
+// batch takes the lock first, and the changes that arrive while it waits
+// join that batch: one transaction, in order. Batches
 // gathered first (the way of an instance that never waits) would commit
 // them in a batch of their own after it.
 func TestBatchTakesWriteLockFirst(t *testing.T) {
 	ctx := context.Background()
-	dsn := testdb.Postgres(t)
-	db := openPipelinedAt(t, dsn)
-	other, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(ctx)
+	db, other := openBesideAnother(t)
 	const hold = 100 * time.Millisecond
 	// holdWriteLock holds the write lock, runs start, then once a writer waits for
 	// the lock, runs then, and lets go hold later.
@@ -302,13 +310,7 @@ func TestBatchTakesWriteLockFirst(t *testing.T) {
 // lock free says it did not wait.
 func TestBatchWriteLockWaited(t *testing.T) {
 	ctx := context.Background()
-	dsn := testdb.Postgres(t)
-	db := openPipelinedAt(t, dsn)
-	other, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close(ctx)
+	db, other := openBesideAnother(t)
 	const hold = 100 * time.Millisecond
 	for _, lockFirst := range []bool{true, false} {
 		held, err := other.Begin(ctx)
