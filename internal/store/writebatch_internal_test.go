@@ -337,3 +337,54 @@ func TestBatchWriteLockWaited(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchWriteLockFirstLost: a batch taking the write lock first whose
+// connection is lost while it waits (PostgreSQL restarted, the backend
+// ended) fails that batch's change with the database's unavailability,
+// and the next batch commits.
+func TestBatchWriteLockFirstLost(t *testing.T) {
+	ctx := context.Background()
+	db, other := openBesideAnother(t)
+	held, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Rollback(ctx) //nolint:errcheck // ends with the test
+	if _, err := held.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWrites); err != nil {
+		t.Fatal(err)
+	}
+	lost := createJob(ctx, "lost", nil)
+	go db.commitBatch([]*writeJob{lost}, true)
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		err := held.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1
+			AND objsubid = 1 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+			lockWrites).Scan(&pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pid != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch never waited for the write lock")
+		}
+	}
+	if _, err := held.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-lost.done; herald.ErrorCode(err) != herald.EUNAVAILABLE {
+		t.Errorf("the change of a batch whose connection was lost waiting for the write lock: %v, want the database unavailable", err)
+	}
+	if err := held.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	next := createJob(ctx, "next", nil)
+	db.commitBatch([]*writeJob{next}, true)
+	if err := <-next.done; err != nil {
+		t.Fatalf("the batch after: %v", err)
+	}
+	if got, want := usernames(t, db), []string{"next"}; !slices.Equal(got, want) {
+		t.Errorf("users %v, want %v", got, want)
+	}
+}
