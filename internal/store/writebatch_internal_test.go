@@ -320,10 +320,14 @@ func TestBatchWriteLockWaited(t *testing.T) {
 		if _, err := held.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockWrites); err != nil {
 			t.Fatal(err)
 		}
-		time.AfterFunc(hold, func() { _ = held.Commit(ctx) })
+		committed := make(chan error, 1)
+		time.AfterFunc(hold, func() { committed <- held.Commit(ctx) })
 		j := createJob(ctx, "held"+strconv.FormatBool(lockFirst), nil)
 		if waited := db.commitBatch([]*writeJob{j}, lockFirst); waited < hold/2 {
 			t.Errorf("lock first %v: the batch says it waited %v for a lock held %v", lockFirst, waited, hold)
+		}
+		if err := <-committed; err != nil { // and other is free for the next round
+			t.Fatal(err)
 		}
 		if err := <-j.done; err != nil {
 			t.Fatal(err)
