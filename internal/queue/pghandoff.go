@@ -229,11 +229,18 @@ func (h *pgHandoff) listCurrent(exist map[int64]bool, version, takes uint64, now
 		return h.webhooksVersion, false
 	}
 	for w := range h.waiting {
-		if !exist[w] && h.lastTake[w] <= takes {
+		if h.unlistedLocked(w, exist, takes) {
 			return h.webhooksVersion, false
 		}
 	}
 	return h.webhooksVersion, true
+}
+
+// unlistedLocked reports whether webhook w's handoffs are missing from
+// the list exist though counted in takes: take drops them (the webhook
+// is gone), and listCurrent reads the list again first. Under mu.
+func (h *pgHandoff) unlistedLocked(w int64, exist map[int64]bool, takes uint64) bool {
+	return !exist[w] && h.lastTake[w] <= takes
 }
 
 // webhooksAt reports whether no notification that webhooks changed has
@@ -267,7 +274,7 @@ func (h *pgHandoff) take(req Request, shares []share, got map[int64]int, limit i
 	defer h.mu.Unlock()
 	h.lease, h.paused = req.Lease, req.Paused
 	for w, ds := range h.waiting {
-		if !exist[w] && h.lastTake[w] <= takes {
+		if h.unlistedLocked(w, exist, takes) {
 			delete(h.waiting, w)
 			h.total -= len(ds)
 		}

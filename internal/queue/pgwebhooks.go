@@ -38,11 +38,10 @@ import (
 type pgWebhooks struct {
 	mu sync.Mutex
 	// hooks and exist (their ids) were read at version (pgHandoff's
-	// webhooksVersion); read is false until the first read.
+	// webhooksVersion); exist is nil until the first read.
 	hooks   []herald.Webhook
 	exist   map[int64]bool
 	version uint64
-	read    bool
 }
 
 // webhooks returns the list for a claim at now (tx's clock), its ids, and
@@ -54,7 +53,7 @@ func (q *postgresQueue) webhooks(ctx context.Context, tx *store.Tx, takes uint64
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	version, current := q.handoff.listCurrent(w.exist, w.version, takes, now)
-	if w.read && current {
+	if w.exist != nil && current {
 		return w.hooks, w.exist, w.version, nil
 	}
 	// The version is read before the list: a change committed meanwhile
@@ -67,6 +66,6 @@ func (q *postgresQueue) webhooks(ctx context.Context, tx *store.Tx, takes uint64
 	for _, h := range hooks {
 		exist[h.ID] = true
 	}
-	w.hooks, w.exist, w.version, w.read = hooks, exist, version, true
+	w.hooks, w.exist, w.version = hooks, exist, version
 	return hooks, exist, version, nil
 }

@@ -103,4 +103,30 @@ func TestPGWebhookList(t *testing.T) {
 	if got := handedURLs("a webhook not in the list"); got[untold] != "http://127.0.0.1:1/untold" || got[w.ID] != w.URL {
 		t.Errorf("with a handoff of a webhook created untold, the claim handed %v, want it and %d", got, w.ID)
 	}
+
+	// Deleted by another instance while A holds a handoff of it: once A
+	// hears of it, the handoff is dropped, not sent (its deliveries went
+	// with the webhook).
+	appendEvent(t, dbA, userEvent(herald.EventUserCreated, "before-delete"))
+	before = version()
+	if err := dbB.Update(ctx, func(tx *store.Tx) error { _, err := tx.DeleteWebhook(ctx, w.ID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); version() == before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("A never heard of B's deletion of a webhook")
+		}
+	}
+	cs, err := qA.Claim(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.WebhookID == w.ID {
+			t.Errorf("after another instance deleted webhook %d, A's claim handed its delivery %d", w.ID, c.ID)
+		}
+	}
+	if len(cs) != 1 || cs[0].WebhookID != untold {
+		t.Errorf("after the deletion A's claim handed %d deliveries, want the other webhook's one", len(cs))
+	}
 }

@@ -266,12 +266,15 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 	if webhooksChanged && db.dialect.notifies {
 		wb.queue(-1, db.notifyWebhooksStmt())
 	}
-	if err := wb.commit(ctx); err != nil {
-		if webhooksChanged && db.dialect.notifies {
-			// The commit may have happened all the same, and this
-			// process's listener passes over its own notification.
-			db.webhooksCommitted()
-		}
+	err = wb.commit(ctx)
+	if webhooksChanged && db.dialect.notifies {
+		// Before the handoffs (one may be of a webhook the batch
+		// created); after a failed commit too, which may have happened
+		// all the same: this process's listener passes over its own
+		// notification.
+		db.webhooksCommitted()
+	}
+	if err != nil {
 		var d *deferredError
 		if errors.As(err, &d) {
 			// The single change's deferred statement failed.
@@ -291,7 +294,7 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 	if !refused && changed(results) {
 		db.writeSucceeded()
 	}
-	db.handOver(wb, results, requeues, webhooksChanged)
+	db.handOver(wb, results, requeues)
 	if obs != nil {
 		obs.EndBatch(true)
 	}
@@ -308,12 +311,8 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 // committed changes of a batch leased to it at insert (those of changes
 // that failed were rolled back with them), with the webhooks it requeued,
 // and tells OnNotify's function at once which webhooks have deliveries
-// left for claims, and, before the handoffs, whether the batch changed
-// webhooks (a handoff may be of a webhook it created).
-func (db *DB) handOver(wb *writeBatch, results []error, requeues []int64, webhooksChanged bool) {
-	if webhooksChanged && db.dialect.notifies {
-		db.webhooksCommitted()
-	}
+// left for claims.
+func (db *DB) handOver(wb *writeBatch, results []error, requeues []int64) {
 	var ds []Handed
 	for i, err := range results {
 		if err != nil {

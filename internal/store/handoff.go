@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"strconv"
 	"strings"
@@ -106,14 +107,37 @@ func (db *DB) webhooksCommitted() {
 	db.Wake()
 }
 
-// committed tells this process of what tx, just committed outside the
-// group committer, changed (the webhook list) and queued (the engine is
-// woken).
-func (db *DB) committed(tx *Tx) {
+// notify sends, in q (tx's transaction or connection), the notifications
+// of what tx queued and changed (PostgreSQL; nothing on SQLite).
+func (db *DB) notify(ctx context.Context, q querier, tx *Tx) error {
+	if !db.dialect.notifies {
+		return nil
+	}
+	var stmts []string
+	if tx.wake {
+		stmts = append(stmts, notifyStmt(tx.requeues))
+	}
+	if tx.webhooksChanged {
+		stmts = append(stmts, db.notifyWebhooksStmt())
+	}
+	for _, s := range stmts {
+		if _, err := q.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// committed tells this process of what tx, outside the group committer,
+// changed (the webhook list) and, if ok (it committed), queued (the
+// engine is woken). A change of webhooks is told even when the commit
+// failed, for it may have happened all the same, and this process's
+// listener passes over its own notification.
+func (db *DB) committed(tx *Tx, ok bool) {
 	if tx.webhooksChanged && db.dialect.notifies {
 		db.webhooksCommitted()
 	}
-	if tx.wake {
+	if ok && tx.wake {
 		db.queuedCommitted(tx.requeues)
 	}
 }

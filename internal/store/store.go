@@ -331,32 +331,21 @@ func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(
 	tx := &Tx{db: db, pool: pool, q: conn, dialect: db.dialect}
 	tx.Now = db.Now().UTC().Truncate(time.Microsecond)
 	err = call(fn, tx)
-	// Its statements commit one by one, whatever fails after them: this
-	// process hears of a change of webhooks in any case (its listener
-	// passes over its own notification).
-	if !readOnly && tx.webhooksChanged && db.dialect.notifies {
-		defer db.webhooksCommitted()
+	if readOnly {
+		if err != nil {
+			return failed(err)
+		}
+		return nil
 	}
+	if err == nil {
+		err = db.notify(ctx, conn, tx)
+	}
+	// Its statements commit one by one: those before a failure did.
+	db.committed(tx, err == nil)
 	if err != nil {
 		return failed(err)
 	}
-	if readOnly {
-		return nil
-	}
-	if tx.wake && db.dialect.notifies {
-		if _, err := conn.ExecContext(ctx, notifyStmt(tx.requeues)); err != nil {
-			return failed(err)
-		}
-	}
-	if tx.webhooksChanged && db.dialect.notifies {
-		if _, err := conn.ExecContext(ctx, db.notifyWebhooksStmt()); err != nil {
-			return failed(err)
-		}
-	}
 	db.writeSucceeded()
-	if tx.wake {
-		db.queuedCommitted(tx.requeues)
-	}
 	return nil
 }
 
@@ -379,26 +368,16 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx)
 	if readOnly {
 		return sqlTx.Rollback()
 	}
-	if tx.wake && db.dialect.notifies {
-		if _, err := sqlTx.ExecContext(ctx, notifyStmt(tx.requeues)); err != nil {
-			_ = sqlTx.Rollback()
-			return failed(err)
-		}
+	if err := db.notify(ctx, sqlTx, tx); err != nil {
+		_ = sqlTx.Rollback()
+		return failed(err)
 	}
-	if tx.webhooksChanged && db.dialect.notifies {
-		if _, err := sqlTx.ExecContext(ctx, db.notifyWebhooksStmt()); err != nil {
-			_ = sqlTx.Rollback()
-			return failed(err)
-		}
-	}
-	if err := sqlTx.Commit(); err != nil {
-		if tx.webhooksChanged && db.dialect.notifies {
-			db.webhooksCommitted() // it may have committed all the same
-		}
+	err = sqlTx.Commit()
+	db.committed(tx, err == nil) // a failed commit may have happened all the same
+	if err != nil {
 		return failed(fmt.Errorf("commit: %w", err))
 	}
 	db.writeSucceeded()
-	db.committed(tx)
 	return nil
 }
 

@@ -37,6 +37,29 @@ func openBesideAnother(t *testing.T) (*DB, *pgx.Conn) {
 	return db, other
 }
 
+// writerWaiting waits until a connection of this test's database waits
+// for the write lock, which q's transaction holds, and returns its
+// backend's pid.
+func writerWaiting(t *testing.T, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) int {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		var pid int
+		if err := q.QueryRow(context.Background(), `SELECT coalesce(max(pid), 0) FROM pg_locks
+			WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockWrites).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if pid != 0 {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no writer waited for the write lock")
+		}
+	}
+}
+
 func openPipelinedAt(t *testing.T, dsn string) *DB {
 	t.Helper()
 	ctx := context.Background()
@@ -231,20 +254,7 @@ func TestBatchTakesWriteLockFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		start()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			var waiting int
-			if err := held.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1
-				AND objsubid = 1 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-				lockWrites).Scan(&waiting); err != nil {
-				t.Fatal(err)
-			}
-			if waiting > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("no writer waited for the write lock")
-			}
-		}
+		writerWaiting(t, held)
 		then()
 		time.Sleep(hold)
 		if err := held.Commit(ctx); err != nil {
@@ -359,21 +369,7 @@ func TestBatchWriteLockFirstLost(t *testing.T) {
 	}
 	lost := createJob(ctx, "lost", nil)
 	go db.commitBatch([]*writeJob{lost}, true)
-	var pid int
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		err := held.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1
-			AND objsubid = 1 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-			lockWrites).Scan(&pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pid != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the batch never waited for the write lock")
-		}
-	}
+	pid := writerWaiting(t, held)
 	if _, err := held.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatal(err)
 	}
