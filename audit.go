@@ -1,6 +1,9 @@
 package herald
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // EventAuditEntry is the event of an audit log entry, sent to webhooks
 // that subscribe to "audit".
@@ -69,4 +72,13 @@ type AuditFilter struct {
 	Action        string
 	Actor         string
 	Target        string
+}
+
+// AuditTargetOfWebhook is the audit target of webhook id of kind
+// (Webhook.Kind): "webhook:7", or "scim_target:8" for a SCIM target.
+func AuditTargetOfWebhook(kind string, id int64) string {
+	if kind == WebhookKindSCIM {
+		return "scim_target:" + strconv.FormatInt(id, 10)
+	}
+	return "webhook:" + strconv.FormatInt(id, 10)
 }

@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -66,17 +65,14 @@ func (a Actor) client() string {
 	return a.Client.String()
 }
 
-func webhookTarget(id int64) string { return fmt.Sprintf("webhook:%d", id) }
+func webhookTarget(id int64) string { return herald.AuditTargetOfWebhook(herald.WebhookKindHTTP, id) }
 
-func scimTargetTarget(id int64) string { return fmt.Sprintf("scim_target:%d", id) }
+func scimTargetTarget(id int64) string {
+	return herald.AuditTargetOfWebhook(herald.WebhookKindSCIM, id)
+}
 
 // targetOfKind is the audit target of a webhook of kind.
-func targetOfKind(kind string, id int64) string {
-	if kind == herald.WebhookKindSCIM {
-		return scimTargetTarget(id)
-	}
-	return webhookTarget(id)
-}
+func targetOfKind(kind string, id int64) string { return herald.AuditTargetOfWebhook(kind, id) }
 
 // maxAuditLimit caps a page of the audit log.
 const maxAuditLimit = 1000

@@ -232,6 +232,12 @@ func TestWebhookGoneDisabledDeletedTriggers(t *testing.T) {
 	if n := len(gone.all()); n != 1 {
 		t.Fatalf("gone receiver got %d requests, want 1 (no retry after 410)", n)
 	}
+	// The audit log says who turned it off, and why.
+	disabled := admin.audit(fmt.Sprintf("action=webhook_disabled&target=webhook:%d", goneHook.ID))
+	if len(disabled) != 1 || disabled[0].Actor.Type != "system" || disabled[0].Target != fmt.Sprintf("webhook:%d", goneHook.ID) ||
+		disabled[0].Detail != "the receiver answered 410 Gone" || disabled[0].Client != "" {
+		t.Fatalf("audit log of webhook_disabled = %+v; want one entry by the system for webhook:%d with the reason", disabled, goneHook.ID)
+	}
 	admin.expect(http.StatusNoContent, "DELETE", "/api/v1/user/tom", nil, nil)
 	got := onlyDeleted.waitFor(1, 5*time.Second)
 	if got[0].event() != "user_deleted" {

@@ -251,7 +251,10 @@ func claimAndLease(ctx context.Context, tx *store.Tx, req Request, shares []shar
 func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
 	update := q.db.UpdateQueueEach // one statement, which commits by itself
 	if disables(outs) {
-		update = q.db.UpdateQueue // the outcomes and the webhook's disabling, all or nothing
+		// The outcomes, the webhook's disabling and its audit entry, all
+		// or nothing. A directory write (the entry is an event, whose
+		// number must follow the commit order: the write lock).
+		update = q.db.Update
 	}
 	var finished finishedOutcomes
 	err := update(ctx, func(tx *store.Tx) (err error) {

@@ -1,6 +1,8 @@
 package queue_test
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -92,6 +94,8 @@ func TestRecordOutcomes(t *testing.T) {
 		if hook.Enabled || hook.DisabledReason != "the receiver answered 410 Gone" {
 			t.Errorf("after DisableReason: enabled %v, reason %q", hook.Enabled, hook.DisabledReason)
 		}
+		wantAudit(t, db, herald.AuditEntry{Action: herald.AuditWebhookDisabled, Actor: herald.Actor{Type: herald.ActorSystem},
+			Target: fmt.Sprintf("webhook:%d", w.ID), Detail: "the receiver answered 410 Gone"})
 		if st, err := q.Stats(ctx); err != nil || st.WebhooksDisabled != 1 {
 			t.Errorf("Stats.WebhooksDisabled = %d, %v; want 1", st.WebhooksDisabled, err)
 		}
@@ -137,6 +141,7 @@ func TestRecordOutcomeOfDeletedWebhook(t *testing.T) {
 			wantCode(t, "deleted webhook", err, herald.ENOTFOUND)
 			return nil
 		})
+		wantAudit(t, db) // nothing was disabled
 	})
 }
 
@@ -374,4 +379,66 @@ func TestDeletedWebhookTakesItsAttempts(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// TestRecordGoneAudit: a 410 that disables a webhook or a SCIM target is
+// in the audit log as Herald's own act, with the reason; one for a
+// webhook an admin turned off while its delivery was in flight leaves it
+// as the admin left it, with no entry.
+func TestRecordGoneAudit(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, db *store.DB, q *queue.Queue) {
+		c := useClock(db)
+		target := newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Kind = herald.WebhookKindSCIM })
+		off := newWebhook(t, db, allUser)
+		e := emit(t, db, herald.EventUserCreated, "alice")
+		dTarget, dOff := deliveryID(t, db, target.ID, e), deliveryID(t, db, off.ID, e)
+		cs := claim(t, q, claimAll)
+		wantClaimed(t, "claim", cs, dTarget, dOff)
+		update(t, db, func(tx *store.Tx) error {
+			w, err := tx.WebhookByID(ctx, off.ID)
+			if err != nil {
+				return err
+			}
+			w.Enabled = false
+			return tx.UpdateWebhook(ctx, &w)
+		})
+
+		oTarget := outcome(findClaimed(t, cs, dTarget), herald.DeliveryFailed, 410, c.Now())
+		oTarget.DisableReason = "the SCIM target answered 410 Gone"
+		oOff := outcome(findClaimed(t, cs, dOff), herald.DeliveryFailed, 410, c.Now())
+		oOff.DisableReason = "the receiver answered 410 Gone"
+		record(t, q, oTarget, oOff)
+
+		wantAudit(t, db, herald.AuditEntry{Action: herald.AuditSCIMTargetDisabled, Actor: herald.Actor{Type: herald.ActorSystem},
+			Target: fmt.Sprintf("scim_target:%d", target.ID), Detail: "the SCIM target answered 410 Gone"})
+		view(t, db, func(tx *store.Tx) error {
+			w, err := tx.WebhookByID(ctx, off.ID)
+			if err != nil || w.Enabled || w.DisabledReason != "" {
+				t.Errorf("the webhook the admin turned off: enabled %v, reason %q, %v; want off with no reason", w.Enabled, w.DisabledReason, err)
+			}
+			w, err = tx.WebhookByID(ctx, target.ID)
+			if err != nil || w.Enabled || w.DisabledReason != "the SCIM target answered 410 Gone" {
+				t.Errorf("the SCIM target: enabled %v, reason %q, %v; want off, with the reason", w.Enabled, w.DisabledReason, err)
+			}
+			return nil
+		})
+	})
+}
+
+// wantAudit checks that the audit log holds want, in order (ID and At
+// not compared).
+func wantAudit(t *testing.T, db *store.DB, want ...herald.AuditEntry) {
+	t.Helper()
+	var got []herald.AuditEntry
+	view(t, db, func(tx *store.Tx) (err error) {
+		got, err = tx.ListAudit(ctx, herald.AuditFilter{Limit: 100})
+		return err
+	})
+	for i := range got {
+		got[i].ID, got[i].At = 0, time.Time{}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit log:\n got %+v\nwant %+v", got, want)
+	}
 }

@@ -164,11 +164,12 @@ func TestFanOut(t *testing.T) {
 		dis := hooks["disabled"]
 		dis.Enabled = true
 		cr := hooks["created"]
+		cr.Enabled = false
 		update(t, db, func(tx *store.Tx) error {
 			if err := tx.UpdateWebhook(ctx, &dis); err != nil {
 				return err
 			}
-			return tx.DisableWebhook(ctx, cr.ID, "")
+			return tx.UpdateWebhook(ctx, &cr)
 		})
 		if ds := deliveries(t, db, dis.ID); len(ds) != 0 {
 			t.Errorf("enabling a webhook backfilled %d deliveries", len(ds))

@@ -195,12 +195,29 @@ func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) (int, error) {
 	return dropped, mustAffect(res, "no webhook with id %d", id)
 }
 
-// DisableWebhook turns a webhook off, recording why (empty when an admin
-// did it).
+// DisableWebhook turns webhook id off for Herald itself (its receiver
+// answered 410 Gone), recording reason, and writes that in the audit log as
+// the system's act (webhook_disabled, or scim_target_disabled for a SCIM
+// target), so the log tells who turned it off. A webhook already off, or
+// deleted, is left alone, with no entry: its disabled_reason stays the
+// first one.
 func (tx *Tx) DisableWebhook(ctx context.Context, id int64, reason string) error {
-	_, err := tx.exec(ctx, `UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3`, reason, micros(tx.Now), id)
+	var kind string
+	err := tx.queryRow(ctx, `UPDATE webhooks SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND enabled
+		RETURNING kind`, reason, micros(tx.Now), id).Scan(&kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	tx.webhookChanged(id, false)
-	return err
+	action := herald.AuditWebhookDisabled
+	if kind == herald.WebhookKindSCIM {
+		action = herald.AuditSCIMTargetDisabled
+	}
+	return tx.AppendAudit(ctx, &herald.AuditEntry{Action: action, Actor: herald.Actor{Type: herald.ActorSystem},
+		Target: herald.AuditTargetOfWebhook(kind, id), Detail: reason})
 }
 
 // RenameGroupInFilters follows a group's rename in every webhook's
