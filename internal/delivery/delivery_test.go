@@ -175,13 +175,16 @@ func TestJudge(t *testing.T) {
 		blocked bool
 		// unreadable: the key could not open the webhook's secrets
 		unreadable bool
-		round      int // attempts before this one, this round
+		round      int  // attempts before this one, this round
+		off        bool // the webhook was disabled when claimed
 		state      string
 		delay      [2]time.Duration // for retrying
 		disable    bool
 	}{
 		{name: "204", status: 204, state: herald.DeliverySucceeded},
 		{name: "410", status: 410, state: herald.DeliveryFailed, disable: true},
+		// Off already (a delivery queued before): nothing to disable.
+		{name: "410 of a webhook that is off", status: 410, off: true, state: herald.DeliveryFailed},
 		{name: "blocked", blocked: true, state: herald.DeliveryFailed},
 		{name: "503 with Retry-After", status: 503, after: "120", state: herald.DeliveryRetrying, delay: [2]time.Duration{2 * time.Minute, 2 * time.Minute}},
 		{name: "429 without", status: 429, state: herald.DeliveryRetrying, delay: scheduled},
@@ -196,7 +199,7 @@ func TestJudge(t *testing.T) {
 	for _, tt := range tests {
 		before := time.Now()
 		r := result{attempt: herald.Attempt{StatusCode: tt.status}, retryAfter: tt.after, blocked: tt.blocked, unreadable: tt.unreadable}
-		o := e.judge(queue.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round}, r)
+		o := e.judge(queue.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round, Webhook: herald.Webhook{ID: 2, Enabled: !tt.off}}, r)
 		round := tt.round + 1
 		if tt.unreadable {
 			round = tt.round

@@ -52,6 +52,18 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return min(max(d, 0), maxRetryAfter), true
 }
 
+// disableReason is reason for a 410 from c's receiver, if c's webhook was
+// on when claimed: a webhook already off (its queued deliveries are still
+// sent, and receivers are told to answer them 410 too) has nothing to
+// disable, and its outcomes are recorded as any others are, not as a
+// directory write (queue.Record).
+func disableReason(c queue.Claimed, reason string) string {
+	if !c.Webhook.Enabled {
+		return ""
+	}
+	return reason
+}
+
 // judge decides what an attempt means for its delivery (docs/receivers.md,
 // Answering).
 func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
@@ -64,7 +76,7 @@ func (e *Engine) judge(c queue.Claimed, r result) queue.Outcome {
 		return o
 	case code == http.StatusGone:
 		o.State = herald.DeliveryFailed
-		o.DisableReason = "the receiver answered 410 Gone"
+		o.DisableReason = disableReason(c, "the receiver answered 410 Gone")
 		return o
 	case r.blocked:
 		// The egress policy will refuse it every time.

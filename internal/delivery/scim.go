@@ -151,7 +151,7 @@ func (e *Engine) judgeSCIM(c queue.Claimed, a herald.Attempt, res scim.Result) q
 		return o
 	case scim.Gone:
 		o.State = herald.DeliveryFailed
-		o.DisableReason = "the SCIM target answered 410 Gone"
+		o.DisableReason = disableReason(c, "the SCIM target answered 410 Gone")
 		return o
 	case scim.Failed:
 		o.State = herald.DeliveryFailed

@@ -126,7 +126,8 @@ type Outcome struct {
 	State         string
 	NextAttemptAt time.Time
 	RoundAttempts int
-	// DisableReason, when set, disables the webhook (a 410 Gone).
+	// DisableReason, when set, disables the webhook (a 410 Gone from a
+	// webhook that was on when claimed).
 	DisableReason string
 }
 
@@ -178,7 +179,8 @@ func (q *Queue) Claim(ctx context.Context, req Request) ([]Claimed, error) {
 // Record writes a batch of outcomes in one transaction: one fsync for
 // many attempts. Outcomes of deliveries deleted meanwhile (their webhook
 // was deleted) are skipped. An outcome with a DisableReason disables its
-// webhook.
+// webhook if it is still on, and writes that in the audit log
+// (store.Tx.DisableWebhook); such a record is a directory write.
 func (q *Queue) Record(ctx context.Context, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil

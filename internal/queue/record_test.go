@@ -382,19 +382,22 @@ func TestDeletedWebhookTakesItsAttempts(t *testing.T) {
 }
 
 // TestRecordGoneAudit: a 410 that disables a webhook or a SCIM target is
-// in the audit log as Herald's own act, with the reason; one for a
-// webhook an admin turned off while its delivery was in flight leaves it
-// as the admin left it, with no entry.
+// in the audit log as Herald's own act, with the reason, once however
+// many of its outcomes the record holds, and a webhook subscribed to the
+// log hears of it; one for a webhook an admin turned off while its
+// delivery was in flight leaves it as the admin left it, with no entry.
 func TestRecordGoneAudit(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB, q *queue.Queue) {
 		c := useClock(db)
 		target := newWebhook(t, db, allUser, func(w *herald.Webhook) { w.Kind = herald.WebhookKindSCIM })
 		off := newWebhook(t, db, allUser)
+		siem := newWebhook(t, db, func(w *herald.Webhook) { w.Events = []string{"audit"} })
 		e := emit(t, db, herald.EventUserCreated, "alice")
-		dTarget, dOff := deliveryID(t, db, target.ID, e), deliveryID(t, db, off.ID, e)
+		e2 := emit(t, db, herald.EventUserCreated, "bob")
+		dTarget, dOff, dTarget2 := deliveryID(t, db, target.ID, e), deliveryID(t, db, off.ID, e), deliveryID(t, db, target.ID, e2)
 		cs := claim(t, q, claimAll)
-		wantClaimed(t, "claim", cs, dTarget, dOff)
+		wantClaimed(t, "claim", cs, dTarget, dOff, dTarget2, deliveryID(t, db, off.ID, e2))
 		update(t, db, func(tx *store.Tx) error {
 			w, err := tx.WebhookByID(ctx, off.ID)
 			if err != nil {
@@ -406,9 +409,11 @@ func TestRecordGoneAudit(t *testing.T) {
 
 		oTarget := outcome(findClaimed(t, cs, dTarget), herald.DeliveryFailed, 410, c.Now())
 		oTarget.DisableReason = "the SCIM target answered 410 Gone"
+		oTarget2 := outcome(findClaimed(t, cs, dTarget2), herald.DeliveryFailed, 410, c.Now())
+		oTarget2.DisableReason = "another reason"
 		oOff := outcome(findClaimed(t, cs, dOff), herald.DeliveryFailed, 410, c.Now())
 		oOff.DisableReason = "the receiver answered 410 Gone"
-		record(t, q, oTarget, oOff)
+		record(t, q, oTarget, oOff, oTarget2)
 
 		wantAudit(t, db, herald.AuditEntry{Action: herald.AuditSCIMTargetDisabled, Actor: herald.Actor{Type: herald.ActorSystem},
 			Target: fmt.Sprintf("scim_target:%d", target.ID), Detail: "the SCIM target answered 410 Gone"})
@@ -419,10 +424,13 @@ func TestRecordGoneAudit(t *testing.T) {
 			}
 			w, err = tx.WebhookByID(ctx, target.ID)
 			if err != nil || w.Enabled || w.DisabledReason != "the SCIM target answered 410 Gone" {
-				t.Errorf("the SCIM target: enabled %v, reason %q, %v; want off, with the reason", w.Enabled, w.DisabledReason, err)
+				t.Errorf("the SCIM target: enabled %v, reason %q, %v; want off, with the first reason", w.Enabled, w.DisabledReason, err)
 			}
 			return nil
 		})
+		if ds := deliveries(t, db, siem.ID); len(ds) != 1 || ds[0].Event != herald.EventAuditEntry {
+			t.Errorf("the webhook subscribed to the audit log got %+v; want one audit_entry", ds)
+		}
 	})
 }
 

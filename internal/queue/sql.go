@@ -88,10 +88,13 @@ func completedAt(o Outcome, now time.Time) int64 {
 }
 
 // disableGone disables the webhooks of outcomes with a DisableReason, in
-// the transaction that records them.
+// the transaction that records them: each once, with its first reason
+// (store.Tx.DisableWebhook, which also writes the audit entry).
 func disableGone(ctx context.Context, tx *store.Tx, outs []Outcome) error {
+	done := map[int64]bool{}
 	for _, o := range outs {
-		if o.DisableReason != "" {
+		if o.DisableReason != "" && !done[o.WebhookID] {
+			done[o.WebhookID] = true
 			if err := tx.DisableWebhook(ctx, o.WebhookID, o.DisableReason); err != nil {
 				return err
 			}
