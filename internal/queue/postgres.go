@@ -194,7 +194,13 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 // deliveries_queue by webhook, subject and id: without it PostgreSQL may
 // turn it into an anti join that reads every unfinished delivery of the
 // webhook for each candidate (seen in a claim of 160 deliveries: 4,485
-// of its 7,582 pages).
+// of its 7,582 pages). The probe compares (subject, id) as a row, which
+// only deliveries_queue can take as its index condition: written as
+// p.id < d.id it fits deliveries_webhook_due as well (webhook, then id),
+// and with statistics from when the table was small (autovacuum off, a
+// queue that grew since the last vacuum) PostgreSQL took that one and
+// read every earlier delivery of the webhook for each candidate (the
+// scim scenario: 0.2 ms a candidate, 2,000 rows read, against 0.003 ms).
 const claimLeaseQuery = `WITH c AS (
 		SELECT h.id, w.turn, h.next_attempt_at
 		FROM unnest($1::bigint[], $2::int[]) WITH ORDINALITY AS w(id, room, turn)
@@ -203,7 +209,7 @@ const claimLeaseQuery = `WITH c AS (
 			WHERE d.webhook_id = w.id AND d.state IN ('pending', 'retrying')
 			AND d.next_attempt_at <= $3 AND d.lease_until <= $3
 			AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.subject = d.subject
-				AND p.state IN ('pending', 'retrying') AND p.id < d.id OFFSET 0)
+				AND p.state IN ('pending', 'retrying') AND (p.subject, p.id) < (d.subject, d.id) OFFSET 0)
 			ORDER BY d.next_attempt_at, d.id LIMIT w.room` + lockRows + `) h
 		LIMIT $4
 	), l AS (

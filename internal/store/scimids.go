@@ -9,11 +9,14 @@ import (
 // The ids SCIM targets gave Herald's users and groups (the remote ids,
 // table scim_resources). *DB implements scim.Store with these; the store
 // does not import internal/scim, so kinds are plain strings ("user",
-// "group"). Writes go through UpdateQueue, as the delivery queue's do:
-// the engine's sender writes them, they are no directory change (no
+// "group"). Writes go through UpdateQueueEach, as the delivery queue's
+// do: the engine's sender writes them, they are no directory change (no
 // event, no order to keep with events), so on PostgreSQL they need not
-// wait for the directory writes' advisory lock; on SQLite the group
-// committer takes them as it takes every write.
+// wait for the directory writes' advisory lock, and each is one statement
+// that commits by itself (no BEGIN and COMMIT: two round trips of three,
+// while the target's other changes wait for a connection of the queue's
+// pool); on SQLite the group committer takes them as it takes every
+// write.
 
 // RemoteID returns the id target gave the resource of kind named name;
 // ok is false when there is none.
@@ -34,7 +37,7 @@ func (db *DB) RemoteID(ctx context.Context, target int64, kind, name string) (id
 // name, replacing any it had. It returns an error (a foreign key failure)
 // when the target no longer exists.
 func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
-	return db.UpdateQueue(ctx, func(tx *Tx) error {
+	return db.UpdateQueueEach(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `INSERT INTO scim_resources (target_id, kind, name, remote_id, updated_at)
 			VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (target_id, kind, name) DO UPDATE SET remote_id = excluded.remote_id, updated_at = excluded.updated_at`,
@@ -46,7 +49,7 @@ func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id stri
 // DeleteRemoteID forgets the id target gave the resource of kind named
 // name; forgetting one it does not have is no error.
 func (db *DB) DeleteRemoteID(ctx context.Context, target int64, kind, name string) error {
-	return db.UpdateQueue(ctx, func(tx *Tx) error {
+	return db.UpdateQueueEach(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `DELETE FROM scim_resources WHERE target_id = $1 AND kind = $2 AND name = $3`, target, kind, name)
 		return err
 	})
