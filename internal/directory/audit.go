@@ -71,9 +71,6 @@ func scimTargetTarget(id int64) string {
 	return herald.AuditTargetOfWebhook(herald.WebhookKindSCIM, id)
 }
 
-// targetOfKind is the audit target of a webhook of kind.
-func targetOfKind(kind string, id int64) string { return herald.AuditTargetOfWebhook(kind, id) }
-
 // maxAuditLimit caps a page of the audit log.
 const maxAuditLimit = 1000
 

@@ -418,7 +418,7 @@ func (s *Service) changeWebhookTx(ctx context.Context, a Actor, action, kind str
 			return err
 		}
 		out = w
-		return audit(ctx, tx, a, action, targetOfKind(kind, id), w.Description)
+		return audit(ctx, tx, a, action, herald.AuditTargetOfWebhook(kind, id), w.Description)
 	})
 	return out, err
 }
@@ -455,7 +455,7 @@ func (s *Service) ResetUnreadableSecrets(ctx context.Context, a Actor) ([]herald
 			if err := tx.UpdateWebhook(ctx, &sealed); err != nil {
 				return err
 			}
-			if err := audit(ctx, tx, a, herald.AuditSecretRotated, targetOfKind(w.Kind, w.ID), "reset: secret key lost"); err != nil {
+			if err := audit(ctx, tx, a, herald.AuditSecretRotated, herald.AuditTargetOfWebhook(w.Kind, w.ID), "reset: secret key lost"); err != nil {
 				return err
 			}
 		}
@@ -720,7 +720,7 @@ func (s *Service) redeliver(ctx context.Context, a Actor, kind string, webhookID
 		if err := tx.Redeliver(ctx, webhookID, id); err != nil {
 			return err
 		}
-		return audit(ctx, tx, a, herald.AuditRedelivered, targetOfKind(kind, webhookID), fmt.Sprintf("delivery %d", id))
+		return audit(ctx, tx, a, herald.AuditRedelivered, herald.AuditTargetOfWebhook(kind, webhookID), fmt.Sprintf("delivery %d", id))
 	})
 }
 
