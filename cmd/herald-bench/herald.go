@@ -29,7 +29,7 @@ func randomText() string { return strings.ToLower(rand.Text()[:12]) }
 
 // newDatabase returns the HERALD_DATABASE for a fresh, empty database: a
 // SQLite file in the temporary folder, or a new database on the PostgreSQL
-// server (dropped at the end).
+// server (dropped when the scenario ends: settle).
 func (b *bench) newDatabase(scenario string) (string, error) {
 	if b.postgres == "" {
 		dir := filepath.Join(b.tmp, scenario)
@@ -49,7 +49,9 @@ func (b *bench) newDatabase(scenario string) (string, error) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return "", fmt.Errorf("create database %s: %w", name, err)
 	}
+	b.mu.Lock()
 	b.dropDBs = append(b.dropDBs, name)
+	b.mu.Unlock()
 	u, err := url.Parse(b.postgres)
 	if err != nil {
 		return "", err
@@ -67,6 +69,20 @@ func dropPostgres(server, name string) error {
 	}
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	return err
+}
+
+// checkpoint asks the PostgreSQL server to write out every dirty page
+// now, and waits until it has (it needs a superuser or pg_checkpoint).
+func checkpoint(server string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, "CHECKPOINT")
 	return err
 }
 
