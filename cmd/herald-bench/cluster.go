@@ -48,6 +48,7 @@ func (b *bench) cluster() (*clusterResult, error) {
 		return nil, err
 	}
 	res.OnePerSec = one.perSec
+	b.settle()
 	all, err := b.clusterRun("cluster", instances, hooks, users)
 	if err != nil {
 		return nil, err

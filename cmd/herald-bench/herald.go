@@ -61,28 +61,25 @@ func (b *bench) newDatabase(scenario string) (string, error) {
 }
 
 func dropPostgres(server, name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, server)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	return err
+	return serverExec(server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)", time.Minute)
 }
 
 // checkpoint asks the PostgreSQL server to write out every dirty page
 // now, and waits until it has (it needs a superuser or pg_checkpoint).
 func checkpoint(server string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	return serverExec(server, "CHECKPOINT", 5*time.Minute)
+}
+
+// serverExec runs one statement on its own connection to server.
+func serverExec(server, statement string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, "CHECKPOINT")
+	_, err = conn.Exec(ctx, statement)
 	return err
 }
 

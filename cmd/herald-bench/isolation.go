@@ -21,6 +21,7 @@ func (b *bench) isolation() (*isolationResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.settle()
 	with, err := b.isolationRun("isolation-blackhole", users, true)
 	if err != nil {
 		return nil, err

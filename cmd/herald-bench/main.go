@@ -9,7 +9,7 @@
 //	go run ./cmd/herald-bench -scenario backlog    one scenario
 //	go run ./cmd/herald-bench -database postgres://postgres@127.0.0.1:5432/test
 //	go run ./cmd/herald-bench -herald ./herald     a prebuilt binary
-//	go run ./cmd/herald-bench -keep                keep herald's logs and databases
+//	go run ./cmd/herald-bench -keep                keep herald's logs and SQLite databases
 //	go run ./cmd/herald-bench -backlog 200000      a smaller backlog than 1,000,000
 //
 // Ctrl-C stops every herald and prints the results of the scenarios
@@ -17,12 +17,12 @@
 //
 // With a postgres:// URL, each scenario runs on a database of its own,
 // created on that server and dropped afterwards (the URL's user must be
-// allowed to CREATE DATABASE, and to run CHECKPOINT).
-//
-// Between scenarios the bench waits for the disk to settle (settle): it
-// drops the scenario's databases and runs CHECKPOINT on PostgreSQL, or
-// sync(2) for SQLite, so that no scenario runs while the one before it
-// is still being written out.
+// allowed to CREATE DATABASE). Between scenarios, and between the runs a
+// scenario compares (isolation, cluster, scim), the bench drops the
+// databases of the runs done and runs CHECKPOINT (settle), so that no run
+// starts while the server still writes out the one before it; a user
+// not allowed to CHECKPOINT gets a line on stderr, and runs follow each
+// other at once.
 //
 // Scenarios (full size; -quick divides each by about 100):
 //
@@ -82,6 +82,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -334,7 +335,9 @@ func (b *bench) run(names []string) (*results, error) {
 			return nil, fmt.Errorf("scenario %s: %w", name, err)
 		}
 		b.logf("=== scenario %s done in %v (load average %s) ===", name, time.Since(start).Round(time.Second), loadAverage())
-		b.settle()
+		if name != names[len(names)-1] {
+			b.settle()
+		}
 	}
 	return b.partial(), nil
 }
@@ -377,34 +380,38 @@ func (b *bench) killAll() {
 	}
 }
 
-// dropDatabases drops the PostgreSQL databases the scenarios made.
+// dropDatabases drops the PostgreSQL databases the scenarios made. Each
+// stays on the list until it is dropped, so that the Ctrl-C handler,
+// should it run meanwhile, drops it too (DROP ... IF EXISTS).
 func (b *bench) dropDatabases() {
-	b.mu.Lock()
-	names := b.dropDBs
-	b.dropDBs = nil
-	b.mu.Unlock()
-	for _, name := range names {
+	for {
+		b.mu.Lock()
+		if len(b.dropDBs) == 0 {
+			b.mu.Unlock()
+			return
+		}
+		name := b.dropDBs[0]
+		b.mu.Unlock()
 		if err := dropPostgres(b.postgres, name); err != nil {
 			b.logf("drop database %s: %v", name, err)
 		}
+		b.mu.Lock()
+		b.dropDBs = slices.DeleteFunc(b.dropDBs, func(n string) bool { return n == name })
+		b.mu.Unlock()
 	}
 }
 
-// settle leaves the disk quiet for the next scenario. A scenario that
-// wrote much leaves the database server (or the kernel, for SQLite's
-// files) writing its pages out for a minute or more after it ends, and
-// the next scenario's commits then wait behind those writes: on
-// PostgreSQL, the latency scenario right after the throughput run had a
-// p99 from the request of 44 ms against 14-19 ms alone. So each
-// scenario's databases are dropped (PostgreSQL) and what is dirty is
-// written out now: a CHECKPOINT, or sync(2) for SQLite's files.
+// settle keeps the scenarios (and the phases a scenario compares) apart
+// on PostgreSQL: it drops the databases made so far, whose runs are over,
+// and runs CHECKPOINT, so that the next run does not start while the
+// server still writes out what the last one left (a run that writes much
+// leaves the checkpointer pages to write after it ends). SQLite's files
+// need nothing: each run has its own, and its commits are on disk.
 func (b *bench) settle() {
-	start := time.Now()
 	if b.postgres == "" {
-		syscall.Sync()
-		b.logf("disk settled (sync) in %v", time.Since(start).Round(time.Millisecond))
 		return
 	}
+	start := time.Now()
 	b.dropDatabases()
 	if err := checkpoint(b.postgres); err != nil {
 		b.logf("checkpoint: %v (the next scenario may share the disk with this one's writes)", err)

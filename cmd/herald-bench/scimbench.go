@@ -64,6 +64,7 @@ func (b *bench) scim() (*scimResult, error) {
 	if err := b.stopHerald(h); err != nil {
 		return nil, err
 	}
+	b.settle()
 
 	// Then SCIM: one target, the same users.
 	ep, err := newSCIMEndpoint()
