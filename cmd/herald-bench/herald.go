@@ -29,7 +29,7 @@ func randomText() string { return strings.ToLower(rand.Text()[:12]) }
 
 // newDatabase returns the HERALD_DATABASE for a fresh, empty database: a
 // SQLite file in the temporary folder, or a new database on the PostgreSQL
-// server (dropped when the scenario ends: settle).
+// server (dropped by settle once its run is over, or at the end).
 func (b *bench) newDatabase(scenario string) (string, error) {
 	if b.postgres == "" {
 		dir := filepath.Join(b.tmp, scenario)

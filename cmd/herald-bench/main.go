@@ -284,7 +284,7 @@ func (b *bench) run(names []string) (*results, error) {
 	}
 	b.mu.Unlock()
 	b.logf("machine: %s; database: %s; quick: %v", b.res.Machine, b.res.Database, b.quick)
-	for _, name := range names {
+	for i, name := range names {
 		b.logf("=== scenario %s (load average %s) ===", name, loadAverage())
 		start := time.Now()
 		var err error
@@ -335,7 +335,7 @@ func (b *bench) run(names []string) (*results, error) {
 			return nil, fmt.Errorf("scenario %s: %w", name, err)
 		}
 		b.logf("=== scenario %s done in %v (load average %s) ===", name, time.Since(start).Round(time.Second), loadAverage())
-		if name != names[len(names)-1] {
+		if i < len(names)-1 {
 			b.settle()
 		}
 	}
