@@ -21,8 +21,7 @@
 // scenario compares (isolation, cluster, scim), the bench drops the
 // databases of the runs done and runs CHECKPOINT (settle), so that no run
 // starts while the server still writes out the one before it; a user
-// not allowed to CHECKPOINT gets a line on stderr, and runs follow each
-// other at once.
+// not allowed to CHECKPOINT gets a line on stderr.
 //
 // Scenarios (full size; -quick divides each by about 100):
 //
@@ -381,8 +380,9 @@ func (b *bench) killAll() {
 }
 
 // dropDatabases drops the PostgreSQL databases the scenarios made. Each
-// stays on the list until it is dropped, so that the Ctrl-C handler,
-// should it run meanwhile, drops it too (DROP ... IF EXISTS).
+// stays on the list until its drop has been tried, so that the Ctrl-C
+// handler, should it run meanwhile, drops it too (DROP ... IF EXISTS); a
+// failed drop is logged and not tried again.
 func (b *bench) dropDatabases() {
 	for {
 		b.mu.Lock()
@@ -414,7 +414,7 @@ func (b *bench) settle() {
 	start := time.Now()
 	b.dropDatabases()
 	if err := checkpoint(b.postgres); err != nil {
-		b.logf("checkpoint: %v (the next scenario may share the disk with this one's writes)", err)
+		b.logf("checkpoint: %v (the next run may share the disk with this one's writes)", err)
 		return
 	}
 	b.logf("disk settled (databases dropped, CHECKPOINT) in %v", time.Since(start).Round(time.Millisecond))
