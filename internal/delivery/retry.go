@@ -52,8 +52,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return min(max(d, 0), maxRetryAfter), true
 }
 
-// disableReason is reason for a 410 from c's receiver, if c's webhook was
-// on when claimed: a webhook already off (its queued deliveries are still
+// disableReason returns reason (why a 410 from c's receiver disables its
+// webhook) if c's webhook was on when claimed, else "": a webhook already off (its queued deliveries are still
 // sent, and receivers are told to answer them 410 too) has nothing to
 // disable, and its outcomes are recorded as any others are, not as a
 // directory write (queue.Record).

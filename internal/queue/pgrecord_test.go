@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,8 @@ func TestPGDisablingRecordTakesWriteLock(t *testing.T) {
 	// B's batch takes the write lock (with its first statement) and
 	// holds it until released.
 	held, release, bDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	released := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(released) // a failure below must not leave B's batch waiting
 	go func() {
 		bDone <- dbB.Update(ctx, func(tx *store.Tx) error {
 			var one int
@@ -52,29 +55,15 @@ func TestPGDisablingRecordTakesWriteLock(t *testing.T) {
 			RoundAttempts: 1, DisableReason: "the receiver answered 410 Gone",
 			Attempt: herald.Attempt{StartedAt: time.Now(), StatusCode: 410}}})
 	}()
-	// It waits for the lock: PostgreSQL shows an advisory lock asked for
+	// It waits for the lock: PostgreSQL shows the write lock asked for
 	// and not granted, and the record has not returned.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		var waiting int
-		if err := dbA.QueuePool().QueryRowContext(ctx, `SELECT count(*) FROM pg_locks
-			WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
-		}
-		select {
-		case err := <-recorded:
-			close(release)
-			t.Fatalf("the disabling record returned (%v) while another instance's batch held the write lock", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			close(release)
-			t.Fatal("the disabling record never waited for the write lock")
-		}
+	testdb.LockWaiter(t, dsn, store.WriteLockKey)
+	select {
+	case err := <-recorded:
+		t.Fatalf("the disabling record returned (%v) while another instance's batch held the write lock", err)
+	default:
 	}
-	close(release)
+	released()
 	if err := <-bDone; err != nil {
 		t.Fatalf("B's batch: %v", err)
 	}

@@ -36,6 +36,10 @@ const (
 	notifyChan  = "herald_deliveries"
 )
 
+// WriteLockKey is the advisory lock every directory write takes, as
+// pg_locks shows it waited for (objid; tests wait for a waiter).
+const WriteLockKey = lockWrites
+
 var postgresDialect = dialect{
 	kind: PostgreSQL,
 	name: "postgres",

@@ -37,29 +37,6 @@ func openBesideAnother(t *testing.T) (*DB, *pgx.Conn) {
 	return db, other
 }
 
-// writerWaiting waits until a connection of this test's database waits
-// for the write lock, which q's transaction holds, and returns its
-// backend's pid.
-func writerWaiting(t *testing.T, q interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}) int {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-		var pid int
-		if err := q.QueryRow(context.Background(), `SELECT coalesce(max(pid), 0) FROM pg_locks
-			WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND NOT granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockWrites).Scan(&pid); err != nil {
-			t.Fatal(err)
-		}
-		if pid != 0 {
-			return pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no writer waited for the write lock")
-		}
-	}
-}
-
 func openPipelinedAt(t *testing.T, dsn string) *DB {
 	t.Helper()
 	ctx := context.Background()
@@ -254,7 +231,7 @@ func TestBatchTakesWriteLockFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		start()
-		writerWaiting(t, held)
+		testdb.LockWaiter(t, other.Config().ConnString(), lockWrites)
 		then()
 		time.Sleep(hold)
 		if err := held.Commit(ctx); err != nil {
@@ -369,7 +346,7 @@ func TestBatchWriteLockFirstLost(t *testing.T) {
 	}
 	lost := createJob(ctx, "lost", nil)
 	go db.commitBatch([]*writeJob{lost}, true)
-	pid := writerWaiting(t, held)
+	pid := testdb.LockWaiter(t, other.Config().ConnString(), lockWrites)
 	if _, err := held.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatal(err)
 	}
