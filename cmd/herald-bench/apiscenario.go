@@ -8,11 +8,14 @@ type apiScenarioResult struct {
 	Webhooks          int     `json:"webhooks"`
 	Concurrency       int     `json:"concurrency"`
 	UserCreatesPerSec float64 `json:"user_creates_per_sec"`
+	// CPU is what the creations cost, per user (cpuuse.go).
+	CPU *cpuUse `json:"cpu,omitempty"`
 }
 
 // apiScenario: 10 webhooks subscribed (the receiver up, so Herald delivers
 // while it answers), 32 clients create 10,000 users as fast as Herald
-// answers: users created / the time from the first call to the last answer.
+// answers: users created / the time from the first call to the last answer,
+// and the CPU each user cost meanwhile (cpuuse.go).
 func (b *bench) apiScenario() (*apiScenarioResult, error) {
 	const hooks, concurrency = 10, 32
 	users := b.scale(10000, 100)
@@ -27,13 +30,15 @@ func (b *bench) apiScenario() (*apiScenarioResult, error) {
 		return nil, err
 	}
 	b.logf("creating %d users with %d clients (%d webhooks)", users, concurrency, hooks)
+	from := b.markCPU(h.cmd.Process.Pid)
 	took, err := c.createUsers("a", users, concurrency, func(n int) { b.logf("created %d users", n) })
 	if err != nil {
 		return nil, err
 	}
-	res := &apiScenarioResult{Webhooks: hooks, Concurrency: concurrency, UserCreatesPerSec: perSec(int64(users), took)}
-	b.logf("api: %d users in %v: %.0f/s (%d deliveries arrived meanwhile)", users, took.Round(time.Millisecond),
-		res.UserCreatesPerSec, rcv.count.Load())
+	res := &apiScenarioResult{Webhooks: hooks, Concurrency: concurrency, UserCreatesPerSec: perSec(int64(users), took),
+		CPU: b.cpuUse(from, b.markCPU(h.cmd.Process.Pid), users)}
+	b.logf("api: %d users in %v: %.0f/s (%d deliveries arrived meanwhile); %v", users, took.Round(time.Millisecond),
+		res.UserCreatesPerSec, rcv.count.Load(), res.CPU)
 	if err := b.stopHerald(h); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,12 @@ type clusterResult struct {
 	// MaxInFlight is the most requests one webhook had open at once over
 	// the cluster run, against the per-webhook cap of one engine (16).
 	MaxInFlight int64 `json:"max_in_flight_per_webhook"`
+	// OneCPU and ClusterCPU are what each run cost per user created,
+	// from the first request to the last delivery (cpuuse.go): whether
+	// three instances spend more for the same work, and whether the
+	// machine was left idle.
+	OneCPU     *cpuUse `json:"one_instance_cpu,omitempty"`
+	ClusterCPU *cpuUse `json:"cluster_cpu,omitempty"`
 }
 
 // clusterCap is the engine's per-webhook cap of requests in flight.
@@ -58,6 +64,7 @@ func (b *bench) cluster() (*clusterResult, error) {
 	res.P99FromRequestMS = all.p99FromRequestMS
 	res.Duplicates = one.duplicates + all.duplicates
 	res.MaxInFlight = all.maxInFlight
+	res.OneCPU, res.ClusterCPU = one.cpu, all.cpu
 	b.logf("cluster: one instance %.0f/s, %d instances %.0f/s (ratio %.2f); p99 from the request %.1f ms; %d duplicates; at most %d in flight at one webhook (one engine's cap: %d)",
 		res.OnePerSec, instances, res.ClusterPerSec, res.Ratio, res.P99FromRequestMS, res.Duplicates, res.MaxInFlight, clusterCap)
 	return res, nil
@@ -68,6 +75,7 @@ type clusterRunResult struct {
 	p99FromRequestMS float64
 	duplicates       int64
 	maxInFlight      int64
+	cpu              *cpuUse
 }
 
 // clusterRun starts n Herald processes on one fresh database, subscribes
@@ -169,6 +177,11 @@ func (b *bench) clusterRun(label string, n, hooks, users int) (*clusterRunResult
 	var firstErr error
 	var errOnce sync.Once
 	var wg sync.WaitGroup
+	pids := make([]int, len(procs))
+	for i, h := range procs {
+		pids[i] = h.cmd.Process.Pid
+	}
+	from := b.markCPU(pids...)
 	start := time.Now()
 	for w := range 32 {
 		wg.Add(1)
@@ -199,6 +212,7 @@ func (b *bench) clusterRun(label string, n, hooks, users int) (*clusterRunResult
 	if err := b.waitCount(rcv, int64(users*hooks), 2*time.Minute, label, exited); err != nil {
 		return nil, err
 	}
+	cpu := b.cpuUse(from, b.markCPU(pids...), users)
 	// Deliveries that arrive twice would arrive soon after the rest.
 	time.Sleep(time.Second)
 	for _, h := range procs {
@@ -222,8 +236,9 @@ func (b *bench) clusterRun(label string, n, hooks, users int) (*clusterRunResult
 		p99FromRequestMS: round(float64(percentile(fromRequest, 0.99))/float64(time.Millisecond), 2),
 		duplicates:       duplicates.Load(),
 		maxInFlight:      maxInFlight.Load(),
+		cpu:              cpu,
 	}
-	b.logf("%s: %d deliveries, %.0f/s; p99 from the request %.1f ms; %d duplicates; at most %d in flight at one webhook",
-		label, rcv.count.Load(), r.perSec, r.p99FromRequestMS, r.duplicates, r.maxInFlight)
+	b.logf("%s: %d deliveries, %.0f/s; p99 from the request %.1f ms; %d duplicates; at most %d in flight at one webhook; %v",
+		label, rcv.count.Load(), r.perSec, r.p99FromRequestMS, r.duplicates, r.maxInFlight, r.cpu)
 	return r, nil
 }

@@ -45,14 +45,17 @@
 //     is down, then drained, with a graceful restart half way; see the
 //     procedure at the top of backlog.go.
 //   - api (apiscenario.go): 10 webhooks, receiver up; 10,000 users created
-//     by 32 clients; user_creates_per_sec.
+//     by 32 clients; user_creates_per_sec, and the CPU each user cost
+//     Herald, a local PostgreSQL and the bench, with how busy the machine
+//     was (Linux: cpuuse.go).
 //   - -filters (filters.go), with throughput and api only: half the
 //     webhooks have ignore_actors and only_groups, decided by the fan-out.
 //   - cluster (cluster.go, PostgreSQL only; skipped on SQLite): 10
 //     webhooks, 20,000 users by 32 clients against one Herald, then against
 //     three Herald processes on one fresh database (clients spread over
 //     the three APIs): both rates and their ratio, p99 from the request,
-//     duplicates, and the most requests in flight at one webhook.
+//     duplicates, the most requests in flight at one webhook, and each
+//     run's CPU per user as in api.
 //   - statements (statements.go, PostgreSQL only): 10 webhooks, 2,000
 //     users by 32 clients; the statements (round trips) Herald sent per
 //     user created and per delivery, counted by pg_stat_statements.
@@ -513,6 +516,7 @@ func printTable(r *results) {
 	}
 	if a := r.API; a != nil {
 		row("api", fmt.Sprintf("user creates (%d webhooks, %d clients)", a.Webhooks, a.Concurrency), a.UserCreatesPerSec, "/s")
+		cpuRows(row, "", a.CPU)
 	}
 	if c := r.Cluster; c != nil {
 		row("cluster", "one instance", c.OnePerSec, "deliveries/s")
@@ -521,6 +525,8 @@ func printTable(r *results) {
 		row("", "p99 from the request (cluster)", c.P99FromRequestMS, "ms")
 		row("", "duplicates", c.Duplicates, "")
 		row("", "most in flight at one webhook", c.MaxInFlight, "")
+		cpuRows(row, "one instance: ", c.OneCPU)
+		cpuRows(row, "cluster: ", c.ClusterCPU)
 	}
 	if sc := r.SCIM; sc != nil {
 		row("scim", fmt.Sprintf("user creations provisioned (%d, one target)", sc.Changes), sc.ChangesPerSec, "/s")
