@@ -36,7 +36,7 @@ func (b *bench) apiScenario() (*apiScenarioResult, error) {
 		return nil, err
 	}
 	res := &apiScenarioResult{Webhooks: hooks, Concurrency: concurrency, UserCreatesPerSec: perSec(int64(users), took),
-		CPU: b.cpuUse(from, b.markCPU(h.cmd.Process.Pid), users)}
+		CPU: cpuBetween(from, b.markCPU(h.cmd.Process.Pid), users)}
 	b.logf("api: %d users in %v: %.0f/s (%d deliveries arrived meanwhile); %v", users, took.Round(time.Millisecond),
 		res.UserCreatesPerSec, rcv.count.Load(), res.CPU)
 	if err := b.stopHerald(h); err != nil {

@@ -212,7 +212,7 @@ func (b *bench) clusterRun(label string, n, hooks, users int) (*clusterRunResult
 	if err := b.waitCount(rcv, int64(users*hooks), 2*time.Minute, label, exited); err != nil {
 		return nil, err
 	}
-	cpu := b.cpuUse(from, b.markCPU(pids...), users)
+	cpu := cpuBetween(from, b.markCPU(pids...), users)
 	// Deliveries that arrive twice would arrive soon after the rest.
 	time.Sleep(time.Second)
 	for _, h := range procs {

@@ -21,15 +21,20 @@ import (
 // under it, something else (a lock, a round trip) sets it.
 
 // cpuUse is the CPU spent over a scenario's measured window, per user
-// created (each with its deliveries), by whom.
+// created, by whom. The window holds the work of the deliveries that
+// arrived in it (the scenarios log how many).
 type cpuUse struct {
 	HeraldMS float64 `json:"herald_ms_per_user"`
-	// PostgresMS: every process named postgres on this machine, counted
-	// only when the database URL names this machine (omitted otherwise).
-	PostgresMS float64 `json:"postgres_ms_per_user,omitempty"`
+	// PostgresMS: every process named postgres on this machine (one
+	// server, doing nothing else, is assumed), counted only when the
+	// database URL is a loopback address, localhost or a Unix socket and
+	// such processes were found; nil otherwise.
+	PostgresMS *float64 `json:"postgres_ms_per_user,omitempty"`
 	// BenchMS: the bench process itself, its API clients and receiver.
 	BenchMS float64 `json:"bench_ms_per_user"`
-	// MachineBusy: the share of all cores' time that was not idle.
+	// MachineBusy: the share of all cores' time that was not idle (time
+	// the hypervisor gave to others while this machine wanted it, steal,
+	// counts as busy).
 	MachineBusy float64 `json:"machine_busy"`
 }
 
@@ -37,7 +42,8 @@ type cpuUse struct {
 type cpuMark struct {
 	herald, postgres, self time.Duration
 	busy, total            time.Duration
-	ok                     bool
+	// ok: /proc was read; postgresOK: PostgreSQL's processes too.
+	ok, postgresOK bool
 }
 
 // clockTick is the unit of /proc's CPU times (USER_HZ): 100 on every
@@ -61,14 +67,14 @@ func (b *bench) markCPU(pids ...int) cpuMark {
 	}
 	m.self = processCPUFile("/proc/self/stat", false)
 	if b.postgres != "" && localDatabase(b.postgres) {
-		m.postgres = postgresCPU()
+		m.postgres, m.postgresOK = postgresCPU()
 	}
 	return m
 }
 
-// cpuUse is what was spent between from and to, per user of users; nil
-// where the marks could not be read.
-func (b *bench) cpuUse(from, to cpuMark, users int) *cpuUse {
+// cpuBetween is what was spent between from and to, per user of users;
+// nil where the marks could not be read.
+func cpuBetween(from, to cpuMark, users int) *cpuUse {
 	if !from.ok || !to.ok || users <= 0 || to.total <= from.total {
 		return nil
 	}
@@ -77,9 +83,12 @@ func (b *bench) cpuUse(from, to cpuMark, users int) *cpuUse {
 	}
 	u := &cpuUse{
 		HeraldMS:    perUser(to.herald - from.herald),
-		PostgresMS:  perUser(to.postgres - from.postgres),
 		BenchMS:     perUser(to.self - from.self),
 		MachineBusy: round(float64(to.busy-from.busy)/float64(to.total-from.total), 3),
+	}
+	if from.postgresOK && to.postgresOK {
+		pg := perUser(to.postgres - from.postgres)
+		u.PostgresMS = &pg
 	}
 	return u
 }
@@ -87,19 +96,19 @@ func (b *bench) cpuUse(from, to cpuMark, users int) *cpuUse {
 // String is the log's form of u.
 func (u *cpuUse) String() string {
 	if u == nil {
-		return "CPU not measured (no /proc)"
+		return "CPU not measured"
 	}
 	pg := ""
-	if u.PostgresMS > 0 {
-		pg = fmt.Sprintf(", PostgreSQL %.3f ms", u.PostgresMS)
+	if u.PostgresMS != nil {
+		pg = fmt.Sprintf(", PostgreSQL %.3f ms", *u.PostgresMS)
 	}
 	return fmt.Sprintf("CPU per user created: Herald %.3f ms%s, the bench %.3f ms; machine %.0f%% busy",
 		u.HeraldMS, pg, u.BenchMS, 100*u.MachineBusy)
 }
 
 // machineCPU reads the first line of /proc/stat (the sum of all cores):
-// busy is user, nice, system, irq and softirq time; total adds idle,
-// iowait and steal.
+// busy is user, nice, system, irq, softirq and steal time (guest time is
+// inside user already); total adds idle and iowait.
 func machineCPU(stat string) (busy, total time.Duration, ok bool) {
 	line, _, _ := strings.Cut(stat, "\n")
 	f := strings.Fields(line)
@@ -115,8 +124,8 @@ func machineCPU(stat string) (busy, total time.Duration, ok bool) {
 		v[i] = n
 	}
 	user, nice, system, idle, iowait, irq, softirq, steal := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
-	b := user + nice + system + irq + softirq
-	return time.Duration(b) * clockTick, time.Duration(b+idle+iowait+steal) * clockTick, true
+	b := user + nice + system + irq + softirq + steal
+	return time.Duration(b) * clockTick, time.Duration(b+idle+iowait) * clockTick, true
 }
 
 // processCPU reads a process's user and system time from its
@@ -160,20 +169,22 @@ func processCPUFile(path string, children bool) time.Duration {
 }
 
 // postgresCPU adds up the CPU time of every process named postgres, with
-// that of the backends that have ended (their postmaster's children).
-func postgresCPU() time.Duration {
+// that of the backends that have ended (their postmaster's children);
+// found is false if there is none. A backend that ends while the
+// processes are read may be counted twice or not at all: Herald's
+// connections last, so this is rare and small.
+func postgresCPU() (sum time.Duration, found bool) {
 	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var sum time.Duration
 	for _, path := range paths {
 		stat, err := os.ReadFile(path)
 		if err != nil {
 			continue // ended meanwhile
 		}
 		if name, cpu, ok := processCPU(string(stat), true); ok && name == "postgres" {
-			sum += cpu
+			sum, found = sum+cpu, true
 		}
 	}
-	return sum
+	return sum, found
 }
 
 // localDatabase reports whether the PostgreSQL URL dsn names a server on
@@ -197,9 +208,9 @@ func cpuRows(row func(scenario, name string, v any, unit string), prefix string,
 		return
 	}
 	row("", prefix+"Herald's CPU per user created", u.HeraldMS, "ms")
-	if u.PostgresMS > 0 {
-		row("", prefix+"PostgreSQL's CPU per user created", u.PostgresMS, "ms")
+	if u.PostgresMS != nil {
+		row("", prefix+"PostgreSQL's CPU per user created", *u.PostgresMS, "ms")
 	}
 	row("", prefix+"the bench's CPU per user created", u.BenchMS, "ms")
-	row("", prefix+"machine busy", u.MachineBusy, "")
+	row("", prefix+"machine busy", round(100*u.MachineBusy, 1), "%")
 }
