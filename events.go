@@ -79,6 +79,16 @@ func (et EventType) Flag(t *Triggers) *bool {
 	return et.flag(t)
 }
 
+// Any reports whether t subscribes to at least one event type.
+func (t Triggers) Any() bool {
+	for _, et := range TriggerTypes() {
+		if *et.Flag(&t) {
+			return true
+		}
+	}
+	return false
+}
+
 // LookupEventType returns the event type named name.
 func LookupEventType(name string) (EventType, bool) {
 	for _, et := range EventTypes {

@@ -28,6 +28,12 @@ func TestTriggersMatchTable(t *testing.T) {
 		if !m[et.Trigger] || len(m) != len(keys) {
 			t.Errorf("%s: setting its flag gives %s", et.Name, b)
 		}
+		if !tr.Any() {
+			t.Errorf("%s: Any() = false with its flag set", et.Name)
+		}
+	}
+	if (Triggers{}).Any() {
+		t.Error("Any() = true with no flag set")
 	}
 	if !slices.Equal(keys, fromTable) {
 		t.Errorf("Triggers has %v, the table %v", keys, fromTable)

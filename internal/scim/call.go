@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/heraldhq/herald"
 )
 
 // maxLog bounds Result.Log, as the delivery log bounds an answer.
@@ -74,7 +76,7 @@ func (r *run) call(method, path string, body any) answer {
 }
 
 // succeeded reports whether a is a 2xx answer.
-func (a answer) succeeded() bool { return a.ok && a.Status >= 200 && a.Status < 300 }
+func (a answer) succeeded() bool { return a.ok && herald.Succeeded(a.Status) }
 
 // reject ends the run with the verdict an answer that is not what the
 // step needed deserves: 5xx, 429 Retry (with its Retry-After); 410 Gone;

@@ -9,6 +9,9 @@ import (
 	"github.com/heraldhq/herald"
 )
 
+// attemptSucceeded is herald.Succeeded in SQL, of attempts a.
+const attemptSucceeded = `(a.status_code BETWEEN 200 AND 299)`
+
 // WebhookHealth reads a webhook's health from its delivery log: its last
 // attempt, the failed attempts since its last successful one (2xx), and
 // its waiting deliveries. The log is pruned, so "since" reaches back as
@@ -26,12 +29,12 @@ func (tx *Tx) WebhookHealth(ctx context.Context, webhookID int64) (herald.Webhoo
 		h.LastAttemptAt = timePtr(fromMicros(started))
 		var lastOK sql.NullInt64
 		if err := tx.queryRow(ctx, `SELECT max(a.started_at) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
-			WHERE d.webhook_id = $1 AND a.status_code BETWEEN 200 AND 299`, webhookID).Scan(&lastOK); err != nil {
+			WHERE d.webhook_id = $1 AND `+attemptSucceeded, webhookID).Scan(&lastOK); err != nil {
 			return h, err
 		}
 		var first sql.NullInt64
 		if err := tx.queryRow(ctx, `SELECT count(*), min(a.started_at) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
-			WHERE d.webhook_id = $1 AND a.started_at > $2 AND NOT (a.status_code BETWEEN 200 AND 299)`,
+			WHERE d.webhook_id = $1 AND a.started_at > $2 AND NOT `+attemptSucceeded,
 			webhookID, lastOK.Int64).Scan(&h.ConsecutiveFailures, &first); err != nil {
 			return h, err
 		}
