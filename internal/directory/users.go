@@ -336,7 +336,21 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return err
 	}
-	if err := validatePassword("new_password", newPassword); err != nil {
+	// Every field error that needs no password check is reported at once,
+	// so the form shows them together. The old password is checked against
+	// its hash only when the rest is valid: that check counts against the
+	// login throttling keys, and an input bound to fail anyway must not
+	// spend an attempt. Errors come in the form's order: old, then new.
+	var errs herald.Errors
+	if !a.IsAdmin {
+		if oldPassword == "" {
+			errs.Add(invalid("old_password", "is required to change your own password"))
+		} else if len(oldPassword) > maxPasswordBytes {
+			errs.Add(invalid("old_password", "is not your current password"))
+		}
+	}
+	errs.Add(validatePassword("new_password", newPassword))
+	if err := errs.Err(); err != nil {
 		return err
 	}
 	// The old password is checked outside any transaction (a check takes
@@ -344,12 +358,6 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, username, oldPasswor
 	// was checked against is still the one stored.
 	var oldHash string
 	if !a.IsAdmin {
-		if oldPassword == "" {
-			return invalid("old_password", "is required to change your own password")
-		}
-		if len(oldPassword) > maxPasswordBytes {
-			return invalid("old_password", "is not your current password")
-		}
 		var err error
 		if oldHash, err = s.checkOwnPassword(ctx, username, oldPassword, from); err != nil {
 			return err

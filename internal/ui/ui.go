@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -132,13 +133,29 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	// Every other path gets the styled 404 page (the API keeps /api/ for
 	// its JSON one). It is no route: metrics count it as unmatched.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, herald.Errorf(herald.ENOTFOUND, "There is no page at %s", r.URL.Path))
+		h.fail(w, r, notFound(r))
 	})
+}
+
+// notFound is the error of a path that names no page, for the 404 page.
+func notFound(r *http.Request) error {
+	return herald.Errorf(herald.ENOTFOUND, "There is no page at %s", r.URL.Path)
 }
 
 var static = http.FileServerFS(staticFiles)
 
+// serveStatic serves the embedded assets. A path that names no asset, or
+// names a directory, gets the styled 404 page every other unknown path
+// gets, rather than the file server's plain-text 404 or a listing of the
+// assets.
 func serveStatic(w http.ResponseWriter, r *http.Request) error {
+	// The mux has cleaned the path; Clean again only to drop a trailing
+	// slash (the file server redirects "file/" to "file"). fs.Stat refuses
+	// a name that is not a valid fs path, such as one with "..".
+	info, err := fs.Stat(staticFiles, strings.TrimPrefix(path.Clean(r.URL.Path), "/"))
+	if err != nil || info.IsDir() {
+		return notFound(r)
+	}
 	static.ServeHTTP(w, r)
 	return nil
 }
