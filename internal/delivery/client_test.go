@@ -94,9 +94,10 @@ func readRequest(r *bufio.Reader) (lines []string, body string, err error) {
 	return lines, string(b), err
 }
 
-// CONTRACT 1 on the wire: the method (GET, the default, carries the body
-// too), the path (exactly as written in the URL) and query, the headers
-// with their names exactly as the contract writes them, a valid
+// The request on the wire, as docs/receivers.md ("A request", "Headers")
+// shows it: the method (GET, the default, carries the body too), the path
+// (exactly as written in the URL) and query, the headers with their names
+// exactly as that page writes them, a valid
 // signature, the body as stored; and the answer's status and body (after
 // large headers) are what the attempt reports.
 func TestSendWire(t *testing.T) {

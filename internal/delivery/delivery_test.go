@@ -159,7 +159,7 @@ func TestTargetURI(t *testing.T) {
 	}
 }
 
-// CONTRACT 1.3, what an attempt means: any 2xx succeeds; 410 fails and
+// What an attempt means (docs/receivers.md, "Answering"): any 2xx succeeds; 410 fails and
 // disables the webhook; an address the egress policy refuses fails; a
 // Retry-After on 429 or 503 replaces the schedule's delay; every other
 // answer or error is retried on the schedule, and fails after its last

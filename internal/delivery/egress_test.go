@@ -34,8 +34,8 @@ func judged(t *testing.T, addr string) string {
 	return ""
 }
 
-// Addresses written out by hand, with what CONTRACT 3 and 4.2 say of
-// them: the bypasses, both edges of ranges, each form that
+// Addresses written out by hand, with what docs/configuration.md
+// ("Egress policy") says of them: the bypasses, both edges of ranges, each form that
 // carries an IPv4 address (with an allowed, a private and an always
 // refused IPv4 inside), and public addresses next to special ranges.
 func TestGuard(t *testing.T) {

@@ -17,7 +17,8 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 )
 
-// The five kinds of caller of the authorization matrix (CONTRACT 2.1, 2.5).
+// The five kinds of caller of the authorization matrix (docs/security.md,
+// "Who may call what").
 const (
 	actorAnon    = "anonymous"
 	actorOther   = "other-user" // bob, not an admin, acting on alice
@@ -729,7 +730,7 @@ func authzRows() []authzRow {
 			want:  authzStationOnly(http.StatusForbidden),
 		},
 
-		// Webhooks: admins only, like every call there (CONTRACT 2.4).
+		// Webhooks: admins only, like every call there.
 		{route: "GET /api/v1/webhook", path: authzFixed("/api/v1/webhook"), want: authzAdminOnly(ok)},
 		{
 			route: "POST /api/v1/webhook", path: authzFixed("/api/v1/webhook"),
@@ -877,7 +878,7 @@ func authzRowMethod(row authzRow) string {
 }
 
 // TestAuthorizationMatrix calls every API endpoint as each kind of caller
-// and checks the exact status (CONTRACT 2.1, 2.5): admins may do
+// and checks the exact status (docs/security.md, "Who may call what"): admins may do
 // everything; a user who is not an admin may read and change their own
 // profile (not their groups), their password (with the old one), their API
 // tokens, and start and read their own provisioning jobs; a station token
@@ -948,7 +949,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 // TestCrossSiteWriteRefused: a browser carrying the admin's session cookie
-// to Herald from another site cannot make changes (CONTRACT 2.1), while API
+// to Herald from another site cannot make changes (docs/security.md: browser
+// writes from other sites are refused), while API
 // clients (which send no Sec-Fetch-Site or Origin) and Herald's own pages
 // can.
 func TestCrossSiteWriteRefused(t *testing.T) {
@@ -1010,7 +1012,7 @@ func TestCrossSiteWriteRefused(t *testing.T) {
 
 // TestLoginThrottled: after five wrong passwords for one username, further
 // attempts for it are refused for a while, even with the right password,
-// while other usernames can still log in (CONTRACT 2.1).
+// while other usernames can still log in (docs/security.md, "Logins").
 func TestLoginThrottled(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

@@ -57,8 +57,8 @@ func badInputClient(c *client, t *testing.T) *client {
 // TestBadInputChangesNothing sends bad input to every write endpoint of
 // users, groups, passwords, tokens and provisioning jobs, and checks that
 // each gets a 4xx with a helpful {"msg"} and leaves no trace: no event, no
-// change to any user, group, token or job (CONTRACT 2: "Bad input never
-// leaves a half-made change behind").
+// change to any user, group, token or job (bad input never leaves a
+// half-made change behind).
 func TestBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

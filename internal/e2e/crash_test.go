@@ -21,9 +21,9 @@ import (
 // Herald is killed with SIGKILL three times in a row while webhook requests
 // are pending, in flight and half recorded, and while API calls are in
 // flight. After the last restart the receiver comes back, and every event
-// whose change committed reaches it at least once (CONTRACT 1.3 "Nothing
-// lost", "At least once"), events about one user in the order they happened
-// ("In order per user").
+// whose change committed reaches it at least once (docs/receivers.md:
+// "Nothing is lost while your receiver is down", "At least once"), events
+// about one user in the order they happened ("In order per user").
 func TestCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the herald binary")

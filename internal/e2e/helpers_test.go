@@ -29,7 +29,8 @@ type actor struct {
 	Station  string `json:"station,omitempty"`
 }
 
-// user is the USER object of CONTRACT 2.2.
+// user is the user object of the management API (the User schema of
+// internal/api/openapi.json).
 type user struct {
 	ID        int64    `json:"id"`
 	Username  string   `json:"username"`

@@ -12,8 +12,8 @@ import (
 )
 
 // A receiver that accepts connections and never answers holds only its own
-// few slots; a healthy receiver gets every event meanwhile (CONTRACT 1.3 "A
-// slow or dead receiver never delays the others").
+// few slots; a healthy receiver gets every event meanwhile (docs/receivers.md:
+// "A slow or dead receiver never delays the others").
 func TestDeadReceiverDoesNotSlowOthers(t *testing.T) {
 	t.Parallel()
 	const (

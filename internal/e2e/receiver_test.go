@@ -206,7 +206,8 @@ func verifySignature(secret string, h http.Header, body []byte) error {
 	return fmt.Errorf("no valid v1 signature in %q", h.Get("webhook-signature"))
 }
 
-// webhook is the WEBHOOK object of CONTRACT 2.4.
+// webhook is the webhook object of the management API (the Webhook schema
+// of internal/api/openapi.json).
 type webhook struct {
 	ID               int64    `json:"id"`
 	URL              string   `json:"url"`

@@ -19,11 +19,11 @@ type whBadState struct {
 }
 
 // TestWebhookBadInputChangesNothing sends bad input to every call of the
-// webhook management API (CONTRACT 2.4) and checks that each gets a 4xx with
-// a {"msg"} naming the problem and leaves no trace: the webhook list
+// webhook management API (/api/v1/webhook) and checks that each gets a 4xx
+// with a {"msg"} naming the problem and leaves no trace: the webhook list
 // (secrets included), every delivery list and delivery, and the event feed
-// read the same afterwards, and no receiver got a request (CONTRACT 2: "Bad
-// input never leaves a half-made change behind").
+// read the same afterwards, and no receiver got a request (bad input never
+// leaves a half-made change behind).
 func TestWebhookBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

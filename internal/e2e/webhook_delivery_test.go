@@ -296,9 +296,9 @@ func TestWebhookDenyPrivate(t *testing.T) {
 	}
 }
 
-// CONTRACT 1.3 "Which webhooks": a webhook disabled after an event still
-// finishes that delivery; a deleted one drops its pending deliveries, and
-// the log says so.
+// Which webhooks get an event (docs/receivers.md, "Events"): a webhook
+// disabled after an event still finishes that delivery; a deleted one
+// drops its pending deliveries, and the log says so.
 func TestWebhookDisabledFinishesDeletedDrops(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, func(c *app.Config) {

@@ -10,9 +10,9 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// Every event type reaches a receiver with exactly the headers and body of
-// CONTRACT 1, signed so that a verifier written from the Standard Webhooks
-// spec accepts it.
+// Every event type reaches a receiver with exactly the headers and body
+// docs/receivers.md ("Headers", "Events") gives, signed so that a verifier
+// written from the Standard Webhooks spec accepts it.
 func TestWebhookWireContract(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

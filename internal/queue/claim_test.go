@@ -19,8 +19,8 @@ import (
 // (webhook, subject) is claimable; a leased one is not claimed again and
 // still blocks its successors; success or failure of the head releases the
 // next one; an expired lease (PostgreSQL) or a restart (SQLite) makes a
-// delivery claimable again (CONTRACT 1.3 "In order per user", "At least
-// once").
+// delivery claimable again (docs/receivers.md, "In order per user" and
+// "At least once").
 func TestClaimOrderPerSubject(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB, q *queue.Queue) {

@@ -297,7 +297,8 @@ func (v viewErr) Error() string { return fmt.Sprint(v.err) }
 // TestConcurrentUpdatesAllOrNothing: many changes at once (on SQLite they
 // share commits), some failing half-way: each is all or nothing, each
 // caller gets its own outcome, and the failed ones leave no user, event or
-// delivery behind (CONTRACT 1.3 "Nothing lost").
+// delivery behind (docs/receivers.md: a change that is rolled back sends
+// nothing).
 func TestConcurrentUpdatesAllOrNothing(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {

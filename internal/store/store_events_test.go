@@ -102,8 +102,9 @@ func seqs(evs []herald.Event) []int64 {
 }
 
 // TestFanOut: AppendEvent queues one pending delivery per enabled webhook
-// whose trigger matches, in the event's transaction (CONTRACT 1.3 "Which
-// webhooks").
+// whose trigger matches, in the event's transaction (docs/receivers.md,
+// "Events": an event goes to every webhook enabled when the change
+// happened whose triggers include it).
 func TestFanOut(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {

@@ -239,8 +239,8 @@ func TestOpenSaysWhyPostgreSQLCannotBeUsed(t *testing.T) {
 }
 
 // TestUpdateRollsBack: a transaction whose fn fails leaves nothing behind:
-// no user, no group, no event, no delivery, no wake-up (CONTRACT 1.3
-// "if it rolls back, nobody hears of it").
+// no user, no group, no event, no delivery, no wake-up ("if it rolls
+// back, nobody hears of it": docs/architecture.md).
 func TestUpdateRollsBack(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
