@@ -29,7 +29,7 @@ import (
 // commands print their result on standard output, so their log shows only
 // warnings and errors, unless log_level is debug.
 func openApp(ctx context.Context, cfg app.Config) (*app.App, error) {
-	cfg.SendsNothing = true
+	cfg.Command = true
 	return app.Open(ctx, cfg, commandLogger(cfg))
 }
 

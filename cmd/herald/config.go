@@ -152,6 +152,16 @@ var commandSettings = map[string][]string{
 	"webhook reset-secrets": {"database", "secret_key", "log_level", "log_format"},
 }
 
+// sendsRequests reports whether cmd sends webhook or SCIM requests
+// itself, and so reads the proxy variables (HTTPS_PROXY, HTTP_PROXY,
+// NO_PROXY) as herald serve does: the commands that read request_timeout
+// (herald webhook test, herald scim resync), and serve, which reads every
+// setting.
+func sendsRequests(cmd string) bool {
+	settings, listed := commandSettings[cmd]
+	return !listed || slices.Contains(settings, "request_timeout")
+}
+
 // renamedFlags are the commands' own flags (besides the settings) whose
 // snake_case spelling was replaced by kebab-case.
 var renamedFlags = []string{"first-name", "last-name"}
@@ -261,6 +271,7 @@ func (p parser) parseCommand(cmd, argsUsage string, args []string, extra func(*f
 			return app.Config{}, nil, fmt.Errorf("%w (from %s)", err, from)
 		}
 	}
+	cfg.SendsNothing = !sendsRequests(cmd)
 	// Warned through the configured log, so a JSON log stays JSON.
 	log := newLogger(cfg, p.stderr)
 	for _, old := range deprecated {

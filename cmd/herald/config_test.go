@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -424,5 +425,22 @@ func TestNewLogger(t *testing.T) {
 				t.Errorf("shown %q, want %q", shown, tc.shown)
 			}
 		})
+	}
+}
+
+// The commands that send requests themselves read the proxy variables
+// (app.Config.SendsNothing false), as serve does; the others do not, so a
+// proxy setting only a sender can use never stops them.
+func TestProxyVariablesReadBySenders(t *testing.T) {
+	senders := map[string]bool{"serve": true, "webhook test": true, "scim resync": true}
+	for _, cmd := range slices.Sorted(maps.Keys(commands)) {
+		p := parser{getenv: func(string) (string, bool) { return "", false }, stderr: io.Discard}
+		cfg, err := p.parseConfig(cmd, nil)
+		if err != nil {
+			t.Fatalf("herald %s: %v", cmd, err)
+		}
+		if got := !cfg.SendsNothing; got != senders[cmd] {
+			t.Errorf("herald %s reads the proxy variables: %v, want %v", cmd, got, senders[cmd])
+		}
 	}
 }

@@ -57,10 +57,14 @@ type Config struct {
 	// MetricsAddr is where /metrics is served alone, for Prometheus;
 	// empty: on Addr with the rest.
 	MetricsAddr string
-	// SendsNothing is set by the admin commands, which queue events but
-	// never send a webhook: the proxy variables are not read, so one that
-	// only `herald serve` could use does not stop `herald user add`.
+	// SendsNothing is set by the admin commands that queue events but
+	// never send a request themselves: the proxy variables are not read,
+	// so one that only a sender could use does not stop `herald user add`.
+	// (`herald webhook test` and `herald scim resync` send, and read them.)
 	SendsNothing bool
+	// Command is set by every admin command: it opens the database's
+	// connections as it needs them, one or two, not all ahead.
+	Command bool
 	// Engine overrides the delivery engine's tuning (tests and benchmarks);
 	// the settings above take precedence over its matching fields.
 	Engine delivery.Config
@@ -209,7 +213,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// (PostgreSQL's max_connections nearly reached) opens them when it
 	// needs them, as it would without it; an admin command needs one or
 	// two.
-	if !cfg.SendsNothing {
+	if !cfg.Command {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := db.Warm(wctx)
 		cancel()
