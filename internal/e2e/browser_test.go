@@ -57,7 +57,11 @@ func newBrowser(t *testing.T, s *testServer) *browser {
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	// One deadline for the whole session, so a stuck page fails the test
+	// rather than hanging it. The longest session (every page at 390 px,
+	// each with a screenshot) took over 90 s on a 2-core machine busy
+	// with other work, so the deadline leaves room for that.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
