@@ -304,6 +304,14 @@ type finishedOutcomes struct {
 // query, and then its notification comes later, when the predecessor's
 // outcome is visible to the claim it prompts. Most handoffs' outcomes
 // need no asking (pgHandoff.recorded, pgsuccessors.go).
+//
+// The next delivery is looked up in order of deliveries_queue (subject,
+// then id, within the webhook), one row: only that index gives it without
+// a sort. Written as EXISTS, PostgreSQL took deliveries_webhook_due when
+// its statistics made the unfinished deliveries look few, and read every
+// unfinished delivery of the webhook after o.id for each outcome: 5.3 ms
+// a call, 9.8 s of a scim scenario's run (auto_explain), against none
+// over 4 ms since.
 func (q *postgresQueue) unblocked(ctx context.Context, f finishedOutcomes) error {
 	if len(f.ids) == 0 {
 		return nil
@@ -311,8 +319,8 @@ func (q *postgresQueue) unblocked(ctx context.Context, f finishedOutcomes) error
 	var list string
 	err := q.db.QueuePool().QueryRowContext(ctx, `SELECT coalesce(string_agg(DISTINCT o.webhook_id::text, ','), '')
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS o(id, webhook_id, subject)
-		WHERE EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = o.webhook_id AND p.subject = o.subject
-			AND p.state IN ('pending', 'retrying') AND p.id > o.id)`, f.ids, f.webhooks, f.subjects).Scan(&list)
+		CROSS JOIN LATERAL (SELECT p.id FROM deliveries p WHERE p.webhook_id = o.webhook_id AND p.subject = o.subject
+			AND p.state IN ('pending', 'retrying') AND p.id > o.id ORDER BY p.subject, p.id LIMIT 1) AS next`, f.ids, f.webhooks, f.subjects).Scan(&list)
 	if err != nil {
 		return err
 	}
