@@ -108,6 +108,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 		wakeups: make(chan struct{}, 1), stopListen: stop,
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{}), log: log}
 	db.handoffs.webhooksPayload = newWebhooksPayload()
+	db.remoteIDs = newRemoteIDBatcher()
 	db.health = newStorageHealth(nil)
 	go db.listen(listenCtx, dsn, log)
 	return db, nil

@@ -4,19 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+
+	"github.com/heraldhq/herald"
 )
 
 // The ids SCIM targets gave Herald's users and groups (the remote ids,
 // table scim_resources). *DB implements scim.Store with these; the store
 // does not import internal/scim, so kinds are plain strings ("user",
-// "group"). Writes go through UpdateQueueEach, as the delivery queue's
-// do: the engine's sender writes them, they are no directory change (no
-// event, no order to keep with events), so on PostgreSQL they need not
-// wait for the directory writes' advisory lock, and each is one statement
-// that commits by itself (no BEGIN and COMMIT: two round trips of three,
-// while the target's other changes wait for a connection of the queue's
-// pool); on SQLite the group committer takes them as it takes every
-// write.
+// "group"). The engine's senders write them; they are no directory change
+// (no event, no order to keep with events), so on PostgreSQL they need not
+// wait for the directory writes' advisory lock: they go to a batch writer
+// of their own on the queue's pool (scimidbatch.go), one statement and one
+// commit for all the ids queued meanwhile. On SQLite the group committer
+// takes them as it takes every write (UpdateQueueEach).
 
 // RemoteID returns the id target gave the resource of kind named name;
 // ok is false when there is none.
@@ -35,8 +35,15 @@ func (db *DB) RemoteID(ctx context.Context, target int64, kind, name string) (id
 
 // SetRemoteID stores id as the id target gave the resource of kind named
 // name, replacing any it had. It returns an error (a foreign key failure)
-// when the target no longer exists.
+// when the target no longer exists. An empty id is refused (EINVALID):
+// on PostgreSQL the batch writer takes it for "forget".
 func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
+	if id == "" {
+		return herald.Errorf(herald.EINVALID, "a SCIM target's id for %s %q is empty", kind, name)
+	}
+	if db.queuePool != nil {
+		return db.batchRemoteID(ctx, &remoteIDWrite{target: target, kind: kind, name: name, id: id}) // scimidbatch.go
+	}
 	return db.UpdateQueueEach(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `INSERT INTO scim_resources (target_id, kind, name, remote_id, updated_at)
 			VALUES ($1, $2, $3, $4, $5)
@@ -49,6 +56,9 @@ func (db *DB) SetRemoteID(ctx context.Context, target int64, kind, name, id stri
 // DeleteRemoteID forgets the id target gave the resource of kind named
 // name; forgetting one it does not have is no error.
 func (db *DB) DeleteRemoteID(ctx context.Context, target int64, kind, name string) error {
+	if db.queuePool != nil {
+		return db.batchRemoteID(ctx, &remoteIDWrite{target: target, kind: kind, name: name})
+	}
 	return db.UpdateQueueEach(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `DELETE FROM scim_resources WHERE target_id = $1 AND kind = $2 AND name = $3`, target, kind, name)
 		return err

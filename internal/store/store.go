@@ -66,6 +66,9 @@ type DB struct {
 	// handoffs: PostgreSQL's handoff taker and notification hook
 	// (handoff.go).
 	handoffs handoffs
+	// remoteIDs writes SCIM targets' ids in batches (PostgreSQL,
+	// scimidbatch.go).
+	remoteIDs remoteIDBatcher
 	// stmts caches prepared statements by pool and query text; preparing
 	// marks those being prepared in the background.
 	stmts, preparing sync.Map
@@ -185,6 +188,10 @@ func (db *DB) close() error {
 		close(db.quit)
 		db.startWriter.Do(func() { close(db.writerDone) }) // never started
 		<-db.writerDone
+		if db.remoteIDs.done != nil {
+			db.remoteIDs.start.Do(func() { close(db.remoteIDs.done) }) // never started
+			<-db.remoteIDs.done
+		}
 	}
 	db.prepares.Wait()
 	var errs []error
