@@ -73,6 +73,10 @@ const maxResources = 1_000_000
 func (r *run) list(endpoint string) ([]remote, bool) {
 	var all []remote
 	seen := map[string]bool{}
+	// noID counts the resources listed without an id: they cannot be
+	// addressed (PUT, DELETE), so they are left out, as find leaves them,
+	// but they count toward totalResults.
+	noID := 0
 	for start := 1; ; {
 		count := userPageSize
 		if endpoint == "/Groups" {
@@ -97,6 +101,11 @@ func (r *run) list(endpoint string) ([]remote, bool) {
 		}
 		fresh := 0
 		for _, x := range page.Resources {
+			if x.ID == "" {
+				noID++
+				fresh++
+				continue
+			}
 			if !seen[x.ID] {
 				seen[x.ID] = true
 				all = append(all, x)
@@ -107,12 +116,12 @@ func (r *run) list(endpoint string) ([]remote, bool) {
 		case fresh == 0:
 			r.end(Failed, "GET "+path+": the target listed only resources it had listed already (does it ignore startIndex?); the resync stopped")
 			return nil, false
-		case len(all) > maxResources:
+		case len(all)+noID > maxResources:
 			r.end(Failed, fmt.Sprintf("GET %s: the target lists more than %d resources; the resync stopped", path, maxResources))
 			return nil, false
 		}
 		start += len(page.Resources)
-		if len(all) >= page.TotalResults {
+		if len(all)+noID >= page.TotalResults {
 			return all, true
 		}
 	}

@@ -48,7 +48,19 @@ func (db *DB) submit(ctx context.Context, fn func(*Tx) error) error {
 	}
 	// Once queued the change may commit, so wait for the answer even if
 	// ctx ends: the caller must not report failure for a committed change.
-	return <-job.done
+	// The committer stops at Close between batches: a change still queued
+	// then was never run.
+	select {
+	case err := <-job.done:
+		return err
+	case <-db.writerDone:
+		select {
+		case err := <-job.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 // contendedWriteLock: a batch that waited longer than this for the write

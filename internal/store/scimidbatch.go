@@ -1,8 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 )
 
 // On PostgreSQL a SCIM target's remote ids are written in batches. Up to
@@ -93,7 +97,11 @@ func (db *DB) remoteIDLoop() {
 // the statement fails, each is written again alone, so that one that
 // cannot be stored (its target deleted meanwhile) fails alone.
 func (db *DB) flushRemoteIDs(batch []*remoteIDWrite) {
-	ctx := context.Background()
+	// Bounded, as a sender's wait is: a database that stops answering
+	// fails the writes (the changes are retried) rather than holding the
+	// senders and Close forever.
+	ctx, cancel := context.WithTimeout(context.Background(), flushRemoteIDsTimeout)
+	defer cancel()
 	write := func(ws []*remoteIDWrite) error {
 		return db.runEach(ctx, db.queuePool, false, func(tx *Tx) error { return tx.writeRemoteIDs(ctx, ws) })
 	}
@@ -110,8 +118,13 @@ func (db *DB) flushRemoteIDs(batch []*remoteIDWrite) {
 	}
 }
 
+// flushRemoteIDsTimeout bounds one batch, with its retries id by id.
+const flushRemoteIDsTimeout = time.Minute
+
 // writeRemoteIDs stores or forgets the ids of ws in one statement
-// (PostgreSQL). Of several writes of one resource, the last is kept.
+// (PostgreSQL). Of several writes of one resource, the last is kept. Rows
+// are written in key order, so that two instances' batches touching the
+// same rows lock them in the same order and cannot deadlock.
 func (tx *Tx) writeRemoteIDs(ctx context.Context, ws []*remoteIDWrite) error {
 	type key struct {
 		target     int64
@@ -121,13 +134,19 @@ func (tx *Tx) writeRemoteIDs(ctx context.Context, ws []*remoteIDWrite) error {
 	for i, w := range ws {
 		last[key{w.target, w.kind, w.name}] = i
 	}
-	targets := make([]int64, 0, len(last))
-	kinds, names, ids := make([]string, 0, len(last)), make([]string, 0, len(last)), make([]string, 0, len(last))
+	keep := make([]*remoteIDWrite, 0, len(last))
 	for i, w := range ws {
-		if last[key{w.target, w.kind, w.name}] != i {
-			continue
+		if last[key{w.target, w.kind, w.name}] == i {
+			keep = append(keep, w)
 		}
-		targets, kinds, names, ids = append(targets, w.target), append(kinds, w.kind), append(names, w.name), append(ids, w.id)
+	}
+	slices.SortFunc(keep, func(a, b *remoteIDWrite) int {
+		return cmp.Or(cmp.Compare(a.target, b.target), strings.Compare(a.kind, b.kind), strings.Compare(a.name, b.name))
+	})
+	targets := make([]int64, len(keep))
+	kinds, names, ids := make([]string, len(keep)), make([]string, len(keep)), make([]string, len(keep))
+	for i, w := range keep {
+		targets[i], kinds[i], names[i], ids[i] = w.target, w.kind, w.name, w.id
 	}
 	// A resource is in the batch once, so the DELETE and the INSERT touch
 	// different rows.
