@@ -82,17 +82,9 @@ func (in *SCIMTargetInput) validate() error {
 	default:
 		errs.Add(invalid("deprovision", "must be %s or %s", scim.DeprovisionDelete, scim.DeprovisionDeactivate))
 	}
-	in.OnlyGroups = append([]string{}, normalizeNames(in.OnlyGroups)...)
-	if len(in.OnlyGroups) > maxFilterEntries {
-		errs.Add(invalid("only_groups", "may list at most %d groups", maxFilterEntries))
-	} else {
-		for _, g := range in.OnlyGroups {
-			if err := validateName("only_groups", g); err != nil {
-				errs.Add(invalid("only_groups", "%q is not a group name: %s", g, messageOf(err)))
-				break
-			}
-		}
-	}
+	var err error
+	in.OnlyGroups, err = checkOnlyGroups(in.OnlyGroups)
+	errs.Add(err)
 	return errs.Err()
 }
 

@@ -94,17 +94,9 @@ func (in *WebhookInput) validate() error {
 			}
 		}
 	}
-	in.OnlyGroups = append([]string{}, normalizeNames(in.OnlyGroups)...)
-	if len(in.OnlyGroups) > maxFilterEntries {
-		errs.Add(invalid("only_groups", "may list at most %d groups", maxFilterEntries))
-	} else {
-		for _, g := range in.OnlyGroups {
-			if err := validateName("only_groups", g); err != nil {
-				errs.Add(invalid("only_groups", "%q is not a group name: %s", g, messageOf(err)))
-				break
-			}
-		}
-	}
+	var err error
+	in.OnlyGroups, err = checkOnlyGroups(in.OnlyGroups)
+	errs.Add(err)
 	return errs.Err()
 }
 
@@ -183,4 +175,20 @@ func (in WebhookInput) apply(w *herald.Webhook) {
 	if w.Enabled {
 		w.DisabledReason = ""
 	}
+}
+
+// checkOnlyGroups returns an only_groups filter (of a webhook or a SCIM
+// target) normalized, and the field error if it lists too many groups or
+// a name that is no group name.
+func checkOnlyGroups(groups []string) ([]string, error) {
+	groups = append([]string{}, normalizeNames(groups)...)
+	if len(groups) > maxFilterEntries {
+		return groups, invalid("only_groups", "may list at most %d groups", maxFilterEntries)
+	}
+	for _, g := range groups {
+		if err := validateName("only_groups", g); err != nil {
+			return groups, invalid("only_groups", "%q is not a group name: %s", g, messageOf(err))
+		}
+	}
+	return groups, nil
 }
