@@ -54,7 +54,14 @@ func TestIgnoreActors(t *testing.T) {
 	// One subject, so each receiver gets what it gets in this order.
 	since := time.Now().UTC()
 	s.withToken(tok.Token).expect(http.StatusOK, "PATCH", "/api/v1/user/jdoe", map[string]string{"phone": "1"}, nil)
-	s.login("jdoe", "jdoe-pass-1").expect(http.StatusOK, "PATCH", "/api/v1/user/jdoe", map[string]string{"phone": "2"}, nil)
+	jdoe := s.login("jdoe", "jdoe-pass-1")
+	jdoe.expect(http.StatusOK, "PATCH", "/api/v1/user/jdoe", map[string]string{"phone": "2"}, nil)
+	// jdoe's own API token acts as jdoe: "user:jdoe" silences it too.
+	var own struct {
+		Token string `json:"token"`
+	}
+	jdoe.expect(http.StatusCreated, "POST", "/api/v1/user/jdoe/api_token", map[string]string{"name": "mine"}, &own)
+	s.withToken(own.Token).expect(http.StatusOK, "PATCH", "/api/v1/user/jdoe", map[string]string{"phone": "22"}, nil)
 	var job struct {
 		ID int64 `json:"id"`
 	}
@@ -71,10 +78,10 @@ func TestIgnoreActors(t *testing.T) {
 		rc   *receiver
 		want []string // phone or serial of each request
 	}{
-		{"no filter", hAll, all, []string{`"phone":"1"`, `"phone":"2"`, `"serial":"42"`, `"phone":"3"`}},
-		{"api token", hToken, noToken, []string{`"phone":"2"`, `"serial":"42"`, `"phone":"3"`}},
+		{"no filter", hAll, all, []string{`"phone":"1"`, `"phone":"2"`, `"phone":"22"`, `"serial":"42"`, `"phone":"3"`}},
+		{"api token", hToken, noToken, []string{`"phone":"2"`, `"phone":"22"`, `"serial":"42"`, `"phone":"3"`}},
 		{"user", hUser, noUser, []string{`"phone":"1"`, `"serial":"42"`, `"phone":"3"`}},
-		{"station", hStation, noStation, []string{`"phone":"1"`, `"phone":"2"`, `"phone":"3"`}},
+		{"station", hStation, noStation, []string{`"phone":"1"`, `"phone":"2"`, `"phone":"22"`, `"phone":"3"`}},
 	} {
 		if q := queued(admin, tc.hook.ID); len(q) != len(tc.want) {
 			t.Errorf("%s: queued %v, want %d", tc.name, q, len(tc.want))
