@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every page, opened at 390 px, fits the window: nothing scrolls sideways
@@ -34,6 +35,22 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		"base_url": "http://127.0.0.1:9/" + strings.Repeat("a-very-long-path-segment/", 8) + "scim/v2", "token": "secret-token",
 		"only_groups": []string{"ops"}, "sync_groups": true}, &target)
 	scimPage := func(rest string) string { return fmt.Sprintf("/scim/%d%s", target.ID, rest) }
+	// A change the target is sent, so that it has a delivery with an
+	// attempt to show (its call refused: nothing listens on port 9).
+	admin.expect(http.StatusOK, "PATCH", "/api/v1/user/hal", map[string]string{"phone": "5"}, nil)
+	var scimDelivery int64
+	for deadline := time.Now().Add(10 * time.Second); scimDelivery == 0; time.Sleep(50 * time.Millisecond) {
+		var sds []struct {
+			ID       int64 `json:"id"`
+			Attempts int   `json:"attempts"`
+		}
+		admin.expect(http.StatusOK, "GET", fmt.Sprintf("/api/v1/scim_target/%d/deliveries", target.ID), nil, &sds)
+		if len(sds) > 0 && sds[0].Attempts > 0 {
+			scimDelivery = sds[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the SCIM target's deliveries after 10 s: %+v", sds)
+		}
+	}
 	// Each page's title (before " · Herald"): an error page where none is
 	// meant would pass the width check without showing the page.
 	pages := []struct{ name, path, title string }{
@@ -61,6 +78,7 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		{"scim-target", scimPage(""), "a ticketing service with a long name · SCIM targets"},
 		{"scim-target-edit", scimPage("/edit"), "Edit · a ticketing service with a long name · SCIM targets"},
 		{"scim-target-delete", scimPage("/delete"), "Delete · a ticketing service with a long name · SCIM targets"},
+		{"scim-delivery", scimPage(fmt.Sprintf("/deliveries/%d", scimDelivery)), fmt.Sprintf("Delivery %d · a ticketing service with a long name · SCIM targets", scimDelivery)},
 		{"events", "/events", "Events"},
 		{"stations", "/stations", "Stations"},
 		{"api-tokens", "/users/pat/tokens", "API tokens · pat · Users"},
