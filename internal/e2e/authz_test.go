@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -178,13 +180,29 @@ func newAuthzEnv(t *testing.T, actor string) *authzEnv {
 	s := startServer(t)
 	adm := authzLogin(t, s, "admin", adminPassword)
 	e := &authzEnv{t: t, s: s, actor: actor, admin: adm}
+	// What the receiver got is checked against openapi.json's webhooks
+	// at the end, as every test receiver's is (newReceiver).
+	var mu sync.Mutex
+	var got []received
 	e.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, received{Method: r.Method, Header: r.Header.Clone(), Body: body, At: time.Now(), readErr: err})
+		mu.Unlock()
 		if r.Header.Get("X-Defguard-Event") == "webhook_test" {
 			e.testSent.Add(1)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	t.Cleanup(e.receiver.Close)
+	t.Cleanup(func() {
+		e.receiver.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) == 0 {
+			t.Error("the authorization matrix's receiver got no request to check")
+		}
+		checkAgainstWebhookDoc(t, got)
+	})
 	var hook struct{ ID int64 }
 	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{
 		"url": e.receiver.URL + "/hook", "description": "authz matrix", "on_user_created": true,
