@@ -258,4 +258,33 @@ func TestEnvelopeKeysTestAndAudit(t *testing.T) {
 	if err := verifySignature(hook.SigningSecret, last.Header, last.Body); err != nil {
 		t.Error(err)
 	}
+	// Byte for byte: the envelope's keys in their documented order, with
+	// the event's own id and time (the only parts not known beforehand);
+	// with no previous state every key of data counts as changed.
+	if want := fmt.Sprintf(`{"id":%q,"type":"webhook_test","occurred_at":%q,"actor":{"type":"user","username":"admin"},"data":{"webhook_id":%d,"message":"test event from Herald"},"previous":null,"changed":["message","webhook_id"]}`,
+		last.id(), test.OccurredAt, hook.ID); string(last.Body) != want {
+		t.Errorf("webhook_test envelope:\n got %s\nwant %s", last.Body, want)
+	}
+	audits := 0
+	for _, r := range got[:3] {
+		if r.event() != "audit_entry" {
+			continue
+		}
+		audits++
+		e := parseEnvelope(t, r)
+		var entry auditEntry
+		if err := json.Unmarshal(e.Data, &entry); err != nil {
+			t.Fatal(err)
+		}
+		target := map[string]string{"webhook_created": fmt.Sprintf("webhook:%d", hook.ID), "station_token_created": "station_token:1"}[entry.Action]
+		data := fmt.Sprintf(`{"id":%d,"at":%q,"action":%q,"actor":{"type":"user","username":"admin"},"client":"127.0.0.1","target":%q,"detail":%q}`,
+			entry.ID, e.OccurredAt, entry.Action, target, map[string]string{"webhook_created": "test receiver", "station_token_created": "for station desk-1"}[entry.Action])
+		if want := fmt.Sprintf(`{"id":%q,"type":"audit_entry","occurred_at":%q,"actor":{"type":"user","username":"admin"},"data":%s,"previous":null,"changed":["action","actor","at","client","detail","id","target"]}`,
+			r.id(), e.OccurredAt, data); string(r.Body) != want {
+			t.Errorf("audit_entry envelope:\n got %s\nwant %s", r.Body, want)
+		}
+	}
+	if audits != 2 {
+		t.Errorf("%d audit_entry requests among the first three, want 2 (webhook_created, station_token_created)", audits)
+	}
 }
