@@ -39,23 +39,29 @@ func (db *DB) submit(ctx context.Context, fn func(*Tx) error) error {
 	}
 	db.startWriter.Do(func() { go db.writeLoop() })
 	job := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return queueAndWait(ctx, db, db.writes, job, job.done, db.writerDone)
+}
+
+// queueAndWait queues job for a batch writer (the group committer, the
+// remote id writer) and waits for its answer on done. Once queued the job
+// may commit, so the answer is waited for even if ctx ends: the caller
+// must not report failure for a committed change. A writer stops at Close
+// between batches (stopped is closed then): a job still queued was never
+// run.
+func queueAndWait[J any](ctx context.Context, db *DB, jobs chan<- J, job J, done <-chan error, stopped <-chan struct{}) error {
 	select {
-	case db.writes <- job:
+	case jobs <- job:
 	case <-db.quit:
 		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once queued the change may commit, so wait for the answer even if
-	// ctx ends: the caller must not report failure for a committed change.
-	// The committer stops at Close between batches: a change still queued
-	// then was never run.
 	select {
-	case err := <-job.done:
+	case err := <-done:
 		return err
-	case <-db.writerDone:
+	case <-stopped:
 		select {
-		case err := <-job.done:
+		case err := <-done:
 			return err
 		default:
 			return errClosed
@@ -89,16 +95,16 @@ func (db *DB) writeLoop() {
 		case <-db.quit:
 			return
 		}
-		waited := db.commitBatch(db.fill([]*writeJob{first}), lockFirst)
+		waited := db.commitBatch(fillBatch(db.writes, []*writeJob{first}), lockFirst)
 		lockFirst = waited > contendedWriteLock
 	}
 }
 
-// fill adds the changes queued now to batch, up to maxBatch.
-func (db *DB) fill(batch []*writeJob) []*writeJob {
+// fillBatch adds the jobs queued now to batch, up to maxBatch.
+func fillBatch[J any](jobs <-chan J, batch []J) []J {
 	for len(batch) < maxBatch {
 		select {
-		case j := <-db.writes:
+		case j := <-jobs:
 			batch = append(batch, j)
 		default:
 			return batch
@@ -170,7 +176,7 @@ func (db *DB) commitBatch(batch []*writeJob, lockFirst bool) (waited time.Durati
 				fault(err)
 				return
 			}
-			batch = db.fill(batch)
+			batch = fillBatch(db.writes, batch)
 			results = make([]error, len(batch))
 			single = len(batch) == 1
 			wb.single = single

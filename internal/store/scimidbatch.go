@@ -47,25 +47,7 @@ func newRemoteIDBatcher() remoteIDBatcher {
 func (db *DB) batchRemoteID(ctx context.Context, w *remoteIDWrite) error {
 	db.remoteIDs.start.Do(func() { go db.remoteIDLoop() })
 	w.done = make(chan error, 1)
-	select {
-	case db.remoteIDs.jobs <- w:
-	case <-db.quit:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-w.done:
-		return err
-	case <-db.remoteIDs.done:
-		// Closed: answered on the way out, or never taken.
-		select {
-		case err := <-w.done:
-			return err
-		default:
-			return errClosed
-		}
-	}
+	return queueAndWait(ctx, db, db.remoteIDs.jobs, w, w.done, db.remoteIDs.done)
 }
 
 // remoteIDLoop writes the queued ids, a batch at a time, until the
@@ -79,17 +61,7 @@ func (db *DB) remoteIDLoop() {
 		case <-db.quit:
 			return
 		}
-		batch := []*remoteIDWrite{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-db.remoteIDs.jobs:
-				batch = append(batch, w)
-			default:
-				break fill
-			}
-		}
-		db.flushRemoteIDs(batch)
+		db.flushRemoteIDs(fillBatch(db.remoteIDs.jobs, []*remoteIDWrite{first}))
 	}
 }
 
