@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -168,14 +167,16 @@ func TestWebhookTestWithinRequestTimeout(t *testing.T) {
 		c.WholeRequestTimeout = 4 * time.Second
 		c.RequestTimeout = 30 * time.Second
 	})
+	// A receiver that reads the request (checked against openapi.json
+	// like every receiver's) and then never answers.
 	hang := make(chan struct{})
-	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
-	defer silent.Close()
+	silent := newReceiver(t)
+	silent.setAnswer(func(int, received) int { <-hang; return http.StatusOK })
 	defer close(hang)
 	adm := s.admin()
 	adm.http.Timeout = 20 * time.Second
 	var hook struct{ ID int64 }
-	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{"url": silent.URL + "/hook", "description": "silent", "on_user_created": true}, &hook)
+	adm.expect(http.StatusCreated, "POST", "/api/v1/webhook", map[string]any{"url": silent.URL, "description": "silent", "on_user_created": true}, &hook)
 	var outcome struct {
 		Success bool   `json:"success"`
 		Error   string `json:"error"`
@@ -187,5 +188,8 @@ func TestWebhookTestWithinRequestTimeout(t *testing.T) {
 	r := adm.postForm(fmt.Sprintf("/webhooks/%d/test", hook.ID), url.Values{})
 	if r.Status >= 500 {
 		t.Errorf("the web UI's test of a receiver that never answers: status %d", r.Status)
+	}
+	if got := silent.all(); len(got) != 2 || got[0].event() != "webhook_test" || got[1].event() != "webhook_test" {
+		t.Errorf("the silent receiver got %d requests, want the two tests", len(got))
 	}
 }

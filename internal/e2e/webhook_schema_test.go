@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -222,39 +223,74 @@ func TestOpenAPIWebhooks(t *testing.T) {
 	}
 
 	// The check can fail: requests Herald must not send are refused.
-	// Subjects are delivered in parallel: the first user_created, not the
-	// first request, which may be another subject's.
-	var good received
-	for _, r := range getRC.all() {
-		if r.event() == "user_created" {
-			good = r
-			break
+	// Subjects are delivered in parallel: the first request of each event,
+	// not the first request, which may be another subject's.
+	good := firstOf(t, getRC, "user_created")
+	keys := firstOf(t, getRC, "user_keys")
+	env := firstOf(t, envGetRC, "user_created")
+	envModified := firstOf(t, envGetRC, "user_modified")
+	replace := func(r received, old, new string) received {
+		return withBody(r, strings.Replace(string(r.Body), old, new, 1))
+	}
+	bad := []struct {
+		what string
+		good received
+		r    received
+	}{
+		{"another event's name", good, withHeader(good, "X-Defguard-Event", "user_deleted")},
+		{"an event nobody knows", good, withHeader(good, "X-Defguard-Event", "user_renamed")},
+		{"no signature", good, withHeader(good, "webhook-signature", "")},
+		{"a signature that is not v1", good, withHeader(good, "webhook-signature", "v2,abc")},
+		{"no webhook-id", good, withHeader(good, "webhook-id", "")},
+		{"a timestamp that is not a time", good, withHeader(good, "webhook-timestamp", "yesterday")},
+		{"a Basic Authorization", good, withHeader(good, "Authorization", "Basic YWRtaW46eA==")},
+		{"a text/plain body", good, withHeader(good, "Content-Type", "text/plain")},
+		{"a key the seed does not have", good, replace(good, `{"email"`, `{"id":2,"email"`)},
+		{"serial in a user_created body", good, replace(good, `"ssh_key"`, `"serial":"1","ssh_key"`)},
+		{"a null string", good, replace(good, `"pgp_key":""`, `"pgp_key":null`)},
+		{"a missing key", good, replace(good, `"is_admin":false,`, ``)},
+		{"no body", good, withBody(good, "")},
+		{"a PUT", good, withMethod(good, "PUT")},
+		{"a user_keys body without serial", keys, replace(keys, `"serial":"123456",`, ``)},
+		{"an envelope whose type is another event's", env, replace(env, `"type":"user_created"`, `"type":"user_modified"`)},
+		{"an envelope of user_created with a previous state", env, replace(env, `"previous":null`, `"previous":`+string(envDataOf(t, env)))},
+		{"an envelope listing a changed key its body does not have", env, replace(env, `"changed":[`, `"changed":["password",`)},
+		{"an envelope whose previous is another subject's shape", envModified, replace(envModified, `"previous":{`, `"previous":{"members":[],`)},
+		{"an envelope with a key of its own", env, replace(env, `{"id"`, `{"seq":1,"id"`)},
+	}
+	for _, c := range bad {
+		if err := checkWebhookRequest(doc, c.good); err != nil {
+			t.Fatalf("%s: the untampered %s request fails the check: %v", c.what, c.good.event(), err)
+		}
+		if string(c.r.Body) == string(c.good.Body) && c.r.Method == c.good.Method && fmt.Sprint(c.r.Header) == fmt.Sprint(c.good.Header) {
+			t.Fatalf("%s: the tampered request is the good one", c.what)
+		}
+		if err := checkWebhookRequest(doc, c.r); err == nil {
+			t.Errorf("a request with %s passes the check", c.what)
 		}
 	}
-	if err := checkWebhookRequest(doc, good); err != nil || good.event() != "user_created" {
-		t.Fatalf("the first user_created request (%q): %v", good.event(), err)
-	}
-	bad := map[string]received{
-		"another event's name":           withHeader(good, "X-Defguard-Event", "user_deleted"),
-		"an event nobody knows":          withHeader(good, "X-Defguard-Event", "user_renamed"),
-		"no signature":                   withHeader(good, "webhook-signature", ""),
-		"a signature that is not v1":     withHeader(good, "webhook-signature", "v2,abc"),
-		"no webhook-id":                  withHeader(good, "webhook-id", ""),
-		"a timestamp that is not a time": withHeader(good, "webhook-timestamp", "yesterday"),
-		"a Basic Authorization":          withHeader(good, "Authorization", "Basic YWRtaW46eA=="),
-		"a text/plain body":              withHeader(good, "Content-Type", "text/plain"),
-		"a key the seed does not have":   withBody(good, strings.Replace(string(good.Body), `{"email"`, `{"id":2,"email"`, 1)),
-		"a null string":                  withBody(good, strings.Replace(string(good.Body), `"pgp_key":""`, `"pgp_key":null`, 1)),
-		"a missing key":                  withBody(good, strings.Replace(string(good.Body), `"is_admin":false,`, ``, 1)),
-		"no body":                        withBody(good, ""),
-		"a PUT":                          withMethod(good, "PUT"),
-	}
-	for what, r := range bad {
-		if string(r.Body) == string(good.Body) && r.Method == good.Method && fmt.Sprint(r.Header) == fmt.Sprint(good.Header) {
-			t.Fatalf("%s: the tampered request is the good one", what)
-		}
-		if err := checkWebhookRequest(doc, r); err == nil {
-			t.Errorf("a request with %s passes the check", what)
+}
+
+// firstOf returns the first request of event ev that rc got.
+func firstOf(t *testing.T, rc *receiver, ev string) received {
+	t.Helper()
+	for _, r := range rc.all() {
+		if r.event() == ev {
+			return r
 		}
 	}
+	t.Fatalf("the receiver got no %s", ev)
+	return received{}
+}
+
+// envDataOf returns the data of an envelope body.
+func envDataOf(t *testing.T, r received) []byte {
+	t.Helper()
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(r.Body, &env); err != nil || len(env.Data) == 0 {
+		t.Fatalf("%s: not an envelope: %v: %s", r.event(), err, clip(r.Body))
+	}
+	return env.Data
 }
