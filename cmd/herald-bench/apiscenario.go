@@ -12,12 +12,13 @@ type apiScenarioResult struct {
 	CPU *cpuUse `json:"cpu,omitempty"`
 }
 
-// apiScenario: 10 webhooks subscribed (the receiver up, so Herald delivers
+// apiScenario: 10 webhooks (-webhooks) subscribed (the receiver up, so Herald delivers
 // while it answers), 32 clients create 10,000 users as fast as Herald
 // answers: users created / the time from the first call to the last answer,
 // and the CPU each user cost meanwhile (cpuuse.go).
 func (b *bench) apiScenario() (*apiScenarioResult, error) {
-	const hooks, concurrency = 10, 32
+	const concurrency = 32
+	hooks := b.scenarioHooks()
 	users := b.scale(10000, 100)
 
 	rcv, err := newReceiverUp()

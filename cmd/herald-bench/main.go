@@ -50,6 +50,8 @@
 //     was (Linux: cpuuse.go).
 //   - -filters (filters.go), with throughput and api only: half the
 //     webhooks have ignore_actors and only_groups, decided by the fan-out.
+//     -webhooks N (throughput and api only) subscribes N webhooks instead
+//     of 10: -webhooks 5 is -filters's baseline with as many rows.
 //   - cluster (cluster.go, PostgreSQL only; skipped on SQLite): 10
 //     webhooks, 20,000 users by 32 clients against one Herald, then against
 //     three Herald processes on one fresh database (clients spread over
@@ -119,6 +121,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the temporary folder (herald logs, SQLite databases)")
 	backlogSize := flag.Int("backlog", 0, "deliveries to queue in the backlog scenario (default 1000000; 10000 with -quick)")
 	filters := flag.Bool("filters", false, "throughput and api only: half the webhooks have ignore_actors and only_groups that the bench's events do not pass (see filters.go)")
+	webhooks := flag.Int("webhooks", 0, "throughput and api only: how many webhooks (default 10); -webhooks 5 writes as many deliveries per user as -filters does (see filters.go)")
 	flag.Parse()
 
 	var run []string
@@ -141,10 +144,15 @@ func main() {
 	}
 	b.backlogSize = *backlogSize
 	b.filters = *filters
-	if b.filters {
+	b.webhooks = *webhooks
+	if b.webhooks < 0 || b.webhooks > 100 {
+		fmt.Fprintf(os.Stderr, "herald-bench: -webhooks %d: want 1 to 100\n", b.webhooks)
+		os.Exit(2)
+	}
+	for flagName, set := range map[string]bool{"-filters": b.filters, "-webhooks": b.webhooks != 0} {
 		for _, name := range run {
-			if name != "throughput" && name != "api" {
-				fmt.Fprintf(os.Stderr, "herald-bench: -filters applies to the throughput and api scenarios only, not %s (use -scenario throughput,api)\n", name)
+			if set && name != "throughput" && name != "api" {
+				fmt.Fprintf(os.Stderr, "herald-bench: %s applies to the throughput and api scenarios only, not %s (use -scenario throughput,api)\n", flagName, name)
 				os.Exit(2)
 			}
 		}
@@ -215,7 +223,9 @@ type bench struct {
 	dropDBs   []string
 	// backlogSize overrides the backlog scenario's size (deliveries).
 	// filters: half of each scenario's webhooks filter (filters.go).
-	filters     bool
+	filters bool
+	// webhooks: how many webhooks throughput and api subscribe; 0 for 10.
+	webhooks    int
 	backlogSize int
 
 	mu    sync.Mutex // procs, res and dropDBs: also used by the Ctrl-C handler
@@ -490,7 +500,7 @@ func printTable(r *results) {
 	fmt.Fprintln(w, "\t\t\t")
 	fmt.Fprintln(w, "scenario\tmeasure\tvalue\tunit")
 	if t := r.Throughput; t != nil {
-		row("throughput", "deliveries", t.Deliveries, "")
+		row("throughput", fmt.Sprintf("deliveries (%d webhooks)", t.Webhooks), t.Deliveries, "")
 		row("", "Herald deliveries", t.DeliveriesPerSec, "/s")
 		row("", "plain Go client, same requests", t.BaselineRequestsPerSec, "/s")
 		row("", "ratio Herald/plain", t.Ratio, "")

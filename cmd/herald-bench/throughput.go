@@ -17,20 +17,21 @@ import (
 )
 
 type throughputResult struct {
+	Webhooks               int     `json:"webhooks"`
 	Deliveries             int64   `json:"deliveries"`
 	DeliveriesPerSec       float64 `json:"deliveries_per_sec"`
 	BaselineRequestsPerSec float64 `json:"baseline_requests_per_sec"`
 	Ratio                  float64 `json:"ratio"`
 }
 
-// throughput: 10 webhooks to the receiver (up), 20,000 users created by 32
+// throughput: 10 webhooks (-webhooks) to the receiver (up), 20,000 users created by 32
 // clients as fast as Herald answers; Herald's deliveries/s is the number of
 // deliveries over the time from the first to the last arrival. Then Herald
 // is stopped and a plain Go client sends as many requests of the same kind
 // (body, headers, signature), 16 in flight per webhook like Herald's
 // engine, to the same receiver, timed the same way.
 func (b *bench) throughput() (*throughputResult, error) {
-	const hooks = 10
+	hooks := b.scenarioHooks()
 	users := b.scale(20000, 200)
 	total := int64(users * b.delivering(hooks))
 
@@ -56,7 +57,7 @@ func (b *bench) throughput() (*throughputResult, error) {
 		return nil, err
 	}
 	got, span := rcv.count.Load(), rcv.span()
-	res := &throughputResult{Deliveries: got, DeliveriesPerSec: perSec(got, span)}
+	res := &throughputResult{Webhooks: hooks, Deliveries: got, DeliveriesPerSec: perSec(got, span)}
 	b.logf("herald: %d deliveries in %v (first to last arrival): %.0f/s", got, span.Round(time.Millisecond), res.DeliveriesPerSec)
 	if err := b.stopHerald(h); err != nil {
 		return nil, err
