@@ -64,7 +64,9 @@ var AuditActions = []string{AuditLoginSucceeded, AuditLoginFailed, AuditLoginThr
 // AuditFilter selects audit entries: those with an id above After, oldest
 // first, or with NewestFirst those with an id below Before (0: the
 // newest), newest first; at most Limit. Action, Actor (an Actor.Keys
-// entry) and Target must match exactly when set.
+// entry) and Target must match exactly when set; Q, when set, must appear,
+// without regard to case, in the entry's action, actor, client, target or
+// detail.
 type AuditFilter struct {
 	After, Before int64
 	NewestFirst   bool
@@ -72,6 +74,7 @@ type AuditFilter struct {
 	Action        string
 	Actor         string
 	Target        string
+	Q             string
 }
 
 // AuditTargetOfWebhook is the audit target of webhook id of kind

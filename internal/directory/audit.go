@@ -75,17 +75,28 @@ func scimTargetTarget(id int64) string {
 const maxAuditLimit = 1000
 
 // ListAudit returns the audit entries f selects. Admins only.
-// Returns EINVALID (action, actor, limit).
+// Returns EINVALID (action, actor).
 func (s *Service) ListAudit(ctx context.Context, a Actor, f herald.AuditFilter) ([]herald.AuditEntry, error) {
+	entries, _, err := s.findAudit(ctx, a, f, false)
+	return entries, err
+}
+
+// FindAudit is ListAudit with how many entries match f's Action, Actor,
+// Target and Q in the whole log, for a page that shows the total.
+func (s *Service) FindAudit(ctx context.Context, a Actor, f herald.AuditFilter) ([]herald.AuditEntry, int, error) {
+	return s.findAudit(ctx, a, f, true)
+}
+
+func (s *Service) findAudit(ctx context.Context, a Actor, f herald.AuditFilter, count bool) ([]herald.AuditEntry, int, error) {
 	if err := RequireAdmin(a); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if f.Action != "" && !slices.Contains(herald.AuditActions, f.Action) {
-		return nil, invalid("action", "must be one of %s", strings.Join(herald.AuditActions, ", "))
+		return nil, 0, invalid("action", "must be one of %s", strings.Join(herald.AuditActions, ", "))
 	}
 	if f.Actor != "" && f.Actor != herald.ActorSystem {
 		if err := validateActorKey(f.Actor); err != nil {
-			return nil, invalid("actor", "%s", messageOf(err))
+			return nil, 0, invalid("actor", "%s", messageOf(err))
 		}
 	}
 	if f.Limit <= 0 {
@@ -93,11 +104,15 @@ func (s *Service) ListAudit(ctx context.Context, a Actor, f herald.AuditFilter) 
 	}
 	f.Limit = min(f.Limit, maxAuditLimit)
 	var out []herald.AuditEntry
+	total := 0
 	err := s.db.View(ctx, func(tx *store.Tx) (err error) {
-		out, err = tx.ListAudit(ctx, f)
+		if out, err = tx.ListAudit(ctx, f); err != nil || !count {
+			return err
+		}
+		total, err = tx.CountAudit(ctx, f)
 		return err
 	})
-	return out, err
+	return out, total, err
 }
 
 // PruneAudit deletes audit entries older than the audit retention.

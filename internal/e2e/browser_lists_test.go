@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -253,4 +254,58 @@ func TestBrowserAPITokens(t *testing.T) {
 		t.Fatalf("after revoking: %s", b.text("main"))
 	}
 	s.withToken(secret).expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil, nil)
+}
+
+// The audit log's page shows how many entries match, pages back by id
+// keeping its filters, and searches words anywhere in an entry (here the
+// webhooks' descriptions, which webhook_created records as its detail).
+func TestBrowserAuditPaging(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	admin := s.admin()
+	for i := 1; i <= 60; i++ {
+		admin.addWebhook(deadURL(t), map[string]any{"description": fmt.Sprintf("CRM sync %02d", i)})
+	}
+	for i := 1; i <= 5; i++ {
+		admin.addWebhook(deadURL(t), map[string]any{"description": fmt.Sprintf("wiki %02d", i)})
+	}
+	b := newBrowser(t, s)
+	b.login("admin", adminPassword)
+	var all []struct{ ID int64 }
+	admin.expect(http.StatusOK, "GET", "/api/v1/audit?limit=1000", nil, &all)
+	b.open("/audit")
+	if got, want := b.text("#total"), fmt.Sprintf("%d entries", len(all)); got != want || b.rows("#audit") != 50 {
+		t.Fatalf("audit total %q (want %q), %d rows", got, want, b.rows("#audit"))
+	}
+
+	// Words, in any case, with an action filter: 60 entries, 50 and 10.
+	b.do(chromedp.SendKeys(chromedp.CSS("#q"), "crm sync"))
+	b.do(chromedp.SetValue(chromedp.CSS("#action"), "webhook_created"))
+	b.submit("#filter")
+	if got := b.text("#total"); got != "60 entries matching the filter" || b.rows("#audit") != 50 {
+		t.Fatalf("search: %q, %d rows", got, b.rows("#audit"))
+	}
+	if got := b.text("#audit tbody"); !containsAll(got, "CRM sync 60", "CRM sync 11") || strings.Contains(got, "wiki") || strings.Contains(got, "CRM sync 10") {
+		t.Fatalf("search's first page: %s", got)
+	}
+	b.submit("#older-audit")
+	loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+	if !containsAll(loc, "before=", "q=crm+sync", "action=webhook_created") {
+		t.Fatalf("older entries at %q: the filter is lost", loc)
+	}
+	if got := b.text("#audit tbody"); b.rows("#audit") != 10 || !containsAll(got, "CRM sync 10", "CRM sync 01") || b.text("#total") != "60 entries matching the filter" {
+		t.Fatalf("older entries: %d rows: %s", b.rows("#audit"), got)
+	}
+	b.submit("#newest-audit")
+	if got := b.text("#audit tbody"); b.rows("#audit") != 50 || !strings.Contains(got, "CRM sync 60") {
+		t.Fatalf("back to the newest: %s", got)
+	}
+	b.open("/audit?q=WIKI")
+	if got := b.text("#total"); got != "5 entries matching the filter" || b.rows("#audit") != 5 {
+		t.Fatalf("search in another case: %q, %d rows", got, b.rows("#audit"))
+	}
+	b.open("/audit?q=" + url.QueryEscape("50%"))
+	if got := b.text("#total"); got != "0 entries matching the filter" || !strings.Contains(b.text("#audit"), "No entries match.") {
+		t.Fatalf("a search with a wildcard character: %q: %s", got, b.text("#audit"))
+	}
 }

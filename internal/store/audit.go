@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -44,18 +45,8 @@ func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.Aud
 		}
 		query, args, order = `SELECT id, at, action, actor, client, target, detail FROM audit_log WHERE id < $1`, []any{before}, ` ORDER BY id DESC`
 	}
-	for _, c := range []struct{ col, value string }{{"action", f.Action}, {"target", f.Target}} {
-		if c.value != "" {
-			args = append(args, c.value)
-			query += ` AND ` + c.col + ` = $` + strconv.Itoa(len(args))
-		}
-	}
-	if f.Actor == herald.ActorSystem {
-		query += ` AND actor_keys = ','` // the system has no keys
-	} else if f.Actor != "" {
-		args = append(args, ","+f.Actor+",")
-		query += ` AND ` + tx.dialect.strpos + `(actor_keys, $` + strconv.Itoa(len(args)) + `) > 0`
-	}
+	cond, args := tx.auditMatches(f, args)
+	query += cond
 	args = append(args, f.Limit)
 	rows, err := tx.query(ctx, query+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
@@ -74,6 +65,42 @@ func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.Aud
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// CountAudit returns how many audit entries match f's Action, Actor,
+// Target and Q, wherever they are in the log (After, Before and Limit do
+// not count).
+func (tx *Tx) CountAudit(ctx context.Context, f herald.AuditFilter) (int, error) {
+	cond, args := tx.auditMatches(f, nil)
+	var n int
+	err := tx.queryRow(ctx, `SELECT count(*) FROM audit_log WHERE true`+cond, args...).Scan(&n)
+	return n, err
+}
+
+// auditMatches returns f's Action, Actor, Target and Q as conditions to
+// append to a WHERE clause (" AND ..."), with args extended by theirs.
+func (tx *Tx) auditMatches(f herald.AuditFilter, args []any) (string, []any) {
+	cond := ""
+	next := func(v any) string {
+		args = append(args, v)
+		return `$` + strconv.Itoa(len(args))
+	}
+	if f.Action != "" {
+		cond += ` AND action = ` + next(f.Action)
+	}
+	if f.Target != "" {
+		cond += ` AND target = ` + next(f.Target)
+	}
+	if f.Actor == herald.ActorSystem {
+		cond += ` AND actor_keys = ','` // the system has no keys
+	} else if f.Actor != "" {
+		cond += ` AND ` + tx.dialect.strpos + `(actor_keys, ` + next(","+f.Actor+",") + `) > 0`
+	}
+	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
+		cond += ` AND lower(action || ' ' || actor_keys || ' ' || client || ' ' || target || ' ' || detail) LIKE ` +
+			next("%"+likeEscaper.Replace(q)+"%") + ` ESCAPE '\'`
+	}
+	return cond, args
 }
 
 // PruneAudit deletes audit entries older than cutoff and returns how many.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -62,23 +63,50 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 // auditPerPage is how many audit entries one page shows.
 const auditPerPage = 50
 
-// audit is the audit log, newest first, filtered by the form's action,
-// actor and target.
+// auditView is one page of the audit log: like the event feed, pages go
+// back by id (?before=), filtered by the form's action, actor, target and
+// words (?q=).
+type auditView struct {
+	Entries       []herald.AuditEntry
+	Total         int
+	Q             string
+	Actions       []string
+	Older, Newest string
+}
+
+// audit is the audit log, newest first.
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	f := herald.AuditFilter{Before: before, NewestFirst: true, Limit: auditPerPage,
-		Action: q.Get("action"), Actor: strings.TrimSpace(q.Get("actor")), Target: strings.TrimSpace(q.Get("target"))}
-	entries, err := h.dir.ListAudit(r.Context(), actor(r), f)
+	f := herald.AuditFilter{Before: before, NewestFirst: true, Limit: auditPerPage, Action: q.Get("action"),
+		Actor: strings.TrimSpace(q.Get("actor")), Target: strings.TrimSpace(q.Get("target")), Q: strings.TrimSpace(q.Get("q"))}
+	entries, total, err := h.dir.FindAudit(r.Context(), actor(r), f)
 	if err != nil {
 		return err
 	}
-	older := ""
-	if len(entries) == auditPerPage {
-		v := url.Values{"before": {strconv.FormatInt(entries[len(entries)-1].ID, 10)}, "action": {f.Action}, "actor": {f.Actor}, "target": {f.Target}}
-		older = "/audit?" + v.Encode()
+	form := url.Values{}
+	for k, v := range map[string]string{"action": f.Action, "actor": f.Actor, "target": f.Target, "q": f.Q} {
+		if v != "" {
+			form.Set(k, v)
+		}
 	}
-	form := url.Values{"action": {f.Action}, "actor": {f.Actor}, "target": {f.Target}}
-	return h.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Form: form,
-		Data: map[string]any{"Entries": entries, "Older": older, "Actions": herald.AuditActions}})
+	link := func(before int64) string {
+		v := url.Values{}
+		maps.Copy(v, form)
+		if before > 0 {
+			v.Set("before", strconv.FormatInt(before, 10))
+		}
+		if len(v) == 0 {
+			return "/audit"
+		}
+		return "/audit?" + v.Encode()
+	}
+	view := auditView{Entries: entries, Total: total, Q: f.Q, Actions: herald.AuditActions}
+	if len(entries) == auditPerPage {
+		view.Older = link(entries[len(entries)-1].ID)
+	}
+	if before > 0 {
+		view.Newest = link(0)
+	}
+	return h.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Form: form, Data: view})
 }
