@@ -10,11 +10,11 @@ import (
 // CreateJob queues a hardware key provisioning job for a user on a
 // station. Admins, or the user for themself.
 // Returns ENOTFOUND (user) or EINVALID (station name).
-func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker string) (int64, error) {
+func (s *Service) CreateJob(ctx context.Context, a Actor, username, station string) (int64, error) {
 	if err := RequireSelfOrAdmin(a, username); err != nil {
 		return 0, err
 	}
-	if err := validateStation(worker); err != nil {
+	if err := validateStation(station); err != nil {
 		return 0, err
 	}
 	var id int64
@@ -23,7 +23,7 @@ func (s *Service) CreateJob(ctx context.Context, a Actor, username, worker strin
 		if err != nil {
 			return err
 		}
-		id, err = tx.CreateJob(ctx, u.ID, worker)
+		id, err = tx.CreateJob(ctx, u.ID, station)
 		return err
 	})
 	return id, err
@@ -53,17 +53,17 @@ func (s *Service) GetJob(ctx context.Context, a Actor, id int64) (herald.Job, er
 // TakeJob hands a station its oldest pending job, now running, with the
 // user it is for. Stations only, for their own name.
 // Returns ENOTFOUND when there is no pending job.
-func (s *Service) TakeJob(ctx context.Context, a Actor, worker string) (herald.Job, herald.User, error) {
-	if worker == "" {
+func (s *Service) TakeJob(ctx context.Context, a Actor, station string) (herald.Job, herald.User, error) {
+	if station == "" {
 		return herald.Job{}, herald.User{}, invalid("worker", "is required (?worker=NAME)")
 	}
-	if err := RequireStation(a, worker); err != nil {
+	if err := RequireStation(a, station); err != nil {
 		return herald.Job{}, herald.User{}, err
 	}
 	var j herald.Job
 	var u herald.User
 	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
-		if j, err = tx.NextPendingJob(ctx, worker); err != nil {
+		if j, err = tx.NextPendingJob(ctx, station); err != nil {
 			return err
 		}
 		if err := tx.SetJobStatus(ctx, j.ID, herald.JobRunning, "", ""); err != nil {

@@ -19,7 +19,7 @@ type NewStationToken struct {
 // recording every use would be a write per call.
 const stationTouchEvery = time.Minute
 
-// CheckStation says what is wrong with station as a worker's name
+// CheckStation says what is wrong with a provisioning station's name
 // (EINVALID), or nil; for a form that reports every error at once.
 func CheckStation(station string) error { return validateStation(station) }
 
@@ -97,17 +97,17 @@ func (s *Service) touchStationToken(ctx context.Context, t herald.StationToken) 
 }
 
 // CheckStation decides whether a may act as the provisioning station named
-// worker: only a station token made for that name may. Herald keeps no
+// station: only a station token made for that name may. Herald keeps no
 // record of stations beyond their tokens, so this check is all that
 // registering a station (Defguard's RegisterWorker) amounts to.
 // Returns EUNAUTHORIZED (no credential), EFORBIDDEN (not a station token,
 // or another station's) or EINVALID (no name).
-func (s *Service) CheckStation(a Actor, worker string) error {
+func (s *Service) CheckStation(a Actor, station string) error {
 	if err := RequireStation(a, ""); err != nil {
 		return err
 	}
-	if worker == "" {
+	if station == "" {
 		return invalid("worker", "is required (the station's name, as its token was created for)")
 	}
-	return RequireStation(a, worker)
+	return RequireStation(a, station)
 }

@@ -17,9 +17,9 @@ func scanJob(row interface{ Scan(...any) error }) (herald.Job, error) {
 }
 
 // CreateJob queues a provisioning job for a user on a station.
-func (tx *Tx) CreateJob(ctx context.Context, userID int64, worker string) (int64, error) {
+func (tx *Tx) CreateJob(ctx context.Context, userID int64, station string) (int64, error) {
 	return tx.insert(ctx, `INSERT INTO jobs (user_id, worker, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`,
-		userID, worker, herald.JobPending, micros(tx.Now))
+		userID, station, herald.JobPending, micros(tx.Now))
 }
 
 // JobByID returns a job. Returns ENOTFOUND if there is none.
@@ -32,11 +32,11 @@ func (tx *Tx) JobByID(ctx context.Context, id int64) (herald.Job, error) {
 }
 
 // NextPendingJob returns the oldest pending job of a station, or ENOTFOUND.
-func (tx *Tx) NextPendingJob(ctx context.Context, worker string) (herald.Job, error) {
+func (tx *Tx) NextPendingJob(ctx context.Context, station string) (herald.Job, error) {
 	j, err := scanJob(tx.queryRow(ctx, `SELECT `+jobColumns+` FROM jobs j JOIN users u ON u.id = j.user_id
-		WHERE j.worker = $1 AND j.status = $2 ORDER BY j.id LIMIT 1`, worker, herald.JobPending))
+		WHERE j.worker = $1 AND j.status = $2 ORDER BY j.id LIMIT 1`, station, herald.JobPending))
 	if errors.Is(err, sql.ErrNoRows) {
-		return j, herald.Errorf(herald.ENOTFOUND, "no pending job for station %q", worker)
+		return j, herald.Errorf(herald.ENOTFOUND, "no pending job for station %q", station)
 	}
 	return j, err
 }
