@@ -104,7 +104,7 @@ func (r *run) userID(name string) (int64, bool) {
 // looks as it did, so a mapped user is left as it is. joined: the groups
 // the change added the user to.
 func (r *run) provisionUser(b userBody, same bool, joined []string) {
-	id, mapped, err := r.s.RemoteID(r.ctx, r.t.ID, KindUser, b.Username)
+	id, mapped, ext, err := r.s.UserIDs(r.ctx, r.t.ID, b.Username)
 	if err != nil {
 		r.storeFailed(err)
 		return
@@ -118,10 +118,6 @@ func (r *run) provisionUser(b userBody, same bool, joined []string) {
 		if r.t.SyncGroups && len(joined) > 0 {
 			r.joinGroups(userBody{Groups: joined}, id)
 		}
-		return
-	}
-	ext, ok := r.userID(b.Username)
-	if !ok {
 		return
 	}
 	res := userResource(b, ext, true)

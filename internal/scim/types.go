@@ -101,6 +101,10 @@ type Store interface {
 	// ListRemoteIDs returns every id target gave resources of kind, by
 	// name (a resync compares them).
 	ListRemoteIDs(ctx context.Context, target int64, kind string) (map[string]string, error)
+	// UserIDs is RemoteID of the user named username and UserID of that
+	// user (0 if there is none now) in one read: a user's provisioning
+	// needs both, and each read is a round trip to the database.
+	UserIDs(ctx context.Context, target int64, username string) (remoteID string, mapped bool, userID int64, err error)
 	// UserID is Herald's id of the user named username (the SCIM
 	// externalId), ok == false if there is no such user now.
 	UserID(ctx context.Context, username string) (id int64, ok bool, err error)

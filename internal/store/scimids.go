@@ -87,6 +87,23 @@ func (db *DB) ListRemoteIDs(ctx context.Context, target int64, kind string) (map
 	return ids, err
 }
 
+// UserIDs returns, in one read, what provisioning a user starts from: the
+// id target gave the user named username (mapped is false when there is
+// none; "user" is scim.KindUser) and Herald's id of that user (0 when
+// there is no such user now).
+func (db *DB) UserIDs(ctx context.Context, target int64, username string) (remoteID string, mapped bool, userID int64, err error) {
+	err = db.View(ctx, func(tx *Tx) error {
+		var rid sql.NullString
+		var uid sql.NullInt64
+		err := tx.queryRow(ctx, `SELECT
+				(SELECT remote_id FROM scim_resources WHERE target_id = $1 AND kind = 'user' AND name = $2),
+				(SELECT id FROM users WHERE username = $2)`, target, username).Scan(&rid, &uid)
+		remoteID, mapped, userID = rid.String, rid.Valid, uid.Int64
+		return err
+	})
+	return remoteID, mapped, userID, err
+}
+
 // UserID returns Herald's id of the user named username; ok is false when
 // there is no such user.
 func (db *DB) UserID(ctx context.Context, username string) (id int64, ok bool, err error) {

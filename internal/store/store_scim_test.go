@@ -68,5 +68,25 @@ func TestSCIMRemoteIDs(t *testing.T) {
 		if _, ok, err := db.UserID(ctx, "nobody"); ok || err != nil {
 			t.Errorf("UserID(nobody) = %v, %v", ok, err)
 		}
+		// UserIDs reads both at once; either may be missing.
+		if err := db.SetRemoteID(ctx, b.ID, "user", "ghost", "gh-1"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			target       int64
+			name, remote string
+			mapped       bool
+			user         int64
+		}{
+			{b.ID, "alice", "other-1", true, alice.ID},
+			{b.ID, "ghost", "gh-1", true, 0},     // mapped, not a user now
+			{a.ID, "alice", "", false, alice.ID}, // a's ids went with it
+			{b.ID, "nobody", "", false, 0},
+		} {
+			remote, mapped, user, err := db.UserIDs(ctx, c.target, c.name)
+			if remote != c.remote || mapped != c.mapped || user != c.user || err != nil {
+				t.Errorf("UserIDs(%d, %s) = %q, %v, %d, %v; want %q, %v, %d", c.target, c.name, remote, mapped, user, err, c.remote, c.mapped, c.user)
+			}
+		}
 	})
 }
