@@ -64,9 +64,9 @@ var AuditActions = []string{AuditLoginSucceeded, AuditLoginFailed, AuditLoginThr
 // AuditFilter selects audit entries: those with an id above After, oldest
 // first, or with NewestFirst those with an id below Before (0: the
 // newest), newest first; at most Limit. Action, Actor (an Actor.Keys
-// entry) and Target must match exactly when set; Q, when set, must appear,
-// without regard to case, in the entry's action, actor, client, target or
-// detail.
+// entry) and Target must match exactly when set; every word of Q must
+// appear, without regard to case, somewhere in the entry's action, actor
+// (its keys, or "system"), client, target or detail.
 type AuditFilter struct {
 	After, Before int64
 	NewestFirst   bool

@@ -82,7 +82,8 @@ func (s *Service) ListAudit(ctx context.Context, a Actor, f herald.AuditFilter) 
 }
 
 // FindAudit is ListAudit with how many entries match f's Action, Actor,
-// Target and Q in the whole log, for a page that shows the total.
+// Target and Q in the whole log, for a page that shows the total. Admins
+// only. Returns EINVALID (action, actor).
 func (s *Service) FindAudit(ctx context.Context, a Actor, f herald.AuditFilter) ([]herald.AuditEntry, int, error) {
 	return s.findAudit(ctx, a, f, true)
 }

@@ -271,7 +271,10 @@ func TestBrowserAuditPaging(t *testing.T) {
 	}
 	b := newBrowser(t, s)
 	b.login("admin", adminPassword)
-	var all []struct{ ID int64 }
+	var all []struct {
+		ID     int64
+		Detail string
+	}
 	admin.expect(http.StatusOK, "GET", "/api/v1/audit?limit=1000", nil, &all)
 	b.open("/audit")
 	if got, want := b.text("#total"), fmt.Sprintf("%d entries", len(all)); got != want || b.rows("#audit") != 50 {
@@ -299,6 +302,21 @@ func TestBrowserAuditPaging(t *testing.T) {
 	b.submit("#newest-audit")
 	if got := b.text("#audit tbody"); b.rows("#audit") != 50 || !strings.Contains(got, "CRM sync 60") {
 		t.Fatalf("back to the newest: %s", got)
+	}
+	// Exactly a page's worth below an entry: no link to an empty page.
+	var id51 int64
+	for _, e := range all {
+		if e.Detail == "CRM sync 51" {
+			id51 = e.ID
+		}
+	}
+	b.open(fmt.Sprintf("/audit?q=crm&before=%d", id51))
+	if b.rows("#audit") != 50 || strings.Contains(b.html(), `id="older-audit"`) || !strings.Contains(b.html(), `id="newest-audit"`) {
+		t.Fatalf("the 50 entries below CRM sync 51: %d rows, an Older link: %v", b.rows("#audit"), strings.Contains(b.html(), `id="older-audit"`))
+	}
+	b.open("/audit?before=abc")
+	if title, main := b.title(), b.text("main"); title != "Cannot do that · Herald" || !strings.Contains(main, "before") {
+		t.Fatalf("?before=abc: %q: %s", title, main)
 	}
 	b.open("/audit?q=WIKI")
 	if got := b.text("#total"); got != "5 entries matching the filter" || b.rows("#audit") != 5 {

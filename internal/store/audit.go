@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -96,11 +95,10 @@ func (tx *Tx) auditMatches(f herald.AuditFilter, args []any) (string, []any) {
 	} else if f.Actor != "" {
 		cond += ` AND ` + tx.dialect.strpos + `(actor_keys, ` + next(","+f.Actor+",") + `) > 0`
 	}
-	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
-		cond += ` AND lower(action || ' ' || actor_keys || ' ' || client || ' ' || target || ' ' || detail) LIKE ` +
-			next("%"+likeEscaper.Replace(q)+"%") + ` ESCAPE '\'`
-	}
-	return cond, args
+	// The system has no keys (","): it is found by its name, as the
+	// events' search finds it (actorSearch).
+	words, args := tx.searchWords(`action || ' ' || CASE WHEN actor_keys = ',' THEN 'system' ELSE actor_keys END || ' ' || client || ' ' || target || ' ' || detail`, f.Q, args)
+	return cond + words, args
 }
 
 // PruneAudit deletes audit entries older than cutoff and returns how many.

@@ -374,8 +374,8 @@ func (tx *Tx) RecordTestSend(ctx context.Context, webhookID int64, ev herald.Eve
 type DeliveryFilter struct {
 	Status string // "" for any
 	Event  string // the event type, "" for any
-	// Q is free text the delivery's subject or event id contains, without
-	// case ("" for any).
+	// Q is words that must all appear in the delivery's subject or event
+	// id, without regard to case ("" for any).
 	Q      string
 	Before int64 // ids below this one (0: from the newest)
 	Limit  int
@@ -394,10 +394,8 @@ func (tx *Tx) FindDeliveries(ctx context.Context, webhookID int64, f DeliveryFil
 		args = append(args, f.Event)
 		where += ` AND e.type = $` + strconv.Itoa(len(args))
 	}
-	if q := strings.ToLower(strings.TrimSpace(f.Q)); q != "" {
-		args = append(args, "%"+likeEscaper.Replace(q)+"%")
-		where += ` AND lower(d.subject || ' ' || e.id) LIKE $` + strconv.Itoa(len(args)) + ` ESCAPE '\'`
-	}
+	cond, args := tx.searchWords(`d.subject || ' ' || e.id`, f.Q, args)
+	where += cond
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
 		return nil, 0, err

@@ -203,17 +203,14 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 }
 
 // FindEvents returns up to limit events with seq below before (0 for the
-// newest), newest first, whose type, subject or actor (its keys, as
-// "api_token:7 user:jdoe" or "system") contains q (without
-// case; all for ""), and how many match in all (before aside). Test sends
+// newest), newest first, whose type, subject and actor (its keys, as
+// "api_token:7 user:jdoe", or "system") contain every word of q
+// (searchWords; all for ""), and how many match in all (before aside). Test sends
 // and audit entries are left out, as from every event list.
 func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
 	where := ` FROM events WHERE type NOT IN ` + hiddenTypes
-	var args []any
-	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
-		args = append(args, "%"+likeEscaper.Replace(q)+"%")
-		where += ` AND lower(type || ' ' || subject || ' ' || actor_keys) LIKE $1 ESCAPE '\'`
-	}
+	cond, args := tx.searchWords(`type || ' ' || subject || ' ' || actor_keys`, q, nil)
+	where += cond
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {
 		return nil, 0, err

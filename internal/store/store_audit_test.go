@@ -25,7 +25,7 @@ func TestAudit(t *testing.T) {
 			return e
 		}
 		e1 := add(herald.AuditEntry{Action: herald.AuditLoginFailed, Client: "10.0.0.1", Target: "user:jdoe"})
-		e2 := add(herald.AuditEntry{Action: herald.AuditWebhookCreated, Actor: jdoe, Client: "10.0.0.2", Target: "webhook:1", Detail: "x"})
+		e2 := add(herald.AuditEntry{Action: herald.AuditWebhookCreated, Actor: jdoe, Client: "10.0.0.2", Target: "webhook:1", Detail: "x ÄRZTE-Sync"})
 		e3 := add(herald.AuditEntry{Action: herald.AuditLogout, Actor: herald.Actor{Type: herald.ActorUser, Username: "ann"}, Target: "user:ann"})
 		// A change that rolls back takes its entry with it.
 		err := db.Update(ctx, func(tx *store.Tx) error {
@@ -53,25 +53,29 @@ func TestAudit(t *testing.T) {
 			f    herald.AuditFilter
 			want []int64
 		}{
-			"all":              {herald.AuditFilter{}, []int64{e1.ID, e2.ID, e3.ID}},
-			"after":            {herald.AuditFilter{After: e1.ID}, []int64{e2.ID, e3.ID}},
-			"limit":            {herald.AuditFilter{Limit: 1}, []int64{e1.ID}},
-			"newest first":     {herald.AuditFilter{NewestFirst: true}, []int64{e3.ID, e2.ID, e1.ID}},
-			"before":           {herald.AuditFilter{NewestFirst: true, Before: e3.ID}, []int64{e2.ID, e1.ID}},
-			"action":           {herald.AuditFilter{Action: herald.AuditLogout}, []int64{e3.ID}},
-			"token":            {herald.AuditFilter{Actor: "api_token:4"}, []int64{e2.ID}},
-			"token's user":     {herald.AuditFilter{Actor: "user:jdoe"}, []int64{e2.ID}},
-			"not a prefix":     {herald.AuditFilter{Actor: "user:jdo"}, []int64{}},
-			"system":           {herald.AuditFilter{Actor: herald.ActorSystem}, []int64{e1.ID}},
-			"target":           {herald.AuditFilter{Target: "user:ann"}, []int64{e3.ID}},
-			"action & target":  {herald.AuditFilter{Action: herald.AuditLogout, Target: "user:jdoe"}, []int64{}},
-			"words: client":    {herald.AuditFilter{Q: "10.0.0."}, []int64{e1.ID, e2.ID}},
-			"words: any case":  {herald.AuditFilter{Q: "WEBHOOK_created"}, []int64{e2.ID}},
-			"words: actor":     {herald.AuditFilter{Q: "user:ann"}, []int64{e3.ID}},
-			"words: detail":    {herald.AuditFilter{Q: "x", Target: "webhook:1"}, []int64{e2.ID}},
-			"words: % is text": {herald.AuditFilter{Q: "10%"}, []int64{}},
-			"words: _ is text": {herald.AuditFilter{Q: "user_ann"}, []int64{}},
-			"words & before":   {herald.AuditFilter{Q: "10.0.0", NewestFirst: true, Before: e2.ID}, []int64{e1.ID}},
+			"all":                 {herald.AuditFilter{}, []int64{e1.ID, e2.ID, e3.ID}},
+			"after":               {herald.AuditFilter{After: e1.ID}, []int64{e2.ID, e3.ID}},
+			"limit":               {herald.AuditFilter{Limit: 1}, []int64{e1.ID}},
+			"newest first":        {herald.AuditFilter{NewestFirst: true}, []int64{e3.ID, e2.ID, e1.ID}},
+			"before":              {herald.AuditFilter{NewestFirst: true, Before: e3.ID}, []int64{e2.ID, e1.ID}},
+			"action":              {herald.AuditFilter{Action: herald.AuditLogout}, []int64{e3.ID}},
+			"token":               {herald.AuditFilter{Actor: "api_token:4"}, []int64{e2.ID}},
+			"token's user":        {herald.AuditFilter{Actor: "user:jdoe"}, []int64{e2.ID}},
+			"not a prefix":        {herald.AuditFilter{Actor: "user:jdo"}, []int64{}},
+			"system":              {herald.AuditFilter{Actor: herald.ActorSystem}, []int64{e1.ID}},
+			"target":              {herald.AuditFilter{Target: "user:ann"}, []int64{e3.ID}},
+			"action & target":     {herald.AuditFilter{Action: herald.AuditLogout, Target: "user:jdoe"}, []int64{}},
+			"words: client":       {herald.AuditFilter{Q: "10.0.0."}, []int64{e1.ID, e2.ID}},
+			"words: any case":     {herald.AuditFilter{Q: "WEBHOOK_created"}, []int64{e2.ID}},
+			"words: actor":        {herald.AuditFilter{Q: "user:ann"}, []int64{e3.ID}},
+			"words: detail":       {herald.AuditFilter{Q: "x", Target: "webhook:1"}, []int64{e2.ID}},
+			"words: % is text":    {herald.AuditFilter{Q: "10%"}, []int64{}},
+			"words: _ is text":    {herald.AuditFilter{Q: "user_ann"}, []int64{}},
+			"words: system":       {herald.AuditFilter{Q: "SYSTEM"}, []int64{e1.ID}},
+			"words: any order":    {herald.AuditFilter{Q: " webhook:1   10.0.0.2 "}, []int64{e2.ID}},
+			"words: all needed":   {herald.AuditFilter{Q: "10.0.0.1 webhook"}, []int64{}},
+			"words: Unicode case": {herald.AuditFilter{Q: "ärzte-sync"}, []int64{e2.ID}},
+			"words & before":      {herald.AuditFilter{Q: "10.0.0", NewestFirst: true, Before: e2.ID}, []int64{e1.ID}},
 		} {
 			if got := list(tc.f); !slices.Equal(got, tc.want) {
 				t.Errorf("%s: %v, want %v", name, got, tc.want)

@@ -163,7 +163,7 @@ func wantUser(t *testing.T, got, want herald.User) {
 func TestListUsersSorted(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
-		names := []string{"zed", "b", "a_b", "a.a", "ab", "a-c", "a1", "a9z", "10x"}
+		names := []string{"zed", "b", "a_b", "a.a", "ab", "a-c", "a1", "a9z", "10x", "édith"}
 		ids := map[string]int64{}
 		for _, n := range names {
 			ids[n] = createUser(t, db, n).ID
@@ -206,6 +206,10 @@ func TestListUsersSorted(t *testing.T) {
 				{"_", 0, 10, []string{"a_b"}, 1},
 				{"A.", 0, 10, []string{"a.a"}, 1},
 				{"%", 0, 10, nil, 0},
+				{"ÉDITH", 0, 10, []string{"édith"}, 1},         // Unicode case
+				{"zed example.com", 0, 10, []string{"zed"}, 1}, // every word, anywhere
+				{"example.com zed", 0, 10, []string{"zed"}, 1}, // in any order
+				{"zed a_b", 0, 10, nil, 0},                     // all of them
 			} {
 				users, total, err := tx.FindUsers(ctx, tc.q, tc.offset, tc.limit)
 				if err != nil {

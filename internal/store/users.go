@@ -317,13 +317,12 @@ func mustAffect(res sql.Result, format string, args ...any) error {
 func emailKey(email string) string { return strings.ToLower(email) }
 
 // FindUsers returns one page of the users whose username, name or email
-// contains q (without case; every user for ""), sorted by username, and
-// how many match in all. offset and limit pick the page.
+// contain every word of q (searchWords; every user for ""), sorted by
+// username, and how many match in all. offset and limit pick the page.
 func (tx *Tx) FindUsers(ctx context.Context, q string, offset, limit int) ([]herald.User, int, error) {
-	where, args := "", []any{}
-	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
-		where = ` WHERE lower(username || ' ' || first_name || ' ' || last_name || ' ' || email) LIKE $1 ESCAPE '\'`
-		args = append(args, "%"+likeEscaper.Replace(q)+"%")
+	where, args := tx.searchWords(`username || ' ' || first_name || ' ' || last_name || ' ' || email`, q, []any{})
+	if where != "" {
+		where = ` WHERE true` + where
 	}
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*) FROM users`+where, args...).Scan(&total); err != nil {

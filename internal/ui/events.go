@@ -31,33 +31,56 @@ type eventsView struct {
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 	search := pagerFor(r, "events")
-	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
-	events, total, err := h.dir.FindEvents(r.Context(), actor(r), search.Q, before, eventsPerPage)
+	before, err := beforeParam(r)
+	if err != nil {
+		return err
+	}
+	// One more than a page: an older page is linked only if it has rows.
+	events, total, err := h.dir.FindEvents(r.Context(), actor(r), search.Q, before, eventsPerPage+1)
 	if err != nil {
 		return err
 	}
 	search.Total = total
-	v := eventsView{Events: events, Search: search}
-	link := func(before int64) string {
-		q := url.Values{}
-		if search.Q != "" {
-			q.Set("q", search.Q)
-		}
-		if before > 0 {
-			q.Set("before", strconv.FormatInt(before, 10))
-		}
-		if len(q) == 0 {
-			return "/events"
-		}
-		return "/events?" + q.Encode()
+	v := eventsView{Events: events[:min(len(events), eventsPerPage)], Search: search}
+	form := url.Values{}
+	if search.Q != "" {
+		form.Set("q", search.Q)
 	}
-	if len(events) == eventsPerPage {
-		v.Older = link(events[len(events)-1].Seq)
+	if len(events) > eventsPerPage {
+		v.Older = feedLink("/events", form, v.Events[eventsPerPage-1].Seq)
 	}
 	if before > 0 {
-		v.Newest = link(0)
+		v.Newest = feedLink("/events", form, 0)
 	}
 	return h.render(w, r, http.StatusOK, "events", page{Title: "Events", Data: v})
+}
+
+// beforeParam reads ?before=, where a feed's page starts (0, the newest,
+// when it is absent). Returns EINVALID when it is not a positive number.
+func beforeParam(r *http.Request) (int64, error) {
+	s := r.URL.Query().Get("before")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return 0, herald.Invalid("before", "must be a positive number (the id a page starts below), not %q", s)
+	}
+	return n, nil
+}
+
+// feedLink is the link to a feed's page at path below id before (0: the
+// newest page), keeping the query form.
+func feedLink(path string, form url.Values, before int64) string {
+	v := url.Values{}
+	maps.Copy(v, form)
+	if before > 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
 }
 
 // auditPerPage is how many audit entries one page shows.
@@ -69,7 +92,6 @@ const auditPerPage = 50
 type auditView struct {
 	Entries       []herald.AuditEntry
 	Total         int
-	Q             string
 	Actions       []string
 	Older, Newest string
 }
@@ -77,8 +99,11 @@ type auditView struct {
 // audit is the audit log, newest first.
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	before, _ := strconv.ParseInt(q.Get("before"), 10, 64)
-	f := herald.AuditFilter{Before: before, NewestFirst: true, Limit: auditPerPage, Action: q.Get("action"),
+	before, err := beforeParam(r)
+	if err != nil {
+		return err
+	}
+	f := herald.AuditFilter{Before: before, NewestFirst: true, Limit: auditPerPage + 1, Action: q.Get("action"),
 		Actor: strings.TrimSpace(q.Get("actor")), Target: strings.TrimSpace(q.Get("target")), Q: strings.TrimSpace(q.Get("q"))}
 	entries, total, err := h.dir.FindAudit(r.Context(), actor(r), f)
 	if err != nil {
@@ -90,23 +115,12 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
 			form.Set(k, v)
 		}
 	}
-	link := func(before int64) string {
-		v := url.Values{}
-		maps.Copy(v, form)
-		if before > 0 {
-			v.Set("before", strconv.FormatInt(before, 10))
-		}
-		if len(v) == 0 {
-			return "/audit"
-		}
-		return "/audit?" + v.Encode()
-	}
-	view := auditView{Entries: entries, Total: total, Q: f.Q, Actions: herald.AuditActions}
-	if len(entries) == auditPerPage {
-		view.Older = link(entries[len(entries)-1].ID)
+	view := auditView{Entries: entries[:min(len(entries), auditPerPage)], Total: total, Actions: herald.AuditActions}
+	if len(entries) > auditPerPage {
+		view.Older = feedLink("/audit", form, view.Entries[auditPerPage-1].ID)
 	}
 	if before > 0 {
-		view.Newest = link(0)
+		view.Newest = feedLink("/audit", form, 0)
 	}
 	return h.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Form: form, Data: view})
 }
