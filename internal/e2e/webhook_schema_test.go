@@ -229,8 +229,26 @@ func TestOpenAPIWebhooks(t *testing.T) {
 	keys := firstOf(t, getRC, "user_keys")
 	env := firstOf(t, envGetRC, "user_created")
 	envModified := firstOf(t, envGetRC, "user_modified")
+	envDeleted := firstOf(t, envGetRC, "user_deleted")
 	replace := func(r received, old, new string) received {
 		return withBody(r, strings.Replace(string(r.Body), old, new, 1))
+	}
+	// set replaces one key of an envelope's body with v.
+	set := func(r received, key string, v any) received {
+		var m map[string]any
+		if err := json.Unmarshal(r.Body, &m); err != nil {
+			t.Fatalf("%s: %v", r.event(), err)
+		}
+		m[key] = v
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return withBody(r, string(b))
+	}
+	var fullUser map[string]any
+	if err := json.Unmarshal(envDataOf(t, env), &fullUser); err != nil {
+		t.Fatal(err)
 	}
 	bad := []struct {
 		what string
@@ -251,11 +269,16 @@ func TestOpenAPIWebhooks(t *testing.T) {
 		{"a missing key", good, replace(good, `"is_admin":false,`, ``)},
 		{"no body", good, withBody(good, "")},
 		{"a PUT", good, withMethod(good, "PUT")},
-		{"a user_keys body without serial", keys, replace(keys, `"serial":"123456",`, ``)},
+		{"a user_keys serial that is a number", keys, replace(keys, `"serial":"123456"`, `"serial":123456`)},
 		{"an envelope whose type is another event's", env, replace(env, `"type":"user_created"`, `"type":"user_modified"`)},
 		{"an envelope of user_created with a previous state", env, replace(env, `"previous":null`, `"previous":`+string(envDataOf(t, env)))},
 		{"an envelope listing a changed key its body does not have", env, replace(env, `"changed":[`, `"changed":["password",`)},
-		{"an envelope whose previous is another subject's shape", envModified, replace(envModified, `"previous":{`, `"previous":{"members":[],`)},
+		{"an envelope whose previous is another subject's shape", envModified, set(envModified, "previous", map[string]any{"name": "devs", "members": []string{}, "is_admin": false})},
+		{"an envelope of user_modified listing no change", envModified, set(envModified, "changed", []string{})},
+		{"an envelope of user_created listing some keys only", env, set(env, "changed", []string{"email"})},
+		{"an envelope of user_deleted whose data is the whole user", envDeleted, set(envDeleted, "data", fullUser)},
+		{"an envelope of user_deleted with a previous state but username changed", envDeleted, set(envDeleted, "changed", []string{"username"})},
+		{"an envelope of user_deleted with no previous state and every key changed", envDeleted, set(envDeleted, "previous", nil)},
 		{"an envelope with a key of its own", env, replace(env, `{"id"`, `{"seq":1,"id"`)},
 	}
 	for _, c := range bad {
