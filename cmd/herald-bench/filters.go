@@ -43,5 +43,5 @@ func (b *bench) scenarioHooks() int {
 	if b.webhooks > 0 {
 		return b.webhooks
 	}
-	return defaultHooks
+	return defaultHooks // a bench made without main's flags
 }

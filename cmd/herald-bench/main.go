@@ -121,7 +121,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the temporary folder (herald logs, SQLite databases)")
 	backlogSize := flag.Int("backlog", 0, "deliveries to queue in the backlog scenario (default 1000000; 10000 with -quick)")
 	filters := flag.Bool("filters", false, "throughput and api only: half the webhooks have ignore_actors and only_groups that the bench's events do not pass (see filters.go)")
-	webhooks := flag.Int("webhooks", 0, "throughput and api only: how many webhooks (default 10); -webhooks 5 writes as many deliveries per user as -filters does (see filters.go)")
+	webhooks := flag.Int("webhooks", defaultHooks, "throughput and api only: how many webhooks, 1 to 100; -webhooks 5 writes as many deliveries per user as -filters does (see filters.go)")
 	flag.Parse()
 
 	var run []string
@@ -137,6 +137,26 @@ func main() {
 		}
 	}
 
+	given := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { given["-"+f.Name] = true })
+	switch {
+	case *webhooks < 1 || *webhooks > 100:
+		fmt.Fprintf(os.Stderr, "herald-bench: -webhooks %d: want 1 to 100\n", *webhooks)
+		os.Exit(2)
+	case *filters && given["-webhooks"]:
+		// -webhooks 5 is what a -filters run is compared with (filters.go).
+		fmt.Fprintln(os.Stderr, "herald-bench: give -filters or -webhooks, not both: -webhooks 5 is the run a -filters run is compared with")
+		os.Exit(2)
+	}
+	for flagName, set := range map[string]bool{"-filters": *filters, "-webhooks": given["-webhooks"]} {
+		for _, name := range run {
+			if set && name != "throughput" && name != "api" {
+				fmt.Fprintf(os.Stderr, "herald-bench: %s applies to the throughput and api scenarios only, not %s (use -scenario throughput,api)\n", flagName, name)
+				os.Exit(2)
+			}
+		}
+	}
+
 	b, err := newBench(*database, *quick, *heraldBin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "herald-bench:", err)
@@ -145,18 +165,6 @@ func main() {
 	b.backlogSize = *backlogSize
 	b.filters = *filters
 	b.webhooks = *webhooks
-	if b.webhooks < 0 || b.webhooks > 100 {
-		fmt.Fprintf(os.Stderr, "herald-bench: -webhooks %d: want 1 to 100\n", b.webhooks)
-		os.Exit(2)
-	}
-	for flagName, set := range map[string]bool{"-filters": b.filters, "-webhooks": b.webhooks != 0} {
-		for _, name := range run {
-			if set && name != "throughput" && name != "api" {
-				fmt.Fprintf(os.Stderr, "herald-bench: %s applies to the throughput and api scenarios only, not %s (use -scenario throughput,api)\n", flagName, name)
-				os.Exit(2)
-			}
-		}
-	}
 	output := func(res *results) {
 		if *asJSON {
 			enc := json.NewEncoder(os.Stdout)
@@ -221,11 +229,11 @@ type bench struct {
 	tmp       string // temporary directory: databases, logs, the binary
 	start     time.Time
 	dropDBs   []string
-	// backlogSize overrides the backlog scenario's size (deliveries).
 	// filters: half of each scenario's webhooks filter (filters.go).
 	filters bool
-	// webhooks: how many webhooks throughput and api subscribe; 0 for 10.
-	webhooks    int
+	// webhooks: how many webhooks throughput and api subscribe.
+	webhooks int
+	// backlogSize overrides the backlog scenario's size (deliveries).
 	backlogSize int
 
 	mu    sync.Mutex // procs, res and dropDBs: also used by the Ctrl-C handler
@@ -500,7 +508,7 @@ func printTable(r *results) {
 	fmt.Fprintln(w, "\t\t\t")
 	fmt.Fprintln(w, "scenario\tmeasure\tvalue\tunit")
 	if t := r.Throughput; t != nil {
-		row("throughput", fmt.Sprintf("deliveries (%d webhooks)", t.Webhooks), t.Deliveries, "")
+		row("throughput", fmt.Sprintf("deliveries (%d webhooks, %d delivering)", t.Webhooks, t.Delivering), t.Deliveries, "")
 		row("", "Herald deliveries", t.DeliveriesPerSec, "/s")
 		row("", "plain Go client, same requests", t.BaselineRequestsPerSec, "/s")
 		row("", "ratio Herald/plain", t.Ratio, "")
