@@ -181,8 +181,8 @@ func (s *Service) RecentEvents(ctx context.Context, a Actor, before int64, limit
 }
 
 // FindEvents returns up to limit events before seq (0 for the newest),
-// newest first, whose type, subject or actor contains q, and how many
-// match in all. Admins only.
+// newest first, whose type, subject and actor contain every word of q,
+// and how many match in all. Admins only. Returns EINVALID (q: too long).
 func (s *Service) FindEvents(ctx context.Context, a Actor, q string, before int64, limit int) ([]herald.Event, int, error) {
 	if err := RequireAdmin(a); err != nil {
 		return nil, 0, err

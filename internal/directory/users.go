@@ -508,9 +508,9 @@ func keyHolders(ctx context.Context, tx *store.Tx, username, group string) ([]he
 	return users, nil
 }
 
-// FindUsers returns one page of the users whose username, name or email
-// contains q (all for ""), sorted by username, with how many match in all.
-// Admins only.
+// FindUsers returns one page of the users whose username, names and
+// email contain every word of q (all for ""), sorted by username, with
+// how many match in all. Admins only. Returns EINVALID (q: too long).
 func (s *Service) FindUsers(ctx context.Context, a Actor, q string, offset, limit int) ([]herald.User, int, error) {
 	if err := RequireAdmin(a); err != nil {
 		return nil, 0, err

@@ -23,6 +23,13 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		"username": "pat", "first_name": "Patricia-Maximiliane", "last_name": "Featherstonehaugh-Wolfeschlegelsteinhausen",
 		"email": "patricia.maximiliane.featherstonehaugh@a-long-company-name.example.com", "password": "pat-password",
 	}, nil)
+	// A username as long as may be, in the audit log (its logins, by and
+	// for it) and in the delivery log (user_created).
+	longName := strings.Repeat("longusername", 5) + "abcd"
+	admin.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+		"username": longName, "first_name": "L", "last_name": "N", "email": "long@example.com", "password": "long-password",
+	}, nil)
+	f.s.login(longName, "long-password")
 	// A description, a path and searches with no space to break at.
 	unbroken := admin.addWebhook("http://127.0.0.1:9/x", map[string]any{"description": strings.Repeat("unbrokendescription", 13)})
 	ds := admin.deliveries(f.failing.ID, "")
@@ -109,6 +116,9 @@ func TestBrowserEveryPageNarrow(t *testing.T) {
 		}
 		if n := b.overflow(); n > 0 {
 			t.Errorf("%s (%s) is %d px wider than a 390 px window", p.name, p.path, n)
+		}
+		if n := b.wideOverflow(); n > 0 {
+			t.Errorf("%s (%s) is %d px wider than a 1280 px window", p.name, p.path, n)
 		}
 		if strings.Contains(b.html(), "secret-token") {
 			t.Errorf("%s (%s) has the webhook's token in its HTML", p.name, p.path)

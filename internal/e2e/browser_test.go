@@ -178,7 +178,18 @@ func (b *browser) screenshot(name string) {
 // of reach.
 func (b *browser) overflow() int {
 	b.t.Helper()
-	b.do(chromedp.EmulateViewport(narrowWidth, narrowHeight))
+	return b.overflowAt(narrowWidth, narrowHeight)
+}
+
+// wideOverflow is overflow at 1280 px.
+func (b *browser) wideOverflow() int {
+	b.t.Helper()
+	return b.overflowAt(wideWidth, wideHeight)
+}
+
+func (b *browser) overflowAt(width, height int64) int {
+	b.t.Helper()
+	b.do(chromedp.EmulateViewport(width, height))
 	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`Math.max(
 		document.documentElement.scrollWidth - window.innerWidth,
 		...Array.from(document.querySelectorAll(".table-wrap"), el => el.scrollWidth - el.clientWidth))`))

@@ -44,7 +44,10 @@ func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.Aud
 		}
 		query, args, order = `SELECT id, at, action, actor, client, target, detail FROM audit_log WHERE id < $1`, []any{before}, ` ORDER BY id DESC`
 	}
-	cond, args := tx.auditMatches(f, args)
+	cond, args, err := tx.auditMatches(f, args)
+	if err != nil {
+		return nil, err
+	}
 	query += cond
 	args = append(args, f.Limit)
 	rows, err := tx.query(ctx, query+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -70,15 +73,19 @@ func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.Aud
 // Target and Q, wherever they are in the log (After, Before and Limit do
 // not count).
 func (tx *Tx) CountAudit(ctx context.Context, f herald.AuditFilter) (int, error) {
-	cond, args := tx.auditMatches(f, nil)
+	cond, args, err := tx.auditMatches(f, nil)
+	if err != nil {
+		return 0, err
+	}
 	var n int
-	err := tx.queryRow(ctx, `SELECT count(*) FROM audit_log WHERE true`+cond, args...).Scan(&n)
+	err = tx.queryRow(ctx, `SELECT count(*) FROM audit_log WHERE true`+cond, args...).Scan(&n)
 	return n, err
 }
 
 // auditMatches returns f's Action, Actor, Target and Q as conditions to
 // append to a WHERE clause (" AND ..."), with args extended by theirs.
-func (tx *Tx) auditMatches(f herald.AuditFilter, args []any) (string, []any) {
+// Returns EINVALID (q) for a search too long (searchWords).
+func (tx *Tx) auditMatches(f herald.AuditFilter, args []any) (string, []any, error) {
 	cond := ""
 	next := func(v any) string {
 		args = append(args, v)
@@ -97,8 +104,8 @@ func (tx *Tx) auditMatches(f herald.AuditFilter, args []any) (string, []any) {
 	}
 	// The system has no keys (","): it is found by its name, as the
 	// events' search finds it (actorSearch).
-	words, args := tx.searchWords(`action || ' ' || CASE WHEN actor_keys = ',' THEN 'system' ELSE actor_keys END || ' ' || client || ' ' || target || ' ' || detail`, f.Q, args)
-	return cond + words, args
+	words, args, err := tx.searchWords(`action || ' ' || CASE WHEN actor_keys = ',' THEN 'system' ELSE actor_keys END || ' ' || client || ' ' || target || ' ' || detail`, f.Q, args)
+	return cond + words, args, err
 }
 
 // PruneAudit deletes audit entries older than cutoff and returns how many.

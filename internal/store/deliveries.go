@@ -382,7 +382,8 @@ type DeliveryFilter struct {
 }
 
 // FindDeliveries returns a webhook's deliveries that pass f, newest first,
-// and how many pass it in all (Before aside).
+// and how many pass it in all (Before aside). Returns EINVALID (q) for a
+// search too long (searchWords).
 func (tx *Tx) FindDeliveries(ctx context.Context, webhookID int64, f DeliveryFilter) ([]herald.Delivery, int, error) {
 	where := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.webhook_id = $1`
 	args := []any{webhookID}
@@ -394,7 +395,10 @@ func (tx *Tx) FindDeliveries(ctx context.Context, webhookID int64, f DeliveryFil
 		args = append(args, f.Event)
 		where += ` AND e.type = $` + strconv.Itoa(len(args))
 	}
-	cond, args := tx.searchWords(`d.subject || ' ' || e.id`, f.Q, args)
+	cond, args, err := tx.searchWords(`d.subject || ' ' || e.id`, f.Q, args)
+	if err != nil {
+		return nil, 0, err
+	}
 	where += cond
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {

@@ -206,10 +206,14 @@ func (tx *Tx) ListEventsBefore(ctx context.Context, before int64, limit int) ([]
 // newest), newest first, whose type, subject and actor (its keys, as
 // "api_token:7 user:jdoe", or "system") contain every word of q
 // (searchWords; all for ""), and how many match in all (before aside). Test sends
-// and audit entries are left out, as from every event list.
+// and audit entries are left out, as from every event list. Returns
+// EINVALID (q) for a search too long (searchWords).
 func (tx *Tx) FindEvents(ctx context.Context, q string, before int64, limit int) ([]herald.Event, int, error) {
 	where := ` FROM events WHERE type NOT IN ` + hiddenTypes
-	cond, args := tx.searchWords(`type || ' ' || subject || ' ' || actor_keys`, q, nil)
+	cond, args, err := tx.searchWords(`type || ' ' || subject || ' ' || actor_keys`, q, nil)
+	if err != nil {
+		return nil, 0, err
+	}
 	where += cond
 	var total int
 	if err := tx.queryRow(ctx, `SELECT count(*)`+where, args...).Scan(&total); err != nil {

@@ -2,19 +2,23 @@ package store
 
 import (
 	"database/sql/driver"
+	"slices"
 	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
+
+	"github.com/heraldhq/herald"
 )
 
 // The lists' searches (?q=): every word of the search must appear in a
 // row's text, anywhere and without regard to case, so "sync crm" finds
-// "CRM sync 01". Case is folded by Unicode's rules on both databases:
-// SQLite's own lower() folds ASCII letters only, so on SQLite the text is
-// lowered by unicodeLower, a function of Herald's own registered with the
-// driver; PostgreSQL's lower() follows the database's locale (ASCII only
-// under the C locale: docs/postgres.md).
+// "CRM sync 01". Both the text and the words are lowered by the database,
+// so that they are folded alike: on SQLite by unicodeLower, a function of
+// Herald's own registered with the driver (SQLite's lower() folds ASCII
+// letters only); on PostgreSQL by lower() under the database's default
+// collation (a column's own, such as username's "C", would fold ASCII
+// only), which follows the database's locale (docs/postgres.md).
 
 // sqliteLower is the name unicodeLower is registered under.
 const sqliteLower = "herald_lower"
@@ -35,24 +39,42 @@ func unicodeLower(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value,
 	}
 }
 
+// Bounds of a search: each word is a LIKE over every row, so a search of
+// thousands of words would keep the database busy for minutes (and make
+// SQLite's expression tree too deep).
+const (
+	maxSearchWords = 16
+	maxSearchBytes = 512
+)
+
 // searchWords returns the condition that every word of q (split on
 // spaces) appears in the text expr, without regard to case, as
 // " AND ..." to append to a WHERE clause, with args extended by each
 // word's pattern; "" and args as they were when q has no words. LIKE's
-// wildcards in q are plain characters.
-func (tx *Tx) searchWords(expr, q string, args []any) (string, []any) {
-	words := strings.Fields(strings.ToLower(q))
+// wildcards in q are plain characters; a word given twice counts once.
+// Returns EINVALID (q) for a search longer than maxSearchBytes or of more
+// than maxSearchWords words.
+func (tx *Tx) searchWords(expr, q string, args []any) (string, []any, error) {
+	if len(q) > maxSearchBytes {
+		return "", nil, herald.Invalid("q", "a search is at most %d bytes long", maxSearchBytes)
+	}
+	words := strings.Fields(q)
+	slices.Sort(words)
+	words = slices.Compact(words)
+	if len(words) > maxSearchWords {
+		return "", nil, herald.Invalid("q", "a search has at most %d words", maxSearchWords)
+	}
 	if len(words) == 0 {
-		return "", args
+		return "", args, nil
 	}
-	lowered := "lower(" + expr + ")"
+	lower, text := "lower", "("+expr+`) COLLATE "default"`
 	if tx.dialect.kind == SQLite {
-		lowered = sqliteLower + "(" + expr + ")"
+		lower, text = sqliteLower, expr
 	}
-	cond := ""
+	var cond strings.Builder
 	for _, w := range words {
 		args = append(args, "%"+likeEscaper.Replace(w)+"%")
-		cond += ` AND ` + lowered + ` LIKE $` + strconv.Itoa(len(args)) + ` ESCAPE '\'`
+		cond.WriteString(` AND ` + lower + `(` + text + `) LIKE ` + lower + `($` + strconv.Itoa(len(args)) + `) ESCAPE '\'`)
 	}
-	return cond, args
+	return cond.String(), args, nil
 }

@@ -163,7 +163,7 @@ func wantUser(t *testing.T, got, want herald.User) {
 func TestListUsersSorted(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, db *store.DB) {
-		names := []string{"zed", "b", "a_b", "a.a", "ab", "a-c", "a1", "a9z", "10x", "édith"}
+		names := []string{"zed", "b", "a_b", "a.a", "ab", "a-c", "a1", "a9z", "10x", "ÉDITH"}
 		ids := map[string]int64{}
 		for _, n := range names {
 			ids[n] = createUser(t, db, n).ID
@@ -206,7 +206,8 @@ func TestListUsersSorted(t *testing.T) {
 				{"_", 0, 10, []string{"a_b"}, 1},
 				{"A.", 0, 10, []string{"a.a"}, 1},
 				{"%", 0, 10, nil, 0},
-				{"ÉDITH", 0, 10, []string{"édith"}, 1},         // Unicode case
+				{"édith", 0, 10, []string{"ÉDITH"}, 1}, // Unicode case, though username is COLLATE "C" on PostgreSQL
+				{"ÉDITH", 0, 10, []string{"ÉDITH"}, 1},
 				{"zed example.com", 0, 10, []string{"zed"}, 1}, // every word, anywhere
 				{"example.com zed", 0, 10, []string{"zed"}, 1}, // in any order
 				{"zed a_b", 0, 10, nil, 0},                     // all of them
@@ -221,6 +222,16 @@ func TestListUsersSorted(t *testing.T) {
 				}
 				if !slices.Equal(got, tc.want) || total != tc.total {
 					t.Errorf("FindUsers(%q, %d, %d) = %v, %d; want %v, %d", tc.q, tc.offset, tc.limit, got, total, tc.want, tc.total)
+				}
+			}
+			// A search is bounded: 16 different words, 512 bytes.
+			many := strings.Repeat("a ", 40) + "b c d e f g h i j k l m n o p" // 16 different words
+			if _, _, err := tx.FindUsers(ctx, many, 0, 10); err != nil {
+				t.Errorf("FindUsers(16 words, repeated) = %v", err)
+			}
+			for _, q := range []string{many + " q", strings.Repeat("x", 513)} {
+				if _, _, err := tx.FindUsers(ctx, q, 0, 10); herald.ErrorCode(err) != herald.EINVALID || herald.ErrorField(err) != "q" {
+					t.Errorf("FindUsers(%.20q...) = %v, want EINVALID about q", q, err)
 				}
 			}
 			return nil

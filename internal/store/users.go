@@ -319,8 +319,12 @@ func emailKey(email string) string { return strings.ToLower(email) }
 // FindUsers returns one page of the users whose username, name or email
 // contain every word of q (searchWords; every user for ""), sorted by
 // username, and how many match in all. offset and limit pick the page.
+// Returns EINVALID (q) for a search too long (searchWords).
 func (tx *Tx) FindUsers(ctx context.Context, q string, offset, limit int) ([]herald.User, int, error) {
-	where, args := tx.searchWords(`username || ' ' || first_name || ' ' || last_name || ' ' || email`, q, []any{})
+	where, args, err := tx.searchWords(`username || ' ' || first_name || ' ' || last_name || ' ' || email`, q, []any{})
+	if err != nil {
+		return nil, 0, err
+	}
 	if where != "" {
 		where = ` WHERE true` + where
 	}
