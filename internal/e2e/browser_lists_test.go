@@ -104,6 +104,15 @@ func TestBrowserUsersPaging(t *testing.T) {
 	if b.rows("#events") != 50 || !strings.Contains(b.text("#events"), "u200") {
 		t.Fatalf("older events: %s", b.text("#events"))
 	}
+	// Exactly a page below the 51st oldest event: no link to an empty page.
+	b.open(fmt.Sprintf("/events?before=%d", all[50].Seq))
+	if b.rows("#events") != 50 || strings.Contains(b.html(), `id="older-events"`) || !strings.Contains(b.html(), `id="newest-events"`) {
+		t.Fatalf("the 50 oldest events: %d rows, an Older link: %v", b.rows("#events"), strings.Contains(b.html(), `id="older-events"`))
+	}
+	b.open("/events?before=0")
+	if title, main := b.title(), b.text("main"); title != "Cannot do that · Herald" || !strings.Contains(main, "before") {
+		t.Fatalf("?before=0: %q: %s", title, main)
+	}
 	b.open("/events?q=u12")
 	if got := b.text("#total"); got != "10 events matching “u12”" || b.rows("#events") != 10 {
 		t.Fatalf("event search: %q, %d rows", got, b.rows("#events"))
