@@ -23,32 +23,34 @@ const (
 	maxLimit     = 1000
 )
 
+// feedPage reads a feed's ?after= (where it goes on from, 0 for its
+// start) and ?limit=. Returns EINVALID naming the one out of range.
+func feedPage(r *http.Request) (after int64, limit int, err error) {
+	if after, err = queryInt(r, "after", 0, 0, 1<<62); err != nil {
+		return 0, 0, err
+	}
+	n, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
+	return after, int(n), err
+}
+
 func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) error {
-	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	after, limit, err := feedPage(r)
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
-	if err != nil {
-		return err
-	}
-	return respond(w, http.StatusOK)(h.dir.ListEvents(r.Context(), actor(r), after, int(limit)))
+	return respond(w, http.StatusOK)(h.dir.ListEvents(r.Context(), actor(r), after, limit))
 }
 
 // listAudit is the audit log after an id, oldest first, filtered by
 // action, actor (api_token:<id>, user:<name>, station:<name> or system)
 // and target.
 func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
-	after, err := queryInt(r, "after", 0, 0, 1<<62)
-	if err != nil {
-		return err
-	}
-	limit, err := queryInt(r, "limit", defaultLimit, 1, maxLimit)
+	after, limit, err := feedPage(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	return respond(w, http.StatusOK)(h.dir.ListAudit(r.Context(), actor(r), herald.AuditFilter{After: after, Limit: int(limit),
+	return respond(w, http.StatusOK)(h.dir.ListAudit(r.Context(), actor(r), herald.AuditFilter{After: after, Limit: limit,
 		Action: q.Get("action"), Actor: q.Get("actor"), Target: q.Get("target")}))
 }
 
