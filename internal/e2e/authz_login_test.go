@@ -76,12 +76,7 @@ func TestLoginThrottled(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
 	adm := s.admin()
-	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
-		"username": "alice", "first_name": "Alice", "last_name": "L", "email": "alice@example.com", "password": authzAlicePassword,
-	}, nil)
-	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
-		"username": "bob", "first_name": "Bob", "last_name": "B", "email": "bob@example.com", "password": authzBobPassword,
-	}, nil)
+	addAliceAndBob(adm)
 
 	c := s.anon()
 	login := func(username, password string) response {

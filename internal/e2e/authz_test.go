@@ -31,6 +31,17 @@ const (
 
 var authzActors = []string{actorAnon, actorOther, actorSelf, actorAdmin, actorStation}
 
+// addAliceAndBob creates the two plain users of the authorization tests,
+// with passwords authzAlicePassword and authzBobPassword.
+func addAliceAndBob(adm *client) {
+	adm.t.Helper()
+	for _, u := range []struct{ name, first, password string }{{"alice", "Alice", authzAlicePassword}, {"bob", "Bob", authzBobPassword}} {
+		adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
+			"username": u.name, "first_name": u.first, "last_name": "L", "email": u.name + "@example.com", "password": u.password,
+		}, nil)
+	}
+}
+
 const (
 	authzAlicePassword = "alice-password-1"
 	authzBobPassword   = "bob-password-1"
@@ -208,12 +219,7 @@ func newAuthzEnv(t *testing.T, actor string) *authzEnv {
 		"url": e.receiver.URL + "/hook", "description": "authz matrix", "on_user_created": true,
 	}, &hook)
 	e.webhook = hook.ID
-	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
-		"username": "alice", "first_name": "Alice", "last_name": "Liddell", "email": "alice@example.com", "password": authzAlicePassword,
-	}, nil)
-	adm.expect(http.StatusCreated, "POST", "/api/v1/user", map[string]string{
-		"username": "bob", "first_name": "Bob", "last_name": "Builder", "email": "bob@example.com", "password": authzBobPassword,
-	}, nil)
+	addAliceAndBob(adm)
 	adm.expect(http.StatusCreated, "POST", "/api/v1/group", map[string]any{"name": "staff", "members": []string{"bob"}}, nil)
 	var job struct{ ID int64 }
 	adm.expect(http.StatusCreated, "POST", "/api/v1/worker/job", map[string]string{"username": "alice", "worker": "station2"}, &job)

@@ -30,6 +30,27 @@ func (b *browser) rows(table string) int {
 	return n
 }
 
+// checkLastFeedPage opens path, a feed's page (feed "events" or "audit")
+// that holds exactly a page's worth of its oldest rows, and checks it
+// shows them all, links back to the newest page, and offers no older one.
+func (b *browser) checkLastFeedPage(path, feed string) {
+	b.t.Helper()
+	b.open(path)
+	older := strings.Contains(b.html(), `id="older-`+feed+`"`)
+	if n := b.rows("#" + feed); n != 50 || older || !strings.Contains(b.html(), `id="newest-`+feed+`"`) {
+		b.t.Fatalf("%s: %d rows, an Older link: %v, a Newest link: %v", path, n, older, strings.Contains(b.html(), `id="newest-`+feed+`"`))
+	}
+}
+
+// checkRefused opens path and checks it gets the error page naming field.
+func (b *browser) checkRefused(path, field string) {
+	b.t.Helper()
+	b.open(path)
+	if title, main := b.title(), b.text("main"); title != "Cannot do that · Herald" || !strings.Contains(main, field) {
+		b.t.Fatalf("%s: %q: %s", path, title, main)
+	}
+}
+
 // With 251 users (admin and 250 more) the users list shows 50 a page with
 // the total, pages forward and back by stable URLs, and searches on the
 // server (the total and pages follow the search).
@@ -105,14 +126,8 @@ func TestBrowserUsersPaging(t *testing.T) {
 		t.Fatalf("older events: %s", b.text("#events"))
 	}
 	// Exactly a page below the 51st oldest event: no link to an empty page.
-	b.open(fmt.Sprintf("/events?before=%d", all[50].Seq))
-	if b.rows("#events") != 50 || strings.Contains(b.html(), `id="older-events"`) || !strings.Contains(b.html(), `id="newest-events"`) {
-		t.Fatalf("the 50 oldest events: %d rows, an Older link: %v", b.rows("#events"), strings.Contains(b.html(), `id="older-events"`))
-	}
-	b.open("/events?before=0")
-	if title, main := b.title(), b.text("main"); title != "Cannot do that · Herald" || !strings.Contains(main, "before") {
-		t.Fatalf("?before=0: %q: %s", title, main)
-	}
+	b.checkLastFeedPage(fmt.Sprintf("/events?before=%d", all[50].Seq), "events")
+	b.checkRefused("/events?before=0", "before")
 	b.open("/events?q=u12")
 	if got := b.text("#total"); got != "10 events matching “u12”" || b.rows("#events") != 10 {
 		t.Fatalf("event search: %q, %d rows", got, b.rows("#events"))
@@ -319,14 +334,8 @@ func TestBrowserAuditPaging(t *testing.T) {
 			id51 = e.ID
 		}
 	}
-	b.open(fmt.Sprintf("/audit?q=crm&before=%d", id51))
-	if b.rows("#audit") != 50 || strings.Contains(b.html(), `id="older-audit"`) || !strings.Contains(b.html(), `id="newest-audit"`) {
-		t.Fatalf("the 50 entries below CRM sync 51: %d rows, an Older link: %v", b.rows("#audit"), strings.Contains(b.html(), `id="older-audit"`))
-	}
-	b.open("/audit?before=abc")
-	if title, main := b.title(), b.text("main"); title != "Cannot do that · Herald" || !strings.Contains(main, "before") {
-		t.Fatalf("?before=abc: %q: %s", title, main)
-	}
+	b.checkLastFeedPage(fmt.Sprintf("/audit?q=crm&before=%d", id51), "audit")
+	b.checkRefused("/audit?before=abc", "before")
 	b.open("/audit?q=WIKI")
 	if got := b.text("#total"); got != "5 entries matching the filter" || b.rows("#audit") != 5 {
 		t.Fatalf("search in another case: %q, %d rows", got, b.rows("#audit"))
