@@ -11,12 +11,12 @@ import (
 // target is a webhook of another kind (directory/scim.go).
 func (h *Handler) scimRoutes() []web.Route {
 	return []web.Route{
-		{Pattern: "GET /api/v1/scim_target", Access: web.Admin, Handle: h.listSCIMTargets},
-		{Pattern: "POST /api/v1/scim_target", Access: web.Admin, Handle: h.createSCIMTarget},
-		{Pattern: "GET /api/v1/scim_target/{id}", Access: web.Admin, Handle: web.WithID("id", h.getSCIMTarget)},
-		{Pattern: "PUT /api/v1/scim_target/{id}", Access: web.Admin, Handle: web.WithID("id", h.replaceSCIMTarget)},
-		{Pattern: "DELETE /api/v1/scim_target/{id}", Access: web.Admin, Handle: web.WithID("id", h.deleteSCIMTarget)},
-		{Pattern: "POST /api/v1/scim_target/{id}/resync", Access: web.Admin, Handle: web.WithID("id", h.resyncSCIMTarget)},
+		{Pattern: "GET /api/v1/scim_target", Access: web.Admin, Handle: listAll(h.dir.ListSCIMTargets)},
+		{Pattern: "POST /api/v1/scim_target", Access: web.Admin, Handle: createFrom[scimTargetBody](h.dir.CreateSCIMTarget)},
+		{Pattern: "GET /api/v1/scim_target/{id}", Access: web.Admin, Handle: byID(http.StatusOK, h.dir.GetSCIMTarget)},
+		{Pattern: "PUT /api/v1/scim_target/{id}", Access: web.Admin, Handle: replaceFrom[scimTargetBody](h.dir.UpdateSCIMTarget)},
+		{Pattern: "DELETE /api/v1/scim_target/{id}", Access: web.Admin, Handle: deleteByID(h.dir.DeleteSCIMTarget)},
+		{Pattern: "POST /api/v1/scim_target/{id}/resync", Access: web.Admin, Handle: byID(http.StatusOK, h.dir.ResyncSCIMTarget)},
 		{Pattern: "GET /api/v1/scim_target/{id}/deliveries", Access: web.Admin, Handle: web.WithID("id", h.listSCIMDeliveries)},
 	}
 }
@@ -47,38 +47,6 @@ func (b scimTargetBody) input() directory.SCIMTargetInput {
 		Name: b.Name, BaseURL: b.BaseURL, Token: b.Token, Enabled: b.Enabled,
 		OnlyGroups: b.OnlyGroups, Deprovision: b.Deprovision, SyncGroups: b.SyncGroups,
 	}
-}
-
-func (h *Handler) listSCIMTargets(w http.ResponseWriter, r *http.Request) error {
-	return respond(w, http.StatusOK)(h.dir.ListSCIMTargets(r.Context(), actor(r)))
-}
-
-func (h *Handler) getSCIMTarget(w http.ResponseWriter, r *http.Request, id int64) error {
-	return respond(w, http.StatusOK)(h.dir.GetSCIMTarget(r.Context(), actor(r), id))
-}
-
-func (h *Handler) createSCIMTarget(w http.ResponseWriter, r *http.Request) error {
-	var b scimTargetBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	return respond(w, http.StatusCreated)(h.dir.CreateSCIMTarget(r.Context(), actor(r), b.input()))
-}
-
-func (h *Handler) replaceSCIMTarget(w http.ResponseWriter, r *http.Request, id int64) error {
-	var b scimTargetBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	return respond(w, http.StatusOK)(h.dir.UpdateSCIMTarget(r.Context(), actor(r), id, b.input()))
-}
-
-func (h *Handler) deleteSCIMTarget(w http.ResponseWriter, r *http.Request, id int64) error {
-	return noContent(w, h.dir.DeleteSCIMTarget(r.Context(), actor(r), id))
-}
-
-func (h *Handler) resyncSCIMTarget(w http.ResponseWriter, r *http.Request, id int64) error {
-	return respond(w, http.StatusOK)(h.dir.ResyncSCIMTarget(r.Context(), actor(r), id))
 }
 
 func (h *Handler) listSCIMDeliveries(w http.ResponseWriter, r *http.Request, id int64) error {

@@ -13,13 +13,13 @@ import (
 // webhookRoutes are for admins only, like everything about webhooks.
 func (h *Handler) webhookRoutes() []web.Route {
 	return []web.Route{
-		{Pattern: "GET /api/v1/webhook", Access: web.Admin, Handle: h.listWebhooks},
-		{Pattern: "POST /api/v1/webhook", Access: web.Admin, Handle: h.createWebhook},
-		{Pattern: "GET /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.getWebhook)},
-		{Pattern: "PUT /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.replaceWebhook)},
-		{Pattern: "DELETE /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
+		{Pattern: "GET /api/v1/webhook", Access: web.Admin, Handle: listAll(h.dir.ListWebhooks)},
+		{Pattern: "POST /api/v1/webhook", Access: web.Admin, Handle: createFrom[webhookBody](h.dir.CreateWebhook)},
+		{Pattern: "GET /api/v1/webhook/{id}", Access: web.Admin, Handle: byID(http.StatusOK, h.dir.GetWebhook)},
+		{Pattern: "PUT /api/v1/webhook/{id}", Access: web.Admin, Handle: replaceFrom[webhookBody](h.dir.UpdateWebhook)},
+		{Pattern: "DELETE /api/v1/webhook/{id}", Access: web.Admin, Handle: deleteByID(h.dir.DeleteWebhook)},
 		{Pattern: "POST /api/v1/webhook/{id}", Access: web.Admin, Handle: web.WithID("id", h.setWebhookEnabled)},
-		{Pattern: "POST /api/v1/webhook/{id}/rotate_secret", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
+		{Pattern: "POST /api/v1/webhook/{id}/rotate_secret", Access: web.Admin, Handle: byID(http.StatusOK, h.dir.RotateSecret)},
 		{Pattern: "POST /api/v1/webhook/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
 		{Pattern: "GET /api/v1/webhook/{id}/delivery", Access: web.Admin, Handle: web.WithID("id", h.listDeliveries)},
 		{Pattern: "GET /api/v1/webhook/{id}/delivery/{did}", Access: web.Admin, Handle: web.WithID("id", h.getDelivery)},
@@ -59,34 +59,6 @@ func (b webhookBody) input() directory.WebhookInput {
 	}
 }
 
-func (h *Handler) listWebhooks(w http.ResponseWriter, r *http.Request) error {
-	return respond(w, http.StatusOK)(h.dir.ListWebhooks(r.Context(), actor(r)))
-}
-
-func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	return respond(w, http.StatusOK)(h.dir.GetWebhook(r.Context(), actor(r), id))
-}
-
-func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
-	var b webhookBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	return respond(w, http.StatusCreated)(h.dir.CreateWebhook(r.Context(), actor(r), b.input()))
-}
-
-func (h *Handler) replaceWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	var b webhookBody
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	return respond(w, http.StatusOK)(h.dir.UpdateWebhook(r.Context(), actor(r), id, b.input()))
-}
-
-func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	return noContent(w, h.dir.DeleteWebhook(r.Context(), actor(r), id))
-}
-
 func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
 	var in struct {
 		Enabled *bool `json:"enabled"`
@@ -98,10 +70,6 @@ func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id i
 		return herald.Invalid("enabled", "is required (true or false)")
 	}
 	return respond(w, http.StatusOK)(h.dir.SetWebhookEnabled(r.Context(), actor(r), id, *in.Enabled))
-}
-
-func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, id int64) error {
-	return respond(w, http.StatusOK)(h.dir.RotateSecret(r.Context(), actor(r), id))
 }
 
 func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) error {

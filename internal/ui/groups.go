@@ -97,10 +97,7 @@ func (h *Handler) showGroup(w http.ResponseWriter, r *http.Request, name string,
 		}
 	}
 	p := page{Title: title, Form: form, Data: v}
-	if formErr != nil {
-		return h.formError(w, r, "group", p, formErr, groupFields)
-	}
-	return h.render(w, r, http.StatusOK, "group", p)
+	return h.renderForm(w, r, "group", p, formErr, groupFields)
 }
 
 // nonMembers returns up to membersFound users matching q who are not in g,

@@ -56,7 +56,10 @@ func TestDeliveryPageAttempts(t *testing.T) {
 	for i := range 7 {
 		d.Attempts = append(d.Attempts, herald.Attempt{N: i + 1, StartedAt: start.Add(time.Duration(i) * time.Minute), DurationMS: 12, StatusCode: 500, ResponseBody: "oops"})
 	}
-	html := renderPage(t, "delivery", page{Title: "Delivery 3", Data: deliveryView{Hook: herald.Webhook{ID: 1}, Delivery: d}})
+	html := renderPage(t, "delivery", page{Title: "Delivery 3", Data: deliveryView{TargetID: 1, Name: "CRM", Base: "/webhooks/1", Kind: "Webhook", Delivery: d}})
+	if !strings.Contains(html, `<a href="/webhooks/1">← Webhook 1: CRM</a>`) {
+		t.Errorf("no link back to the webhook:\n%s", html)
+	}
 	if strings.Contains(html, "[{") || strings.Contains(html, "+0000 UTC") {
 		t.Fatalf("Go value syntax on the delivery page:\n%s", html)
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 // scimRoutes are for admins only, like SCIM targets in the API.
 func (h *Handler) scimRoutes() []web.Route {
+	targets := h.scimKind()
 	return []web.Route{
 		{Pattern: "GET /scim", Access: web.Admin, Handle: h.scimTargets},
 		{Pattern: "GET /scim/new", Access: web.Admin, Handle: h.newSCIMTargetPage},
@@ -21,12 +23,31 @@ func (h *Handler) scimRoutes() []web.Route {
 		{Pattern: "GET /scim/{id}", Access: web.Admin, Handle: web.WithID("id", h.scimTargetPage)},
 		{Pattern: "GET /scim/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.editSCIMTargetPage)},
 		{Pattern: "POST /scim/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.saveSCIMTarget)},
-		{Pattern: "POST /scim/{id}/enabled", Access: web.Admin, Handle: web.WithID("id", h.setSCIMTargetEnabled)},
-		{Pattern: "GET /scim/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.confirmDeleteSCIMTarget)},
-		{Pattern: "POST /scim/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteSCIMTarget)},
+		{Pattern: "POST /scim/{id}/enabled", Access: web.Admin, Handle: h.setTargetEnabled(targets)},
+		{Pattern: "GET /scim/{id}/delete", Access: web.Admin, Handle: h.confirmDeleteTarget(targets)},
+		{Pattern: "POST /scim/{id}/delete", Access: web.Admin, Handle: h.deleteTarget(targets)},
 		{Pattern: "POST /scim/{id}/resync", Access: web.Admin, Handle: web.WithID("id", h.resyncSCIMTarget)},
-		{Pattern: "GET /scim/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.scimDeliveryPage)},
-		{Pattern: "POST /scim/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.scimRedeliver)},
+		{Pattern: "GET /scim/{id}/deliveries/{did}", Access: web.Admin, Handle: h.targetDeliveryPage(targets)},
+		{Pattern: "POST /scim/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: h.redeliverTarget(targets)},
+	}
+}
+
+// scimKind is what the pages shared with webhooks need of SCIM targets.
+func (h *Handler) scimKind() targetKind {
+	return targetKind{
+		base: "/scim", noun: "SCIM target", nounTitle: "SCIM target", plural: "SCIM targets",
+		enabled:  "SCIM target enabled. Changes made while it was disabled reach it only by a resync.",
+		disabled: "SCIM target disabled: it finishes what it was given and gets nothing new.",
+		describe: func(ctx context.Context, a directory.Actor, id int64) (string, string, error) {
+			t, err := h.dir.GetSCIMTarget(ctx, a, id)
+			return t.Name, fmt.Sprintf("Delete the SCIM target %s (%s)? Changes not yet sent are dropped, with its delivery log. "+
+				"What it provisioned at the target stays there.", t.Name, t.BaseURL), err
+		},
+		setEnabled: func(ctx context.Context, a directory.Actor, id int64, enabled bool) error {
+			_, err := h.dir.SetSCIMTargetEnabled(ctx, a, id, enabled)
+			return err
+		},
+		remove: h.dir.DeleteSCIMTarget, delivery: h.dir.GetSCIMDelivery, redeliver: h.dir.RedeliverSCIM,
 	}
 }
 
@@ -113,7 +134,7 @@ func scimInput(f url.Values) directory.SCIMTargetInput {
 func (h *Handler) createSCIMTarget(w http.ResponseWriter, r *http.Request) error {
 	t, err := h.dir.CreateSCIMTarget(r.Context(), actor(r), scimInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "scim_form", page{Title: "Add a target · SCIM targets", Form: withoutToken(r.PostForm), Data: scimFormView{}}, err, scimFields)
+		return h.renderForm(w, r, "scim_form", page{Title: "Add a target · SCIM targets", Form: withoutToken(r.PostForm), Data: scimFormView{}}, err, scimFields)
 	}, fmt.Sprintf("/scim/%d", t.ID), "SCIM target added. Resync it to provision the users who exist already.")
 }
 
@@ -144,45 +165,9 @@ func (h *Handler) saveSCIMTarget(w http.ResponseWriter, r *http.Request, id int6
 	}
 	_, err = h.dir.UpdateSCIMTarget(r.Context(), actor(r), id, scimInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "scim_form", page{Title: "Edit · " + t.Name + " · SCIM targets", Form: withoutToken(r.PostForm),
+		return h.renderForm(w, r, "scim_form", page{Title: "Edit · " + t.Name + " · SCIM targets", Form: withoutToken(r.PostForm),
 			Data: scimFormView{ID: id, HasToken: t.TokenSet}}, err, scimFields)
 	}, fmt.Sprintf("/scim/%d", id), "SCIM target saved.")
-}
-
-func (h *Handler) setSCIMTargetEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
-	enabled := r.PostForm.Get("enabled") == "true"
-	if _, err := h.dir.SetSCIMTargetEnabled(r.Context(), actor(r), id, enabled); err != nil {
-		return err
-	}
-	notice := "SCIM target disabled: it finishes what it was given and gets nothing new."
-	if enabled {
-		notice = "SCIM target enabled. Changes made while it was disabled reach it only by a resync."
-	}
-	back := "/scim"
-	if r.PostFormValue("back") == "page" {
-		back = fmt.Sprintf("/scim/%d", id)
-	}
-	return h.redirect(w, r, back, notice)
-}
-
-func (h *Handler) confirmDeleteSCIMTarget(w http.ResponseWriter, r *http.Request, id int64) error {
-	t, err := h.dir.GetSCIMTarget(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + t.Name + " · SCIM targets", Data: confirmView{
-		Heading: "Delete SCIM target",
-		Question: fmt.Sprintf("Delete the SCIM target %s (%s)? Changes not yet sent are dropped, with its delivery log. "+
-			"What it provisioned at the target stays there.", t.Name, t.BaseURL),
-		Action: fmt.Sprintf("/scim/%d/delete", id), Button: "Delete SCIM target", Back: fmt.Sprintf("/scim/%d", id),
-	}})
-}
-
-func (h *Handler) deleteSCIMTarget(w http.ResponseWriter, r *http.Request, id int64) error {
-	if err := h.dir.DeleteSCIMTarget(r.Context(), actor(r), id); err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/scim", "SCIM target deleted.")
 }
 
 // resyncSCIMTarget resyncs and comes back to the target's page, which
@@ -225,34 +210,4 @@ func (h *Handler) scimTargetPage(w http.ResponseWriter, r *http.Request, id int6
 		return err
 	}
 	return h.render(w, r, http.StatusOK, "scim_target", page{Title: t.Name + " · SCIM targets", Data: scimTargetView{Target: rows[0], DeliveryLog: log}})
-}
-
-func (h *Handler) scimDeliveryPage(w http.ResponseWriter, r *http.Request, id int64) error {
-	did, err := web.PathID(r, "did")
-	if err != nil {
-		return err
-	}
-	a := actor(r)
-	t, err := h.dir.GetSCIMTarget(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	d, err := h.dir.GetSCIMDelivery(r.Context(), a, id, did)
-	if err != nil {
-		return err
-	}
-	title := fmt.Sprintf("Delivery %d · %s · SCIM targets", d.ID, t.Name)
-	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: herald.Webhook{ID: id, Description: t.Name},
-		Delivery: d, Base: fmt.Sprintf("/scim/%d", id), Kind: "SCIM target", Redeliver: true}})
-}
-
-func (h *Handler) scimRedeliver(w http.ResponseWriter, r *http.Request, id int64) error {
-	did, err := web.PathID(r, "did")
-	if err != nil {
-		return err
-	}
-	if err := h.dir.RedeliverSCIM(r.Context(), actor(r), id, did); err != nil {
-		return err
-	}
-	return h.redirect(w, r, fmt.Sprintf("/scim/%d/deliveries/%d", id, did), "Queued for redelivery.")
 }

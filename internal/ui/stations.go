@@ -45,10 +45,7 @@ func (h *Handler) showStations(w http.ResponseWriter, r *http.Request, form url.
 	pg := pagerFor(r, "station tokens")
 	tokens = pageOf(tokens, &pg, func(t herald.StationToken) string { return t.Station })
 	p := page{Title: "Stations", Form: form, Data: stationsView{Tokens: tokens, Pager: pg, New: created}}
-	if formErr != nil {
-		return h.formError(w, r, "stations", p, formErr, stationFields)
-	}
-	return h.render(w, r, http.StatusOK, "stations", p)
+	return h.renderForm(w, r, "stations", p, formErr, stationFields)
 }
 
 func (h *Handler) createStationToken(w http.ResponseWriter, r *http.Request) error {

@@ -52,10 +52,7 @@ func (h *Handler) showTokens(w http.ResponseWriter, r *http.Request, form url.Va
 	}
 	p := page{Title: "API tokens · " + username + " · " + section, Form: form,
 		Data: tokensView{Username: username, Tokens: shown, Pager: pg, New: created}}
-	if formErr != nil {
-		return h.formError(w, r, "tokens", p, formErr, tokenFields)
-	}
-	return h.render(w, r, http.StatusOK, "tokens", p)
+	return h.renderForm(w, r, "tokens", p, formErr, tokenFields)
 }
 
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) error {

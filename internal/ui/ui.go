@@ -311,9 +311,13 @@ func isFormError(err error) bool {
 	return false
 }
 
-// formError shows a form again with what the user typed and err beside
-// its field; the status is err's.
-func (h *Handler) formError(w http.ResponseWriter, r *http.Request, name string, p page, err error, fields []string) error {
+// renderForm renders the page name that holds a form. With an err, it
+// shows the form again with what the user typed and err beside its field,
+// and the status is err's.
+func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, name string, p page, err error, fields []string) error {
+	if err == nil {
+		return h.render(w, r, http.StatusOK, name, p)
+	}
 	p.Errors = fieldErrors(err, fields...)
 	if p.Errors["_"] == "" {
 		n := len(p.Errors)

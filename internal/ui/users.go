@@ -63,7 +63,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	})
 	f.Del("password") // never sent back to the browser
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "user_new", page{Title: "Add user · Users", Form: f}, err, userFields)
+		return h.renderForm(w, r, "user_new", page{Title: "Add user · Users", Form: f}, err, userFields)
 	}, "/users/"+url.PathEscape(u.Username), "User "+u.Username+" created.")
 }
 
@@ -108,10 +108,7 @@ func (h *Handler) showUser(w http.ResponseWriter, r *http.Request, form url.Valu
 		title = "My profile"
 	}
 	p := page{Title: title, Form: form, Data: v}
-	if formErr != nil {
-		return h.formError(w, r, "user", p, formErr, userFields)
-	}
-	return h.render(w, r, http.StatusOK, "user", p)
+	return h.renderForm(w, r, "user", p, formErr, userFields)
 }
 
 func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 // webhookRoutes are for admins only, like webhooks in the API.
 func (h *Handler) webhookRoutes() []web.Route {
+	webhooks := h.webhookKind()
 	return []web.Route{
 		{Pattern: "GET /webhooks", Access: web.Admin, Handle: h.webhooks},
 		{Pattern: "GET /webhooks/new", Access: web.Admin, Handle: h.newWebhookPage},
@@ -23,15 +25,34 @@ func (h *Handler) webhookRoutes() []web.Route {
 		{Pattern: "GET /webhooks/{id}", Access: web.Admin, Handle: web.WithID("id", h.webhookPage)},
 		{Pattern: "GET /webhooks/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.editWebhookPage)},
 		{Pattern: "POST /webhooks/{id}/edit", Access: web.Admin, Handle: web.WithID("id", h.saveWebhook)},
-		{Pattern: "POST /webhooks/{id}/enabled", Access: web.Admin, Handle: web.WithID("id", h.setWebhookEnabled)},
-		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.confirmDeleteWebhook)},
-		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: web.WithID("id", h.deleteWebhook)},
+		{Pattern: "POST /webhooks/{id}/enabled", Access: web.Admin, Handle: h.setTargetEnabled(webhooks)},
+		{Pattern: "GET /webhooks/{id}/delete", Access: web.Admin, Handle: h.confirmDeleteTarget(webhooks)},
+		{Pattern: "POST /webhooks/{id}/delete", Access: web.Admin, Handle: h.deleteTarget(webhooks)},
 		{Pattern: "POST /webhooks/{id}/test", Access: web.Admin, Handle: web.WithID("id", h.testWebhook)},
 		{Pattern: "GET /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.confirmRotate)},
 		{Pattern: "POST /webhooks/{id}/rotate", Access: web.Admin, Handle: web.WithID("id", h.rotateSecret)},
 		{Pattern: "POST /webhooks/{id}/replay", Access: web.Admin, Handle: web.WithID("id", h.replay)},
-		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: web.WithID("id", h.deliveryPage)},
-		{Pattern: "POST /webhooks/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: web.WithID("id", h.redeliver)},
+		{Pattern: "GET /webhooks/{id}/deliveries/{did}", Access: web.Admin, Handle: h.targetDeliveryPage(webhooks)},
+		{Pattern: "POST /webhooks/{id}/deliveries/{did}/redeliver", Access: web.Admin, Handle: h.redeliverTarget(webhooks)},
+	}
+}
+
+// webhookKind is what the pages shared with SCIM targets need of webhooks.
+func (h *Handler) webhookKind() targetKind {
+	return targetKind{
+		base: "/webhooks", noun: "webhook", nounTitle: "Webhook", plural: "Webhooks",
+		enabled:  "Webhook enabled.",
+		disabled: "Webhook disabled: it finishes what it was given and gets nothing new.",
+		describe: func(ctx context.Context, a directory.Actor, id int64) (string, string, error) {
+			hook, err := h.dir.GetWebhook(ctx, a, id)
+			return hook.Description, fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.",
+				hook.URL, hook.Description), err
+		},
+		setEnabled: func(ctx context.Context, a directory.Actor, id int64, enabled bool) error {
+			_, err := h.dir.SetWebhookEnabled(ctx, a, id, enabled)
+			return err
+		},
+		remove: h.dir.DeleteWebhook, delivery: h.dir.GetDelivery, redeliver: h.dir.Redeliver,
 	}
 }
 
@@ -134,7 +155,7 @@ func webhookInput(f url.Values) directory.WebhookInput {
 func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request) error {
 	hook, err := h.dir.CreateWebhook(r.Context(), actor(r), webhookInput(r.PostForm))
 	return h.afterForm(w, r, err, func(err error) error {
-		return h.formError(w, r, "webhook_form", page{Title: "Add webhook · Webhooks", Form: withoutToken(r.PostForm), Data: formView(0)}, err, webhookFields)
+		return h.renderForm(w, r, "webhook_form", page{Title: "Add webhook · Webhooks", Form: withoutToken(r.PostForm), Data: formView(0)}, err, webhookFields)
 	}, fmt.Sprintf("/webhooks/%d", hook.ID), "Webhook added.")
 }
 
@@ -198,43 +219,8 @@ func (h *Handler) saveWebhook(w http.ResponseWriter, r *http.Request, id int64) 
 	return h.afterForm(w, r, err, func(err error) error {
 		v := formView(id)
 		v.HasToken = hook.Token != ""
-		return h.formError(w, r, "webhook_form", page{Title: "Edit · " + hook.Description + " · Webhooks", Form: withoutToken(r.PostForm), Data: v}, err, webhookFields)
+		return h.renderForm(w, r, "webhook_form", page{Title: "Edit · " + hook.Description + " · Webhooks", Form: withoutToken(r.PostForm), Data: v}, err, webhookFields)
 	}, fmt.Sprintf("/webhooks/%d", id), "Webhook saved.")
-}
-
-func (h *Handler) setWebhookEnabled(w http.ResponseWriter, r *http.Request, id int64) error {
-	enabled := r.PostForm.Get("enabled") == "true"
-	if _, err := h.dir.SetWebhookEnabled(r.Context(), actor(r), id, enabled); err != nil {
-		return err
-	}
-	notice := "Webhook disabled: it finishes what it was given and gets nothing new."
-	if enabled {
-		notice = "Webhook enabled."
-	}
-	back := "/webhooks"
-	if r.PostFormValue("back") == "page" {
-		back = fmt.Sprintf("/webhooks/%d", id)
-	}
-	return h.redirect(w, r, back, notice)
-}
-
-func (h *Handler) confirmDeleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	hook, err := h.dir.GetWebhook(r.Context(), actor(r), id)
-	if err != nil {
-		return err
-	}
-	return h.render(w, r, http.StatusOK, "confirm", page{Title: "Delete · " + hook.Description + " · Webhooks", Data: confirmView{
-		Heading:  "Delete webhook",
-		Question: fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.", hook.URL, hook.Description),
-		Action:   fmt.Sprintf("/webhooks/%d/delete", id), Button: "Delete webhook", Back: fmt.Sprintf("/webhooks/%d", id),
-	}})
-}
-
-func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
-	if err := h.dir.DeleteWebhook(r.Context(), actor(r), id); err != nil {
-		return err
-	}
-	return h.redirect(w, r, "/webhooks", "Webhook deleted.")
 }
 
 func (h *Handler) testWebhook(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -386,10 +372,7 @@ func (h *Handler) showWebhookPage(w http.ResponseWriter, r *http.Request, id int
 	if newSecret != "" {
 		p.Notice = "New signing secret made; the old one also signs for 24 hours."
 	}
-	if formErr != nil {
-		return h.formError(w, r, "webhook", p, formErr, webhookFields)
-	}
-	return h.render(w, r, http.StatusOK, "webhook", p)
+	return h.renderForm(w, r, "webhook", p, formErr, webhookFields)
 }
 
 func (h *Handler) replay(w http.ResponseWriter, r *http.Request, id int64) error {
@@ -413,45 +396,4 @@ func parseSince(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, herald.Invalid("since", "give a date and time like 2026-01-02T15:04 (UTC)")
-}
-
-// deliveryView is what the delivery page shows: Base is the page of its
-// webhook or SCIM target (Kind names which), Redeliver whether it offers
-// to queue it again.
-type deliveryView struct {
-	Hook      herald.Webhook
-	Delivery  directory.DeliveryDetail
-	Base      string
-	Kind      string
-	Redeliver bool
-}
-
-func (h *Handler) deliveryPage(w http.ResponseWriter, r *http.Request, id int64) error {
-	did, err := web.PathID(r, "did")
-	if err != nil {
-		return err
-	}
-	a := actor(r)
-	hook, err := h.dir.GetWebhook(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	d, err := h.dir.GetDelivery(r.Context(), a, id, did)
-	if err != nil {
-		return err
-	}
-	title := fmt.Sprintf("Delivery %d · %s · Webhooks", d.ID, hook.Description)
-	return h.render(w, r, http.StatusOK, "delivery", page{Title: title, Data: deliveryView{Hook: hook, Delivery: d,
-		Base: fmt.Sprintf("/webhooks/%d", id), Kind: "Webhook", Redeliver: true}})
-}
-
-func (h *Handler) redeliver(w http.ResponseWriter, r *http.Request, id int64) error {
-	did, err := web.PathID(r, "did")
-	if err != nil {
-		return err
-	}
-	if err := h.dir.Redeliver(r.Context(), actor(r), id, did); err != nil {
-		return err
-	}
-	return h.redirect(w, r, fmt.Sprintf("/webhooks/%d/deliveries/%d", id, did), "Queued for redelivery.")
 }
