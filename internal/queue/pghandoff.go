@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,9 +158,10 @@ func (h *pgHandoff) stop() []store.Handed {
 	return left
 }
 
-// Taking is store.HandoffTaker's: not before the engine's first claim,
-// nor with pgHandoffTotal waiting; not for a paused webhook, nor one with
-// pgHandoffPerWebhook waiting.
+// Taking says whether this engine takes new deliveries at insert now,
+// for which webhooks not, and until when (Lease): not before its first
+// claim, nor with pgHandoffTotal waiting; not for a paused webhook, nor
+// one with pgHandoffPerWebhook waiting.
 func (h *pgHandoff) Taking(now time.Time) (except []int64, until time.Time, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -176,6 +178,26 @@ func (h *pgHandoff) Taking(now time.Time) (except []int64, until time.Time, ok b
 		}
 	}
 	return except, now.Add(handoffLease(h.lease)), true
+}
+
+// Lease is store.HandoffTaker's: Taking's webhooks are leased until its
+// until, but only a delivery that is the head of its queue at insert (no
+// unfinished delivery of its webhook and subject before it: all that is
+// in the table then is before it), which its claim would have been.
+// Another instance's change cannot queue one meanwhile: changes take
+// turns (store's advisory lock).
+func (h *pgHandoff) Lease(now time.Time) (store.LeaseAtInsert, bool) {
+	except, until, ok := h.Taking(now)
+	if !ok {
+		return store.LeaseAtInsert{}, false
+	}
+	// Never nil: <> ALL(NULL) would lease nothing.
+	except = append([]int64{}, except...)
+	return store.LeaseAtInsert{Until: until, Column: func(webhookID, subject string, next int) (string, []any) {
+		return fmt.Sprintf(`CASE WHEN %[1]s <> ALL(CAST($%[3]d AS BIGINT[])) AND NOT EXISTS (SELECT 1 FROM deliveries p
+			WHERE p.webhook_id = %[1]s AND p.subject = %[2]s AND p.state IN ('pending', 'retrying'))
+			THEN CAST($%[4]d AS BIGINT) ELSE 0 END`, webhookID, subject, next, next+1), []any{except, micros(until)}
+	}}, true
 }
 
 // handoffLease is the lease a delivery gets at insert, for a claim lease

@@ -24,7 +24,7 @@ import "github.com/heraldhq/herald/internal/store"
 // since) need the query.
 //
 // "Since" is counted in notifications, not read on a clock, which could
-// be stepped back meanwhile: Taking, which the group committer calls
+// be stepped back meanwhile: Taking, which the group committer calls (Lease)
 // before a batch's first fan-out inserts anything, notes the count
 // (taking), and Take, after the batch committed, gives it to the
 // batch's handoffs. A batch that handed nothing leaves the count of its

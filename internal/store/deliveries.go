@@ -67,7 +67,7 @@ const (
 // enabled webhook that wants ev, whose seq is seqSQL, and args with the
 // parameters it needs appended. With a lease (PostgreSQL's handoff), the
 // SELECT has a seventh column, for lease_until (fanOutLeasedInsert).
-func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any, lease *leaseAtInsert) (string, []any) {
+func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any, lease *LeaseAtInsert) (string, []any) {
 	args = append(args, ev.Subject, micros(tx.Now))
 	subject, now := len(args)-1, len(args)
 	cond, arg := webhookMatches(ev.Type, len(args)+1)
@@ -77,25 +77,12 @@ func (tx *Tx) fanOutSelect(ev *herald.Event, seqSQL string, args []any, lease *l
 	cond, args = tx.filterConditions(ev, cond, args)
 	leaseCol := ""
 	if lease != nil {
-		// Leased to this process only if it is the head of its queue
-		// (nothing unfinished of its webhook and subject before it: all
-		// that is in the table now is before it) and the taker takes
-		// its webhook. Another instance's change cannot queue one
-		// meanwhile: changes take turns (the advisory lock).
-		args = append(args, lease.except, micros(lease.until))
-		leaseCol = fmt.Sprintf(`, CASE WHEN id <> ALL(CAST($%d AS BIGINT[])) AND NOT EXISTS (SELECT 1 FROM deliveries p
-			WHERE p.webhook_id = webhooks.id AND p.subject = CAST($%d AS TEXT) AND p.state IN ('pending', 'retrying'))
-			THEN CAST($%d AS BIGINT) ELSE 0 END`, len(args)-1, subject, len(args))
+		col, extra := lease.Column("webhooks.id", fmt.Sprintf("CAST($%d AS TEXT)", subject), len(args)+1)
+		args = append(args, extra...)
+		leaseCol = ", " + col
 	}
 	return fmt.Sprintf(`SELECT %s, id, CAST($%d AS TEXT), 'pending', CAST($%d AS BIGINT), CAST($%d AS BIGINT)%s
 		FROM webhooks WHERE enabled AND `, seqSQL, subject, now, now, leaseCol) + cond, args
-}
-
-// leaseAtInsert is the lease a fan-out gives the deliveries it hands to
-// this process (HandoffTaker): every webhook's but except's, until until.
-type leaseAtInsert struct {
-	except []int64
-	until  time.Time
 }
 
 // replayed returns the seqs of the events query finds that pass w's

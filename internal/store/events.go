@@ -71,10 +71,10 @@ const insertEvent = `INSERT INTO events (id, type, subject, actor, actor_keys, p
 // (HandoffTaker); for the others the statement NOTIFYs every instance
 // itself, naming their webhooks.
 func (tx *Tx) appendAndFanOut(ev *herald.Event, args []any) error {
-	insert, lease := fanOutInsert, (*leaseAtInsert)(nil)
+	insert, lease := fanOutInsert, (*LeaseAtInsert)(nil)
 	if taker := tx.db.handoffTaker(); taker != nil {
-		if except, until, ok := taker.Taking(tx.Now); ok {
-			insert, lease = fanOutLeasedInsert, &leaseAtInsert{except: append([]int64{}, except...), until: until}
+		if l, ok := taker.Lease(tx.Now); ok {
+			insert, lease = fanOutLeasedInsert, &l
 		}
 	}
 	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args, lease)
@@ -103,7 +103,7 @@ func (tx *Tx) appendAndFanOut(ev *herald.Event, args []any) error {
 		if len(ids) > 0 && len(ids) == len(hooks) {
 			stored := *ev // as it is now: the caller's may change after the commit
 			for i, id := range ids {
-				wb.handed[change] = append(wb.handed[change], Handed{ID: id, WebhookID: hooks[i], Event: &stored, LeaseUntil: lease.until})
+				wb.handed[change] = append(wb.handed[change], Handed{ID: id, WebhookID: hooks[i], Event: &stored, LeaseUntil: lease.Until})
 			}
 		}
 		return nil

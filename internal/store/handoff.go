@@ -16,18 +16,16 @@ import (
 // batch leases the new deliveries the taker will send to this process
 // already at insert, and hands them to it when the batch commits: the
 // engine then needs no claim query for them, and no other instance can
-// claim them, as if this process had claimed them. Only a delivery that
-// is the head of its queue at insert (no unfinished delivery of its
-// webhook and subject before it) is leased so. The rest wait in the
+// claim them, as if this process had claimed them. Which deliveries it
+// leases so is the taker's to say (LeaseAtInsert); the rest wait in the
 // database for a claim by any instance, whom the fan-out NOTIFYs.
 //
 // The group committer calls it from its one goroutine.
 type HandoffTaker interface {
-	// Taking says whether the taker takes new deliveries now (false:
-	// the engine does not run, or holds as many as it will), for which
-	// webhooks not (except: those it holds enough of, or that are
-	// paused), and until when their lease runs, from now.
-	Taking(now time.Time) (except []int64, until time.Time, ok bool)
+	// Lease says whether the taker takes new deliveries now (false: the
+	// engine does not run, or holds as many as it will) and, if so, how
+	// a fan-out leases them to it.
+	Lease(now time.Time) (LeaseAtInsert, bool)
 	// Take hands over deliveries leased at insert, once their batch has
 	// committed, before any of its callers hears so. requeued are the
 	// webhooks the batch made deliveries due again of (Redeliver, Replay):
@@ -35,6 +33,19 @@ type HandoffTaker interface {
 	// queues, so the taker must not send them (OnNotify's "r:" says the
 	// same to every instance).
 	Take(ds []Handed, requeued []int64)
+}
+
+// LeaseAtInsert is how a fan-out leases the deliveries it inserts to this
+// process (HandoffTaker.Lease).
+type LeaseAtInsert struct {
+	// Until is when the leases run out (Handed.LeaseUntil).
+	Until time.Time
+	// Column returns the SQL expression of a new delivery's lease_until:
+	// Until in microseconds for a delivery the taker takes, 0 for the
+	// rest. webhookID and subject are the SQL of the delivery's webhook id
+	// and subject. It returns the parameters its SQL adds, numbered from
+	// next on.
+	Column func(webhookID, subject string, next int) (sql string, args []any)
 }
 
 // Handed is a delivery leased to this process at insert (HandoffTaker).

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +19,11 @@ type takeAll struct {
 	handed []store.Handed
 }
 
-func (t *takeAll) Taking(now time.Time) ([]int64, time.Time, bool) {
-	return nil, now.Add(time.Minute), true
+func (t *takeAll) Lease(now time.Time) (store.LeaseAtInsert, bool) {
+	until := now.Add(time.Minute)
+	return store.LeaseAtInsert{Until: until, Column: func(_, _ string, next int) (string, []any) {
+		return fmt.Sprintf("CAST($%d AS BIGINT)", next), []any{until.UnixMicro()}
+	}}, true
 }
 
 func (t *takeAll) Take(ds []store.Handed, _ []int64) {
