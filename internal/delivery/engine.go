@@ -250,9 +250,12 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 				"or its signing secret is rotated, or the key is restored"
 		}
 	case c.Webhook.Kind == herald.WebhookKindSCIM:
-		attempt, res := e.applySCIM(c, hook.target)
+		// Released when its calls are over, which may be before the id
+		// the target gave is stored.
+		release := sync.OnceFunc(func() { e.release(c) })
+		attempt, res := e.applySCIM(c, hook.target, release)
 		e.metrics.latency.Observe(float64(attempt.DurationMS) / 1000)
-		e.release(c)
+		release()
 		e.outcomes <- e.judgeSCIM(c, attempt, res)
 		return
 	default:

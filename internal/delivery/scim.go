@@ -26,10 +26,21 @@ const maxSCIMBody = 4 << 20
 
 // scimDoer sends a SCIM target's requests through the engine's client,
 // every call of one Apply or Resync over by deadline: together they fit
-// in the delivery's lease, as one webhook request does.
+// in the delivery's lease, as one webhook request does. callsOver frees
+// the change's slot under the target's cap (nil: nothing to free).
 type scimDoer struct {
-	client   *fasthttp.Client
-	deadline time.Time
+	client    *fasthttp.Client
+	deadline  time.Time
+	callsOver func()
+}
+
+// CallsOver is scim.Doer's: the target's cap counts requests in flight,
+// as a webhook's does, so a change storing the id the target gave no
+// longer holds a slot.
+func (d scimDoer) CallsOver() {
+	if d.callsOver != nil {
+		d.callsOver()
+	}
 }
 
 // Do sends req with the bearer token and SCIM's media type.
@@ -115,8 +126,9 @@ func scimChange(c queue.Claimed) scim.Change {
 }
 
 // applySCIM applies one claimed change to its SCIM target and returns the
-// attempt with its verdict.
-func (e *Engine) applySCIM(c queue.Claimed, t *target) (herald.Attempt, scim.Result) {
+// attempt with its verdict. callsOver is called once its calls are over,
+// possibly before it returns.
+func (e *Engine) applySCIM(c queue.Claimed, t *target, callsOver func()) (herald.Attempt, scim.Result) {
 	start := time.Now()
 	a := herald.Attempt{N: c.Attempts + 1, StartedAt: start.UTC()}
 	var res scim.Result
@@ -124,7 +136,7 @@ func (e *Engine) applySCIM(c queue.Claimed, t *target) (herald.Attempt, scim.Res
 		res = scim.Result{Verdict: scim.Retry, Error: "this engine has no SCIM store"}
 	} else {
 		// Cancelling is the deadline's: a shutdown lets the calls finish.
-		d := scimDoer{client: e.client, deadline: start.Add(e.cfg.RequestTimeout)}
+		d := scimDoer{client: e.client, deadline: start.Add(e.cfg.RequestTimeout), callsOver: callsOver}
 		res = scim.Apply(context.Background(), d, e.cfg.SCIM, scimTarget(c.Webhook, t), scimChange(c))
 	}
 	a.DurationMS = time.Since(start).Milliseconds()
@@ -190,3 +202,6 @@ func (d resyncDoer) Do(ctx context.Context, t scim.Target, req scim.Request) (sc
 }
 
 func (resyncDoer) Blocked(err error) bool { return scimDoer{}.Blocked(err) }
+
+// CallsOver is scim.Doer's; a resync holds no slot.
+func (resyncDoer) CallsOver() {}

@@ -179,3 +179,54 @@ func TestSCIMEgressGuardAndProxy(t *testing.T) {
 		}
 	})
 }
+
+// slotStore notes how many of its target's requests the engine counts in
+// flight when an id the target gave is stored.
+type slotStore struct {
+	scim.Store
+	e      *Engine
+	target int64
+	seen   []int
+}
+
+func (s *slotStore) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
+	s.e.mu.Lock()
+	s.seen = append(s.seen, s.e.inflight[s.target])
+	s.e.mu.Unlock()
+	return s.Store.SetRemoteID(ctx, target, kind, name, id)
+}
+
+// A SCIM target's cap counts requests in flight, as a webhook's does: a
+// user's creation frees its slot once its calls are over, before the id
+// the target gave is stored (its outcome is recorded after), so the next
+// change need not wait for that commit. With sync_groups the user joins
+// its groups after its id is stored, so the slot is held until then.
+func TestSCIMSlotFreedWhenCallsAreOver(t *testing.T) {
+	slots := &slotStore{}
+	s := newSCIMEnv(t, func(c *Config) { slots.Store, c.SCIM = c.SCIM, slots })
+	slots.e, slots.target = s.e, s.hook.ID
+	claim := func() {
+		s.e.mu.Lock()
+		s.e.inflight[s.hook.ID]++ // as the claim that gave it does
+		s.e.mu.Unlock()
+	}
+	storetest.CreateUser(t, s.db, "alice")
+	claim()
+	if o := s.deliver(herald.EventUserCreated, "user:alice", user("alice", "Alice"), nil); o.State != herald.DeliverySucceeded {
+		t.Fatalf("user_created: %+v", o)
+	}
+	storetest.CreateUser(t, s.db, "bob")
+	s.hook.SyncGroups = true
+	claim()
+	if o := s.deliver(herald.EventUserCreated, "user:bob", user("bob", "Bob"), nil); o.State != herald.DeliverySucceeded {
+		t.Fatalf("user_created with sync_groups: %+v", o)
+	}
+	if len(slots.seen) != 2 || slots.seen[0] != 0 || slots.seen[1] != 1 {
+		t.Errorf("requests in flight while the ids were stored: %v, want [0 1] (freed without groups, held with them)", slots.seen)
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	if n := s.e.inflight[s.hook.ID]; n != 0 {
+		t.Errorf("%d in flight after both, want 0 (each slot freed once)", n)
+	}
+}

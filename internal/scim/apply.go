@@ -179,7 +179,11 @@ func (r *run) provisionUser(b userBody, same bool, joined []string) {
 	// there, and a group change sent meanwhile reads the ids after its
 	// call and sends its members again (provisionGroup), so one of the
 	// two sees the other. A failed join forgets the id again, so the
-	// retry adopts the user and joins again.
+	// retry adopts the user and joins again. Without groups, storing the
+	// id is the last step.
+	if !r.t.SyncGroups {
+		r.d.CallsOver()
+	}
 	if r.setID(KindUser, b.Username, id); r.ended || !r.t.SyncGroups {
 		return
 	}
@@ -237,6 +241,7 @@ func (r *run) deprovisionUser(name string, b *userBody) {
 			r.reject(http.MethodDelete, path, a)
 			return
 		}
+		r.d.CallsOver()
 		if err := r.s.DeleteRemoteID(r.ctx, r.t.ID, KindUser, name); err != nil {
 			r.storeFailed(err)
 		}
@@ -273,6 +278,7 @@ func (r *run) deprovisionUser(name string, b *userBody) {
 		body = m
 	}
 	a := r.call(http.MethodPut, path, body)
+	r.d.CallsOver()
 	switch {
 	case a.succeeded():
 		// Kept, so a user back in scope is reactivated, not duplicated.

@@ -48,6 +48,8 @@ func (httpDoer) Do(ctx context.Context, t scim.Target, req scim.Request) (scim.R
 
 func (httpDoer) Blocked(err error) bool { return errors.Is(err, errBlocked) }
 
+func (httpDoer) CallsOver() {}
+
 // env is a provider, a database and a target pointing at the provider.
 type env struct {
 	t  *testing.T

@@ -89,6 +89,12 @@ type Response struct {
 type Doer interface {
 	Do(ctx context.Context, t Target, req Request) (Response, error)
 	Blocked(err error) bool
+	// CallsOver is told when Apply will make no more calls for its
+	// change: what is left is Herald's own work, storing the id the
+	// target answered. The engine frees the target's slot under its cap
+	// on requests in flight then, instead of holding it through the
+	// id's commit.
+	CallsOver()
 }
 
 // Store keeps, per target, the id the provider gave each of Herald's
