@@ -10,6 +10,7 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -65,9 +66,12 @@ type Engine struct {
 
 	mu sync.Mutex
 	// inflight counts claimed deliveries whose request has not ended,
-	// per webhook (its cap); total counts claimed deliveries whose outcome
-	// is not yet recorded.
+	// per webhook (its cap); sending counts those whose attempt has not
+	// ended (the senders busy: a SCIM change frees its slot before its
+	// attempt ends); total counts claimed deliveries whose outcome is not
+	// yet recorded.
 	inflight map[int64]int
+	sending  int
 	total    int
 	breaker  breaker
 	opened   map[int64]openedEntry // by webhook id
@@ -189,6 +193,7 @@ func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, er
 	e.mu.Lock()
 	for _, c := range claimed {
 		e.inflight[c.WebhookID]++
+		e.sending++
 		e.total++
 	}
 	e.mu.Unlock()
@@ -204,16 +209,11 @@ func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, er
 // now.
 func (e *Engine) claimRequest(now time.Time) (req queue.Request, ok bool) {
 	e.mu.Lock()
-	inflight := make(map[int64]int, len(e.inflight))
-	sending := 0
-	for id, n := range e.inflight {
-		inflight[id] = n
-		sending += n
-	}
+	inflight := maps.Clone(e.inflight)
 	// Every claimed delivery finds a sender at once (a PostgreSQL lease
 	// runs from the claim), and no more wait for their outcome than
 	// Unrecorded allows.
-	free := min(e.cfg.Unrecorded-e.total, e.cfg.Senders-sending)
+	free := min(e.cfg.Unrecorded-e.total, e.cfg.Senders-e.sending)
 	paused := e.breaker.paused(now)
 	busy := e.total
 	e.mu.Unlock()
@@ -256,6 +256,7 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 		attempt, res := e.applySCIM(c, hook.target, release)
 		e.metrics.latency.Observe(float64(attempt.DurationMS) / 1000)
 		release()
+		e.attemptOver()
 		e.outcomes <- e.judgeSCIM(c, attempt, res)
 		return
 	default:
@@ -263,6 +264,7 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
 	}
 	e.release(c)
+	e.attemptOver()
 	e.outcomes <- e.judge(c, r)
 }
 
@@ -276,6 +278,15 @@ func (e *Engine) release(c queue.Claimed) {
 	if e.inflight[c.WebhookID]--; e.inflight[c.WebhookID] <= 0 {
 		delete(e.inflight, c.WebhookID)
 	}
+	e.mu.Unlock()
+	e.signal()
+}
+
+// attemptOver frees a sender once its attempt has ended, and wakes the
+// claimer: claims never exceed the free senders.
+func (e *Engine) attemptOver() {
+	e.mu.Lock()
+	e.sending--
 	e.mu.Unlock()
 	e.signal()
 }

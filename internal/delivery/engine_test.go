@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// TestClaimRequest: a claim asks for no more than the free senders and
-// the room under Unrecorded, and only when a quarter of the capacity is
+// TestClaimRequest: a claim asks for no more than the free senders (a
+// sender storing a SCIM id is busy though its slot is free) and the room
+// under Unrecorded, and only when a quarter of the capacity is
 // free while requests are in flight; it carries the requests in flight per
 // webhook (the cap) and the paused webhooks.
 func TestClaimRequest(t *testing.T) {
@@ -16,6 +17,7 @@ func TestClaimRequest(t *testing.T) {
 	tests := []struct {
 		name     string
 		inflight map[int64]int
+		sending  int // attempts not ended
 		total    int // claimed and not yet recorded
 		paused   map[int64]time.Time
 		ok       bool
@@ -23,17 +25,19 @@ func TestClaimRequest(t *testing.T) {
 		pausedIn []int64
 	}{
 		{name: "idle", ok: true, limit: 8},
-		{name: "two in flight", inflight: map[int64]int{7: 2}, total: 2, ok: true, limit: 6},
+		{name: "two in flight", inflight: map[int64]int{7: 2}, sending: 2, total: 2, ok: true, limit: 6},
 		{name: "sent, waiting for their outcomes", total: 10, ok: true, limit: 8},
-		{name: "less than a quarter free", inflight: map[int64]int{7: 4, 9: 3}, total: 7},
-		{name: "every sender busy", inflight: map[int64]int{7: 8}, total: 8},
+		{name: "less than a quarter free", inflight: map[int64]int{7: 4, 9: 3}, sending: 7, total: 7},
+		{name: "every sender busy", inflight: map[int64]int{7: 8}, sending: 8, total: 8},
+		{name: "every sender busy, two storing SCIM ids", inflight: map[int64]int{7: 6}, sending: 8, total: 8},
+		{name: "three senders free, two storing SCIM ids", inflight: map[int64]int{7: 3}, sending: 5, total: 5, ok: true, limit: 3},
 		{name: "Unrecorded reached", total: 32},
 		{name: "a paused webhook", paused: map[int64]time.Time{3: now.Add(time.Second), 4: now}, ok: true, limit: 8, pausedIn: []int64{3}},
 	}
 	for _, tt := range tests {
 		e := New(nil, nil, Config{RetrySchedule: []time.Duration{0}, Senders: 8, BatchSize: 8, PerWebhook: 4}, slog.New(slog.DiscardHandler))
 		maps.Copy(e.inflight, tt.inflight)
-		e.total = tt.total
+		e.sending, e.total = tt.sending, tt.total
 		maps.Copy(e.breaker.pausedUntil, tt.paused)
 		req, ok := e.claimRequest(now)
 		if ok != tt.ok {

@@ -181,17 +181,19 @@ func TestSCIMEgressGuardAndProxy(t *testing.T) {
 }
 
 // slotStore notes how many of its target's requests the engine counts in
-// flight when an id the target gave is stored.
+// flight, and how many senders busy, when an id the target gave is stored.
 type slotStore struct {
 	scim.Store
-	e      *Engine
-	target int64
-	seen   []int
+	e       *Engine
+	target  int64
+	seen    []int
+	sending []int
 }
 
 func (s *slotStore) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
 	s.e.mu.Lock()
 	s.seen = append(s.seen, s.e.inflight[s.target])
+	s.sending = append(s.sending, s.e.sending)
 	s.e.mu.Unlock()
 	return s.Store.SetRemoteID(ctx, target, kind, name, id)
 }
@@ -199,8 +201,9 @@ func (s *slotStore) SetRemoteID(ctx context.Context, target int64, kind, name, i
 // A SCIM target's cap counts requests in flight, as a webhook's does: a
 // user's creation frees its slot once its calls are over, before the id
 // the target gave is stored (its outcome is recorded after), so the next
-// change need not wait for that commit. With sync_groups the user joins
-// its groups after its id is stored, so the slot is held until then.
+// change need not wait for that commit; its sender stays busy until then.
+// With sync_groups the user joins its groups after its id is stored, so
+// the slot is held until then.
 func TestSCIMSlotFreedWhenCallsAreOver(t *testing.T) {
 	slots := &slotStore{}
 	s := newSCIMEnv(t, func(c *Config) { slots.Store, c.SCIM = c.SCIM, slots })
@@ -208,6 +211,7 @@ func TestSCIMSlotFreedWhenCallsAreOver(t *testing.T) {
 	claim := func() {
 		s.e.mu.Lock()
 		s.e.inflight[s.hook.ID]++ // as the claim that gave it does
+		s.e.sending++
 		s.e.mu.Unlock()
 	}
 	storetest.CreateUser(t, s.db, "alice")
@@ -224,9 +228,13 @@ func TestSCIMSlotFreedWhenCallsAreOver(t *testing.T) {
 	if len(slots.seen) != 2 || slots.seen[0] != 0 || slots.seen[1] != 1 {
 		t.Errorf("requests in flight while the ids were stored: %v, want [0 1] (freed without groups, held with them)", slots.seen)
 	}
+	// Its sender is busy all the while: claims never exceed free senders.
+	if len(slots.sending) != 2 || slots.sending[0] != 1 || slots.sending[1] != 1 {
+		t.Errorf("senders busy while the ids were stored: %v, want [1 1]", slots.sending)
+	}
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
-	if n := s.e.inflight[s.hook.ID]; n != 0 {
-		t.Errorf("%d in flight after both, want 0 (each slot freed once)", n)
+	if n := s.e.inflight[s.hook.ID]; n != 0 || s.e.sending != 0 {
+		t.Errorf("%d in flight and %d senders busy after both, want 0 and 0 (each freed once)", n, s.e.sending)
 	}
 }
