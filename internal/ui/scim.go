@@ -43,11 +43,8 @@ func (h *Handler) scimKind() targetKind {
 			return t.Name, fmt.Sprintf("Delete the SCIM target %s (%s)? Changes not yet sent are dropped, with its delivery log. "+
 				"What it provisioned at the target stays there.", t.Name, t.BaseURL), err
 		},
-		setEnabled: func(ctx context.Context, a directory.Actor, id int64, enabled bool) error {
-			_, err := h.dir.SetSCIMTargetEnabled(ctx, a, id, enabled)
-			return err
-		},
-		remove: h.dir.DeleteSCIMTarget, delivery: h.dir.GetSCIMDelivery, redeliver: h.dir.RedeliverSCIM,
+		setEnabled: onlyErr(h.dir.SetSCIMTargetEnabled),
+		remove:     h.dir.DeleteSCIMTarget, delivery: h.dir.GetSCIMDelivery, redeliver: h.dir.RedeliverSCIM,
 	}
 }
 

@@ -28,6 +28,15 @@ type targetKind struct {
 	redeliver  func(ctx context.Context, a directory.Actor, id, deliveryID int64) error
 }
 
+// onlyErr keeps only the error of a directory method that also returns
+// what it changed: the pages redirect instead of showing that.
+func onlyErr[T any](f func(context.Context, directory.Actor, int64, bool) (T, error)) func(context.Context, directory.Actor, int64, bool) error {
+	return func(ctx context.Context, a directory.Actor, id int64, enabled bool) error {
+		_, err := f(ctx, a, id, enabled)
+		return err
+	}
+}
+
 func (k targetKind) page(id int64) string { return fmt.Sprintf("%s/%d", k.base, id) }
 
 // setTargetEnabled turns a target on or off and goes back to the list,

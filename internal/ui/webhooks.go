@@ -48,11 +48,8 @@ func (h *Handler) webhookKind() targetKind {
 			return hook.Description, fmt.Sprintf("Delete the webhook to %s (%s)? Deliveries not yet sent are dropped, with its delivery log.",
 				hook.URL, hook.Description), err
 		},
-		setEnabled: func(ctx context.Context, a directory.Actor, id int64, enabled bool) error {
-			_, err := h.dir.SetWebhookEnabled(ctx, a, id, enabled)
-			return err
-		},
-		remove: h.dir.DeleteWebhook, delivery: h.dir.GetDelivery, redeliver: h.dir.Redeliver,
+		setEnabled: onlyErr(h.dir.SetWebhookEnabled),
+		remove:     h.dir.DeleteWebhook, delivery: h.dir.GetDelivery, redeliver: h.dir.Redeliver,
 	}
 }
 
