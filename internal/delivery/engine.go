@@ -190,17 +190,24 @@ func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, er
 	if err != nil || len(claimed) == 0 {
 		return 0, err
 	}
+	e.taken(claimed)
+	for _, c := range claimed {
+		jobs <- sendJob{claimed: c, hook: e.open(c.Webhook)}
+	}
+	return len(claimed), nil
+}
+
+// taken counts claimed deliveries as in flight under their webhooks'
+// caps, their senders busy and their outcomes unrecorded, until release,
+// attemptOver and settle say otherwise.
+func (e *Engine) taken(claimed []queue.Claimed) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, c := range claimed {
 		e.inflight[c.WebhookID]++
 		e.sending++
 		e.total++
 	}
-	e.mu.Unlock()
-	for _, c := range claimed {
-		jobs <- sendJob{claimed: c, hook: e.open(c.Webhook)}
-	}
-	return len(claimed), nil
 }
 
 // claimRequest is what the engine asks a claim for at now: no more than

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 // a SCIM target (a webhook row of kind scim) pointing at a provider on
 // loopback.
 type scimEnv struct {
+	t    *testing.T
 	e    *Engine
 	db   *store.DB
 	p    *scimtest.Provider
@@ -44,17 +46,26 @@ func newSCIMEnv(t *testing.T, configure ...func(*Config)) *scimEnv {
 		c(&cfg)
 	}
 	e := New(nil, box, cfg, slog.New(slog.DiscardHandler))
-	return &scimEnv{e: e, db: db, p: p, hook: hook}
+	return &scimEnv{t: t, e: e, db: db, p: p, hook: hook}
 }
 
-// deliver sends one event to the target as a sender does, and returns
-// the outcome the engine would record.
+// deliver sends one event to the target as the engine does once it has
+// claimed it, and returns the outcome the engine would record. Its slot
+// and its sender must be free again by then.
 func (s *scimEnv) deliver(typ, subject string, data, previous []byte) queue.Outcome {
+	s.t.Helper()
 	ev := herald.Event{ID: "evt_1", Type: typ, Subject: subject, Payload: data, Previous: previous, OccurredAt: time.Now()}
 	c := queue.Claimed{ID: 1, WebhookID: s.hook.ID, Subject: subject, EventID: ev.ID, EventType: typ,
 		Payload: ev.Body(herald.FormatEnvelope), Webhook: s.hook}
+	s.e.taken([]queue.Claimed{c})
 	s.e.deliver(c, s.e.open(s.hook))
-	return <-s.e.outcomes
+	o := <-s.e.outcomes
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	if n := s.e.inflight[s.hook.ID]; n != 0 || s.e.sending != 0 {
+		s.t.Errorf("after %s of %s: %d in flight and %d senders busy, want 0 and 0 (each freed once)", typ, subject, n, s.e.sending)
+	}
+	return o
 }
 
 func user(name, first string) []byte {
@@ -181,7 +192,8 @@ func TestSCIMEgressGuardAndProxy(t *testing.T) {
 }
 
 // slotStore notes how many of its target's requests the engine counts in
-// flight, and how many senders busy, when an id the target gave is stored.
+// flight, and how many senders busy, when an id the target gave is stored
+// or forgotten.
 type slotStore struct {
 	scim.Store
 	e       *Engine
@@ -190,51 +202,50 @@ type slotStore struct {
 	sending []int
 }
 
-func (s *slotStore) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
+func (s *slotStore) note() {
 	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
 	s.seen = append(s.seen, s.e.inflight[s.target])
 	s.sending = append(s.sending, s.e.sending)
-	s.e.mu.Unlock()
+}
+
+func (s *slotStore) SetRemoteID(ctx context.Context, target int64, kind, name, id string) error {
+	s.note()
 	return s.Store.SetRemoteID(ctx, target, kind, name, id)
+}
+
+func (s *slotStore) DeleteRemoteID(ctx context.Context, target int64, kind, name string) error {
+	s.note()
+	return s.Store.DeleteRemoteID(ctx, target, kind, name)
 }
 
 // A SCIM target's cap counts requests in flight, as a webhook's does: a
 // user's creation frees its slot once its calls are over, before the id
 // the target gave is stored (its outcome is recorded after), so the next
-// change need not wait for that commit; its sender stays busy until then.
-// With sync_groups the user joins its groups after its id is stored, so
-// the slot is held until then.
+// change need not wait for that commit; so does a deletion before the id
+// is forgotten. The sender stays busy until the attempt ends. With
+// sync_groups a new user joins its groups after its id is stored, so the
+// slot is held until then.
 func TestSCIMSlotFreedWhenCallsAreOver(t *testing.T) {
 	slots := &slotStore{}
 	s := newSCIMEnv(t, func(c *Config) { slots.Store, c.SCIM = c.SCIM, slots })
 	slots.e, slots.target = s.e, s.hook.ID
-	claim := func() {
-		s.e.mu.Lock()
-		s.e.inflight[s.hook.ID]++ // as the claim that gave it does
-		s.e.sending++
-		s.e.mu.Unlock()
-	}
 	storetest.CreateUser(t, s.db, "alice")
-	claim()
 	if o := s.deliver(herald.EventUserCreated, "user:alice", user("alice", "Alice"), nil); o.State != herald.DeliverySucceeded {
 		t.Fatalf("user_created: %+v", o)
 	}
 	storetest.CreateUser(t, s.db, "bob")
 	s.hook.SyncGroups = true
-	claim()
 	if o := s.deliver(herald.EventUserCreated, "user:bob", user("bob", "Bob"), nil); o.State != herald.DeliverySucceeded {
 		t.Fatalf("user_created with sync_groups: %+v", o)
 	}
-	if len(slots.seen) != 2 || slots.seen[0] != 0 || slots.seen[1] != 1 {
-		t.Errorf("requests in flight while the ids were stored: %v, want [0 1] (freed without groups, held with them)", slots.seen)
+	if o := s.deliver(herald.EventUserDeleted, "user:alice", []byte(`{"username":"alice"}`), user("alice", "Alice")); o.State != herald.DeliverySucceeded {
+		t.Fatalf("user_deleted: %+v", o)
 	}
-	// Its sender is busy all the while: claims never exceed free senders.
-	if len(slots.sending) != 2 || slots.sending[0] != 1 || slots.sending[1] != 1 {
-		t.Errorf("senders busy while the ids were stored: %v, want [1 1]", slots.sending)
+	if !slices.Equal(slots.seen, []int{0, 1, 0}) {
+		t.Errorf("requests in flight while the ids were stored or forgotten: %v, want [0 1 0] (freed, held for the joins, freed)", slots.seen)
 	}
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	if n := s.e.inflight[s.hook.ID]; n != 0 || s.e.sending != 0 {
-		t.Errorf("%d in flight and %d senders busy after both, want 0 and 0 (each freed once)", n, s.e.sending)
+	if !slices.Equal(slots.sending, []int{1, 1, 1}) {
+		t.Errorf("senders busy meanwhile: %v, want [1 1 1]: claims never exceed the free senders", slots.sending)
 	}
 }

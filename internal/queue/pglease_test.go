@@ -43,12 +43,21 @@ func TestPGLeaseAtInsertExcept(t *testing.T) {
 		t.Fatalf("leased at insert with nothing excepted: %v, want both webhooks", got)
 	}
 	// The engine's claim tells the handoff which webhooks are paused.
-	if _, err := q.Claim(ctx, Request{Lease: time.Minute, Paused: map[int64]bool{w2.ID: true}}); err != nil {
+	if _, err := q.Claim(ctx, Request{Limit: 100, Lease: time.Minute, PerWebhook: 100, Paused: map[int64]bool{w2.ID: true}}); err != nil {
 		t.Fatal(err)
 	}
 	some := userEvent(herald.EventUserCreated, "dave")
 	appendEvent(t, db, some)
 	if got := leased(some); len(got) != 2 || !got[w1.ID] || got[w2.ID] {
 		t.Errorf("leased at insert with webhook %d paused: %v, want only webhook %d", w2.ID, got, w1.ID)
+	}
+	// Its pause over, the next claim says so, and it is leased again.
+	if _, err := q.Claim(ctx, Request{Limit: 100, Lease: time.Minute, PerWebhook: 100, InFlight: map[int64]int{}}); err != nil {
+		t.Fatal(err)
+	}
+	again := userEvent(herald.EventUserCreated, "erin")
+	appendEvent(t, db, again)
+	if got := leased(again); len(got) != 2 || !got[w1.ID] || !got[w2.ID] {
+		t.Errorf("leased at insert after the pause: %v, want both webhooks", got)
 	}
 }
