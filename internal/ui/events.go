@@ -41,17 +41,12 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	search.Total = total
-	v := eventsView{Events: events[:min(len(events), eventsPerPage)], Search: search}
 	form := url.Values{}
 	if search.Q != "" {
 		form.Set("q", search.Q)
 	}
-	if len(events) > eventsPerPage {
-		v.Older = feedLink("/events", form, v.Events[eventsPerPage-1].Seq)
-	}
-	if before > 0 {
-		v.Newest = feedLink("/events", form, 0)
-	}
+	v := eventsView{Search: search}
+	v.Events, v.Older, v.Newest = feedPage(events, eventsPerPage, func(e herald.Event) int64 { return e.Seq }, "/events", form, before)
 	return h.render(w, r, http.StatusOK, "events", page{Title: "Events", Data: v})
 }
 
@@ -67,6 +62,22 @@ func beforeParam(r *http.Request) (int64, error) {
 		return 0, herald.Invalid("before", "must be a positive number (the id a page starts below), not %q", s)
 	}
 	return n, nil
+}
+
+// feedPage cuts rows, read one more than perPage from before on (0: the
+// newest), to the page to show, with the links to the older page (only
+// when it has rows: the one more) and to the newest (when this is not
+// it), at path with the query form kept. id is a row's id, which pages
+// go back by.
+func feedPage[T any](rows []T, perPage int, id func(T) int64, path string, form url.Values, before int64) (page []T, older, newest string) {
+	page = rows[:min(len(rows), perPage)]
+	if len(rows) > perPage {
+		older = feedLink(path, form, id(page[perPage-1]))
+	}
+	if before > 0 {
+		newest = feedLink(path, form, 0)
+	}
+	return page, older, newest
 }
 
 // feedLink is the link to a feed's page at path below id before (0: the
@@ -115,12 +126,7 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
 			form.Set(k, v)
 		}
 	}
-	view := auditView{Entries: entries[:min(len(entries), auditPerPage)], Total: total, Actions: herald.AuditActions}
-	if len(entries) > auditPerPage {
-		view.Older = feedLink("/audit", form, view.Entries[auditPerPage-1].ID)
-	}
-	if before > 0 {
-		view.Newest = feedLink("/audit", form, 0)
-	}
+	view := auditView{Total: total, Actions: herald.AuditActions}
+	view.Entries, view.Older, view.Newest = feedPage(entries, auditPerPage, func(e herald.AuditEntry) int64 { return e.ID }, "/audit", form, before)
 	return h.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Form: form, Data: view})
 }

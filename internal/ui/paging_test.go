@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"testing"
@@ -59,5 +60,38 @@ func TestPager(t *testing.T) {
 	big := pagerFor(httptest.NewRequest("GET", "/users?page=9223372036854775807", nil), "users")
 	if big.Offset() < 0 || big.Offset()+big.Per < 0 {
 		t.Errorf("page %d: offset %d overflows", big.Page, big.Offset())
+	}
+}
+
+// A feed's page shows perPage rows of the one more it read, links the
+// older page only when that one more exists, and the newest only away
+// from it, keeping the query.
+func TestFeedPage(t *testing.T) {
+	ids := func(n int) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(100 - i) // newest first
+		}
+		return out
+	}
+	form := url.Values{"q": {"a b"}}
+	tests := []struct {
+		name          string
+		rows          int
+		before        int64
+		shown         int
+		older, newest string
+	}{
+		{name: "fewer than a page", rows: 2, shown: 2},
+		{name: "exactly a page", rows: 3, shown: 3},
+		{name: "more than a page", rows: 4, shown: 3, older: "/x?before=98&q=a+b"},
+		{name: "an older page", rows: 4, before: 101, shown: 3, older: "/x?before=98&q=a+b", newest: "/x?q=a+b"},
+		{name: "an empty older page", rows: 0, before: 5, shown: 0, newest: "/x?q=a+b"},
+	}
+	for _, tt := range tests {
+		page, older, newest := feedPage(ids(tt.rows), 3, func(id int64) int64 { return id }, "/x", form, tt.before)
+		if len(page) != tt.shown || older != tt.older || newest != tt.newest {
+			t.Errorf("%s: %d rows, older %q, newest %q; want %d, %q, %q", tt.name, len(page), older, newest, tt.shown, tt.older, tt.newest)
+		}
 	}
 }
