@@ -310,7 +310,7 @@ func (e *Engine) record() {
 	var last time.Time
 	for first := range e.outcomes {
 		// A record costs the database about the same whatever its size
-		// (on PostgreSQL most of it is planning its statement): under a
+		// (a statement, a commit and its flush to disk): under a
 		// steady trickle, outcomes wait up to recordGap after the last
 		// record began, to share the next. Their deliveries were sent;
 		// only their successors wait, and the log shows them that much

@@ -126,9 +126,10 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	// statement could lease rows whose caller never hears of them, and
 	// they would wait out their lease (no other instance, or this one
 	// restarted, could send them sooner). So it runs to its end, within
-	// a lease, and the caller sends what it returns.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(req.Lease, time.Second))
-	defer cancel()
+	// a lease (bound), and the caller sends what it returns. Only its
+	// statements get the timer: most claims run none.
+	ctx = context.WithoutCancel(ctx)
+	bound := max(req.Lease, time.Second)
 	var out []Claimed
 	// At most two statements, each alone (the webhook list, when it may
 	// be out of date, and the claim query): in a transaction at READ
@@ -142,7 +143,7 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		// list, read again only when it may be out of date
 		// (pgwebhooks.go), hands each claim its webhook.
 		takes := q.handoff.listed()
-		hooks, exist, version, err := q.webhooks(ctx, tx, takes, tx.Now)
+		hooks, exist, version, err := q.webhooks(ctx, tx, takes, tx.Now, bound)
 		if err != nil {
 			return err
 		}
@@ -159,7 +160,10 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		}
 		var claimed []Claimed
 		if len(queries) > 0 {
-			if claimed, err = claimAndLease(ctx, tx, req, queries); err != nil {
+			qctx, cancel := context.WithTimeout(ctx, bound)
+			claimed, err = claimAndLease(qctx, tx, req, queries)
+			cancel()
+			if err != nil {
 				return err
 			}
 		}
@@ -258,7 +262,8 @@ func claimAndLease(ctx context.Context, tx *store.Tx, req Request, shares []shar
 }
 
 func (q *postgresQueue) record(ctx context.Context, outs []Outcome) error {
-	update := q.db.UpdateQueueEach // one statement, which commits by itself
+	// One statement, which commits by itself and finds its rows by key.
+	update := q.db.UpdateQueueByKey
 	if disables(outs) {
 		// The outcomes, the webhook's disabling and its audit entry, all
 		// or nothing. A directory write (the entry is an event, whose
@@ -339,6 +344,27 @@ func disables(outs []Outcome) bool {
 	return false
 }
 
+// recordQuery updates the deliveries of a batch of outcomes ($1..$10,
+// parallel arrays, one element per outcome), inserts an attempt for each
+// row updated, and returns the deliveries it finished. It finds every
+// delivery by its key, so it runs on connections that keep one plan
+// (store.DB.UpdateQueueByKey).
+const recordQuery = `WITH o AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[],
+				$8::bigint[], $9::bigint[], $10::text[])
+				AS o(id, state, round_attempts, next_attempt_at, status, error, completed_at, started_at, duration_ms, body)
+		), u AS (
+			UPDATE deliveries d SET state = o.state, attempts = d.attempts + 1, round_attempts = o.round_attempts,
+				next_attempt_at = o.next_attempt_at, lease_until = 0, last_status = o.status, last_error = o.error,
+				completed_at = o.completed_at
+			FROM o WHERE d.id = o.id
+			RETURNING d.id, d.attempts, d.webhook_id, d.subject, d.state, o.started_at, o.duration_ms, o.status, o.body, o.error
+		), a AS (
+			INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
+			SELECT id, attempts, started_at, duration_ms, status, body, error FROM u
+		)
+		SELECT id, webhook_id, subject FROM u WHERE state NOT IN ('pending', 'retrying')`
+
 // recordBulk writes a batch of outcomes in one statement: a statement per
 // row would cost a round trip each. Rows of deliveries deleted meanwhile
 // are not updated, so they get no attempt. It returns the deliveries
@@ -354,21 +380,7 @@ func recordBulk(ctx context.Context, tx *store.Tx, outs []Outcome) (finishedOutc
 		started[i], durations[i], bodies[i] = micros(o.Attempt.StartedAt), o.Attempt.DurationMS, o.Attempt.ResponseBody
 	}
 	var f finishedOutcomes
-	rows, err := tx.Query(ctx, `WITH o AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[],
-				$8::bigint[], $9::bigint[], $10::text[])
-				AS o(id, state, round_attempts, next_attempt_at, status, error, completed_at, started_at, duration_ms, body)
-		), u AS (
-			UPDATE deliveries d SET state = o.state, attempts = d.attempts + 1, round_attempts = o.round_attempts,
-				next_attempt_at = o.next_attempt_at, lease_until = 0, last_status = o.status, last_error = o.error,
-				completed_at = o.completed_at
-			FROM o WHERE d.id = o.id
-			RETURNING d.id, d.attempts, d.webhook_id, d.subject, d.state
-		), a AS (
-			INSERT INTO attempts (delivery_id, n, started_at, duration_ms, status_code, response_body, error)
-			SELECT u.id, u.attempts, o.started_at, o.duration_ms, o.status, o.body, o.error FROM u JOIN o ON o.id = u.id
-		)
-		SELECT id, webhook_id, subject FROM u WHERE state NOT IN ('pending', 'retrying')`,
+	rows, err := tx.Query(ctx, recordQuery,
 		ids, states, rounds, nexts, statuses, errs, completed, started, durations, bodies)
 	if err != nil {
 		return f, err

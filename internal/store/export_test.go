@@ -1,6 +1,12 @@
 package store
 
-import "context"
+import (
+	"context"
+	"database/sql"
+)
+
+// KeyedPool is the pool of UpdateQueueByKey, for tests of the pools.
+func KeyedPool(db *DB) *sql.DB { return db.keyedPool }
 
 // QueuedWrites is the number of changes waiting for the group committer,
 // for tests that need several changes in one batch.

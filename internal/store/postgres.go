@@ -58,14 +58,15 @@ var postgresDialect = dialect{
 }
 
 func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
-	// Three pools per instance, 11 connections (and one to listen), which
+	// Four pools per instance, 12 connections (and one to listen), which
 	// leaves room under PostgreSQL's default max_connections (100) for
 	// several instances. Directory writes take the write lock (an
 	// advisory lock) in turn and are group-committed, one batch at a
 	// time: two connections serve them (the second for the start-up
 	// lock). Reads and the delivery queue have their own, so a burst of
-	// writes never starves them.
-	pools := make([]*sql.DB, 0, 3)
+	// writes never starves them; the queue's records of outcomes have
+	// their own again, for their plans (UpdateQueueByKey).
+	pools := make([]*sql.DB, 0, 4)
 	closeAll := func() {
 		for _, p := range pools {
 			p.Close()
@@ -75,7 +76,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	if err != nil {
 		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
 	}
-	for i, size := range []int{2, 6, 3} { // writer, reader, queue
+	for i, size := range []int{2, 6, 3, 1} { // writer, reader, queue, keyed
 		c := cfg.Copy()
 		if i == 1 {
 			// Reads run outside a transaction (View, runEach): the
@@ -93,6 +94,15 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 			// for half a second while changes wait for it.
 			c.RuntimeParams["vacuum_cost_delay"] = "2ms"
 		}
+		if i == 3 {
+			// Statements that find their rows by key only: one plan
+			// each, made at its first run and kept, which can only be
+			// the lookup by key (UpdateQueueByKey).
+			c.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+			c.RuntimeParams["enable_seqscan"] = "off"
+			c.RuntimeParams["enable_hashjoin"] = "off"
+			c.RuntimeParams["enable_mergejoin"] = "off"
+		}
 		pool := stdlib.OpenDB(*c)
 		pool.SetMaxOpenConns(size)
 		pool.SetMaxIdleConns(size)
@@ -104,7 +114,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 		return nil, unreachable(dsn, cfg.Password, err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
-	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], dialect: postgresDialect, Now: time.Now,
+	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], keyedPool: pools[3], dialect: postgresDialect, Now: time.Now,
 		wakeups: make(chan struct{}, 1), stopListen: stop,
 		writes: make(chan *writeJob, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{}), log: log}
 	db.handoffs.webhooksPayload = newWebhooksPayload()

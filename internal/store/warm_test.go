@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/testdb"
 	"github.com/jackc/pgx/v5"
 )
@@ -22,7 +23,7 @@ func TestWarm(t *testing.T) {
 		t.Parallel()
 		dsn := testdb.Postgres(t)
 		db := openMigrated(t, dsn)
-		pools := map[string]*sql.DB{"read": db.ReadPool(), "queue": db.QueuePool()}
+		pools := map[string]*sql.DB{"read": db.ReadPool(), "queue": db.QueuePool(), "keyed": store.KeyedPool(db)}
 		want := 0
 		for name, p := range pools {
 			if n := p.Stats().OpenConnections; n > 1 {
