@@ -347,26 +347,48 @@ func (e *Engine) record() {
 }
 
 // settle updates in-memory counters after outcomes are recorded, and wakes
-// the claimer: capacity is free and successors may now be due.
+// the claimer: capacity is free and successors may now be due. Then it
+// logs them, with the lock released: a line is a write to standard error,
+// which senders and claims need not wait for.
 func (e *Engine) settle(batch []queue.Outcome) {
 	now := time.Now()
+	pauses := make([]time.Duration, len(batch))
 	e.mu.Lock()
-	for _, o := range batch {
+	for i, o := range batch {
 		e.total--
-		if pause := e.breaker.settle(o.WebhookID, o.State == herald.DeliverySucceeded, now); pause > 0 {
-			e.log.Warn("webhook paused after consecutive failures", "webhook_id", o.WebhookID, "pause", pause)
-		}
-		// One line per delivery outcome; never the URL or headers, which
-		// may carry secrets.
-		e.log.Info("delivery", "webhook_id", o.WebhookID, "delivery_id", o.DeliveryID, "outcome", o.State,
-			"attempt", o.Attempt.N, "status", o.Attempt.StatusCode, "duration_ms", o.Attempt.DurationMS, "error", o.Attempt.Error)
-		if o.DisableReason != "" {
-			e.log.Warn("webhook disabled", "webhook_id", o.WebhookID, "reason", o.DisableReason)
-		}
+		pauses[i] = e.breaker.settle(o.WebhookID, o.State == herald.DeliverySucceeded, now)
 		e.metrics.settled(o)
 	}
 	e.mu.Unlock()
 	e.signal()
+	for i, o := range batch {
+		if pauses[i] > 0 {
+			e.log.Warn("webhook paused after consecutive failures", "webhook_id", o.WebhookID, "pause", pauses[i])
+		}
+		logOutcome(e.log, o)
+		if o.DisableReason != "" {
+			e.log.Warn("webhook disabled", "webhook_id", o.WebhookID, "reason", o.DisableReason)
+		}
+	}
+}
+
+// logOutcome writes one line per delivery outcome; never the URL or
+// headers, which may carry secrets. A success is logged at debug level:
+// the delivery log keeps every attempt, and at thousands of deliveries a
+// second a line each would be most of the log, and use up the budget of
+// lines a log collector takes from one service (journald's default is
+// 10,000 every 30 seconds) before a failure is logged. Retries and
+// failures are logged at info.
+func logOutcome(log *slog.Logger, o queue.Outcome) {
+	level := slog.LevelInfo
+	if o.State == herald.DeliverySucceeded {
+		level = slog.LevelDebug
+	}
+	if !log.Enabled(context.Background(), level) {
+		return // without building the line's attributes
+	}
+	log.Log(context.Background(), level, "delivery", "webhook_id", o.WebhookID, "delivery_id", o.DeliveryID, "outcome", o.State,
+		"attempt", o.Attempt.N, "status", o.Attempt.StatusCode, "duration_ms", o.Attempt.DurationMS, "error", o.Attempt.Error)
 }
 
 // signal wakes the claimer if it waits.

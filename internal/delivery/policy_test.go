@@ -119,12 +119,40 @@ func TestSettle(t *testing.T) {
 	}
 	log := logs.String()
 	for _, want := range []string{"webhook paused after consecutive failures", "webhook_id=1 pause=2s",
-		"webhook disabled", "410 Gone", "delivery_id=200 outcome=succeeded", "delivery_id=109 outcome=retrying"} {
+		"webhook disabled", "410 Gone", "delivery_id=201 outcome=failed", "delivery_id=109 outcome=retrying"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
+	if strings.Contains(log, "delivery_id=200") {
+		t.Errorf("a success was logged at info level:\n%s", log)
+	}
 	if strings.Contains(log, "body of the answer") {
 		t.Errorf("a receiver's answer reached the log:\n%s", log)
+	}
+}
+
+// TestLogOutcome: a delivery's line is at debug level for a success, at
+// info for a retry and a failure; each names the delivery and its
+// outcome.
+func TestLogOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		state      string
+		level      slog.Level
+		wantLogged bool
+	}{
+		{herald.DeliverySucceeded, slog.LevelInfo, false},
+		{herald.DeliverySucceeded, slog.LevelDebug, true},
+		{herald.DeliveryRetrying, slog.LevelInfo, true},
+		{herald.DeliveryFailed, slog.LevelInfo, true},
+		{herald.DeliveryFailed, slog.LevelWarn, false},
+	} {
+		var logs bytes.Buffer
+		logOutcome(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tc.level})),
+			queue.Outcome{DeliveryID: 7, WebhookID: 3, State: tc.state, Attempt: herald.Attempt{N: 1, StatusCode: 500}})
+		want := "msg=delivery webhook_id=3 delivery_id=7 outcome=" + tc.state + " attempt=1 status=500"
+		if got := strings.Contains(logs.String(), want); got != tc.wantLogged {
+			t.Errorf("%s at %v: logged %v, want %v:\n%s", tc.state, tc.level, got, tc.wantLogged, logs.String())
+		}
 	}
 }

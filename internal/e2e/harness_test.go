@@ -83,7 +83,9 @@ func startServerOn(t *testing.T, dbPath string, opts ...func(*app.Config)) *test
 		o(&cfg)
 	}
 	logs := &lockedBuffer{}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter()), nil))
+	// At debug level, so that tests of the log (no secret in it) read
+	// every line Herald writes.
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(logs, testLogWriter()), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.Open(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("open herald: %v", err)

@@ -12,8 +12,8 @@ import (
 
 // A run that uses every kind of secret — passwords, API and station tokens,
 // a session, a webhook token and signing secrets before and after a
-// rotation — logs one line per request and per delivery, and none of the
-// secrets.
+// rotation — logs one line per request and per delivery (successes at
+// debug level, which the test server logs), and none of the secrets.
 func TestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
