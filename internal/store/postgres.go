@@ -72,6 +72,8 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 			p.Close()
 		}
 	}
+	userDSN := dsn
+	dsn = plainOnLoopback(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
@@ -111,7 +113,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	}
 	if err := pools[0].PingContext(ctx); err != nil {
 		closeAll()
-		return nil, unreachable(dsn, cfg.Password, err)
+		return nil, unreachable(userDSN, cfg.Password, err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
 	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], keyedPool: pools[3], dialect: postgresDialect, Now: time.Now,
