@@ -29,8 +29,13 @@ func (tx *Tx) AppendAudit(ctx context.Context, e *herald.AuditEntry) error {
 		return err
 	}
 	// One subject: receivers get the log in its order.
-	return tx.AppendEvent(ctx, &herald.Event{Type: herald.EventAuditEntry, Subject: "audit", Actor: e.Actor, Payload: body})
+	return tx.AppendEvent(ctx, &herald.Event{Type: herald.EventAuditEntry, Subject: auditSubject, Actor: e.Actor, Payload: body})
 }
+
+// auditSubject is the subject of every audit_entry event, and so of its
+// deliveries: the only ones indexed by their event (deliveries_audit_event,
+// migration 0019), for PruneAudit.
+const auditSubject = "audit"
 
 // ListAudit returns the audit entries f selects (herald.AuditFilter).
 func (tx *Tx) ListAudit(ctx context.Context, f herald.AuditFilter) ([]herald.AuditEntry, error) {
@@ -122,11 +127,12 @@ func (tx *Tx) PruneAudit(ctx context.Context, cutoff time.Time) (int64, error) {
 		return 0, err
 	}
 	old := `SELECT seq FROM events WHERE type = '` + herald.EventAuditEntry + `' AND occurred_at < $1`
-	if _, err := tx.exec(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND event_seq IN (`+old+`)`, micros(cutoff)); err != nil {
+	// The deliveries' subject names the index (deliveries_audit_event).
+	if _, err := tx.exec(ctx, `DELETE FROM deliveries WHERE completed_at > 0 AND subject = '`+auditSubject+`' AND event_seq IN (`+old+`)`, micros(cutoff)); err != nil {
 		return 0, err
 	}
 	_, err = tx.exec(ctx, `DELETE FROM events WHERE seq IN (`+old+`)
-		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)`, micros(cutoff))
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.subject = '`+auditSubject+`' AND d.event_seq = events.seq)`, micros(cutoff))
 	return n, err
 }
 
