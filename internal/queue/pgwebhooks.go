@@ -47,8 +47,8 @@ type pgWebhooks struct {
 // webhooks returns the list for a claim at now (tx's clock), its ids, and
 // the version it was read at, read again if it may be out of date (see
 // above). takes is the count of handoffs the claim read before
-// (pgHandoff.listed). A read is cut short after bound.
-func (q *postgresQueue) webhooks(ctx context.Context, tx *store.Tx, takes uint64, now time.Time, bound time.Duration) ([]herald.Webhook, map[int64]bool, uint64, error) {
+// (pgHandoff.listed). A read is cut short at deadline.
+func (q *postgresQueue) webhooks(ctx context.Context, tx *store.Tx, takes uint64, now, deadline time.Time) ([]herald.Webhook, map[int64]bool, uint64, error) {
 	w := &q.hooks
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -58,7 +58,7 @@ func (q *postgresQueue) webhooks(ctx context.Context, tx *store.Tx, takes uint64
 	}
 	// The version is read before the list: a change committed meanwhile
 	// makes the next claim read it again.
-	ctx, cancel := context.WithTimeout(ctx, bound)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	hooks, err := tx.ListWebhooks(ctx)
 	if err != nil {

@@ -126,10 +126,11 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 	// statement could lease rows whose caller never hears of them, and
 	// they would wait out their lease (no other instance, or this one
 	// restarted, could send them sooner). So it runs to its end, within
-	// a lease (bound), and the caller sends what it returns. Only its
-	// statements get the timer: most claims run none.
+	// a lease (by deadline, set before the claim reads its clock), and
+	// the caller sends what it returns. Only its statements get the
+	// timer: most claims run none.
 	ctx = context.WithoutCancel(ctx)
-	bound := max(req.Lease, time.Second)
+	deadline := time.Now().Add(max(req.Lease, time.Second))
 	var out []Claimed
 	// At most two statements, each alone (the webhook list, when it may
 	// be out of date, and the claim query): in a transaction at READ
@@ -143,7 +144,7 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		// list, read again only when it may be out of date
 		// (pgwebhooks.go), hands each claim its webhook.
 		takes := q.handoff.listed()
-		hooks, exist, version, err := q.webhooks(ctx, tx, takes, tx.Now, bound)
+		hooks, exist, version, err := q.webhooks(ctx, tx, takes, tx.Now, deadline)
 		if err != nil {
 			return err
 		}
@@ -160,7 +161,7 @@ func (q *postgresQueue) claim(ctx context.Context, req Request, plan func([]hera
 		}
 		var claimed []Claimed
 		if len(queries) > 0 {
-			qctx, cancel := context.WithTimeout(ctx, bound)
+			qctx, cancel := context.WithDeadline(ctx, deadline)
 			claimed, err = claimAndLease(qctx, tx, req, queries)
 			cancel()
 			if err != nil {

@@ -33,8 +33,9 @@ func (tx *Tx) AppendAudit(ctx context.Context, e *herald.AuditEntry) error {
 }
 
 // auditSubject is the subject of every audit_entry event, and so of its
-// deliveries: the only ones indexed by their event (deliveries_audit_event,
-// migration 0019), for PruneAudit.
+// deliveries: on PostgreSQL the only ones indexed by their event
+// (deliveries_audit_event, migration 0019), for PruneAudit; SQLite keeps
+// the index of every delivery's event, for its foreign key.
 const auditSubject = "audit"
 
 // ListAudit returns the audit entries f selects (herald.AuditFilter).

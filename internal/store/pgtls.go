@@ -10,27 +10,32 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// plainOnLoopback returns dsn with sslmode=allow when it chooses no
-// sslmode itself (nor does PGSSLMODE) and every host it names is a
-// loopback address or localhost: Herald then connects without TLS first,
-// and with TLS only if the server refuses that (a pg_hba.conf with
-// hostssl lines only). PostgreSQL's drivers default to the other order
-// (sslmode=prefer), which on loopback protects nothing: the default
-// checks no certificate, and what crosses the loopback interface never
-// leaves the machine. It costs CPU on both ends of every statement
-// (about 5 % of Herald's and PostgreSQL's per user created, measured in
-// docs/benchmarks.md). Any other dsn is returned as it is.
+// plainOnLoopback returns dsn with sslmode=allow when nothing chooses an
+// sslmode (the URL, PGSSLMODE, or a service file, which dsn or PGSERVICE
+// may name) and every host it names is a loopback address or localhost:
+// Herald then connects without TLS first, and with TLS only if the server
+// refuses that (a pg_hba.conf with hostssl lines only). PostgreSQL's
+// drivers default to the other order (sslmode=prefer), which on loopback
+// protects nothing: the default checks no certificate, and what crosses
+// the loopback interface never leaves the machine. It costs CPU on both
+// ends of every statement (about 4 % of Herald's and PostgreSQL's per
+// user created: docs/benchmarks.md). Any other dsn is returned as it is.
 func plainOnLoopback(dsn string) string {
-	if os.Getenv("PGSSLMODE") != "" {
+	if os.Getenv("PGSSLMODE") != "" || os.Getenv("PGSERVICE") != "" {
 		return dsn
 	}
-	isURL := strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-	if isURL {
-		u, err := url.Parse(dsn)
-		if err != nil || u.Query().Has("sslmode") {
+	var u *url.URL
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		var err error
+		if u, err = url.Parse(dsn); err != nil {
 			return dsn
 		}
-	} else if sslmodeKey.MatchString(dsn) {
+		if q := u.Query(); q.Has("sslmode") || q.Has("service") {
+			return dsn
+		}
+	} else if chosenKey.MatchString(dsn) || strings.HasSuffix(dsn, `\`) {
+		// A trailing backslash would escape the space before the
+		// keyword added.
 		return dsn
 	}
 	cfg, err := pgx.ParseConfig(dsn)
@@ -42,18 +47,18 @@ func plainOnLoopback(dsn string) string {
 			return dsn
 		}
 	}
-	switch {
-	case !isURL:
+	if u == nil {
 		return dsn + " sslmode=allow"
-	case strings.Contains(dsn, "?"):
-		return dsn + "&sslmode=allow"
-	default:
-		return dsn + "?sslmode=allow"
 	}
+	q := u.Query()
+	q.Set("sslmode", "allow")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
-// sslmodeKey finds sslmode in a keyword/value connection string.
-var sslmodeKey = regexp.MustCompile(`(^|\s)sslmode\s*=`)
+// chosenKey finds sslmode, or a service whose file may set it, in a
+// keyword/value connection string.
+var chosenKey = regexp.MustCompile(`(^|\s)(sslmode|service)\s*=`)
 
 // isLoopbackHost reports whether host is localhost or a loopback
 // address. A Unix socket's directory is not: no TLS goes over one anyway.

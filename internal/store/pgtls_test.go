@@ -15,12 +15,22 @@ import (
 // another host, or a socket, is left as it is. Nothing is dialled.
 func TestPlainOnLoopback(t *testing.T) {
 	t.Setenv("PGSSLMODE", "")
+	t.Setenv("PGSERVICE", "")
 	for _, tc := range []struct{ in, want string }{
 		{"postgres://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test?sslmode=allow"},
 		{"postgresql://h:pw@localhost/herald?application_name=x", "postgresql://h:pw@localhost/herald?application_name=x&sslmode=allow"},
 		{"postgres://h@[::1]:5432/herald", "postgres://h@[::1]:5432/herald?sslmode=allow"},
 		{"postgres://h@127.0.0.1,127.0.0.2/herald", "postgres://h@127.0.0.1,127.0.0.2/herald?sslmode=allow"},
 		{"host=127.0.0.1 user=postgres dbname=test", "host=127.0.0.1 user=postgres dbname=test sslmode=allow"},
+		{"postgres://u@127.0.0.1/db?", "postgres://u@127.0.0.1/db?sslmode=allow"},
+		{"postgres://u@127.0.0.1/db?a=b&", "postgres://u@127.0.0.1/db?a=b&sslmode=allow"},
+		{"postgres://u@127.0.0.1/db#x", "postgres://u@127.0.0.1/db?sslmode=allow#x"},
+		{"postgres://u:p%40ss@127.0.0.1/db", "postgres://u:p%40ss@127.0.0.1/db?sslmode=allow"},
+		// A service file may choose: left to it.
+		{"postgres://u@127.0.0.1/db?service=herald", "postgres://u@127.0.0.1/db?service=herald"},
+		{"service=herald host=127.0.0.1", "service=herald host=127.0.0.1"},
+		// A trailing backslash would escape what is added.
+		{`host=127.0.0.1 password=abc\`, `host=127.0.0.1 password=abc\`},
 		// Chosen: kept, whatever it is.
 		{"postgres://postgres@127.0.0.1/test?sslmode=require", "postgres://postgres@127.0.0.1/test?sslmode=require"},
 		{"postgres://postgres@127.0.0.1/test?sslmode=prefer", "postgres://postgres@127.0.0.1/test?sslmode=prefer"},
@@ -36,9 +46,18 @@ func TestPlainOnLoopback(t *testing.T) {
 			t.Errorf("plainOnLoopback(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	t.Setenv("PGSSLMODE", "require")
-	if in := "postgres://postgres@127.0.0.1/test"; plainOnLoopback(in) != in {
-		t.Errorf("PGSSLMODE=require: the connection string was changed to %q", plainOnLoopback(in))
+	for _, env := range []string{"PGSSLMODE", "PGSERVICE"} {
+		t.Setenv(env, "x")
+		if in := "postgres://postgres@127.0.0.1/test"; plainOnLoopback(in) != in {
+			t.Errorf("%s set: the connection string was changed to %q", env, plainOnLoopback(in))
+		}
+		t.Setenv(env, "")
+	}
+	// Every string changed is one the driver reads, with allow.
+	for _, in := range []string{"postgres://u@127.0.0.1/db?", "postgres://u@127.0.0.1/db?a=b&", "host=127.0.0.1 dbname=x"} {
+		if _, err := pgx.ParseConfig(plainOnLoopback(in)); err != nil {
+			t.Errorf("plainOnLoopback(%q) = %q, which the driver refuses: %v", in, plainOnLoopback(in), err)
+		}
 	}
 }
 

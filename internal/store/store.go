@@ -222,8 +222,8 @@ type Tx struct {
 	pool *sql.DB // the pool tx came from, for its prepared statements
 	tx   *sql.Tx // nil in a PostgreSQL group commit batch and in runEach
 	// q runs the statements: tx; in a PostgreSQL group commit batch its
-	// connection (writebatch.go); in runEach a connection whose
-	// statements each commit alone.
+	// connection (writebatch.go); in runEach the pool, whose statements
+	// each commit alone.
 	q       querier
 	dialect dialect
 	Now     time.Time
@@ -291,10 +291,9 @@ func (db *DB) UpdateQueue(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // UpdateQueueEach is UpdateQueue for fn whose every statement stands
-// alone: on PostgreSQL they run on one of the queue's connections outside
-// a transaction, each committing by itself, which saves the round trips
-// of BEGIN and COMMIT (a claim, whose one statement selects and leases; a
-// record, whose one statement writes the outcomes and their attempts). On
+// alone: on PostgreSQL they run on the queue's connections outside a
+// transaction, each committing by itself, which saves the round trips of
+// BEGIN and COMMIT (a claim, whose one statement selects and leases). On
 // SQLite it is UpdateQueue.
 func (db *DB) UpdateQueueEach(ctx context.Context, fn func(*Tx) error) error {
 	if db.queuePool == nil {
@@ -349,7 +348,7 @@ type querier interface {
 // BEGIN and COMMIT (or ROLLBACK): two round trips of the three a
 // one-statement read costs (the token lookup of every API call). For the
 // queue's writes it is for fn whose every statement stands alone (a
-// claim, a record: UpdateQueueEach).
+// claim: UpdateQueueEach; a record: UpdateQueueByKey).
 func (db *DB) runEach(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx) error) error {
 	failed := db.readFailed
 	if !readOnly {

@@ -167,3 +167,37 @@ func TestAuditPruneTakesEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveryEventIndexes: what finds deliveries by their event. On
+// PostgreSQL only the audit log's deliveries are indexed by it (PruneAudit
+// is the one lookup, and no foreign key checks deliveries there); SQLite
+// keeps the index of every delivery, which its foreign key checks with
+// when an event is deleted: without it, pruning the audit log would read
+// every delivery for each event it deletes.
+func TestDeliveryEventIndexes(t *testing.T) {
+	eachBackendDSN(t, func(t *testing.T, dsn string) {
+		db := openMigrated(t, dsn)
+		query := `SELECT indexname FROM pg_indexes WHERE tablename = 'deliveries' AND indexname IN ('deliveries_event', 'deliveries_audit_event')`
+		want := "deliveries_audit_event"
+		if db.Kind() == store.SQLite {
+			query = `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries' AND name IN ('deliveries_event', 'deliveries_audit_event')`
+			want = "deliveries_event"
+		}
+		rows, err := db.ReadPool().QueryContext(ctx, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, name)
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("deliveries' indexes by event: %v, want %s alone", got, want)
+		}
+	})
+}
