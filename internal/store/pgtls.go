@@ -8,57 +8,75 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// plainOnLoopback returns dsn with sslmode=allow when nothing chooses an
-// sslmode (the URL, PGSSLMODE, or a service file, which dsn or PGSERVICE
-// may name) and every host it names is a loopback address or localhost:
-// Herald then connects without TLS first, and with TLS only if the server
-// refuses that (a pg_hba.conf with hostssl lines only). PostgreSQL's
-// drivers default to the other order (sslmode=prefer), which on loopback
-// protects nothing: the default checks no certificate, and what crosses
-// the loopback interface never leaves the machine. It costs CPU on both
-// ends of every statement (about 4 % of Herald's and PostgreSQL's per
-// user created: docs/benchmarks.md). Any other dsn is returned as it is.
-func plainOnLoopback(dsn string) string {
-	if os.Getenv("PGSSLMODE") != "" || os.Getenv("PGSERVICE") != "" {
-		return dsn
+// plainOnLoopback makes cfg, parsed from dsn, try each host without TLS
+// first and with TLS only if the server refuses that (what sslmode=allow
+// does, for a pg_hba.conf with hostssl lines only), when dsn says nothing
+// of TLS and every host is a loopback address or localhost. Left to
+// themselves PostgreSQL's drivers try TLS first (sslmode=prefer), which on
+// loopback protects nothing: prefer checks no certificate, and what
+// crosses the loopback interface never leaves the machine. It costs CPU
+// on both ends of every statement (2–5 % of Herald's and PostgreSQL's per
+// user created: docs/benchmarks.md).
+//
+// dsn "says something of TLS" when it, or the environment, names any ssl
+// setting (sslmode, ssl, sslnegotiation, sslrootcert, sslcert...) or a
+// service, whose file may. cfg itself is changed, not the string: the
+// driver reads a URL its own way (libpq's), which rewriting could alter.
+func plainOnLoopback(dsn string, cfg *pgx.ConnConfig) {
+	if choosesTLS(dsn) {
+		return
 	}
-	var u *url.URL
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		var err error
-		if u, err = url.Parse(dsn); err != nil {
-			return dsn
-		}
-		if q := u.Query(); q.Has("sslmode") || q.Has("service") {
-			return dsn
-		}
-	} else if chosenKey.MatchString(dsn) || strings.HasSuffix(dsn, `\`) {
-		// A trailing backslash would escape the space before the
-		// keyword added.
-		return dsn
+	tries := append([]*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: cfg.TLSConfig}}, cfg.Fallbacks...)
+	// prefer gives each host two tries in a row, TLS then plain: swap them.
+	if len(tries)%2 != 0 {
+		return
 	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil || !isLoopbackHost(cfg.Host) {
-		return dsn
-	}
-	for _, f := range cfg.Fallbacks {
-		if !isLoopbackHost(f.Host) {
-			return dsn
+	for i := 0; i < len(tries); i += 2 {
+		withTLS, plain := tries[i], tries[i+1]
+		if withTLS.TLSConfig == nil || plain.TLSConfig != nil || withTLS.Host != plain.Host || withTLS.Port != plain.Port ||
+			!isLoopbackHost(withTLS.Host) {
+			return
 		}
 	}
-	if u == nil {
-		return dsn + " sslmode=allow"
+	for i := 0; i < len(tries); i += 2 {
+		tries[i], tries[i+1] = tries[i+1], tries[i]
 	}
-	q := u.Query()
-	q.Set("sslmode", "allow")
-	u.RawQuery = q.Encode()
-	return u.String()
+	cfg.Host, cfg.Port, cfg.TLSConfig = tries[0].Host, tries[0].Port, tries[0].TLSConfig
+	cfg.Fallbacks = tries[1:]
 }
 
-// chosenKey finds sslmode, or a service whose file may set it, in a
-// keyword/value connection string.
-var chosenKey = regexp.MustCompile(`(^|\s)(sslmode|service)\s*=`)
+// choosesTLS reports whether dsn or the environment names an ssl setting
+// or a service.
+func choosesTLS(dsn string) bool {
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PGSSL") || strings.HasPrefix(kv, "PGSERVICE=") {
+			if _, v, _ := strings.Cut(kv, "="); v != "" {
+				return true
+			}
+		}
+	}
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return tlsKeyword.MatchString(dsn)
+	}
+	_, query, _ := strings.Cut(dsn, "?")
+	for _, pair := range strings.Split(query, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if strings.HasPrefix(key, "ssl") || key == "service" {
+			return true
+		}
+	}
+	return false
+}
+
+// tlsKeyword finds an ssl setting, or a service, in a keyword/value
+// connection string.
+var tlsKeyword = regexp.MustCompile(`(^|\s)(ssl\w*|service)\s*=`)
 
 // isLoopbackHost reports whether host is localhost or a loopback
 // address. A Unix socket's directory is not: no TLS goes over one anyway.

@@ -2,7 +2,12 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,55 +15,106 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestPlainOnLoopback: a connection string that chooses no sslmode and
-// names only loopback hosts gets sslmode=allow; one that chooses, or names
-// another host, or a socket, is left as it is. Nothing is dialled.
+// TestPlainOnLoopback: a connection string that says nothing of TLS and
+// names only loopback hosts is tried without TLS first, then with it;
+// one that names an ssl setting or a service, or another host, or a
+// socket, keeps the driver's order. Nothing else the driver read changes.
+// Nothing is dialled.
 func TestPlainOnLoopback(t *testing.T) {
-	t.Setenv("PGSSLMODE", "")
-	t.Setenv("PGSERVICE", "")
-	for _, tc := range []struct{ in, want string }{
-		{"postgres://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1:5432/test?sslmode=allow"},
-		{"postgresql://h:pw@localhost/herald?application_name=x", "postgresql://h:pw@localhost/herald?application_name=x&sslmode=allow"},
-		{"postgres://h@[::1]:5432/herald", "postgres://h@[::1]:5432/herald?sslmode=allow"},
-		{"postgres://h@127.0.0.1,127.0.0.2/herald", "postgres://h@127.0.0.1,127.0.0.2/herald?sslmode=allow"},
-		{"host=127.0.0.1 user=postgres dbname=test", "host=127.0.0.1 user=postgres dbname=test sslmode=allow"},
-		{"postgres://u@127.0.0.1/db?", "postgres://u@127.0.0.1/db?sslmode=allow"},
-		{"postgres://u@127.0.0.1/db?a=b&", "postgres://u@127.0.0.1/db?a=b&sslmode=allow"},
-		{"postgres://u@127.0.0.1/db#x", "postgres://u@127.0.0.1/db?sslmode=allow#x"},
-		{"postgres://u:p%40ss@127.0.0.1/db", "postgres://u:p%40ss@127.0.0.1/db?sslmode=allow"},
-		// A service file may choose: left to it.
-		{"postgres://u@127.0.0.1/db?service=herald", "postgres://u@127.0.0.1/db?service=herald"},
-		{"service=herald host=127.0.0.1", "service=herald host=127.0.0.1"},
-		// A trailing backslash would escape what is added.
-		{`host=127.0.0.1 password=abc\`, `host=127.0.0.1 password=abc\`},
-		// Chosen: kept, whatever it is.
-		{"postgres://postgres@127.0.0.1/test?sslmode=require", "postgres://postgres@127.0.0.1/test?sslmode=require"},
-		{"postgres://postgres@127.0.0.1/test?sslmode=prefer", "postgres://postgres@127.0.0.1/test?sslmode=prefer"},
-		{"host=localhost sslmode = verify-full dbname=test", "host=localhost sslmode = verify-full dbname=test"},
-		// Another host, or one of several: TLS first, as the driver does.
-		{"postgres://h@192.0.2.10:5432/herald", "postgres://h@192.0.2.10:5432/herald"},
-		{"postgres://h@127.0.0.1,192.0.2.10/herald", "postgres://h@127.0.0.1,192.0.2.10/herald"},
-		{"host=db.example.com dbname=herald", "host=db.example.com dbname=herald"},
+	for _, env := range []string{"PGSSLMODE", "PGSSLNEGOTIATION", "PGSSLSNI", "PGSSLROOTCERT", "PGSERVICE"} {
+		t.Setenv(env, "")
+	}
+	services := filepath.Join(t.TempDir(), "pg_service.conf")
+	if err := os.WriteFile(services, []byte("[herald]\nhost=127.0.0.1\ndbname=herald\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGSERVICEFILE", services)
+	for _, tc := range []struct {
+		dsn        string
+		plainFirst bool
+	}{
+		{"postgres://postgres@127.0.0.1:5432/test", true},
+		{"postgresql://h:pw@localhost/herald?application_name=x", true},
+		{"postgres://h@[::1]:5432/herald", true},
+		{"postgres://h@127.0.0.1:5432,127.0.0.2:5433/herald", true},
+		{"host=127.0.0.1 user=postgres dbname=test", true},
+		{"postgres://u@127.0.0.1/db?", true},
+		{"postgres://u@127.0.0.1/db?a=b&", true},
+		// What the driver reads its own way stays as it was read.
+		{"postgres://u@127.0.0.1/db?options=-c%20search_path%3Dx", true},
+		{"postgres://u@127.0.0.1/db?password=p%20q+r", true},
+		{"postgres://u@127.0.0.1/db#x", true},
+		{"postgres://u@127.0.0.1/db?application_name=a;b", true},
+		{"postgres://u@127.0.0.1/db?dbname=a&database=b", true},
+		{`host=127.0.0.1 password=abc\`, true},
+		// TLS named: the driver's order.
+		{"postgres://postgres@127.0.0.1/test?sslmode=require", false},
+		{"postgres://postgres@127.0.0.1/test?sslmode=prefer", false},
+		{"postgres://postgres@127.0.0.1/test?ssl=true", false},
+		{"postgres://postgres@127.0.0.1/test?sslsni=1", false},
+		{"host=localhost sslmode = verify-full dbname=test", false},
+		{"host=localhost sslnegotiation=direct dbname=test", false},
+		// A service file may choose.
+		{"postgres://u@127.0.0.1/db?service=herald", false},
+		{"service=herald host=127.0.0.1", false},
+		// Another host, or one of several: TLS first.
+		{"postgres://h@192.0.2.10:5432/herald", false},
+		{"postgres://h@127.0.0.1,192.0.2.10/herald", false},
+		{"host=db.example.com dbname=herald", false},
 		// A Unix socket carries no TLS anyway.
-		{"host=/var/run/postgresql dbname=herald", "host=/var/run/postgresql dbname=herald"},
+		{"host=/var/run/postgresql dbname=herald", false},
 	} {
-		if got := plainOnLoopback(tc.in); got != tc.want {
-			t.Errorf("plainOnLoopback(%q) = %q, want %q", tc.in, got, tc.want)
+		before, err := pgx.ParseConfig(tc.dsn)
+		if err != nil {
+			t.Errorf("%q: %v", tc.dsn, err)
+			continue
+		}
+		after := before.Copy()
+		plainOnLoopback(tc.dsn, after)
+		if got := after.TLSConfig == nil && len(after.Fallbacks) > 0 && after.Fallbacks[0].TLSConfig != nil; got != tc.plainFirst {
+			t.Errorf("%q: tried without TLS first: %v, want %v", tc.dsn, got, tc.plainFirst)
+		}
+		if !tc.plainFirst && !slices.Equal(withTLS(after), withTLS(before)) {
+			t.Errorf("%q: the driver's tries were changed: TLS %v, was %v", tc.dsn, withTLS(after), withTLS(before))
+		}
+		if after.User != before.User || after.Password != before.Password || after.Database != before.Database ||
+			!maps.Equal(after.RuntimeParams, before.RuntimeParams) || !slices.Equal(hostsOf(after), hostsOf(before)) {
+			t.Errorf("%q: more than TLS changed: %+v, was %+v", tc.dsn, after.Config, before.Config)
 		}
 	}
-	for _, env := range []string{"PGSSLMODE", "PGSERVICE"} {
-		t.Setenv(env, "x")
-		if in := "postgres://postgres@127.0.0.1/test"; plainOnLoopback(in) != in {
-			t.Errorf("%s set: the connection string was changed to %q", env, plainOnLoopback(in))
+	for env, value := range map[string]string{"PGSSLMODE": "prefer", "PGSSLSNI": "1", "PGSERVICE": "herald"} {
+		t.Setenv(env, value)
+		cfg, err := pgx.ParseConfig("postgres://postgres@127.0.0.1/test")
+		if err != nil {
+			t.Fatalf("%s=%s: %v", env, value, err)
+		}
+		tries := withTLS(cfg)
+		plainOnLoopback("postgres://postgres@127.0.0.1/test", cfg)
+		if !slices.Equal(withTLS(cfg), tries) {
+			t.Errorf("%s set: the driver's tries were changed", env)
 		}
 		t.Setenv(env, "")
 	}
-	// Every string changed is one the driver reads, with allow.
-	for _, in := range []string{"postgres://u@127.0.0.1/db?", "postgres://u@127.0.0.1/db?a=b&", "host=127.0.0.1 dbname=x"} {
-		if _, err := pgx.ParseConfig(plainOnLoopback(in)); err != nil {
-			t.Errorf("plainOnLoopback(%q) = %q, which the driver refuses: %v", in, plainOnLoopback(in), err)
+}
+
+// withTLS lists, for each try of a config in order, whether it uses TLS.
+func withTLS(cfg *pgx.ConnConfig) []bool {
+	tries := []bool{cfg.TLSConfig != nil}
+	for _, f := range cfg.Fallbacks {
+		tries = append(tries, f.TLSConfig != nil)
+	}
+	return tries
+}
+
+// hostsOf lists the hosts a config tries, in order, once each.
+func hostsOf(cfg *pgx.ConnConfig) []string {
+	hosts := []string{fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)}
+	for _, f := range cfg.Fallbacks {
+		if h := fmt.Sprintf("%s:%d", f.Host, f.Port); h != hosts[len(hosts)-1] {
+			hosts = append(hosts, h)
 		}
 	}
+	return hosts
 }
 
 // TestPostgresPlainOnLoopback: on the test server (loopback), Herald's

@@ -72,12 +72,11 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 			p.Close()
 		}
 	}
-	userDSN := dsn
-	dsn = plainOnLoopback(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
 	}
+	plainOnLoopback(dsn, cfg)
 	for i, size := range []int{2, 6, 3, 1} { // writer, reader, queue, keyed
 		c := cfg.Copy()
 		if i == 1 {
@@ -113,7 +112,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	}
 	if err := pools[0].PingContext(ctx); err != nil {
 		closeAll()
-		return nil, unreachable(userDSN, cfg.Password, err)
+		return nil, unreachable(dsn, cfg.Password, err)
 	}
 	listenCtx, stop := context.WithCancel(context.Background())
 	db := &DB{writer: pools[0], reader: pools[1], queuePool: pools[2], keyedPool: pools[3], dialect: postgresDialect, Now: time.Now,
@@ -122,7 +121,7 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 	db.handoffs.webhooksPayload = newWebhooksPayload()
 	db.remoteIDs = newRemoteIDBatcher()
 	db.health = newStorageHealth(nil)
-	go db.listen(listenCtx, dsn, log)
+	go db.listen(listenCtx, cfg, log)
 	return db, nil
 }
 
@@ -142,9 +141,9 @@ func unreachable(dsn, password string, err error) error {
 // listen wakes this instance's engine when any instance commits
 // deliveries. It reconnects until ctx ends; while it is down the engine
 // still finds work at its next timer.
-func (db *DB) listen(ctx context.Context, dsn string, log *slog.Logger) {
+func (db *DB) listen(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) {
 	for wait := time.Second; ctx.Err() == nil; wait = min(wait*2, 30*time.Second) {
-		conn, err := pgx.Connect(ctx, dsn)
+		conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 		if err == nil {
 			if _, err = conn.Exec(ctx, "LISTEN "+notifyChan); err == nil {
 				wait = time.Second
