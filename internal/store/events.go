@@ -78,13 +78,18 @@ func (tx *Tx) appendAndFanOut(ev *herald.Event, args []any) error {
 		}
 	}
 	sel, args := tx.fanOutSelect(ev, "(SELECT seq FROM e)", args, lease)
+	// Nothing is sorted: d holds its rows in the order they were
+	// inserted, which is the order of their ids, and both lists of the
+	// handed deliveries come from one scan of it; a fan-out makes one
+	// delivery per webhook, so the webhooks to NOTIFY are distinct. Each
+	// ORDER BY or DISTINCT was a sort set up for every change.
 	query := `WITH e AS (` + insertEvent + ` RETURNING seq),
 		d AS (` + insert + sel + ` RETURNING id, webhook_id, lease_until),
-		w AS (SELECT string_agg(DISTINCT webhook_id::text, ',') AS ids FROM d WHERE lease_until = 0),
+		w AS (SELECT string_agg(webhook_id::text, ',') AS ids FROM d WHERE lease_until = 0),
 		n AS (SELECT pg_notify('` + notifyChan + `', ` + NotifyIDs("w.ids") + `) FROM w WHERE w.ids IS NOT NULL)
 		SELECT (SELECT seq FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM n), (SELECT coalesce(max(ids), '') FROM w),
-			(SELECT array_agg(id ORDER BY id) FROM d WHERE lease_until > 0),
-			(SELECT array_agg(webhook_id ORDER BY id) FROM d WHERE lease_until > 0)`
+			h.ids, h.hooks
+		FROM (SELECT array_agg(id) AS ids, array_agg(webhook_id) AS hooks FROM d WHERE lease_until > 0) AS h`
 	wb, change := tx.batch, tx.change
 	return tx.deferStmt(query, args, func(row pgx.Row) error {
 		var queued, notified int64 // n runs only if read
