@@ -191,8 +191,9 @@ func (h *pgHandoff) Lease(now time.Time) (store.LeaseAtInsert, bool) {
 	if !ok {
 		return store.LeaseAtInsert{}, false
 	}
-	// Never nil: <> ALL(NULL) would lease nothing.
-	except = append([]int64{}, except...)
+	if except == nil {
+		except = []int64{} // <> ALL(NULL) would lease nothing
+	}
 	return store.LeaseAtInsert{Until: until, Column: func(webhookID, subject string, next int) (string, []any) {
 		return fmt.Sprintf(`CASE WHEN %[1]s <> ALL(CAST($%[3]d AS BIGINT[])) AND NOT EXISTS (SELECT 1 FROM deliveries p
 			WHERE p.webhook_id = %[1]s AND p.subject = %[2]s AND p.state IN ('pending', 'retrying'))

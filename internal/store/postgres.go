@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -77,36 +78,33 @@ func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*DB, error
 		return nil, herald.Errorf(herald.EINVALID, "database: %v", err)
 	}
 	plainOnLoopback(dsn, cfg)
-	for i, size := range []int{2, 6, 3, 1} { // writer, reader, queue, keyed
+	for _, p := range []struct {
+		size   int
+		params map[string]string
+	}{
+		{2, nil}, // writer
+		// Reads run outside a transaction (View, runEach): the
+		// connection itself refuses writes, as BEGIN READ ONLY would.
+		{6, map[string]string{"default_transaction_read_only": "on"}},
+		// The queue. The claim query's plan must follow the queue's
+		// size: a generic plan made while the table was small (a scan)
+		// would stay in use as it grows to a million rows. The queue's
+		// statements are few per batch, so planning each costs little.
+		// Its own vacuums (queue.postgresQueue.vacuum) pace themselves
+		// as autovacuum does, rather than take a core for half a second
+		// while changes wait for it.
+		{3, map[string]string{"plan_cache_mode": "force_custom_plan", "vacuum_cost_delay": "2ms"}},
+		// Keyed: statements that find their rows by key only, one plan
+		// each, made at its first run and kept, which can only be the
+		// lookup by key (UpdateQueueByKey).
+		{1, map[string]string{"plan_cache_mode": "force_generic_plan",
+			"enable_seqscan": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}},
+	} {
 		c := cfg.Copy()
-		if i == 1 {
-			// Reads run outside a transaction (View, runEach): the
-			// connection itself refuses writes, as BEGIN READ ONLY would.
-			c.RuntimeParams["default_transaction_read_only"] = "on"
-		}
-		if i == 2 {
-			// The claim query's plan must follow the queue's size: a
-			// generic plan made while the table was small (a scan) would
-			// stay in use as it grows to a million rows. The queue's
-			// statements are few per batch, so planning each costs little.
-			c.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-			// The queue's own vacuums (queue.postgresQueue.vacuum) pace
-			// themselves as autovacuum does, rather than take a core
-			// for half a second while changes wait for it.
-			c.RuntimeParams["vacuum_cost_delay"] = "2ms"
-		}
-		if i == 3 {
-			// Statements that find their rows by key only: one plan
-			// each, made at its first run and kept, which can only be
-			// the lookup by key (UpdateQueueByKey).
-			c.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-			c.RuntimeParams["enable_seqscan"] = "off"
-			c.RuntimeParams["enable_hashjoin"] = "off"
-			c.RuntimeParams["enable_mergejoin"] = "off"
-		}
+		maps.Copy(c.RuntimeParams, p.params)
 		pool := stdlib.OpenDB(*c)
-		pool.SetMaxOpenConns(size)
-		pool.SetMaxIdleConns(size)
+		pool.SetMaxOpenConns(p.size)
+		pool.SetMaxIdleConns(p.size)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 		pools = append(pools, pool)
 	}

@@ -198,10 +198,8 @@ func (db *DB) close() error {
 	}
 	db.prepares.Wait()
 	var errs []error
-	for _, pool := range []*sql.DB{db.reader, db.writer, db.queuePool, db.keyedPool} {
-		if pool != nil {
-			errs = append(errs, pool.Close())
-		}
+	for _, pool := range db.pools() {
+		errs = append(errs, pool.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -300,6 +298,15 @@ func (db *DB) UpdateQueueEach(ctx context.Context, fn func(*Tx) error) error {
 		return db.submit(ctx, fn)
 	}
 	return db.runEach(ctx, db.queuePool, false, fn)
+}
+
+// pools returns the store's connection pools: the reader and the writer,
+// and on PostgreSQL the queue's and the keyed pool.
+func (db *DB) pools() []*sql.DB {
+	if db.queuePool == nil {
+		return []*sql.DB{db.reader, db.writer}
+	}
+	return []*sql.DB{db.reader, db.writer, db.queuePool, db.keyedPool}
 }
 
 // UpdateQueueByKey is UpdateQueueEach for fn whose statements find every

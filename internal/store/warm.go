@@ -51,7 +51,7 @@ func (db *DB) Warm(ctx context.Context) error {
 			return err
 		})
 	}
-	for _, pool := range []*sql.DB{db.writer, db.reader, db.queuePool, db.keyedPool} {
+	for _, pool := range db.pools() {
 		if err := warmPool(ctx, pool, run); err != nil {
 			return err
 		}
