@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,38 @@ func TestSignSpecExample(t *testing.T) {
 	}
 	if _, err := Sign([]string{"whsec_!!!"}, id, 1, body); err == nil {
 		t.Fatal("a malformed secret signed")
+	}
+}
+
+// A target's signer is reused for every request to its webhook, by all
+// the engine's senders at once: a reset HMAC must sign as a new one does,
+// whatever it signed before.
+func TestSignerReused(t *testing.T) {
+	key, err := decodeSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSigner(key)
+	const want = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				// Something else first, so a state left over would show.
+				other := strings.Repeat("x", g*i)
+				_ = s.sign("msg_other", "1", []byte(other))
+				if got := s.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", []byte(`{"test": 2432232314}`)); got != want {
+					errs <- got
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for got := range errs {
+		t.Fatalf("a reused signer signed %q, want %q", got, want)
 	}
 }
 

@@ -35,9 +35,9 @@ type target struct {
 	hook herald.Webhook // secrets in the clear
 	// uri is the URL as sent; method the request's method.
 	uri, method string
-	// key signs every request; previousKey too until
+	// current signs every request; previous too until
 	// hook.PreviousSecretUntil (a rotation).
-	key, previousKey []byte
+	current, previous *signer
 }
 
 func newTarget(hook herald.Webhook) (*target, error) {
@@ -69,13 +69,16 @@ func newTarget(hook herald.Webhook) (*target, error) {
 	if hook.Kind == herald.WebhookKindSCIM {
 		return t, nil // it signs nothing
 	}
-	if t.key, err = decodeSecret(hook.SigningSecret); err != nil {
+	key, err := decodeSecret(hook.SigningSecret)
+	if err != nil {
 		return nil, err
 	}
+	t.current = newSigner(key)
 	if hook.PreviousSecret != "" {
-		if t.previousKey, err = decodeSecret(hook.PreviousSecret); err != nil {
+		if key, err = decodeSecret(hook.PreviousSecret); err != nil {
 			return nil, err
 		}
+		t.previous = newSigner(key)
 	}
 	return t, nil
 }
@@ -96,9 +99,9 @@ type header struct{ name, value string }
 // Standard Webhooks names are lower case and sent so.
 func (t *target) headers(msg Message, now time.Time) []header {
 	ts := now.Unix()
-	keys := [][]byte{t.key}
-	if t.previousKey != nil && now.Before(t.hook.PreviousSecretUntil) {
-		keys = append(keys, t.previousKey)
+	signers := []*signer{t.current}
+	if t.previous != nil && now.Before(t.hook.PreviousSecretUntil) {
+		signers = append(signers, t.previous)
 	}
 	hs := make([]header, 0, 7)
 	hs = append(hs, header{"X-Defguard-Event", msg.EventType})
@@ -110,7 +113,7 @@ func (t *target) headers(msg Message, now time.Time) []header {
 		header{"User-Agent", "Herald/" + herald.Version},
 		header{"webhook-id", msg.EventID},
 		header{"webhook-timestamp", strconv.FormatInt(ts, 10)},
-		header{"webhook-signature", signWith(keys, msg.EventID, ts, msg.Payload)})
+		header{"webhook-signature", signWith(signers, msg.EventID, ts, msg.Payload)})
 }
 
 // result is what one attempt produced.
