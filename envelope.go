@@ -94,29 +94,35 @@ func jsonEqual(a, b json.RawMessage) bool {
 // group's name before and after (a rename); nil for other events, which
 // only_groups does not restrict.
 func (ev Event) FilterGroups() []string {
-	var key string
+	var byName bool // a group event: its name; a user event: its groups
 	switch ev.Type {
 	case EventUserCreated, EventUserModified, EventUserDeleted, EventUserKeys:
-		key = "groups"
 	case EventGroupCreated, EventGroupModified, EventGroupDeleted:
-		key = "name"
+		byName = true
 	default:
 		return nil
 	}
 	out := []string{}
 	for _, body := range [][]byte{ev.Payload, ev.Previous} {
-		var m map[string]json.RawMessage
-		if len(body) == 0 || json.Unmarshal(body, &m) != nil {
-			continue
-		}
+		// Only the one field is decoded: the rest of a user's payload
+		// (keys, profile) is skipped, not copied out.
 		var names []string
-		if key == "groups" {
-			_ = json.Unmarshal(m["groups"], &names)
-		} else {
-			var name string
-			if json.Unmarshal(m["name"], &name) == nil {
-				names = []string{name}
+		if byName {
+			var f struct {
+				Name *string `json:"name"`
 			}
+			if len(body) == 0 || json.Unmarshal(body, &f) != nil || f.Name == nil {
+				continue
+			}
+			names = []string{*f.Name}
+		} else {
+			var f struct {
+				Groups []string `json:"groups"`
+			}
+			if len(body) == 0 || json.Unmarshal(body, &f) != nil {
+				continue
+			}
+			names = f.Groups
 		}
 		for _, n := range names {
 			if !slices.Contains(out, n) {
