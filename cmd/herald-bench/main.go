@@ -53,11 +53,11 @@
 //     -webhooks N (throughput and api only) subscribes N webhooks instead
 //     of 10: -webhooks 5 is -filters's baseline with as many rows.
 //   - cluster (cluster.go, PostgreSQL only; skipped on SQLite): 10
-//     webhooks, 20,000 users by 32 clients against one Herald, then against
+//     webhooks, 20,000 users by 32 clients against one Herald, or against
 //     three Herald processes on one fresh database (clients spread over
-//     the three APIs): both rates and their ratio, p99 from the request,
-//     duplicates, the most requests in flight at one webhook, and each
-//     run's CPU per user as in api.
+//     the three APIs), four runs: one, three, three, one. Each kind's mean
+//     rate and their ratio, p99 from the request, duplicates, the most
+//     requests in flight at one webhook, and CPU per user as in api.
 //   - statements (statements.go, PostgreSQL only): 10 webhooks, 2,000
 //     users by 32 clients; the statements (round trips) Herald sent per
 //     user created and per delivery, counted by pg_stat_statements.
