@@ -232,7 +232,7 @@ func TestJudge(t *testing.T) {
 	for _, tt := range tests {
 		before := time.Now()
 		r := result{attempt: herald.Attempt{StatusCode: tt.status}, retryAfter: tt.after, blocked: tt.blocked, unreadable: tt.unreadable}
-		o := e.judge(queue.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round, Webhook: herald.Webhook{ID: 2, Enabled: !tt.off}}, r)
+		o := e.judge(queue.Claimed{ID: 1, WebhookID: 2, RoundAttempts: tt.round, Webhook: &herald.Webhook{ID: 2, Enabled: !tt.off}}, r)
 		round := tt.round + 1
 		if tt.unreadable {
 			round = tt.round

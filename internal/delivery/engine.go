@@ -192,7 +192,7 @@ func (e *Engine) claimAndSend(ctx context.Context, jobs chan<- sendJob) (int, er
 	}
 	e.taken(claimed)
 	for _, c := range claimed {
-		jobs <- sendJob{claimed: c, hook: e.open(c.Webhook)}
+		jobs <- sendJob{claimed: c, hook: e.open(*c.Webhook)}
 	}
 	return len(claimed), nil
 }
@@ -216,19 +216,21 @@ func (e *Engine) taken(claimed []queue.Claimed) {
 // now.
 func (e *Engine) claimRequest(now time.Time) (req queue.Request, ok bool) {
 	e.mu.Lock()
-	inflight := maps.Clone(e.inflight)
+	defer e.mu.Unlock()
 	// Every claimed delivery finds a sender at once (a PostgreSQL lease
 	// runs from the claim), and no more wait for their outcome than
 	// Unrecorded allows.
 	free := min(e.cfg.Unrecorded-e.total, e.cfg.Senders-e.sending)
+	// Called at every wake-up: it also forgets pauses that have ended,
+	// which wait's timer would otherwise keep firing for.
 	paused := e.breaker.paused(now)
-	busy := e.total
-	e.mu.Unlock()
 	// Claiming costs a query: while requests are in flight, wait until a
 	// quarter of the capacity is free and claim in bulk. Outcomes wake us.
-	if free <= 0 || (busy > 0 && free < min(e.cfg.BatchSize, e.cfg.Senders)/4) {
+	if free <= 0 || (e.total > 0 && free < min(e.cfg.BatchSize, e.cfg.Senders)/4) {
 		return queue.Request{}, false
 	}
+	// The copy a claim reads without the lock, made only for a claim.
+	inflight := maps.Clone(e.inflight)
 	return queue.Request{
 		Limit: min(free, e.cfg.BatchSize), Lease: e.lease(), PerWebhook: e.cfg.PerWebhook,
 		MinRoom: max(e.cfg.PerWebhook/4, 1), InFlight: inflight, Paused: paused,

@@ -137,7 +137,7 @@ func (e *Engine) applySCIM(c queue.Claimed, t *target, callsOver func()) (herald
 	} else {
 		// Cancelling is the deadline's: a shutdown lets the calls finish.
 		d := scimDoer{client: e.client, deadline: start.Add(e.cfg.RequestTimeout), callsOver: callsOver}
-		res = scim.Apply(context.Background(), d, e.cfg.SCIM, scimTarget(c.Webhook, t), scimChange(c))
+		res = scim.Apply(context.Background(), d, e.cfg.SCIM, scimTarget(*c.Webhook, t), scimChange(c))
 	}
 	a.DurationMS = time.Since(start).Milliseconds()
 	a.StatusCode, a.ResponseBody, a.Error = res.Status, res.Log, res.Error

@@ -56,7 +56,7 @@ func (s *scimEnv) deliver(typ, subject string, data, previous []byte) queue.Outc
 	s.t.Helper()
 	ev := herald.Event{ID: "evt_1", Type: typ, Subject: subject, Payload: data, Previous: previous, OccurredAt: time.Now()}
 	c := queue.Claimed{ID: 1, WebhookID: s.hook.ID, Subject: subject, EventID: ev.ID, EventType: typ,
-		Payload: ev.Body(herald.FormatEnvelope), Webhook: s.hook}
+		Payload: ev.Body(herald.FormatEnvelope), Webhook: &s.hook}
 	s.e.taken([]queue.Claimed{c})
 	s.e.deliver(c, s.e.open(s.hook))
 	o := <-s.e.outcomes

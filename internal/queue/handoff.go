@@ -457,7 +457,7 @@ func (h *handoff) cleaned(webhook int64, before marks) {
 }
 
 // claimed is d as the engine takes it, with its webhook as stored.
-func (d handedOff) claimed(hook herald.Webhook) Claimed {
+func (d handedOff) claimed(hook *herald.Webhook) Claimed {
 	return Claimed{ID: d.id, WebhookID: d.webhook, Subject: d.subject, EventID: d.ev.ev.ID, EventType: d.ev.ev.Type,
 		Payload: d.ev.ev.Body(hook.Format), Webhook: hook, handedOff: true}
 }

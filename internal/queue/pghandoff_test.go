@@ -21,7 +21,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 	shares := func(rooms ...int) []share {
 		var out []share
 		for i, r := range rooms {
-			out = append(out, share{hook: hooks[i], room: r, query: true})
+			out = append(out, share{hook: &hooks[i], room: r, query: true})
 		}
 		return out
 	}
@@ -185,7 +185,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 			ev := &herald.Event{ID: "evt_1", OccurredAt: t0}
 			h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)},
 				{ID: 2, WebhookID: 2, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
-			room := []share{{hook: hooks[0], room: 4, query: true}, {hook: hooks[1], room: 4, query: true}}
+			room := []share{{hook: &hooks[0], room: 4, query: true}, {hook: &hooks[1], room: 4, query: true}}
 			if out, _ := h.take(Request{Lease: time.Minute}, room, nil, 10, listed, h.listed(), t0); len(out) != 2 {
 				t.Fatalf("took %d handoffs, want 2", len(out))
 			}
@@ -278,11 +278,11 @@ func TestPGHandoffTaking(t *testing.T) {
 	// take serves a share's room less what the database gave, skips the
 	// stale, and forgets deleted webhooks' handoffs.
 	exist := map[int64]bool{1: true}
-	got, _ := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5, query: true}}, map[int64]int{1: 2}, 100, exist, h.listed(), now)
+	got, _ := h.take(Request{Lease: time.Minute}, []share{{hook: &herald.Webhook{ID: 1}, room: 5, query: true}}, map[int64]int{1: 2}, 100, exist, h.listed(), now)
 	if len(got) != 3 || got[0].ID != 1 || !got[0].handedOff || got[0].Subject != "alice" {
 		t.Errorf("took %+v, want the first 3 handoffs", got)
 	}
-	got, stale := h.take(Request{Lease: time.Minute}, []share{{hook: herald.Webhook{ID: 1}, room: 5, query: true}}, nil, 100, exist, h.listed(), now.Add(16*time.Second))
+	got, stale := h.take(Request{Lease: time.Minute}, []share{{hook: &herald.Webhook{ID: 1}, room: 5, query: true}}, nil, 100, exist, h.listed(), now.Add(16*time.Second))
 	if len(got) != 0 || len(stale) != pgHandoffPerWebhook-3 {
 		t.Errorf("took %d handoffs whose lease would not hold for a claim's, and returned %d as stale; want 0 and %d", len(got), len(stale), pgHandoffPerWebhook-3)
 	}
@@ -305,7 +305,7 @@ func TestPGHandoffTaking(t *testing.T) {
 	// either: its deliveries in the database would wait behind them.
 	h.Take(ds[:2], nil)
 	h.mark([]int64{1})
-	small := []share{{hook: herald.Webhook{ID: 1}, room: 2, query: false}}
+	small := []share{{hook: &herald.Webhook{ID: 1}, room: 2, query: false}}
 	if got, _ := h.take(Request{Lease: time.Minute}, small, nil, 100, exist, h.listed(), now); len(got) != 0 {
 		t.Errorf("took %d handoffs of a dirty webhook not worth a query", len(got))
 	}

@@ -12,7 +12,7 @@ import "github.com/heraldhq/herald"
 // that has requests in flight and less room than MinRoom: it gets only
 // what costs no query (handoffs on SQLite).
 type share struct {
-	hook  herald.Webhook
+	hook  *herald.Webhook // in the claim's list: read only
 	room  int
 	query bool
 }
@@ -22,9 +22,9 @@ type share struct {
 // shared (fairness). A paused webhook, or one at its cap, is left out: it
 // costs nothing. The Limit itself is the driver's to apply, in this order.
 func plan(req Request, hooks []herald.Webhook, turn int) []share {
-	var out []share
+	out := make([]share, 0, len(hooks))
 	for i := range hooks {
-		hook := hooks[(i+turn)%len(hooks)]
+		hook := &hooks[(i+turn)%len(hooks)]
 		if req.Paused[hook.ID] {
 			continue
 		}

@@ -233,7 +233,7 @@ const claimLeaseQuery = `WITH c AS (
 func claimAndLease(ctx context.Context, tx *store.Tx, req Request, shares []share) ([]Claimed, error) {
 	var ids []int64
 	var rooms []int32
-	hooks := map[int64]herald.Webhook{}
+	hooks := map[int64]*herald.Webhook{}
 	for _, s := range shares {
 		if s.query && s.room > 0 {
 			ids, rooms = append(ids, s.hook.ID), append(rooms, int32(min(s.room, req.Limit)))

@@ -95,8 +95,10 @@ type Claimed struct {
 	Payload []byte
 	// Webhook is the delivery's webhook as stored (secrets sealed), as of
 	// the last webhook change this process heard of (sqliteQueue.webhooks,
-	// PostgreSQL's pgWebhooks).
-	Webhook herald.Webhook
+	// PostgreSQL's pgWebhooks). It points into that list, which a change
+	// replaces whole: read it, never change it (a copy per delivery was
+	// most of what claims allocated).
+	Webhook *herald.Webhook
 	// handedOff: it came from a commit's handoff, not a claim query.
 	handedOff bool
 }

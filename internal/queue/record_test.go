@@ -21,7 +21,7 @@ func TestRecordOutcomes(t *testing.T) {
 
 		cs := claim(t, q, claimAll)
 		wantClaimed(t, "claim", cs, d)
-		wantWebhook(t, cs[0].Webhook, w) // what sending needs, read in the claim
+		wantWebhook(t, *cs[0].Webhook, w) // what sending needs, read in the claim
 		record(t, q, queue.Outcome{DeliveryID: d, WebhookID: w.ID, State: herald.DeliveryRetrying,
 			NextAttemptAt: t0.Add(5 * time.Second), RoundAttempts: 1,
 			Attempt: herald.Attempt{StartedAt: t0, DurationMS: 1234, StatusCode: 503, ResponseBody: "busy", Error: "HTTP 503"}})

@@ -27,7 +27,7 @@ import (
 // plan looked at takes another value (both are such; measured: a claim
 // took twice as long when the webhook differed from the last one), and
 // does not look into a cast.
-func claimHeads(ctx context.Context, tx *store.Tx, hook herald.Webhook, now int64, room int, held []int64, running map[int64]bool) ([]Claimed, error) {
+func claimHeads(ctx context.Context, tx *store.Tx, hook *herald.Webhook, now int64, room int, held []int64, running map[int64]bool) ([]Claimed, error) {
 	args := []any{hook.ID, now, room}
 	skipHeld := ""
 	if len(held) > 0 {
