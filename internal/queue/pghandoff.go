@@ -494,11 +494,12 @@ func (h *pgHandoff) wholeLocked(now time.Time) bool {
 }
 
 // idle reports whether a claim at now would find nothing, so that it
-// need not read the webhook list: no handoff waits, no webhook is dirty,
-// and no look at every webhook is due. The engine claims again after
-// every claim that found some, and after every record, which at a steady
-// load is mostly such a claim. Whatever makes it find something later
-// wakes the engine (a commit's handoffs, a notification, an outcome).
+// need not read the webhook list: no handoff waits that req could take,
+// no webhook is dirty, and no look at every webhook is due. The engine
+// claims again after every claim that found some, after every record,
+// and whenever a request ends, which at a steady load is mostly such a
+// claim. Whatever makes it find something later wakes the engine (a
+// commit's handoffs, a notification, an outcome, a request's end).
 // It keeps req's lease and paused webhooks, as a claim's take does, so
 // that Taking leases nothing to this process for a webhook just paused.
 func (h *pgHandoff) idle(req Request, now time.Time) bool {
@@ -508,7 +509,24 @@ func (h *pgHandoff) idle(req Request, now time.Time) bool {
 		return false // before the engine's first claim
 	}
 	h.lease, h.paused = req.Lease, req.Paused
-	return h.on && h.total == 0 && len(h.dirty) == 0 && !h.wholeLocked(now)
+	return h.on && len(h.dirty) == 0 && !h.wholeLocked(now) && !h.takeableLocked(req)
+}
+
+// takeableLocked reports whether a handoff waits that a claim with req
+// could take: one of a webhook that is not paused and has room under the
+// cap. Handoffs of webhooks at their cap wait for a request to end,
+// which wakes the engine; without this, every such wake-up made a whole
+// claim that took nothing (most of the claims in a profile of the api
+// scenario, where the cap binds). Handoffs waiting too long are given up
+// by the next claim that is not idle, a recheck (pgRecheck) later at
+// most. Under mu.
+func (h *pgHandoff) takeableLocked(req Request) bool {
+	for w, ds := range h.waiting {
+		if len(ds) > 0 && !req.Paused[w] && req.InFlight[w] < req.PerWebhook {
+			return true
+		}
+	}
+	return false
 }
 
 // toQuery returns the shares a claim queries the database for at now:

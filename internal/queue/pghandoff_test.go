@@ -132,7 +132,7 @@ func TestPGHandoffDirtiness(t *testing.T) {
 	t.Run("idle: a claim would find nothing", func(t *testing.T) {
 		h := newPGHandoff(nil)
 		h.start()
-		req := Request{Lease: time.Minute}
+		req := Request{Lease: time.Minute, PerWebhook: 4}
 		// claim is a claim at now that finds nothing in the database.
 		claim := func(now time.Time) {
 			queries, whole, begin := h.toQuery(shares(4, 4, 4), now)
@@ -155,6 +155,13 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		ev := &herald.Event{ID: "evt_1", OccurredAt: t0}
 		h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(time.Hour)}}, nil)
 		want("a handoff waits", t0.Add(2*time.Millisecond), false)
+		req.InFlight = map[int64]int{1: 4}
+		want("a handoff waits, its webhook at its cap", t0.Add(2*time.Millisecond), true)
+		req.InFlight = map[int64]int{1: 3}
+		want("a handoff waits, its webhook's request ended", t0.Add(2*time.Millisecond), false)
+		req.InFlight, req.Paused = nil, map[int64]bool{1: true}
+		want("a handoff waits, its webhook paused", t0.Add(2*time.Millisecond), true)
+		req.Paused = nil
 		claim(t0.Add(2 * time.Millisecond))
 		want("after taking it", t0.Add(3*time.Millisecond), true)
 		h.retrying(t0.Add(10 * time.Millisecond))
