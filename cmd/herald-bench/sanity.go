@@ -52,6 +52,13 @@ func (res *results) insane() []string {
 	if c := res.Cluster; c != nil {
 		positive("cluster.one_instance_per_sec", c.OnePerSec)
 		positive("cluster.cluster_per_sec", c.ClusterPerSec)
+		// Each run too: a mean hides one run that delivered nothing.
+		for i, r := range c.OneRuns {
+			positive(fmt.Sprintf("cluster.one_instance_runs_per_sec[%d]", i), r)
+		}
+		for i, r := range c.ClusterRuns {
+			positive(fmt.Sprintf("cluster.cluster_runs_per_sec[%d]", i), r)
+		}
 		positive("cluster.p99_from_request_ms", c.P99FromRequestMS)
 		// Duplicates with no process killed, or more requests in flight
 		// at one webhook than its cap on every instance together, are

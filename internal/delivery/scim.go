@@ -101,8 +101,9 @@ func (scimDoer) Blocked(err error) bool {
 }
 
 // scimTarget is a SCIM target as scim sees it: its settings as stored in
-// hook (the claim's copy, current: the opened target is kept while only
-// its URL and secrets stay the same), its URL and token from the opened t.
+// hook (the claim's webhook, current: the opened target is kept while
+// only its URL and secrets stay the same), its URL and token from the
+// opened t.
 func scimTarget(hook herald.Webhook, t *target) scim.Target {
 	return scim.Target{ID: hook.ID, BaseURL: t.uri, Token: t.hook.Token, OnlyGroups: hook.OnlyGroups,
 		Deprovision: hook.Deprovision, SyncGroups: hook.SyncGroups}

@@ -180,6 +180,35 @@ func TestPGHandoffDirtiness(t *testing.T) {
 		h.stop()
 		want("stopped", t0.Add(11*time.Millisecond), false)
 	})
+	t.Run("idle: a capped webhook's stale handoff is given up at the recheck", func(t *testing.T) {
+		// An idle claim does not take: the handoffs of a webhook at its
+		// cap wait in memory. One that waited too long must still go
+		// back to the database for any instance to claim, by the next
+		// claim that is not idle, a recheck later at most.
+		h := newPGHandoff(nil)
+		h.start()
+		req := Request{Lease: time.Minute, PerWebhook: 4}
+		queries, whole, begin := h.toQuery(shares(4, 4, 4), t0)
+		h.queried(listed, queries, nil, 100, whole, begin, t0)
+		h.take(req, shares(4, 4, 4), nil, 100, listed, h.listed(), t0)
+		ev := &herald.Event{ID: "evt_1", OccurredAt: t0}
+		// Leased at insert for a lease and a quarter: stale after a quarter.
+		h.Take([]store.Handed{{ID: 1, WebhookID: 1, Event: ev, LeaseUntil: t0.Add(75 * time.Second)}}, nil)
+		req.InFlight = map[int64]int{1: 4}
+		if !h.idle(req, t0.Add(pgRecheck/2)) {
+			t.Fatal("its webhook at its cap: want an idle claim")
+		}
+		at := t0.Add(20 * time.Second)
+		if h.idle(req, at) {
+			t.Fatal("the recheck is due: want a claim")
+		}
+		queries, whole, begin = h.toQuery(shares(0, 4, 4), at)
+		h.queried(listed, queries, nil, 100, whole, begin, at)
+		got, stale := h.take(req, shares(0, 4, 4), nil, 100, listed, h.listed(), at)
+		if len(got) != 0 || len(stale) != 1 || stale[0].ID != 1 {
+			t.Errorf("the claim at the recheck took %d and gave up %v, want none taken and handoff 1 given up", len(got), stale)
+		}
+	})
 	t.Run("which finished outcomes ask for the deliveries behind them", func(t *testing.T) {
 		// Handoffs 1 (webhook 1) and 2 (webhook 2) of one batch, sent;
 		// delivery 3 (webhook 1) was claimed from the database.
