@@ -25,7 +25,8 @@ func NewSigningSecret() string {
 
 // Sign returns the webhook-signature header for a message per the Standard
 // Webhooks spec: for each secret "v1,<base64 HMAC-SHA256 of id.timestamp.body>",
-// space-separated (several secrets during a rotation).
+// space-separated (several secrets during a rotation). It returns an error
+// when a secret is not "whsec_<base64>".
 func Sign(secrets []string, id string, timestamp int64, body []byte) (string, error) {
 	signers := make([]*signer, len(secrets))
 	for i, s := range secrets {

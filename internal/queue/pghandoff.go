@@ -513,13 +513,10 @@ func (h *pgHandoff) idle(req Request, now time.Time) bool {
 }
 
 // takeableLocked reports whether a handoff waits that a claim with req
-// could take: one of a webhook that is not paused and has room under the
-// cap. Handoffs of webhooks at their cap wait for a request to end,
-// which wakes the engine; without this, every such wake-up made a whole
-// claim that took nothing (most of the claims in a profile of the api
-// scenario, where the cap binds). Handoffs waiting too long are given up
-// by the next claim that is not idle, a recheck (pgRecheck) later at
-// most. Under mu.
+// could take: its webhook not paused, with room under the cap. Those of a
+// webhook at its cap wait for one of its requests to end, which wakes the
+// engine; one that waits too long is given up by the next claim that is
+// not idle, a recheck (pgRecheck) later at most. Under mu.
 func (h *pgHandoff) takeableLocked(req Request) bool {
 	for w, ds := range h.waiting {
 		if len(ds) > 0 && !req.Paused[w] && req.InFlight[w] < req.PerWebhook {
