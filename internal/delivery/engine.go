@@ -265,36 +265,46 @@ func (e *Engine) deliver(c queue.Claimed, hook openedHook) {
 		attempt, res := e.applySCIM(c, hook.target, release)
 		e.metrics.latency.Observe(float64(attempt.DurationMS) / 1000)
 		release()
-		e.attemptOver()
+		e.attemptOver(nil)
 		e.outcomes <- e.judgeSCIM(c, attempt, res)
 		return
 	default:
 		r = send(e.client, time.Now().Add(e.cfg.RequestTimeout), hook.target, Message{EventID: c.EventID, EventType: c.EventType, Payload: c.Payload}, c.Attempts+1)
 		e.metrics.latency.Observe(float64(r.attempt.DurationMS) / 1000)
 	}
-	e.release(c)
-	e.attemptOver()
+	e.attemptOver(&c)
 	e.outcomes <- e.judge(c, r)
 }
 
 // release frees c's slot under its webhook's cap once its request is
 // over, and wakes the claimer.
 func (e *Engine) release(c queue.Claimed) {
-	// The request is over: the webhook's cap counts requests in flight,
-	// so its slot is free now, while the outcome waits to be recorded (the
-	// delivery stays leased until then, and its successors wait).
 	e.mu.Lock()
-	if e.inflight[c.WebhookID]--; e.inflight[c.WebhookID] <= 0 {
-		delete(e.inflight, c.WebhookID)
-	}
+	e.releaseLocked(c)
 	e.mu.Unlock()
 	e.signal()
 }
 
-// attemptOver frees a sender once its attempt has ended, and wakes the
-// claimer: claims never exceed the free senders.
-func (e *Engine) attemptOver() {
+// releaseLocked frees c's slot. The request is over: the webhook's cap
+// counts requests in flight, so its slot is free now, while the outcome
+// waits to be recorded (the delivery stays leased until then, and its
+// successors wait). Under mu.
+func (e *Engine) releaseLocked(c queue.Claimed) {
+	if e.inflight[c.WebhookID]--; e.inflight[c.WebhookID] <= 0 {
+		delete(e.inflight, c.WebhookID)
+	}
+}
+
+// attemptOver frees a sender once its attempt has ended, and with it the
+// slot of c (nil: released already, as a SCIM change's is when its calls
+// end), and wakes the claimer: claims never exceed the free senders. One
+// wake-up for both: each is a claim, and an HTTP request's end used to
+// make two.
+func (e *Engine) attemptOver(c *queue.Claimed) {
 	e.mu.Lock()
+	if c != nil {
+		e.releaseLocked(*c)
+	}
 	e.sending--
 	e.mu.Unlock()
 	e.signal()

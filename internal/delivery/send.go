@@ -98,7 +98,7 @@ type header struct{ name, value string }
 // headers returns the headers of a webhook request (docs/receivers.md) for msg, stamped with now. The
 // Standard Webhooks names are lower case and sent so.
 func (t *target) headers(msg Message, now time.Time) []header {
-	ts := now.Unix()
+	ts := strconv.FormatInt(now.Unix(), 10)
 	signers := []*signer{t.current}
 	if t.previous != nil && now.Before(t.hook.PreviousSecretUntil) {
 		signers = append(signers, t.previous)
@@ -112,7 +112,7 @@ func (t *target) headers(msg Message, now time.Time) []header {
 		header{"Content-Type", "application/json"},
 		header{"User-Agent", "Herald/" + herald.Version},
 		header{"webhook-id", msg.EventID},
-		header{"webhook-timestamp", strconv.FormatInt(ts, 10)},
+		header{"webhook-timestamp", ts},
 		header{"webhook-signature", signWith(signers, msg.EventID, ts, msg.Payload)})
 }
 

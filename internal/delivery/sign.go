@@ -36,7 +36,7 @@ func Sign(secrets []string, id string, timestamp int64, body []byte) (string, er
 		}
 		signers[i] = newSigner(key)
 	}
-	return signWith(signers, id, timestamp, body), nil
+	return signWith(signers, id, strconv.FormatInt(timestamp, 10), body), nil
 }
 
 // decodeSecret returns the key of a "whsec_<base64>" signing secret.
@@ -76,15 +76,15 @@ func (s *signer) sign(id, timestamp string, body []byte) string {
 	return sig
 }
 
-// signWith is Sign with each secret's signer.
-func signWith(signers []*signer, id string, timestamp int64, body []byte) string {
-	ts := strconv.FormatInt(timestamp, 10)
+// signWith is Sign with each secret's signer and the timestamp as sent
+// in webhook-timestamp.
+func signWith(signers []*signer, id, timestamp string, body []byte) string {
 	if len(signers) == 1 {
-		return signers[0].sign(id, ts, body)
+		return signers[0].sign(id, timestamp, body)
 	}
 	sigs := make([]string, len(signers))
 	for i, s := range signers {
-		sigs[i] = s.sign(id, ts, body)
+		sigs[i] = s.sign(id, timestamp, body)
 	}
 	return strings.Join(sigs, " ")
 }
