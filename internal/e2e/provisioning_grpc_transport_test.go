@@ -219,8 +219,13 @@ func TestHeraldServeGRPC(t *testing.T) {
 			t.Fatal("herald serve did not answer /api/v1/health in 15 s")
 		}
 	}
-	if want := "grpc_addr=127.0.0.1:" + grpcPort; !strings.Contains(logs.String(), want) {
-		t.Fatalf("the log does not name the service's address (%s)", want)
+	// The line is written before the API serves, but reaches logs through
+	// a pipe this process copies from, which may lag behind the answer.
+	want := "grpc_addr=127.0.0.1:" + grpcPort
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not name the service's address (%s)", want)
+		}
 	}
 	admin := s.admin()
 	rc := newReceiver(t)
